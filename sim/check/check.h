@@ -1,0 +1,44 @@
+/* sim/check: consistency checkers over a recorded history.
+ *
+ * The checker reads a history (JSON Lines or Jepsen EDN, see
+ * ../shared/spec/history.md) and decides whether it satisfies a consistency
+ * model for a sequential data model (register, kv, mutex, set, queue).  It
+ * never sees the engine: `faultline run` hands it the path of the
+ * history.jsonl it wrote, exactly as a user would on the command line.
+ */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+typedef enum {
+    FL_VERDICT_VALID = 0,
+    FL_VERDICT_INVALID = 1,
+    FL_VERDICT_UNKNOWN = 3,   /* time limit reached: no answer, never a wrong one */
+    FL_VERDICT_ERROR = 2,     /* bad input; *err is set */
+} FlVerdict;
+
+/* Checks the history file at @path.
+ * @model: "register", "cas-register", "kv", "mutex", "set", "queue".
+ * @consistency: "linearizable" or "sequential" (others as checkers add them).
+ * @format: NULL to choose by extension, or "jsonl" / "edn".
+ * @timeout_s: wall-clock budget for the search; <= 0 means none.
+ * @report: if not NULL, receives a human-readable explanation (the
+ *   counterexample for an invalid history), ending with a newline.
+ * @json_out: if not NULL, receives (transfer full) a JSON object with at
+ *   least valid, model, consistency, operations, keys, and a counterexample
+ *   when invalid.
+ * Returns the verdict; FL_VERDICT_ERROR sets @err with a message naming the
+ * file, line and column (or line) and what was expected. */
+FlVerdict fl_check_file(const char *path, const char *model,
+                        const char *consistency, const char *format,
+                        double timeout_s, GString *report, json_t **json_out,
+                        GError **err);
+
+/* `faultline check ...`: parses its own arguments (argv[0] is "check").
+ * Returns the process exit status: 0 valid, 1 invalid, 2 bad usage or
+ * input, 3 unknown. */
+int fl_check_main(int argc, char **argv);
+
+/* Names of the models, NULL-terminated, for `faultline list models`. */
+const char *const *fl_check_model_names(void);
