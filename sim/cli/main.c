@@ -1,12 +1,66 @@
 /* faultline: the command line. */
 #include "sim/check/check.h"
+#include "sim/cli/cli.h"
+
 #include <stdio.h>
 #include <string.h>
 
+static const char usage[] =
+    "usage: faultline COMMAND [ARGS...]\n"
+    "\n"
+    "A deterministic simulator of distributed systems: real protocol code on\n"
+    "virtual nodes, faults on a schedule or at random, histories checked for\n"
+    "consistency.\n"
+    "\n"
+    "commands:\n"
+    "  run SCENARIO [--seed N] [--out DIR]   run a scenario file and check it\n"
+    "  check --model M HISTORY               check a history (JSONL or Jepsen EDN)\n"
+    "  list protocols|faults|models          what a scenario can name\n"
+    "  help [COMMAND]                        this text, or a command's --help\n"
+    "\n"
+    "Every command takes --help.  Exit status: 0 ok, 1 expectation not met or\n"
+    "history invalid, 2 bad usage or input, 3 no verdict in time.\n";
+
+bool fl_cli_parse(GOptionContext *ctx, int *argc, char ***argv, const char *cmd)
+{
+    GError *err = NULL;
+    if (!g_option_context_parse(ctx, argc, argv, &err)) {
+        fprintf(stderr, "faultline %s: %s (see faultline %s --help)\n", cmd, err->message, cmd);
+        g_error_free(err);
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0) {
+        printf("faultline 0.1.0\n");
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 && argc < 3) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    static char help_flag[] = "--help";
+    char *sub[] = { "faultline", NULL, help_flag, NULL };
+    if (strcmp(cmd, "help") == 0) {
+        sub[1] = argv[2];
+        cmd = argv[2];
+        argc = 3;
+        argv = sub;   /* argv[1] is the command, as below */
+    }
+    if (strcmp(cmd, "run") == 0)
+        return fl_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
         return fl_check_main(argc - 1, argv + 1);
-    fprintf(stderr, "usage: faultline check ...\n");
+    if (strcmp(cmd, "list") == 0)
+        return fl_cmd_list(argc - 1, argv + 1);
+    fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, list or help)\n", cmd);
     return 2;
 }

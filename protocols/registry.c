@@ -1,0 +1,28 @@
+/* The table of protocols: add one by adding its file and one line here. */
+#include "protocols/registry.h"
+
+#include <string.h>
+
+extern const FlProtocol fl_proto_single;
+extern const FlProtocol fl_proto_primary_backup;
+extern const FlProtocol fl_proto_lww;
+
+static const FlProtocol *const protocols[] = {
+    &fl_proto_single,
+    &fl_proto_primary_backup,
+    &fl_proto_lww,
+    NULL,
+};
+
+const FlProtocol *const *fl_protocols(void)
+{
+    return protocols;
+}
+
+const FlProtocol *fl_protocol_find(const char *name)
+{
+    for (const FlProtocol *const *p = protocols; *p; p++)
+        if (strcmp((*p)->name, name) == 0)
+            return *p;
+    return NULL;
+}

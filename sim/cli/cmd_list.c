@@ -1,0 +1,74 @@
+/* faultline list protocols|faults|models */
+#include "faults/registry.h"
+#include "protocols/registry.h"
+#include "sim/check/check.h"
+#include "sim/cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *type_name(FlParamType t)
+{
+    switch (t) {
+    case FL_PARAM_INT: return "integer";
+    case FL_PARAM_DOUBLE: return "number";
+    case FL_PARAM_BOOL: return "bool";
+    case FL_PARAM_DURATION: return "duration";
+    case FL_PARAM_RANGE: return "duration range";
+    case FL_PARAM_ENUM: return "one of";
+    }
+    return "?";
+}
+
+static void list_protocols(void)
+{
+    for (const FlProtocol *const *p = fl_protocols(); *p; p++) {
+        printf("%-16s %s\n", (*p)->name, (*p)->summary);
+        for (const FlParam *q = (*p)->params; q && q->name; q++)
+            printf("  %-16s %s%s%s, default %s: %s\n", q->name, type_name(q->type),
+                   q->choices ? " " : "", q->choices ? q->choices : "", q->def, q->doc);
+    }
+}
+
+static void list_faults(void)
+{
+    printf("Every fault takes: kind, at (start, default 0), and for or until (default: to the end).\n\n");
+    for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++) {
+        printf("%-12s %s\n", (*k)->name, (*k)->summary);
+        if ((*k)->duration_field)
+            printf("  %-14s how long until it heals (like \"for\")\n", (*k)->duration_field);
+        for (const FlFaultField *f = (*k)->fields; f && f->name; f++)
+            printf("  %-14s %s\n", f->name, f->doc);
+    }
+}
+
+static void list_models(void)
+{
+    for (const char *const *m = fl_check_model_names(); *m; m++)
+        printf("%s\n", *m);
+}
+
+int fl_cmd_list(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("protocols|faults|models");
+    g_option_context_set_summary(ctx,
+        "Lists what a scenario can name: protocols with their parameters, fault\n"
+        "kinds with their fields, and the history models of the checker.");
+    if (!fl_cli_parse(ctx, &argc, &argv, "list"))
+        return 2;
+    if (argc != 2) {
+        fprintf(stderr, "faultline list: expected one of protocols, faults, models\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "protocols") == 0)
+        list_protocols();
+    else if (strcmp(argv[1], "faults") == 0)
+        list_faults();
+    else if (strcmp(argv[1], "models") == 0)
+        list_models();
+    else {
+        fprintf(stderr, "faultline list: unknown list \"%s\" (expected protocols, faults or models)\n", argv[1]);
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,284 @@
+/* Clients: the processes that run the workload and record the history.
+ *
+ * A client is a network endpoint after the servers.  It runs one operation
+ * at a time: it records the invocation, sends the request through the
+ * simulated network (so faults hit clients too), follows redirects, and
+ * records ok or fail when the answer comes, or info when its timeout fires
+ * first.  After an info it continues as a new process, as Jepsen's clients
+ * do, because the old operation may still take effect.  Between operations
+ * it waits an exponential time whose mean gives the scenario's total rate.
+ *
+ * Values are unique: every write, cas target, put and append uses a number
+ * drawn from one counter, which is what lets checkers tell writes apart. */
+#include "sim/world_impl.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+enum { RECENT = 4 };
+
+static void schedule(FlWorld *w, uint32_t c, FlTime at, uint64_t what, uint64_t req)
+{
+    FlEvent ev = { .kind = EV_CLIENT, .node = c, .a = what, .b = req };
+    FlEventId id = fl_sched_push(w->sched, at, &ev);
+    g_assert(id != 0);
+    if (what == CLIENT_TIMEOUT)
+        w->clients[c].timeout = id;
+}
+
+static FlDuration think(FlWorld *w, Client *cl)
+{
+    const FlWorkloadSpec *wl = &w->sc->workload;
+    double mean_ns = 1e9 * (double)w->nclients / wl->rate;
+    return (FlDuration)fl_rng_exp(&cl->rng, mean_ns);
+}
+
+void fl_clients_init(FlWorld *w)
+{
+    const FlWorkloadSpec *wl = &w->sc->workload;
+    if (w->nclients == 0)
+        return;
+    w->clients = g_new0(Client, w->nclients);
+    w->recent = g_new0(int64_t, (size_t)wl->keys * RECENT);
+    for (uint32_t i = 0; i < w->nclients; i++) {
+        Client *cl = &w->clients[i];
+        cl->addr = w->nnodes + i;
+        cl->process = i;
+        cl->leader_guess = FL_NO_HINT;
+        char name[32];
+        g_snprintf(name, sizeof name, "client/%u", i);
+        fl_rng_init(&cl->rng, w->sc->seed, name);
+        schedule(w, i, (FlTime)wl->start + (FlTime)think(w, cl), CLIENT_NEXT, 0);
+    }
+}
+
+void fl_clients_free(FlWorld *w)
+{
+    g_free(w->clients);
+    g_free(w->recent);
+    w->clients = NULL;
+    w->recent = NULL;
+}
+
+static void json_text(GString *s, const char *p, size_t len)
+{
+    g_string_append_c(s, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"' || c == '\\')
+            g_string_append_printf(s, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            g_string_append_printf(s, "\\u%04x", c);
+        else
+            g_string_append_c(s, (char)c);
+    }
+    g_string_append_c(s, '"');
+}
+
+/* The value of the op as written on its invocation (and on ok for writes). */
+static void op_value(GString *s, const FlOp *op)
+{
+    char tok[24];
+    size_t n;
+    switch (op->kind) {
+    case FL_OP_WRITE:
+        g_string_append_printf(s, "%" PRId64, op->a);
+        break;
+    case FL_OP_CAS:
+        g_string_append_printf(s, "[%" PRId64 ",%" PRId64 "]", op->a, op->b);
+        break;
+    case FL_OP_PUT:
+    case FL_OP_APPEND:
+        n = fl_kv_token(op->a, tok);
+        json_text(s, tok, n);
+        break;
+    default:
+        g_string_append(s, "null");
+    }
+}
+
+static void record(FlWorld *w, Client *cl, const char *type, uint32_t node,
+                   const FlResult *res)
+{
+    if (!w->record_history)
+        return;
+    GString *s = w->history;
+    g_string_append_printf(s, "{\"process\":%" PRIu64 ",\"type\":\"%s\",\"f\":\"%s\",\"key\":%u,\"value\":",
+                           cl->process, type, fl_op_name(cl->req.op.kind), cl->req.op.key);
+    if (res && fl_op_is_read(cl->req.op.kind)) {
+        if (cl->req.op.kind == FL_OP_READ && !res->has_value)
+            g_string_append(s, "null");
+        else if (cl->req.op.kind == FL_OP_READ)
+            g_string_append_printf(s, "%" PRId64, res->value);
+        else
+            json_text(s, res->text ? res->text : "", res->text ? res->text_len : 0);
+    } else {
+        op_value(s, &cl->req.op);
+    }
+    g_string_append_printf(s, ",\"time\":%" PRIu64, w->now);
+    if (node != FL_NO_HINT)
+        g_string_append_printf(s, ",\"node\":%u", node);
+    g_string_append(s, "}\n");
+}
+
+static uint8_t pick_kind(FlWorld *w, Client *cl)
+{
+    const double *mix = w->sc->workload.mix;
+    double total = 0;
+    for (int k = 1; k < FL_OP_NOOP; k++)
+        total += mix[k];
+    double x = fl_rng_double(&cl->rng) * total;
+    for (int k = 1; k < FL_OP_NOOP; k++) {
+        if (x < mix[k])
+            return (uint8_t)k;
+        x -= mix[k];
+    }
+    for (int k = FL_OP_NOOP - 1; k >= 1; k--)
+        if (mix[k] > 0)
+            return (uint8_t)k;
+    g_assert_not_reached();
+}
+
+static void make_op(FlWorld *w, Client *cl, FlOp *op)
+{
+    const FlWorkloadSpec *wl = &w->sc->workload;
+    memset(op, 0, sizeof *op);
+    op->kind = pick_kind(w, cl);
+    op->key = (uint32_t)fl_rng_below(&cl->rng, wl->keys);
+    int64_t *recent = &w->recent[(size_t)op->key * RECENT];
+    if (op->kind == FL_OP_CAS) {
+        int64_t old = recent[fl_rng_below(&cl->rng, RECENT)];
+        if (old == 0)
+            op->kind = FL_OP_WRITE;   /* nothing to compare with yet */
+        else
+            op->a = old;
+    }
+    if (op->kind == FL_OP_WRITE || op->kind == FL_OP_CAS || op->kind == FL_OP_PUT ||
+        op->kind == FL_OP_APPEND) {
+        int64_t v = ++w->next_value;
+        if (op->kind == FL_OP_CAS)
+            op->b = v;
+        else
+            op->a = v;
+        memmove(recent + 1, recent, (RECENT - 1) * sizeof *recent);
+        recent[0] = v;
+    }
+}
+
+static void send_request(FlWorld *w, uint32_t c)
+{
+    Client *cl = &w->clients[c];
+    uint8_t buf[64];
+    FlWriter wr;
+    fl_writer_init(&wr, buf, sizeof buf);
+    fl_put_u8(&wr, CMSG_REQUEST);
+    fl_request_encode(&wr, &cl->req);
+    fl_trace(&w->trace, FL_TR_INVOKE, w->now, cl->addr, cl->target, cl->req.id, 0, NULL);
+    fl_world_send(w, cl->addr, cl->target, wr.data, wr.len);
+    fl_writer_deinit(&wr);
+}
+
+static uint32_t random_node(FlWorld *w, Client *cl)
+{
+    return (uint32_t)fl_rng_below(&cl->rng, w->nnodes);
+}
+
+static void next_op(FlWorld *w, uint32_t c)
+{
+    Client *cl = &w->clients[c];
+    const FlWorkloadSpec *wl = &w->sc->workload;
+    if (w->now >= (FlTime)wl->until)
+        return;
+    cl->busy = true;
+    cl->req.client = cl->addr;
+    cl->req.id = ++w->next_request;
+    make_op(w, cl, &cl->req.op);
+    cl->invoked = w->now;
+    cl->redirects = 0;
+    cl->target = cl->leader_guess != FL_NO_HINT ? cl->leader_guess : random_node(w, cl);
+    w->stats.invoked++;
+    record(w, cl, "invoke", FL_NO_HINT, NULL);
+    schedule(w, c, w->now + (FlTime)wl->timeout, CLIENT_TIMEOUT, cl->req.id);
+    send_request(w, c);
+}
+
+static void finish(FlWorld *w, uint32_t c, const char *type, uint32_t node, const FlResult *res)
+{
+    Client *cl = &w->clients[c];
+    record(w, cl, type, node, res);
+    fl_trace(&w->trace, FL_TR_COMPLETE, w->now, cl->addr, node == FL_NO_HINT ? 0 : node,
+             cl->req.id, 0, type);
+    cl->busy = false;
+    schedule(w, c, w->now + (FlTime)think(w, cl), CLIENT_NEXT, 0);
+}
+
+void fl_client_event(FlWorld *w, uint32_t c, uint64_t what, uint64_t req)
+{
+    Client *cl = &w->clients[c];
+    switch (what) {
+    case CLIENT_NEXT:
+        next_op(w, c);
+        break;
+    case CLIENT_TIMEOUT:
+        if (!cl->busy || cl->req.id != req)
+            break;
+        w->stats.info++;
+        cl->leader_guess = FL_NO_HINT;
+        finish(w, c, "info", FL_NO_HINT, NULL);
+        /* The old operation may still happen: continue as a new process. */
+        cl->process += w->nclients;
+        break;
+    case CLIENT_RETRY:
+        if (cl->busy && cl->req.id == req)
+            send_request(w, c);
+        break;
+    }
+}
+
+void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg, size_t len)
+{
+    Client *cl = &w->clients[c];
+    FlReader r;
+    fl_reader_init(&r, msg, len);
+    uint64_t id = fl_get_u64(&r);
+    FlResult res = { 0 };
+    res.status = fl_get_u8(&r);
+    res.hint = fl_get_u32(&r);
+    res.has_value = fl_get_u8(&r) != 0;
+    res.value = fl_get_i64(&r);
+    res.text = (const char *)fl_get_bytes(&r, &res.text_len);
+    if (!fl_reader_done(&r) || from >= w->nnodes)
+        return;   /* a malformed answer is no answer */
+    if (!cl->busy || id != cl->req.id)
+        return;   /* late: that operation already ended */
+    switch (res.status) {
+    case FL_RESULT_OK:
+        w->stats.ok++;
+        {
+            FlDuration lat = (FlDuration)(w->now - cl->invoked);
+            g_array_append_val(w->stats.latencies, lat);
+        }
+        cl->leader_guess = from;
+        fl_sched_cancel(w->sched, cl->timeout);
+        finish(w, c, "ok", from, &res);
+        break;
+    case FL_RESULT_FAIL:
+        w->stats.fail++;
+        fl_sched_cancel(w->sched, cl->timeout);
+        finish(w, c, "fail", from, NULL);
+        break;
+    case FL_RESULT_REDIRECT: {
+        cl->redirects++;
+        bool known = res.hint < w->nnodes && res.hint != from;
+        cl->target = known ? res.hint : random_node(w, cl);
+        cl->leader_guess = known ? res.hint : FL_NO_HINT;
+        /* Follow a hint at once; without one, or around a loop of hints,
+         * back off so that an election has time to finish. */
+        FlDuration wait = known && cl->redirects <= w->nnodes ? 0 : FL_MS(10);
+        schedule(w, c, w->now + (FlTime)wait, CLIENT_RETRY, cl->req.id);
+        break;
+    }
+    default:
+        break;   /* an unknown status from a lying node: ignore it */
+    }
+}

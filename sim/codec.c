@@ -1,0 +1,165 @@
+#include "sim/codec.h"
+
+#include <glib.h>
+#include <string.h>
+
+void fl_writer_init(FlWriter *w, void *buf, size_t cap)
+{
+    w->data = buf;
+    w->len = 0;
+    w->cap = buf ? cap : 0;
+    w->heap = false;
+}
+
+void fl_writer_deinit(FlWriter *w)
+{
+    if (w->heap)
+        g_free(w->data);
+    w->data = NULL;
+    w->len = w->cap = 0;
+    w->heap = false;
+}
+
+void fl_writer_reset(FlWriter *w)
+{
+    w->len = 0;
+}
+
+static uint8_t *reserve(FlWriter *w, size_t n)
+{
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        while (cap - w->len < n)
+            cap *= 2;
+        if (w->heap) {
+            w->data = g_realloc(w->data, cap);
+        } else {
+            uint8_t *d = g_malloc(cap);
+            if (w->len)
+                memcpy(d, w->data, w->len);
+            w->data = d;
+            w->heap = true;
+        }
+        w->cap = cap;
+    }
+    uint8_t *p = w->data + w->len;
+    w->len += n;
+    return p;
+}
+
+void fl_put_u8(FlWriter *w, uint8_t v) { *reserve(w, 1) = v; }
+
+void fl_put_u16(FlWriter *w, uint16_t v)
+{
+    uint8_t *p = reserve(w, 2);
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+void fl_put_u32(FlWriter *w, uint32_t v)
+{
+    uint8_t *p = reserve(w, 4);
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void fl_put_u64(FlWriter *w, uint64_t v)
+{
+    uint8_t *p = reserve(w, 8);
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void fl_put_i64(FlWriter *w, int64_t v) { fl_put_u64(w, (uint64_t)v); }
+
+void fl_put_raw(FlWriter *w, const void *p, size_t len)
+{
+    if (len)
+        memcpy(reserve(w, len), p, len);
+}
+
+void fl_put_bytes(FlWriter *w, const void *p, size_t len)
+{
+    g_assert(len <= UINT32_MAX);
+    fl_put_u32(w, (uint32_t)len);
+    fl_put_raw(w, p, len);
+}
+
+void fl_put_str(FlWriter *w, const char *s)
+{
+    fl_put_bytes(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+void fl_reader_init(FlReader *r, const void *p, size_t len)
+{
+    r->p = p;
+    r->len = p ? len : 0;
+    r->pos = 0;
+    r->err = false;
+}
+
+static const uint8_t *take(FlReader *r, size_t n)
+{
+    if (r->err || r->len - r->pos < n) {
+        r->err = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->pos;
+    r->pos += n;
+    return p;
+}
+
+uint8_t fl_get_u8(FlReader *r)
+{
+    const uint8_t *p = take(r, 1);
+    return p ? p[0] : 0;
+}
+
+uint16_t fl_get_u16(FlReader *r)
+{
+    const uint8_t *p = take(r, 2);
+    return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
+}
+
+uint32_t fl_get_u32(FlReader *r)
+{
+    const uint8_t *p = take(r, 4);
+    uint32_t v = 0;
+    if (p)
+        for (int i = 0; i < 4; i++)
+            v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+uint64_t fl_get_u64(FlReader *r)
+{
+    const uint8_t *p = take(r, 8);
+    uint64_t v = 0;
+    if (p)
+        for (int i = 0; i < 8; i++)
+            v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int64_t fl_get_i64(FlReader *r) { return (int64_t)fl_get_u64(r); }
+
+const uint8_t *fl_get_raw(FlReader *r, size_t len) { return take(r, len); }
+
+const uint8_t *fl_get_bytes(FlReader *r, size_t *len)
+{
+    uint32_t n = fl_get_u32(r);
+    const uint8_t *p = take(r, n);
+    *len = p ? n : 0;
+    return p;
+}
+
+char *fl_get_str(FlReader *r)
+{
+    size_t n;
+    const uint8_t *p = fl_get_bytes(r, &n);
+    if (!p || memchr(p, 0, n)) {
+        r->err = true;
+        return NULL;
+    }
+    return g_strndup((const char *)p, n);
+}

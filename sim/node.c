@@ -1,0 +1,276 @@
+/* The node runtime: what fl_send, fl_timer, fl_disk_* and friends do for a
+ * node, and how the world starts, stops and feeds it. */
+#include "sim/world_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+FlTime fl_node_local(const FlNode *n, FlTime global)
+{
+    int64_t t = (int64_t)global + (int64_t)((double)global * n->drift) + n->clock_offset;
+    return t < 0 ? 0 : (FlTime)t;
+}
+
+void fl_node_start(FlWorld *w, FlNode *n, bool recover)
+{
+    n->state = g_malloc0(n->proto->state_size ? n->proto->state_size : 1);
+    n->up = true;
+    n->paused = false;
+    n->role[0] = '\0';
+    if (recover && n->proto->recover)
+        n->proto->recover(n, n->state);
+    else
+        n->proto->init(n, n->state);
+}
+
+void fl_node_stop(FlWorld *w, FlNode *n)
+{
+    if (n->proto->destroy)
+        n->proto->destroy(n, n->state);
+    g_free(n->state);
+    n->state = NULL;
+    n->up = false;
+    n->incarnation++;
+    n->role[0] = '\0';
+}
+
+static void request(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, size_t len)
+{
+    FlReader r;
+    fl_reader_init(&r, msg, len);
+    FlRequest req;
+    if (fl_get_u8(&r) != CMSG_REQUEST || !fl_request_decode(&r, &req) || !fl_reader_done(&r) ||
+        req.client != from) {
+        fl_trace(&w->trace, FL_TR_LOG, w->now, n->id, from, 0, 0, "dropped a malformed request");
+        return;
+    }
+    if (n->proto->on_request)
+        n->proto->on_request(n, n->state, &req);
+    else
+        fl_reply_fail(n, &req);
+}
+
+void fl_node_deliver(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, size_t len)
+{
+    if (from >= w->nnodes)
+        request(w, n, from, msg, len);
+    else
+        n->proto->on_message(n, n->state, from, msg, len);
+}
+
+void fl_node_timer(FlWorld *w, FlNode *n, FlEventId id, uint64_t tag)
+{
+    fl_trace(&w->trace, FL_TR_TIMER, w->now, n->id, 0, tag, 0, NULL);
+    if (n->proto->on_timer)
+        n->proto->on_timer(n, n->state, id, tag);
+}
+
+/* ---- The API ---------------------------------------------------------- */
+
+uint32_t fl_self(const FlNode *n) { return n->id; }
+uint32_t fl_nodes(const FlNode *n) { return n->w->nnodes; }
+FlDuration fl_net_bound(const FlNode *n) { return fl_net_bound_at(n->w->net, n->w->now); }
+FlTime fl_now(const FlNode *n) { return fl_node_local(n, n->w->now); }
+uint64_t fl_random(FlNode *n) { return fl_rng_next(&n->rng); }
+FlRng *fl_rng(FlNode *n) { return &n->rng; }
+
+FlDuration fl_random_duration(FlNode *n, FlDuration lo, FlDuration hi)
+{
+    return hi <= lo ? lo : fl_rng_range(&n->rng, lo, hi);
+}
+
+static const FlParamValue *param(const FlNode *n, const char *name, FlParamType *type)
+{
+    const FlParam *ps = n->proto->params;
+    for (size_t i = 0; ps && ps[i].name; i++) {
+        if (strcmp(ps[i].name, name) == 0) {
+            *type = ps[i].type;
+            return &n->w->sc->params[i];
+        }
+    }
+    g_error("protocol %s asked for undeclared parameter %s", n->proto->name, name);
+}
+
+int64_t fl_param_int(const FlNode *n, const char *name)
+{
+    FlParamType t;
+    const FlParamValue *v = param(n, name, &t);
+    g_assert(t == FL_PARAM_INT);
+    return v->i;
+}
+
+double fl_param_double(const FlNode *n, const char *name)
+{
+    FlParamType t;
+    const FlParamValue *v = param(n, name, &t);
+    g_assert(t == FL_PARAM_DOUBLE);
+    return v->d;
+}
+
+bool fl_param_bool(const FlNode *n, const char *name)
+{
+    FlParamType t;
+    const FlParamValue *v = param(n, name, &t);
+    g_assert(t == FL_PARAM_BOOL);
+    return v->i != 0;
+}
+
+FlDuration fl_param_duration(const FlNode *n, const char *name)
+{
+    FlParamType t;
+    const FlParamValue *v = param(n, name, &t);
+    g_assert(t == FL_PARAM_DURATION);
+    return v->i;
+}
+
+void fl_param_range(const FlNode *n, const char *name, FlDuration *lo, FlDuration *hi)
+{
+    FlParamType t;
+    const FlParamValue *v = param(n, name, &t);
+    g_assert(t == FL_PARAM_RANGE);
+    *lo = v->i;
+    *hi = v->hi;
+}
+
+const char *fl_param_enum(const FlNode *n, const char *name)
+{
+    FlParamType t;
+    const FlParamValue *v = param(n, name, &t);
+    g_assert(t == FL_PARAM_ENUM);
+    return v->s;
+}
+
+void fl_send(FlNode *n, uint32_t to, const void *msg, size_t len)
+{
+    FlWorld *w = n->w;
+    g_assert(to < w->nnodes);
+    if (len > FL_MAX_MESSAGE) {
+        fl_log(n, "refused to send %zu bytes (limit %u)", len, FL_MAX_MESSAGE);
+        return;
+    }
+    fl_world_send(w, n->id, to, msg, len);
+}
+
+void fl_broadcast(FlNode *n, const void *msg, size_t len)
+{
+    for (uint32_t i = 0; i < n->w->nnodes; i++)
+        if (i != n->id)
+            fl_send(n, i, msg, len);
+}
+
+void fl_reply(FlNode *n, const FlRequest *req, const FlResult *res)
+{
+    FlWorld *w = n->w;
+    if (req->client < w->nnodes || req->client >= w->nnodes + w->nclients)
+        return;   /* not a client: a forged or corrupted request */
+    uint8_t buf[128];
+    FlWriter wr;
+    fl_writer_init(&wr, buf, sizeof buf);
+    fl_put_u64(&wr, req->id);
+    fl_put_u8(&wr, (uint8_t)res->status);
+    fl_put_u32(&wr, res->hint);
+    fl_put_u8(&wr, res->has_value);
+    fl_put_i64(&wr, res->value);
+    fl_put_bytes(&wr, res->text ? res->text : "", res->text ? res->text_len : 0);
+    fl_world_send(w, n->id, req->client, wr.data, wr.len);
+    fl_writer_deinit(&wr);
+}
+
+void fl_reply_redirect(FlNode *n, const FlRequest *req, uint32_t hint)
+{
+    FlResult res = { .status = FL_RESULT_REDIRECT, .hint = hint };
+    fl_reply(n, req, &res);
+}
+
+void fl_reply_fail(FlNode *n, const FlRequest *req)
+{
+    FlResult res = { .status = FL_RESULT_FAIL, .hint = FL_NO_HINT };
+    fl_reply(n, req, &res);
+}
+
+FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag)
+{
+    FlWorld *w = n->w;
+    if (after < 0)
+        after = 0;
+    /* @after is local time; the global delay depends on the clock's rate. */
+    double rate = 1.0 + n->drift;
+    FlDuration global = rate > 0 ? (FlDuration)ceil((double)after / rate) : after;
+    FlEvent ev = { .kind = EV_TIMER, .node = n->id, .a = tag, .b = n->incarnation };
+    FlEventId id = fl_sched_push(w->sched, w->now + (FlTime)global, &ev);
+    if (id == 0)
+        g_error("faultline: more than %u events pending", FL_SCHED_MAX_PENDING);
+    return id;
+}
+
+void fl_timer_cancel(FlNode *n, FlTimerId t)
+{
+    fl_sched_cancel(n->w->sched, t);
+}
+
+void fl_disk_write(FlNode *n, const char *file, const void *data, size_t len)
+{
+    fl_disk_do_write(n->disk, file, data, len);
+}
+
+void fl_disk_append(FlNode *n, const char *file, const void *data, size_t len)
+{
+    fl_disk_do_append(n->disk, file, data, len);
+}
+
+void fl_disk_truncate(FlNode *n, const char *file, size_t len)
+{
+    fl_disk_do_truncate(n->disk, file, len);
+}
+
+void fl_disk_sync(FlNode *n, const char *file)
+{
+    fl_disk_do_sync(n->disk, file);
+}
+
+size_t fl_disk_read(FlNode *n, const char *file, void *buf, size_t cap)
+{
+    size_t len;
+    const uint8_t *p = fl_disk_do_view(n->disk, file, &len);
+    if (p && buf)
+        memcpy(buf, p, len < cap ? len : cap);
+    return len;
+}
+
+const uint8_t *fl_disk_view(FlNode *n, const char *file, size_t *len)
+{
+    return fl_disk_do_view(n->disk, file, len);
+}
+
+void fl_role(FlNode *n, const char *role)
+{
+    FlWorld *w = n->w;
+    if (strncmp(n->role, role, sizeof n->role - 1) == 0 && n->role[0])
+        return;
+    g_strlcpy(n->role, role, sizeof n->role);
+    fl_trace(&w->trace, FL_TR_ROLE, w->now, n->id, 0, 0, 0, n->role);
+    if (strcmp(role, "leader") == 0 || strcmp(role, "primary") == 0)
+        w->leader = n->id;
+    else if (w->leader == n->id)
+        w->leader = FL_NO_HINT;
+}
+
+void fl_log(FlNode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *s = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fl_trace(&n->w->trace, FL_TR_LOG, n->w->now, n->id, 0, 0, 0, s);
+}
+
+void fl_metric_add(FlNode *n, const char *name, double v)
+{
+    double *cur = g_tree_lookup(n->w->counters, name);
+    if (!cur) {
+        cur = g_new0(double, 1);
+        g_tree_insert(n->w->counters, g_strdup(name), cur);
+    }
+    *cur += v;
+}

@@ -1,0 +1,151 @@
+/* sim/node: the node API, everything protocol code may call.
+ *
+ * A protocol is one FlProtocol: a state struct the engine allocates (zeroed)
+ * for each node, and handlers for a message, a timer and a client request.
+ * Handlers act only through the functions below; they never see the
+ * scheduler, the network or the faults.  Everything a handler receives is
+ * borrowed for the duration of the call.  Nothing here touches the real
+ * clock, real files or global state: runs are deterministic. */
+#pragma once
+
+#include "sim/codec.h"
+#include "sim/rng.h"
+#include "sim/store.h"
+#include "sim/time.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct FlNode FlNode;
+typedef uint64_t FlTimerId;   /* 0 is never a timer */
+
+/* Bounds: a message larger than this is refused by fl_send (and logged). */
+#define FL_MAX_MESSAGE (1u << 20)
+#define FL_MAX_NODES 4096
+
+/* ---- Declared parameters -------------------------------------------- */
+
+typedef enum {
+    FL_PARAM_INT,        /* integer, JSON number */
+    FL_PARAM_DOUBLE,     /* real, JSON number */
+    FL_PARAM_BOOL,
+    FL_PARAM_DURATION,   /* "150ms"; a range is drawn once when loading */
+    FL_PARAM_RANGE,      /* a duration range ["150ms","300ms"] kept as a range:
+                            the protocol draws from it (election timeouts) */
+    FL_PARAM_ENUM,       /* one of `choices`, "a|b|c" */
+} FlParamType;
+
+typedef struct FlParam {
+    const char *name;
+    FlParamType type;
+    const char *def;       /* default, as JSON text: "3", "\"150ms\"", "[\"1s\",\"2s\"]" */
+    const char *doc;       /* one line */
+    const char *choices;   /* FL_PARAM_ENUM only */
+    double min, max;       /* inclusive bounds for numbers (ns for durations); min == max: none */
+} FlParam;
+
+/* A parameter's value as loaded (see fl_param_*). */
+typedef struct FlParamValue {
+    int64_t i;             /* INT, BOOL, DURATION, RANGE low bound */
+    int64_t hi;            /* RANGE high bound */
+    double d;              /* DOUBLE */
+    const char *s;         /* ENUM: points into FlParam.choices' copy, owned by the scenario */
+} FlParamValue;
+
+/* ---- The protocol --------------------------------------------------- */
+
+typedef struct FlProtocol {
+    const char *name;
+    const char *summary;              /* one line, for `faultline list` */
+    const FlParam *params;            /* terminated by a {NULL} entry; may be NULL */
+    size_t state_size;
+    /* First start.  @state is zeroed. */
+    void (*init)(FlNode *n, void *state);
+    /* Restart after a crash: @state is zeroed again; only the synced disk
+     * survived.  NULL means "same as init". */
+    void (*recover)(FlNode *n, void *state);
+    /* Frees what the state owns (not the state itself).  Called at a crash
+     * and at the end of the run.  May be NULL. */
+    void (*destroy)(FlNode *n, void *state);
+    void (*on_message)(FlNode *n, void *state, uint32_t from, const uint8_t *msg, size_t len);
+    void (*on_timer)(FlNode *n, void *state, FlTimerId t, uint64_t tag);
+    /* A client operation.  @req is borrowed: copy it to answer later. */
+    void (*on_request)(FlNode *n, void *state, const FlRequest *req);
+    /* Optional, for the `byzantine` fault's `lie` behaviour: rewrite the
+     * outgoing message in @msg (capacity @cap) into a lie that still parses;
+     * returns the new length, or 0 to send it unchanged. */
+    size_t (*lie)(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
+} FlProtocol;
+
+/* ---- Identity and parameters ---------------------------------------- */
+
+uint32_t fl_self(const FlNode *n);
+/* Number of server nodes; they are 0 .. fl_nodes()-1. */
+uint32_t fl_nodes(const FlNode *n);
+/* The network's delay bound under the `sync` timing model (and `partial`
+ * after GST), or 0 when the model promises none. */
+FlDuration fl_net_bound(const FlNode *n);
+
+int64_t fl_param_int(const FlNode *n, const char *name);
+double fl_param_double(const FlNode *n, const char *name);
+bool fl_param_bool(const FlNode *n, const char *name);
+FlDuration fl_param_duration(const FlNode *n, const char *name);
+void fl_param_range(const FlNode *n, const char *name, FlDuration *lo, FlDuration *hi);
+const char *fl_param_enum(const FlNode *n, const char *name);
+
+/* ---- Effects -------------------------------------------------------- */
+
+/* Sends a copy of @msg to node @to (not to itself: use a timer). */
+void fl_send(FlNode *n, uint32_t to, const void *msg, size_t len);
+/* Sends a copy to every other node. */
+void fl_broadcast(FlNode *n, const void *msg, size_t len);
+/* Answers a client request (copied; @req may be freed after). */
+void fl_reply(FlNode *n, const FlRequest *req, const FlResult *res);
+/* Shorthand replies. */
+void fl_reply_redirect(FlNode *n, const FlRequest *req, uint32_t hint);
+void fl_reply_fail(FlNode *n, const FlRequest *req);
+
+/* Arms a timer that fires after @after of this node's local time. */
+FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag);
+/* Cancels it; a no-op if it fired already. */
+void fl_timer_cancel(FlNode *n, FlTimerId t);
+
+/* This node's local clock (skew and drift apply). */
+FlTime fl_now(const FlNode *n);
+/* This node's own random stream. */
+uint64_t fl_random(FlNode *n);
+FlRng *fl_rng(FlNode *n);
+/* A duration drawn uniformly from [lo, hi] from this node's stream. */
+FlDuration fl_random_duration(FlNode *n, FlDuration lo, FlDuration hi);
+
+/* ---- Disk ----------------------------------------------------------- */
+/* Each node has its own disk of named files.  Writes go to a cache that
+ * reads see at once; only what fl_disk_sync made durable survives a crash. */
+
+/* Replaces the whole content of @file. */
+void fl_disk_write(FlNode *n, const char *file, const void *data, size_t len);
+/* Appends to @file. */
+void fl_disk_append(FlNode *n, const char *file, const void *data, size_t len);
+/* Cuts @file to @len bytes (no-op if shorter). */
+void fl_disk_truncate(FlNode *n, const char *file, size_t len);
+/* Makes the file's current content durable. */
+void fl_disk_sync(FlNode *n, const char *file);
+/* Copies up to @cap bytes from offset 0 into @buf; returns the file's size
+ * (0 if it does not exist). */
+size_t fl_disk_read(FlNode *n, const char *file, void *buf, size_t cap);
+/* Borrowed view of the whole file, valid until the next disk call; NULL and
+ * 0 if it does not exist. */
+const uint8_t *fl_disk_view(FlNode *n, const char *file, size_t *len);
+
+/* ---- Observability -------------------------------------------------- */
+
+/* Declares this node's role ("leader", "follower", "primary", ...): shown in
+ * the trace, and the "leader" selector picks the last node to claim it.
+ * @role is copied (at most 31 bytes kept). */
+void fl_role(FlNode *n, const char *role);
+/* Adds a line to the trace. */
+void fl_log(FlNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Adds to a named counter in metrics.json ("elections": 1). */
+void fl_metric_add(FlNode *n, const char *name, double v);

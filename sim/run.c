@@ -1,0 +1,288 @@
+#include "sim/run.h"
+
+#include "sim/world.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *fl_verdict_name(FlVerdict v)
+{
+    switch (v) {
+    case FL_VERDICT_VALID: return "valid";
+    case FL_VERDICT_INVALID: return "invalid";
+    default: return "unknown";
+    }
+}
+
+static int cmp_dur(const void *a, const void *b)
+{
+    FlDuration x = *(const FlDuration *)a, y = *(const FlDuration *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted @v. */
+static FlDuration percentile(const GArray *v, double q)
+{
+    if (v->len == 0)
+        return 0;
+    size_t rank = (size_t)(q * (double)v->len + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > v->len)
+        rank = v->len;
+    return g_array_index(v, FlDuration, rank - 1);
+}
+
+static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
+{
+    const FlRunStats *st = fl_world_stats(w);
+    g_autoptr(GArray) lat = g_array_sized_new(FALSE, FALSE, sizeof(FlDuration), st->latencies->len);
+    g_array_append_vals(lat, st->latencies->data, st->latencies->len);
+    g_array_sort(lat, cmp_dur);
+    double sum = 0;
+    for (guint i = 0; i < lat->len; i++)
+        sum += (double)g_array_index(lat, FlDuration, i);
+    const FlWorkloadSpec *wl = &sc->workload;
+    FlDuration until = wl->until < sc->duration ? wl->until : sc->duration;
+    double window_s = (double)(until - wl->start) / 1e9;
+    uint64_t open = st->invoked - st->ok - st->fail - st->info;
+    double availability = st->invoked ? (double)(st->ok + st->fail) / (double)st->invoked : 1.0;
+    char hash[24];
+    g_snprintf(hash, sizeof hash, "%016" PRIx64, res->trace_hash);
+
+    json_t *m = json_object();
+    json_object_set_new(m, "scenario", json_string(sc->name));
+    json_object_set_new(m, "seed", json_integer((json_int_t)sc->seed));
+    json_object_set_new(m, "protocol", json_string(sc->protocol->name));
+    json_object_set_new(m, "nodes", json_integer(sc->nodes));
+    json_object_set_new(m, "virtual_time_ns", json_integer((json_int_t)st->end));
+    json_object_set_new(m, "events", json_integer((json_int_t)st->events));
+    json_object_set_new(m, "ops", json_pack("{s:I,s:I,s:I,s:I,s:I}", "invoked", (json_int_t)st->invoked,
+                                            "ok", (json_int_t)st->ok, "fail", (json_int_t)st->fail,
+                                            "info", (json_int_t)st->info, "open", (json_int_t)open));
+    json_object_set_new(m, "latency_ns",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+                                  "count", (json_int_t)lat->len,
+                                  "mean", (json_int_t)(lat->len ? sum / lat->len : 0),
+                                  "p50", (json_int_t)percentile(lat, 0.50),
+                                  "p90", (json_int_t)percentile(lat, 0.90),
+                                  "p99", (json_int_t)percentile(lat, 0.99),
+                                  "p999", (json_int_t)percentile(lat, 0.999),
+                                  "max", (json_int_t)(lat->len ? g_array_index(lat, FlDuration, lat->len - 1) : 0)));
+    json_object_set_new(m, "throughput_ok_per_s",
+                        json_real(window_s > 0 ? (double)st->ok / window_s : 0));
+    json_object_set_new(m, "availability", json_real(availability));
+    json_object_set_new(m, "messages", json_pack("{s:I,s:I,s:I}", "sent", (json_int_t)st->sent,
+                                                 "delivered", (json_int_t)st->delivered,
+                                                 "dropped", (json_int_t)st->dropped));
+    json_object_set_new(m, "faults", fl_world_fault_intervals(w));
+    json_object_set_new(m, "counters", fl_world_counters(w));
+    json_object_set_new(m, "trace_hash", json_string(hash));
+    return m;
+}
+
+static void unmet(FlRunResult *res, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void unmet(FlRunResult *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(res->unmet, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
+{
+    const FlExpect *e = &sc->expect;
+    json_t *m = res->metrics;
+    json_t *ops = json_object_get(m, "ops");
+    int64_t ok = json_integer_value(json_object_get(ops, "ok"));
+    int64_t info = json_integer_value(json_object_get(ops, "info"));
+    int64_t p99 = json_integer_value(json_object_get(json_object_get(m, "latency_ns"), "p99"));
+    double avail = json_real_value(json_object_get(m, "availability"));
+    char a[32], b[32];
+    if (e->valid >= 0) {
+        if (!res->checked || res->verdict == FL_VERDICT_UNKNOWN)
+            unmet(res, "valid: expected %s, but the checker gave no verdict",
+                  e->valid ? "valid" : "invalid");
+        else if ((res->verdict == FL_VERDICT_VALID) != (e->valid == 1))
+            unmet(res, "valid: expected %s, got %s", e->valid ? "valid" : "invalid",
+                  fl_verdict_name(res->verdict));
+    }
+    if (e->min_ok >= 0 && ok < e->min_ok)
+        unmet(res, "min_ok: expected at least %" PRId64 " ok operations, got %" PRId64, e->min_ok, ok);
+    if (e->max_info >= 0 && info > e->max_info)
+        unmet(res, "max_info: expected at most %" PRId64 " info operations, got %" PRId64, e->max_info, info);
+    if (e->max_p99 >= 0 && p99 > e->max_p99)
+        unmet(res, "max_p99: expected p99 latency at most %s, got %s",
+              fl_duration_format(e->max_p99, a), fl_duration_format(p99, b));
+    if (e->min_availability >= 0 && avail < e->min_availability)
+        unmet(res, "min_availability: expected at least %.4g, got %.4g", e->min_availability, avail);
+    res->met = res->unmet->len == 0;
+}
+
+static bool write_file(const char *dir, const char *name, const char *data, size_t len,
+                       GError **err)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    return g_file_set_contents(path, data, (gssize)len, err);
+}
+
+static bool write_json(const char *dir, const char *name, json_t *v, GError **err)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    g_autofree char *text = g_strdup_printf("%s\n", s);
+    free(s);
+    return write_file(dir, name, text, strlen(text), err);
+}
+
+int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GError **err)
+{
+    memset(res, 0, sizeof *res);
+    res->unmet = g_ptr_array_new_with_free_func(g_free);
+    res->verdict = FL_VERDICT_UNKNOWN;
+    if (opt->out_dir && g_mkdir_with_parents(opt->out_dir, 0755) != 0) {
+        g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot create the run's folder: %s",
+                    opt->out_dir, g_strerror(errno));
+        return -1;
+    }
+    g_autofree char *trace_path = opt->out_dir && opt->write_trace
+                                      ? g_build_filename(opt->out_dir, "trace.jsonl", NULL) : NULL;
+    FlWorldOptions wo = { .trace_path = trace_path, .record_history = true };
+    gint64 t0 = g_get_monotonic_time();
+    FlWorld *w = fl_world_new(sc, &wo, err);
+    if (!w)
+        return -1;
+    if (fl_world_run(w, err) != 0) {
+        fl_world_free(w);
+        return -1;
+    }
+    res->wall_s = (double)(g_get_monotonic_time() - t0) / 1e6;
+    res->trace_hash = fl_world_trace_hash(w);
+    const GString *h = fl_world_history(w);
+    res->history = g_string_new_len(h->str, (gssize)h->len);
+    res->metrics = build_metrics(sc, w, res);
+    fl_world_free(w);
+
+    /* The checker reads a file, as it would a user's. */
+    g_autofree char *hist_path = NULL;
+    bool tmp = false;
+    if (opt->out_dir) {
+        if (!write_json(opt->out_dir, "scenario.json", sc->resolved, err) ||
+            !write_file(opt->out_dir, "history.jsonl", res->history->str, res->history->len, err))
+            return -1;
+        hist_path = g_build_filename(opt->out_dir, "history.jsonl", NULL);
+    }
+    if (opt->check && sc->consistency) {
+        if (!hist_path) {
+            int fd = g_file_open_tmp("faultline-XXXXXX.jsonl", &hist_path, err);
+            if (fd < 0)
+                return -1;
+            close(fd);
+            tmp = true;
+            if (!g_file_set_contents(hist_path, res->history->str, (gssize)res->history->len, err))
+                return -1;
+        }
+        res->check_report = g_string_new(NULL);
+        json_t *cj = NULL;
+        GError *cerr = NULL;
+        res->verdict = fl_check_file(hist_path, fl_model_name(sc->workload.model), sc->consistency,
+                                     "jsonl", opt->check_timeout_s, res->check_report, &cj, &cerr);
+        if (tmp)
+            g_unlink(hist_path);
+        if (res->verdict == FL_VERDICT_ERROR) {
+            /* The engine wrote this history: a checker that cannot read it is a bug. */
+            g_propagate_prefixed_error(err, cerr, "checking the run's history: ");
+            if (cj)
+                json_decref(cj);
+            return -1;
+        }
+        res->checked = true;
+        json_t *check = json_pack("{s:s,s:s,s:s}", "consistency", sc->consistency, "model",
+                                  fl_model_name(sc->workload.model), "verdict",
+                                  fl_verdict_name(res->verdict));
+        if (cj)
+            json_object_set_new(check, "result", cj);
+        json_object_set_new(res->metrics, "check", check);
+    }
+    json_object_set_new(res->metrics, "verdict", json_string(fl_verdict_name(res->verdict)));
+    weigh_expectations(sc, res);
+    json_t *unmet_j = json_array();
+    for (guint i = 0; i < res->unmet->len; i++)
+        json_array_append_new(unmet_j, json_string(g_ptr_array_index(res->unmet, i)));
+    json_object_set_new(res->metrics, "expect", json_pack("{s:b,s:o}", "met", res->met, "unmet", unmet_j));
+    if (opt->out_dir && !write_json(opt->out_dir, "metrics.json", res->metrics, err))
+        return -1;
+    return 0;
+}
+
+void fl_run_result_clear(FlRunResult *res)
+{
+    if (res->unmet)
+        g_ptr_array_unref(res->unmet);
+    if (res->metrics)
+        json_decref(res->metrics);
+    if (res->history)
+        g_string_free(res->history, TRUE);
+    if (res->check_report)
+        g_string_free(res->check_report, TRUE);
+    memset(res, 0, sizeof *res);
+}
+
+static const char *dur(json_int_t ns, char *buf)
+{
+    if (ns >= 1000000000)
+        g_snprintf(buf, 32, "%.3gs", (double)ns / 1e9);
+    else if (ns >= 1000000)
+        g_snprintf(buf, 32, "%.3gms", (double)ns / 1e6);
+    else if (ns >= 1000)
+        g_snprintf(buf, 32, "%.3gus", (double)ns / 1e3);
+    else
+        g_snprintf(buf, 32, "%" JSON_INTEGER_FORMAT "ns", ns);
+    return buf;
+}
+
+void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *out)
+{
+    json_t *m = res->metrics;
+    json_t *ops = json_object_get(m, "ops"), *lat = json_object_get(m, "latency_ns"),
+           *msg = json_object_get(m, "messages");
+    char a[32], b[32], c[32];
+#define I(o, k) json_integer_value(json_object_get(o, k))
+    if (sc->workload.model != FL_MODEL_NONE) {
+        fprintf(out, "  ops       %" JSON_INTEGER_FORMAT " ok, %" JSON_INTEGER_FORMAT " fail, %"
+                JSON_INTEGER_FORMAT " info, %" JSON_INTEGER_FORMAT " open (of %" JSON_INTEGER_FORMAT " invoked)\n",
+                I(ops, "ok"), I(ops, "fail"), I(ops, "info"), I(ops, "open"), I(ops, "invoked"));
+        fprintf(out, "  latency   p50 %s  p99 %s  max %s\n", dur(I(lat, "p50"), a),
+                dur(I(lat, "p99"), b), dur(I(lat, "max"), c));
+        fprintf(out, "  rate      %.1f ok/s  availability %.1f%%\n",
+                json_real_value(json_object_get(m, "throughput_ok_per_s")),
+                100 * json_real_value(json_object_get(m, "availability")));
+    }
+    fprintf(out, "  messages  %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT " delivered, %"
+            JSON_INTEGER_FORMAT " dropped\n", I(msg, "sent"), I(msg, "delivered"), I(msg, "dropped"));
+    size_t nf = json_array_size(json_object_get(m, "faults"));
+    if (nf)
+        fprintf(out, "  faults    %zu interval%s\n", nf, nf == 1 ? "" : "s");
+    fprintf(out, "  events    %" JSON_INTEGER_FORMAT " over %s of virtual time\n", I(m, "events"),
+            dur(I(m, "virtual_time_ns"), a));
+    if (res->checked) {
+        fprintf(out, "  check     %s (%s): %s\n", sc->consistency, fl_model_name(sc->workload.model),
+                fl_verdict_name(res->verdict));
+        if (res->verdict == FL_VERDICT_INVALID && res->check_report && res->check_report->len) {
+            g_auto(GStrv) lines = g_strsplit(res->check_report->str, "\n", -1);
+            for (int i = 0; lines[i] && i < 40; i++)
+                if (*lines[i])
+                    fprintf(out, "            %s\n", lines[i]);
+        }
+    }
+    if (res->met)
+        fprintf(out, "  expect    met\n");
+    for (guint i = 0; i < res->unmet->len; i++)
+        fprintf(out, "  expect    NOT MET: %s\n", (char *)g_ptr_array_index(res->unmet, i));
+    fprintf(out, "trace_hash=%016" PRIx64 " verdict=%s\n", res->trace_hash,
+            fl_verdict_name(res->verdict));
+#undef I
+}

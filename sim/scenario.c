@@ -1,0 +1,680 @@
+/* Loading a scenario: every field checked, every default written down.
+ * The order of reading is fixed (it decides which range is drawn first), so
+ * one file and one seed resolve to the same values everywhere. */
+#include "sim/scenario.h"
+
+#include "faults/registry.h"
+#include "protocols/registry.h"
+
+#include <string.h>
+
+const char *fl_model_name(FlModel m)
+{
+    switch (m) {
+    case FL_MODEL_REGISTER: return "register";
+    case FL_MODEL_KV: return "kv";
+    default: return "none";
+    }
+}
+
+static void default_net(FlNetSpec *net)
+{
+    memset(net, 0, sizeof *net);
+    net->timing = FL_TIMING_ASYNC;
+    net->bound = FL_MS(10);
+    net->delay.dist = FL_DIST_UNIFORM;
+    net->delay.min = FL_MS(1);
+    net->delay.max = FL_MS(5);
+}
+
+static void default_workload(FlWorkloadSpec *wl, FlModel model, FlDuration duration)
+{
+    memset(wl, 0, sizeof *wl);
+    wl->model = model;
+    wl->clients = 3;
+    wl->keys = 1;
+    wl->rate = 100;
+    wl->timeout = FL_SEC(1);
+    wl->until = duration;
+    if (model == FL_MODEL_REGISTER) {
+        wl->mix[FL_OP_READ] = 0.5;
+        wl->mix[FL_OP_WRITE] = 0.3;
+        wl->mix[FL_OP_CAS] = 0.2;
+    } else {
+        wl->mix[FL_OP_GET] = 0.5;
+        wl->mix[FL_OP_PUT] = 0.25;
+        wl->mix[FL_OP_APPEND] = 0.25;
+    }
+}
+
+static FlParamValue *default_params(const FlProtocol *p, size_t *n)
+{
+    size_t k = 0;
+    while (p->params && p->params[k].name)
+        k++;
+    *n = k;
+    return g_new0(FlParamValue, k + 1);
+}
+
+FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
+{
+    FlScenario *sc = g_new0(FlScenario, 1);
+    sc->name = g_strdup("unnamed");
+    sc->description = g_strdup("");
+    sc->seed = 1;
+    sc->duration = FL_SEC(10);
+    sc->max_events = 2000000000ULL;
+    sc->protocol = p;
+    sc->nodes = nodes;
+    size_t n;
+    sc->params = default_params(p, &n);
+    /* Defaults of the declared parameters. */
+    for (size_t i = 0; i < n; i++) {
+        const FlParam *d = &p->params[i];
+        json_t *v = json_loads(d->def, JSON_DECODE_ANY, NULL);
+        g_assert(v);
+        switch (d->type) {
+        case FL_PARAM_INT: sc->params[i].i = json_integer_value(v); break;
+        case FL_PARAM_BOOL: sc->params[i].i = json_is_true(v); break;
+        case FL_PARAM_DOUBLE: sc->params[i].d = json_number_value(v); break;
+        case FL_PARAM_DURATION:
+            g_assert(fl_duration_parse(json_string_value(v), &sc->params[i].i) == 0);
+            break;
+        case FL_PARAM_RANGE:
+            g_assert(fl_duration_parse(json_string_value(json_array_get(v, 0)), &sc->params[i].i) == 0);
+            g_assert(fl_duration_parse(json_string_value(json_array_get(v, 1)), &sc->params[i].hi) == 0);
+            break;
+        case FL_PARAM_ENUM:
+            sc->params[i].s = g_intern_string(json_string_value(v));
+            break;
+        }
+        json_decref(v);
+    }
+    default_net(&sc->net);
+    default_workload(&sc->workload, FL_MODEL_NONE, sc->duration);
+    sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
+    sc->expect = (FlExpect){ -1, -1, -1, -1, -1 };
+    return sc;
+}
+
+void fl_scenario_free(FlScenario *sc)
+{
+    if (!sc)
+        return;
+    g_free(sc->file);
+    g_free(sc->name);
+    g_free(sc->description);
+    g_free(sc->params);
+    g_free(sc->skew);
+    g_free(sc->drift);
+    if (sc->faults)
+        g_ptr_array_unref(sc->faults);
+    g_free(sc->consistency);
+    if (sc->resolved)
+        json_decref(sc->resolved);
+    g_free(sc);
+}
+
+const char *fl_selector_text(const FlSelector *sel, char *buf)
+{
+    static const char *const names[] = {
+        [FL_SEL_LEADER] = "leader", [FL_SEL_RANDOM] = "random", [FL_SEL_MINORITY] = "minority",
+        [FL_SEL_MAJORITY] = "majority", [FL_SEL_ALL] = "*",
+    };
+    if (sel->kind == FL_SEL_ID) {
+        g_snprintf(buf, 16, "%u", sel->id);
+        return buf;
+    }
+    return names[sel->kind];
+}
+
+bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
+                          FlSelector *sel)
+{
+    if (jv->failed)
+        return false;
+    static const struct { const char *name; FlSelKind kind; } names[] = {
+        { "leader", FL_SEL_LEADER }, { "random", FL_SEL_RANDOM },
+        { "minority", FL_SEL_MINORITY }, { "majority", FL_SEL_MAJORITY }, { "*", FL_SEL_ALL },
+    };
+    g_autofree char *what = g_strdup_printf(
+        "a node id from 0 to %u, or \"leader\", \"random\", \"minority\", \"majority\", \"*\"",
+        nodes - 1);
+    if (json_is_integer(v)) {
+        json_int_t id = json_integer_value(v);
+        if (id < 0 || id >= nodes)
+            return fl_jv_error(jv, path, NULL, v, what);
+        sel->kind = FL_SEL_ID;
+        sel->id = (uint32_t)id;
+        return true;
+    }
+    if (json_is_string(v)) {
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+            if (strcmp(json_string_value(v), names[i].name) == 0) {
+                sel->kind = names[i].kind;
+                sel->id = 0;
+                return true;
+            }
+        }
+    }
+    return fl_jv_error(jv, path, NULL, v, what);
+}
+
+/* ---- sections --------------------------------------------------------- */
+
+static bool load_params(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
+{
+    const FlProtocol *p = sc->protocol;
+    const char *path = "/cluster/params";
+    size_t n = 0;
+    while (p->params && p->params[n].name)
+        n++;
+    g_autofree const char **names = g_new0(const char *, n + 1);
+    for (size_t i = 0; i < n; i++)
+        names[i] = p->params[i].name;
+    if (in && !fl_jv_object(jv, in, path, names))
+        return false;
+    json_t *empty = json_object();
+    if (!in)
+        in = empty;
+    for (size_t i = 0; i < n && !jv->failed; i++) {
+        const FlParam *d = &p->params[i];
+        FlParamValue *v = &sc->params[i];
+        bool has_min = d->min != d->max;
+        switch (d->type) {
+        case FL_PARAM_INT:
+            fl_jv_int(jv, in, path, d->name, out, false, v->i, has_min ? (int64_t)d->min : INT64_MIN,
+                      has_min ? (int64_t)d->max : INT64_MAX, &v->i);
+            break;
+        case FL_PARAM_DOUBLE:
+            fl_jv_double(jv, in, path, d->name, out, false, v->d, has_min ? d->min : -1e300,
+                         has_min ? d->max : 1e300, &v->d);
+            break;
+        case FL_PARAM_BOOL: {
+            bool b;
+            if (fl_jv_bool(jv, in, path, d->name, out, false, v->i != 0, &b))
+                v->i = b;
+            break;
+        }
+        case FL_PARAM_DURATION:
+            fl_jv_duration(jv, in, path, d->name, out, false, v->i, (FlDuration)d->min, &v->i);
+            break;
+        case FL_PARAM_RANGE:
+            fl_jv_duration_range(jv, in, path, d->name, out, false, v->i, v->hi, &v->i, &v->hi);
+            break;
+        case FL_PARAM_ENUM: {
+            const char *s;
+            if (fl_jv_string(jv, in, path, d->name, out, false, v->s, d->choices, &s))
+                v->s = g_intern_string(s);
+            break;
+        }
+        }
+    }
+    json_decref(empty);
+    return !jv->failed;
+}
+
+static bool load_cluster(FlJv *jv, FlScenario **psc, json_t *in, json_t *root_out,
+                         const char *file)
+{
+    static const char *const keys[] = { "protocol", "nodes", "params", NULL };
+    if (!fl_jv_object(jv, in, "/cluster", keys))
+        return false;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "cluster", out);
+    const char *name;
+    if (!fl_jv_string(jv, in, "/cluster", "protocol", out, true, NULL, NULL, &name))
+        return false;
+    const FlProtocol *p = fl_protocol_find(name);
+    if (!p) {
+        g_autoptr(GString) names = g_string_new(NULL);
+        for (const FlProtocol *const *q = fl_protocols(); *q; q++)
+            g_string_append_printf(names, "%s%s", names->len ? ", " : "", (*q)->name);
+        return fl_jv_errorf(jv, "/cluster", "protocol",
+                            "unknown protocol \"%s\" (expected one of: %s)", name, names->str);
+    }
+    int64_t nodes;
+    if (!fl_jv_int(jv, in, "/cluster", "nodes", out, false, 3, 1, FL_MAX_NODES, &nodes))
+        return false;
+    FlScenario *sc = fl_scenario_new(p, (uint32_t)nodes);
+    sc->file = g_strdup(file);
+    *psc = sc;
+    json_t *params = json_object();
+    json_object_set_new(out, "params", params);
+    return load_params(jv, sc, json_object_get(in, "params"), params);
+}
+
+static bool load_delay(FlJv *jv, json_t *in, const char *path, json_t *parent_out,
+                       FlDelaySpec *d)
+{
+    if (!in)
+        in = json_pack("{s:s,s:s,s:s}", "dist", "uniform", "min", "1ms", "max", "5ms");
+    else
+        json_incref(in);
+    bool ok = true;
+    if (json_is_string(in) || json_is_integer(in)) {
+        d->dist = FL_DIST_FIXED;
+        ok = fl_jv_duration_value(jv, in, path, 0, &d->value);
+        char buf[32];
+        if (ok)
+            json_object_set_new(parent_out, "delay",
+                                json_pack("{s:s,s:s}", "dist", "fixed", "value",
+                                          fl_duration_format(d->value, buf)));
+        json_decref(in);
+        return ok;
+    }
+    static const char *const keys[] = { "dist", "value", "min", "max", "mean", "median", "p99",
+                                         "alpha", NULL };
+    json_t *out = json_object();
+    json_object_set_new(parent_out, "delay", out);
+    const char *dist;
+    if (!fl_jv_object(jv, in, path, keys) ||
+        !fl_jv_string(jv, in, path, "dist", out, true, NULL,
+                      "fixed|uniform|exponential|lognormal|pareto", &dist)) {
+        json_decref(in);
+        return false;
+    }
+    /* Each distribution takes its own fields; the others are errors. */
+    const char *allowed[8] = { "dist" };
+    if (strcmp(dist, "fixed") == 0) {
+        d->dist = FL_DIST_FIXED;
+        allowed[1] = "value";
+        ok = fl_jv_duration(jv, in, path, "value", out, true, 0, 0, &d->value);
+    } else if (strcmp(dist, "uniform") == 0) {
+        d->dist = FL_DIST_UNIFORM;
+        allowed[1] = "min";
+        allowed[2] = "max";
+        ok = fl_jv_duration(jv, in, path, "min", out, false, 0, 0, &d->min) &&
+             fl_jv_duration(jv, in, path, "max", out, true, 0, 0, &d->max);
+        if (ok && d->max < d->min)
+            ok = fl_jv_errorf(jv, path, "max", "expected max >= min");
+    } else if (strcmp(dist, "exponential") == 0) {
+        d->dist = FL_DIST_EXPONENTIAL;
+        allowed[1] = "min";
+        allowed[2] = "mean";
+        ok = fl_jv_duration(jv, in, path, "min", out, false, 0, 0, &d->min) &&
+             fl_jv_duration(jv, in, path, "mean", out, true, 0, 1, &d->mean);
+    } else if (strcmp(dist, "lognormal") == 0) {
+        d->dist = FL_DIST_LOGNORMAL;
+        allowed[1] = "median";
+        allowed[2] = "p99";
+        ok = fl_jv_duration(jv, in, path, "median", out, true, 0, 1, &d->median) &&
+             fl_jv_duration(jv, in, path, "p99", out, true, 0, 1, &d->p99);
+        if (ok && d->p99 < d->median)
+            ok = fl_jv_errorf(jv, path, "p99", "expected p99 >= median");
+    } else {
+        d->dist = FL_DIST_PARETO;
+        allowed[1] = "min";
+        allowed[2] = "alpha";
+        ok = fl_jv_duration(jv, in, path, "min", out, true, 0, 1, &d->min) &&
+             fl_jv_double(jv, in, path, "alpha", out, false, 2.0, 0.1, 100, &d->alpha);
+    }
+    ok = ok && fl_jv_object(jv, in, path, allowed);
+    json_decref(in);
+    return ok;
+}
+
+/* skew: one duration (every node), a range (each node draws), or an array
+ * with one value per node.  drift likewise, with numbers. */
+static bool load_clock(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
+{
+    uint32_t n = sc->nodes;
+    json_t *skew = json_object_get(in, "skew"), *drift = json_object_get(in, "drift");
+    if (skew) {
+        sc->skew = g_new0(FlDuration, n);
+        json_t *a = json_array();
+        json_object_set_new(out, "skew", a);
+        bool per_node = json_is_array(skew) && !(json_array_size(skew) == 2 && n != 2);
+        if (json_is_array(skew) && per_node && json_array_size(skew) != n)
+            return fl_jv_errorf(jv, "/network", "skew",
+                                "expected one duration, a range [low, high], or an array of %u durations (one per node)", n);
+        for (uint32_t i = 0; i < n; i++) {
+            g_autofree char *p = per_node ? g_strdup_printf("/network/skew/%u", i)
+                                          : g_strdup("/network/skew");
+            json_t *v = per_node ? json_array_get(skew, i) : skew;
+            if (!fl_jv_duration_value(jv, v, p, INT64_MIN, &sc->skew[i]))
+                return false;
+            char buf[32];
+            json_array_append_new(a, json_string(fl_duration_format(sc->skew[i], buf)));
+        }
+    }
+    if (drift) {
+        sc->drift = g_new0(double, n);
+        json_t *a = json_array();
+        json_object_set_new(out, "drift", a);
+        bool per_node = json_is_array(drift) && !(json_array_size(drift) == 2 && n != 2);
+        if (json_is_array(drift) && per_node && json_array_size(drift) != n)
+            return fl_jv_errorf(jv, "/network", "drift",
+                                "expected one number, a range [low, high], or an array of %u numbers (one per node)", n);
+        for (uint32_t i = 0; i < n; i++) {
+            g_autofree char *p = per_node ? g_strdup_printf("/network/drift/%u", i)
+                                          : g_strdup("/network/drift");
+            json_t *v = per_node ? json_array_get(drift, i) : drift;
+            double x;
+            if (json_is_array(v) && json_array_size(v) == 2 &&
+                json_is_number(json_array_get(v, 0)) && json_is_number(json_array_get(v, 1))) {
+                double lo = json_number_value(json_array_get(v, 0));
+                double hi = json_number_value(json_array_get(v, 1));
+                x = lo + (hi - lo) * fl_rng_double(jv->rng);
+            } else if (json_is_number(v)) {
+                x = json_number_value(v);
+            } else {
+                return fl_jv_error(jv, p, NULL, v, "a clock rate offset from -0.5 to 0.5 (0.001 is 1000 ppm)");
+            }
+            if (!(x >= -0.5 && x <= 0.5))
+                return fl_jv_error(jv, p, NULL, v, "a clock rate offset from -0.5 to 0.5 (0.001 is 1000 ppm)");
+            sc->drift[i] = x;
+            json_array_append_new(a, json_real(x));
+        }
+    }
+    return true;
+}
+
+static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "timing", "bound", "gst", "delay", "fifo", "drop",
+                                        "skew", "drift", NULL };
+    json_t *out = json_object();
+    json_object_set_new(root_out, "network", out);
+    json_t *empty = NULL;
+    if (!in)
+        in = empty = json_object();
+    bool ok = fl_jv_object(jv, in, "/network", keys);
+    const char *timing = NULL;
+    FlNetSpec *net = &sc->net;
+    ok = ok && fl_jv_string(jv, in, "/network", "timing", out, false, "async",
+                            "sync|async|partial", &timing);
+    if (ok) {
+        net->timing = strcmp(timing, "sync") == 0    ? FL_TIMING_SYNC
+                      : strcmp(timing, "async") == 0 ? FL_TIMING_ASYNC
+                                                     : FL_TIMING_PARTIAL;
+        if (net->timing == FL_TIMING_ASYNC) {
+            if (json_object_get(in, "bound"))
+                ok = fl_jv_errorf(jv, "/network", "bound",
+                                  "the async timing model has no bound (use \"sync\" or \"partial\")");
+            else if (json_object_get(in, "gst"))
+                ok = fl_jv_errorf(jv, "/network", "gst",
+                                  "gst belongs to the partial timing model");
+        }
+    }
+    if (ok && net->timing != FL_TIMING_ASYNC)
+        ok = fl_jv_duration(jv, in, "/network", "bound", out, false, FL_MS(10), 1, &net->bound);
+    if (ok && net->timing == FL_TIMING_PARTIAL)
+        ok = fl_jv_duration(jv, in, "/network", "gst", out, true, 0, 0, &net->gst);
+    else if (ok && json_object_get(in, "gst"))
+        ok = fl_jv_errorf(jv, "/network", "gst", "gst belongs to the partial timing model");
+    ok = ok && load_delay(jv, json_object_get(in, "delay"), "/network/delay", out, &net->delay);
+    ok = ok && fl_jv_bool(jv, in, "/network", "fifo", out, false, false, &net->fifo);
+    ok = ok && fl_jv_double(jv, in, "/network", "drop", out, false, 0, 0, 1, &net->drop);
+    ok = ok && load_clock(jv, sc, in, out);
+    if (empty)
+        json_decref(empty);
+    return ok;
+}
+
+static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "model", "clients", "keys", "rate", "mix", "timeout",
+                                        "start", "until", NULL };
+    if (!in) {
+        default_workload(&sc->workload, FL_MODEL_NONE, sc->duration);
+        json_object_set_new(root_out, "workload", json_pack("{s:s}", "model", "none"));
+        return true;
+    }
+    json_t *out = json_object();
+    json_object_set_new(root_out, "workload", out);
+    const char *model;
+    if (!fl_jv_object(jv, in, "/workload", keys) ||
+        !fl_jv_string(jv, in, "/workload", "model", out, true, NULL, "register|cas-register|kv|none",
+                      &model))
+        return false;
+    FlModel m = strcmp(model, "kv") == 0     ? FL_MODEL_KV
+                : strcmp(model, "none") == 0 ? FL_MODEL_NONE
+                                             : FL_MODEL_REGISTER;
+    FlWorkloadSpec *wl = &sc->workload;
+    default_workload(wl, m, sc->duration);
+    int64_t clients, keys_n;
+    bool ok = fl_jv_int(jv, in, "/workload", "clients", out, false, 3, 1, 10000, &clients) &&
+              fl_jv_int(jv, in, "/workload", "keys", out, false, 1, 1, FL_MAX_KEYS, &keys_n) &&
+              fl_jv_double(jv, in, "/workload", "rate", out, false, 100, 1e-3, 1e9, &wl->rate) &&
+              fl_jv_duration(jv, in, "/workload", "timeout", out, false, FL_SEC(1), 1, &wl->timeout) &&
+              fl_jv_duration(jv, in, "/workload", "start", out, false, 0, 0, &wl->start) &&
+              fl_jv_duration(jv, in, "/workload", "until", out, false, sc->duration, 0, &wl->until);
+    if (!ok)
+        return false;
+    wl->clients = (uint32_t)clients;
+    wl->keys = (uint32_t)keys_n;
+    json_t *mix = json_object_get(in, "mix");
+    json_t *mix_out = json_object();
+    json_object_set_new(out, "mix", mix_out);
+    const char *const reg_ops[] = { "read", "write", "cas", NULL };
+    const char *const kv_ops[] = { "get", "put", "append", NULL };
+    const char *const *ops = m == FL_MODEL_KV ? kv_ops : reg_ops;
+    uint8_t first = m == FL_MODEL_KV ? FL_OP_GET : FL_OP_READ;
+    if (mix) {
+        if (!fl_jv_object(jv, mix, "/workload/mix", ops))
+            return false;
+        for (int k = 0; k < 3; k++)
+            wl->mix[first + k] = 0;
+    }
+    double total = 0;
+    for (int k = 0; k < 3; k++) {
+        double *slot = &wl->mix[first + k];
+        if (mix && !fl_jv_double(jv, mix, "/workload/mix", ops[k], NULL, false, 0, 0, 1e9, slot))
+            return false;
+        json_object_set_new(mix_out, ops[k], json_real(*slot));
+        total += *slot;
+    }
+    if (m != FL_MODEL_NONE && total <= 0)
+        return fl_jv_errorf(jv, "/workload", "mix", "expected at least one operation with a positive weight");
+    return true;
+}
+
+static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    json_t *out = json_array();
+    json_object_set_new(root_out, "faults", out);
+    if (!in)
+        return true;
+    if (!json_is_array(in))
+        return fl_jv_error(jv, "/faults", NULL, in, "an array of faults");
+    size_t i;
+    json_t *spec;
+    json_array_foreach(in, i, spec) {
+        g_autofree char *path = g_strdup_printf("/faults/%zu", i);
+        if (!json_is_object(spec))
+            return fl_jv_error(jv, path, NULL, spec, "a fault object");
+        json_t *fo = json_object();
+        json_array_append_new(out, fo);
+        const char *kind_name;
+        if (!fl_jv_string(jv, spec, path, "kind", fo, true, NULL, NULL, &kind_name))
+            return false;
+        const FlFaultKind *kind = fl_fault_kind_find(kind_name);
+        if (!kind) {
+            g_autoptr(GString) names = g_string_new(NULL);
+            for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++)
+                g_string_append_printf(names, "%s%s", names->len ? ", " : "", (*k)->name);
+            return fl_jv_errorf(jv, path, "kind", "unknown fault kind \"%s\" (expected one of: %s)",
+                                kind_name, names->str);
+        }
+        /* Allowed keys: the common ones and the kind's own. */
+        GPtrArray *allowed = g_ptr_array_new();
+        g_ptr_array_add(allowed, "kind");
+        g_ptr_array_add(allowed, "at");
+        g_ptr_array_add(allowed, "for");
+        g_ptr_array_add(allowed, "until");
+        if (kind->duration_field)
+            g_ptr_array_add(allowed, (gpointer)kind->duration_field);
+        for (const FlFaultField *ff = kind->fields; ff && ff->name; ff++)
+            g_ptr_array_add(allowed, (gpointer)ff->name);
+        g_ptr_array_add(allowed, NULL);
+        bool ok = fl_jv_object(jv, spec, path, (const char *const *)allowed->pdata);
+        g_ptr_array_free(allowed, TRUE);
+        if (!ok)
+            return false;
+
+        FlFault *f = g_new0(FlFault, 1);
+        f->kind = kind;
+        f->index = (uint32_t)i;
+        f->state = g_malloc0(kind->state_size ? kind->state_size : 1);
+        g_ptr_array_add(sc->faults, f);
+        FlDuration at, dur = 0, until;
+        if (!fl_jv_duration(jv, spec, path, "at", fo, false, 0, 0, &at))
+            return false;
+        f->at = (FlTime)at;
+        int given = !!json_object_get(spec, "for") + !!json_object_get(spec, "until") +
+                    (kind->duration_field && json_object_get(spec, kind->duration_field));
+        if (given > 1)
+            return fl_jv_errorf(jv, path, NULL, "give at most one of \"for\", \"until\"%s%s%s",
+                                kind->duration_field ? ", \"" : "",
+                                kind->duration_field ? kind->duration_field : "",
+                                kind->duration_field ? "\"" : "");
+        if (json_object_get(spec, "for")) {
+            if (!fl_jv_duration(jv, spec, path, "for", fo, true, 0, 1, &dur))
+                return false;
+        } else if (json_object_get(spec, "until")) {
+            if (!fl_jv_duration(jv, spec, path, "until", fo, true, 0, 0, &until))
+                return false;
+            if (until <= at)
+                return fl_jv_errorf(jv, path, "until", "expected a time after \"at\"");
+            dur = until - at;
+        } else if (kind->duration_field && json_object_get(spec, kind->duration_field)) {
+            if (!fl_jv_duration(jv, spec, path, kind->duration_field, fo, true, 0, 1, &dur))
+                return false;
+        }
+        f->dur = dur;
+        if (!kind->parse(f, spec, path, fo, jv, sc))
+            return false;
+    }
+    return true;
+}
+
+static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "consistency", NULL };
+    if (!in)
+        return true;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "check", out);
+    const char *c;
+    if (!fl_jv_object(jv, in, "/check", keys) ||
+        !fl_jv_string(jv, in, "/check", "consistency", out, true, NULL,
+                      "linearizable|sequential|none", &c))
+        return false;
+    if (strcmp(c, "none") != 0)
+        sc->consistency = g_strdup(c);
+    if (sc->consistency && sc->workload.model == FL_MODEL_NONE)
+        return fl_jv_errorf(jv, "/check", "consistency",
+                            "a check needs a workload (give /workload/model)");
+    return true;
+}
+
+static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
+                                        "max_info", NULL };
+    FlExpect *e = &sc->expect;
+    if (!in)
+        return true;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "expect", out);
+    if (!fl_jv_object(jv, in, "/expect", keys))
+        return false;
+    bool ok = true;
+    if (json_object_get(in, "valid")) {
+        bool v;
+        ok = fl_jv_bool(jv, in, "/expect", "valid", out, true, false, &v);
+        e->valid = v;
+        if (ok && !sc->consistency)
+            return fl_jv_errorf(jv, "/expect", "valid",
+                                "an expected verdict needs a check (give /check/consistency)");
+    }
+    if (ok && json_object_get(in, "min_ok"))
+        ok = fl_jv_int(jv, in, "/expect", "min_ok", out, true, 0, 0, INT64_MAX, &e->min_ok);
+    if (ok && json_object_get(in, "max_info"))
+        ok = fl_jv_int(jv, in, "/expect", "max_info", out, true, 0, 0, INT64_MAX, &e->max_info);
+    if (ok && json_object_get(in, "max_p99"))
+        ok = fl_jv_duration(jv, in, "/expect", "max_p99", out, true, 0, 0, &e->max_p99);
+    if (ok && json_object_get(in, "min_availability"))
+        ok = fl_jv_double(jv, in, "/expect", "min_availability", out, true, 0, 0, 1,
+                          &e->min_availability);
+    return ok;
+}
+
+FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_override,
+                                  GError **err)
+{
+    static const char *const keys[] = { "name", "description", "seed", "duration",
+                                        "max_events", "cluster", "network", "workload",
+                                        "faults", "check", "expect", NULL };
+    FlJv jv = { .file = file, .err = err };
+    FlScenario *sc = NULL;
+    json_t *out = json_object();
+    const char *name = NULL, *desc = NULL;
+    int64_t seed = 1, max_events = 0;
+    FlDuration duration = 0;
+    FlRng draw;
+    g_autofree char *base = g_path_get_basename(file);
+
+    if (!fl_jv_object(&jv, root, "", keys))
+        goto fail;
+    char *dot = strrchr(base, '.');
+    if (dot)
+        *dot = '\0';
+    if (!fl_jv_string(&jv, root, "", "name", out, false, base, NULL, &name) ||
+        !fl_jv_string(&jv, root, "", "description", out, false, "", NULL, &desc) ||
+        !fl_jv_int(&jv, root, "", "seed", NULL, false, 1, 0, INT64_MAX, &seed))
+        goto fail;
+    if (seed_override >= 0)
+        seed = seed_override;
+    json_object_set_new(out, "seed", json_integer(seed));
+    /* Ranges anywhere in the file are drawn from this stream, in reading
+     * order: the seed alone decides them. */
+    fl_rng_init(&draw, (uint64_t)seed, "scenario");
+    jv.rng = &draw;
+    if (!fl_jv_duration(&jv, root, "", "duration", out, false, FL_SEC(10), 1, &duration) ||
+        !fl_jv_int(&jv, root, "", "max_events", out, false, 2000000000LL, 1, INT64_MAX, &max_events))
+        goto fail;
+    if (!json_object_get(root, "cluster")) {
+        fl_jv_errorf(&jv, "", "cluster", "missing (this field is required)");
+        goto fail;
+    }
+    if (!load_cluster(&jv, &sc, json_object_get(root, "cluster"), out, file))
+        goto fail;
+    g_free(sc->name);
+    g_free(sc->description);
+    sc->name = g_strdup(name);
+    sc->description = g_strdup(desc);
+    sc->seed = (uint64_t)seed;
+    sc->duration = duration;
+    sc->max_events = (uint64_t)max_events;
+    if (!load_network(&jv, sc, json_object_get(root, "network"), out) ||
+        !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
+        !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||
+        !load_check(&jv, sc, json_object_get(root, "check"), out) ||
+        !load_expect(&jv, sc, json_object_get(root, "expect"), out))
+        goto fail;
+    sc->resolved = out;
+    return sc;
+fail:
+    json_decref(out);
+    fl_scenario_free(sc);
+    return NULL;
+}
+
+FlScenario *fl_scenario_load(const char *path, int64_t seed_override, GError **err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        if (je.line < 1)
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s: %s", path, je.text);
+        else
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s:%d:%d: invalid JSON: %s", path,
+                        je.line, je.column, je.text);
+        return NULL;
+    }
+    FlScenario *sc = fl_scenario_from_json(root, path, seed_override, err);
+    json_decref(root);
+    return sc;
+}

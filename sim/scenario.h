@@ -1,0 +1,93 @@
+/* sim/scenario: a scenario file, loaded and validated.
+ *
+ * Loading reads the JSON, checks every field (unknown ones are errors),
+ * fills in defaults, draws values given as ranges, and keeps the resolved
+ * scenario as JSON (what `scenario.json` of a run holds).  Any error names
+ * the file, the JSON path and what was expected.  A scenario can also be
+ * built in code (benchmarks, tests) by filling the struct.
+ * Memory: FlScenario owns everything it points to; free with
+ * fl_scenario_free. */
+#pragma once
+
+#include "sim/net.h"
+#include "sim/jsonv.h"
+#include "sim/node.h"
+
+#include <glib.h>
+#include <jansson.h>
+
+typedef enum { FL_MODEL_NONE = 0, FL_MODEL_REGISTER, FL_MODEL_KV } FlModel;
+
+typedef struct FlWorkloadSpec {
+    FlModel model;          /* NONE: no clients */
+    uint32_t clients;
+    uint32_t keys;
+    double rate;            /* ops per second, all clients together */
+    double mix[FL_OP_NOOP]; /* weight per FlOpKind */
+    FlDuration timeout;
+    FlDuration start, until;
+} FlWorkloadSpec;
+
+typedef struct FlExpect {
+    int valid;              /* -1: not given, 0 false, 1 true */
+    int64_t min_ok;         /* -1: not given */
+    FlDuration max_p99;     /* -1: not given */
+    double min_availability;/* < 0: not given */
+    int64_t max_info;       /* -1: not given */
+} FlExpect;
+
+/* A node selector, resolved when a fault starts. */
+typedef enum {
+    FL_SEL_ID, FL_SEL_LEADER, FL_SEL_RANDOM, FL_SEL_MINORITY, FL_SEL_MAJORITY, FL_SEL_ALL,
+} FlSelKind;
+
+typedef struct FlSelector {
+    FlSelKind kind;
+    uint32_t id;
+} FlSelector;
+
+typedef struct FlFault FlFault;
+
+typedef struct FlScenario {
+    char *file;
+    char *name;
+    char *description;
+    uint64_t seed;
+    FlDuration duration;
+    uint64_t max_events;
+
+    const FlProtocol *protocol;
+    uint32_t nodes;
+    FlParamValue *params;   /* one per protocol->params entry */
+
+    FlNetSpec net;
+    FlDuration *skew;       /* per node, or NULL */
+    double *drift;          /* per node, or NULL */
+
+    FlWorkloadSpec workload;
+    GPtrArray *faults;      /* of FlFault*, owned */
+
+    char *consistency;      /* NULL: no check */
+    FlExpect expect;
+
+    json_t *resolved;       /* the scenario as run */
+} FlScenario;
+
+/* Loads @path.  @seed_override < 0 keeps the file's seed.  Returns NULL and
+ * sets @err (FL_ERROR_INPUT) on any problem. */
+FlScenario *fl_scenario_load(const char *path, int64_t seed_override, GError **err);
+/* Same, from a JSON value (borrowed); @file names it in messages. */
+FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_override,
+                                  GError **err);
+/* A scenario with defaults and no faults, for code that fills it in. */
+FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes);
+void fl_scenario_free(FlScenario *sc);
+
+/* The history model's name ("register", "kv"). */
+const char *fl_model_name(FlModel m);
+
+/* Parses a node selector (an id, "leader", "random", "minority", "majority",
+ * "*") at @path. */
+bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
+                          FlSelector *sel);
+const char *fl_selector_text(const FlSelector *sel, char *buf);

@@ -1,0 +1,100 @@
+/* sim/store: the data the clients operate on, as protocols see it.
+ *
+ * An FlOp is one client operation on one key (register read/write/cas, kv
+ * get/put/append); an FlRequest is an op with the client and request id that
+ * identify it.  FlStore is the sequential state machine that replicated
+ * protocols apply ops to: a value per key, plus each client's last request
+ * and its result, so that an op delivered twice (a retry, a duplicate, a log
+ * replayed after a crash) takes effect once.  Protocols replicate ops; the
+ * store gives them meaning.  Ops and stores encode with sim/codec. */
+#pragma once
+
+#include "sim/codec.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    FL_OP_READ = 1,   /* register: read -> value or null */
+    FL_OP_WRITE,      /* register: write a */
+    FL_OP_CAS,        /* register: if value == a then value = b, else fail */
+    FL_OP_GET,        /* kv: get -> string */
+    FL_OP_PUT,        /* kv: value = token(a) */
+    FL_OP_APPEND,     /* kv: value += token(a) */
+    FL_OP_NOOP,       /* protocols' own no-ops (gap filling); never from clients */
+} FlOpKind;
+
+#define FL_MAX_KEYS (1u << 20)
+
+typedef struct FlOp {
+    uint8_t kind;     /* FlOpKind */
+    uint32_t key;     /* < FL_MAX_KEYS */
+    int64_t a, b;
+} FlOp;
+
+typedef struct FlRequest {
+    uint32_t client;  /* the client's network address */
+    uint64_t id;      /* unique in the run, increasing per client */
+    FlOp op;
+} FlRequest;
+
+typedef enum {
+    FL_RESULT_OK = 1,
+    FL_RESULT_FAIL,       /* certainly not applied (a cas that did not match) */
+    FL_RESULT_REDIRECT,   /* not applied here; try `hint` (FL_NO_HINT: unknown) */
+} FlResultStatus;
+
+#define FL_NO_HINT UINT32_MAX
+
+typedef struct FlResult {
+    FlResultStatus status;
+    uint32_t hint;
+    bool has_value;       /* read/get results: false means null */
+    int64_t value;        /* register read */
+    const char *text;     /* kv get: borrowed; NULL means "" */
+    size_t text_len;
+} FlResult;
+
+/* The kv token an int stands for: "17,".  Appends concatenate tokens, so a
+ * value reads as the list of what was appended.  Writes into @buf (>= 24
+ * bytes) and returns its length. */
+size_t fl_kv_token(int64_t a, char *buf);
+
+/* Name of the op in histories: "read", "write", "cas", "get", "put", "append". */
+const char *fl_op_name(uint8_t kind);
+bool fl_op_is_read(uint8_t kind);
+
+void fl_op_encode(FlWriter *w, const FlOp *op);
+/* Returns false (and leaves *op unspecified) if the bytes are not an op. */
+bool fl_op_decode(FlReader *r, FlOp *op);
+void fl_request_encode(FlWriter *w, const FlRequest *req);
+bool fl_request_decode(FlReader *r, FlRequest *req);
+
+typedef struct FlStore FlStore;
+
+FlStore *fl_store_new(void);
+void fl_store_free(FlStore *s);
+
+/* Applies @op and fills @res (its text borrowed from the store until the
+ * next call that changes it). */
+void fl_store_apply(FlStore *s, const FlOp *op, FlResult *res);
+
+/* Applies @req once: a request whose id is the client's last applied one
+ * gets the same result again without applying twice; an older one is
+ * ignored and returns false.  Returns true if @res was filled. */
+bool fl_store_apply_request(FlStore *s, const FlRequest *req, FlResult *res);
+
+/* Reads without changing anything (for reads served locally). */
+void fl_store_read(const FlStore *s, const FlOp *op, FlResult *res);
+
+/* Register value of @key, for protocols that store registers themselves. */
+bool fl_store_get_int(const FlStore *s, uint32_t key, int64_t *v);
+
+/* Snapshot of the whole store (values and client table). */
+void fl_store_encode(const FlStore *s, FlWriter *w);
+/* Replaces @s's content; returns false on malformed input (then @s is
+ * empty). */
+bool fl_store_decode(FlStore *s, FlReader *r);
+/* A hash of the content, to compare replicas. */
+uint64_t fl_store_hash(const FlStore *s);

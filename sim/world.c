@@ -1,0 +1,475 @@
+/* Design notes.
+ * 1. Handlers run to completion; their effects (sends, timers) are pushed
+ *    to the one queue as they happen, so ties between effects of one handler
+ *    keep the order the handler made them in.
+ * 2. A crashed node's pending timers stay in the queue and are skipped when
+ *    they fire: each carries the node's incarnation, which a crash bumps.
+ * 3. Messages carry their bytes in buffers owned by the queue event; small
+ *    ones come from a free list, so a steady run allocates nothing. */
+#include "sim/world_impl.h"
+
+#include "faults/fault.h"
+
+#include <string.h>
+
+typedef struct Call {
+    FlWorldCallback fn;
+    void *ctx;
+    uint64_t arg;
+} Call;
+
+uint8_t *fl_world_buf_alloc(FlWorld *w, size_t len)
+{
+    if (len <= SMALL_BUF) {
+        void *b = w->small_bufs;
+        if (!b)
+            return g_malloc(SMALL_BUF);
+        memcpy(&w->small_bufs, b, sizeof(void *));
+        return b;
+    }
+    return g_malloc(len);
+}
+
+void fl_world_buf_free(FlWorld *w, void *buf, size_t len)
+{
+    if (len <= SMALL_BUF) {
+        memcpy(buf, &w->small_bufs, sizeof(void *));
+        w->small_bufs = buf;
+    }
+    else
+        g_free(buf);
+}
+
+static void push(FlWorld *w, FlTime at, const FlEvent *ev)
+{
+    if (fl_sched_push(w->sched, at, ev) == 0)
+        g_error("faultline: more than %u events pending: a protocol floods the network",
+                FL_SCHED_MAX_PENDING);
+}
+
+void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
+{
+    uint64_t h = fl_trace_bytes_hash(msg, len);
+    w->stats.sent++;
+    if (w->trace.out)
+        fl_trace(&w->trace, FL_TR_SEND, w->now, from, to, len, h, NULL);
+    else
+        fl_trace_fast(&w->trace, FL_TR_SEND, w->now, from, to, len, h);
+    FlTime at;
+    const char *why;
+    if (!fl_net_route(w->net, from, to, w->now, &at, &why)) {
+        w->stats.dropped++;
+        fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, h, why);
+        return;
+    }
+    uint8_t *buf = fl_world_buf_alloc(w, len);
+    if (len)
+        memcpy(buf, msg, len);
+    FlEvent ev = { .kind = EV_DELIVER, .node = to, .peer = from, .a = len, .b = h, .data = buf };
+    push(w, at, &ev);
+}
+
+void fl_world_at(FlWorld *w, FlTime at, FlWorldCallback fn, void *ctx, uint64_t arg)
+{
+    g_assert(at >= w->now);
+    Call *c = g_new(Call, 1);
+    *c = (Call){ fn, ctx, arg };
+    FlEvent ev = { .kind = EV_CALL, .data = c };
+    push(w, at, &ev);
+}
+
+static void fault_stop_cb(FlWorld *w, void *ctx, uint64_t arg)
+{
+    FlFault *f = ctx;
+    if (f->started && !f->stopped) {
+        f->stopped = true;
+        if (f->kind->stop)
+            f->kind->stop(f, w);
+    }
+}
+
+static void fault_start_cb(FlWorld *w, void *ctx, uint64_t arg)
+{
+    FlFault *f = ctx;
+    f->started = true;
+    f->kind->start(f, w);
+    if (f->dur > 0)
+        fl_world_at(w, w->now + (FlTime)f->dur, fault_stop_cb, f, 0);
+}
+
+static gint cmp_names(gconstpointer a, gconstpointer b, gpointer data)
+{
+    return strcmp(a, b);
+}
+
+FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **err)
+{
+    FlWorld *w = g_new0(FlWorld, 1);
+    w->sc = sc;
+    w->sched = fl_sched_new();
+    w->nnodes = sc->nodes;
+    w->nclients = sc->workload.model != FL_MODEL_NONE ? sc->workload.clients : 0;
+    w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
+    fl_trace_init(&w->trace);
+    w->end = (FlTime)sc->duration;
+    w->leader = FL_NO_HINT;
+    w->record_history = opt ? opt->record_history : true;
+    w->history = g_string_sized_new(1 << 16);
+    w->stats.latencies = g_array_new(FALSE, FALSE, sizeof(FlDuration));
+    w->intervals = g_array_new(FALSE, TRUE, sizeof(Interval));
+    w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
+    fl_rng_init(&w->workload_rng, sc->seed, "workload");
+    fl_rng_init(&w->fault_rng, sc->seed, "faults");
+
+    if (opt && opt->trace_path && !fl_trace_open(&w->trace, opt->trace_path)) {
+        g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot write: %s", opt->trace_path,
+                    g_strerror(errno));
+        fl_world_free(w);
+        return NULL;
+    }
+
+    w->nodes = g_new0(FlNode, w->nnodes);
+    for (uint32_t i = 0; i < w->nnodes; i++) {
+        FlNode *n = &w->nodes[i];
+        n->w = w;
+        n->id = i;
+        n->proto = sc->protocol;
+        n->disk = fl_disk_new();
+        n->clock_offset = sc->skew ? sc->skew[i] : 0;
+        n->drift = sc->drift ? sc->drift[i] : 0;
+        char name[32];
+        g_snprintf(name, sizeof name, "node/%u", i);
+        fl_rng_init(&n->rng, sc->seed, name);
+    }
+    for (uint32_t i = 0; i < w->nnodes; i++)
+        fl_node_start(w, &w->nodes[i], false);
+    fl_clients_init(w);
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
+        FlFault *f = g_ptr_array_index(sc->faults, i);
+        f->started = f->stopped = false;
+        if (f->at <= w->end)
+            fl_world_at(w, f->at, fault_start_cb, f, 0);
+    }
+    return w;
+}
+
+static void free_event_data(FlWorld *w, FlEvent *ev)
+{
+    if (ev->kind == EV_DELIVER)
+        fl_world_buf_free(w, ev->data, ev->a);
+    else if (ev->kind == EV_CALL)
+        g_free(ev->data);
+}
+
+void fl_world_free(FlWorld *w)
+{
+    if (!w)
+        return;
+    FlTime at;
+    FlEvent ev;
+    while (fl_sched_pop(w->sched, &at, &ev))
+        free_event_data(w, &ev);
+    for (uint32_t i = 0; w->nodes && i < w->nnodes; i++) {
+        FlNode *n = &w->nodes[i];
+        if (n->up)
+            fl_node_stop(w, n);
+        if (n->held) {
+            for (guint k = 0; k < n->held->len; k++)
+                free_event_data(w, &g_array_index(n->held, Held, k).ev);
+            g_array_free(n->held, TRUE);
+        }
+        fl_disk_free(n->disk);
+    }
+    g_free(w->nodes);
+    fl_clients_free(w);
+    for (guint i = 0; i < w->intervals->len; i++) {
+        Interval *iv = &g_array_index(w->intervals, Interval, i);
+        g_free(iv->kind);
+        g_free(iv->text);
+    }
+    g_array_free(w->intervals, TRUE);
+    g_tree_destroy(w->counters);
+    g_array_free(w->stats.latencies, TRUE);
+    g_string_free(w->history, TRUE);
+    fl_trace_close(&w->trace);
+    while (w->small_bufs) {
+        void *b = w->small_bufs;
+        memcpy(&w->small_bufs, b, sizeof(void *));
+        g_free(b);
+    }
+    fl_net_free(w->net);
+    fl_sched_free(w->sched);
+    g_free(w);
+}
+
+static void hold(FlNode *n, FlTime at, const FlEvent *ev)
+{
+    if (!n->held)
+        n->held = g_array_new(FALSE, FALSE, sizeof(Held));
+    Held h = { at, *ev };
+    g_array_append_val(n->held, h);
+}
+
+static void deliver(FlWorld *w, FlEvent *ev)
+{
+    uint32_t to = ev->node, from = ev->peer;
+    const uint8_t *msg = ev->data;
+    size_t len = ev->a;
+    if (to >= w->nnodes) {
+        w->stats.delivered++;
+        fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b, NULL);
+        fl_client_deliver(w, to - w->nnodes, from, msg, len);
+    } else if (!w->nodes[to].up) {
+        w->stats.dropped++;
+        fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, ev->b, "down");
+    } else {
+        w->stats.delivered++;
+        if (w->trace.out)
+            fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b, NULL);
+        else
+            fl_trace_fast(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b);
+        fl_node_deliver(w, &w->nodes[to], from, msg, len);
+    }
+    fl_world_buf_free(w, ev->data, len);
+}
+
+int fl_world_run(FlWorld *w, GError **err)
+{
+    FlTime at;
+    FlEvent ev;
+    uint64_t limit = w->sc->max_events;
+    while (fl_sched_pop(w->sched, &at, &ev)) {
+        if (at > w->end) {
+            free_event_data(w, &ev);
+            break;
+        }
+        w->now = at;
+        if (++w->stats.events > limit) {
+            free_event_data(w, &ev);
+            g_set_error(err, FL_ERROR, FL_ERROR_RUN,
+                        "the run passed its limit of %" G_GUINT64_FORMAT
+                        " events at t=%" G_GUINT64_FORMAT "ns (raise max_events)",
+                        limit, at);
+            return -1;
+        }
+        FlNode *n = ev.node < w->nnodes ? &w->nodes[ev.node] : NULL;
+        switch (ev.kind) {
+        case EV_DELIVER:
+            if (n && n->up && n->paused) {
+                hold(n, at, &ev);
+                break;
+            }
+            deliver(w, &ev);
+            break;
+        case EV_TIMER:
+            if (!n->up || ev.b != n->incarnation)
+                break;
+            if (n->paused) {
+                hold(n, at, &ev);
+                break;
+            }
+            fl_node_timer(w, n, 0, ev.a);
+            break;
+        case EV_CLIENT:
+            fl_client_event(w, ev.node, ev.a, ev.b);
+            break;
+        case EV_CALL: {
+            Call *c = ev.data;
+            c->fn(w, c->ctx, c->arg);
+            g_free(c);
+            break;
+        }
+        default:
+            g_assert_not_reached();
+        }
+    }
+    if (w->now < w->end)
+        w->now = w->end;
+    w->stats.end = w->end;
+    fl_trace(&w->trace, FL_TR_END, w->end, 0, 0, w->stats.events, 0, NULL);
+    if (!fl_trace_close(&w->trace)) {
+        g_set_error(err, FL_ERROR, FL_ERROR_RUN, "cannot write the trace: %s",
+                    g_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t fl_world_trace_hash(const FlWorld *w) { return w->trace.hash; }
+const FlRunStats *fl_world_stats(const FlWorld *w) { return &w->stats; }
+const GString *fl_world_history(const FlWorld *w) { return w->history; }
+FlTime fl_world_now(const FlWorld *w) { return w->now; }
+uint32_t fl_world_nodes(const FlWorld *w) { return w->nnodes; }
+const FlScenario *fl_world_scenario(const FlWorld *w) { return w->sc; }
+FlNet *fl_world_net(FlWorld *w) { return w->net; }
+FlRng *fl_world_fault_rng(FlWorld *w) { return &w->fault_rng; }
+FlDisk *fl_world_disk(FlWorld *w, uint32_t node) { return w->nodes[node].disk; }
+
+bool fl_world_node_up(const FlWorld *w, uint32_t node)
+{
+    return node < w->nnodes && w->nodes[node].up;
+}
+
+bool fl_world_node_paused(const FlWorld *w, uint32_t node)
+{
+    return node < w->nnodes && w->nodes[node].paused;
+}
+
+const char *fl_world_role(const FlWorld *w, uint32_t node)
+{
+    return w->nodes[node].role;
+}
+
+void fl_world_crash(FlWorld *w, uint32_t node)
+{
+    g_assert(node < w->nnodes);
+    FlNode *n = &w->nodes[node];
+    if (!n->up)
+        return;
+    fl_trace(&w->trace, FL_TR_CRASH, w->now, node, 0, 0, 0, NULL);
+    fl_node_stop(w, n);
+    /* A crash also ends a pause: what waited for the node is lost with it. */
+    if (n->held) {
+        for (guint k = 0; k < n->held->len; k++)
+            free_event_data(w, &g_array_index(n->held, Held, k).ev);
+        g_array_set_size(n->held, 0);
+    }
+    n->paused = false;
+    fl_disk_crash(n->disk);
+    if (w->leader == node)
+        w->leader = FL_NO_HINT;
+}
+
+void fl_world_restart(FlWorld *w, uint32_t node)
+{
+    g_assert(node < w->nnodes);
+    FlNode *n = &w->nodes[node];
+    if (n->up)
+        return;
+    fl_trace(&w->trace, FL_TR_RESTART, w->now, node, 0, 0, 0, NULL);
+    fl_node_start(w, n, true);
+}
+
+void fl_world_pause(FlWorld *w, uint32_t node)
+{
+    FlNode *n = &w->nodes[node];
+    if (!n->up || n->paused)
+        return;
+    n->paused = true;
+    fl_trace(&w->trace, FL_TR_PAUSE, w->now, node, 0, 0, 0, NULL);
+}
+
+void fl_world_resume(FlWorld *w, uint32_t node)
+{
+    FlNode *n = &w->nodes[node];
+    if (!n->paused)
+        return;
+    n->paused = false;
+    fl_trace(&w->trace, FL_TR_RESUME, w->now, node, 0, 0, 0, NULL);
+    /* What waited runs now, in the order it was due. */
+    if (n->held) {
+        for (guint k = 0; k < n->held->len; k++)
+            push(w, w->now, &g_array_index(n->held, Held, k).ev);
+        g_array_set_size(n->held, 0);
+    }
+}
+
+void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift)
+{
+    FlNode *n = &w->nodes[node];
+    /* Keep local time continuous at `now` under the new rate, then jump. */
+    FlTime local = fl_node_local(n, w->now);
+    n->drift = drift;
+    n->clock_offset = (int64_t)local - (int64_t)(w->now + (int64_t)((double)w->now * drift)) + jump;
+}
+
+void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
+{
+    uint32_t n = w->nnodes, k;
+    switch (sel->kind) {
+    case FL_SEL_ID:
+        g_array_append_val(ids, sel->id);
+        break;
+    case FL_SEL_LEADER:
+        if (w->leader != FL_NO_HINT && w->nodes[w->leader].up)
+            g_array_append_val(ids, w->leader);
+        break;
+    case FL_SEL_RANDOM:
+        k = (uint32_t)fl_rng_below(&w->fault_rng, n);
+        g_array_append_val(ids, k);
+        break;
+    case FL_SEL_ALL:
+        for (k = 0; k < n; k++)
+            g_array_append_val(ids, k);
+        break;
+    case FL_SEL_MINORITY:
+    case FL_SEL_MAJORITY: {
+        /* A random subset: a minority is (n-1)/2 nodes, a majority n/2+1. */
+        uint32_t want = sel->kind == FL_SEL_MINORITY ? (n - 1) / 2 : n / 2 + 1;
+        g_autofree uint32_t *perm = g_new(uint32_t, n);
+        for (k = 0; k < n; k++)
+            perm[k] = k;
+        for (k = n; k > 1; k--) {
+            uint32_t j = (uint32_t)fl_rng_below(&w->fault_rng, k);
+            uint32_t t = perm[k - 1];
+            perm[k - 1] = perm[j];
+            perm[j] = t;
+        }
+        bool *in = g_new0(bool, n);
+        for (k = 0; k < want; k++)
+            in[perm[k]] = true;
+        for (k = 0; k < n; k++)
+            if (in[k])
+                g_array_append_val(ids, k);
+        g_free(in);
+        break;
+    }
+    }
+}
+
+void fl_world_fault_event(FlWorld *w, uint32_t fault_index, const char *kind,
+                          const char *what, const char *text)
+{
+    g_autofree char *line = g_strdup_printf("%s %s%s%s", what, kind, text ? " " : "",
+                                            text ? text : "");
+    fl_trace(&w->trace, FL_TR_FAULT, w->now, 0, 0, fault_index, 0, line);
+    if (strcmp(what, "start") == 0) {
+        Interval iv = { fault_index, g_strdup(kind), g_strdup(text ? text : ""), w->now,
+                        FL_TIME_NEVER };
+        g_array_append_val(w->intervals, iv);
+    } else if (strcmp(what, "stop") == 0) {
+        for (guint i = w->intervals->len; i-- > 0;) {
+            Interval *iv = &g_array_index(w->intervals, Interval, i);
+            if (iv->fault == fault_index && iv->stop == FL_TIME_NEVER) {
+                iv->stop = w->now;
+                break;
+            }
+        }
+    }
+}
+
+json_t *fl_world_fault_intervals(const FlWorld *w)
+{
+    json_t *a = json_array();
+    for (guint i = 0; i < w->intervals->len; i++) {
+        const Interval *iv = &g_array_index(w->intervals, Interval, i);
+        FlTime stop = iv->stop == FL_TIME_NEVER ? w->end : iv->stop;
+        json_array_append_new(a, json_pack("{s:i,s:s,s:s,s:I,s:I}", "fault", (int)iv->fault,
+                                           "kind", iv->kind, "what", iv->text, "start",
+                                           (json_int_t)iv->start, "stop", (json_int_t)stop));
+    }
+    return a;
+}
+
+static gboolean add_counter(gpointer key, gpointer value, gpointer data)
+{
+    json_object_set_new(data, key, json_real(*(double *)value));
+    return FALSE;
+}
+
+json_t *fl_world_counters(const FlWorld *w)
+{
+    json_t *o = json_object();
+    g_tree_foreach(w->counters, add_counter, o);
+    return o;
+}

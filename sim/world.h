@@ -1,0 +1,89 @@
+/* sim/world: one run of a scenario.
+ *
+ * The world owns the scheduler, the network, the nodes with their state and
+ * disks, the clients and their history, the trace and the faults' runtime.
+ * fl_world_run processes events until the scenario's duration.  Faults and
+ * tools drive it through the functions below; protocol code never sees it.
+ * Memory: the world borrows the scenario (which must outlive it) and owns
+ * the rest. */
+#pragma once
+
+#include "sim/disk.h"
+#include "sim/net.h"
+#include "sim/scenario.h"
+#include "sim/trace.h"
+
+#include <glib.h>
+
+typedef struct FlWorld FlWorld;
+
+typedef struct FlWorldOptions {
+    const char *trace_path;     /* write trace.jsonl here; NULL: hash only */
+    bool record_history;        /* keep history lines (default in runs) */
+} FlWorldOptions;
+
+/* Counts and samples a run produces. */
+typedef struct FlRunStats {
+    uint64_t invoked, ok, fail, info;
+    GArray *latencies;          /* of FlDuration, ok operations */
+    uint64_t sent, delivered, dropped;
+    uint64_t events;
+    FlTime end;
+} FlRunStats;
+
+FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **err);
+void fl_world_free(FlWorld *w);
+
+/* Runs to the scenario's duration (or until nothing is pending).  Returns 0,
+ * or -1 with @err set when the run had to stop (event limit, a write error). */
+int fl_world_run(FlWorld *w, GError **err);
+
+uint64_t fl_world_trace_hash(const FlWorld *w);
+const FlRunStats *fl_world_stats(const FlWorld *w);
+/* The history as JSON lines (borrowed). */
+const GString *fl_world_history(const FlWorld *w);
+/* Fault intervals as a JSON array (transfer full). */
+json_t *fl_world_fault_intervals(const FlWorld *w);
+/* Protocol counters from fl_metric_add, as a JSON object sorted by name
+ * (transfer full). */
+json_t *fl_world_counters(const FlWorld *w);
+
+/* ---- For faults ----------------------------------------------------- */
+
+FlTime fl_world_now(const FlWorld *w);
+uint32_t fl_world_nodes(const FlWorld *w);
+const FlScenario *fl_world_scenario(const FlWorld *w);
+FlNet *fl_world_net(FlWorld *w);
+/* The faults' own random stream. */
+FlRng *fl_world_fault_rng(FlWorld *w);
+
+bool fl_world_node_up(const FlWorld *w, uint32_t node);
+bool fl_world_node_paused(const FlWorld *w, uint32_t node);
+/* Crashes a running node: its state and timers are gone, messages to it are
+ * dropped, its disk keeps only what was synced.  No-op if already down. */
+void fl_world_crash(FlWorld *w, uint32_t node);
+/* Restarts a crashed node: `recover` runs with its disk.  No-op if up. */
+void fl_world_restart(FlWorld *w, uint32_t node);
+/* Freezes a node: nothing runs, messages and timers wait until resume. */
+void fl_world_pause(FlWorld *w, uint32_t node);
+void fl_world_resume(FlWorld *w, uint32_t node);
+FlDisk *fl_world_disk(FlWorld *w, uint32_t node);
+/* Changes a node's clock: the local clock jumps by @jump and runs at rate
+ * 1 + @drift from now on. */
+void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift);
+/* The node's role ("" if none). */
+const char *fl_world_role(const FlWorld *w, uint32_t node);
+
+/* Resolves a selector now into node ids (appended to @ids, a GArray of
+ * uint32_t, ascending).  "leader" gives nothing when no live node leads. */
+void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids);
+
+typedef void (*FlWorldCallback)(FlWorld *w, void *ctx, uint64_t arg);
+/* Calls @fn at virtual time @at (>= now). */
+void fl_world_at(FlWorld *w, FlTime at, FlWorldCallback fn, void *ctx, uint64_t arg);
+
+/* Records a fault event in the trace and, for start/stop, in the fault
+ * intervals of metrics.json.  @what: "start" or "stop" (or another word for
+ * events that are not intervals); @text describes it. */
+void fl_world_fault_event(FlWorld *w, uint32_t fault_index, const char *kind,
+                          const char *what, const char *text);

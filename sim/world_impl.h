@@ -1,0 +1,105 @@
+/* sim/world_impl: the world's insides, shared by world.c, node.c and
+ * client.c only.  Nothing outside sim/ includes this. */
+#pragma once
+
+#include "sim/rng.h"
+#include "sim/sched.h"
+#include "sim/world.h"
+
+enum {
+    EV_DELIVER = 1,   /* node = to, peer = from, a = len, b = content hash, data = bytes */
+    EV_TIMER,         /* node, a = tag, b = incarnation */
+    EV_CLIENT,        /* node = client index, a = what, b = request id */
+    EV_CALL,          /* data = Call */
+    EV_END,
+};
+
+enum { CLIENT_NEXT = 1, CLIENT_TIMEOUT, CLIENT_RETRY };
+
+/* Message kinds between clients and servers (the engine's own). */
+enum { CMSG_REQUEST = 0xC1 };
+
+struct FlNode {
+    FlWorld *w;
+    uint32_t id;
+    const FlProtocol *proto;
+    void *state;
+    bool up, paused;
+    uint32_t incarnation;
+    FlRng rng;
+    FlDisk *disk;
+    int64_t clock_offset;   /* local = global * (1 + drift) + offset */
+    double drift;
+    char role[32];
+    GArray *held;           /* events waiting for a paused node (of Held) */
+};
+
+typedef struct Held {
+    FlTime at;
+    FlEvent ev;
+} Held;
+
+typedef struct Client {
+    uint32_t addr;          /* network endpoint */
+    uint64_t process;
+    bool busy;
+    FlRequest req;
+    FlTime invoked;
+    uint32_t target;
+    uint32_t leader_guess;  /* FL_NO_HINT: none */
+    uint32_t redirects;
+    FlEventId timeout;
+    FlRng rng;
+} Client;
+
+typedef struct Interval {
+    uint32_t fault;
+    char *kind;
+    char *text;
+    FlTime start, stop;     /* stop FL_TIME_NEVER: still on */
+} Interval;
+
+struct FlWorld {
+    const FlScenario *sc;
+    FlSched *sched;
+    FlNet *net;
+    FlTrace trace;
+    FlTime now;
+    FlTime end;
+    uint32_t nnodes;
+    FlNode *nodes;
+    uint32_t nclients;
+    Client *clients;
+    FlRng workload_rng;
+    FlRng fault_rng;
+    uint64_t next_request;
+    int64_t next_value;
+    int64_t *recent;        /* register workload: recent values per key (4 each) */
+    uint32_t leader;        /* FL_NO_HINT if none */
+    bool record_history;
+    GString *history;
+    FlRunStats stats;
+    GArray *intervals;      /* of Interval */
+    GTree *counters;        /* name -> double*, sorted */
+    void *small_bufs;       /* free list of SMALL_BUF-byte message buffers, linked through their first word */
+    bool stopping;
+};
+
+#define SMALL_BUF 256
+
+/* node.c */
+void fl_node_start(FlWorld *w, FlNode *n, bool recover);
+void fl_node_stop(FlWorld *w, FlNode *n);
+void fl_node_deliver(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, size_t len);
+void fl_node_timer(FlWorld *w, FlNode *n, FlEventId id, uint64_t tag);
+FlTime fl_node_local(const FlNode *n, FlTime global);
+/* Sends bytes from endpoint @from to @to through the network (copies). */
+void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len);
+uint8_t *fl_world_buf_alloc(FlWorld *w, size_t len);
+void fl_world_buf_free(FlWorld *w, void *buf, size_t len);
+
+/* client.c */
+void fl_clients_init(FlWorld *w);
+void fl_clients_free(FlWorld *w);
+void fl_client_event(FlWorld *w, uint32_t client, uint64_t what, uint64_t req);
+void fl_client_deliver(FlWorld *w, uint32_t client, uint32_t from, const uint8_t *msg, size_t len);
