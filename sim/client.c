@@ -17,6 +17,8 @@
 
 enum { RECENT = 4 };
 
+static void clear_answers(Client *cl);
+
 static void schedule(FlWorld *w, uint32_t c, FlTime at, uint64_t what, uint64_t req)
 {
     FlEvent ev = { .kind = EV_CLIENT, .node = c, .a = what, .b = req };
@@ -54,6 +56,11 @@ void fl_clients_init(FlWorld *w)
 
 void fl_clients_free(FlWorld *w)
 {
+    for (uint32_t i = 0; w->clients && i < w->nclients; i++) {
+        clear_answers(&w->clients[i]);
+        if (w->clients[i].answers)
+            g_array_free(w->clients[i].answers, TRUE);
+    }
     g_free(w->clients);
     g_free(w->recent);
     w->clients = NULL;
@@ -165,6 +172,15 @@ static void make_op(FlWorld *w, Client *cl, FlOp *op)
     }
 }
 
+static void clear_answers(Client *cl)
+{
+    if (!cl->answers)
+        return;
+    for (guint i = 0; i < cl->answers->len; i++)
+        g_free(g_array_index(cl->answers, Answer, i).text);
+    g_array_set_size(cl->answers, 0);
+}
+
 static void send_request(FlWorld *w, uint32_t c)
 {
     Client *cl = &w->clients[c];
@@ -174,7 +190,12 @@ static void send_request(FlWorld *w, uint32_t c)
     fl_put_u8(&wr, CMSG_REQUEST);
     fl_request_encode(&wr, &cl->req);
     fl_trace(&w->trace, FL_TR_INVOKE, w->now, cl->addr, cl->target, cl->req.id, 0, NULL);
-    fl_world_send(w, cl->addr, cl->target, wr.data, wr.len);
+    if (w->sc->protocol->client_mode == FL_CLIENT_ONE) {
+        fl_world_send(w, cl->addr, cl->target, wr.data, wr.len);
+    } else {
+        for (uint32_t i = 0; i < w->nnodes; i++)
+            fl_world_send(w, cl->addr, i, wr.data, wr.len);
+    }
     fl_writer_deinit(&wr);
 }
 
@@ -209,7 +230,40 @@ static void finish(FlWorld *w, uint32_t c, const char *type, uint32_t node, cons
     fl_trace(&w->trace, FL_TR_COMPLETE, w->now, cl->addr, node == FL_NO_HINT ? 0 : node,
              cl->req.id, 0, type);
     cl->busy = false;
+    clear_answers(cl);
     schedule(w, c, w->now + (FlTime)think(w, cl), CLIENT_NEXT, 0);
+}
+
+/* FL_CLIENT_BFT: counts @res as @from's answer; returns the answer once f+1
+ * distinct nodes gave the same one, else NULL.  A node's later answers to
+ * the same request do not count again. */
+static const Answer *vote(FlWorld *w, Client *cl, uint32_t from, const FlResult *res)
+{
+    uint32_t f = (w->nnodes - 1) / 3;
+    if (!cl->answers)
+        cl->answers = g_array_new(FALSE, TRUE, sizeof(Answer));
+    uint64_t bit = from < 64 ? 1ull << from : 0;
+    for (guint i = 0; i < cl->answers->len; i++)
+        if (g_array_index(cl->answers, Answer, i).voters & bit)
+            return NULL;
+    uint64_t th = fl_trace_bytes_hash(res->text ? res->text : "", res->text_len);
+    Answer *a = NULL;
+    for (guint i = 0; i < cl->answers->len && !a; i++) {
+        Answer *x = &g_array_index(cl->answers, Answer, i);
+        if (x->status == res->status && x->has_value == res->has_value &&
+            x->value == res->value && x->text_hash == th && x->text_len == res->text_len)
+            a = x;
+    }
+    if (!a) {
+        Answer fresh = { .status = (uint8_t)res->status, .has_value = res->has_value,
+                         .value = res->value, .text_hash = th, .text_len = res->text_len,
+                         .text = g_strndup(res->text ? res->text : "", res->text_len) };
+        g_array_append_val(cl->answers, fresh);
+        a = &g_array_index(cl->answers, Answer, cl->answers->len - 1);
+    }
+    a->voters |= bit;
+    a->votes++;
+    return a->votes >= f + 1 ? a : NULL;
 }
 
 void fl_client_event(FlWorld *w, uint32_t c, uint64_t what, uint64_t req)
@@ -251,6 +305,19 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
         return;   /* a malformed answer is no answer */
     if (!cl->busy || id != cl->req.id)
         return;   /* late: that operation already ended */
+    if (w->sc->protocol->client_mode == FL_CLIENT_BFT) {
+        if (res.status == FL_RESULT_REDIRECT)
+            return;   /* it was sent to everyone already */
+        const Answer *a = vote(w, cl, from, &res);
+        if (!a)
+            return;
+        /* Complete with the agreed answer, not the last node's own copy. */
+        res.status = a->status;
+        res.has_value = a->has_value;
+        res.value = a->value;
+        res.text = a->text;
+        res.text_len = a->text_len;
+    }
     switch (res.status) {
     case FL_RESULT_OK:
         w->stats.ok++;

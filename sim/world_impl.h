@@ -50,7 +50,20 @@ typedef struct Client {
     uint32_t redirects;
     FlEventId timeout;
     FlRng rng;
+    GArray *answers;        /* FL_CLIENT_BFT: of Answer, for the current request */
 } Client;
+
+/* One distinct answer to the current request, and who gave it. */
+typedef struct Answer {
+    uint8_t status;
+    bool has_value;
+    int64_t value;
+    uint64_t text_hash;
+    size_t text_len;
+    char *text;
+    uint64_t voters;        /* bitmap of nodes (the first 64) */
+    uint32_t votes;
+} Answer;
 
 typedef struct Interval {
     uint32_t fault;
