@@ -326,6 +326,11 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
             g_array_append_val(w->stats.latencies, lat);
         }
         cl->leader_guess = from;
+        if (cl->invoked >= w->heal_at &&
+            w->now <= w->heal_at + (FlTime)w->sc->expect.live_budget) {
+            if (w->stats.live_ok++ == 0)
+                w->stats.live_first_ok = w->now;
+        }
         fl_sched_cancel(w->sched, cl->timeout);
         finish(w, c, "ok", from, &res);
         break;

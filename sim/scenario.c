@@ -93,7 +93,8 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
     default_net(&sc->net);
     default_workload(&sc->workload, FL_MODEL_NONE, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
-    sc->expect = (FlExpect){ -1, -1, -1, -1, -1 };
+    sc->expect = (FlExpect){ .valid = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
+                             .max_info = -1 };
     return sc;
 }
 
@@ -572,7 +573,7 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
-                                        "max_info", NULL };
+                                        "max_info", "liveness", "trace_hash", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -598,6 +599,39 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && json_object_get(in, "min_availability"))
         ok = fl_jv_double(jv, in, "/expect", "min_availability", out, true, 0, 0, 1,
                           &e->min_availability);
+    json_t *live = json_object_get(in, "liveness");
+    if (ok && live) {
+        static const char *const lkeys[] = { "after", "budget", "min_ok", NULL };
+        json_t *lo = json_object();
+        json_object_set_new(out, "liveness", lo);
+        ok = fl_jv_object(jv, live, "/expect/liveness", lkeys) &&
+             fl_jv_duration(jv, live, "/expect/liveness", "after", lo, true, 0, 0, &e->live_after) &&
+             fl_jv_duration(jv, live, "/expect/liveness", "budget", lo, true, 0, 1, &e->live_budget) &&
+             fl_jv_int(jv, live, "/expect/liveness", "min_ok", lo, false, 1, 1, INT64_MAX,
+                       &e->live_min_ok);
+        e->liveness = ok;
+        if (ok && sc->workload.model == FL_MODEL_NONE)
+            return fl_jv_errorf(jv, "/expect", "liveness", "the liveness phase needs a workload");
+        if (ok && (e->live_after + e->live_budget > sc->duration ||
+                   e->live_after + e->live_budget > sc->workload.until)) {
+            char a[32], b[32];
+            return fl_jv_errorf(jv, "/expect", "liveness",
+                                "after + budget (%s) must not pass the run's duration or the "
+                                "workload's until (%s)",
+                                fl_duration_format(e->live_after + e->live_budget, a),
+                                fl_duration_format(sc->duration < sc->workload.until ? sc->duration
+                                                                                     : sc->workload.until, b));
+        }
+    }
+    json_t *th = json_object_get(in, "trace_hash");
+    if (ok && th) {
+        const char *s = json_string_value(th);
+        char *end = NULL;
+        if (!s || strlen(s) != 16 || (e->trace_hash = g_ascii_strtoull(s, &end, 16), *end))
+            return fl_jv_error(jv, "/expect", "trace_hash", th, "16 hex digits");
+        e->has_trace_hash = true;
+        json_object_set(out, "trace_hash", th);
+    }
     return ok;
 }
 

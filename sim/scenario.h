@@ -34,6 +34,14 @@ typedef struct FlExpect {
     FlDuration max_p99;     /* -1: not given */
     double min_availability;/* < 0: not given */
     int64_t max_info;       /* -1: not given */
+    /* Liveness phase: at `after` every fault heals; then at least `min_ok`
+     * operations invoked after that must complete ok within `budget`. */
+    bool liveness;
+    FlDuration live_after, live_budget;
+    int64_t live_min_ok;
+    /* The trace hash a replay must reproduce (failure files carry it). */
+    bool has_trace_hash;
+    uint64_t trace_hash;
 } FlExpect;
 
 /* A node selector, resolved when a fault starts. */

@@ -96,6 +96,7 @@ struct FlWorld {
     GTree *counters;        /* name -> double*, sorted */
     void *small_bufs;       /* free list of SMALL_BUF-byte message buffers, linked through their first word */
     bool stopping;
+    FlTime heal_at;         /* liveness phase start, or FL_TIME_NEVER */
 };
 
 #define SMALL_BUF 256
