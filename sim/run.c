@@ -151,7 +151,7 @@ static bool write_file(const char *dir, const char *name, const char *data, size
 
 static bool write_json(const char *dir, const char *name, json_t *v, GError **err)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     g_autofree char *text = g_strdup_printf("%s\n", s);
     free(s);
     return write_file(dir, name, text, strlen(text), err);
