@@ -270,7 +270,7 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
            *msg = json_object_get(m, "messages");
     char a[32], b[32], c[32];
 #define I(o, k) json_integer_value(json_object_get(o, k))
-    if (sc->workload.model != FL_MODEL_NONE) {
+    if (sc->workload.model) {
         fprintf(out, "  ops       %" JSON_INTEGER_FORMAT " ok, %" JSON_INTEGER_FORMAT " fail, %"
                 JSON_INTEGER_FORMAT " info, %" JSON_INTEGER_FORMAT " open (of %" JSON_INTEGER_FORMAT " invoked)\n",
                 I(ops, "ok"), I(ops, "fail"), I(ops, "info"), I(ops, "open"), I(ops, "invoked"));

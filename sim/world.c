@@ -131,7 +131,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->sc = sc;
     w->sched = fl_sched_new();
     w->nnodes = sc->nodes;
-    w->nclients = sc->workload.model != FL_MODEL_NONE ? sc->workload.clients : 0;
+    w->nclients = sc->workload.model ? sc->workload.clients : 0;
     w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
     fl_trace_init(&w->trace);
     w->end = (FlTime)sc->duration;

@@ -4,6 +4,7 @@
 
 #include "sim/rng.h"
 #include "sim/sched.h"
+#include "sim/workload.h"
 #include "sim/world.h"
 
 enum {
@@ -51,6 +52,7 @@ typedef struct Client {
     FlEventId timeout;
     FlRng rng;
     GArray *answers;        /* FL_CLIENT_BFT: of Answer, for the current request */
+    uint64_t final_next;    /* next of this client's final reads: index into keys x nodes */
 } Client;
 
 /* One distinct answer to the current request, and who gave it. */
@@ -86,8 +88,8 @@ struct FlWorld {
     FlRng workload_rng;
     FlRng fault_rng;
     uint64_t next_request;
-    int64_t next_value;
-    int64_t *recent;        /* register workload: recent values per key (4 each) */
+    FlWorkloadGen gen;      /* unique values and recent ones per key */
+    FlTime final_at;        /* when the final read phase starts, or FL_TIME_NEVER */
     uint32_t leader;        /* FL_NO_HINT if none */
     bool record_history;
     GString *history;
