@@ -34,6 +34,10 @@ typedef struct FlExpect {
     FlDuration max_p99;     /* -1: not given */
     double min_availability;/* < 0: not given */
     int64_t max_info;       /* -1: not given */
+    /* Failure detectors' figures (metrics.json "detectors"); -1: not given. */
+    int64_t max_false_suspicions, min_false_suspicions;
+    FlDuration max_detection_time;
+    int64_t max_missed_detections;
 } FlExpect;
 
 /* A node selector, resolved when a fault starts. */
