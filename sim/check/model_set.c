@@ -1,6 +1,7 @@
 /* sim/check/model_set.c: a set, initially empty.
  *
  *   add:  v -> v           adds v
+ *   remove: v -> v         removes v (if present)
  *   read: null -> [v...]   succeeds when the set is exactly {v...}
  * The state is the sorted array of the members' atoms; a read's result is
  * kept as the same sorted array (op->items), so a read compares bytes.
@@ -9,8 +10,8 @@
 
 #include <string.h>
 
-enum { ADD, READ };
-static const char *const ops[] = { "add", "read", NULL };
+enum { ADD, READ, REMOVE };
+static const char *const ops[] = { "add", "read", "remove", NULL };
 
 static int cmp_atom(const void *x, const void *y)
 {
@@ -25,7 +26,7 @@ static gboolean parse(FlModelCtx *ctx, FlOp *op, const FlVal *v, gboolean ok,
                       GString *why)
 {
     const FlVal *result = v;
-    if (op->f == ADD) {
+    if (op->f == ADD || op->f == REMOVE) {
         if (!ok) op->a = fl_atoms_value(ctx->atoms, v);
         return TRUE;
     }
@@ -75,6 +76,12 @@ static gboolean step(FlModelCtx *ctx, const guint8 *state, gsize len,
     gsize i = 0;
     while (i < n && xs[i] < op->a) i++;
     g_byte_array_append(next, state, (guint)(i * sizeof(FlAtom)));
+    if (op->f == REMOVE) {
+        gsize skip = i < n && xs[i] == op->a;
+        g_byte_array_append(next, state + (i + skip) * sizeof(FlAtom),
+                            (guint)((n - i - skip) * sizeof(FlAtom)));
+        return TRUE;
+    }
     if (i == n || xs[i] != op->a)
         g_byte_array_append(next, (const guint8 *)&op->a, sizeof(FlAtom));
     g_byte_array_append(next, state + i * sizeof(FlAtom),
