@@ -24,13 +24,11 @@
 #pragma once
 
 #include "sim/check/check.h"
+#include "sim/check/consistency.h"
 #include "sim/check/history.h"
 
 /* Whether @name is one of the consistency names above. */
 gboolean fl_weak_known(const char *name);
-
-/* Every consistency name `faultline check` takes, NULL-terminated. */
-const char *const *fl_consistency_names(void);
 
 /* Checks @h for the weak model @name (fl_weak_known(name)).  Never
  * returns FL_VERDICT_ERROR: a history this checker cannot read (a model it
