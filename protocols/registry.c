@@ -8,6 +8,7 @@ extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
 extern const FlProtocol fl_proto_crdt;
 extern const FlProtocol fl_proto_causal;
+extern const FlProtocol fl_proto_abd;
 extern const FlProtocol fl_proto_fd_demo;
 
 static const FlProtocol *const protocols[] = {
@@ -16,6 +17,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_lww,
     &fl_proto_crdt,
     &fl_proto_causal,
+    &fl_proto_abd,
     &fl_proto_fd_demo,
     NULL,
 };
