@@ -10,6 +10,7 @@ extern const FlProtocol fl_proto_crdt;
 extern const FlProtocol fl_proto_causal;
 extern const FlProtocol fl_proto_abd;
 extern const FlProtocol fl_proto_chain;
+extern const FlProtocol fl_proto_dynamo;
 extern const FlProtocol fl_proto_fd_demo;
 
 static const FlProtocol *const protocols[] = {
@@ -20,6 +21,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_causal,
     &fl_proto_abd,
     &fl_proto_chain,
+    &fl_proto_dynamo,
     &fl_proto_fd_demo,
     NULL,
 };
