@@ -16,7 +16,7 @@
  *                 read returned: new-old inversion, not linearizable.
  *
  * Design notes.
- *  1. Tags (ts, writer) are totally ordered; a node keeps the value with
+ *  1. Tags (ts, writer, op) are totally ordered and unique; a node keeps the value with
  *     the highest tag it was sent.  The coordinator counts itself in each
  *     majority (its own copy is read and written at once).
  *  2. If every reply of a read's majority has the same tag, the value is
@@ -42,9 +42,12 @@ enum { TIMER_RETRY = 1 };
 
 #define MAX_PENDING 1024
 
+/* (ts, writer, op): two writes one coordinator runs at once must not share
+ * a tag, or replicas would keep different values under one tag. */
 typedef struct Tag {
     uint64_t ts;
     uint32_t writer;
+    uint64_t op;
 } Tag;
 
 typedef struct Val {
@@ -82,7 +85,9 @@ static int tag_cmp(Tag a, Tag b)
 {
     if (a.ts != b.ts)
         return a.ts < b.ts ? -1 : 1;
-    return a.writer < b.writer ? -1 : a.writer > b.writer;
+    if (a.writer != b.writer)
+        return a.writer < b.writer ? -1 : 1;
+    return a.op < b.op ? -1 : a.op > b.op;
 }
 
 static void val_set(Val *dst, const Val *src)
@@ -126,6 +131,7 @@ static void put_val(FlWriter *w, const Val *v)
 {
     fl_put_u64(w, v->tag.ts);
     fl_put_u32(w, v->tag.writer);
+    fl_put_u64(w, v->tag.op);
     fl_put_u8(w, v->set);
     fl_put_i64(w, v->v);
     fl_put_u8(w, v->text != NULL);
@@ -145,6 +151,7 @@ static bool get_val(FlReader *r, uint32_t nodes, ValMsg *m)
     memset(m, 0, sizeof *m);
     m->v.tag.ts = fl_get_u64(r);
     m->v.tag.writer = fl_get_u32(r);
+    m->v.tag.op = fl_get_u64(r);
     m->v.set = fl_get_u8(r) != 0;
     m->v.v = fl_get_i64(r);
     m->has_text = fl_get_u8(r) != 0;
@@ -323,7 +330,7 @@ static void end_query(FlNode *n, Abd *a, guint at)
         check_done(n, a, at);
         return;
     }
-    Val v = { .tag = { p->best.tag.ts + 1, fl_self(n) }, .set = true, .v = op->a };
+    Val v = { .tag = { p->best.tag.ts + 1, fl_self(n), p->id }, .set = true, .v = op->a };
     if (op->kind == FL_OP_PUT) {
         char tok[24];
         size_t tn = fl_kv_token(op->a, tok);

@@ -421,7 +421,9 @@ static void on_ack(FlNode *n, Chain *c, uint32_t from, FlReader *r)
         applied = c->seq;   /* it cannot hold what we never sent */
     if (committed > applied)
         committed = applied;
-    c->succ_applied = (int64_t)applied;
+    /* Acknowledgements overtake each other: keep the highest. */
+    if ((int64_t)applied > c->succ_applied)
+        c->succ_applied = (int64_t)applied;
     if (committed > c->committed) {
         c->committed = committed;
         drop_committed(c);

@@ -11,14 +11,16 @@
  * later updates.
  *
  * Anti-entropy (Demers et al., "Epidemic algorithms for replicated
- * database maintenance", 1987): every `gossip` interval a node sends all
- * its cells to one peer drawn at random, which merges them with the same
- * rule.  Updates lost in the network, or sent while a peer was down or
+ * database maintenance", 1987): every `gossip` interval a node sends
+ * `gossip_cells` cells, round robin over the keys, to one peer drawn at
+ * random, which merges them with the same rule.  Updates lost in the network, or sent while a peer was down or
  * cut off, still arrive in the end: once writes stop and the network
  * heals, every replica holds, for each key, the write with the highest
  * stamp.  Replicas converge (eventual consistency); they are not causal:
- * two keys travel independently, and a late clock's write can vanish
- * under an older one it had read. */
+ * keys travel independently (after a partition a replica may get the new
+ * value of one key long before the older write of another that it
+ * depends on), and a late clock's write can vanish under an older one it
+ * had read. */
 #include "sim/node.h"
 
 #include <string.h>
@@ -40,12 +42,15 @@ typedef struct Cell {
 typedef struct Lww {
     GArray *cells;        /* of Cell, by key */
     FlDuration gossip;    /* 0: no anti-entropy */
+    uint32_t gossip_cells;
     uint32_t next_cell;   /* where the next digest starts */
 } Lww;
 
 static const FlParam lww_params[] = {
-    { "gossip", FL_PARAM_DURATION, "\"200ms\"",
-      "anti-entropy: every interval, send every cell to one random peer (0: never)", NULL, 0, 1e12 },
+    { "gossip", FL_PARAM_DURATION, "\"100ms\"",
+      "anti-entropy: every interval, send cells to one random peer (0: never)", NULL, 0, 1e12 },
+    { "gossip_cells", FL_PARAM_INT, "1", "cells per anti-entropy message, round robin over the keys",
+      NULL, 1, GOSSIP_MAX_CELLS },
     { NULL },
 };
 
@@ -61,6 +66,7 @@ static void lww_init(FlNode *n, void *state)
     Lww *l = state;
     l->cells = g_array_new(FALSE, TRUE, sizeof(Cell));
     l->gossip = fl_param_duration(n, "gossip");
+    l->gossip_cells = (uint32_t)fl_param_int(n, "gossip_cells");
     fl_role(n, "replica");
     if (l->gossip > 0 && fl_nodes(n) > 1)
         fl_timer(n, l->gossip, TIMER_GOSSIP);
@@ -196,14 +202,15 @@ static void lww_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     uint32_t total = l->cells->len, count = 0;
     for (uint32_t k = 0; k < total; k++)
         count += g_array_index(l->cells, Cell, k).set;
-    if (count > GOSSIP_MAX_CELLS)
-        count = GOSSIP_MAX_CELLS;
+    if (count > l->gossip_cells)
+        count = l->gossip_cells;
     if (count) {
         FlWriter w;
         fl_writer_init(&w, NULL, 0);
         fl_put_u8(&w, MSG_DIGEST);
         fl_put_u32(&w, count);
-        for (uint32_t sent = 0, k = 0; sent < count && k < total; k++) {
+        uint32_t sent = 0, k = 0;
+        for (; sent < count && k < total; k++) {
             uint32_t key = (l->next_cell + k) % total;
             const Cell *c = &g_array_index(l->cells, Cell, key);
             if (c->set) {
@@ -211,7 +218,7 @@ static void lww_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
                 sent++;
             }
         }
-        l->next_cell = (l->next_cell + 1) % total;
+        l->next_cell = (l->next_cell + k) % total;
         fl_send(n, peer, w.data, w.len);
         fl_writer_deinit(&w);
     }
