@@ -181,6 +181,15 @@ static void test_delay_draws(void **state)
     }
     assert_true(lo && hi);
     assert_true(fabs(sum / DRAWS - FL_MS(3)) < FL_US(50));
+    /* Both ends are included: over [1ns, 3ns] every value shows up. */
+    FlDelaySpec tiny = { .dist = FL_DIST_UNIFORM, .min = 1, .max = 3 };
+    int seen[4] = { 0 };
+    for (int i = 0; i < 3000; i++) {
+        FlDuration t = fl_delay_draw(&tiny, &r);
+        assert_true(t >= 1 && t <= 3);
+        seen[t]++;
+    }
+    assert_true(seen[1] > 800 && seen[2] > 800 && seen[3] > 800);
 
     FlDelaySpec ex = { .dist = FL_DIST_EXPONENTIAL, .min = FL_MS(1), .mean = FL_MS(2) };
     sum = 0;
