@@ -221,8 +221,19 @@ static bool number(FlJv *jv, json_t *obj, const char *path, const char *key, boo
             return false;
         if (hi < lo)
             return fl_jv_error(jv, p, NULL, v, "a range [low, high] with low <= high");
-        x = integer ? (double)fl_rng_range(jv->rng, (int64_t)lo, (int64_t)hi)
-                    : lo + (hi - lo) * fl_rng_double(jv->rng);
+        if (integer) {
+            x = (double)fl_rng_range(jv->rng, (int64_t)lo, (int64_t)hi);
+        } else {
+            /* Six significant digits: the value prints short in scenario.json
+             * and reads back as exactly the same double. */
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            x = g_ascii_strtod(g_ascii_formatd(buf, sizeof buf, "%.6g",
+                                               lo + (hi - lo) * fl_rng_double(jv->rng)), NULL);
+            if (x < lo)
+                x = lo;
+            if (x > hi)
+                x = hi;
+        }
     } else if (integer ? !json_is_integer(v) : !json_is_number(v)) {
         return fl_jv_error(jv, p, NULL, v, what);
     } else {

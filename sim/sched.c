@@ -56,9 +56,13 @@ void fl_sched_free(FlSched *s)
     g_free(s);
 }
 
+/* One 128-bit comparison instead of two branches: the compiler turns it
+ * into cmp/sbb, and the child selection into conditional moves. */
 static inline bool key_less(const Key *a, const Key *b)
 {
-    return a->time < b->time || (a->time == b->time && a->seq_slot < b->seq_slot);
+    __uint128_t x = ((__uint128_t)a->time << 64) | a->seq_slot;
+    __uint128_t y = ((__uint128_t)b->time << 64) | b->seq_slot;
+    return x < y;
 }
 
 static uint32_t slot_alloc(FlSched *s)
@@ -125,26 +129,44 @@ bool fl_sched_cancel(FlSched *s, FlEventId id)
     return true;
 }
 
+/* Removes the root.  Bottom-up (Floyd): the hole walks down to a leaf along
+ * the smallest children, then the last key climbs back from there.  The last
+ * key almost always belongs near the bottom, so this saves most of the
+ * comparisons of a classic sift-down. */
 static void heap_pop_top(FlSched *s)
 {
     Key last = s->heap[--s->len];
     size_t n = s->len, pos = 0;
     if (n == 0)
         return;
+    Key *h = s->heap;
     for (;;) {
         size_t c = 4 * pos + 1;
-        if (c >= n)
+        if (c + 3 < n) {
+            size_t a = key_less(&h[c + 1], &h[c]) ? c + 1 : c;
+            size_t b = key_less(&h[c + 3], &h[c + 2]) ? c + 3 : c + 2;
+            size_t best = key_less(&h[b], &h[a]) ? b : a;
+            h[pos] = h[best];
+            pos = best;
+        } else if (c < n) {
+            size_t best = c;
+            for (size_t j = c + 1; j < n; j++)
+                if (key_less(&h[j], &h[best]))
+                    best = j;
+            h[pos] = h[best];
+            pos = best;
+        } else {
             break;
-        size_t best = c, end = c + 4 < n ? c + 4 : n;
-        for (size_t j = c + 1; j < end; j++)
-            if (key_less(&s->heap[j], &s->heap[best]))
-                best = j;
-        if (!key_less(&s->heap[best], &last))
-            break;
-        s->heap[pos] = s->heap[best];
-        pos = best;
+        }
     }
-    s->heap[pos] = last;
+    while (pos > 0) {
+        size_t parent = (pos - 1) >> 2;
+        if (!key_less(&last, &h[parent]))
+            break;
+        h[pos] = h[parent];
+        pos = parent;
+    }
+    h[pos] = last;
 }
 
 bool fl_sched_pop(FlSched *s, FlTime *at, FlEvent *out)
@@ -161,6 +183,10 @@ bool fl_sched_pop(FlSched *s, FlTime *at, FlEvent *out)
             s->last = top.time;
         }
         slot_release(s, i);
+        /* The next event's slot was written long ago and is cold; fetch it
+         * while the caller handles this one. */
+        if (s->len)
+            __builtin_prefetch(&s->slots[s->heap[0].seq_slot & SLOT_MASK]);
         if (!cancelled)
             return true;
     }
