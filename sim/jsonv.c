@@ -67,6 +67,8 @@ bool fl_jv_object(FlJv *jv, json_t *v, const char *path, const char *const *allo
         g_autoptr(GString) names = g_string_new(NULL);
         for (const char *const *a = allowed; a && *a; a++)
             g_string_append_printf(names, "%s%s", names->len ? ", " : "", *a);
+        if (names->len == 0)
+            return fl_jv_errorf(jv, path, worst, "unknown field (this object takes no fields)");
         return fl_jv_errorf(jv, path, worst, "unknown field (expected one of: %s)",
                             names->str);
     }

@@ -42,7 +42,7 @@ static const Bad bad[] = {
     { "nodes-zero.json", ": /cluster/nodes: ", "got 0" },
     { "nodes-too-many.json", ": /cluster/nodes: ", "got 1000000" },
     { "param-unknown.json", ": /cluster/params/heartbeat: ", "unknown field" },
-    { "param-of-single.json", ": /cluster/params/window: ", "unknown field" },
+    { "param-of-single.json", ": /cluster/params/window: ", "unknown field (this object takes no fields)" },
     { "param-wrong-type.json", ": /cluster/params/window: ", "got \"big\"" },
     { "param-out-of-range.json", ": /cluster/params/window: ", "got 0" },
     /* top-level values */
@@ -68,6 +68,7 @@ static const Bad bad[] = {
     { "mix-unknown-op.json", ": /workload/mix/delete: ", "unknown field" },
     { "mix-register-op-for-kv.json", ": /workload/mix/read: ", "unknown field" },
     { "mix-all-zero.json", ": /workload/mix: ", "positive weight" },
+    { "final-reads-too-late.json", ": /workload/final_reads: ", "before the end" },
     /* faults */
     { "faults-not-array.json", ": /faults: ", "an array" },
     { "fault-unknown-kind.json", ": /faults/0/kind: ", "unknown fault kind \"meteor-strike\"" },
@@ -85,6 +86,10 @@ static const Bad bad[] = {
     { "check-without-workload.json", ": /check/consistency: ", "workload" },
     { "expect-valid-without-check.json", ": /expect/valid: ", "check" },
     { "expect-unknown-key.json", ": /expect/max_latency: ", "unknown field" },
+    { "expect-trace-hash-short.json", ": /expect/trace_hash: ", "16 hex digits" },
+    { "expect-trace-hash-sign.json", ": /expect/trace_hash: ", "16 hex digits" },
+    { "liveness-past-duration.json", ": /expect/liveness: ", "must not pass" },
+    { "liveness-unknown-key.json", ": /expect/liveness/min_oks: ", "unknown field" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose

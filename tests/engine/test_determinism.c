@@ -97,7 +97,7 @@ static void test_twice_same(void **state)
         FlScenario *sc2 = load(path, -1);
         run(sc2, NULL, &b);
         expect_same_run(path, &a, &b);
-        if (sc->workload.model != FL_MODEL_NONE && a.history->len == 0)
+        if (sc->workload.model && a.history->len == 0)
             fail_msg("%s: empty history", path);
         /* The same scenario object run again (faults are reset). */
         FlRunResult c;

@@ -405,8 +405,9 @@ static void test_op_codec(void **state)
     }
     fl_writer_deinit(&w);
 
-    /* Kinds outside the enum and keys past the bound are refused. */
-    static const uint8_t bad_kinds[] = { 0, FL_OP_NOOP + 1, 255 };
+    /* Kinds outside the enum, keys past the bound and unknown flags are
+     * refused. */
+    static const uint8_t bad_kinds[] = { 0, FL_OP_MAX, 255 };
     for (size_t i = 0; i < G_N_ELEMENTS(bad_kinds); i++) {
         FlOp o = op(bad_kinds[i], 0, 0, 0);
         fl_writer_init(&w, NULL, 0);
@@ -422,6 +423,20 @@ static void test_op_codec(void **state)
     fl_reader_init(&r, w.data, w.len);
     FlOp got;
     assert_false(fl_op_decode(&r, &got));
+    fl_writer_deinit(&w);
+    o = op(FL_OP_READ, 1, 0, 0);
+    o.flags = 0x80;
+    fl_writer_init(&w, NULL, 0);
+    fl_op_encode(&w, &o);
+    fl_reader_init(&r, w.data, w.len);
+    assert_false(fl_op_decode(&r, &got));
+    fl_writer_deinit(&w);
+    o.flags = FL_OP_F_LOCAL;
+    fl_writer_init(&w, NULL, 0);
+    fl_op_encode(&w, &o);
+    fl_reader_init(&r, w.data, w.len);
+    assert_true(fl_op_decode(&r, &got));
+    assert_int_equal(got.flags, FL_OP_F_LOCAL);
     fl_writer_deinit(&w);
     for (uint8_t k = FL_OP_READ; k <= FL_OP_NOOP; k++) {
         o = op(k, 3, 1, 2);
