@@ -622,7 +622,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && th) {
         const char *s = json_string_value(th);
         char *end = NULL;
-        if (!s || strlen(s) != 16 || (e->trace_hash = g_ascii_strtoull(s, &end, 16), *end))
+        if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16 ||
+            (e->trace_hash = g_ascii_strtoull(s, &end, 16), *end))
             return fl_jv_error(jv, "/expect", "trace_hash", th, "16 hex digits");
         e->has_trace_hash = true;
         json_object_set(out, "trace_hash", th);
