@@ -244,6 +244,8 @@ static void sub_stop_cb(FlWorld *w, void *ctx, uint64_t arg)
 static void sub_start_cb(FlWorld *w, void *ctx, uint64_t arg)
 {
     FlFault *f = ctx;
+    if (f->started)
+        return;   /* the nemesis stopped (a liveness phase healed it) */
     f->started = true;
     f->kind->start(f, w);
     if (f->dur > 0)
@@ -305,12 +307,16 @@ static void nemesis_start(FlFault *f, FlWorld *w)
 }
 
 /* At `until` every drawn fault has ended (note 1); stop any that has not,
- * in case a kind outlives its duration. */
+ * in case a kind outlives its duration.  The liveness phase stops the
+ * nemesis early: then faults not yet started never start. */
 static void nemesis_stop(FlFault *f, FlWorld *w)
 {
     Nemesis *m = f->state;
-    for (guint i = 0; m->faults && i < m->faults->len; i++)
-        sub_stop_cb(w, g_ptr_array_index(m->faults, i), 0);
+    for (guint i = 0; m->faults && i < m->faults->len; i++) {
+        FlFault *sub = g_ptr_array_index(m->faults, i);
+        sub_stop_cb(w, sub, 0);
+        sub->started = sub->stopped = true;   /* a start still queued must not fire */
+    }
     fl_world_fault_event(w, f->index, "nemesis", "stop", "every drawn fault healed");
 }
 

@@ -79,6 +79,15 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
                                                  "delivered", (json_int_t)st->delivered,
                                                  "dropped", (json_int_t)st->dropped));
     json_object_set_new(m, "faults", fl_world_fault_intervals(w));
+    if (sc->expect.liveness)
+        json_object_set_new(m, "liveness",
+                            json_pack("{s:I,s:I,s:I,s:o}", "heal_at", (json_int_t)sc->expect.live_after,
+                                      "budget", (json_int_t)sc->expect.live_budget,
+                                      "ok_within_budget", (json_int_t)st->live_ok,
+                                      "first_ok_after_heal_ns",
+                                      st->live_first_ok == FL_TIME_NEVER
+                                          ? json_null()
+                                          : json_integer((json_int_t)(st->live_first_ok - (FlTime)sc->expect.live_after))));
     json_object_set_new(m, "counters", fl_world_counters(w));
     json_t *fd = fl_world_fd_metrics(w);
     if (fd)
@@ -153,6 +162,16 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
               fl_duration_format(e->max_p99, a), fl_duration_format(p99, b));
     if (e->min_availability >= 0 && avail < e->min_availability)
         unmet(res, "min_availability: expected at least %.4g, got %.4g", e->min_availability, avail);
+    if (e->liveness) {
+        int64_t live = json_integer_value(json_object_get(json_object_get(m, "liveness"), "ok_within_budget"));
+        if (live < e->live_min_ok)
+            unmet(res, "liveness: expected at least %" PRId64 " ok operations within %s after healing at %s, got %" PRId64,
+                  e->live_min_ok, fl_duration_format(e->live_budget, a),
+                  fl_duration_format(e->live_after, b), live);
+    }
+    if (e->has_trace_hash && e->trace_hash != res->trace_hash)
+        unmet(res, "trace_hash: expected %016" PRIx64 ", got %016" PRIx64
+              " (this run is not the one that was recorded)", e->trace_hash, res->trace_hash);
     weigh_detectors(e, json_object_get(m, "detectors"), res);
     res->met = res->unmet->len == 0;
 }
@@ -166,7 +185,7 @@ static bool write_file(const char *dir, const char *name, const char *data, size
 
 static bool write_json(const char *dir, const char *name, json_t *v, GError **err)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     g_autofree char *text = g_strdup_printf("%s\n", s);
     free(s);
     return write_file(dir, name, text, strlen(text), err);
@@ -285,7 +304,7 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
            *msg = json_object_get(m, "messages");
     char a[32], b[32], c[32];
 #define I(o, k) json_integer_value(json_object_get(o, k))
-    if (sc->workload.model != FL_MODEL_NONE) {
+    if (sc->workload.model) {
         fprintf(out, "  ops       %" JSON_INTEGER_FORMAT " ok, %" JSON_INTEGER_FORMAT " fail, %"
                 JSON_INTEGER_FORMAT " info, %" JSON_INTEGER_FORMAT " open (of %" JSON_INTEGER_FORMAT " invoked)\n",
                 I(ops, "ok"), I(ops, "fail"), I(ops, "info"), I(ops, "open"), I(ops, "invoked"));

@@ -96,6 +96,8 @@ static void fault_stop_cb(FlWorld *w, void *ctx, uint64_t arg)
 static void fault_start_cb(FlWorld *w, void *ctx, uint64_t arg)
 {
     FlFault *f = ctx;
+    if (f->started)
+        return;   /* the liveness phase healed everything already */
     f->started = true;
     f->kind->start(f, w);
     if (f->dur > 0)
@@ -107,13 +109,34 @@ static gint cmp_names(gconstpointer a, gconstpointer b, gpointer data)
     return strcmp(a, b);
 }
 
+/* The liveness phase: every fault heals, crashed nodes restart, paused ones
+ * resume.  Faults that run to the end are stopped too: from here on the
+ * system owes its clients progress. */
+static void heal_all(FlWorld *w, void *ctx, uint64_t arg)
+{
+    const FlScenario *sc = w->sc;
+    fl_trace(&w->trace, FL_TR_FAULT, w->now, 0, 0, UINT32_MAX, 0, "liveness: heal everything");
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++)
+        fault_stop_cb(w, g_ptr_array_index(sc->faults, i), 0);
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
+        FlFault *f = g_ptr_array_index(sc->faults, i);
+        f->stopped = f->started = true;   /* a start still queued must not fire */
+    }
+    for (uint32_t i = 0; i < w->nnodes; i++) {
+        if (!w->nodes[i].up)
+            fl_world_restart(w, i);
+        else if (w->nodes[i].paused)
+            fl_world_resume(w, i);
+    }
+}
+
 FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **err)
 {
     FlWorld *w = g_new0(FlWorld, 1);
     w->sc = sc;
     w->sched = fl_sched_new();
     w->nnodes = sc->nodes;
-    w->nclients = sc->workload.model != FL_MODEL_NONE ? sc->workload.clients : 0;
+    w->nclients = sc->workload.model ? sc->workload.clients : 0;
     w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
     fl_trace_init(&w->trace);
     w->end = (FlTime)sc->duration;
@@ -158,6 +181,12 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         if (f->at <= w->end)
             fl_world_at(w, f->at, fault_start_cb, f, 0);
     }
+    w->heal_at = FL_TIME_NEVER;
+    if (sc->expect.liveness) {
+        w->heal_at = (FlTime)sc->expect.live_after;
+        fl_world_at(w, w->heal_at, heal_all, NULL, 0);
+    }
+    w->stats.live_first_ok = FL_TIME_NEVER;
     if (w->stopping) {
         g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
         fl_world_free(w);

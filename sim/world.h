@@ -29,6 +29,10 @@ typedef struct FlRunStats {
     uint64_t sent, delivered, dropped;
     uint64_t events;
     FlTime end;
+    /* Liveness phase: ok operations invoked after healing that completed
+     * within the budget, and when the first such completed. */
+    uint64_t live_ok;
+    FlTime live_first_ok;
 } FlRunStats;
 
 FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **err);

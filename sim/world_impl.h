@@ -4,6 +4,7 @@
 
 #include "sim/rng.h"
 #include "sim/sched.h"
+#include "sim/workload.h"
 #include "sim/world.h"
 
 enum {
@@ -53,7 +54,21 @@ typedef struct Client {
     uint32_t redirects;
     FlEventId timeout;
     FlRng rng;
+    GArray *answers;        /* FL_CLIENT_BFT: of Answer, for the current request */
+    uint64_t final_next;    /* next of this client's final reads: index into keys x nodes */
 } Client;
+
+/* One distinct answer to the current request, and who gave it. */
+typedef struct Answer {
+    uint8_t status;
+    bool has_value;
+    int64_t value;
+    uint64_t text_hash;
+    size_t text_len;
+    char *text;
+    uint64_t voters;        /* bitmap of nodes (the first 64) */
+    uint32_t votes;
+} Answer;
 
 typedef struct Interval {
     uint32_t fault;
@@ -76,8 +91,8 @@ struct FlWorld {
     FlRng workload_rng;
     FlRng fault_rng;
     uint64_t next_request;
-    int64_t next_value;
-    int64_t *recent;        /* register workload: recent values per key (4 each) */
+    FlWorkloadGen gen;      /* unique values and recent ones per key */
+    FlTime final_at;        /* when the final read phase starts, or FL_TIME_NEVER */
     uint32_t leader;        /* FL_NO_HINT if none */
     bool record_history;
     GString *history;
@@ -85,6 +100,7 @@ struct FlWorld {
     GArray *intervals;      /* of Interval */
     GTree *counters;        /* name -> double*, sorted */
     void *small_bufs;       /* free list of SMALL_BUF-byte message buffers, linked through their first word */
+    FlTime heal_at;         /* liveness phase start, or FL_TIME_NEVER */
     bool stopping;          /* the run must end: `refusal` says why */
     char *refusal;
     uint32_t next_fault_index;  /* for faults made at run time */
