@@ -281,18 +281,20 @@ static void expect_same_file(const char *d1, const char *d2, const char *name)
     assert_true(n1 > 0);
 }
 
-/* Two processes, two folders: the same bytes. */
-static void test_cli_twice(void **state)
+/* Two processes, two folders: the same bytes.  This also runs every
+ * scenario through the command line with its check, so the sanitizer build
+ * covers the checker on real histories. */
+static void cli_twice(const char *scenario, const char *tmp, guint i)
 {
-    static const char scenario[] = "scenarios/00-basics/single-crash.json";
-    g_autofree char *tmp = g_dir_make_tmp("faultline-det-XXXXXX", NULL);
-    g_autofree char *d1 = g_build_filename(tmp, "one", NULL);
-    g_autofree char *d2 = g_build_filename(tmp, "two", NULL);
+    g_autofree char *d1 = g_strdup_printf("%s/%u-one", tmp, i);
+    g_autofree char *d2 = g_strdup_printf("%s/%u-two", tmp, i);
     CliResult a, b;
     cli_run(&a, NULL, "run", scenario, "--out", d1);
     cli_run(&b, NULL, "run", scenario, "--out", d2);
     if (a.status != 0 && a.status != 1)
-        fail_msg("exit status %d: %s", a.status, a.err);
+        fail_msg("%s: exit status %d: %s", scenario, a.status, a.err);
+    if (strstr(a.err, "runtime error") || strstr(a.err, "Sanitizer"))
+        fail_msg("%s: %s", scenario, a.err);
     assert_int_equal(a.status, b.status);
     g_autofree char *la = cli_last_line(a.out);
     g_autofree char *lb = cli_last_line(b.out);
@@ -314,6 +316,14 @@ static void test_cli_twice(void **state)
     fl_scenario_free(sc);
     cli_result_clear(&a);
     cli_result_clear(&b);
+}
+
+static void test_cli_twice(void **state)
+{
+    g_autoptr(GPtrArray) files = all_scenarios();
+    g_autofree char *tmp = g_dir_make_tmp("faultline-det-XXXXXX", NULL);
+    for (guint i = 0; i < files->len; i++)
+        cli_twice(g_ptr_array_index(files, i), tmp, i);
     cli_rm_rf(tmp);
 }
 
