@@ -168,7 +168,6 @@ static int merge(char **files, int n, bool as_json)
 int fl_cmd_fuzz(int argc, char **argv)
 {
     gint64 nseeds = 0;
-    /* GOption allocates the strings it parses: freed on every return. */
     g_autofree char *range = NULL, *shard = NULL, *out = NULL;
     gint jobs = 0;
     double limit = 60;
