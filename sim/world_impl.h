@@ -35,8 +35,10 @@ struct FlNode {
     GArray *held;           /* events waiting for a paused node (of Held) */
 };
 
+/* An event parked while its node is paused; it keeps its scheduler id, so
+ * the protocol can still cancel a parked timer. */
 typedef struct Held {
-    FlTime at;
+    FlEventId id;
     FlEvent ev;
 } Held;
 
