@@ -348,7 +348,12 @@ static bool load_clock(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
                 json_is_number(json_array_get(v, 0)) && json_is_number(json_array_get(v, 1))) {
                 double lo = json_number_value(json_array_get(v, 0));
                 double hi = json_number_value(json_array_get(v, 1));
-                x = lo + (hi - lo) * fl_rng_double(jv->rng);
+                /* Rounded as number ranges are (sim/jsonv.c): scenario.json
+                 * must read back as exactly the same double. */
+                char buf[G_ASCII_DTOSTR_BUF_SIZE];
+                x = g_ascii_strtod(g_ascii_formatd(buf, sizeof buf, "%.6g",
+                                                   lo + (hi - lo) * fl_rng_double(jv->rng)), NULL);
+                x = CLAMP(x, lo, hi);
             } else if (json_is_number(v)) {
                 x = json_number_value(v);
             } else {

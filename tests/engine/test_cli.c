@@ -284,6 +284,12 @@ static void test_run_exit_status(void **state)
     assert_false(json_is_true(json_object_get(json_object_get(m, "expect"), "met")));
     json_decref(m);
     cli_result_clear(&r);
+
+    /* A folder that cannot be made: exit 2, and it says which. */
+    cli_run(&r, NULL, "run", met, "--out", "/dev/null/run");
+    expect_status(&r, 2, "--out /dev/null/run");
+    assert_non_null(strstr(r.err, "/dev/null/run"));
+    cli_result_clear(&r);
     cli_rm_rf(tmp);
 }
 

@@ -202,6 +202,73 @@ static void test_trace_file_same(void **state)
     cli_rm_rf(tmp);
 }
 
+/* The scenario.json a run writes, read back from disk, is the same scenario:
+ * every value drawn from a range comes back bit for bit, and the run is the
+ * same.  `faultline replay` depends on it.  tests/engine/scenarios/ranges.json
+ * gives a range wherever the format allows one. */
+static void expect_file_replays(const char *path, const char *tmp, guint i)
+{
+    FlScenario *sc = load(path, -1);
+    g_autofree char *dir = g_strdup_printf("%s/%u", tmp, i);
+    FlRunResult a, b;
+    run(sc, dir, &a);
+    g_autofree char *written = g_build_filename(dir, "scenario.json", NULL);
+    FlScenario *again = load(written, -1);
+    assert_true(again->seed == sc->seed);
+    assert_int_equal(again->duration, sc->duration);
+    assert_int_equal(again->nodes, sc->nodes);
+    for (uint32_t k = 0; k < sc->nodes; k++) {
+        if (sc->skew)
+            assert_int_equal(again->skew[k], sc->skew[k]);
+        if (sc->drift && memcmp(&again->drift[k], &sc->drift[k], sizeof(double)) != 0)
+            fail_msg("%s: drift of node %u is %.17g, read back as %.17g", path, k, sc->drift[k],
+                     again->drift[k]);
+    }
+    if (memcmp(&again->net, &sc->net, sizeof sc->net) != 0)
+        fail_msg("%s: the network read back from scenario.json differs", path);
+    if (again->workload.rate != sc->workload.rate)
+        fail_msg("%s: rate %.17g read back as %.17g", path, sc->workload.rate, again->workload.rate);
+    run(again, NULL, &b);
+    g_autofree char *what = g_strdup_printf("%s (its scenario.json)", path);
+    expect_same_run(what, &a, &b);
+    fl_run_result_clear(&a);
+    fl_run_result_clear(&b);
+    fl_scenario_free(again);
+    fl_scenario_free(sc);
+}
+
+static void test_scenario_json_replays(void **state)
+{
+    g_autoptr(GPtrArray) files = all_scenarios();
+    g_ptr_array_add(files, g_strdup("tests/engine/scenarios/ranges.json"));
+    g_autofree char *tmp = g_dir_make_tmp("faultline-det-XXXXXX", NULL);
+    for (guint i = 0; i < files->len; i++)
+        expect_file_replays(g_ptr_array_index(files, i), tmp, i);
+    /* Many seeds of the scenario with ranges: each draws other values. */
+    for (int64_t seed = 1; seed <= 40; seed++) {
+        FlScenario *sc = load("tests/engine/scenarios/ranges.json", seed);
+        g_autofree char *dir = g_strdup_printf("%s/seed-%" PRId64, tmp, seed);
+        FlRunOptions opt = { .out_dir = dir };
+        FlRunResult a;
+        GError *err = NULL;
+        if (fl_run(sc, &opt, &a, &err) != 0)
+            fail_msg("%s", err->message);
+        g_autofree char *written = g_build_filename(dir, "scenario.json", NULL);
+        FlScenario *again = load(written, -1);
+        for (uint32_t k = 0; k < sc->nodes; k++)
+            if (memcmp(&again->drift[k], &sc->drift[k], sizeof(double)) != 0)
+                fail_msg("seed %" PRId64 ": drift of node %u is %.17g, read back as %.17g", seed, k,
+                         sc->drift[k], again->drift[k]);
+        if (memcmp(&again->net, &sc->net, sizeof sc->net) != 0 ||
+            again->workload.rate != sc->workload.rate)
+            fail_msg("seed %" PRId64 ": the scenario read back from scenario.json differs", seed);
+        fl_run_result_clear(&a);
+        fl_scenario_free(again);
+        fl_scenario_free(sc);
+    }
+    cli_rm_rf(tmp);
+}
+
 static void expect_same_file(const char *d1, const char *d2, const char *name)
 {
     g_autofree char *p1 = g_build_filename(d1, name, NULL);
@@ -214,18 +281,20 @@ static void expect_same_file(const char *d1, const char *d2, const char *name)
     assert_true(n1 > 0);
 }
 
-/* Two processes, two folders: the same bytes. */
-static void test_cli_twice(void **state)
+/* Two processes, two folders: the same bytes.  This also runs every
+ * scenario through the command line with its check, so the sanitizer build
+ * covers the checker on real histories. */
+static void cli_twice(const char *scenario, const char *tmp, guint i)
 {
-    static const char scenario[] = "scenarios/00-basics/single-crash.json";
-    g_autofree char *tmp = g_dir_make_tmp("faultline-det-XXXXXX", NULL);
-    g_autofree char *d1 = g_build_filename(tmp, "one", NULL);
-    g_autofree char *d2 = g_build_filename(tmp, "two", NULL);
+    g_autofree char *d1 = g_strdup_printf("%s/%u-one", tmp, i);
+    g_autofree char *d2 = g_strdup_printf("%s/%u-two", tmp, i);
     CliResult a, b;
     cli_run(&a, NULL, "run", scenario, "--out", d1);
     cli_run(&b, NULL, "run", scenario, "--out", d2);
     if (a.status != 0 && a.status != 1)
-        fail_msg("exit status %d: %s", a.status, a.err);
+        fail_msg("%s: exit status %d: %s", scenario, a.status, a.err);
+    if (strstr(a.err, "runtime error") || strstr(a.err, "Sanitizer"))
+        fail_msg("%s: %s", scenario, a.err);
     assert_int_equal(a.status, b.status);
     g_autofree char *la = cli_last_line(a.out);
     g_autofree char *lb = cli_last_line(b.out);
@@ -247,6 +316,14 @@ static void test_cli_twice(void **state)
     fl_scenario_free(sc);
     cli_result_clear(&a);
     cli_result_clear(&b);
+}
+
+static void test_cli_twice(void **state)
+{
+    g_autoptr(GPtrArray) files = all_scenarios();
+    g_autofree char *tmp = g_dir_make_tmp("faultline-det-XXXXXX", NULL);
+    for (guint i = 0; i < files->len; i++)
+        cli_twice(g_ptr_array_index(files, i), tmp, i);
     cli_rm_rf(tmp);
 }
 
@@ -257,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_other_seed_differs),
         cmocka_unit_test(test_resolved_scenario_reruns),
         cmocka_unit_test(test_trace_file_same),
+        cmocka_unit_test(test_scenario_json_replays),
         cmocka_unit_test(test_cli_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -154,11 +154,6 @@ static GArray *only(const char *what, int node)
     return a;
 }
 
-static bool known_bugs(void)
-{
-    return g_getenv("FAULTLINE_KNOWN_BUGS") != NULL;
-}
-
 /* ---- timers ------------------------------------------------------------- */
 
 static void timers_init(FlNode *n, Probe *p)
@@ -214,8 +209,6 @@ static void ids_init(FlNode *n, Probe *p)
  * of its timers fired. */
 static void test_timer_id_handed_back(void **state)
 {
-    if (!known_bugs())
-        skip();   /* known engine bug: on_timer always gets 0 (see the report of issue 2) */
     hooks.init = ids_init;
     FlScenario *sc = scenario(1, FL_SEC(1));
     FlWorld *w = start(sc);
@@ -400,8 +393,6 @@ static void cancel_on_message(FlNode *n, Probe *p, uint32_t from, const uint8_t 
 
 static void test_cancel_after_resume(void **state)
 {
-    if (!known_bugs())
-        skip();   /* known engine bug: held timers get new ids at resume (see the report) */
     hooks.init = pause_init;
     hooks.on_timer = pause_on_timer;
     hooks.on_message = cancel_on_message;
