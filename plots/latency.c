@@ -18,7 +18,7 @@ FlPlotOutput *fl_plot_latency(FlRunData *rd, const FlPlotOptions *opt, GError **
 {
     FlTime from, to;
     fl_plot_window(rd, opt, &from, &to);
-    g_autoptr(FlScript) s = fl_script_new("latency", opt, 1000, 620, rd->dir);
+    g_autoptr(FlScript) s = fl_script_new("latency", opt, 1100, 620, rd->dir);
     g_autofree char *title = g_strdup_printf("%s: latency of every operation", rd->label);
     fl_script_title(s, title);
     fl_script_set(s, "set xlabel \"time of invocation (s)\"");
@@ -33,7 +33,7 @@ FlPlotOutput *fl_plot_latency(FlRunData *rd, const FlPlotOptions *opt, GError **
     g_autofree FlSeries **series = g_new0(FlSeries *, (size_t)nf * FL_OUTCOME_COUNT);
     for (int o = 0; o < FL_OUTCOME_COUNT; o++)
         for (guint i = 0; i < nf; i++) {
-            g_autofree char *style = g_strdup_printf("with points pt %d ps 0.55 lc rgb \"%s\"",
+            g_autofree char *style = g_strdup_printf("with points pt %d ps 0.7 lc rgb \"%s\"",
                                                      fl_point_type(i), fl_outcome_color(o));
             g_autofree char *name = g_strdup_printf("%s %s", (char *)g_ptr_array_index(rd->fs, i),
                                                     fl_outcome_name(o));
@@ -59,8 +59,7 @@ FlPlotOutput *fl_plot_latency(FlRunData *rd, const FlPlotOptions *opt, GError **
     } else {
         /* Whole decades, with room above the highest point (info
          * operations sit exactly at the timeout). */
-        fl_script_set(s, "set yrange [%.6g:%.6g]", pow(10, floor(log10(lo))),
-                      pow(10, ceil(log10(hi * 1.3))));
+        fl_script_set(s, "set yrange [%.6g:%.6g]", pow(10, floor(log10(lo))), hi * 1.6);
     }
     fl_script_note(s, "%u operations", points);
     return fl_script_finish(s, FL_PLOT_LATENCY, err);
@@ -117,7 +116,7 @@ FlPlotOutput *fl_plot_distribution(FlRunData *rd, const FlPlotOptions *opt, GErr
 {
     FlTime from, to;
     fl_plot_window(rd, opt, &from, &to);
-    g_autoptr(FlScript) s = fl_script_new("latency-dist", opt, 1100, 560, rd->dir);
+    g_autoptr(FlScript) s = fl_script_new("latency-dist", opt, 1100, 600, rd->dir);
     g_autofree char *title = g_strdup_printf("%s: latency distribution of ok operations", rd->label);
     fl_script_title(s, title);
     fl_script_set(s, "set ylabel \"latency (ms)\"");

@@ -13,7 +13,7 @@ FlPlotOutput *fl_plot_rate(FlRunData *rd, const FlPlotOptions *opt, GError **err
     fl_plot_window(rd, opt, &from, &to);
     FlTime width = fl_plot_bucket(to - from);
     guint nb = (guint)((to - from + width - 1) / width);
-    g_autoptr(FlScript) s = fl_script_new("rate", opt, 1000, 620, rd->dir);
+    g_autoptr(FlScript) s = fl_script_new("rate", opt, 1100, 620, rd->dir);
     char w[32];
     g_autofree char *title = g_strdup_printf("%s: throughput (completions per second, %s buckets)",
                                              rd->label, fl_plot_duration(width, w));

@@ -10,8 +10,10 @@
  *    history line of the invocation) or "invoke_time" is an operation, and
  *    the name of the field it sits under says its part (note 3).
  * 3. "stuck" is the operation that could not be placed; "prefix" are the
- *    last operations that could be ordered; anything else ("concurrent",
- *    "waiting", fields a later checker adds) is shown as involved. */
+ *    last operations that could be ordered; "concurrent" were open beside
+ *    it; "waiting" still need a value nothing can produce again; fields a
+ *    later checker adds are shown as involved.  An operation named twice
+ *    keeps the strongest mark (the enum's order). */
 #include "plots/rundata.h"
 
 #include "sim/jsonv.h"
@@ -114,8 +116,8 @@ static bool bad_line(GError **err, const char *path, guint line, const char *wha
     return false;
 }
 
-static bool history_event(FlRunData *rd, GHashTable *open, GHashTable *fs, json_t *ev,
-                          const char *path, guint line, GError **err)
+static bool history_event(FlRunData *rd, GHashTable *open, GHashTable *fs, GHashTable *keys,
+                          json_t *ev, const char *path, guint line, GError **err)
 {
     json_t *proc = json_object_get(ev, "process"), *type = json_object_get(ev, "type"),
            *f = json_object_get(ev, "f"), *t = json_object_get(ev, "time");
@@ -151,8 +153,9 @@ static bool history_event(FlRunData *rd, GHashTable *open, GHashTable *fs, json_
         /* Keys are freed by hand when the operation completes: the table
          * maps a process to its open operation's index + 1. */
         g_hash_table_insert(open, kp, GUINT_TO_POINTER(rd->ops->len));
-        if (!g_hash_table_contains(fs, op.f))
-            g_hash_table_add(fs, op.f);
+        g_hash_table_add(fs, op.f);
+        if (op.key)
+            g_hash_table_add(keys, op.key);
         return true;
     }
     FlOutcome o;
@@ -194,6 +197,7 @@ static bool load_history(FlRunData *rd, GError **err)
     }
     g_autoptr(GHashTable) open = g_hash_table_new(g_int64_hash, g_int64_equal);
     g_autoptr(GHashTable) fs = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
     char *p = text, *end = text + len;
     guint line = 0;
     while (p < end) {
@@ -214,7 +218,7 @@ static bool load_history(FlRunData *rd, GError **err)
                 json_decref(ev);
             return bad_line(err, path, line, ev ? "expected a JSON object" : je.text);
         }
-        bool ok = history_event(rd, open, fs, ev, path, line, err);
+        bool ok = history_event(rd, open, fs, keys, ev, path, line, err);
         json_decref(ev);
         if (!ok)
             return false;
@@ -229,6 +233,7 @@ static bool load_history(FlRunData *rd, GError **err)
         g_free(kp);
     }
     g_hash_table_steal_all(open);
+    rd->keys = g_hash_table_size(keys);
     GList *names = g_list_sort(g_hash_table_get_keys(fs), (GCompareFunc)strcmp);
     for (GList *l = names; l; l = l->next)
         g_ptr_array_add(rd->fs, g_strdup(l->data));
@@ -274,6 +279,10 @@ static FlMark mark_of(const char *field)
         return FL_MARK_STUCK;
     if (strcmp(field, "prefix") == 0)
         return FL_MARK_PREFIX;
+    if (strcmp(field, "concurrent") == 0)
+        return FL_MARK_CONCURRENT;
+    if (strcmp(field, "waiting") == 0)
+        return FL_MARK_WAITING;
     return FL_MARK_OTHER;
 }
 
@@ -317,6 +326,24 @@ static guint mark_walk(FlRunData *rd, json_t *v, const char *field)
         json_object_foreach(v, k, x) n += mark_walk(rd, x, k);
     }
     return n;
+}
+
+bool fl_rundata_marked_span(const FlRunData *rd, FlTime *from, FlTime *to)
+{
+    FlTime lo = G_MAXUINT64, hi = 0;
+    for (guint i = 0; i < rd->ops->len; i++) {
+        const FlPlotOp *op = &g_array_index(rd->ops, FlPlotOp, i);
+        if (!op->mark)
+            continue;
+        lo = MIN(lo, op->invoke);
+        hi = MAX(hi, op->open ? op->invoke : op->complete);
+    }
+    if (lo > hi)
+        return false;
+    FlTime pad = MAX((hi - lo) / 6, 1000000);
+    *from = lo > pad ? lo - pad : 0;
+    *to = MIN(hi + pad, MAX(rd->end, hi));
+    return true;
 }
 
 guint fl_rundata_mark(FlRunData *rd, json_t *cx)

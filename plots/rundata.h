@@ -16,8 +16,11 @@ typedef enum { FL_OUTCOME_OK = 0, FL_OUTCOME_FAIL, FL_OUTCOME_INFO, FL_OUTCOME_C
 typedef enum {
     FL_MARK_NONE = 0,
     FL_MARK_PREFIX,      /* "prefix": ordered before the failure */
-    FL_MARK_OTHER,       /* "concurrent", "waiting", or a field we do not know */
+    FL_MARK_OTHER,       /* a field we do not know */
+    FL_MARK_CONCURRENT,  /* "concurrent": open beside the stuck one, none placeable */
+    FL_MARK_WAITING,     /* "waiting": still needs a value nothing can produce again */
     FL_MARK_STUCK,       /* "stuck": the operation that could not be placed */
+    FL_MARK_COUNT,
 } FlMark;
 
 typedef struct FlPlotOp {
@@ -50,6 +53,7 @@ struct FlRunData {
     json_t *metrics;     /* metrics.json */
     GArray *ops;         /* of FlPlotOp, by invocation */
     GPtrArray *fs;       /* of char*: distinct operation names, sorted */
+    guint keys;          /* distinct keys (0: the history has none) */
     GArray *faults;      /* of FlFaultSpan, as metrics.json lists them */
     char *verdict;       /* "valid", "invalid", "unknown" */
     char *cx_key;        /* the counterexample's key as JSON text, or NULL */
@@ -60,6 +64,10 @@ struct FlRunData {
 
 /* "ok", "fail", "info". */
 const char *fl_outcome_name(FlOutcome o);
+/* The span of the counterexample's operations, padded by a sixth on each
+ * side (at least 1 ms) and kept within the run.  False when nothing is
+ * marked. */
+bool fl_rundata_marked_span(const FlRunData *rd, FlTime *from, FlTime *to);
 /* Index of @f in rd->fs. */
 guint fl_rundata_f_index(const FlRunData *rd, const char *f);
 /* Marks operations named by a counterexample (any JSON: objects with a

@@ -182,7 +182,7 @@ void fl_script_note(FlScript *s, const char *fmt, ...)
         g_string_append_c(s->notes, ' ');
     g_string_append(s->notes, line);
     if (s->opt->notes)
-        fprintf(s->opt->notes, "faultline plot: %s: %s\n", s->stem, line);
+        fprintf(s->opt->notes, "faultline: %s: %s\n", s->stem, line);
 }
 
 FlSeries *fl_script_series(FlScript *s, const char *using, const char *style, const char *title)
@@ -360,7 +360,9 @@ const char *fl_outcome_color(FlOutcome o)
 
 char *fl_plot_duration(FlTime ns, char *buf)
 {
-    if (ns >= 1000000000ULL)
+    if (ns == 0)
+        g_strlcpy(buf, "0s", 32);
+    else if (ns >= 1000000000ULL)
         g_snprintf(buf, 32, "%.4gs", (double)ns / 1e9);
     else if (ns >= 1000000ULL)
         g_snprintf(buf, 32, "%.4gms", (double)ns / 1e6);

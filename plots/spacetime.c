@@ -14,11 +14,12 @@
  *    is a short red stub toward its destination ending in a cross; one
  *    dropped at arrival (the receiver was down) is a red arrow ending in a
  *    cross on the receiver's line.
- * 4. A whole run is far too dense.  Without --from/--to the window holds
- *    about WINDOW_MESSAGES messages, starting a little before the first
- *    fault that starts after time 0 (the moment a student wants to see), or
- *    at the start when there is none.  With only one of --from/--to the
- *    other end is chosen the same way.
+ * 4. A whole run is far too dense.  Without --from/--to the window is the
+ *    span of the checker's counterexample when there is one (the messages
+ *    that explain it), else the widest one holding WINDOW_MESSAGES messages,
+ *    a quarter of it before the first fault that starts after time 0 (the
+ *    moment a student wants to see), or from the start when there is none.
+ *    With only one of --from/--to the other end is chosen the same way.
  * 5. Crashes and pauses are drawn on the node's line; other faults
  *    (partitions, ...) shade the window like the other pictures.
  * 6. Roles: a node's line is thick while it leads ("leader", "primary",
@@ -32,7 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { WINDOW_MESSAGES = 120, MAX_CLIENT_LINES = 24, MAX_LOG_LABELS = 24 };
+enum { WINDOW_MESSAGES = 90, MAX_CLIENT_LINES = 24, MAX_LOG_LABELS = 24 };
 
 typedef enum { ST_ROLE, ST_CRASH, ST_RESTART, ST_PAUSE, ST_RESUME } StateKind;
 
@@ -312,6 +313,25 @@ static void choose_window(const FlRunData *rd, const FlPlotOptions *opt, Trace *
         g_string_append_printf(why, "the whole run (%u messages)", n);
         return;
     }
+    FlTime lo, hi;
+    if (!opt->has_from && !opt->has_to && fl_rundata_marked_span(rd, &lo, &hi)) {
+        /* The messages behind the checker's counterexample, when they are
+         * few enough to read; else a dense window from its start. */
+        guint k = 0;
+        for (guint i = 0; i < n; i++)
+            k += g_array_index(s, FlTime, i) >= lo && g_array_index(s, FlTime, i) <= hi;
+        if (k <= 2 * WINDOW_MESSAGES) {
+            *from = lo;
+            *to = hi;
+            g_string_append(why, "the span of the checker's counterexample");
+            return;
+        }
+        fl_plot_dense_window((const FlTime *)(void *)s->data, n, lo, 0.05, rd->end, WINDOW_MESSAGES,
+                             from, to);
+        g_string_append_printf(why, "at most %d messages from the start of the checker's "
+                               "counterexample", WINDOW_MESSAGES);
+        return;
+    }
     FlTime anchor = 0;
     double before = 0;
     char a[32];
@@ -513,7 +533,7 @@ static FlPlotOutput *draw(FlRunData *rd, const FlPlotOptions *opt, Trace *t, FlT
     L.shown_clients = MIN(L.clients, MAX_CLIENT_LINES);
     uint32_t lines = L.nodes + L.shown_clients;
     int height = CLAMP(200 + 62 * (int)lines, 460, 1800);
-    g_autoptr(FlScript) s = fl_script_new("space-time", opt, 1200, height, rd->dir);
+    g_autoptr(FlScript) s = fl_script_new("space-time", opt, 1100, height, rd->dir);
     char a[32], b[32];
     g_autofree char *title = g_strdup_printf("%s: space-time diagram, %s to %s", rd->label,
                                              fl_plot_duration(from, a), fl_plot_duration(to, b));

@@ -18,9 +18,9 @@
 
 #include <string.h>
 
-/* About 1200 pixels less the margins; a character of the labels' 8-point
+/* About 1100 pixels less the margins; a character of the labels' 8-point
  * font is about 5.6 pixels wide. */
-enum { WINDOW_OPS = 36, PLOT_WIDTH_PX = 1060 };
+enum { WINDOW_OPS = 36, PLOT_WIDTH_PX = 960 };
 #define CHAR_PX 5.6
 
 /* A value as a person reads it: strings without quotes. */
@@ -40,11 +40,12 @@ static char *show_value(const char *json)
 }
 
 /* "put k2 1," or, @brief, only "1,". */
-static char *op_label(const FlPlotOp *op, bool brief)
+static char *op_label(const FlRunData *rd, const FlPlotOp *op, bool brief)
 {
     bool read = strcmp(op->value, "null") == 0;
     g_autofree char *key = NULL;
-    if (op->key) {
+    /* With one key, naming it says nothing. */
+    if (op->key && rd->keys > 1) {
         g_autofree char *k = show_value(op->key);
         key = g_strdup_printf(" k%s", k);
     }
@@ -71,19 +72,8 @@ static void choose_window(const FlRunData *rd, const FlPlotOptions *opt, FlTime 
     if (opt->has_from && opt->has_to)
         return;
     GArray *ops = rd->ops;
-    if (rd->marked && !opt->has_from && !opt->has_to) {
+    if (!opt->has_from && !opt->has_to && fl_rundata_marked_span(rd, from, to)) {
         /* Note 2: span the counterexample. */
-        FlTime lo = G_MAXUINT64, hi = 0;
-        for (guint i = 0; i < ops->len; i++) {
-            const FlPlotOp *op = &g_array_index(ops, FlPlotOp, i);
-            if (!op->mark)
-                continue;
-            lo = MIN(lo, op->invoke);
-            hi = MAX(hi, op->open ? op->invoke : op->complete);
-        }
-        FlTime pad = MAX((hi - lo) / 6, 1000000);
-        *from = lo > pad ? lo - pad : 0;
-        *to = MIN(hi + pad, MAX(rd->end, hi));
         g_string_append(why, "the operations of the counterexample");
         return;
     }
@@ -132,16 +122,20 @@ static const char *mark_color(FlMark m)
     switch (m) {
     case FL_MARK_STUCK: return "#c00000";
     case FL_MARK_PREFIX: return "#2ca02c";
-    default: return "#ff7f0e";
+    case FL_MARK_WAITING: return "#9467bd";
+    case FL_MARK_CONCURRENT: return "#ff7f0e";
+    default: return "#8c564b";
     }
 }
 
 static const char *mark_title(FlMark m)
 {
     switch (m) {
-    case FL_MARK_STUCK: return "counterexample: could not be placed";
-    case FL_MARK_PREFIX: return "counterexample: last ops that could be ordered";
-    default: return "counterexample: open beside it";
+    case FL_MARK_STUCK: return "could not be placed next";
+    case FL_MARK_PREFIX: return "last of the ops that could be ordered";
+    case FL_MARK_WAITING: return "still needs a value nothing can write again";
+    case FL_MARK_CONCURRENT: return "open beside it, not placeable either";
+    default: return "named by the checker";
     }
 }
 
@@ -175,12 +169,12 @@ FlPlotOutput *fl_plot_timeline(FlRunData *rd, const FlPlotOptions *opt, GError *
     for (guint r = 0; r < procs->len; r++)
         g_hash_table_insert(row, &g_array_index(procs, int64_t, r), GUINT_TO_POINTER(r));
     int height = CLAMP(170 + 46 * (int)procs->len, 380, 1600);
-    g_autoptr(FlScript) s = fl_script_new("timeline", opt, 1200, height, rd->dir);
+    g_autoptr(FlScript) s = fl_script_new("timeline", opt, 1100, height, rd->dir);
     char a[32], b[32];
     g_autoptr(GString) title = g_string_new(NULL);
     g_string_printf(title, "%s: history, %s to %s", rd->label, fl_plot_duration(from, a),
                     fl_plot_duration(to, b));
-    if (rd->cx_key) {
+    if (rd->cx_key && rd->keys > 1) {
         g_autofree char *k = show_value(rd->cx_key);
         g_string_append_printf(title, ", key %s only", k);
     }
@@ -214,8 +208,8 @@ FlPlotOutput *fl_plot_timeline(FlRunData *rd, const FlPlotOptions *opt, GError *
                                                 o == FL_OUTCOME_INFO ? " (may or may not have happened)" : "");
         bars[o] = fl_script_series(s, "1:2:3:4:5:6", style, name);
     }
-    FlSeries *marks[FL_MARK_STUCK + 1] = { 0 };
-    for (int m = FL_MARK_PREFIX; m <= FL_MARK_STUCK; m++) {
+    FlSeries *marks[FL_MARK_COUNT] = { 0 };
+    for (int m = FL_MARK_PREFIX; m < FL_MARK_COUNT; m++) {
         g_autofree char *style = g_strdup_printf("with boxxyerror fs empty border lw 4 lc rgb \"%s\"",
                                                  mark_color(m));
         marks[m] = fl_script_series(s, "1:2:3:4:5:6", style, mark_title(m));
@@ -239,7 +233,7 @@ FlPlotOutput *fl_plot_timeline(FlRunData *rd, const FlPlotOptions *opt, GError *
         double v0 = MAX(x0, (double)from / 1e6), v1 = MIN(x1, (double)to / 1e6);
         double px = (v1 - v0) / ((double)(to - from) / 1e6) * PLOT_WIDTH_PX;
         for (int brief = 0; brief < 2; brief++) {
-            g_autofree char *lab = op_label(op, brief);
+            g_autofree char *lab = op_label(rd, op, brief);
             if (g_utf8_strlen(lab, -1) * CHAR_PX + 4 <= px) {
                 fl_series_row(labels, "%.6f %.2f \"%s\"", (v0 + v1) / 2, y, lab);
                 break;

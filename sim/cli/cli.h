@@ -26,5 +26,5 @@ bool fl_cli_plot_format(const char *cmd, const char *format);
 /* Says how to install gnuplot when it is missing. */
 bool fl_cli_have_gnuplot(const char *cmd);
 /* Draws every picture of the run in @dir into opt->out_dir, listing them on
- * @out.  Returns an exit status (0, 1 gnuplot failed, 2 bad input). */
+ * @out (NULL: silent).  Returns an exit status (0, 1 gnuplot failed, 2 bad input). */
 int fl_plot_run_dir(const char *dir, const FlPlotOptions *opt, FILE *out);

@@ -64,7 +64,7 @@ int fl_plot_run_dir(const char *dir, const FlPlotOptions *opt, FILE *out)
         g_error_free(err);
         return status;
     }
-    for (guint i = 0; i < outs->len; i++) {
+    for (guint i = 0; out && i < outs->len; i++) {
         FlPlotOutput *o = g_ptr_array_index(outs, i);
         fprintf(out, "  %-13s %s\n", fl_plot_name(o->kind), o->image ? o->image : o->script);
     }
