@@ -42,13 +42,16 @@ FlPlotOutput *fl_plot_compare(const char *const *dirs, guint n, const FlPlotOpti
         FlTime from = opt->has_from ? opt->from : 0, to = opt->has_to ? opt->to : end;
         if (to <= from)
             to = from + 1;
-        g_autoptr(FlScript) s = fl_script_new("compare", opt, 1100, 900, "several runs");
+        g_autoptr(FlScript) s = fl_script_new("compare", opt, 1200, 900, "several runs");
         fl_script_set(s, "set multiplot layout 2,1 title \"%u runs compared\" font \",13\"", n);
         fl_script_title(s, "Latency distribution of ok operations");
         fl_script_set(s, "set ylabel \"latency (ms)\"");
         fl_script_set(s, "set logscale y");
         fl_script_set(s, "set format y \"%%g\"");
-        fl_script_set(s, "set key inside left top Left reverse samplen 2 box opaque");
+        /* Keys outside on the right in both panels, so their axes line up. */
+        fl_script_set(s, "set key outside right top vertical Left reverse samplen 2");
+        fl_script_set(s, "set rmargin 46");
+        fl_script_set(s, "set lmargin 10");
         guint most = 0;
         g_autofree char **names = g_new0(char *, n + 1);
         for (i = 0; i < n; i++) {
@@ -90,7 +93,7 @@ FlPlotOutput *fl_plot_compare(const char *const *dirs, guint n, const FlPlotOpti
         fl_script_set(s, "set ylabel \"ok operations per second\"");
         fl_script_set(s, "set xrange [%.9g:%.9g]", (double)from / 1e9, (double)to / 1e9);
         fl_script_set(s, "set yrange [0:*]");
-        fl_script_set(s, "set key outside right top vertical Left reverse noopaque nobox");
+
         g_autofree guint *count = g_new0(guint, nb);
         for (i = 0; i < n; i++) {
             memset(count, 0, sizeof(guint) * nb);

@@ -10,7 +10,10 @@
  * 4. The checker's own words: metrics.json keeps the counterexample as
  *    data; the explanation a person reads is asked of the checker again on
  *    history.jsonl (it is deterministic), with a time limit, and left out
- *    when it gives no answer in time. */
+ *    when it gives no answer in time.
+ * 5. When the checker found a violation, the history timeline (which frames
+ *    the counterexample) is shown in the counterexample section, right under
+ *    its first sentence, rather than with the other pictures. */
 #include "plots/report.h"
 
 #include "plots/plot_impl.h"
@@ -416,7 +419,10 @@ static char *explanation(const FlRunData *rd, json_t *check)
     return v == FL_VERDICT_INVALID && text->len ? g_strdup(text->str) : NULL;
 }
 
-static void section_counterexample(GString *h, const FlRunData *rd, GPtrArray *checks)
+static bool figure(GString *h, const FlPlotOutput *o, GError **err);
+
+static void section_counterexample(GString *h, const FlRunData *rd, GPtrArray *checks,
+                                   const FlPlotOutput *timeline, bool *timeline_shown, GError **err)
 {
     g_string_append(h, "<section id=\"counterexample\"><h2>Counterexample</h2>\n");
     guint shown = 0;
@@ -430,8 +436,14 @@ static void section_counterexample(GString *h, const FlRunData *rd, GPtrArray *c
         esc(h, str(c, "consistency", "?"));
         g_string_append(h, " for the model ");
         esc(h, str(c, "model", "?"));
-        g_string_append(h, ". The history timeline below draws these operations with the same "
-                           "colours.</p>\n");
+        g_string_append(h, ". The history timeline draws the operations of the counterexample "
+                           "framed in the colours of the tables below.</p>\n");
+        /* The picture that explains it, first (note 5). */
+        if (!*timeline_shown && rd->marked) {
+            if (!figure(h, timeline, err))
+                return;
+            *timeline_shown = true;
+        }
         g_autofree char *why = explanation(rd, c);
         if (why) {
             g_string_append(h, "<pre>");
@@ -520,23 +532,35 @@ static bool embed(GString *h, const FlPlotOutput *o, GError **err)
     return true;
 }
 
-static bool section_plots(GString *h, GPtrArray *outs, GError **err)
+static bool figure(GString *h, const FlPlotOutput *o, GError **err)
+{
+    g_string_append_printf(h, "<figure id=\"plot-%s\"><h3>%s</h3>\n", fl_plot_name(o->kind),
+                           fl_plot_heading(o->kind));
+    if (!embed(h, o, err))
+        return false;
+    g_string_append(h, "\n<figcaption>");
+    esc(h, how_to_read(o->kind));
+    if (o->note) {
+        g_string_append(h, " <span class=\"note\">");
+        esc(h, o->note);
+        g_string_append(h, "</span>");
+    }
+    g_string_append(h, "</figcaption></figure>\n");
+    return true;
+}
+
+static bool section_plots(GString *h, GPtrArray *outs, bool timeline_shown, GError **err)
 {
     g_string_append(h, "<section id=\"plots\"><h2>Pictures</h2>\n");
+    if (timeline_shown)
+        g_string_append(h, "<p>The history timeline is in the <a href=\"#counterexample\">"
+                           "counterexample</a> section.</p>\n");
     for (guint i = 0; i < outs->len; i++) {
         const FlPlotOutput *o = g_ptr_array_index(outs, i);
-        g_string_append_printf(h, "<figure id=\"plot-%s\"><h3>%s</h3>\n", fl_plot_name(o->kind),
-                               fl_plot_heading(o->kind));
-        if (!embed(h, o, err))
+        if (o->kind == FL_PLOT_TIMELINE && timeline_shown)
+            continue;
+        if (!figure(h, o, err))
             return false;
-        g_string_append(h, "\n<figcaption>");
-        esc(h, how_to_read(o->kind));
-        if (o->note) {
-            g_string_append(h, " <span class=\"note\">");
-            esc(h, o->note);
-            g_string_append(h, "</span>");
-        }
-        g_string_append(h, "</figcaption></figure>\n");
     }
     g_string_append(h, "</section>\n");
     return true;
@@ -569,8 +593,14 @@ bool fl_report_write(const char *run_dir, const FlPlotOptions *opt, const char *
     section_scenario(h, rd);
     section_summary(h, rd);
     section_verdicts(h, rd, checks);
-    section_counterexample(h, rd, checks);
-    if (!section_plots(h, outs, err))
+    bool timeline_shown = false;
+    GError *e = NULL;
+    section_counterexample(h, rd, checks, g_ptr_array_index(outs, FL_PLOT_TIMELINE), &timeline_shown, &e);
+    if (e) {
+        g_propagate_error(err, e);
+        return false;
+    }
+    if (!section_plots(h, outs, timeline_shown, err))
         return false;
     g_string_append(h, "<footer>Made by faultline from the run in <code>");
     esc(h, run_dir);

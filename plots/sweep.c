@@ -610,14 +610,21 @@ static bool write_tsv(const Sweep *sw, json_t **results, guint total, GError **e
 
 static void print_table(const Sweep *sw, json_t **results, FILE *out)
 {
-    fprintf(out, "%-24s %-28s %5s %8s %8s %12s %10s %10s\n", "scenario", "point", "runs", "invalid",
+    int wn = 8, wp = 5;
+    for (guint s = 0; s < sw->nfiles; s++)
+        wn = MAX(wn, (int)strlen(sw->names[s]));
+    for (guint c = 0; c < sw->ncombo; c++) {
+        g_autofree char *point = point_text(sw, c, 0);
+        wp = MAX(wp, (int)strlen(point));
+    }
+    fprintf(out, "%-*s  %-*s %5s %8s %8s %12s %10s %10s\n", wn, "scenario", wp, "point", "runs", "invalid",
             "unknown", "availability", "p50", "p99");
     for (guint s = 0; s < sw->nfiles; s++)
         for (guint c = 0; c < sw->ncombo; c++) {
             Point pt = aggregate(sw, results, s, c);
             g_autofree char *point = point_text(sw, c, 0);
             char a[32], b[32];
-            fprintf(out, "%-24s %-28s %5u %8u %8u %11.2f%% %10s %10s\n", sw->names[s], point, pt.runs,
+            fprintf(out, "%-*s  %-*s %5u %8u %8u %11.2f%% %10s %10s\n", wn, sw->names[s], wp, point, pt.runs,
                     pt.invalid, pt.unknown, 100 * pt.availability,
                     fl_plot_duration((FlTime)(pt.p50_ms * 1e6), a),
                     fl_plot_duration((FlTime)(pt.p99_ms * 1e6), b));
