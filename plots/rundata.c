@@ -150,8 +150,7 @@ static bool history_event(FlRunData *rd, GHashTable *open, GHashTable *fs, GHash
         g_array_append_val(rd->ops, op);
         int64_t *kp = g_new(int64_t, 1);
         *kp = pid;
-        /* Keys are freed by hand when the operation completes: the table
-         * maps a process to its open operation's index + 1. */
+        /* A process maps to its open operation's index + 1. */
         g_hash_table_insert(open, kp, GUINT_TO_POINTER(rd->ops->len));
         g_hash_table_add(fs, op.f);
         if (op.key)
@@ -167,12 +166,11 @@ static bool history_event(FlRunData *rd, GHashTable *open, GHashTable *fs, GHash
         o = FL_OUTCOME_INFO;
     else
         return bad_line(err, path, line, "\"type\": expected invoke, ok, fail or info");
-    gpointer kp, vp;
-    if (!g_hash_table_lookup_extended(open, &pid, &kp, &vp))
+    gpointer vp = g_hash_table_lookup(open, &pid);
+    if (!vp)
         return bad_line(err, path, line, "a completion with no invocation open");
     FlPlotOp *op = &g_array_index(rd->ops, FlPlotOp, GPOINTER_TO_UINT(vp) - 1);
-    g_hash_table_steal(open, &pid);
-    g_free(kp);
+    g_hash_table_remove(open, &pid);
     if (time < op->invoke)
         return bad_line(err, path, line, "completes before its invocation");
     op->open = false;
@@ -195,7 +193,7 @@ static bool load_history(FlRunData *rd, GError **err)
         g_error_free(e);
         return false;
     }
-    g_autoptr(GHashTable) open = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_autoptr(GHashTable) open = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     g_autoptr(GHashTable) fs = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
     char *p = text, *end = text + len;
@@ -230,9 +228,7 @@ static bool load_history(FlRunData *rd, GError **err)
     while (g_hash_table_iter_next(&it, &kp, &vp)) {
         FlPlotOp *op = &g_array_index(rd->ops, FlPlotOp, GPOINTER_TO_UINT(vp) - 1);
         op->complete = MAX(rd->end, op->invoke);
-        g_free(kp);
     }
-    g_hash_table_steal_all(open);
     rd->keys = g_hash_table_size(keys);
     GList *names = g_list_sort(g_hash_table_get_keys(fs), (GCompareFunc)strcmp);
     for (GList *l = names; l; l = l->next)

@@ -8,8 +8,9 @@
 #include <stdbool.h>
 
 /* Runs scenarios/00-basics/@name.json into a new temporary folder and
- * returns the folder (caller frees; remove it with fixture_rm). */
-char *fixture_run(const char *name);
+ * returns the folder (caller frees; remove it with fixture_rm).  @check:
+ * run the checker (false leaves a run with no verdict). */
+char *fixture_run(const char *name, bool check);
 /* Removes @dir and everything in it. */
 void fixture_rm(const char *dir);
 /* The lines of @path that hold data (neither empty nor comments), per block

@@ -16,7 +16,7 @@ static char *run_dir;
 
 static int setup(void **state)
 {
-    run_dir = fixture_run("single-crash");
+    run_dir = fixture_run("single-register", true);
     return 0;
 }
 
@@ -117,8 +117,8 @@ static void test_no_gnuplot(void **state)
         (const char *const[]){ "plot", "RUN", NULL },
         (const char *const[]){ "plot", "--compare", "RUN", "RUN", NULL },
         (const char *const[]){ "report", "RUN", NULL },
-        (const char *const[]){ "sweep", "scenarios/00-basics/single-crash.json", "--param", "/cluster/nodes=1..2", NULL },
-        (const char *const[]){ "run", "--plot", "scenarios/00-basics/single-crash.json", "--out", "RUN/again", NULL },
+        (const char *const[]){ "sweep", "scenarios/00-basics/single-register.json", "--param", "/cluster/nodes=1..2", NULL },
+        (const char *const[]){ "run", "--plot", "scenarios/00-basics/single-register.json", "--out", "RUN/again", NULL },
         NULL,
     };
     g_autofree char *again = g_build_filename(run_dir, "again", NULL);
@@ -158,7 +158,7 @@ static void test_with_gnuplot(void **state)
     assert_non_null(strstr(r.out, "report.html"));
     result_clear(&r);
     g_autofree char *out = g_build_filename(run_dir, "sweep", NULL);
-    r = run(NULL, (const char *const[]){ "sweep", "scenarios/00-basics/single-crash.json", "--param",
+    r = run(NULL, (const char *const[]){ "sweep", "scenarios/00-basics/single-register.json", "--param",
                                          "/workload/timeout=200ms..600ms:3", "--seeds", "2", "--jobs", "2",
                                          "--out", out, NULL });
     assert_int_equal(r.status, 0);

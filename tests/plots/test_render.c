@@ -16,8 +16,10 @@ static char *pb_dir, *lww_dir;
 
 static int setup(void **state)
 {
-    pb_dir = fixture_run("primary-backup");
-    lww_dir = fixture_run("lww-concurrent-writes");
+    /* Primary-backup: a crash, a whole-run omission, drops; checked
+     * without a verdict, so the pictures' "unknown" paths run too. */
+    pb_dir = fixture_run("primary-backup", false);
+    lww_dir = fixture_run("lww-concurrent-writes", true);
     return 0;
 }
 
@@ -92,8 +94,9 @@ static void test_compare(void **state)
 
 static void test_report(void **state)
 {
-    for (int r = 0; r < 2; r++) {
-        const char *dir = r ? lww_dir : pb_dir;
+    g_autofree char *valid_dir = fixture_run("single-register", true);
+    for (int r = 0; r < 3; r++) {
+        const char *dir = r == 0 ? pb_dir : r == 1 ? lww_dir : valid_dir;
         g_autofree char *out = g_build_filename(dir, "plots", NULL);
         g_autofree char *page = g_build_filename(dir, "report.html", NULL);
         FlPlotOptions opt = { .format = "png", .out_dir = out, .render = true };
@@ -116,16 +119,27 @@ static void test_report(void **state)
         assert_int_equal(fixture_count(html, "src=\"http"), 0);
         assert_int_equal(fixture_count(html, "<link"), 0);
         assert_int_equal(fixture_count(html, "<script"), 0);
-        if (r) {
+        if (r == 0) {
+            assert_non_null(strstr(html, "<span class=\"badge unknown\">unknown</span>"));
+            assert_non_null(strstr(html, "None: the checker gave no verdict"));
+            assert_non_null(strstr(html, "<td>crash</td><td>node 2</td>"));
+            assert_non_null(strstr(html, "<td>omission</td>"));
+            assert_non_null(strstr(html, "Not met: valid: expected valid, but the checker gave no verdict"));
+        } else if (r == 1) {
             assert_non_null(strstr(html, "<span class=\"badge invalid\">invalid</span>"));
             assert_non_null(strstr(html, "Could not be placed next"));
             assert_non_null(strstr(html, "The history is not linearizable for model register"));
+            /* The timeline that frames the counterexample sits in its
+             * section, before the pictures. */
+            assert_true(strstr(html, "<figure id=\"plot-timeline\">") < strstr(html, "<section id=\"plots\">"));
         } else {
             assert_non_null(strstr(html, "<span class=\"badge valid\">valid</span>"));
             assert_non_null(strstr(html, "None: the checker found the history valid."));
-            assert_non_null(strstr(html, "<td>crash</td><td>node 2</td>"));
+            assert_non_null(strstr(html, "Met: the run did what"));
+            assert_true(strstr(html, "<figure id=\"plot-timeline\">") > strstr(html, "<section id=\"plots\">"));
         }
     }
+    fixture_rm(valid_dir);
     /* SVG pictures go inline. */
     g_autofree char *out = g_build_filename(pb_dir, "plots-svg", NULL);
     g_autofree char *page = g_build_filename(pb_dir, "report-svg.html", NULL);

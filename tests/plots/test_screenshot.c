@@ -39,7 +39,7 @@ static guint32 be32(const unsigned char *p)
 static void test_screenshot(void **state)
 {
     g_autofree char *chromium = find_chromium();
-    g_autofree char *run = fixture_run("lww-concurrent-writes");
+    g_autofree char *run = fixture_run("lww-concurrent-writes", true);
     g_autofree char *plots = g_build_filename(run, "plots", NULL);
     g_autofree char *page = g_build_filename(run, "report.html", NULL);
     FlPlotOptions opt = { .format = "png", .out_dir = plots, .render = true };
