@@ -272,13 +272,17 @@ static void flush_plot(FlScript *s)
             g_string_append(plot, "notitle");
         s->blocks++;
     }
+    /* gnuplot cannot draw key entries alone (it asserts): an empty picture
+     * gets one invisible data clause first. */
+    if (clauses == 0) {
+        g_string_append(plot, "NaN notitle");
+        clauses++;
+    }
     for (guint i = 0; i < s->clauses->len; i++) {
         if (clauses++)
             g_string_append(plot, ", \\\n     ");
         g_string_append(plot, g_ptr_array_index(s->clauses, i));
     }
-    if (clauses == 0)
-        g_string_append(plot, "NaN notitle");
     g_string_append_printf(s->set, "%s\n", plot->str);
     g_ptr_array_set_size(s->series, 0);
     g_ptr_array_set_size(s->clauses, 0);

@@ -74,6 +74,26 @@ static void test_svg(void **state)
     render_all(lww_dir, "svg");
 }
 
+/* A run with no operation and almost no trace still draws every picture
+ * (gnuplot refuses a plot of key entries alone). */
+static void test_empty_run(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("faultline-plots-XXXXXX", NULL);
+    static const char *const names[] = { "metrics.json", "scenario.json", NULL };
+    for (int i = 0; names[i]; i++) {
+        g_autofree char *src = g_build_filename(pb_dir, names[i], NULL);
+        g_autofree char *dst = g_build_filename(dir, names[i], NULL);
+        g_autofree char *text = fixture_read(src);
+        assert_true(g_file_set_contents(dst, text, -1, NULL));
+    }
+    g_autofree char *hist = g_build_filename(dir, "history.jsonl", NULL);
+    g_autofree char *trace = g_build_filename(dir, "trace.jsonl", NULL);
+    assert_true(g_file_set_contents(hist, "", -1, NULL));
+    assert_true(g_file_set_contents(trace, "{\"t\":0,\"ev\":\"role\",\"node\":0,\"text\":\"primary\"}\n", -1, NULL));
+    render_all(dir, "png");
+    fixture_rm(dir);
+}
+
 static void test_compare(void **state)
 {
     const char *dirs[] = { pb_dir, lww_dir };
@@ -162,6 +182,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_empty_run),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_report),
     };
