@@ -518,6 +518,14 @@ bool fl_script_faults(FlScript *s, const FlRunData *rd, FlTime from, FlTime to,
         fl_script_set(s, "set object %u rect from first %.9g, graph 0 to first %.9g, graph 1 "
                       "behind fc rgb \"%s\" fs transparent solid 0.13 noborder",
                       ++obj, x0, x1, color);
+        /* Named on the band too, for a reader without the key (or colour). */
+        g_autoptr(GString) label = g_string_new("set label ");
+        g_string_append_printf(label, "%u ", 100 + obj);
+        g_autofree char *text = g_strdup_printf("%s %s", f->kind, what);
+        fl_gp_quote(label, text);
+        g_string_append_printf(label, " at first %.9g, graph 0.03 left offset 0.4,0 front font \",8\" "
+                               "tc rgb \"%s\"", x0, color);
+        fl_script_set(s, "%s", label->str);
         /* One key entry per interval: the key then lists every fault. */
         g_autofree char *style = g_strdup_printf("with boxes fs transparent solid 0.25 noborder "
                                                  "fc rgb \"%s\"", color);
