@@ -26,7 +26,8 @@
  *     version of k is at least v.  A remote write whose dependencies are
  *     not all satisfied waits in `pending`; every write made visible wakes
  *     the pending ones.
- *  4. Anti-entropy.  Every `gossip` interval a node sends every visible
+ *  4. Anti-entropy.  Every `gossip` interval (jittered by half either
+ *     way) a node sends every visible
  *     version, with its dependencies, to one random peer: writes lost in
  *     the network or sent during a partition arrive in the end.  A key keeps
  *     only its newest version, so older ones never travel again; instead the
@@ -330,7 +331,7 @@ static void causal_init(FlNode *n, void *state)
     c->gossip = fl_param_duration(n, "gossip");
     fl_role(n, "replica");
     if (c->gossip > 0 && fl_nodes(n) > 1)
-        fl_timer(n, c->gossip, TIMER_GOSSIP);
+        fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
 }
 
 static void causal_recover(FlNode *n, void *state)
@@ -498,7 +499,7 @@ static void causal_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         fl_send(n, peer, w.data, w.len);
         fl_writer_deinit(&w);
     }
-    fl_timer(n, c->gossip, TIMER_GOSSIP);
+    fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
 }
 
 /* A client's write (note 2): depends on its context, becomes its context. */

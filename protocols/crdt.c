@@ -306,7 +306,7 @@ static void crdt_init(FlNode *n, void *state)
     c->objs = g_array_new(FALSE, TRUE, sizeof(Obj));
     fl_role(n, "replica");
     if (c->gossip > 0 && c->nodes > 1)
-        fl_timer(n, c->gossip, TIMER_GOSSIP);
+        fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
 }
 
 static void crdt_recover(FlNode *n, void *state)
@@ -376,7 +376,7 @@ static void crdt_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         send_state(n, c, (int)peer, c->next_key, count);
         c->next_key = (c->next_key + count) % c->objs->len;
     }
-    fl_timer(n, c->gossip, TIMER_GOSSIP);
+    fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
 }
 
 /* Applies an update to this replica's state (note 1); false if the type

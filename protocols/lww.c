@@ -49,7 +49,7 @@ typedef struct Lww {
 static const FlParam lww_params[] = {
     { "gossip", FL_PARAM_DURATION, "\"100ms\"",
       "anti-entropy: every interval, send cells to one random peer (0: never)", NULL, 0, 1e12 },
-    { "gossip_cells", FL_PARAM_INT, "1", "cells per anti-entropy message, round robin over the keys",
+    { "gossip_cells", FL_PARAM_INT, "4", "cells per anti-entropy message, round robin over the keys",
       NULL, 1, GOSSIP_MAX_CELLS },
     { NULL },
 };
@@ -61,6 +61,14 @@ static Cell *cell(Lww *l, uint32_t key)
     return &g_array_index(l->cells, Cell, key);
 }
 
+/* The wait before the next anti-entropy round: `gossip`, jittered by half
+ * either way (as real gossip does, so that rounds neither synchronise
+ * across nodes nor fall on round instants). */
+static FlDuration next_round(FlNode *n, const Lww *l)
+{
+    return fl_random_duration(n, l->gossip / 2, l->gossip + l->gossip / 2);
+}
+
 static void lww_init(FlNode *n, void *state)
 {
     Lww *l = state;
@@ -69,7 +77,7 @@ static void lww_init(FlNode *n, void *state)
     l->gossip_cells = (uint32_t)fl_param_int(n, "gossip_cells");
     fl_role(n, "replica");
     if (l->gossip > 0 && fl_nodes(n) > 1)
-        fl_timer(n, l->gossip, TIMER_GOSSIP);
+        fl_timer(n, next_round(n, l), TIMER_GOSSIP);
 }
 
 static void lww_destroy(FlNode *n, void *state)
@@ -222,7 +230,7 @@ static void lww_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         fl_send(n, peer, w.data, w.len);
         fl_writer_deinit(&w);
     }
-    fl_timer(n, l->gossip, TIMER_GOSSIP);
+    fl_timer(n, next_round(n, l), TIMER_GOSSIP);
 }
 
 static void lww_on_request(FlNode *n, void *state, const FlRequest *req)

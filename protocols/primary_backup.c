@@ -34,18 +34,30 @@
  *     goes on serving its clients alone (it suspects its backups, so sync
  *     waits for nobody): two primaries, split brain.  That is what
  *     consensus protocols (Raft, Paxos) are for.
- *  4. A restarted node lost its state (memory only).  It rejoins as a
- *     backup and asks for STATE.  If it was the primary of its view and
- *     nobody has taken over yet, its NEED tells the backups that their
+ *  4. Durability: every node writes its state (view, seq, store, and a
+ *     checksum) to disk and syncs it before it answers or acknowledges an
+ *     update.  A restarted backup still asks for STATE, since it may have
+ *     missed updates (and a torn or corrupted file fails its checksum and
+ *     counts as empty).  With failover, a restarted primary does the same:
+ *     if nobody has taken over yet, its NEED tells the backups that their
  *     primary restarted, which they treat as a suspicion (note 1).
+ *  7. Param `failover` (default false) turns views on.  Without it, in sync
+ *     mode, the protocol is the classic one (primary_backup_classic.c):
+ *     node 0 is the primary for ever, waits for every backup (one backup
+ *     down blocks every update, the lesson of synchronous replication), and
+ *     replays an unchecked log after a crash.  Async without failover runs
+ *     this file's code with views frozen: node 0 primary for ever, no
+ *     detector, and a restarted primary resumes from its synced state.
  *  5. Final reads (FL_OP_F_LOCAL) are answered by every node from its own
  *     copy, so the eventual check sees each replica.
  *  6. Bounds: the primary keeps the last `window` updates for resending;
  *     a backup further behind gets a STATE.  Pending answers are bounded by
  *     MAX_PENDING; past it, updates are refused (fail: not applied).
  */
+#include "protocols/primary_backup.h"
 #include "sim/fd.h"
 #include "sim/node.h"
+#include "sim/trace.h"
 
 #include <string.h>
 
@@ -70,6 +82,7 @@ typedef struct PB {
     FlFd fd;
     bool fd_running;
     bool async;
+    bool failover;
     uint32_t nodes, self;
     uint64_t view;
     bool synced;          /* holds this view's state (always true for its primary) */
@@ -87,14 +100,15 @@ typedef struct PB {
 } PB;
 
 static const FlParam pb_params[] = {
+    { "retransmit", FL_PARAM_DURATION, "\"50ms\"", "how often the primary resends (and, async, replicates)", NULL, 1, 1e12 },
+    { "window", FL_PARAM_INT, "64", "updates the primary keeps for resending", NULL, 1, 1e6 },
     { "mode", FL_PARAM_ENUM, "\"sync\"", "sync: answer once every live backup has it; async: answer at once",
       "sync|async", 0, 0 },
-    { "retransmit", FL_PARAM_DURATION, "\"50ms\"", "how often the primary resends (and, async, replicates)", NULL, 1, 1e12 },
-    { "window", FL_PARAM_INT, "256", "updates the primary keeps for resending", NULL, 1, 1e6 },
+    { "failover", FL_PARAM_BOOL, "false", "views: a backup takes over when the detector suspects the primary",
+      NULL, 0, 0 },
     FL_FD_PARAMS,
     { NULL },
 };
-
 static uint32_t primary_of(const PB *pb, uint64_t view)
 {
     return (uint32_t)(view % pb->nodes);
@@ -212,6 +226,8 @@ static bool suspects(const PB *pb, uint32_t peer)
  * take it over if that is us. */
 static void check_view(FlNode *n, PB *pb)
 {
+    if (!pb->failover)
+        return;   /* note 7 */
     uint32_t p = primary_of(pb, pb->view);
     if (p == pb->self || (!suspects(pb, p) && !pb->primary_restarted))
         return;
@@ -240,13 +256,56 @@ static void apply(PB *pb, const FlRequest *req, FlResult *res)
         *res = (FlResult){ .status = FL_RESULT_FAIL, .hint = FL_NO_HINT };
 }
 
+/* Note 4: the state on disk, checksummed. */
+static void persist(FlNode *n, PB *pb)
+{
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    fl_put_u64(&w, pb->view);
+    fl_put_u64(&w, pb->seq);
+    fl_store_encode(pb->store, &w);
+    uint64_t sum = fl_trace_bytes_hash(w.data, w.len);
+    fl_put_u64(&w, sum);
+    fl_disk_write(n, "state", w.data, w.len);
+    fl_disk_sync(n, "state");
+    fl_writer_deinit(&w);
+}
+
+/* Reads the state back; false (and nothing changed) if it is missing,
+ * torn or corrupted. */
+static bool load(FlNode *n, PB *pb)
+{
+    size_t len;
+    const uint8_t *data = fl_disk_view(n, "state", &len);
+    if (!data || len < 8)
+        return false;
+    uint64_t sum;
+    memcpy(&sum, data + len - 8, 8);
+    if (fl_trace_bytes_hash(data, len - 8) != sum)
+        return false;
+    FlReader r;
+    fl_reader_init(&r, data, len - 8);
+    uint64_t view = fl_get_u64(&r), seq = fl_get_u64(&r);
+    FlStore *s = fl_store_new();
+    if (!fl_reader_ok(&r) || !fl_store_decode(s, &r) || !fl_reader_done(&r)) {
+        fl_store_free(s);
+        return false;
+    }
+    fl_store_free(pb->store);
+    pb->store = s;
+    pb->seq = seq;
+    if (view > pb->view)
+        pb->view = view;
+    return true;
+}
+
 /* The highest seq every backup we do not suspect holds. */
 static uint64_t everyone(const PB *pb)
 {
     uint64_t low = pb->seq;
     for (uint32_t i = 0; i < pb->nodes; i++) {
-        if (i == pb->self || suspects(pb, i))
-            continue;
+        if (i == pb->self || (pb->failover && suspects(pb, i)))
+            continue;   /* note 3; without failover, everyone (note 7) */
         uint64_t a = pb->acked[i] < 0 ? 0 : (uint64_t)pb->acked[i];
         if (a < low)
             low = a;
@@ -300,6 +359,7 @@ static void pb_start(FlNode *n, PB *pb)
     pb->nodes = fl_nodes(n);
     pb->self = fl_self(n);
     pb->async = strcmp(fl_param_enum(n, "mode"), "async") == 0;
+    pb->failover = fl_param_bool(n, "failover");
     pb->store = fl_store_new();
     pb->retransmit = fl_param_duration(n, "retransmit");
     pb->window = (uint32_t)fl_param_int(n, "window");
@@ -311,11 +371,11 @@ static void pb_start(FlNode *n, PB *pb)
     pb->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
     FlFdConfig cfg;
     fl_fd_config_from_params(n, &cfg, MSG_FD, TIMER_FD);
-    pb->fd_running = pb->nodes > 1 && fl_fd_init(&pb->fd, n, &cfg) == 0;
+    pb->fd_running = pb->failover && pb->nodes > 1 && fl_fd_init(&pb->fd, n, &cfg) == 0;
     fl_timer(n, pb->retransmit, TIMER_TICK);
 }
 
-static void pb_init(FlNode *n, void *state)
+static void fo_init(FlNode *n, void *state)
 {
     PB *pb = state;
     pb_start(n, pb);
@@ -326,21 +386,27 @@ static void pb_init(FlNode *n, void *state)
 }
 
 /* Note 4. */
-static void pb_recover(FlNode *n, void *state)
+static void fo_recover(FlNode *n, void *state)
 {
     PB *pb = state;
     pb_start(n, pb);
     uint8_t buf[8];
     if (fl_disk_read(n, "view", buf, sizeof buf) == 8)
         memcpy(&pb->view, buf, 8);
-    pb->synced = false;
+    bool loaded = load(n, pb);
+    /* Without failover the primary's synced state is the truth (note 7). */
+    pb->synced = !pb->failover && pb->self == 0 && loaded;
+    if (pb->synced)
+        for (uint32_t i = 0; i < pb->nodes; i++)
+            pb->acked[i] = -1;
     show_role(n, pb);
-    for (uint32_t i = 0; i < pb->nodes; i++)
-        if (i != pb->self)
-            send_simple(n, pb, MSG_NEED, i);
+    if (!pb->synced)
+        for (uint32_t i = 0; i < pb->nodes; i++)
+            if (i != pb->self)
+                send_simple(n, pb, MSG_NEED, i);
 }
 
-static void pb_destroy(FlNode *n, void *state)
+static void fo_destroy(FlNode *n, void *state)
 {
     PB *pb = state;
     if (pb->fd_running)
@@ -390,6 +456,8 @@ static void on_repl(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *r
         while (used < pb->ahead->len && g_array_index(pb->ahead, Entry, used).seq == pb->seq + 1)
             apply(pb, &g_array_index(pb->ahead, Entry, used++).req, NULL);
         g_array_remove_range(pb->ahead, 0, used);
+        if (used)
+            persist(n, pb);   /* durable before acknowledged (note 4) */
     }
     send_simple(n, pb, MSG_ACK, from);   /* also answers a gap with what we have */
 }
@@ -415,6 +483,7 @@ static void on_state(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *
         g_array_set_size(pb->ahead, 0);
         pb->synced = true;
         show_role(n, pb);
+        persist(n, pb);
     }
     send_simple(n, pb, MSG_ACK, from);
 }
@@ -457,7 +526,7 @@ static void on_need(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *r
     }
 }
 
-static void pb_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg,
+static void fo_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg,
                           size_t len)
 {
     PB *pb = state;
@@ -487,7 +556,7 @@ static void pb_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *
     }
 }
 
-static void pb_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
+static void fo_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
 {
     PB *pb = state;
     if (pb->fd_running && fl_fd_on_timer(&pb->fd, n, tag)) {
@@ -514,7 +583,7 @@ static void reply_local(FlNode *n, PB *pb, const FlRequest *req)
     fl_reply(n, req, &res);
 }
 
-static void pb_on_request(FlNode *n, void *state, const FlRequest *req)
+static void fo_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     PB *pb = state;
     bool read = fl_op_is_read(req->op.kind);
@@ -536,6 +605,7 @@ static void pb_on_request(FlNode *n, void *state, const FlRequest *req)
         fl_store_read(pb->store, &req->op, &res);
     } else {
         apply(pb, req, &res);
+        persist(n, pb);   /* note 4 */
         Entry e = { .seq = pb->seq, .req = *req };
         g_array_append_val(pb->recent, e);
         if (pb->recent->len > pb->window)
@@ -558,11 +628,66 @@ static void pb_on_request(FlNode *n, void *state, const FlRequest *req)
     release(n, pb);   /* with no live backup, at once */
 }
 
+/* ---- The protocol: classic or with views (note 7) ------------------------- */
+
+typedef struct PbNode {
+    bool classic;
+    void *impl;           /* owned: a PbClassic or a PB */
+} PbNode;
+
+static void start(FlNode *n, PbNode *p)
+{
+    p->classic = !fl_param_bool(n, "failover") && strcmp(fl_param_enum(n, "mode"), "sync") == 0;
+    p->impl = g_malloc0(p->classic ? fl_pb_classic_size() : sizeof(PB));
+}
+
+static void pb_init(FlNode *n, void *state)
+{
+    PbNode *p = state;
+    start(n, p);
+    (p->classic ? fl_pb_classic_init : fo_init)(n, p->impl);
+}
+
+static void pb_recover(FlNode *n, void *state)
+{
+    PbNode *p = state;
+    start(n, p);
+    (p->classic ? fl_pb_classic_recover : fo_recover)(n, p->impl);
+}
+
+static void pb_destroy(FlNode *n, void *state)
+{
+    PbNode *p = state;
+    if (!p->impl)
+        return;
+    (p->classic ? fl_pb_classic_destroy : fo_destroy)(n, p->impl);
+    g_free(p->impl);
+    p->impl = NULL;
+}
+
+static void pb_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg, size_t len)
+{
+    PbNode *p = state;
+    (p->classic ? fl_pb_classic_on_message : fo_on_message)(n, p->impl, from, msg, len);
+}
+
+static void pb_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
+{
+    PbNode *p = state;
+    (p->classic ? fl_pb_classic_on_timer : fo_on_timer)(n, p->impl, t, tag);
+}
+
+static void pb_on_request(FlNode *n, void *state, const FlRequest *req)
+{
+    PbNode *p = state;
+    (p->classic ? fl_pb_classic_on_request : fo_on_request)(n, p->impl, req);
+}
+
 const FlProtocol fl_proto_primary_backup = {
     .name = "primary-backup",
-    .summary = "a primary orders updates for its backups; failover to the next node when the detector suspects it (modes sync, async)",
+    .summary = "a primary orders updates for its backups; with failover, the next node takes over when the detector suspects it (modes sync, async)",
     .params = pb_params,
-    .state_size = sizeof(PB),
+    .state_size = sizeof(PbNode),
     .init = pb_init,
     .recover = pb_recover,
     .destroy = pb_destroy,

@@ -18,8 +18,9 @@
  *    suspecting truly (the target was down when the suspicion began) or
  *    suspecting falsely.  A crash turns a false suspicion into a true one
  *    (detected at once); a restart leaves a true suspicion true until the
- *    observer trusts again.  A crash that a live observer never suspects
- *    before the target restarts, or before the run ends, is missed. */
+ *    observer trusts again.  Each (observer, crash) counts once: detected
+ *    when first suspected, or missed if a live observer never suspects it
+ *    before the target restarts or the run ends. */
 #include "sim/fd.h"
 
 #include "sim/world_impl.h"
@@ -390,10 +391,11 @@ static void book_report(FlWorld *w, uint32_t observer, uint32_t target, bool sus
             return;
         if (p->state == SUSPECTS_FALSELY)
             end_false(w, b, p);
+        /* Trusting a crashed node again (a heartbeat it sent before the
+         * crash came late) is no new crash to detect: the first suspicion
+         * counted. */
         p->state = TRUSTS;
         p->since = w->now;
-        /* A heartbeat sent before a crash may arrive after it. */
-        p->pending = down;
         note = down ? "crashed" : "up";
     }
     g_autofree char *text = g_strdup_printf("fd %s %u (%s)", suspect ? "suspects" : "trusts",

@@ -351,7 +351,12 @@ static bool load_clock(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
                 json_is_number(json_array_get(v, 0)) && json_is_number(json_array_get(v, 1))) {
                 double lo = json_number_value(json_array_get(v, 0));
                 double hi = json_number_value(json_array_get(v, 1));
-                x = lo + (hi - lo) * fl_rng_double(jv->rng);
+                /* Rounded as number ranges are (sim/jsonv.c): scenario.json
+                 * must read back as exactly the same double. */
+                char buf[G_ASCII_DTOSTR_BUF_SIZE];
+                x = g_ascii_strtod(g_ascii_formatd(buf, sizeof buf, "%.6g",
+                                                   lo + (hi - lo) * fl_rng_double(jv->rng)), NULL);
+                x = CLAMP(x, lo, hi);
             } else if (json_is_number(v)) {
                 x = json_number_value(v);
             } else {
@@ -686,7 +691,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && th) {
         const char *s = json_string_value(th);
         char *end = NULL;
-        if (!s || strlen(s) != 16 || (e->trace_hash = g_ascii_strtoull(s, &end, 16), *end))
+        if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16 ||
+            (e->trace_hash = g_ascii_strtoull(s, &end, 16), *end))
             return fl_jv_error(jv, "/expect", "trace_hash", th, "16 hex digits");
         e->has_trace_hash = true;
         json_object_set(out, "trace_hash", th);

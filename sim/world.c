@@ -214,6 +214,26 @@ static void free_event_data(FlWorld *w, FlEvent *ev)
         g_free(ev->data);
 }
 
+static void hold(FlNode *n, FlEventId id, const FlEvent *ev)
+{
+    if (!n->held)
+        n->held = g_array_new(FALSE, FALSE, sizeof(Held));
+    Held h = { id, *ev };
+    g_array_append_val(n->held, h);
+}
+
+/* Drops what a node had parked (it crashed, or the run ends). */
+static void drop_held(FlWorld *w, FlNode *n)
+{
+    for (guint k = 0; n->held && k < n->held->len; k++) {
+        Held *h = &g_array_index(n->held, Held, k);
+        free_event_data(w, &h->ev);
+        fl_sched_release(w->sched, h->id);
+    }
+    if (n->held)
+        g_array_set_size(n->held, 0);
+}
+
 void fl_world_free(FlWorld *w)
 {
     if (!w)
@@ -226,11 +246,9 @@ void fl_world_free(FlWorld *w)
         FlNode *n = &w->nodes[i];
         if (n->up)
             fl_node_stop(w, n);
-        if (n->held) {
-            for (guint k = 0; k < n->held->len; k++)
-                free_event_data(w, &g_array_index(n->held, Held, k).ev);
+        drop_held(w, n);
+        if (n->held)
             g_array_free(n->held, TRUE);
-        }
         fl_disk_free(n->disk);
     }
     g_free(w->nodes);
@@ -256,14 +274,6 @@ void fl_world_free(FlWorld *w)
     fl_net_free(w->net);
     fl_sched_free(w->sched);
     g_free(w);
-}
-
-static void hold(FlNode *n, FlTime at, const FlEvent *ev)
-{
-    if (!n->held)
-        n->held = g_array_new(FALSE, FALSE, sizeof(Held));
-    Held h = { at, *ev };
-    g_array_append_val(n->held, h);
 }
 
 static void deliver(FlWorld *w, FlEvent *ev)
@@ -293,10 +303,12 @@ int fl_world_run(FlWorld *w, GError **err)
 {
     FlTime at;
     FlEvent ev;
+    FlEventId id;
     uint64_t limit = w->sc->max_events;
-    while (fl_sched_pop(w->sched, &at, &ev)) {
+    while ((id = fl_sched_take(w->sched, &at, &ev)) != 0) {
         if (at > w->end) {
             free_event_data(w, &ev);
+            fl_sched_release(w->sched, id);
             break;
         }
         w->now = at;
@@ -307,6 +319,7 @@ int fl_world_run(FlWorld *w, GError **err)
         }
         if (++w->stats.events > limit) {
             free_event_data(w, &ev);
+            fl_sched_release(w->sched, id);
             g_set_error(err, FL_ERROR, FL_ERROR_RUN,
                         "the run passed its limit of %" G_GUINT64_FORMAT
                         " events at t=%" G_GUINT64_FORMAT "ns (raise max_events)",
@@ -317,8 +330,8 @@ int fl_world_run(FlWorld *w, GError **err)
         switch (ev.kind) {
         case EV_DELIVER:
             if (n && n->up && n->paused) {
-                hold(n, at, &ev);
-                break;
+                hold(n, id, &ev);
+                continue;   /* parked: keeps its slot */
             }
             deliver(w, &ev);
             break;
@@ -326,10 +339,10 @@ int fl_world_run(FlWorld *w, GError **err)
             if (!n->up || ev.b != n->incarnation)
                 break;
             if (n->paused) {
-                hold(n, at, &ev);
-                break;
+                hold(n, id, &ev);
+                continue;
             }
-            fl_node_timer(w, n, 0, ev.a);
+            fl_node_timer(w, n, id, ev.a);
             break;
         case EV_CLIENT:
             fl_client_event(w, ev.node, ev.a, ev.b);
@@ -343,6 +356,7 @@ int fl_world_run(FlWorld *w, GError **err)
         default:
             g_assert_not_reached();
         }
+        fl_sched_release(w->sched, id);
     }
     if (w->stopping) {
         g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
@@ -395,11 +409,7 @@ void fl_world_crash(FlWorld *w, uint32_t node)
     fl_trace(&w->trace, FL_TR_CRASH, w->now, node, 0, 0, 0, NULL);
     fl_node_stop(w, n);
     /* A crash also ends a pause: what waited for the node is lost with it. */
-    if (n->held) {
-        for (guint k = 0; k < n->held->len; k++)
-            free_event_data(w, &g_array_index(n->held, Held, k).ev);
-        g_array_set_size(n->held, 0);
-    }
+    drop_held(w, n);
     n->paused = false;
     fl_disk_crash(n->disk);
     if (w->leader == node)
@@ -436,12 +446,11 @@ void fl_world_resume(FlWorld *w, uint32_t node)
         return;
     n->paused = false;
     fl_trace(&w->trace, FL_TR_RESUME, w->now, node, 0, 0, 0, NULL);
-    /* What waited runs now, in the order it was due. */
-    if (n->held) {
-        for (guint k = 0; k < n->held->len; k++)
-            push(w, w->now, &g_array_index(n->held, Held, k).ev);
+    /* What waited runs now, in the order it was due, under its own id. */
+    for (guint k = 0; n->held && k < n->held->len; k++)
+        fl_sched_repush(w->sched, g_array_index(n->held, Held, k).id, w->now);
+    if (n->held)
         g_array_set_size(n->held, 0);
-    }
 }
 
 void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift)

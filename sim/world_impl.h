@@ -38,8 +38,10 @@ struct FlNode {
     void *send_hook_ctx;
 };
 
+/* An event parked while its node is paused; it keeps its scheduler id, so
+ * the protocol can still cancel a parked timer. */
 typedef struct Held {
-    FlTime at;
+    FlEventId id;
     FlEvent ev;
 } Held;
 

@@ -73,8 +73,9 @@ static bool corrupt(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GByteArra
 static void corrupted_messages(void **state)
 {
     static const char *const runs[][3] = {
-        { "primary-backup", "register", "{\"mode\":\"sync\"}" },
-        { "primary-backup", "register", "{\"mode\":\"async\"}" },
+        { "primary-backup", "register", "{\"mode\":\"sync\",\"failover\":true}" },
+        { "primary-backup", "register", "{\"mode\":\"async\",\"failover\":true}" },
+        { "primary-backup", "kv", "{}" },
         { "chain", "register", "{}" },
         { "abd", "kv", "{}" },
         { "dynamo", "register", "{\"sloppy\":true}" },
