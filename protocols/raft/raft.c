@@ -63,9 +63,9 @@
  *
  * 9. Teachable bugs (param `bug`), each a realistic mistake:
  *    commit-old-term  the leader commits any entry a majority holds, even
- *                     of an older term (the Figure 8 mistake); believing
- *                     that enough, it also skips the no-op and serves
- *                     reads without waiting for a commit of its term.
+ *                     of an older term (the Figure 8 mistake).  Believing
+ *                     that enough, it skips the no-op, and serves reads
+ *                     once the log it inherited is "committed" so.
  *    no-persist       term, vote and log are written but synced only once
  *                     a second in the background ("fsync everysec"), so a
  *                     node answers before its promise is durable.
@@ -522,7 +522,10 @@ static void become_leader(FlNode *n, Raft *r)
         *p = (Peer){ .next = last_index(r) + 1, .last_ack = now };
     }
     r->read_seq = r->read_done = 0;
-    r->term_start = last_index(r) + 1;
+    /* Reads wait until the commit index reaches this term's first entry
+     * (note 5); the commit-old-term bug waits for the end of the log it
+     * inherited instead, which counting replicas soon reaches. */
+    r->term_start = r->bug == BUG_COMMIT_OLD_TERM ? last_index(r) : last_index(r) + 1;
     if (r->bug != BUG_COMMIT_OLD_TERM) {
         RaftEntry noop = { .term = r->term };
         noop.req.client = RAFT_NO_NODE;
@@ -630,7 +633,7 @@ static void serve_reads(FlNode *n, Raft *r)
         }
     if (acked[r->nodes / 2] > r->read_done)
         r->read_done = acked[r->nodes / 2];
-    bool term_committed = r->commit >= r->term_start || r->bug == BUG_COMMIT_OLD_TERM;
+    bool term_committed = r->commit >= r->term_start;
     bool want_round = false;
     guint keep = 0;
     for (guint i = 0; i < r->reads->len; i++) {
