@@ -56,6 +56,15 @@ typedef struct FlParamValue {
 
 /* ---- The protocol --------------------------------------------------- */
 
+/* How clients talk to a protocol. */
+typedef enum {
+    FL_CLIENT_ONE = 0,   /* to one node at a time, following redirects (default) */
+    FL_CLIENT_ALL,       /* to every node at once; the first ok or fail answer counts
+                            (Fast Paxos: clients propose straight to acceptors) */
+    FL_CLIENT_BFT,       /* to every node; an answer counts once f+1 nodes gave the
+                            same one, f = (n-1)/3 (PBFT): one liar cannot fool it */
+} FlClientMode;
+
 typedef struct FlProtocol {
     const char *name;
     const char *summary;              /* one line, for `faultline list` */
@@ -77,6 +86,7 @@ typedef struct FlProtocol {
      * outgoing message in @msg (capacity @cap) into a lie that still parses;
      * returns the new length, or 0 to send it unchanged. */
     size_t (*lie)(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
+    FlClientMode client_mode;
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */
