@@ -12,8 +12,9 @@
 
 #include <string.h>
 
-/* Encoded size of one entry: term, then a request (client, id, op). */
-enum { ENTRY_BYTES = 8 + 4 + 8 + 1 + 4 + 8 + 8 };
+/* Fewest bytes one entry can take (its term, then a request: client, id,
+ * and at least an op kind), to bound a count before allocating for it. */
+enum { MIN_ENTRY_BYTES = 8 + 4 + 8 + 1 };
 
 static void put_bool(FlWriter *w, bool b)
 {
@@ -107,7 +108,7 @@ static bool decode_append(FlReader *r, RaftMsg *m)
     if (!fl_reader_ok(r) || m->term < 1 || !sane(m->append.prev_index) ||
         m->append.prev_term > m->term || (m->append.prev_index == 0) != (m->append.prev_term == 0) ||
         !sane(m->append.commit) || !sane(m->append.read_seq) || m->append.n > RAFT_MAX_BATCH ||
-        (size_t)m->append.n * ENTRY_BYTES != fl_reader_left(r))
+        m->append.n > fl_reader_left(r) / MIN_ENTRY_BYTES)
         return false;
     m->append.entries = g_new(RaftEntry, m->append.n ? m->append.n : 1);
     uint64_t prev = m->append.prev_term;
