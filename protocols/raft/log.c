@@ -13,10 +13,12 @@
  *    term, which is the highest it has seen).  The commit rule relies on it:
  *    if the entry a majority holds is of an older term, so is every entry
  *    before it, and nothing can be committed by counting.
- * 4. The WAL is append-only between compactions, so that a crash loses at
+ * 4. The WAL is append-only between rewrites, so that a crash loses at
  *    most the unsynced tail and a sync copies only what was appended.  A
  *    record carries its own length and checksum: replay keeps every whole
- *    record up to the first bad one and treats the rest as never written. */
+ *    record up to the first bad one and treats the rest as never written.
+ *    A rewrite goes to the other of two files, so that tearing it cannot
+ *    take the previous WAL down with it. */
 #include "protocols/raft/raft.h"
 
 #include <string.h>
@@ -245,34 +247,41 @@ void raft_wal_put_entry(FlWriter *w, uint64_t index, const RaftEntry *e)
     record_end(w, at);
 }
 
-void raft_wal_put_base(FlWriter *w, uint64_t index, uint64_t term)
+void raft_wal_put_base(FlWriter *w, uint64_t gen, uint64_t index, uint64_t term)
 {
     size_t at = record_begin(w, REC_BASE);
+    fl_put_u64(w, gen);
     fl_put_u64(w, index);
     fl_put_u64(w, term);
     record_end(w, at);
 }
 
-void raft_wal_put_all(FlWriter *w, const RaftLog *log, uint64_t term, uint32_t vote)
+void raft_wal_put_all(FlWriter *w, uint64_t gen, const RaftLog *log, uint64_t term,
+                      uint32_t vote)
 {
-    raft_wal_put_base(w, log->base, log->base_term);
+    raft_wal_put_base(w, gen, log->base, log->base_term);
     raft_wal_put_state(w, term, vote);
     for (uint64_t i = log->base + 1; i <= raft_log_last_index(log); i++)
         raft_wal_put_entry(w, i, raft_log_get(log, i));
 }
 
-/* Applies one record's body to the log; false if it makes no sense. */
+/* Applies one record's body to the log; false if it makes no sense.  The
+ * first record must be BASE, the second STATE. */
 static bool replay_record(FlReader *r, RaftLog *log, RaftDurable *d)
 {
     uint8_t type = fl_get_u8(r);
-    uint64_t index, term;
+    uint64_t index, term, gen;
+    if ((d->records == 0) != (type == REC_BASE) || (d->records == 1 && type != REC_STATE))
+        return false;
     switch (type) {
     case REC_BASE:
+        gen = fl_get_u64(r);
         index = fl_get_u64(r);
         term = fl_get_u64(r);
         if (!fl_reader_done(r) || index > RAFT_MAX_INDEX || term > RAFT_MAX_INDEX ||
             (index == 0) != (term == 0))
             return false;
+        d->gen = gen;
         raft_log_clear(log, index, term);
         return true;
     case REC_STATE:
@@ -281,6 +290,7 @@ static bool replay_record(FlReader *r, RaftLog *log, RaftDurable *d)
         if (!fl_reader_done(r) || term > RAFT_MAX_INDEX)
             return false;
         d->term = term;
+        d->whole = true;
         return true;
     case REC_ENTRY: {
         RaftEntry e;
@@ -312,15 +322,21 @@ void raft_wal_replay(const uint8_t *p, size_t len, RaftLog *log, RaftDurable *d)
         uint32_t crc = fl_get_u32(&r);
         if (!body || !fl_reader_ok(&r) || raft_crc32(body, n, 0) != crc) {
             d->torn = true;
-            return;
+            break;
         }
         FlReader br;
         fl_reader_init(&br, body, n);
         if (!replay_record(&br, log, d)) {
             d->torn = true;
-            return;
+            break;
         }
         d->records++;
+    }
+    if (!d->whole) {
+        /* Not even a base and a state: nothing usable. */
+        raft_log_clear(log, 0, 0);
+        d->term = 0;
+        d->vote = RAFT_NO_NODE;
     }
 }
 

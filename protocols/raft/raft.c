@@ -78,6 +78,15 @@
  *     generation drawn from one counter; the handler acts only on the tag
  *     it last armed for that kind, so a timer replaced or left over from
  *     an earlier role is ignored without relying on timer ids.
+ *
+ * 11. Damaged disks.  Raft assumes that what was synced stays.  When
+ *     recovery finds that it did not (a torn or corrupt record, a snapshot
+ *     that does not decode), the node may have forgotten a vote or entries
+ *     it acknowledged.  It then neither votes nor campaigns, but still
+ *     follows, until a leader of a term above any it remembers (so elected
+ *     without it) has caught it up; after that its log is that leader's and
+ *     its old promises are moot.  This is the idea of protocol-aware
+ *     recovery (Alagappan et al., FAST 2018), reduced to its simplest form.
  */
 #include "protocols/raft/raft.h"
 
@@ -166,10 +175,15 @@ typedef struct Raft {
     GByteArray *snap_in;
     uint64_t snap_in_index, snap_in_term, snap_in_total;
 
+    /* Disk. */
+    uint64_t wal_gen;      /* generation of the WAL being appended to */
+    bool amnesiac;         /* note 11 */
+    uint64_t amnesia_term;
+
     /* The no-persist bug's deferred syncs. */
     FlTimerId flush_timer;
     uint64_t flush_tag;
-    bool dirty_wal, dirty_snap;
+    bool dirty_wal[2], dirty_snap;
 } Raft;
 
 static const FlParam raft_params[] = {
@@ -225,6 +239,11 @@ static FlTimerId arm(FlNode *n, Raft *r, FlDuration after, unsigned kind, uint64
     return fl_timer(n, after, *tag);
 }
 
+static const char *wal_file(uint64_t gen)
+{
+    return gen & 1 ? RAFT_WAL_1 : RAFT_WAL_0;
+}
+
 static void make_durable(FlNode *n, Raft *r, const char *file)
 {
     if (r->bug != BUG_NO_PERSIST) {
@@ -235,7 +254,7 @@ static void make_durable(FlNode *n, Raft *r, const char *file)
     if (strcmp(file, RAFT_SNAP) == 0)
         r->dirty_snap = true;
     else
-        r->dirty_wal = true;
+        r->dirty_wal[strcmp(file, RAFT_WAL_1) == 0] = true;
     if (!r->flush_tag)
         r->flush_timer = arm(n, r, FLUSH_EVERY, TIMER_FLUSH, &r->flush_tag);
 }
@@ -246,9 +265,9 @@ static void persist_state(FlNode *n, Raft *r)
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     raft_wal_put_state(&w, r->term, r->vote);
-    fl_disk_append(n, RAFT_WAL, w.data, w.len);
+    fl_disk_append(n, wal_file(r->wal_gen), w.data, w.len);
     fl_writer_deinit(&w);
-    make_durable(n, r, RAFT_WAL);
+    make_durable(n, r, wal_file(r->wal_gen));
 }
 
 /* Appends entries @from .. last to the WAL. */
@@ -259,21 +278,23 @@ static void persist_entries(FlNode *n, Raft *r, uint64_t from)
     fl_writer_init(&w, buf, sizeof buf);
     for (uint64_t i = from; i <= last_index(r); i++)
         raft_wal_put_entry(&w, i, raft_log_get(&r->log, i));
-    fl_disk_append(n, RAFT_WAL, w.data, w.len);
+    fl_disk_append(n, wal_file(r->wal_gen), w.data, w.len);
     fl_writer_deinit(&w);
-    make_durable(n, r, RAFT_WAL);
+    make_durable(n, r, wal_file(r->wal_gen));
 }
 
-/* Rewrites the WAL from scratch: after a snapshot, and after recovery (so
- * that a torn tail is not followed by new records). */
+/* Rewrites the WAL whole into the other file, as the next generation:
+ * after a snapshot, and at every start (so that new records never follow
+ * a torn tail). */
 static void persist_all(FlNode *n, Raft *r)
 {
+    r->wal_gen++;
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    raft_wal_put_all(&w, &r->log, r->term, r->vote);
-    fl_disk_write(n, RAFT_WAL, w.data, w.len);
+    raft_wal_put_all(&w, r->wal_gen, &r->log, r->term, r->vote);
+    fl_disk_write(n, wal_file(r->wal_gen), w.data, w.len);
     fl_writer_deinit(&w);
-    make_durable(n, r, RAFT_WAL);
+    make_durable(n, r, wal_file(r->wal_gen));
 }
 
 /* The snapshot first, then the WAL that no longer holds what it covers: a
@@ -295,9 +316,10 @@ static void flush(FlNode *n, Raft *r)
     r->flush_tag = 0;
     if (r->dirty_snap)
         fl_disk_sync(n, RAFT_SNAP);
-    if (r->dirty_wal)
-        fl_disk_sync(n, RAFT_WAL);
-    r->dirty_snap = r->dirty_wal = false;
+    for (int i = 0; i < 2; i++)
+        if (r->dirty_wal[i])
+            fl_disk_sync(n, i ? RAFT_WAL_1 : RAFT_WAL_0);
+    r->dirty_snap = r->dirty_wal[0] = r->dirty_wal[1] = false;
 }
 
 /* ---- Sending -------------------------------------------------------- */
@@ -414,6 +436,15 @@ static void release_clients(FlNode *n, Raft *r)
 }
 
 /* ---- Role changes (note 1) ------------------------------------------ */
+
+/* Note 11: caught up by a leader elected after the damage. */
+static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term)
+{
+    if (!r->amnesiac || leader_term <= r->amnesia_term)
+        return;
+    r->amnesiac = false;
+    fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
+}
 
 /* Figure 2, rules for all servers: a higher term makes any node a follower
  * of that term (with no vote yet), persisted before anything else. */
@@ -682,7 +713,8 @@ static void on_vote(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     }
     if (m->term > r->term)
         become_follower(n, r, m->term, RAFT_NO_NODE);
-    bool granted = m->term == r->term && (r->vote == RAFT_NO_NODE || r->vote == from) && up_to_date;
+    bool granted = m->term == r->term && (r->vote == RAFT_NO_NODE || r->vote == from) &&
+                   up_to_date && !r->amnesiac;
     if (granted && r->vote != from) {
         r->vote = from;
         persist_state(n, r);
@@ -762,6 +794,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         fl_log(n, "commit %" PRIu64, c);
         apply_committed(n, r);
     }
+    cure_amnesia(n, r, m->term);
     reply.append_reply.success = true;
     reply.append_reply.index = match;
     send_msg(n, from, &reply);
@@ -860,6 +893,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.term = r->term;
     if (m->snap.last_index <= r->commit) {
         /* We hold it all, committed: say so. */
+        cure_amnesia(n, r, m->term);
         reply.snap_reply.offset = m->snap.total;
         send_msg(n, from, &reply);
         return;
@@ -887,6 +921,8 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (r->snap_in->len == r->snap_in_total) {
         install_snapshot(n, r);
         reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
+        if (!r->snap_in)
+            cure_amnesia(n, r, m->term);
     }
     send_msg(n, from, &reply);
 }
@@ -952,6 +988,8 @@ static void on_election_timer(FlNode *n, Raft *r)
         return;
     }
     reset_election_timer(n, r);   /* to try again if this round fails */
+    if (r->amnesiac)
+        return;   /* note 11: it must not lead either */
     if (r->prevote)
         start_prevote(n, r);
     else
@@ -1056,10 +1094,12 @@ static Bug parse_bug(const char *s)
 }
 
 /* Rebuilds the persistent state from the disk: the snapshot if it is
- * whole, then the WAL up to its first bad record, reconciled as
- * InstallSnapshot would (Figure 13, rules 6 and 7). */
+ * whole, then the newer whole WAL of the two up to its first bad record,
+ * reconciled with the snapshot as InstallSnapshot would (Figure 13, rules 6
+ * and 7).  Any damage found makes the node amnesiac (note 11). */
 static void load_disk(FlNode *n, Raft *r)
 {
+    bool damaged = false;
     size_t len;
     const uint8_t *p = fl_disk_view(n, RAFT_SNAP, &len);
     uint64_t snap_index = 0, snap_term = 0;
@@ -1073,33 +1113,56 @@ static void load_disk(FlNode *n, Raft *r)
             g_byte_array_append(r->snap, data, (guint)data_len);
         } else {
             snap_index = snap_term = 0;
+            damaged = true;
         }
-    } else if (p && len) {
-        fl_log(n, "snapshot file is corrupt: ignored");
+    } else if (p) {
         snap_index = snap_term = 0;
+        damaged = true;
     }
-    p = fl_disk_view(n, RAFT_WAL, &len);
-    RaftDurable d;
-    raft_wal_replay(p, len, &r->log, &d);
-    r->term = d.term;
-    r->vote = d.vote < r->nodes ? d.vote : RAFT_NO_NODE;
-    if (d.torn)
-        fl_log(n, "wal: kept %" PRIu64 " records, ignored a torn tail", d.records);
+
+    RaftLog other;
+    raft_log_init(&other);
+    RaftDurable d[2];
+    size_t lens[2];
+    p = fl_disk_view(n, RAFT_WAL_0, &lens[0]);
+    raft_wal_replay(p, lens[0], &r->log, &d[0]);
+    p = fl_disk_view(n, RAFT_WAL_1, &lens[1]);
+    raft_wal_replay(p, lens[1], &other, &d[1]);
+    int use = 0;
+    if (d[1].whole && (!d[0].whole || d[1].gen > d[0].gen)) {
+        RaftLog t = r->log;
+        r->log = other;
+        other = t;
+        use = 1;
+    }
+    raft_log_deinit(&other);
+    /* A torn tail on the WAL we use, or another file that is not a whole
+     * WAL (a torn rewrite, a corrupt header), means something synced is
+     * gone. */
+    if (d[use].torn || (lens[!use] > 0 && !d[!use].whole))
+        damaged = true;
+    r->wal_gen = d[use].whole ? d[use].gen : 0;
+    r->term = d[use].term;
+    r->vote = d[use].vote < r->nodes ? d[use].vote : RAFT_NO_NODE;
     if (r->log.base > snap_index) {
         /* The WAL was compacted by a snapshot that did not survive: what it
          * covered is lost with it. */
-        fl_log(n, "wal starts after index %" PRIu64 " but the snapshot is gone: log dropped",
-               r->log.base);
         raft_log_clear(&r->log, snap_index, snap_term);
+        damaged = true;
     } else {
         raft_log_install(&r->log, snap_index, snap_term);
     }
     r->commit = r->applied = r->log.base;
-    if (p || snap_index)
-        persist_all(n, r);
-    if (r->term)
+    persist_all(n, r);
+    if (r->term || r->log.base || last_index(r))
         fl_log(n, "recovered: term %" PRIu64 ", log %" PRIu64 "..%" PRIu64, r->term,
                r->log.base, last_index(r));
+    if (damaged) {
+        r->amnesiac = true;
+        r->amnesia_term = r->term > last_term(r) ? r->term : last_term(r);
+        fl_log(n, "disk damage found: no votes until a leader of a term above %" PRIu64
+                  " has caught us up", r->amnesia_term);
+    }
 }
 
 static void raft_init(FlNode *n, void *state)

@@ -103,32 +103,39 @@ void raft_log_install(RaftLog *log, uint64_t index, uint64_t term);
 void raft_log_compact(RaftLog *log, uint64_t index);
 
 /* ---- Persistence (log.c) ----------------------------------------------- *
- * The write-ahead log "raft.wal" is a sequence of records
+ * The write-ahead log is a sequence of records
  *     u32 length, u8 type, payload, u32 crc32(type + payload)
- * BASE(index, term) starts it after a compaction; STATE(term, vote) is
- * appended whenever term or vote change; ENTRY(index, term, request)
- * replaces the log from its index on (etcd's WAL does the same).  Replay
- * stops at the first record that does not decode or whose checksum fails:
- * a torn or corrupt tail is treated as absent.  The snapshot file
- * "raft.snap" holds one record: magic, index, term, the store's encoding,
- * crc32. */
+ * It starts with BASE(generation, index, term), the snapshot point it
+ * follows, and STATE(term, vote); STATE is appended again whenever term or
+ * vote change, and ENTRY(index, term, request) replaces the log from its
+ * index on (etcd's WAL does the same).  Replay stops at the first record
+ * that does not decode or whose checksum fails: a torn or corrupt tail is
+ * treated as absent.  A WAL is rewritten whole (at a snapshot, and at every
+ * start) into the other of two files, with the next generation, so that a
+ * rewrite torn by a crash leaves the previous WAL intact.  The snapshot
+ * file holds one record: magic, index, term, the store's encoding, crc32. */
 
-#define RAFT_WAL "raft.wal"
+#define RAFT_WAL_0 "raft.wal.0"
+#define RAFT_WAL_1 "raft.wal.1"
 #define RAFT_SNAP "raft.snap"
 
 uint32_t raft_crc32(const void *data, size_t len, uint32_t crc);
 
 void raft_wal_put_state(FlWriter *w, uint64_t term, uint32_t vote);
 void raft_wal_put_entry(FlWriter *w, uint64_t index, const RaftEntry *e);
-void raft_wal_put_base(FlWriter *w, uint64_t index, uint64_t term);
-/* Encodes a whole WAL for (@log, @term, @vote): base, state, entries. */
-void raft_wal_put_all(FlWriter *w, const RaftLog *log, uint64_t term, uint32_t vote);
+void raft_wal_put_base(FlWriter *w, uint64_t gen, uint64_t index, uint64_t term);
+/* Encodes a whole WAL of generation @gen for (@log, @term, @vote): base,
+ * state, entries. */
+void raft_wal_put_all(FlWriter *w, uint64_t gen, const RaftLog *log, uint64_t term,
+                      uint32_t vote);
 
 /* What a replay found. */
 typedef struct RaftDurable {
+    uint64_t gen;          /* from the BASE record */
     uint64_t term;
     uint32_t vote;
     uint64_t records;      /* whole records read */
+    bool whole;            /* it starts with BASE then STATE: a usable WAL */
     bool torn;             /* replay stopped before the end */
 } RaftDurable;
 

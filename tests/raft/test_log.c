@@ -262,7 +262,7 @@ static GByteArray *wal_of(const RaftLog *log, uint64_t term, uint32_t vote)
 {
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    raft_wal_put_all(&w, log, term, vote);
+    raft_wal_put_all(&w, 1, log, term, vote);
     GByteArray *b = g_byte_array_new();
     g_byte_array_append(b, w.data, (guint)w.len);
     fl_writer_deinit(&w);
@@ -301,7 +301,7 @@ static void test_wal_overwrite(void **state)
     make_log(&log, 0, 0, terms, 3);
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    raft_wal_put_all(&w, &log, 1, RAFT_NO_NODE);
+    raft_wal_put_all(&w, 1, &log, 1, RAFT_NO_NODE);
     raft_wal_put_state(&w, 2, 1);
     RaftEntry e = entry(2, 42);
     raft_wal_put_entry(&w, 2, &e);
