@@ -82,11 +82,16 @@
  * 11. Damaged disks.  Raft assumes that what was synced stays.  When
  *     recovery finds that it did not (a torn or corrupt record, a snapshot
  *     that does not decode), the node may have forgotten a vote or entries
- *     it acknowledged.  It then neither votes nor campaigns, but still
- *     follows, until a leader of a term above any it remembers (so elected
- *     without it) has caught it up; after that its log is that leader's and
- *     its old promises are moot.  This is the idea of protocol-aware
- *     recovery (Alagappan et al., FAST 2018), reduced to its simplest form.
+ *     it acknowledged.  It counts its vote in the last term it remembers as
+ *     cast (a torn write loses only the last record, so that is the term a
+ *     lost vote was in), and it neither votes nor campaigns, though it
+ *     follows, until a leader has brought its log up to that leader's
+ *     commit index: by then it holds again what it had acknowledged and
+ *     was committed.  This is the idea of protocol-aware recovery
+ *     (Alagappan et al., FAST 2018) in its simplest form; it narrows what
+ *     a damaged disk can break without closing it (a corrupt block may
+ *     lose more than the last record), and a majority of damaged nodes
+ *     cannot elect anyone until one of them is caught up.
  */
 #include "protocols/raft/raft.h"
 
@@ -437,10 +442,11 @@ static void release_clients(FlNode *n, Raft *r)
 
 /* ---- Role changes (note 1) ------------------------------------------ */
 
-/* Note 11: caught up by a leader elected after the damage. */
-static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term)
+/* Note 11: caught up by a leader, to its commit index @commit. */
+static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term, uint64_t match,
+                         uint64_t commit)
 {
-    if (!r->amnesiac || leader_term <= r->amnesia_term)
+    if (!r->amnesiac || leader_term < r->amnesia_term || match < commit)
         return;
     r->amnesiac = false;
     fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
@@ -794,7 +800,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         fl_log(n, "commit %" PRIu64, c);
         apply_committed(n, r);
     }
-    cure_amnesia(n, r, m->term);
+    cure_amnesia(n, r, m->term, match, m->append.commit);
     reply.append_reply.success = true;
     reply.append_reply.index = match;
     send_msg(n, from, &reply);
@@ -893,7 +899,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.term = r->term;
     if (m->snap.last_index <= r->commit) {
         /* We hold it all, committed: say so. */
-        cure_amnesia(n, r, m->term);
+        cure_amnesia(n, r, m->term, 0, 0);
         reply.snap_reply.offset = m->snap.total;
         send_msg(n, from, &reply);
         return;
@@ -922,7 +928,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         install_snapshot(n, r);
         reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
         if (!r->snap_in)
-            cure_amnesia(n, r, m->term);
+            cure_amnesia(n, r, m->term, 0, 0);
     }
     send_msg(n, from, &reply);
 }
@@ -1153,16 +1159,20 @@ static void load_disk(FlNode *n, Raft *r)
         raft_log_install(&r->log, snap_index, snap_term);
     }
     r->commit = r->applied = r->log.base;
+    if (damaged) {
+        r->amnesiac = true;
+        r->amnesia_term = r->term > last_term(r) ? r->term : last_term(r);
+        /* Our vote in this term may be what was lost: count it as cast. */
+        if (r->term < r->amnesia_term)
+            r->term = r->amnesia_term;
+        r->vote = r->self;
+    }
     persist_all(n, r);
     if (r->term || r->log.base || last_index(r))
         fl_log(n, "recovered: term %" PRIu64 ", log %" PRIu64 "..%" PRIu64, r->term,
                r->log.base, last_index(r));
-    if (damaged) {
-        r->amnesiac = true;
-        r->amnesia_term = r->term > last_term(r) ? r->term : last_term(r);
-        fl_log(n, "disk damage found: no votes until a leader of a term above %" PRIu64
-                  " has caught us up", r->amnesia_term);
-    }
+    if (damaged)
+        fl_log(n, "disk damage found: no votes until a leader has caught us up");
 }
 
 static void raft_init(FlNode *n, void *state)
