@@ -698,6 +698,34 @@ static void serve_reads(FlNode *n, Raft *r)
     }
 }
 
+/* ---- Invariants -------------------------------------------------------- */
+
+/* What must hold after every step of one node (cluster-wide safety is the
+ * checker's).  Cheap: O(nodes). */
+static void invariants(const Raft *r)
+{
+    g_assert(r->log.base <= r->applied);
+    g_assert(r->applied <= r->commit);
+    g_assert(r->commit <= last_index(r));
+    g_assert(last_term(r) <= r->term);
+    g_assert(r->vote == RAFT_NO_NODE || r->vote < r->nodes);
+    g_assert(r->leader == RAFT_NO_NODE || r->leader < r->nodes);
+    g_assert((r->role == LEADER) == (r->leader == r->self));
+    g_assert(r->role == LEADER || (r->pending->len == 0 && r->reads->len == 0));
+    if (r->role == LEADER) {
+        g_assert(r->vote == r->self);
+        g_assert(r->heartbeat_tag != 0);
+        g_assert(r->read_done <= r->read_seq);
+        for (uint32_t i = 0; i < r->nodes; i++) {
+            if (i == r->self)
+                continue;
+            g_assert(r->peers[i].next >= 1);
+            g_assert(r->peers[i].next <= last_index(r) + 1);
+            g_assert(r->peers[i].match <= last_index(r));
+        }
+    }
+}
+
 /* ---- Message handlers ------------------------------------------------ */
 
 /* Figure 2, RequestVote RPC, receiver implementation; thesis §9.6 for a
@@ -974,6 +1002,7 @@ static void raft_on_message(FlNode *n, void *state, uint32_t from, const uint8_t
     default: break;
     }
     raft_msg_clear(&m);
+    invariants(r);
 }
 
 /* ---- Timers ---------------------------------------------------------- */
@@ -1039,13 +1068,13 @@ static void raft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         on_heartbeat_timer(n, r);
     else if (tag == r->flush_tag)
         flush(n, r);
+    invariants(r);
 }
 
 /* ---- Client requests (note 8) --------------------------------------- */
 
-static void raft_on_request(FlNode *n, void *state, const FlRequest *req)
+static void on_request(FlNode *n, Raft *r, const FlRequest *req)
 {
-    Raft *r = state;
     if (r->role != LEADER) {
         fl_reply_redirect(n, req, r->leader);
         return;
@@ -1082,6 +1111,13 @@ static void raft_on_request(FlNode *n, void *state, const FlRequest *req)
         if (i != r->self && r->peers[i].replicating && r->peers[i].next <= last_index(r))
             send_append(n, r, i);
     advance_commit(n, r);
+}
+
+static void raft_on_request(FlNode *n, void *state, const FlRequest *req)
+{
+    Raft *r = state;
+    on_request(n, r, req);
+    invariants(r);
 }
 
 /* ---- Start, recovery, teardown --------------------------------------- */
@@ -1204,6 +1240,7 @@ static void raft_init(FlNode *n, void *state)
     fl_role(n, "follower");
     r->leader_contact = fl_now(n);
     reset_election_timer(n, r);
+    invariants(r);
 }
 
 static void raft_destroy(FlNode *n, void *state)
