@@ -473,7 +473,8 @@ static void become_follower(FlNode *n, Raft *r, uint64_t term, uint32_t leader)
         r->heartbeat_tag = 0;
         release_clients(n, r);
     }
-    if (leader != RAFT_NO_NODE)
+    /* A leader was in touch with itself until now (raft.leaderless_ms). */
+    if (leader != RAFT_NO_NODE || was_leader)
         r->leader_contact = fl_now(n);
     reset_election_timer(n, r);
 }
