@@ -555,7 +555,7 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     const char *c;
     if (!fl_jv_object(jv, in, "/check", keys) ||
         !fl_jv_string(jv, in, "/check", "consistency", out, true, NULL,
-                      "linearizable|sequential|none", &c))
+                      "linearizable|sequential|atomic|none", &c))
         return false;
     if (strcmp(c, "none") != 0)
         sc->consistency = g_strdup(c);
