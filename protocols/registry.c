@@ -6,11 +6,15 @@
 extern const FlProtocol fl_proto_single;
 extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
+extern const FlProtocol fl_proto_twopc;
+extern const FlProtocol fl_proto_threepc;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
     &fl_proto_primary_backup,
     &fl_proto_lww,
+    &fl_proto_twopc,
+    &fl_proto_threepc,
     NULL,
 };
 

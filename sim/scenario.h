@@ -45,7 +45,16 @@ typedef struct FlExpect {
     /* The trace hash a replay must reproduce (failure files carry it). */
     bool has_trace_hash;
     uint64_t trace_hash;
+    /* Bounds on protocol counters (fl_metric_add): of FlExpectCounter, or
+     * NULL.  A counter never added to counts as 0. */
+    GArray *counters;
 } FlExpect;
+
+typedef struct FlExpectCounter {
+    char *name;
+    bool has_min, has_max;
+    double min, max;
+} FlExpectCounter;
 
 /* A node selector, resolved when a fault starts. */
 typedef enum {
