@@ -33,9 +33,13 @@
  *    Decisions learned on the way are adopted at once (TR1, TR2 are also
  *    what any answer with a decision means).
  * 3. Recovery.  A participant that crashed while undecided may not use the
- *    rules (the operational ones may have decided without it): it only
- *    asks, and adopts what it hears.  If every participant crashed, it
- *    blocks: 3PC is non-blocking for the operational sites only.
+ *    rules while some site is silent (the operational ones may have
+ *    decided without it): it only asks, and adopts what it hears.  Once
+ *    every participant and the coordinator answer and none has decided,
+ *    nobody decided (a decision is logged before it is told), and the
+ *    rules apply again.  Until then it blocks: 3PC is non-blocking for the
+ *    operational sites only; after a total failure the recovered ones wait
+ *    for each other.
  * 4. Under a partition in the `async` model note 1 and note 2 both mistake
  *    silence for crashes: one side terminates to abort (all uncertain)
  *    while the other commits (the coordinator, or a side that holds a
@@ -92,6 +96,7 @@ static void collect(FlNode *n, TxnNode *t, TxnPart *p)
     txn_part_block(n, t, p);
     p->term = TERM_COLLECT;
     p->alive = 0;
+    p->coord_heard = false;
     for (int k = 0; k < p->info.nparts; k++) {
         p->seen[k] = TS_NONE;
         if (p->info.parts[k] == fl_self(n)) {
@@ -110,7 +115,9 @@ static void collect(FlNode *n, TxnNode *t, TxnPart *p)
 static void evaluate(FlNode *n, TxnNode *t, TxnPart *p)
 {
     FlTime now = fl_now(n);
-    if (p->recovered) {
+    bool everyone = p->alive == txn_all_parts(&p->info) &&
+                    (p->coord_heard || txn_part_index(&p->info, p->info.coord) >= 0);
+    if (p->recovered && !everyone) {
         /* Note 3: only ask again later. */
         p->term = TERM_WAIT;
         p->deadline = now + (FlTime)t->timeout;
@@ -172,7 +179,11 @@ static void on_state(FlNode *n, TxnNode *t, uint32_t from, uint64_t id, uint8_t 
         return;
     }
     int k = txn_part_index(&p->info, from);
-    if (p->term != TERM_COLLECT || k < 0)
+    if (p->term != TERM_COLLECT)
+        return;
+    if (from == p->info.coord && k < 0)
+        p->coord_heard = true;
+    if (k < 0 || st == TS_NONE)
         return;
     p->seen[k] = st;
     p->alive |= (uint8_t)(1u << k);
@@ -250,7 +261,7 @@ static void threepc_on_message(FlNode *n, void *state, uint32_t from, const uint
             on_ack(n, t, from, id, x);
         else if (type == TXN_DECISION && (x == TS_COMMITTED || x == TS_ABORTED))
             txn_on_decision(n, t, from, id, x);
-        else if (type == TXN_STATE && x >= TS_READY && x <= TS_ABORTED)
+        else if (type == TXN_STATE && x <= TS_ABORTED)
             on_state(n, t, from, id, x);
         break;
     default:

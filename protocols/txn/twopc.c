@@ -92,7 +92,7 @@ static void twopc_on_message(FlNode *n, void *state, uint32_t from, const uint8_
             txn_on_coord_ack(n, t, from, id, x);
         else if (type == TXN_DECISION && (x == TS_COMMITTED || x == TS_ABORTED))
             txn_on_decision(n, t, from, id, x);
-        else if (type == TXN_STATE && x >= TS_READY && x <= TS_ABORTED)
+        else if (type == TXN_STATE && x <= TS_ABORTED)
             on_state(n, t, from, id, x);
         break;
     default:

@@ -240,7 +240,8 @@ static uint64_t *lock_of(TxnNode *t, uint32_t account)
     return &g_array_index(t->lock, uint64_t, account);
 }
 
-static bool can_prepare(FlNode *n, TxnNode *t, const TxnInfo *info)
+/* Note 2.  Returns NULL for yes, or why not (for the metrics). */
+static const char *vote_against(FlNode *n, TxnNode *t, const TxnInfo *info)
 {
     uint32_t acc[2] = { info->from, info->to };
     for (int i = 0; i < 2; i++) {
@@ -248,11 +249,11 @@ static bool can_prepare(FlNode *n, TxnNode *t, const TxnInfo *info)
             continue;
         uint64_t l = *lock_of(t, acc[i]);
         if (l != 0 && l != info->id)
-            return false;
+            return "txn.vote_no_locked";
     }
     if (info->from != info->to && txn_holds(n, t, info->from) && *balance(t, info->from) < info->amount)
-        return false;
-    return true;
+        return "txn.vote_no_funds";
+    return NULL;
 }
 
 static void lock_accounts(FlNode *n, TxnNode *t, const TxnInfo *info, bool on)
@@ -605,7 +606,8 @@ void txn_on_prepare(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
         send_vote(n, t, from, info->id, false);
         return;
     }
-    bool yes = can_prepare(n, t, info);
+    const char *no = vote_against(n, t, info);
+    bool yes = no == NULL;
     p = part_new(t, info->id);
     p->info = *info;
     p->known = true;
@@ -618,7 +620,7 @@ void txn_on_prepare(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
     } else {
         log_abort(n, p);
         p->state = TS_ABORTED;
-        fl_metric_add(n, "txn.vote_no", 1);
+        fl_metric_add(n, no, 1);
     }
     send_vote(n, t, from, info->id, yes);
 }
@@ -699,13 +701,15 @@ void txn_on_decision(FlNode *n, TxnNode *t, uint32_t from, uint64_t id, uint8_t 
 /* Notes 2 and 3. */
 void txn_on_state_req(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
 {
-    uint8_t st = TS_NONE;
+    int st = -1;
     TxnCoord *c = txn_coord(t, info->id);
     TxnPart *p = txn_part(t, info->id);
     if (c && (c->phase == CP_DECIDED || c->phase == CP_DONE)) {
         st = c->decision;
     } else if (p) {
         st = p->state;
+    } else if (c) {
+        st = TS_NONE;   /* a coordinator, alive, that has not decided */
     } else if (txn_part_index(info, fl_self(n)) >= 0) {
         if (records(t) >= TXN_MAX_RECORDS)
             return;
@@ -725,7 +729,7 @@ void txn_on_state_req(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
         log_id(n, COORD_LOG, REC_DECIDE, info->id, TS_ABORTED, true);
         st = TS_ABORTED;
     }
-    if (st != TS_NONE)
+    if (st >= 0)
         txn_send_id(n, t, from, TXN_STATE, info->id, st);
 }
 

@@ -36,7 +36,7 @@ enum {
     TXN_ACK,           /* id, what (TXN_ACK_*) */
     TXN_DECISION,      /* id, TS_COMMITTED or TS_ABORTED */
     TXN_STATE_REQ,     /* info: what do you know about it? */
-    TXN_STATE,         /* id, state */
+    TXN_STATE,         /* id, state (TS_NONE: a coordinator alive but undecided) */
 };
 enum { TXN_ACK_PRECOMMIT = 1, TXN_ACK_DECISION };
 
@@ -73,6 +73,7 @@ typedef struct TxnPart {
     uint8_t seen[TXN_MAX_PARTS];   /* states collected in termination; TS_NONE: no answer */
     uint8_t acks;            /* bit i: parts[i] acknowledged this backup's precommit */
     uint8_t alive;           /* bit i: parts[i] answered the last collection */
+    bool coord_heard;        /* the coordinator (not a participant) answered it */
 } TxnPart;
 
 typedef enum { CP_VOTING = 1, CP_PRECOMMITTING, CP_DECIDED, CP_DONE, CP_ASKING } TxnCoordPhase;

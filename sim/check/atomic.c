@@ -387,6 +387,8 @@ static void check_total(Atomic *A, gint64 *total_out, gint64 *expected_out, guin
         }
         if ((df == D_COMMIT) == (dt == D_COMMIT))
             continue;
+        if (df == D_ABORT || dt == D_ABORT)
+            continue;   /* committed and aborted: an agreement finding already */
         /* Applied on one side only. */
         if (df == D_PENDING || dt == D_PENDING) {
             total += df == D_COMMIT ? t->amount : -t->amount;   /* it will land */
