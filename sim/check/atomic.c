@@ -492,7 +492,7 @@ FlVerdict fl_check_atomic(const char *path, const char *model, const char *consi
             }
             if (A.violations->len > SHOWN_MAX)
                 g_string_append_printf(report, "  ... %u more\n", A.violations->len - SHOWN_MAX);
-        } else {
+        } else if (A.reports->len) {
             g_string_append_printf(report, "Every participant agrees on every decision, no "
                                    "committed transfer was lost, and the %u audited accounts "
                                    "hold %" G_GINT64_FORMAT " as they should.\n", accounts, total);
