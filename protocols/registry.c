@@ -8,6 +8,7 @@ extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
 extern const FlProtocol fl_proto_twopc;
 extern const FlProtocol fl_proto_threepc;
+extern const FlProtocol fl_proto_shard_kv;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -15,6 +16,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_lww,
     &fl_proto_twopc,
     &fl_proto_threepc,
+    &fl_proto_shard_kv,
     NULL,
 };
 
