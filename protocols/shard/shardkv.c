@@ -1248,6 +1248,19 @@ static void churn_step(FlNode *n, Shard *s)
     }
 }
 
+static void spread_now(FlNode *n, Shard *s)
+{
+    g_autofree uint32_t *own = g_new(uint32_t, s->sample);
+    sample_owners(s, s->ring, s->active, s->range_owner, own);
+    uint32_t list[SHARD_MAX_MEMBERS];
+    uint32_t count = active_list(s, s->active, list);
+    double spread = shard_load_spread(own, s->sample, list, count);
+    metric_set(n, "shard.load_spread_last", spread, &s->last_spread);
+    if (spread > s->max_spread)
+        metric_set(n, "shard.load_spread_max", spread, &s->max_spread);
+    save_figures(n, s);
+}
+
 /* range placement: a random range moves to another active group. */
 static void shuffle_step(FlNode *n, Shard *s)
 {
@@ -1263,19 +1276,7 @@ static void shuffle_step(FlNode *n, Shard *s)
     log_ranges(n, s);
     fl_metric_add(n, "shard.range_moves", 1);
     plan(n, s);
-}
-
-static void spread_now(FlNode *n, Shard *s)
-{
-    g_autofree uint32_t *own = g_new(uint32_t, s->sample);
-    sample_owners(s, s->ring, s->active, s->range_owner, own);
-    uint32_t list[SHARD_MAX_MEMBERS];
-    uint32_t count = active_list(s, s->active, list);
-    double spread = shard_load_spread(own, s->sample, list, count);
-    metric_set(n, "shard.load_spread_last", spread, &s->last_spread);
-    if (spread > s->max_spread)
-        metric_set(n, "shard.load_spread_max", spread, &s->max_spread);
-    save_figures(n, s);
+    spread_now(n, s);
 }
 
 /* ---- Router: start and recovery (note 3) ------------------------------------ */
