@@ -1593,6 +1593,10 @@ static void shard_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
 static void shard_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Shard *s = state;
+    if (s->groups == 0) {
+        fl_reply_fail(n, req);   /* no group to serve anything */
+        return;
+    }
     if (s->router) {
         router_request(n, s, req);
         return;

@@ -177,7 +177,7 @@ void txn_send_id(FlNode *n, TxnNode *t, uint32_t to, uint8_t type, uint64_t id, 
 
 /* ---- Logs ------------------------------------------------------------ */
 
-static void log_info(FlNode *n, const char *file, uint8_t type, const TxnInfo *info)
+static void log_info(FlNode *n, const TxnNode *t, const char *file, uint8_t type, const TxnInfo *info)
 {
     uint8_t buf[64];
     FlWriter w;
@@ -185,11 +185,13 @@ static void log_info(FlNode *n, const char *file, uint8_t type, const TxnInfo *i
     fl_put_u8(&w, type);
     txn_info_put(&w, info);
     fl_disk_append(n, file, w.data, w.len);
-    fl_disk_sync(n, file);
+    if (t->sync)
+        fl_disk_sync(n, file);
     fl_writer_deinit(&w);
 }
 
-static void log_id(FlNode *n, const char *file, uint8_t type, uint64_t id, int extra, bool sync)
+static void log_id(FlNode *n, const TxnNode *t, const char *file, uint8_t type, uint64_t id,
+                   int extra, bool sync)
 {
     uint8_t buf[16];
     FlWriter w;
@@ -199,14 +201,14 @@ static void log_id(FlNode *n, const char *file, uint8_t type, uint64_t id, int e
     if (extra >= 0)
         fl_put_u8(&w, (uint8_t)extra);
     fl_disk_append(n, file, w.data, w.len);
-    if (sync)
+    if (sync && t->sync)
         fl_disk_sync(n, file);
     fl_writer_deinit(&w);
 }
 
 /* An abort record carries the info when the participant has it (audits
  * list the transaction under its accounts), else only the id. */
-static void log_abort(FlNode *n, const TxnPart *p)
+static void log_abort(FlNode *n, const TxnNode *t, const TxnPart *p)
 {
     uint8_t buf[64];
     FlWriter w;
@@ -218,7 +220,8 @@ static void log_abort(FlNode *n, const TxnPart *p)
     else
         fl_put_u64(&w, p->info.id);
     fl_disk_append(n, PART_LOG, w.data, w.len);
-    fl_disk_sync(n, PART_LOG);
+    if (t->sync)
+        fl_disk_sync(n, PART_LOG);
     fl_writer_deinit(&w);
 }
 
@@ -367,6 +370,7 @@ void txn_init(FlNode *n, TxnNode *t, bool three)
     if (t->tick < FL_MS(1))
         t->tick = FL_MS(1);
     t->initial = fl_param_int(n, "initial_balance");
+    t->sync = fl_param_bool(n, "sync");
     t->balance = g_array_new(FALSE, FALSE, sizeof(int64_t));
     t->lock = g_array_new(FALSE, TRUE, sizeof(uint64_t));
     t->parts = g_tree_new_full(cmp_id, NULL, NULL, g_free);
@@ -597,7 +601,7 @@ void txn_on_prepare(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
         /* Aborted before it ever came: remember what it was, vote no. */
         p->info = *info;
         p->known = true;
-        log_abort(n, p);
+        log_abort(n, t, p);
         send_vote(n, t, from, info->id, false);
         return;
     }
@@ -612,13 +616,13 @@ void txn_on_prepare(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
     p->info = *info;
     p->known = true;
     if (yes) {
-        log_info(n, PART_LOG, REC_PREPARED, info);   /* durable before the vote */
+        log_info(n, t, PART_LOG, REC_PREPARED, info);   /* durable before the vote */
         lock_accounts(n, t, info, true);
         p->state = TS_READY;
         p->deadline = fl_now(n) + (FlTime)(2 * t->timeout);
         part_activate(t, p);
     } else {
-        log_abort(n, p);
+        log_abort(n, t, p);
         p->state = TS_ABORTED;
         fl_metric_add(n, no, 1);
     }
@@ -653,10 +657,10 @@ void txn_part_decide(FlNode *n, TxnNode *t, TxnPart *p, uint8_t d, const char *h
     }
     g_assert(p->known);
     if (d == TS_COMMITTED) {
-        log_id(n, PART_LOG, REC_COMMIT, p->info.id, -1, true);
+        log_id(n, t, PART_LOG, REC_COMMIT, p->info.id, -1, true);
         apply_commit(n, t, &p->info);
     } else {
-        log_abort(n, p);
+        log_abort(n, t, p);
     }
     lock_accounts(n, t, &p->info, false);
     p->state = d;
@@ -672,7 +676,7 @@ void txn_part_decide(FlNode *n, TxnNode *t, TxnPart *p, uint8_t d, const char *h
 void txn_part_precommit(FlNode *n, TxnNode *t, TxnPart *p)
 {
     g_assert(p->state == TS_READY);
-    log_id(n, PART_LOG, REC_PRECOMMIT, p->info.id, -1, true);
+    log_id(n, t, PART_LOG, REC_PRECOMMIT, p->info.id, -1, true);
     p->state = TS_PRECOMMIT;
 }
 
@@ -687,7 +691,7 @@ void txn_on_decision(FlNode *n, TxnNode *t, uint32_t from, uint64_t id, uint8_t 
         if (records(t) >= TXN_MAX_RECORDS)
             return;
         p = part_new(t, id);
-        log_abort(n, p);
+        log_abort(n, t, p);
         p->state = TS_ABORTED;
     } else if (p->state == TS_READY || p->state == TS_PRECOMMIT) {
         bool from_coord = p->known && from == p->info.coord;
@@ -716,7 +720,7 @@ void txn_on_state_req(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
         p = part_new(t, info->id);
         p->info = *info;
         p->known = true;
-        log_abort(n, p);
+        log_abort(n, t, p);
         p->state = TS_ABORTED;
         fl_metric_add(n, "txn.unilateral_abort", 1);
         st = TS_ABORTED;
@@ -726,7 +730,7 @@ void txn_on_state_req(FlNode *n, TxnNode *t, uint32_t from, const TxnInfo *info)
         c = coord_new(t, info);
         c->decision = TS_ABORTED;
         c->phase = CP_DONE;
-        log_id(n, COORD_LOG, REC_DECIDE, info->id, TS_ABORTED, true);
+        log_id(n, t, COORD_LOG, REC_DECIDE, info->id, TS_ABORTED, true);
         st = TS_ABORTED;
     }
     if (st >= 0)
@@ -829,7 +833,7 @@ void txn_on_request(FlNode *n, TxnNode *t, const FlRequest *req)
     c->phase = CP_VOTING;
     c->req = *req;
     c->has_client = true;
-    log_info(n, COORD_LOG, REC_START, &info);   /* note 1 */
+    log_info(n, t, COORD_LOG, REC_START, &info);   /* note 1 */
     FlTime now = fl_now(n);
     c->deadline = now + (FlTime)t->timeout;
     c->retry_at = now + (FlTime)t->retry;
@@ -844,7 +848,7 @@ void txn_coord_decide(FlNode *n, TxnNode *t, TxnCoord *c, uint8_t d, const char 
     c->decision = d;
     c->phase = CP_DECIDED;
     c->acks = 0;
-    log_id(n, COORD_LOG, REC_DECIDE, c->info.id, d, true);   /* note 1 */
+    log_id(n, t, COORD_LOG, REC_DECIDE, c->info.id, d, true);   /* note 1 */
     fl_metric_add(n, d == TS_COMMITTED ? "txn.commit" : "txn.abort", 1);
     if (d == TS_ABORTED) {
         g_autofree char *name = g_strdup_printf("txn.abort_%s", why);
@@ -861,7 +865,7 @@ static void coord_precommit(FlNode *n, TxnNode *t, TxnCoord *c)
 {
     c->phase = CP_PRECOMMITTING;
     c->acks = 0;
-    log_id(n, COORD_LOG, REC_PRECOMMIT, c->info.id, -1, true);   /* note 1 */
+    log_id(n, t, COORD_LOG, REC_PRECOMMIT, c->info.id, -1, true);   /* note 1 */
     FlTime now = fl_now(n);
     c->deadline = now + (FlTime)t->timeout;
     c->retry_at = now + (FlTime)t->retry;
@@ -913,7 +917,7 @@ void txn_on_coord_ack(FlNode *n, TxnNode *t, uint32_t from, uint64_t id, uint8_t
         c->acks |= (uint8_t)(1u << i);
         if (c->acks == txn_all_parts(&c->info)) {
             c->phase = CP_DONE;
-            log_id(n, COORD_LOG, REC_END, id, -1, false);   /* lost on a crash: resent, harmless */
+            log_id(n, t, COORD_LOG, REC_END, id, -1, false);   /* lost on a crash: resent, harmless */
         }
     }
 }

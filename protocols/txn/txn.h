@@ -94,6 +94,7 @@ typedef struct TxnNode {
     bool three;              /* 3PC */
     bool one_coordinator;
     bool cooperative;        /* 2PC: blocked participants ask each other */
+    bool sync;               /* false: the log is never synced (a bug, on purpose) */
     FlDuration timeout, retry, tick;
     int64_t initial;
     GArray *balance;         /* int64_t per account (index: account) */
@@ -173,4 +174,5 @@ void txn_coord_tick(FlNode *n, TxnNode *t);
     { "coordinators", FL_PARAM_ENUM, "\"all\"", "all: every node coordinates the transfers sent to it and holds accounts; one: node 0 coordinates every transfer and holds none", "all|one", 0, 0 }, \
     { "timeout", FL_PARAM_DURATION, "\"100ms\"", "coordinator: wait for votes and acks; participant: twice this for the decision before suspecting the coordinator", NULL, 1, 1e12 }, \
     { "retry", FL_PARAM_DURATION, "\"20ms\"", "resend interval for unanswered messages", NULL, 1, 1e12 }, \
-    { "initial_balance", FL_PARAM_INT, "100", "every account's opening balance", NULL, 0, 1e12 }
+    { "initial_balance", FL_PARAM_INT, "100", "every account's opening balance", NULL, 0, 1e12 }, \
+    { "sync", FL_PARAM_BOOL, "true", "false: votes and decisions are logged but never synced, so a crash forgets them (a bug, to see the atomic check catch it)", NULL, 0, 0 }
