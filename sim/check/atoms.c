@@ -30,8 +30,8 @@ guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
         len -= 8;
     }
     guint64 k = 0;
-    if (len)
-        memcpy(&k, s, len);   /* s may be NULL when len is 0 */
+    if (len)   /* p may be NULL when len is 0: memcpy(NULL) is undefined even then */
+        memcpy(&k, s, len);
     h ^= k * 0x9E3779B97F4A7C15ull;
     h ^= h >> 31;
     h *= 0xff51afd7ed558ccdull;

@@ -168,7 +168,7 @@ static int merge(char **files, int n, bool as_json)
 int fl_cmd_fuzz(int argc, char **argv)
 {
     gint64 nseeds = 0;
-    char *range = NULL, *shard = NULL, *out = NULL;
+    g_autofree char *range = NULL, *shard = NULL, *out = NULL;
     gint jobs = 0;
     double limit = 60;
     gboolean keep_going = FALSE, as_json = FALSE, do_merge = FALSE, no_shrink = FALSE;
@@ -273,7 +273,6 @@ int fl_cmd_fuzz(int argc, char **argv)
     fl_scenario_free(sc);
     json_object_del(json_object_get(root, "expect"), "trace_hash");
     g_autofree char *dir = out ? g_strdup(out) : g_strdup_printf("runs/fuzz-%s", name);
-    g_free(out);
 
     struct sigaction sa = { .sa_handler = on_sigint };
     sigemptyset(&sa.sa_mask);
@@ -351,7 +350,5 @@ int fl_cmd_fuzz(int argc, char **argv)
     json_decref(sum);
     fl_fuzz_report_free(r);
     json_decref(root);
-    g_free(range);
-    g_free(shard);
     return status;
 }

@@ -8,7 +8,7 @@
 
 int fl_cmd_replay(int argc, char **argv)
 {
-    char *out = NULL;
+    g_autofree char *out = NULL;
     GOptionEntry entries[] = {
         { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Also write the run's files into DIR", "DIR" },
         { NULL },
@@ -44,7 +44,6 @@ int fl_cmd_replay(int argc, char **argv)
         fprintf(stderr, "faultline replay: %s\n", err->message);
         g_error_free(err);
         fl_scenario_free(sc);
-        g_free(out);
         return 2;
     }
     printf("faultline replay %s seed=%" PRIu64 "\n", argv[1], sc->seed);
@@ -58,6 +57,5 @@ int fl_cmd_replay(int argc, char **argv)
     printf("trace_hash=%016" PRIx64 " verdict=%s\n", res.trace_hash, fl_verdict_name(res.verdict));
     fl_run_result_clear(&res);
     fl_scenario_free(sc);
-    g_free(out);
     return same ? 0 : 1;
 }

@@ -22,6 +22,8 @@ static json_t *fuzz(const char *exe, const char *scenario, const char *seeds, in
         return NULL;
     json_t *r = json_loads(out, 0, NULL);
     g_free(out);
+    const char *rm[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
     return r;
 }
 

@@ -41,6 +41,17 @@ static int run(char **out, ...)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* A temporary folder, removed when the variable goes out of scope. */
+static void rmtree(char **dir)
+{
+    if (!*dir)
+        return;
+    const char *argv[] = { "rm", "-rf", *dir, NULL };
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_free(*dir);
+}
+#define TMPDIR_AUTO __attribute__((cleanup(rmtree))) char *
+
 static json_t *parse(const char *text)
 {
     json_error_t je;
@@ -64,7 +75,7 @@ static char *failures_key(json_t *sum)
 
 static void test_same_results_whatever_jobs(void **st)
 {
-    g_autofree char *dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
     char *o1 = NULL, *o3 = NULL;
     assert_int_equal(run(&o1, "fuzz", BUGGY, "--seeds", "40", "--keep-going", "--no-shrink", "--json",
                          "--jobs", "1", "--out", dir, NULL), 1);
@@ -84,7 +95,7 @@ static void test_same_results_whatever_jobs(void **st)
 
 static void test_shards_cover_range_once(void **st)
 {
-    g_autofree char *dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
     char *whole = NULL;
     run(&whole, "fuzz", BUGGY, "--seed-range", "5..33", "--keep-going", "--no-shrink", "--json", "--out", dir, NULL);
     json_t *w = parse(whole);
@@ -120,7 +131,7 @@ static void test_shards_cover_range_once(void **st)
 
 static void test_found_shrunk_and_replayed(void **st)
 {
-    g_autofree char *dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
     char *out = NULL;
     assert_int_equal(run(&out, "fuzz", BUGGY, "--seeds", "20", "--json", "--out", dir, NULL), 1);
     json_t *sum = parse(out);
@@ -160,7 +171,7 @@ static void test_found_shrunk_and_replayed(void **st)
 
 static void test_interrupt_writes_what_was_found(void **st)
 {
-    g_autofree char *dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
     const char *argv[] = { exe(), "fuzz", BUGGY, "--seeds", "1000000", "--keep-going", "--json", "--out", dir, NULL };
     GPid pid;
     int out_fd;
