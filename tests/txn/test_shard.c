@@ -94,6 +94,11 @@ static const char *const shard_faults[] = {
     " {\"at\":[\"1s\",\"2s\"],\"kind\":\"crash\",\"node\":\"random\",\"restart_after\":[\"100ms\",\"800ms\"]},"
     " {\"at\":[\"2s\",\"4s\"],\"kind\":\"crash\",\"node\":0,\"restart_after\":[\"100ms\",\"500ms\"]},"
     " {\"at\":[\"3s\",\"4s\"],\"kind\":\"partition\",\"isolate\":\"random\",\"for\":[\"100ms\",\"600ms\"]}]",
+    "[{\"kind\":\"nemesis\",\"kinds\":[\"crash\",\"pause\",\"partition\",\"omission\",\"delay\","
+    "\"duplicate\",\"clock\",\"clog\"],\"every\":[\"300ms\",\"1s\"],\"for\":[\"100ms\",\"800ms\"],"
+    "\"until\":\"4500ms\"},"
+    " {\"at\":[\"1s\",\"3s\"],\"kind\":\"disk\",\"node\":\"random\",\"mode\":\"lose-unsynced\","
+    "\"restart_after\":[\"100ms\",\"1s\"]}]",
 };
 
 static void test_moves_stay_linearizable(void **st)
