@@ -41,6 +41,7 @@ typedef struct {
     gint64 id, from, to, amount;
     Outcome outcome;
     guint32 line;          /* of the invocation */
+    guint op;              /* index into the history's ops */
     GArray *seen;          /* of Seen: what each audit says about it */
 } Txn;
 
@@ -53,6 +54,7 @@ typedef struct {
     gint64 account, node;  /* node -1: the event named none */
     gint64 balance, initial;
     guint32 line;
+    guint op;              /* index into the history's ops */
     GArray *ids[3];        /* gint64, per Decision */
 } Report;
 
@@ -60,6 +62,7 @@ typedef struct {
     const char *kind;
     char *text;
     gint64 txn, account;   /* -1 when not about one */
+    gint ops[3];           /* operations involved (index into ops), -1: none */
 } Violation;
 
 typedef struct {
@@ -147,9 +150,20 @@ static void violation(Atomic *A, const char *kind, gint64 txn, gint64 account,
 {
     va_list ap;
     va_start(ap, fmt);
-    Violation v = { .kind = kind, .text = g_strdup_vprintf(fmt, ap), .txn = txn, .account = account };
+    Violation v = { .kind = kind, .text = g_strdup_vprintf(fmt, ap), .txn = txn, .account = account,
+                    .ops = { -1, -1, -1 } };
     va_end(ap);
     g_array_append_val(A->violations, v);
+}
+
+/* Names the operations behind the last violation (-1: none), so that
+ * reports can show them. */
+static void involve(Atomic *A, gint a, gint b, gint c)
+{
+    Violation *v = &g_array_index(A->violations, Violation, A->violations->len - 1);
+    v->ops[0] = a;
+    v->ops[1] = b;
+    v->ops[2] = c;
 }
 
 static Txn *find_txn(Atomic *A, gint64 id)
@@ -171,7 +185,7 @@ static gboolean collect(Atomic *A, GError **err)
                 .to = get_int(v, "to", 0), .amount = get_int(v, "amount", 0),
                 .outcome = op->status == FL_OP_OK ? OUT_COMMITTED
                          : op->status == FL_OP_FAIL ? OUT_ABORTED : OUT_UNKNOWN,
-                .line = op->inv_line,
+                .line = op->inv_line, .op = i,
             };
             Txn *dup = find_txn(A, t.id);
             if (dup) {
@@ -203,7 +217,7 @@ static gboolean collect(Atomic *A, GError **err)
         Report r = {
             .account = key->i, .node = get_int(ev, "node", -1),
             .balance = get_int(v, "balance", 0), .initial = get_int(v, "initial", INITIAL_DEFAULT),
-            .line = op->ret_line,
+            .line = op->ret_line, .op = i,
         };
         static const char *const lists[] = { "commit", "abort", "pending" };
         for (int d = 0; d < 3; d++) {
@@ -247,6 +261,8 @@ static void check_reports(Atomic *A)
                                   "%s committed transaction %" G_GINT64_FORMAT " on account %"
                                   G_GINT64_FORMAT ", but no client ever asked for it",
                                   node_text(r, nb), id, r->account);
+                    if (d == D_COMMIT)
+                        involve(A, -1, (gint)r->op, -1);
                     continue;
                 }
                 Seen s = { .report = ri, .d = (Decision)d };
@@ -266,6 +282,8 @@ static void check_reports(Atomic *A)
                       "committed make %" G_GINT64_FORMAT,
                       node_text(r, nb), r->balance, r->account, r->initial,
                       r->ids[D_COMMIT]->len, expect);
+        if (expect != r->balance)
+            involve(A, -1, (gint)r->op, -1);
     }
 }
 
@@ -296,6 +314,7 @@ static void check_txns(Atomic *A)
                       G_GINT64_FORMAT " and aborted by %s on account %" G_GINT64_FORMAT,
                       t->id, t->line, node_text(rc, na), rc->account, node_text(ra, nb),
                       ra->account);
+            involve(A, (gint)t->op, (gint)rc->op, (gint)ra->op);
         }
         if (t->outcome == OUT_ABORTED && commit) {
             const Report *rc = &g_array_index(A->reports, Report, commit->report);
@@ -303,6 +322,7 @@ static void check_txns(Atomic *A)
                       "transaction %" G_GINT64_FORMAT " (line %u) failed for its client, "
                       "but %s committed it on account %" G_GINT64_FORMAT,
                       t->id, t->line, node_text(rc, na), rc->account);
+            involve(A, (gint)t->op, (gint)rc->op, -1);
         }
         if (t->outcome != OUT_COMMITTED)
             continue;
@@ -324,6 +344,8 @@ static void check_txns(Atomic *A)
                           "but %s %s on account %" G_GINT64_FORMAT,
                           t->id, t->line, node_text(r, na),
                           found < 0 ? "does not know it" : "aborted it", r->account);
+            if (found == D_ABORT || found < 0)
+                involve(A, (gint)t->op, (gint)r->op, -1);
         }
     }
 }
@@ -401,6 +423,7 @@ static void check_total(Atomic *A, gint64 *total_out, gint64 *expected_out, guin
                   t->id, t->line, t->amount, node_text(rf, na),
                   df < 0 ? "nothing" : decision_word[df], t->from, node_text(rt, nb),
                   dt < 0 ? "nothing" : decision_word[dt], t->to);
+        involve(A, (gint)t->op, (gint)rf->op, (gint)rt->op);
     }
     if (total != expected)
         violation(A, "total", -1, -1,
@@ -411,6 +434,43 @@ static void check_total(Atomic *A, gint64 *total_out, gint64 *expected_out, guin
     *expected_out = expected;
     *accounts_out = g_hash_table_size(first);
     *in_doubt_out = in_doubt;
+}
+
+/* ---- Reports ---------------------------------------------------------- */
+
+static json_t *json_of_val(const FlVal *v)
+{
+    if (!v)
+        return json_null();
+    g_autoptr(GString) text = g_string_new(NULL);
+    fl_val_to_json(v, text);
+    json_t *j = json_loads(text->str, JSON_DECODE_ANY, NULL);
+    return j ? j : json_string(text->str);
+}
+
+/* An operation as the other checkers show one (process, f, type, lines,
+ * times, key, value), so that plots and reports can find it. */
+static json_t *json_op(FlHistory *h, guint idx)
+{
+    const FlOp *op = &g_array_index(h->ops, FlOp, idx);
+    const char *type = op->status == FL_OP_OK ? "ok" : op->status == FL_OP_FAIL ? "fail" : "info";
+    json_t *o = json_pack("{s:I,s:s,s:s,s:i}", "process", (json_int_t)op->process, "f",
+                          txn_ops[op->f], "type", type, "invoke_line", (int)op->inv_line);
+    if (op->ret_line)
+        json_object_set_new(o, "complete_line", json_integer(op->ret_line));
+    if (op->inv_time >= 0)
+        json_object_set_new(o, "invoke_time", json_integer(op->inv_time));
+    if (op->ret_time >= 0)
+        json_object_set_new(o, "complete_time", json_integer(op->ret_time));
+    const FlVal *inv = fl_reader_event_at(h->reader, op->inv_offset, op->inv_line);
+    json_object_set_new(o, "key", json_of_val(fl_val_get(inv, "key")));
+    gboolean done = op->status == FL_OP_OK && op->ret_line;
+    const FlVal *ev = done ? fl_reader_event_at(h->reader, op->ret_offset, op->ret_line) : inv;
+    json_object_set_new(o, "value", json_of_val(fl_val_get(ev, "value")));
+    const FlVal *node = done ? fl_val_get(ev, "node") : NULL;
+    if (node && node->kind == FL_VAL_INT)
+        json_object_set_new(o, "node", json_integer(node->i));
+    return o;
 }
 
 /* ---- Entry point ------------------------------------------------------ */
@@ -526,6 +586,16 @@ FlVerdict fl_check_atomic(const char *path, const char *model, const char *consi
                 json_object_set_new(o, "txn", json_integer(v->txn));
             if (v->account >= 0)
                 json_object_set_new(o, "account", json_integer(v->account));
+            /* The operations involved: the transfer, then the audits. */
+            if (v->ops[0] >= 0)
+                json_object_set_new(o, "transfer", json_op(A.h, (guint)v->ops[0]));
+            if (v->ops[1] >= 0 || v->ops[2] >= 0) {
+                json_t *audits = json_array();
+                for (int k = 1; k < 3; k++)
+                    if (v->ops[k] >= 0)
+                        json_array_append_new(audits, json_op(A.h, (guint)v->ops[k]));
+                json_object_set_new(o, "audits", audits);
+            }
             json_array_append_new(vs, o);
         }
         json_object_set_new(j, "violations", vs);
