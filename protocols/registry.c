@@ -12,6 +12,10 @@ extern const FlProtocol fl_proto_abd;
 extern const FlProtocol fl_proto_chain;
 extern const FlProtocol fl_proto_dynamo;
 extern const FlProtocol fl_proto_fd_demo;
+extern const FlProtocol fl_proto_twopc;
+extern const FlProtocol fl_proto_threepc;
+extern const FlProtocol fl_proto_shard_kv;
+extern const FlProtocol fl_proto_raft;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -23,6 +27,10 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_chain,
     &fl_proto_dynamo,
     &fl_proto_fd_demo,
+    &fl_proto_twopc,
+    &fl_proto_threepc,
+    &fl_proto_shard_kv,
+    &fl_proto_raft,
     NULL,
 };
 

@@ -7,6 +7,7 @@
  * that fails.  Output never depends on hash-table order.
  */
 #include "sim/check/check.h"
+#include "sim/check/atomic.h"
 #include "sim/check/history.h"
 #include "sim/check/search.h"
 #include "sim/check/weak.h"
@@ -227,6 +228,8 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         GError **err)
 {
     if (json_out) *json_out = NULL;
+    if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
+        return fl_check_atomic(path, model, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
@@ -321,11 +324,11 @@ int fl_check_main(int argc, char **argv)
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set, queue or counter", "MODEL" },
+          "register (cas-register), kv, mutex, set, queue, counter or txn", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default), sequential, sequential-multikey, causal, causal-memory, "
-          "causal-convergence, session, read-your-writes, monotonic-reads, monotonic-writes, "
-          "writes-follow-reads, eventual; or a comma-separated list of them", "C" },
+          "linearizable (default), sequential, atomic (txn), sequential-multikey, causal, "
+          "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
+          "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,

@@ -4,7 +4,7 @@
 #pragma once
 
 /* Every consistency name `faultline check` takes, NULL-terminated:
- * linearizable, sequential, sequential-multikey, causal, causal-memory,
+ * linearizable, sequential, atomic, sequential-multikey, causal, causal-memory,
  * causal-convergence, session, read-your-writes, monotonic-reads,
  * monotonic-writes, writes-follow-reads, eventual (see weak.h). */
 const char *const *fl_consistency_names(void);

@@ -24,7 +24,7 @@ const FlModel *fl_model_find(const char *name)
 const char *const *fl_check_model_names(void)
 {
     static const char *const names[] = {
-        "register", "cas-register", "kv", "mutex", "set", "queue", "counter", NULL,
+        "register", "cas-register", "kv", "mutex", "set", "queue", "counter", "txn", NULL,
     };
     return names;
 }
