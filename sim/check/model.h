@@ -87,8 +87,9 @@ struct FlModel {
     FlProduces (*produces)(const FlOp *op, FlAtom *value);
     /* Optional, together: @shows gives the value an operation's result
      * reveals (FL_ATOM_NONE if none); @visible says whether the effect of
-     * @op could be what such a value @w reveals.  When no revealed value
-     * can show an info op's effect, the search drops that op. */
+     * @op could be what such a value @w reveals, or, with @w FL_ATOM_NONE,
+     * whether results that reveal no value (a dequeue of null) could show
+     * it.  When nothing can show an info op's effect, the search drops it. */
     FlAtom (*shows)(const FlOp *op);
     /* Optional: orderings that every linearization must respect beyond
      * real time, derived from results (a queue with distinct values: the

@@ -564,7 +564,7 @@ static void drop_unobserved(Search *s, guint8 *keep)
     observed_values(s, TRUE, vid, vatom);
     for (guint32 i = 0; i < s->n; i++) {
         if (s->op[i]->status != FL_OP_INFO) continue;
-        gboolean seen = FALSE;
+        gboolean seen = s->m->visible(&s->h->ctx, s->op[i], FL_ATOM_NONE);
         for (guint32 w = 0; w < vatom->len && !seen; w++)
             seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
         if (!seen) {
