@@ -98,6 +98,10 @@ struct FlModel {
      * the operations of one object that are not `fail`. */
     void (*constraints)(FlModelCtx *ctx, const FlOp *const *ops, guint32 n,
                         GArray *pairs);
+    /* Optional, for models in which every operation either observes the
+     * whole state (observes is not FL_ATOM_NONE) or overwrites it: TRUE
+     * when @op sets the state whatever it was (a register write). */
+    gboolean (*overwrites)(const FlOp *op);
     /* Optional: rewrites, in the search's own copies @ops[0..n), values
      * whose identity cannot matter to any result into one placeholder, so
      * that states differing only by them are one state. */

@@ -59,6 +59,22 @@
  *     operation stays optional: it may be placed any time after its
  *     invocation, or never.
  *
+ * 10. Silent writes (models with `overwrites`).  An ok write whose value no
+ *     result can show must, in any valid order, be followed directly by
+ *     another write (anything else would observe its value) or end the
+ *     order.  And any such write that is a candidate may be moved to just
+ *     before the next write placed: taking it out of its old place changes
+ *     no observed state, and the write after it erases it at once.  So
+ *     silent writes are never choices of their own: when a write is placed,
+ *     every silent write that is a candidate is placed just before it, and
+ *     once only silent writes remain they are placed in any order.  One
+ *     exception: if a silent write s must precede in real time the write w
+ *     that follows it, w is no candidate yet; then s has the earliest
+ *     deadline of all (any op due before s would have to come between s and
+ *     w), so the silent write with the earliest deadline is also tried
+ *     alone.  Without this rule every subset of concurrent silent writes is
+ *     a configuration.  Linearizability only.
+ *
  *  9. Derived orderings.  A model may know orderings that results imply
  *     beyond real time (queue: what was dequeued first was enqueued first).
  *     They only remove candidates that cannot lead anywhere.  They are
@@ -101,6 +117,8 @@ typedef struct {
     guint32 op;        /* applied operation, NONE while trying */
     guint32 prev_state;
     guint32 cand_off, cand_n, cand_i;
+    guint32 pre_n;     /* silent candidates, after the others (note 10) */
+    guint32 pre_used;  /* placed before op: 0 or pre_n */
     gboolean forced;
 } Frame;
 
@@ -114,6 +132,8 @@ typedef struct {
     const FlOp **op;
     gint64 *ret;           /* completion, or derived deadline (note 7) */
     guint8 *required;
+    guint8 *silent;        /* note 10 */
+    guint32 silent_left;
     guint8 *done;
     guint64 *z1, *z2;
 
@@ -147,9 +167,10 @@ typedef struct {
 
     GArray *frames;        /* Frame */
     GArray *cands;         /* guint32 */
-    guint32 applied;
-    GArray *best;          /* guint32 local ops */
-    guint32 shared;
+    guint32 applied;       /* ops placed */
+    GArray *best;          /* guint32 local ops: the deepest path saved */
+    GArray *best_end;      /* guint32 per saved frame: its end in best */
+    guint32 shared;        /* frames the current path shares with best */
 
     gint64 deadline;
     guint64 steps;
@@ -319,6 +340,7 @@ static void apply(Search *s, guint32 o, guint32 ns)
     s->fp2 ^= s->z2[o];
     s->state = ns;
     s->required_left -= s->required[o];
+    s->silent_left -= s->silent[o];
     if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
         unlink_entry(s, 1 + 2 * o);
         if (has_return(s, o)) unlink_entry(s, 2 + 2 * o);
@@ -341,6 +363,7 @@ static void undo(Search *s, guint32 o, guint32 prev_state)
     s->fp2 ^= s->z2[o];
     s->state = prev_state;
     s->required_left += s->required[o];
+    s->silent_left += s->silent[o];
     if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
         if (has_return(s, o)) relink_entry(s, 2 + 2 * o);
         relink_entry(s, 1 + 2 * o);
@@ -393,10 +416,9 @@ static int cmp_ranked(const void *x, const void *y)
     return a->op < b->op ? -1 : a->op > b->op;
 }
 
-/* Orders s->cands[off..] by note 3. */
-static void rank(Search *s, guint32 off)
+/* Orders s->cands[off..off+k) by note 3. */
+static void rank(Search *s, guint32 off, guint32 k)
 {
-    guint32 k = s->cands->len - off;
     if (k < 2) return;
     Ranked stack_buf[64];
     Ranked *r = k <= 64 ? stack_buf : g_new(Ranked, k);
@@ -412,14 +434,25 @@ static void rank(Search *s, guint32 off)
     if (r != stack_buf) g_free(r);
 }
 
-/* Saves the current path if it is the deepest so far (note 8). */
-static void note_depth(Search *s)
+/* Saves the current path when it is deeper than the one saved (note 8).
+ * Called before backtracking, so each new maximum is saved once; only the
+ * frames above the part shared with the saved path are copied. */
+static void save_best(Search *s)
 {
     if (s->applied <= s->best->len) return;
-    g_array_set_size(s->best, s->applied);
-    for (guint32 i = s->shared; i < s->applied; i++)
-        g_array_index(s->best, guint32, i) = g_array_index(s->frames, Frame, i).op;
-    s->shared = s->applied;
+    guint32 keep = MIN(s->shared, s->best_end->len);
+    g_array_set_size(s->best, keep ? g_array_index(s->best_end, guint32, keep - 1) : 0);
+    g_array_set_size(s->best_end, keep);
+    for (guint32 i = keep; i < s->frames->len; i++) {
+        const Frame *f = &g_array_index(s->frames, Frame, i);
+        if (f->op == NONE) break;
+        for (guint32 j = 0; j < f->pre_used; j++)
+            g_array_append_val(s->best, g_array_index(s->cands, guint32, f->cand_off + f->cand_n + j));
+        g_array_append_val(s->best, f->op);
+        guint32 end = s->best->len;
+        g_array_append_val(s->best_end, end);
+    }
+    s->shared = s->best_end->len;
 }
 
 static Frame *top(Search *s)
@@ -427,26 +460,26 @@ static Frame *top(Search *s)
     return &g_array_index(s->frames, Frame, s->frames->len - 1);
 }
 
-static void push_applied(Search *s, guint32 o, guint32 ns, gboolean forced,
-                         guint32 cand_off, guint32 cand_n)
+static void push_forced(Search *s, guint32 o, guint32 ns, guint32 cand_off)
 {
-    Frame f = { .op = o, .prev_state = s->state, .cand_off = cand_off,
-                .cand_n = cand_n, .cand_i = 0, .forced = forced };
+    Frame f = { .op = o, .prev_state = s->state, .cand_off = cand_off, .forced = TRUE };
     g_array_append_val(s->frames, f);
     apply(s, o, ns);
     s->applied++;
-    note_depth(s);
 }
 
-/* Undoes the top frame's operation. */
+/* Undoes the top frame's operations. */
 static void undo_top(Search *s)
 {
     Frame *f = top(s);
     g_assert(f->op != NONE);
     undo(s, f->op, f->prev_state);
+    for (guint32 j = f->pre_used; j-- > 0;)
+        undo(s, g_array_index(s->cands, guint32, f->cand_off + f->cand_n + j), f->prev_state);
+    s->applied -= f->pre_used + 1;
     f->op = NONE;
-    s->applied--;
-    if (s->shared > s->applied) s->shared = s->applied;
+    f->pre_used = 0;
+    s->shared = MIN(s->shared, s->frames->len - 1);
 }
 
 /* Tries the remaining candidates of the top frame, whose operation is
@@ -460,12 +493,25 @@ static gboolean try_next(Search *s)
         guint32 ns = step(s, s->state, o);
         if (ns == NONE) continue;
         if (ns != s->state && s->obs_vid && strands_observer(s, o)) continue;
-        if (!memo_add(s, s->fp1 ^ s->z1[o], s->fp2 ^ s->z2[o], ns)) continue;
+        /* Note 10: a write takes the silent candidates with it. */
+        guint32 pre = f->pre_n && s->m->overwrites(s->op[o]) ? f->pre_n : 0;
+        const guint32 *pre_ops = &g_array_index(s->cands, guint32, f->cand_off + f->cand_n);
+        guint64 a = s->fp1 ^ s->z1[o], b = s->fp2 ^ s->z2[o];
+        for (guint32 j = 0; j < pre; j++) {
+            a ^= s->z1[pre_ops[j]];
+            b ^= s->z2[pre_ops[j]];
+        }
+        if (!memo_add(s, a, b, ns)) continue;
         f->op = o;
         f->prev_state = s->state;
+        f->pre_used = pre;
+        for (guint32 j = 0; j < pre; j++) {
+            guint32 ps = step(s, s->state, pre_ops[j]);
+            g_assert(ps != NONE);
+            apply(s, pre_ops[j], ps);
+        }
         apply(s, o, ns);
-        s->applied++;
-        note_depth(s);
+        s->applied += pre + 1;
         return TRUE;
     }
     return FALSE;
@@ -475,6 +521,7 @@ static gboolean try_next(Search *s)
  * none left (the history is not valid). */
 static gboolean backtrack(Search *s)
 {
+    save_best(s);
     while (s->frames->len > 0) {
         Frame *f = top(s);
         if (f->op != NONE) undo_top(s);
@@ -512,15 +559,32 @@ static FlVerdict run(Search *s)
         if (forced != NONE) {
             g_array_set_size(s->cands, off);
             if (memo_add(s, s->fp1 ^ s->z1[forced], s->fp2 ^ s->z2[forced], s->state)) {
-                push_applied(s, forced, s->state, TRUE, off, 0);
+                push_forced(s, forced, s->state, off);
                 continue;
             }
             if (!backtrack(s)) return FL_VERDICT_INVALID;
             continue;
         }
 
-        rank(s, off);
-        Frame f = { .op = NONE, .cand_off = off, .cand_n = k, .cand_i = 0 };
+        /* Note 10: silent writes go after the others, as this frame's
+         * companions, until nothing but silent writes is left. */
+        guint32 pre_n = 0;
+        if (s->silent_left > 0 && s->silent_left < s->required_left) {
+            guint32 frontier = NONE;
+            for (guint32 e = s->next[0]; e != 0 && frontier == NONE; e = s->next[e])
+                if ((e & 1) == 0) frontier = (e - 2) / 2;
+            guint32 *c = &g_array_index(s->cands, guint32, off), w = 0;
+            guint32 *sil = g_new(guint32, k + 1);
+            for (guint32 i = 0; i < k; i++) {
+                if (s->silent[c[i]] && c[i] != frontier) sil[pre_n++] = c[i];
+                else c[w++] = c[i];
+            }
+            memcpy(c + w, sil, pre_n * sizeof *sil);
+            g_free(sil);
+            k = w;
+        }
+        rank(s, off, k);
+        Frame f = { .op = NONE, .cand_off = off, .cand_n = k, .cand_i = 0, .pre_n = pre_n };
         g_array_append_val(s->frames, f);
         if (try_next(s)) continue;
         if (!backtrack(s)) return FL_VERDICT_INVALID;
@@ -555,7 +619,7 @@ static void observed_values(Search *s, gboolean shown, GHashTable *vid, GArray *
 }
 
 /* Note 7: clears keep[i] for the info ops whose effect no observed value
- * can show. */
+ * can show; note 10: marks the ok writes among such ops silent. */
 static void drop_unobserved(Search *s, guint8 *keep)
 {
     if (!s->m->visible) return;
@@ -563,11 +627,17 @@ static void drop_unobserved(Search *s, guint8 *keep)
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     observed_values(s, TRUE, vid, vatom);
     for (guint32 i = 0; i < s->n; i++) {
-        if (s->op[i]->status != FL_OP_INFO) continue;
+        gboolean may_be_silent = s->m->overwrites && s->op[i]->status == FL_OP_OK &&
+                                 s->cons == FL_CONSISTENCY_LINEARIZABLE &&
+                                 s->m->overwrites(s->op[i]);
+        if (s->op[i]->status != FL_OP_INFO && !may_be_silent) continue;
         gboolean seen = s->m->visible(&s->h->ctx, s->op[i], FL_ATOM_NONE);
         for (guint32 w = 0; w < vatom->len && !seen; w++)
             seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
-        if (!seen) {
+        if (seen) continue;
+        if (may_be_silent) {
+            s->silent[i] = 1;
+        } else {
             keep[i] = 0;
             s->dropped++;
         }
@@ -792,6 +862,7 @@ static void search_free(Search *s)
     g_free(s->op);
     g_free(s->ret);
     g_free(s->required);
+    g_free(s->silent);
     g_free(s->done);
     g_free(s->z1);
     g_free(s->z2);
@@ -818,6 +889,7 @@ static void search_free(Search *s)
     g_array_unref(s->frames);
     g_array_unref(s->cands);
     g_array_unref(s->best);
+    g_array_unref(s->best_end);
 }
 
 /* Keeps only the local ops with keep[i] set, renumbering them. */
@@ -830,6 +902,7 @@ static void compact(Search *s, const guint8 *keep)
         s->op[m] = s->op[i];
         s->ret[m] = s->ret[i];
         s->required[m] = s->required[i];
+        s->silent[m] = s->silent[i];
         m++;
     }
     s->n = m;
@@ -927,6 +1000,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     s->op = g_new(const FlOp *, MAX(n, 1));
     s->ret = g_new(gint64, MAX(n, 1));
     s->required = g_new(guint8, MAX(n, 1));
+    s->silent = g_new0(guint8, MAX(n, 1));
     guint8 *keep = g_new(guint8, MAX(n, 1));
     for (guint32 k = 0; k < n; k++) {
         const FlOp *o = &g_array_index(h->ops, FlOp, ops[k]);
@@ -988,6 +1062,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     s->frames = g_array_new(FALSE, FALSE, sizeof(Frame));
     s->cands = g_array_new(FALSE, FALSE, sizeof(guint32));
     s->best = g_array_new(FALSE, FALSE, sizeof(guint32));
+    s->best_end = g_array_new(FALSE, FALSE, sizeof(guint32));
 
     GByteArray *init = g_byte_array_new();
     s->m->init(&h->ctx, init);
@@ -995,7 +1070,10 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     g_byte_array_unref(init);
     if (consistency == FL_CONSISTENCY_LINEARIZABLE) build_list(s);
     else build_chains(s);
-    for (guint32 i = 0; i < s->n; i++) s->required_left += s->required[i];
+    for (guint32 i = 0; i < s->n; i++) {
+        s->required_left += s->required[i];
+        s->silent_left += s->silent[i];
+    }
 
     FlVerdict v = run(s);
     out->verdict = v;
