@@ -100,7 +100,9 @@ struct FlModel {
                         GArray *pairs);
     /* Optional, for models in which every operation either observes the
      * whole state (observes is not FL_ATOM_NONE) or overwrites it: TRUE
-     * when @op sets the state whatever it was (a register write). */
+     * when @op sets the state whatever it was (a register write).  Such a
+     * model's `visible` must hold exactly when the value @op produces
+     * (EXACT) is @w: the search then looks values up instead of asking. */
     gboolean (*overwrites)(const FlOp *op);
     /* Optional: rewrites, in the search's own copies @ops[0..n), values
      * whose identity cannot matter to any result into one placeholder, so

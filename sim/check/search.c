@@ -75,6 +75,23 @@
  *     alone.  Without this rule every subset of concurrent silent writes is
  *     a configuration.  Linearizability only.
  *
+ * 11. Clusters (Gibbons and Korach).  When every operation left is a read
+ *     (read-only, observes a value) or a write (overwrites), written values
+ *     are distinct and non-null, and no optional operation is left, the
+ *     history is decided without search.  A cluster is a write and the reads
+ *     of its value (the initial value's cluster has a write before
+ *     everything).  In a linearization each cluster is contiguous, write
+ *     first.  So it is linearizable iff (a) every read has a write of its
+ *     value, that does not start after the read ends, and (b) no two
+ *     clusters each hold an operation that precedes (in real time) an
+ *     operation of the other: such a pair can be put neither way round;
+ *     conversely, without such pairs, "precedes" between clusters is an
+ *     interval order and any extension of it works.  (b) is found in
+ *     O(n log n): sort clusters by their earliest completion f, and look
+ *     for j and i != j with f_i < s_j and f_j < s_i, s being a cluster's
+ *     latest invocation.  The search is then run only to explain an invalid
+ *     verdict, with a short budget.
+ *
  *  9. Derived orderings.  A model may know orderings that results imply
  *     beyond real time (queue: what was dequeued first was enqueued first).
  *     They only remove candidates that cannot lead anywhere.  They are
@@ -591,6 +608,116 @@ static FlVerdict run(Search *s)
     }
 }
 
+/* ---- clusters (note 11) ------------------------------------------------ */
+
+typedef struct {
+    gint64 f, s;           /* earliest completion, latest invocation */
+    guint32 write;         /* local op, NONE for the initial value */
+    guint32 some_read;     /* a read in it, NONE if none */
+} Cluster;
+
+static int cmp_cluster_f(const void *x, const void *y)
+{
+    const Cluster *a = x, *b = y;
+    if (a->f != b->f) return a->f < b->f ? -1 : 1;
+    return a->s < b->s ? -1 : a->s > b->s;
+}
+
+/* Returns VALID, INVALID, or UNKNOWN when note 11 does not apply.  On
+ * INVALID, *culprit and *other name two local ops that show why. */
+static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
+{
+    const FlModel *m = s->m;
+    if (!m->overwrites || !m->observes || s->cons != FL_CONSISTENCY_LINEARIZABLE) return FL_VERDICT_UNKNOWN;
+    GByteArray *init = g_byte_array_new();
+    m->init(&s->h->ctx, init);
+    FlAtom init_atom = fl_state_atom(init->data, init->len);
+    g_byte_array_unref(init);
+    for (guint32 i = 0; i < s->n; i++) {
+        const FlOp *o = s->op[i];
+        gboolean read = ((m->readonly_ops >> o->f) & 1) && m->observes(o) != FL_ATOM_NONE;
+        if (!s->required[i] || (!read && !m->overwrites(o))) return FL_VERDICT_UNKNOWN;
+    }
+    GHashTable *index = g_hash_table_new(NULL, NULL);   /* value -> cluster + 1 */
+    GArray *cl = g_array_new(FALSE, FALSE, sizeof(Cluster));
+    Cluster c0 = { G_MININT64, G_MININT64, NONE, NONE };
+    g_array_append_val(cl, c0);
+    g_hash_table_insert(index, GUINT_TO_POINTER(init_atom), GUINT_TO_POINTER(1));
+    FlVerdict v = FL_VERDICT_VALID;
+    for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
+        FlAtom a;
+        if (!m->overwrites(s->op[i])) continue;
+        m->produces(s->op[i], &a);
+        if (g_hash_table_contains(index, GUINT_TO_POINTER(a))) v = FL_VERDICT_UNKNOWN;
+        Cluster c = { s->ret[i], s->op[i]->inv, i, NONE };
+        g_array_append_val(cl, c);
+        g_hash_table_insert(index, GUINT_TO_POINTER(a), GUINT_TO_POINTER(cl->len));
+    }
+    for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
+        if (m->overwrites(s->op[i])) continue;
+        guint k = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(m->observes(s->op[i]))));
+        if (k == 0) {                       /* (a): nothing writes it */
+            *culprit = i;
+            *other = NONE;
+            v = FL_VERDICT_INVALID;
+            break;
+        }
+        Cluster *c = &g_array_index(cl, Cluster, k - 1);
+        if (c->write != NONE && s->ret[i] < s->op[c->write]->inv) {   /* (a) */
+            *culprit = i;
+            *other = c->write;
+            v = FL_VERDICT_INVALID;
+            break;
+        }
+        c->f = MIN(c->f, s->ret[i]);
+        c->s = MAX(c->s, s->op[i]->inv);
+        if (c->some_read == NONE) c->some_read = i;
+    }
+    if (v == FL_VERDICT_VALID) {
+        /* (b): for each j, the clusters with f_i < s_j form a prefix of the
+         * order by f; keep the two largest s in each prefix. */
+        Cluster *c = (Cluster *)(void *)cl->data;
+        guint32 n = cl->len;
+        qsort(c, n, sizeof *c, cmp_cluster_f);
+        guint32 *best1 = g_new(guint32, n), *best2 = g_new(guint32, n);
+        for (guint32 i = 0; i < n; i++) {
+            guint32 b1 = i ? best1[i - 1] : NONE, b2 = i ? best2[i - 1] : NONE;
+            if (b1 == NONE || c[i].s > c[b1].s) {
+                b2 = b1;
+                b1 = i;
+            } else if (b2 == NONE || c[i].s > c[b2].s) {
+                b2 = i;
+            }
+            best1[i] = b1;
+            best2[i] = b2;
+        }
+        for (guint32 j = 0; j < n && v == FL_VERDICT_VALID; j++) {
+            guint32 lo = 0, hi = n;
+            while (lo < hi) {
+                guint32 mid = (lo + hi) / 2;
+                if (c[mid].f < c[j].s) lo = mid + 1;
+                else hi = mid;
+            }
+            if (lo == 0) continue;
+            guint32 i = best1[lo - 1] == j ? best2[lo - 1] : best1[lo - 1];
+            if (i == NONE || c[i].s <= c[j].f) continue;
+            /* Clusters i and j cannot be ordered either way. */
+            *culprit = c[j].some_read != NONE ? c[j].some_read : c[j].write;
+            *other = c[i].some_read != NONE ? c[i].some_read : c[i].write;
+            if (*culprit == NONE) {
+                *culprit = *other;
+                *other = NONE;
+            }
+            v = FL_VERDICT_INVALID;
+        }
+        g_free(best1);
+        g_free(best2);
+    }
+    g_hash_table_unref(index);
+    g_array_unref(cl);
+    return v;
+}
+
 /* ---- preparation ------------------------------------------------------ */
 
 typedef struct {
@@ -632,8 +759,14 @@ static void drop_unobserved(Search *s, guint8 *keep)
                                  s->m->overwrites(s->op[i]);
         if (s->op[i]->status != FL_OP_INFO && !may_be_silent) continue;
         gboolean seen = s->m->visible(&s->h->ctx, s->op[i], FL_ATOM_NONE);
-        for (guint32 w = 0; w < vatom->len && !seen; w++)
-            seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
+        FlAtom v;
+        if (s->m->overwrites && s->m->produces(s->op[i], &v) == FL_PRODUCES_EXACT) {
+            /* Observe-or-overwrite models: a value shows only as itself. */
+            seen = seen || g_hash_table_contains(vid, GUINT_TO_POINTER(v));
+        } else {
+            for (guint32 w = 0; w < vatom->len && !seen; w++)
+                seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
+        }
         if (seen) continue;
         if (may_be_silent) {
             s->silent[i] = 1;
@@ -1075,12 +1208,32 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
         s->silent_left += s->silent[i];
     }
 
-    FlVerdict v = run(s);
+    guint32 culprit = NONE, other = NONE;
+    FlVerdict v = clusters(s, &culprit, &other);
+    if (v == FL_VERDICT_INVALID) {
+        /* Note 11: decided; a short search looks for a better explanation. */
+        gint64 budget = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+        s->deadline = deadline_us > 0 ? MIN(deadline_us, budget) : budget;
+        if (run(s) == FL_VERDICT_INVALID) {
+            explain(s, out);
+        } else {
+            g_assert(culprit != NONE);
+            out->stuck = s->gid[culprit];
+            if (other != NONE) {
+                guint32 g = s->gid[other];
+                g_array_append_val(out->concurrent, g);
+            }
+            g_string_assign(out->state, "(not searched: the value clusters show the conflict)");
+        }
+        v = FL_VERDICT_INVALID;
+    } else if (v == FL_VERDICT_UNKNOWN) {
+        v = run(s);
+        if (v == FL_VERDICT_INVALID) explain(s, out);
+    }
     out->verdict = v;
     out->steps = s->steps;
     out->memo = s->memo.count;
     out->dropped_info = s->dropped;
-    if (v == FL_VERDICT_INVALID) explain(s, out);
     search_free(s);
     return v;
 }
