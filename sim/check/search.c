@@ -610,112 +610,235 @@ static FlVerdict run(Search *s)
 
 /* ---- clusters (note 11) ------------------------------------------------ */
 
+enum { K_READ, K_WRITE, K_CAS };
+
 typedef struct {
-    gint64 f, s;           /* earliest completion, latest invocation */
-    guint32 write;         /* local op, NONE for the initial value */
-    guint32 some_read;     /* a read in it, NONE if none */
+    guint32 writer;        /* local op, NONE for the initial value */
+    guint32 closer;        /* the cas from this value, NONE if none */
+    guint32 next;          /* cluster the closer writes, NONE if none */
+    guint32 chain, depth;  /* its chain, and its place in it */
 } Cluster;
 
-static int cmp_cluster_f(const void *x, const void *y)
+typedef struct {
+    guint32 chain, slot, op;
+} Slotted;
+
+static int cmp_slotted(const void *x, const void *y)
 {
-    const Cluster *a = x, *b = y;
+    const Slotted *a = x, *b = y;
+    if (a->chain != b->chain) return a->chain < b->chain ? -1 : 1;
+    if (a->slot != b->slot) return a->slot < b->slot ? -1 : 1;
+    return a->op < b->op ? -1 : a->op > b->op;
+}
+
+typedef struct {
+    gint64 f, s;           /* earliest completion, latest invocation */
+    guint32 fop, sop;      /* the ops that give them */
+} Span;
+
+static int cmp_span_f(const void *x, const void *y)
+{
+    const Span *a = x, *b = y;
     if (a->f != b->f) return a->f < b->f ? -1 : 1;
     return a->s < b->s ? -1 : a->s > b->s;
 }
 
+static void span_add(Span *sp, const Search *s, guint32 o)
+{
+    if (s->ret[o] < sp->f) {
+        sp->f = s->ret[o];
+        sp->fop = o;
+    }
+    if (s->op[o]->inv > sp->s) {
+        sp->s = s->op[o]->inv;
+        sp->sop = o;
+    }
+}
+
+/* (b) for chains: two spans i != j with f_i < s_j and f_j < s_i. */
+static gboolean spans_conflict(Span *c, guint32 n, guint32 *culprit, guint32 *other)
+{
+    qsort(c, n, sizeof *c, cmp_span_f);
+    guint32 *best1 = g_new(guint32, n), *best2 = g_new(guint32, n);
+    for (guint32 i = 0; i < n; i++) {
+        guint32 b1 = i ? best1[i - 1] : NONE, b2 = i ? best2[i - 1] : NONE;
+        if (b1 == NONE || c[i].s > c[b1].s) {
+            b2 = b1;
+            b1 = i;
+        } else if (b2 == NONE || c[i].s > c[b2].s) {
+            b2 = i;
+        }
+        best1[i] = b1;
+        best2[i] = b2;
+    }
+    gboolean found = FALSE;
+    for (guint32 j = 0; j < n && !found; j++) {
+        guint32 lo = 0, hi = n;
+        while (lo < hi) {
+            guint32 mid = (lo + hi) / 2;
+            if (c[mid].f < c[j].s) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == 0) continue;
+        guint32 i = best1[lo - 1] == j ? best2[lo - 1] : best1[lo - 1];
+        if (i == NONE || c[i].s <= c[j].f) continue;
+        /* An op of i precedes one of j and an op of j one of i. */
+        *culprit = c[j].sop != NONE ? c[j].sop : c[i].fop;
+        *other = c[i].sop != NONE ? c[i].sop : c[j].fop;
+        found = TRUE;
+    }
+    g_free(best1);
+    g_free(best2);
+    return found;
+}
+
 /* Returns VALID, INVALID, or UNKNOWN when note 11 does not apply.  On
- * INVALID, *culprit and *other name two local ops that show why. */
+ * INVALID, *culprit (and *other, or NONE) name local ops that show why. */
 static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
 {
     const FlModel *m = s->m;
-    if (!m->overwrites || !m->observes || s->cons != FL_CONSISTENCY_LINEARIZABLE) return FL_VERDICT_UNKNOWN;
+    if (!m->overwrites || !m->observes || s->cons != FL_CONSISTENCY_LINEARIZABLE)
+        return FL_VERDICT_UNKNOWN;
+    guint8 *kind = g_new(guint8, MAX(s->n, 1));
+    for (guint32 i = 0; i < s->n; i++) {
+        const FlOp *o = s->op[i];
+        FlAtom x;
+        if (!s->required[i]) goto unknown;
+        if (((m->readonly_ops >> o->f) & 1) && m->observes(o) != FL_ATOM_NONE) kind[i] = K_READ;
+        else if (m->overwrites(o)) kind[i] = K_WRITE;
+        else if (m->observes(o) != FL_ATOM_NONE && m->produces(o, &x) == FL_PRODUCES_EXACT) kind[i] = K_CAS;
+        else goto unknown;
+    }
     GByteArray *init = g_byte_array_new();
     m->init(&s->h->ctx, init);
     FlAtom init_atom = fl_state_atom(init->data, init->len);
     g_byte_array_unref(init);
-    for (guint32 i = 0; i < s->n; i++) {
-        const FlOp *o = s->op[i];
-        gboolean read = ((m->readonly_ops >> o->f) & 1) && m->observes(o) != FL_ATOM_NONE;
-        if (!s->required[i] || (!read && !m->overwrites(o))) return FL_VERDICT_UNKNOWN;
-    }
+
     GHashTable *index = g_hash_table_new(NULL, NULL);   /* value -> cluster + 1 */
     GArray *cl = g_array_new(FALSE, FALSE, sizeof(Cluster));
-    Cluster c0 = { G_MININT64, G_MININT64, NONE, NONE };
+    Cluster c0 = { NONE, NONE, NONE, NONE, 0 };
     g_array_append_val(cl, c0);
     g_hash_table_insert(index, GUINT_TO_POINTER(init_atom), GUINT_TO_POINTER(1));
     FlVerdict v = FL_VERDICT_VALID;
+    *other = NONE;
     for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
-        FlAtom a;
-        if (!m->overwrites(s->op[i])) continue;
-        m->produces(s->op[i], &a);
-        if (g_hash_table_contains(index, GUINT_TO_POINTER(a))) v = FL_VERDICT_UNKNOWN;
-        Cluster c = { s->ret[i], s->op[i]->inv, i, NONE };
+        FlAtom x;
+        if (kind[i] == K_READ) continue;
+        m->produces(s->op[i], &x);
+        if (g_hash_table_contains(index, GUINT_TO_POINTER(x))) v = FL_VERDICT_UNKNOWN;
+        Cluster c = { i, NONE, NONE, NONE, 0 };
         g_array_append_val(cl, c);
-        g_hash_table_insert(index, GUINT_TO_POINTER(a), GUINT_TO_POINTER(cl->len));
+        g_hash_table_insert(index, GUINT_TO_POINTER(x), GUINT_TO_POINTER(cl->len));
     }
+    /* (a): every observed value has a writer; one cas at most leaves it. */
+    guint32 *home = g_new(guint32, MAX(s->n, 1));      /* cluster observed */
     for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
-        if (m->overwrites(s->op[i])) continue;
+        home[i] = NONE;
+        if (kind[i] == K_WRITE) continue;
         guint k = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(m->observes(s->op[i]))));
-        if (k == 0) {                       /* (a): nothing writes it */
+        if (k == 0) {
             *culprit = i;
-            *other = NONE;
             v = FL_VERDICT_INVALID;
             break;
         }
-        Cluster *c = &g_array_index(cl, Cluster, k - 1);
-        if (c->write != NONE && s->ret[i] < s->op[c->write]->inv) {   /* (a) */
-            *culprit = i;
-            *other = c->write;
-            v = FL_VERDICT_INVALID;
-            break;
+        home[i] = k - 1;
+        if (kind[i] == K_CAS) {
+            Cluster *c = &g_array_index(cl, Cluster, k - 1);
+            if (c->closer != NONE) {
+                *culprit = i;
+                *other = c->closer;
+                v = FL_VERDICT_INVALID;
+                break;
+            }
+            FlAtom x;
+            m->produces(s->op[i], &x);
+            c->closer = i;
+            c->next = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(x))) - 1;
         }
-        c->f = MIN(c->f, s->ret[i]);
-        c->s = MAX(c->s, s->op[i]->inv);
-        if (c->some_read == NONE) c->some_read = i;
     }
     if (v == FL_VERDICT_VALID) {
-        /* (b): for each j, the clusters with f_i < s_j form a prefix of the
-         * order by f; keep the two largest s in each prefix. */
-        Cluster *c = (Cluster *)(void *)cl->data;
-        guint32 n = cl->len;
-        qsort(c, n, sizeof *c, cmp_cluster_f);
-        guint32 *best1 = g_new(guint32, n), *best2 = g_new(guint32, n);
-        for (guint32 i = 0; i < n; i++) {
-            guint32 b1 = i ? best1[i - 1] : NONE, b2 = i ? best2[i - 1] : NONE;
-            if (b1 == NONE || c[i].s > c[b1].s) {
-                b2 = b1;
-                b1 = i;
-            } else if (b2 == NONE || c[i].s > c[b2].s) {
-                b2 = i;
+        /* Chains: from each cluster not written by a cas, follow closers.
+         * In the k-th cluster of a chain, the writer has slot 2k and the
+         * reads 2k+1 (the closing cas is the next cluster's writer). */
+        guint32 nc = cl->len, nchains = 0;
+        GArray *spans = g_array_new(FALSE, FALSE, sizeof(Span));
+        for (guint32 k = 0; k < nc; k++) {
+            Cluster *c = &g_array_index(cl, Cluster, k);
+            if (c->writer != NONE && kind[c->writer] == K_CAS) continue;
+            guint32 depth = 0;
+            for (guint32 j = k; j != NONE && depth <= nc; j = g_array_index(cl, Cluster, j).next) {
+                Cluster *cj = &g_array_index(cl, Cluster, j);
+                cj->chain = nchains;
+                cj->depth = depth++;
             }
-            best1[i] = b1;
-            best2[i] = b2;
+            /* The initial value's writer precedes everything. */
+            Span sp = { c->writer == NONE ? G_MININT64 : G_MAXINT64, G_MININT64, NONE, NONE };
+            g_array_append_val(spans, sp);
+            nchains++;
         }
-        for (guint32 j = 0; j < n && v == FL_VERDICT_VALID; j++) {
-            guint32 lo = 0, hi = n;
-            while (lo < hi) {
-                guint32 mid = (lo + hi) / 2;
-                if (c[mid].f < c[j].s) lo = mid + 1;
-                else hi = mid;
+        for (guint32 k = 0; k < nc && v == FL_VERDICT_VALID; k++) {
+            Cluster *c = &g_array_index(cl, Cluster, k);
+            if (c->chain == NONE) {          /* a cycle of cas: nothing starts it */
+                *culprit = c->writer;
+                v = FL_VERDICT_INVALID;
             }
-            if (lo == 0) continue;
-            guint32 i = best1[lo - 1] == j ? best2[lo - 1] : best1[lo - 1];
-            if (i == NONE || c[i].s <= c[j].f) continue;
-            /* Clusters i and j cannot be ordered either way. */
-            *culprit = c[j].some_read != NONE ? c[j].some_read : c[j].write;
-            *other = c[i].some_read != NONE ? c[i].some_read : c[i].write;
-            if (*culprit == NONE) {
-                *culprit = *other;
-                *other = NONE;
+        }
+        Slotted *sl = g_new(Slotted, MAX(s->n, 1));
+        for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
+            const Cluster *c;
+            if (kind[i] == K_READ) {
+                c = &g_array_index(cl, Cluster, home[i]);
+                sl[i] = (Slotted){ c->chain, 2 * c->depth + 1, i };
+            } else {
+                FlAtom x;
+                m->produces(s->op[i], &x);
+                c = &g_array_index(cl, Cluster, GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(x))) - 1);
+                sl[i] = (Slotted){ c->chain, 2 * c->depth, i };
             }
+            span_add(&g_array_index(spans, Span, c->chain), s, i);
+        }
+        if (v == FL_VERDICT_VALID) {
+            /* Inside a chain, no op may precede (real time) an op of an
+             * earlier slot. */
+            qsort(sl, s->n, sizeof *sl, cmp_slotted);
+            gint64 before_max = G_MININT64, slot_max = G_MININT64;
+            guint32 before_op = NONE, slot_op = NONE;
+            for (guint32 k = 0; k < s->n && v == FL_VERDICT_VALID; k++) {
+                if (k == 0 || sl[k].chain != sl[k - 1].chain) {
+                    before_max = slot_max = G_MININT64;
+                    before_op = slot_op = NONE;
+                } else if (sl[k].slot != sl[k - 1].slot) {
+                    if (slot_max > before_max) {
+                        before_max = slot_max;
+                        before_op = slot_op;
+                    }
+                }
+                guint32 o = sl[k].op;
+                if (before_op != NONE && s->ret[o] < before_max) {
+                    *culprit = o;
+                    *other = before_op;
+                    v = FL_VERDICT_INVALID;
+                }
+                if (s->op[o]->inv > slot_max) {
+                    slot_max = s->op[o]->inv;
+                    slot_op = o;
+                }
+            }
+        }
+        if (v == FL_VERDICT_VALID &&
+            spans_conflict((Span *)(void *)spans->data, spans->len, culprit, other))
             v = FL_VERDICT_INVALID;
-        }
-        g_free(best1);
-        g_free(best2);
+        g_free(sl);
+        g_array_unref(spans);
     }
+    g_free(home);
     g_hash_table_unref(index);
     g_array_unref(cl);
+    g_free(kind);
     return v;
+unknown:
+    g_free(kind);
+    return FL_VERDICT_UNKNOWN;
 }
 
 /* ---- preparation ------------------------------------------------------ */

@@ -164,6 +164,10 @@ static void test_oracle_generated(void **state)
             p.keys = 0;
             p.info = 0.15;
             if (seed % 4 < 2) p.cas = 0;   /* reads and writes only: search.c note 11 */
+            if (seed % 4 == 2) {           /* chains of cas, note 11 */
+                p.info = 0;
+                p.cas = 0.3;
+            }
             if (p.invalid && strcmp(models[m], "mutex") == 0) p.info = p.fail = 0;
             GString *text = g_string_new(NULL);
             gboolean mutated = fl_gen_history(&p, text);
