@@ -1361,6 +1361,13 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     return v;
 }
 
+void fl_search_result_init_valid(FlSearchResult *r)
+{
+    memset(r, 0, sizeof *r);
+    r->verdict = FL_VERDICT_VALID;
+    r->stuck = NONE;
+}
+
 void fl_search_result_clear(FlSearchResult *r)
 {
     if (r->prefix) g_array_unref(r->prefix);

@@ -43,3 +43,5 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
                     FlConsistency consistency, gint64 deadline_us,
                     FlSearchResult *out);
 void fl_search_result_clear(FlSearchResult *r);
+/* Initialises @r as the result of a valid search that did no work. */
+void fl_search_result_init_valid(FlSearchResult *r);
