@@ -31,7 +31,7 @@ guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
         len -= 8;
     }
     guint64 k = 0;
-    memcpy(&k, s, len);
+    if (len) memcpy(&k, s, len);
     h ^= k * 0x9E3779B97F4A7C15ull;
     h ^= h >> 31;
     h *= 0xff51afd7ed558ccdull;
@@ -77,7 +77,7 @@ static guint64 find(const FlAtoms *a, char kind, const void *bytes, gsize len,
         if (SLOT_TAG(a->slots[i]) == SLOT_TAG(h)) {
             guint32 l;
             const unsigned char *e = entry(a, SLOT_ATOM(a->slots[i]), &l);
-            if (e[0] == (unsigned char)kind && l == len && memcmp(e + 5, bytes, len) == 0)
+            if (e[0] == (unsigned char)kind && l == len && (len == 0 || memcmp(e + 5, bytes, len) == 0))
                 return i;
         }
         i = (i + 1) & a->mask;
@@ -202,7 +202,7 @@ static void canonical(const FlVal *v, GString *out)
         canonical(v->seq.items[i], s);
         g_ptr_array_add(parts, s);
     }
-    qsort(parts->pdata, parts->len, sizeof(gpointer), cmp_str);
+    if (parts->len) qsort(parts->pdata, parts->len, sizeof(gpointer), cmp_str);
     g_string_append_c(out, '[');
     for (guint i = 0; i < parts->len; i++) {
         GString *s = parts->pdata[i];

@@ -951,7 +951,7 @@ static void prepare_observers(Search *s)
         }
     }
     g_hash_table_unref(by_token);
-    qsort(pairs->data, pairs->len, sizeof(Pair), cmp_pair);
+    if (pairs->len) qsort(pairs->data, pairs->len, sizeof(Pair), cmp_pair);
 
     s->nv = vatom->len;
     s->obs_vid = g_new(gint32, s->n);
