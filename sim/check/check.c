@@ -125,6 +125,15 @@ static void explain(FlHistory *h, FlAtom key, FlConsistency c,
         g_string_append_printf(report, "The history is not %s for model %s%s%s.\n",
                                what, h->model->name, key != FL_ATOM_NONE ? ", key " : "",
                                keytext->str);
+        if (r->why->len) {
+            /* Decided by the cluster check (search.c note 11); the search
+             * found no ordered prefix within its budget. */
+            g_string_append_printf(report, "This operation cannot be placed: %s.\n", r->why->str);
+            show_op(h, r->stuck, report);
+            for (guint i = 0; i < r->concurrent->len; i++)
+                show_op(h, g_array_index(r->concurrent, guint32, i), report);
+            goto json;
+        }
         if (n == 0) {
             g_string_append(report, "Not even its first operation can be placed.\n");
         } else {
@@ -154,12 +163,14 @@ static void explain(FlHistory *h, FlAtom key, FlConsistency c,
                 show_op(h, g_array_index(r->concurrent, guint32, i), report);
         }
     }
+json:
     if (json) {
         json_t *cx = json_object();
         if (key != FL_ATOM_NONE) json_object_set_new(cx, "key", json_of_text(keytext->str));
         json_object_set_new(cx, "prefix_length", json_integer(n));
         json_object_set_new(cx, "prefix", json_ops(h, (const guint32 *)r->prefix->data + from, n - from));
-        json_object_set_new(cx, "state", json_string(r->state->str));
+        if (r->why->len) json_object_set_new(cx, "reason", json_string(r->why->str));
+        else json_object_set_new(cx, "state", json_string(r->state->str));
         json_object_set_new(cx, "stuck", json_op(h, r->stuck));
         json_object_set_new(cx, "concurrent", json_ops(h, (const guint32 *)r->concurrent->data,
                                                        r->concurrent->len));

@@ -692,9 +692,22 @@ static gboolean spans_conflict(Span *c, guint32 n, guint32 *culprit, guint32 *ot
     return found;
 }
 
+static const char *const cluster_reasons[] = {
+    "no operation writes the value it reads",
+    "it completes before an operation that must come before it starts (shown below: "
+        "a value's write comes before the operations on that value, and a cas before "
+        "the operations on the value it writes)",
+    "two cas operations succeed from the same value, which is written once",
+    "its value is only written by a cas from a value that a cas from its own value writes",
+    "the values of these two operations cannot be ordered: each value's group of "
+        "operations (its write and the operations that read it) has an operation that "
+        "completes before an operation of the other group starts",
+};
+
 /* Returns VALID, INVALID, or UNKNOWN when note 11 does not apply.  On
- * INVALID, *culprit (and *other, or NONE) name local ops that show why. */
-static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
+ * INVALID, *culprit (and *other, or NONE) name local ops that show why, and
+ * *reason indexes cluster_reasons. */
+static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *reason)
 {
     const FlModel *m = s->m;
     if (!m->overwrites || !m->observes || s->cons != FL_CONSISTENCY_LINEARIZABLE)
@@ -738,6 +751,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
         guint k = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(m->observes(s->op[i]))));
         if (k == 0) {
             *culprit = i;
+            *reason = 0;
             v = FL_VERDICT_INVALID;
             break;
         }
@@ -747,6 +761,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
             if (c->closer != NONE) {
                 *culprit = i;
                 *other = c->closer;
+                *reason = 2;
                 v = FL_VERDICT_INVALID;
                 break;
             }
@@ -780,6 +795,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
             Cluster *c = &g_array_index(cl, Cluster, k);
             if (c->chain == NONE) {          /* a cycle of cas: nothing starts it */
                 *culprit = c->writer;
+                *reason = 3;
                 v = FL_VERDICT_INVALID;
             }
         }
@@ -817,6 +833,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
                 if (before_op != NONE && s->ret[o] < before_max) {
                     *culprit = o;
                     *other = before_op;
+                    *reason = 1;
                     v = FL_VERDICT_INVALID;
                 }
                 if (s->op[o]->inv > slot_max) {
@@ -826,8 +843,10 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other)
             }
         }
         if (v == FL_VERDICT_VALID &&
-            spans_conflict((Span *)(void *)spans->data, spans->len, culprit, other))
+            spans_conflict((Span *)(void *)spans->data, spans->len, culprit, other)) {
+            *reason = 4;
             v = FL_VERDICT_INVALID;
+        }
         g_free(sl);
         g_array_unref(spans);
     }
@@ -1244,6 +1263,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     out->concurrent = g_array_new(FALSE, FALSE, sizeof(guint32));
     out->waiting = g_array_new(FALSE, FALSE, sizeof(guint32));
     out->state = g_string_new(NULL);
+    out->why = g_string_new(NULL);
     out->stuck = NONE;
 
     Search s0 = { 0 }, *s = &s0;
@@ -1332,7 +1352,8 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     }
 
     guint32 culprit = NONE, other = NONE;
-    FlVerdict v = clusters(s, &culprit, &other);
+    guint reason = 0;
+    FlVerdict v = clusters(s, &culprit, &other, &reason);
     if (v == FL_VERDICT_INVALID) {
         /* Note 11: decided; a short search looks for a better explanation. */
         gint64 budget = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
@@ -1346,7 +1367,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
                 guint32 g = s->gid[other];
                 g_array_append_val(out->concurrent, g);
             }
-            g_string_assign(out->state, "(not searched: the value clusters show the conflict)");
+            g_string_assign(out->why, cluster_reasons[reason]);
         }
         v = FL_VERDICT_INVALID;
     } else if (v == FL_VERDICT_UNKNOWN) {
@@ -1374,5 +1395,6 @@ void fl_search_result_clear(FlSearchResult *r)
     if (r->concurrent) g_array_unref(r->concurrent);
     if (r->waiting) g_array_unref(r->waiting);
     if (r->state) g_string_free(r->state, TRUE);
+    if (r->why) g_string_free(r->why, TRUE);
     memset(r, 0, sizeof *r);
 }

@@ -29,6 +29,7 @@ typedef struct {
                              * current value, which nothing left can
                              * produce again (why the state cannot move on) */
     GString *state;         /* the model's state after the prefix */
+    GString *why;           /* when decided without a prefix: the reason */
     /* Statistics. */
     guint64 steps;          /* operations applied during the search */
     guint64 memo;           /* configurations remembered */
