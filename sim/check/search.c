@@ -59,6 +59,17 @@
  *     operation stays optional: it may be placed any time after its
  *     invocation, or never.
  *
+ *  8. Counterexample.  The deepest path (most operations placed) is saved
+ *     when the search backs off from it, copying only the frames above the
+ *     part it shares with the path saved before; at the end it is replayed
+ *     to name the operation that could not be placed and those open beside
+ *     it.
+ *
+ *  9. Derived orderings.  A model may know orderings that results imply
+ *     beyond real time (queue: what was dequeued first was enqueued first).
+ *     They only remove candidates that cannot lead anywhere.  They are
+ *     derived from real-time order, so they apply to linearizability only.
+ *
  * 10. Silent writes (models with `overwrites`).  An ok write whose value no
  *     result can show must, in any valid order, be followed directly by
  *     another write (anything else would observe its value) or end the
@@ -89,18 +100,12 @@
  *     interval order and any extension of it works.  (b) is found in
  *     O(n log n): sort clusters by their earliest completion f, and look
  *     for j and i != j with f_i < s_j and f_j < s_i, s being a cluster's
- *     latest invocation.  The search is then run only to explain an invalid
- *     verdict, with a short budget.
- *
- *  9. Derived orderings.  A model may know orderings that results imply
- *     beyond real time (queue: what was dequeued first was enqueued first).
- *     They only remove candidates that cannot lead anywhere.  They are
- *     derived from real-time order, so they apply to linearizability only.
- *
- *  8. Counterexample.  The deepest path (most operations placed) is kept with
- *     amortised O(1) copying (only the part that changed since it was last
- *     saved); at the end it is replayed to name the operation that could not
- *     be placed and those open beside it.
+ *     latest invocation.  A successful cas(v, x) both ends v's cluster and
+ *     writes x's, so clusters link into chains that must be contiguous
+ *     too, in slot order (write, reads, cas, reads, cas...); (a) becomes "no
+ *     operation precedes one of an earlier slot of its chain" and (b) is
+ *     asked of chains.  The search then runs only to explain an invalid
+ *     verdict, within a short budget.
  */
 #include "sim/check/search.h"
 
