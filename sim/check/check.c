@@ -269,7 +269,7 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
     FlVerdict verdict = FL_VERDICT_VALID;
     json_t *json = json_out ? json_object() : NULL;
     json_t *cx = json_out ? json_object() : NULL;
-    guint64 steps = 0;
+    guint64 steps = 0, dropped = 0;
     guint unknown_keys = 0;
     for (guint k = 0; k < groups->len; k++) {
         GArray *g = g_ptr_array_index(groups, k);
@@ -288,6 +288,7 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
         } else {
             v = fl_search(h, (const guint32 *)g->data, g->len, c, deadline, &r);
         }
+        dropped += r.dropped_info;
         steps += r.steps;
         if (v == FL_VERDICT_UNKNOWN) {
             unknown_keys++;
@@ -321,6 +322,7 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
         json_object_set_new(json, "keys", json_integer(MAX(h->keys->len, 1)));
         json_object_set_new(json, "verdict", json_string(verdict_word(verdict)));
         json_object_set_new(json, "steps", json_integer((json_int_t)steps));
+        json_object_set_new(json, "info_dropped", json_integer((json_int_t)dropped));
         if (json_object_size(cx)) json_object_update(json, cx);
         json_decref(cx);
         *json_out = json;
