@@ -1098,24 +1098,15 @@ static void build_list(Search *s)
     g_free(ev);
 }
 
-typedef struct {
-    gint64 process;
-    guint32 op;
-} ByProcess;
-
-static int cmp_by_process(const void *x, const void *y)
-{
-    const ByProcess *a = x, *b = y;
-    if (a->process != b->process) return a->process < b->process ? -1 : 1;
-    return a->op < b->op ? -1 : a->op > b->op;
-}
-
 static void build_chains(Search *s)
 {
     guint32 n = s->n;
-    ByProcess *bp = g_new(ByProcess, MAX(n, 1));
-    for (guint32 i = 0; i < n; i++) bp[i] = (ByProcess){ s->op[i]->process, i };
-    qsort(bp, n, sizeof *bp, cmp_by_process);
+    /* By process, then invocation; the sign bit flipped keeps the order of
+     * signed process ids. */
+    Ranked *bp = g_new(Ranked, MAX(n, 1));
+    for (guint32 i = 0; i < n; i++)
+        bp[i] = (Ranked){ (guint64)s->op[i]->process ^ ((guint64)1 << 63), i };
+    if (n) qsort(bp, n, sizeof *bp, cmp_ranked);
     s->chain_ops = g_new(guint32, MAX(n, 1));
     for (guint32 i = 0; i < n; i++) s->chain_ops[i] = bp[i].op;
     g_free(bp);
