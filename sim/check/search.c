@@ -105,7 +105,7 @@
  *     too, in slot order (write, reads, cas, reads, cas...); (a) becomes "no
  *     operation precedes one of an earlier slot of its chain" and (b) is
  *     asked of chains.  The search then runs only to explain an invalid
- *     verdict, within a short budget.
+ *     verdict, within a fixed number of iterations.
  */
 #include "sim/check/search.h"
 
@@ -116,6 +116,9 @@
 #define MEMO_MAX_BYTES ((guint64)1 << 30)
 #define TIME_CHECK_EVERY 1024
 #define SHOW_MAX 20
+/* Iterations allowed to the search that only explains a verdict already
+ * reached (note 11): a count, not a time, so output is the same anywhere. */
+#define EXPLAIN_ITERATIONS 200000
 
 typedef struct {
     guint64 a, b;
@@ -195,6 +198,7 @@ typedef struct {
     guint32 shared;        /* frames the current path shares with best */
 
     gint64 deadline;
+    guint64 iter_limit;    /* 0: none */
     guint64 steps;
     guint32 dropped;
 } Search;
@@ -561,9 +565,11 @@ static FlVerdict run(Search *s)
     guint64 iter = 0;
     for (;;) {
         if (s->required_left == 0) return FL_VERDICT_VALID;
+        if (s->iter_limit && iter >= s->iter_limit) return FL_VERDICT_UNKNOWN;
         if (s->deadline > 0 && ++iter % TIME_CHECK_EVERY == 0 &&
             g_get_monotonic_time() > s->deadline)
             return FL_VERDICT_UNKNOWN;
+        if (s->deadline <= 0) iter++;
 
         guint32 off = s->cands->len;
         gather(s);
@@ -1352,8 +1358,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     FlVerdict v = clusters(s, &culprit, &other, &reason);
     if (v == FL_VERDICT_INVALID) {
         /* Note 11: decided; a short search looks for a better explanation. */
-        gint64 budget = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-        s->deadline = deadline_us > 0 ? MIN(deadline_us, budget) : budget;
+        s->iter_limit = EXPLAIN_ITERATIONS;
         if (run(s) == FL_VERDICT_INVALID) {
             explain(s, out);
         } else {
