@@ -11,7 +11,8 @@
 struct FlAtoms {
     GByteArray *buf;
     GArray *offsets;      /* guint64 per atom */
-    guint32 *slots;       /* atom + 1, 0 = empty */
+    guint64 *slots;       /* (hash >> 32) << 32 | (atom + 1); 0 = empty:
+                           * the hash bits spare most visits to entries */
     guint64 mask;
     GByteArray *scratch;
 };
@@ -30,8 +31,7 @@ guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
         len -= 8;
     }
     guint64 k = 0;
-    if (len)   /* p may be NULL when len is 0: memcpy(NULL) is undefined even then */
-        memcpy(&k, s, len);
+    if (len) memcpy(&k, s, len);
     h ^= k * 0x9E3779B97F4A7C15ull;
     h ^= h >> 31;
     h *= 0xff51afd7ed558ccdull;
@@ -47,31 +47,39 @@ static const unsigned char *entry(const FlAtoms *a, FlAtom x, guint32 *len)
     return e;
 }
 
+#define SLOT_ATOM(v) ((guint32)(v) - 1)
+#define SLOT_TAG(h) ((h) & 0xffffffff00000000ull)
+
 static void grow(FlAtoms *a)
 {
     guint64 n = (a->mask + 1) * 2;
     g_free(a->slots);
-    a->slots = g_new0(guint32, n);
+    a->slots = g_new0(guint64, n);
     a->mask = n - 1;
     for (guint32 x = 0; x < a->offsets->len; x++) {
         guint32 len;
         const unsigned char *e = entry(a, x, &len);
-        guint64 i = fl_hash_bytes(e + 5, len, e[0]) & a->mask;
+        guint64 h = fl_hash_bytes(e + 5, len, e[0]);
+        guint64 i = h & a->mask;
         while (a->slots[i]) i = (i + 1) & a->mask;
-        a->slots[i] = x + 1;
+        a->slots[i] = SLOT_TAG(h) | (x + 1);
     }
 }
 
 /* Returns the slot holding (kind, bytes), or the empty slot where it goes. */
-static guint64 find(const FlAtoms *a, char kind, const void *bytes, gsize len)
+static guint64 find(const FlAtoms *a, char kind, const void *bytes, gsize len,
+                    guint64 *hash)
 {
-    guint64 i = fl_hash_bytes(bytes, len, (unsigned char)kind) & a->mask;
+    guint64 h = fl_hash_bytes(bytes, len, (unsigned char)kind);
+    *hash = h;
+    guint64 i = h & a->mask;
     while (a->slots[i]) {
-        FlAtom x = a->slots[i] - 1;
-        guint32 l;
-        const unsigned char *e = entry(a, x, &l);
-        if (e[0] == (unsigned char)kind && l == len && (len == 0 || memcmp(e + 5, bytes, len) == 0))
-            return i;
+        if (SLOT_TAG(a->slots[i]) == SLOT_TAG(h)) {
+            guint32 l;
+            const unsigned char *e = entry(a, SLOT_ATOM(a->slots[i]), &l);
+            if (e[0] == (unsigned char)kind && l == len && (len == 0 || memcmp(e + 5, bytes, len) == 0))
+                return i;
+        }
         i = (i + 1) & a->mask;
     }
     return i;
@@ -79,15 +87,17 @@ static guint64 find(const FlAtoms *a, char kind, const void *bytes, gsize len)
 
 FlAtom fl_atoms_find_str(const FlAtoms *a, const char *s, gsize len)
 {
-    guint64 i = find(a, FL_ATOM_KIND_STR, s, len);
-    return a->slots[i] ? a->slots[i] - 1 : FL_ATOM_NONE;
+    guint64 h;
+    guint64 i = find(a, FL_ATOM_KIND_STR, s, len, &h);
+    return a->slots[i] ? SLOT_ATOM(a->slots[i]) : FL_ATOM_NONE;
 }
 
 static FlAtom intern(FlAtoms *a, char kind, const void *bytes, gsize len)
 {
     g_assert(len < G_MAXUINT32);
-    guint64 i = find(a, kind, bytes, len);
-    if (a->slots[i]) return a->slots[i] - 1;
+    guint64 h;
+    guint64 i = find(a, kind, bytes, len, &h);
+    if (a->slots[i]) return SLOT_ATOM(a->slots[i]);
     FlAtom x = a->offsets->len;
     g_assert(x < FL_ATOM_NONE);
     guint64 off = a->buf->len;
@@ -97,7 +107,7 @@ static FlAtom intern(FlAtoms *a, char kind, const void *bytes, gsize len)
     g_byte_array_append(a->buf, &k, 1);
     g_byte_array_append(a->buf, (const guint8 *)&l, 4);
     g_byte_array_append(a->buf, bytes, (guint)len);
-    a->slots[i] = x + 1;
+    a->slots[i] = SLOT_TAG(h) | ((guint64)x + 1);
     if ((guint64)a->offsets->len * 2 > a->mask) grow(a);
     return x;
 }
@@ -108,7 +118,7 @@ FlAtoms *fl_atoms_new(void)
     a->buf = g_byte_array_new();
     a->offsets = g_array_new(FALSE, FALSE, sizeof(guint64));
     a->mask = 1023;
-    a->slots = g_new0(guint32, a->mask + 1);
+    a->slots = g_new0(guint64, a->mask + 1);
     a->scratch = g_byte_array_new();
     FlAtom null = intern(a, FL_ATOM_KIND_NULL, "", 0);
     g_assert(null == FL_ATOM_NULL);
@@ -192,7 +202,7 @@ static void canonical(const FlVal *v, GString *out)
         canonical(v->seq.items[i], s);
         g_ptr_array_add(parts, s);
     }
-    qsort(parts->pdata, parts->len, sizeof(gpointer), cmp_str);
+    if (parts->len) qsort(parts->pdata, parts->len, sizeof(gpointer), cmp_str);
     g_string_append_c(out, '[');
     for (guint i = 0; i < parts->len; i++) {
         GString *s = parts->pdata[i];

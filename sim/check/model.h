@@ -87,8 +87,9 @@ struct FlModel {
     FlProduces (*produces)(const FlOp *op, FlAtom *value);
     /* Optional, together: @shows gives the value an operation's result
      * reveals (FL_ATOM_NONE if none); @visible says whether the effect of
-     * @op could be what such a value @w reveals.  When no revealed value
-     * can show an info op's effect, the search drops that op. */
+     * @op could be what such a value @w reveals, or, with @w FL_ATOM_NONE,
+     * whether results that reveal no value (a dequeue of null) could show
+     * it.  When nothing can show an info op's effect, the search drops it. */
     FlAtom (*shows)(const FlOp *op);
     /* Optional: orderings that every linearization must respect beyond
      * real time, derived from results (a queue with distinct values: the
@@ -97,6 +98,12 @@ struct FlModel {
      * the operations of one object that are not `fail`. */
     void (*constraints)(FlModelCtx *ctx, const FlOp *const *ops, guint32 n,
                         GArray *pairs);
+    /* Optional, for models in which every operation either observes the
+     * whole state (observes is not FL_ATOM_NONE) or overwrites it: TRUE
+     * when @op sets the state whatever it was (a register write).  Such a
+     * model's `visible` must hold exactly when the value @op produces
+     * (EXACT) is @w: the search then looks values up instead of asking. */
+    gboolean (*overwrites)(const FlOp *op);
     /* Optional: rewrites, in the search's own copies @ops[0..n), values
      * whose identity cannot matter to any result into one placeholder, so
      * that states differing only by them are one state. */

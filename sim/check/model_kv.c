@@ -78,7 +78,8 @@ static FlProduces produces(const FlOp *op, FlAtom *value)
  * append of t as a substring. */
 static gboolean visible(FlModelCtx *ctx, const FlOp *op, FlAtom w)
 {
-    if (op->f == GET || fl_atoms_kind(ctx->atoms, w) != FL_ATOM_KIND_STR) return FALSE;
+    if (op->f == GET || w == FL_ATOM_NONE || fl_atoms_kind(ctx->atoms, w) != FL_ATOM_KIND_STR)
+        return FALSE;
     gsize lw, ls;
     const char *sw = fl_atoms_bytes(ctx->atoms, w, &lw);
     const char *ss = fl_atoms_bytes(ctx->atoms, op->a, &ls);

@@ -62,8 +62,11 @@ static FlAtom shows(const FlOp *op)
     return op->f == DEQUEUE && op->a != FL_ATOM_NULL ? op->a : FL_ATOM_NONE;
 }
 
-/* An enqueued value shows only as a dequeue's result.  A dequeue of
- * unknown result may have removed anything: always kept. */
+/* An enqueued value shows only as a dequeue's result (removing it changes
+ * no other result: a value nobody dequeues either stays to the end, where
+ * no dequeue returns null after it, or is taken by an info dequeue, which
+ * can go too).  A dequeue of unknown result may have removed anything, and
+ * a dequeue of null can tell: always kept. */
 static gboolean visible(FlModelCtx *ctx, const FlOp *op, FlAtom w)
 {
     return op->f == DEQUEUE || op->a == w;

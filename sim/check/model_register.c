@@ -89,6 +89,11 @@ static gboolean visible(FlModelCtx *ctx, const FlOp *op, FlAtom w)
     return produces(op, &v) == FL_PRODUCES_EXACT && v == w;
 }
 
+static gboolean overwrites(const FlOp *op)
+{
+    return op->f == WRITE;
+}
+
 const FlModel fl_model_register = {
     .name = "register",
     .ops = ops,
@@ -101,4 +106,5 @@ const FlModel fl_model_register = {
     .produces = produces,
     .shows = observes,
     .visible = visible,
+    .overwrites = overwrites,
 };

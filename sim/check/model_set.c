@@ -60,12 +60,10 @@ static void init(FlModelCtx *ctx, GByteArray *state)
 {
 }
 
-/* The i-th member of a state; states may sit at any byte address. */
+/* The i-th member; states need not be aligned. */
 static FlAtom member(const guint8 *state, gsize i)
 {
-    FlAtom a;
-    memcpy(&a, state + i * sizeof a, sizeof a);
-    return a;
+    return fl_state_atom(state + i * sizeof(FlAtom), sizeof(FlAtom));
 }
 
 static gboolean step(FlModelCtx *ctx, const guint8 *state, gsize len,

@@ -674,9 +674,22 @@ static FlVal *edn_form(FlReader *r, int depth)
     }
 }
 
+/* Skips whitespace, comments and `#_` discarded forms between events. */
+static gboolean edn_skip(FlReader *r)
+{
+    for (;;) {
+        edn_ws(r);
+        if (peek(r) != '#' || r->pos + 1 >= r->len || r->data[r->pos + 1] != '_')
+            return TRUE;
+        advance(r);
+        advance(r);
+        if (!edn_form(r, 0)) return FALSE;
+    }
+}
+
 static int edn_next(FlReader *r, const FlVal **out, gsize *offset)
 {
-    edn_ws(r);
+    if (!edn_skip(r)) return -1;
     if (!r->edn_started) {
         r->edn_started = TRUE;
         int c = peek(r);
@@ -684,7 +697,7 @@ static int edn_next(FlReader *r, const FlVal **out, gsize *offset)
             r->edn_in_seq = TRUE;
             r->edn_close = c == '[' ? ']' : ')';
             advance(r);
-            edn_ws(r);
+            if (!edn_skip(r)) return -1;
         }
     }
     if (r->edn_in_seq) {

@@ -59,15 +59,53 @@
  *     operation stays optional: it may be placed any time after its
  *     invocation, or never.
  *
+ *  8. Counterexample.  The deepest path (most operations placed) is saved
+ *     when the search backs off from it, copying only the frames above the
+ *     part it shares with the path saved before; at the end it is replayed
+ *     to name the operation that could not be placed and those open beside
+ *     it.
+ *
  *  9. Derived orderings.  A model may know orderings that results imply
  *     beyond real time (queue: what was dequeued first was enqueued first).
  *     They only remove candidates that cannot lead anywhere.  They are
  *     derived from real-time order, so they apply to linearizability only.
  *
- *  8. Counterexample.  The deepest path (most operations placed) is kept with
- *     amortised O(1) copying (only the part that changed since it was last
- *     saved); at the end it is replayed to name the operation that could not
- *     be placed and those open beside it.
+ * 10. Silent writes (models with `overwrites`).  An ok write whose value no
+ *     result can show must, in any valid order, be followed directly by
+ *     another write (anything else would observe its value) or end the
+ *     order.  And any such write that is a candidate may be moved to just
+ *     before the next write placed: taking it out of its old place changes
+ *     no observed state, and the write after it erases it at once.  So
+ *     silent writes are never choices of their own: when a write is placed,
+ *     every silent write that is a candidate is placed just before it, and
+ *     once only silent writes remain they are placed in any order.  One
+ *     exception: if a silent write s must precede in real time the write w
+ *     that follows it, w is no candidate yet; then s has the earliest
+ *     deadline of all (any op due before s would have to come between s and
+ *     w), so the silent write with the earliest deadline is also tried
+ *     alone.  Without this rule every subset of concurrent silent writes is
+ *     a configuration.  Linearizability only.
+ *
+ * 11. Clusters (Gibbons and Korach).  When every operation left is a read
+ *     (read-only, observes a value) or a write (overwrites), written values
+ *     are distinct and non-null, and no optional operation is left, the
+ *     history is decided without search.  A cluster is a write and the reads
+ *     of its value (the initial value's cluster has a write before
+ *     everything).  In a linearization each cluster is contiguous, write
+ *     first.  So it is linearizable iff (a) every read has a write of its
+ *     value, that does not start after the read ends, and (b) no two
+ *     clusters each hold an operation that precedes (in real time) an
+ *     operation of the other: such a pair can be put neither way round;
+ *     conversely, without such pairs, "precedes" between clusters is an
+ *     interval order and any extension of it works.  (b) is found in
+ *     O(n log n): sort clusters by their earliest completion f, and look
+ *     for j and i != j with f_i < s_j and f_j < s_i, s being a cluster's
+ *     latest invocation.  A successful cas(v, x) both ends v's cluster and
+ *     writes x's, so clusters link into chains that must be contiguous
+ *     too, in slot order (write, reads, cas, reads, cas...); (a) becomes "no
+ *     operation precedes one of an earlier slot of its chain" and (b) is
+ *     asked of chains.  The search then runs only to explain an invalid
+ *     verdict, within a fixed number of iterations.
  */
 #include "sim/check/search.h"
 
@@ -78,6 +116,9 @@
 #define MEMO_MAX_BYTES ((guint64)1 << 30)
 #define TIME_CHECK_EVERY 1024
 #define SHOW_MAX 20
+/* Iterations allowed to the search that only explains a verdict already
+ * reached (note 11): a count, not a time, so output is the same anywhere. */
+#define EXPLAIN_ITERATIONS 200000
 
 typedef struct {
     guint64 a, b;
@@ -101,6 +142,8 @@ typedef struct {
     guint32 op;        /* applied operation, NONE while trying */
     guint32 prev_state;
     guint32 cand_off, cand_n, cand_i;
+    guint32 pre_n;     /* silent candidates, after the others (note 10) */
+    guint32 pre_used;  /* placed before op: 0 or pre_n */
     gboolean forced;
 } Frame;
 
@@ -114,6 +157,8 @@ typedef struct {
     const FlOp **op;
     gint64 *ret;           /* completion, or derived deadline (note 7) */
     guint8 *required;
+    guint8 *silent;        /* note 10 */
+    guint32 silent_left;
     guint8 *done;
     guint64 *z1, *z2;
 
@@ -147,11 +192,13 @@ typedef struct {
 
     GArray *frames;        /* Frame */
     GArray *cands;         /* guint32 */
-    guint32 applied;
-    GArray *best;          /* guint32 local ops */
-    guint32 shared;
+    guint32 applied;       /* ops placed */
+    GArray *best;          /* guint32 local ops: the deepest path saved */
+    GArray *best_end;      /* guint32 per saved frame: its end in best */
+    guint32 shared;        /* frames the current path shares with best */
 
     gint64 deadline;
+    guint64 iter_limit;    /* 0: none */
     guint64 steps;
     guint32 dropped;
 } Search;
@@ -319,6 +366,7 @@ static void apply(Search *s, guint32 o, guint32 ns)
     s->fp2 ^= s->z2[o];
     s->state = ns;
     s->required_left -= s->required[o];
+    s->silent_left -= s->silent[o];
     if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
         unlink_entry(s, 1 + 2 * o);
         if (has_return(s, o)) unlink_entry(s, 2 + 2 * o);
@@ -341,6 +389,7 @@ static void undo(Search *s, guint32 o, guint32 prev_state)
     s->fp2 ^= s->z2[o];
     s->state = prev_state;
     s->required_left += s->required[o];
+    s->silent_left += s->silent[o];
     if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
         if (has_return(s, o)) relink_entry(s, 2 + 2 * o);
         relink_entry(s, 1 + 2 * o);
@@ -393,10 +442,9 @@ static int cmp_ranked(const void *x, const void *y)
     return a->op < b->op ? -1 : a->op > b->op;
 }
 
-/* Orders s->cands[off..] by note 3. */
-static void rank(Search *s, guint32 off)
+/* Orders s->cands[off..off+k) by note 3. */
+static void rank(Search *s, guint32 off, guint32 k)
 {
-    guint32 k = s->cands->len - off;
     if (k < 2) return;
     Ranked stack_buf[64];
     Ranked *r = k <= 64 ? stack_buf : g_new(Ranked, k);
@@ -412,14 +460,25 @@ static void rank(Search *s, guint32 off)
     if (r != stack_buf) g_free(r);
 }
 
-/* Saves the current path if it is the deepest so far (note 8). */
-static void note_depth(Search *s)
+/* Saves the current path when it is deeper than the one saved (note 8).
+ * Called before backtracking, so each new maximum is saved once; only the
+ * frames above the part shared with the saved path are copied. */
+static void save_best(Search *s)
 {
     if (s->applied <= s->best->len) return;
-    g_array_set_size(s->best, s->applied);
-    for (guint32 i = s->shared; i < s->applied; i++)
-        g_array_index(s->best, guint32, i) = g_array_index(s->frames, Frame, i).op;
-    s->shared = s->applied;
+    guint32 keep = MIN(s->shared, s->best_end->len);
+    g_array_set_size(s->best, keep ? g_array_index(s->best_end, guint32, keep - 1) : 0);
+    g_array_set_size(s->best_end, keep);
+    for (guint32 i = keep; i < s->frames->len; i++) {
+        const Frame *f = &g_array_index(s->frames, Frame, i);
+        if (f->op == NONE) break;
+        for (guint32 j = 0; j < f->pre_used; j++)
+            g_array_append_val(s->best, g_array_index(s->cands, guint32, f->cand_off + f->cand_n + j));
+        g_array_append_val(s->best, f->op);
+        guint32 end = s->best->len;
+        g_array_append_val(s->best_end, end);
+    }
+    s->shared = s->best_end->len;
 }
 
 static Frame *top(Search *s)
@@ -427,26 +486,26 @@ static Frame *top(Search *s)
     return &g_array_index(s->frames, Frame, s->frames->len - 1);
 }
 
-static void push_applied(Search *s, guint32 o, guint32 ns, gboolean forced,
-                         guint32 cand_off, guint32 cand_n)
+static void push_forced(Search *s, guint32 o, guint32 ns, guint32 cand_off)
 {
-    Frame f = { .op = o, .prev_state = s->state, .cand_off = cand_off,
-                .cand_n = cand_n, .cand_i = 0, .forced = forced };
+    Frame f = { .op = o, .prev_state = s->state, .cand_off = cand_off, .forced = TRUE };
     g_array_append_val(s->frames, f);
     apply(s, o, ns);
     s->applied++;
-    note_depth(s);
 }
 
-/* Undoes the top frame's operation. */
+/* Undoes the top frame's operations. */
 static void undo_top(Search *s)
 {
     Frame *f = top(s);
     g_assert(f->op != NONE);
     undo(s, f->op, f->prev_state);
+    for (guint32 j = f->pre_used; j-- > 0;)
+        undo(s, g_array_index(s->cands, guint32, f->cand_off + f->cand_n + j), f->prev_state);
+    s->applied -= f->pre_used + 1;
     f->op = NONE;
-    s->applied--;
-    if (s->shared > s->applied) s->shared = s->applied;
+    f->pre_used = 0;
+    s->shared = MIN(s->shared, s->frames->len - 1);
 }
 
 /* Tries the remaining candidates of the top frame, whose operation is
@@ -460,12 +519,25 @@ static gboolean try_next(Search *s)
         guint32 ns = step(s, s->state, o);
         if (ns == NONE) continue;
         if (ns != s->state && s->obs_vid && strands_observer(s, o)) continue;
-        if (!memo_add(s, s->fp1 ^ s->z1[o], s->fp2 ^ s->z2[o], ns)) continue;
+        /* Note 10: a write takes the silent candidates with it. */
+        guint32 pre = f->pre_n && s->m->overwrites(s->op[o]) ? f->pre_n : 0;
+        const guint32 *pre_ops = &g_array_index(s->cands, guint32, f->cand_off + f->cand_n);
+        guint64 a = s->fp1 ^ s->z1[o], b = s->fp2 ^ s->z2[o];
+        for (guint32 j = 0; j < pre; j++) {
+            a ^= s->z1[pre_ops[j]];
+            b ^= s->z2[pre_ops[j]];
+        }
+        if (!memo_add(s, a, b, ns)) continue;
         f->op = o;
         f->prev_state = s->state;
+        f->pre_used = pre;
+        for (guint32 j = 0; j < pre; j++) {
+            guint32 ps = step(s, s->state, pre_ops[j]);
+            g_assert(ps != NONE);
+            apply(s, pre_ops[j], ps);
+        }
         apply(s, o, ns);
-        s->applied++;
-        note_depth(s);
+        s->applied += pre + 1;
         return TRUE;
     }
     return FALSE;
@@ -475,6 +547,7 @@ static gboolean try_next(Search *s)
  * none left (the history is not valid). */
 static gboolean backtrack(Search *s)
 {
+    save_best(s);
     while (s->frames->len > 0) {
         Frame *f = top(s);
         if (f->op != NONE) undo_top(s);
@@ -492,9 +565,11 @@ static FlVerdict run(Search *s)
     guint64 iter = 0;
     for (;;) {
         if (s->required_left == 0) return FL_VERDICT_VALID;
+        if (s->iter_limit && iter >= s->iter_limit) return FL_VERDICT_UNKNOWN;
         if (s->deadline > 0 && ++iter % TIME_CHECK_EVERY == 0 &&
             g_get_monotonic_time() > s->deadline)
             return FL_VERDICT_UNKNOWN;
+        if (s->deadline <= 0) iter++;
 
         guint32 off = s->cands->len;
         gather(s);
@@ -512,19 +587,288 @@ static FlVerdict run(Search *s)
         if (forced != NONE) {
             g_array_set_size(s->cands, off);
             if (memo_add(s, s->fp1 ^ s->z1[forced], s->fp2 ^ s->z2[forced], s->state)) {
-                push_applied(s, forced, s->state, TRUE, off, 0);
+                push_forced(s, forced, s->state, off);
                 continue;
             }
             if (!backtrack(s)) return FL_VERDICT_INVALID;
             continue;
         }
 
-        rank(s, off);
-        Frame f = { .op = NONE, .cand_off = off, .cand_n = k, .cand_i = 0 };
+        /* Note 10: silent writes go after the others, as this frame's
+         * companions, until nothing but silent writes is left. */
+        guint32 pre_n = 0;
+        if (s->silent_left > 0 && s->silent_left < s->required_left) {
+            guint32 frontier = NONE;
+            for (guint32 e = s->next[0]; e != 0 && frontier == NONE; e = s->next[e])
+                if ((e & 1) == 0) frontier = (e - 2) / 2;
+            guint32 *c = &g_array_index(s->cands, guint32, off), w = 0;
+            guint32 *sil = g_new(guint32, k + 1);
+            for (guint32 i = 0; i < k; i++) {
+                if (s->silent[c[i]] && c[i] != frontier) sil[pre_n++] = c[i];
+                else c[w++] = c[i];
+            }
+            memcpy(c + w, sil, pre_n * sizeof *sil);
+            g_free(sil);
+            k = w;
+        }
+        rank(s, off, k);
+        Frame f = { .op = NONE, .cand_off = off, .cand_n = k, .cand_i = 0, .pre_n = pre_n };
         g_array_append_val(s->frames, f);
         if (try_next(s)) continue;
         if (!backtrack(s)) return FL_VERDICT_INVALID;
     }
+}
+
+/* ---- clusters (note 11) ------------------------------------------------ */
+
+enum { K_READ, K_WRITE, K_CAS };
+
+typedef struct {
+    guint32 writer;        /* local op, NONE for the initial value */
+    guint32 closer;        /* the cas from this value, NONE if none */
+    guint32 next;          /* cluster the closer writes, NONE if none */
+    guint32 chain, depth;  /* its chain, and its place in it */
+} Cluster;
+
+typedef struct {
+    guint32 chain, slot, op;
+} Slotted;
+
+static int cmp_slotted(const void *x, const void *y)
+{
+    const Slotted *a = x, *b = y;
+    if (a->chain != b->chain) return a->chain < b->chain ? -1 : 1;
+    if (a->slot != b->slot) return a->slot < b->slot ? -1 : 1;
+    return a->op < b->op ? -1 : a->op > b->op;
+}
+
+typedef struct {
+    gint64 f, s;           /* earliest completion, latest invocation */
+    guint32 fop, sop;      /* the ops that give them */
+} Span;
+
+static int cmp_span_f(const void *x, const void *y)
+{
+    const Span *a = x, *b = y;
+    if (a->f != b->f) return a->f < b->f ? -1 : 1;
+    return a->s < b->s ? -1 : a->s > b->s;
+}
+
+static void span_add(Span *sp, const Search *s, guint32 o)
+{
+    if (s->ret[o] < sp->f) {
+        sp->f = s->ret[o];
+        sp->fop = o;
+    }
+    if (s->op[o]->inv > sp->s) {
+        sp->s = s->op[o]->inv;
+        sp->sop = o;
+    }
+}
+
+/* (b) for chains: two spans i != j with f_i < s_j and f_j < s_i. */
+static gboolean spans_conflict(Span *c, guint32 n, guint32 *culprit, guint32 *other)
+{
+    qsort(c, n, sizeof *c, cmp_span_f);
+    guint32 *best1 = g_new(guint32, n), *best2 = g_new(guint32, n);
+    for (guint32 i = 0; i < n; i++) {
+        guint32 b1 = i ? best1[i - 1] : NONE, b2 = i ? best2[i - 1] : NONE;
+        if (b1 == NONE || c[i].s > c[b1].s) {
+            b2 = b1;
+            b1 = i;
+        } else if (b2 == NONE || c[i].s > c[b2].s) {
+            b2 = i;
+        }
+        best1[i] = b1;
+        best2[i] = b2;
+    }
+    gboolean found = FALSE;
+    for (guint32 j = 0; j < n && !found; j++) {
+        guint32 lo = 0, hi = n;
+        while (lo < hi) {
+            guint32 mid = (lo + hi) / 2;
+            if (c[mid].f < c[j].s) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == 0) continue;
+        guint32 i = best1[lo - 1] == j ? best2[lo - 1] : best1[lo - 1];
+        if (i == NONE || c[i].s <= c[j].f) continue;
+        /* An op of i precedes one of j and an op of j one of i. */
+        *culprit = c[j].sop != NONE ? c[j].sop : c[i].fop;
+        *other = c[i].sop != NONE ? c[i].sop : c[j].fop;
+        found = TRUE;
+    }
+    g_free(best1);
+    g_free(best2);
+    return found;
+}
+
+static const char *const cluster_reasons[] = {
+    "no operation writes the value it reads",
+    "it completes before an operation that must come before it starts (shown below: "
+        "a value's write comes before the operations on that value, and a cas before "
+        "the operations on the value it writes)",
+    "two cas operations succeed from the same value, which is written once",
+    "its value is only written by a cas from a value that a cas from its own value writes",
+    "the values of these two operations cannot be ordered: each value's group of "
+        "operations (its write and the operations that read it) has an operation that "
+        "completes before an operation of the other group starts",
+};
+
+/* Returns VALID, INVALID, or UNKNOWN when note 11 does not apply.  On
+ * INVALID, *culprit (and *other, or NONE) name local ops that show why, and
+ * *reason indexes cluster_reasons. */
+static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *reason)
+{
+    const FlModel *m = s->m;
+    if (!m->overwrites || !m->observes || s->cons != FL_CONSISTENCY_LINEARIZABLE)
+        return FL_VERDICT_UNKNOWN;
+    guint8 *kind = g_new(guint8, MAX(s->n, 1));
+    for (guint32 i = 0; i < s->n; i++) {
+        const FlOp *o = s->op[i];
+        FlAtom x;
+        if (!s->required[i]) goto unknown;
+        if (((m->readonly_ops >> o->f) & 1) && m->observes(o) != FL_ATOM_NONE) kind[i] = K_READ;
+        else if (m->overwrites(o)) kind[i] = K_WRITE;
+        else if (m->observes(o) != FL_ATOM_NONE && m->produces(o, &x) == FL_PRODUCES_EXACT) kind[i] = K_CAS;
+        else goto unknown;
+    }
+    GByteArray *init = g_byte_array_new();
+    m->init(&s->h->ctx, init);
+    FlAtom init_atom = fl_state_atom(init->data, init->len);
+    g_byte_array_unref(init);
+
+    GHashTable *index = g_hash_table_new(NULL, NULL);   /* value -> cluster + 1 */
+    GArray *cl = g_array_new(FALSE, FALSE, sizeof(Cluster));
+    Cluster c0 = { NONE, NONE, NONE, NONE, 0 };
+    g_array_append_val(cl, c0);
+    g_hash_table_insert(index, GUINT_TO_POINTER(init_atom), GUINT_TO_POINTER(1));
+    FlVerdict v = FL_VERDICT_VALID;
+    *other = NONE;
+    for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
+        FlAtom x;
+        if (kind[i] == K_READ) continue;
+        m->produces(s->op[i], &x);
+        if (g_hash_table_contains(index, GUINT_TO_POINTER(x))) v = FL_VERDICT_UNKNOWN;
+        Cluster c = { i, NONE, NONE, NONE, 0 };
+        g_array_append_val(cl, c);
+        g_hash_table_insert(index, GUINT_TO_POINTER(x), GUINT_TO_POINTER(cl->len));
+    }
+    /* (a): every observed value has a writer; one cas at most leaves it. */
+    guint32 *home = g_new(guint32, MAX(s->n, 1));      /* cluster observed */
+    for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
+        home[i] = NONE;
+        if (kind[i] == K_WRITE) continue;
+        guint k = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(m->observes(s->op[i]))));
+        if (k == 0) {
+            *culprit = i;
+            *reason = 0;
+            v = FL_VERDICT_INVALID;
+            break;
+        }
+        home[i] = k - 1;
+        if (kind[i] == K_CAS) {
+            Cluster *c = &g_array_index(cl, Cluster, k - 1);
+            if (c->closer != NONE) {
+                *culprit = i;
+                *other = c->closer;
+                *reason = 2;
+                v = FL_VERDICT_INVALID;
+                break;
+            }
+            FlAtom x;
+            m->produces(s->op[i], &x);
+            c->closer = i;
+            c->next = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(x))) - 1;
+        }
+    }
+    if (v == FL_VERDICT_VALID) {
+        /* Chains: from each cluster not written by a cas, follow closers.
+         * In the k-th cluster of a chain, the writer has slot 2k and the
+         * reads 2k+1 (the closing cas is the next cluster's writer). */
+        guint32 nc = cl->len, nchains = 0;
+        GArray *spans = g_array_new(FALSE, FALSE, sizeof(Span));
+        for (guint32 k = 0; k < nc; k++) {
+            Cluster *c = &g_array_index(cl, Cluster, k);
+            if (c->writer != NONE && kind[c->writer] == K_CAS) continue;
+            guint32 depth = 0;
+            for (guint32 j = k; j != NONE && depth <= nc; j = g_array_index(cl, Cluster, j).next) {
+                Cluster *cj = &g_array_index(cl, Cluster, j);
+                cj->chain = nchains;
+                cj->depth = depth++;
+            }
+            /* The initial value's writer precedes everything. */
+            Span sp = { c->writer == NONE ? G_MININT64 : G_MAXINT64, G_MININT64, NONE, NONE };
+            g_array_append_val(spans, sp);
+            nchains++;
+        }
+        for (guint32 k = 0; k < nc && v == FL_VERDICT_VALID; k++) {
+            Cluster *c = &g_array_index(cl, Cluster, k);
+            if (c->chain == NONE) {          /* a cycle of cas: nothing starts it */
+                *culprit = c->writer;
+                *reason = 3;
+                v = FL_VERDICT_INVALID;
+            }
+        }
+        Slotted *sl = g_new(Slotted, MAX(s->n, 1));
+        for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
+            const Cluster *c;
+            if (kind[i] == K_READ) {
+                c = &g_array_index(cl, Cluster, home[i]);
+                sl[i] = (Slotted){ c->chain, 2 * c->depth + 1, i };
+            } else {
+                FlAtom x;
+                m->produces(s->op[i], &x);
+                c = &g_array_index(cl, Cluster, GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(x))) - 1);
+                sl[i] = (Slotted){ c->chain, 2 * c->depth, i };
+            }
+            span_add(&g_array_index(spans, Span, c->chain), s, i);
+        }
+        if (v == FL_VERDICT_VALID) {
+            /* Inside a chain, no op may precede (real time) an op of an
+             * earlier slot. */
+            qsort(sl, s->n, sizeof *sl, cmp_slotted);
+            gint64 before_max = G_MININT64, slot_max = G_MININT64;
+            guint32 before_op = NONE, slot_op = NONE;
+            for (guint32 k = 0; k < s->n && v == FL_VERDICT_VALID; k++) {
+                if (k == 0 || sl[k].chain != sl[k - 1].chain) {
+                    before_max = slot_max = G_MININT64;
+                    before_op = slot_op = NONE;
+                } else if (sl[k].slot != sl[k - 1].slot) {
+                    if (slot_max > before_max) {
+                        before_max = slot_max;
+                        before_op = slot_op;
+                    }
+                }
+                guint32 o = sl[k].op;
+                if (before_op != NONE && s->ret[o] < before_max) {
+                    *culprit = o;
+                    *other = before_op;
+                    *reason = 1;
+                    v = FL_VERDICT_INVALID;
+                }
+                if (s->op[o]->inv > slot_max) {
+                    slot_max = s->op[o]->inv;
+                    slot_op = o;
+                }
+            }
+        }
+        if (v == FL_VERDICT_VALID &&
+            spans_conflict((Span *)(void *)spans->data, spans->len, culprit, other)) {
+            *reason = 4;
+            v = FL_VERDICT_INVALID;
+        }
+        g_free(sl);
+        g_array_unref(spans);
+    }
+    g_free(home);
+    g_hash_table_unref(index);
+    g_array_unref(cl);
+    g_free(kind);
+    return v;
+unknown:
+    g_free(kind);
+    return FL_VERDICT_UNKNOWN;
 }
 
 /* ---- preparation ------------------------------------------------------ */
@@ -555,7 +899,7 @@ static void observed_values(Search *s, gboolean shown, GHashTable *vid, GArray *
 }
 
 /* Note 7: clears keep[i] for the info ops whose effect no observed value
- * can show. */
+ * can show; note 10: marks the ok writes among such ops silent. */
 static void drop_unobserved(Search *s, guint8 *keep)
 {
     if (!s->m->visible) return;
@@ -563,11 +907,23 @@ static void drop_unobserved(Search *s, guint8 *keep)
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     observed_values(s, TRUE, vid, vatom);
     for (guint32 i = 0; i < s->n; i++) {
-        if (s->op[i]->status != FL_OP_INFO) continue;
-        gboolean seen = FALSE;
-        for (guint32 w = 0; w < vatom->len && !seen; w++)
-            seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
-        if (!seen) {
+        gboolean may_be_silent = s->m->overwrites && s->op[i]->status == FL_OP_OK &&
+                                 s->cons == FL_CONSISTENCY_LINEARIZABLE &&
+                                 s->m->overwrites(s->op[i]);
+        if (s->op[i]->status != FL_OP_INFO && !may_be_silent) continue;
+        gboolean seen = s->m->visible(&s->h->ctx, s->op[i], FL_ATOM_NONE);
+        FlAtom v;
+        if (s->m->overwrites && s->m->produces(s->op[i], &v) == FL_PRODUCES_EXACT) {
+            /* Observe-or-overwrite models: a value shows only as itself. */
+            seen = seen || g_hash_table_contains(vid, GUINT_TO_POINTER(v));
+        } else {
+            for (guint32 w = 0; w < vatom->len && !seen; w++)
+                seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
+        }
+        if (seen) continue;
+        if (may_be_silent) {
+            s->silent[i] = 1;
+        } else {
             keep[i] = 0;
             s->dropped++;
         }
@@ -625,7 +981,7 @@ static void prepare_observers(Search *s)
         }
     }
     g_hash_table_unref(by_token);
-    qsort(pairs->data, pairs->len, sizeof(Pair), cmp_pair);
+    if (pairs->len) qsort(pairs->data, pairs->len, sizeof(Pair), cmp_pair);
 
     s->nv = vatom->len;
     s->obs_vid = g_new(gint32, s->n);
@@ -748,24 +1104,15 @@ static void build_list(Search *s)
     g_free(ev);
 }
 
-typedef struct {
-    gint64 process;
-    guint32 op;
-} ByProcess;
-
-static int cmp_by_process(const void *x, const void *y)
-{
-    const ByProcess *a = x, *b = y;
-    if (a->process != b->process) return a->process < b->process ? -1 : 1;
-    return a->op < b->op ? -1 : a->op > b->op;
-}
-
 static void build_chains(Search *s)
 {
     guint32 n = s->n;
-    ByProcess *bp = g_new(ByProcess, MAX(n, 1));
-    for (guint32 i = 0; i < n; i++) bp[i] = (ByProcess){ s->op[i]->process, i };
-    qsort(bp, n, sizeof *bp, cmp_by_process);
+    /* By process, then invocation; the sign bit flipped keeps the order of
+     * signed process ids. */
+    Ranked *bp = g_new(Ranked, MAX(n, 1));
+    for (guint32 i = 0; i < n; i++)
+        bp[i] = (Ranked){ (guint64)s->op[i]->process ^ ((guint64)1 << 63), i };
+    if (n) qsort(bp, n, sizeof *bp, cmp_ranked);
     s->chain_ops = g_new(guint32, MAX(n, 1));
     for (guint32 i = 0; i < n; i++) s->chain_ops[i] = bp[i].op;
     g_free(bp);
@@ -792,6 +1139,7 @@ static void search_free(Search *s)
     g_free(s->op);
     g_free(s->ret);
     g_free(s->required);
+    g_free(s->silent);
     g_free(s->done);
     g_free(s->z1);
     g_free(s->z2);
@@ -818,6 +1166,7 @@ static void search_free(Search *s)
     g_array_unref(s->frames);
     g_array_unref(s->cands);
     g_array_unref(s->best);
+    g_array_unref(s->best_end);
 }
 
 /* Keeps only the local ops with keep[i] set, renumbering them. */
@@ -830,6 +1179,7 @@ static void compact(Search *s, const guint8 *keep)
         s->op[m] = s->op[i];
         s->ret[m] = s->ret[i];
         s->required[m] = s->required[i];
+        s->silent[m] = s->silent[i];
         m++;
     }
     s->n = m;
@@ -915,6 +1265,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     out->concurrent = g_array_new(FALSE, FALSE, sizeof(guint32));
     out->waiting = g_array_new(FALSE, FALSE, sizeof(guint32));
     out->state = g_string_new(NULL);
+    out->why = g_string_new(NULL);
     out->stuck = NONE;
 
     Search s0 = { 0 }, *s = &s0;
@@ -927,6 +1278,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     s->op = g_new(const FlOp *, MAX(n, 1));
     s->ret = g_new(gint64, MAX(n, 1));
     s->required = g_new(guint8, MAX(n, 1));
+    s->silent = g_new0(guint8, MAX(n, 1));
     guint8 *keep = g_new(guint8, MAX(n, 1));
     for (guint32 k = 0; k < n; k++) {
         const FlOp *o = &g_array_index(h->ops, FlOp, ops[k]);
@@ -988,6 +1340,7 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     s->frames = g_array_new(FALSE, FALSE, sizeof(Frame));
     s->cands = g_array_new(FALSE, FALSE, sizeof(guint32));
     s->best = g_array_new(FALSE, FALSE, sizeof(guint32));
+    s->best_end = g_array_new(FALSE, FALSE, sizeof(guint32));
 
     GByteArray *init = g_byte_array_new();
     s->m->init(&h->ctx, init);
@@ -995,16 +1348,46 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     g_byte_array_unref(init);
     if (consistency == FL_CONSISTENCY_LINEARIZABLE) build_list(s);
     else build_chains(s);
-    for (guint32 i = 0; i < s->n; i++) s->required_left += s->required[i];
+    for (guint32 i = 0; i < s->n; i++) {
+        s->required_left += s->required[i];
+        s->silent_left += s->silent[i];
+    }
 
-    FlVerdict v = run(s);
+    guint32 culprit = NONE, other = NONE;
+    guint reason = 0;
+    FlVerdict v = clusters(s, &culprit, &other, &reason);
+    if (v == FL_VERDICT_INVALID) {
+        /* Note 11: decided; a short search looks for a better explanation. */
+        s->iter_limit = EXPLAIN_ITERATIONS;
+        if (run(s) == FL_VERDICT_INVALID) {
+            explain(s, out);
+        } else {
+            g_assert(culprit != NONE);
+            out->stuck = s->gid[culprit];
+            if (other != NONE) {
+                guint32 g = s->gid[other];
+                g_array_append_val(out->concurrent, g);
+            }
+            g_string_assign(out->why, cluster_reasons[reason]);
+        }
+        v = FL_VERDICT_INVALID;
+    } else if (v == FL_VERDICT_UNKNOWN) {
+        v = run(s);
+        if (v == FL_VERDICT_INVALID) explain(s, out);
+    }
     out->verdict = v;
     out->steps = s->steps;
     out->memo = s->memo.count;
     out->dropped_info = s->dropped;
-    if (v == FL_VERDICT_INVALID) explain(s, out);
     search_free(s);
     return v;
+}
+
+void fl_search_result_init_valid(FlSearchResult *r)
+{
+    memset(r, 0, sizeof *r);
+    r->verdict = FL_VERDICT_VALID;
+    r->stuck = NONE;
 }
 
 void fl_search_result_clear(FlSearchResult *r)
@@ -1013,5 +1396,6 @@ void fl_search_result_clear(FlSearchResult *r)
     if (r->concurrent) g_array_unref(r->concurrent);
     if (r->waiting) g_array_unref(r->waiting);
     if (r->state) g_string_free(r->state, TRUE);
+    if (r->why) g_string_free(r->why, TRUE);
     memset(r, 0, sizeof *r);
 }

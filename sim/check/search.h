@@ -29,6 +29,7 @@ typedef struct {
                              * current value, which nothing left can
                              * produce again (why the state cannot move on) */
     GString *state;         /* the model's state after the prefix */
+    GString *why;           /* when decided without a prefix: the reason */
     /* Statistics. */
     guint64 steps;          /* operations applied during the search */
     guint64 memo;           /* configurations remembered */
@@ -43,3 +44,5 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
                     FlConsistency consistency, gint64 deadline_us,
                     FlSearchResult *out);
 void fl_search_result_clear(FlSearchResult *r);
+/* Initialises @r as the result of a valid search that did no work. */
+void fl_search_result_init_valid(FlSearchResult *r);

@@ -1,0 +1,236 @@
+/* tests/check/test_cli.c: `faultline check` on the hand-written histories
+ * in tests/check/histories, through the real binary ($FAULTLINE).
+ *
+ * A file's name says what it holds and what the answer is:
+ *   MODEL__description.EXPECT.EXT
+ * EXPECT is valid, invalid, sequential-valid, sequential-invalid, unknown
+ * (run with a short --timeout) or error-lineN (exit 2, message naming line
+ * N of the file).  EXT is jsonl or edn. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DIR "tests/check/histories"
+
+typedef struct {
+    int status;
+    char *out, *err;
+} Run;
+
+static Run run(const char *const *args)
+{
+    const char *bin = g_getenv("FAULTLINE");
+    assert_non_null(bin);
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)bin);
+    for (int i = 0; args[i]; i++) g_ptr_array_add(argv, (gpointer)args[i]);
+    g_ptr_array_add(argv, NULL);
+    Run r = { 0 };
+    GError *err = NULL;
+    gint wait;
+    gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &wait, &err);
+    assert_true(ok);
+    r.status = WIFEXITED(wait) ? WEXITSTATUS(wait) : -1;
+    g_ptr_array_unref(argv);
+    return r;
+}
+
+static void run_clear(Run *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+}
+
+/* The verdict: the last line of standard output. */
+static char *last_line(const char *out)
+{
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    int n = (int)g_strv_length(lines);
+    while (n > 0 && lines[n - 1][0] == '\0') n--;
+    return g_strdup(n > 0 ? lines[n - 1] : "");
+}
+
+static void check_one(const char *name)
+{
+    g_autofree char *path = g_build_filename(DIR, name, NULL);
+    g_auto(GStrv) parts = g_strsplit(name, ".", -1);
+    assert_int_equal(g_strv_length(parts), 3);
+    g_auto(GStrv) mp = g_strsplit(parts[0], "__", 2);
+    const char *model = mp[0], *expect = parts[1];
+    gboolean seq = g_str_has_prefix(expect, "sequential-");
+    if (seq) expect += strlen("sequential-");
+    const char *args[] = { "check", "--model", model, "--consistency",
+                           seq ? "sequential" : "linearizable",
+                           "--timeout", strcmp(expect, "unknown") == 0 ? "0.3" : "60",
+                           path, NULL };
+    Run r = run(args);
+    if (g_str_has_prefix(expect, "error-line")) {
+        g_autofree char *want = g_strdup_printf("%s:%s:", path, expect + strlen("error-line"));
+        if (r.status != 2 || strstr(r.err, want) == NULL)
+            fprintf(stderr, "%s: status %d, stderr: %s", name, r.status, r.err);
+        assert_int_equal(r.status, 2);
+        assert_non_null(strstr(r.err, want));
+        assert_string_equal(r.out, "");
+        run_clear(&r);
+        return;
+    }
+    int want_status = strcmp(expect, "valid") == 0 ? 0 : strcmp(expect, "invalid") == 0 ? 1 : 3;
+    g_autofree char *last = last_line(r.out);
+    if (r.status != want_status || strcmp(last, expect) != 0)
+        fprintf(stderr, "%s: status %d, last line '%s'\n%s%s", name, r.status, last, r.out, r.err);
+    assert_int_equal(r.status, want_status);
+    assert_string_equal(last, expect);
+    if (want_status == 1) {
+        /* The explanation names the operation that could not be placed. */
+        assert_non_null(strstr(r.out, "could not be placed"));
+    }
+    run_clear(&r);
+
+    /* The same as data. */
+    const char *jargs[] = { "check", "--json", "--model", model, "--consistency",
+                            seq ? "sequential" : "linearizable",
+                            "--timeout", strcmp(expect, "unknown") == 0 ? "0.3" : "60",
+                            path, NULL };
+    r = run(jargs);
+    assert_int_equal(r.status, want_status);
+    json_error_t jerr;
+    json_t *j = json_loads(r.out, 0, &jerr);
+    assert_non_null(j);
+    json_t *valid = json_object_get(j, "valid");
+    assert_non_null(valid);
+    if (want_status == 0) assert_true(json_is_true(valid));
+    if (want_status == 1) assert_true(json_is_false(valid));
+    if (want_status == 3) assert_true(json_is_null(valid));
+    assert_non_null(json_object_get(j, "model"));
+    assert_non_null(json_object_get(j, "consistency"));
+    assert_true(json_is_integer(json_object_get(j, "operations")));
+    assert_true(json_is_integer(json_object_get(j, "keys")));
+    json_t *cx = json_object_get(j, "counterexample");
+    if (want_status == 1) {
+        assert_non_null(cx);
+        assert_non_null(json_object_get(cx, "stuck"));
+        assert_true(json_is_array(json_object_get(cx, "prefix")));
+    } else {
+        assert_null(cx);
+    }
+    json_decref(j);
+    run_clear(&r);
+}
+
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_histories(void **state)
+{
+    GError *err = NULL;
+    GDir *dir = g_dir_open(DIR, 0, &err);
+    assert_non_null(dir);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    while ((name = g_dir_read_name(dir))) g_ptr_array_add(names, g_strdup(name));
+    g_dir_close(dir);
+    g_ptr_array_sort(names, by_name);
+    int n = 0;
+    for (guint i = 0; i < names->len; i++) {
+        const char *nm = names->pdata[i];
+        if (!g_str_has_suffix(nm, ".jsonl") && !g_str_has_suffix(nm, ".edn")) continue;
+        check_one(nm);
+        n++;
+    }
+    assert_true(n >= 40);
+    g_ptr_array_unref(names);
+}
+
+/* A JSON Lines file and its EDN twin get the same verdict (their names
+ * say so too; here it is checked on the output). */
+static void test_edn_twins(void **state)
+{
+    static const char *const stems[] = {
+        "register__spec-example.valid", "register__stale-read.invalid",
+        "register__double-cas.invalid", "kv__lost-append.invalid", "set__reads.valid",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(stems); i++) {
+        g_auto(GStrv) mp = g_strsplit(stems[i], "__", 2);
+        g_autofree char *a = g_strdup_printf(DIR "/%s.jsonl", stems[i]);
+        g_autofree char *b = g_strdup_printf(DIR "/%s.edn", stems[i]);
+        const char *aa[] = { "check", "--model", mp[0], a, NULL };
+        const char *ba[] = { "check", "--model", mp[0], b, NULL };
+        Run ra = run(aa), rb = run(ba);
+        assert_int_equal(ra.status, rb.status);
+        g_autofree char *la = last_line(ra.out), *lb = last_line(rb.out);
+        assert_string_equal(la, lb);
+        run_clear(&ra);
+        run_clear(&rb);
+    }
+}
+
+static void test_usage(void **state)
+{
+    const char *help[] = { "check", "--help", NULL };
+    Run r = run(help);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "--model"));
+    run_clear(&r);
+
+    const char *none[] = { "check", NULL };
+    r = run(none);
+    assert_int_equal(r.status, 2);
+    run_clear(&r);
+
+    const char *no_model[] = { "check", DIR "/register__empty.valid.jsonl", NULL };
+    r = run(no_model);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--model"));
+    run_clear(&r);
+
+    const char *bad_model[] = { "check", "--model", "stack", DIR "/register__empty.valid.jsonl", NULL };
+    r = run(bad_model);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "register"));
+    run_clear(&r);
+
+    const char *bad_cons[] = { "check", "--model", "register", "--consistency", "serializable",
+                               DIR "/register__empty.valid.jsonl", NULL };
+    r = run(bad_cons);
+    assert_int_equal(r.status, 2);
+    run_clear(&r);
+
+    const char *missing[] = { "check", "--model", "register", DIR "/no-such-file.jsonl", NULL };
+    r = run(missing);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no-such-file"));
+    run_clear(&r);
+
+    /* --format overrides the extension. */
+    const char *fmt[] = { "check", "--model", "register", "--format", "edn",
+                          DIR "/register__spec-example.valid.jsonl", NULL };
+    r = run(fmt);
+    assert_int_equal(r.status, 2);
+    run_clear(&r);
+
+    const char *alias[] = { "check", "--model", "cas-register",
+                            DIR "/register__double-cas.invalid.jsonl", NULL };
+    r = run(alias);
+    assert_int_equal(r.status, 1);
+    run_clear(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_edn_twins),
+        cmocka_unit_test(test_histories),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
