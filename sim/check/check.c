@@ -1,0 +1,358 @@
+/* sim/check/check.c: `faultline check` and fl_check_file.
+ *
+ * Loads a history, splits it by key (P-compositionality: a history is
+ * linearizable, or sequentially consistent, when each key's sub-history is,
+ * because the keys are independent objects), decides each key with
+ * fl_search in the order the keys first appear, and explains the first key
+ * that fails.  Output never depends on hash-table order.
+ */
+#include "sim/check/check.h"
+#include "sim/check/history.h"
+#include "sim/check/search.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX_SHOWN 10
+
+static const char *verdict_word(FlVerdict v)
+{
+    switch (v) {
+    case FL_VERDICT_VALID: return "valid";
+    case FL_VERDICT_INVALID: return "invalid";
+    case FL_VERDICT_UNKNOWN: return "unknown";
+    case FL_VERDICT_ERROR: return "error";
+    }
+    return "?";
+}
+
+static const char *status_word(const FlOp *op)
+{
+    switch (op->status) {
+    case FL_OP_OK: return "ok";
+    case FL_OP_FAIL: return "fail";
+    default: return op->ret_line ? "info" : "open";
+    }
+}
+
+/* One line a student can read: process, f, value, invocation and
+ * completion (time when the history has it, and line). */
+static void show_op(FlHistory *h, guint32 idx, GString *out)
+{
+    const FlOp *op = &g_array_index(h->ops, FlOp, idx);
+    GString *v = g_string_new(NULL);
+    fl_atoms_to_json(h->ctx.atoms, op->shown, v);
+    g_string_append_printf(out, "  process %-4" G_GINT64_FORMAT " %-8s %-14s",
+                           op->process, h->model->ops[op->f], v->str);
+    g_string_free(v, TRUE);
+    if (op->inv_time >= 0)
+        g_string_append_printf(out, " invoked %" G_GINT64_FORMAT " (line %u)",
+                               op->inv_time, op->inv_line);
+    else
+        g_string_append_printf(out, " invoked at line %u", op->inv_line);
+    if (op->ret_line == 0)
+        g_string_append(out, ", never completed");
+    else if (op->ret_time >= 0)
+        g_string_append_printf(out, ", %s %" G_GINT64_FORMAT " (line %u)",
+                               status_word(op), op->ret_time, op->ret_line);
+    else
+        g_string_append_printf(out, ", %s at line %u", status_word(op), op->ret_line);
+    GString *extra = g_string_new(NULL);
+    fl_history_extra(h, op, extra);
+    if (extra->len > 2) g_string_append_printf(out, "  {%s}", extra->str + 2);
+    g_string_free(extra, TRUE);
+    g_string_append_c(out, '\n');
+}
+
+static json_t *json_of_text(const char *text)
+{
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    return j ? j : json_string(text);
+}
+
+static json_t *json_op(FlHistory *h, guint32 idx)
+{
+    const FlOp *op = &g_array_index(h->ops, FlOp, idx);
+    GString *v = g_string_new(NULL);
+    fl_atoms_to_json(h->ctx.atoms, op->shown, v);
+    json_t *o = json_pack("{s:I, s:s, s:o, s:s, s:i}",
+                          "process", (json_int_t)op->process,
+                          "f", h->model->ops[op->f],
+                          "value", json_of_text(v->str),
+                          "type", status_word(op),
+                          "invoke_line", (int)op->inv_line);
+    g_string_free(v, TRUE);
+    if (op->ret_line) json_object_set_new(o, "complete_line", json_integer(op->ret_line));
+    if (op->inv_time >= 0) json_object_set_new(o, "invoke_time", json_integer(op->inv_time));
+    if (op->ret_time >= 0) json_object_set_new(o, "complete_time", json_integer(op->ret_time));
+    if (op->key != FL_ATOM_NONE) {
+        GString *k = g_string_new(NULL);
+        fl_atoms_to_json(h->ctx.atoms, op->key, k);
+        json_object_set_new(o, "key", json_of_text(k->str));
+        g_string_free(k, TRUE);
+    }
+    GString *extra = g_string_new("{");
+    fl_history_extra(h, op, extra);
+    if (extra->len > 1) {
+        g_string_erase(extra, 1, 2);
+        g_string_append_c(extra, '}');
+        json_t *x = json_loads(extra->str, 0, NULL);
+        if (x) json_object_set_new(o, "fields", x);
+    }
+    g_string_free(extra, TRUE);
+    return o;
+}
+
+static json_t *json_ops(FlHistory *h, const guint32 *idx, guint n)
+{
+    json_t *a = json_array();
+    for (guint i = 0; i < n; i++) json_array_append_new(a, json_op(h, idx[i]));
+    return a;
+}
+
+/* The explanation of an invalid key, as text and as data. */
+static void explain(FlHistory *h, FlAtom key, FlConsistency c,
+                    const FlSearchResult *r, GString *report, json_t *json)
+{
+    const char *what = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable"
+                                                       : "sequentially consistent";
+    g_autoptr(GString) keytext = g_string_new(NULL);
+    if (key != FL_ATOM_NONE) fl_atoms_to_json(h->ctx.atoms, key, keytext);
+    guint n = r->prefix->len;
+    guint from = n > PREFIX_SHOWN ? n - PREFIX_SHOWN : 0;
+    if (report) {
+        g_string_append_printf(report, "The history is not %s for model %s%s%s.\n",
+                               what, h->model->name, key != FL_ATOM_NONE ? ", key " : "",
+                               keytext->str);
+        if (n == 0) {
+            g_string_append(report, "Not even its first operation can be placed.\n");
+        } else {
+            g_string_append_printf(report,
+                "The longest prefix that could be ordered has %u operation%s%s:\n",
+                n, n == 1 ? "" : "s", from ? ", of which the last ones are" : "");
+            if (from) g_string_append_printf(report, "  ... %u earlier operations\n", from);
+            for (guint i = from; i < n; i++)
+                show_op(h, g_array_index(r->prefix, guint32, i), report);
+        }
+        g_string_append_printf(report, "After it the %s holds: %s\n", h->model->name,
+                               r->state->str);
+        g_string_append(report, "This operation could not be placed next:\n");
+        show_op(h, r->stuck, report);
+        if (r->waiting->len) {
+            g_string_append_printf(report, "It cannot move on from %s: nothing left can "
+                                   "produce that value again, and these operations still need it:\n",
+                                   r->state->str);
+            for (guint i = 0; i < r->waiting->len; i++)
+                show_op(h, g_array_index(r->waiting, guint32, i), report);
+        }
+        if (r->concurrent->len) {
+            g_string_append_printf(report, "%s:\n", c == FL_CONSISTENCY_LINEARIZABLE
+                ? "Operations open beside it, none of which could be placed either"
+                : "The next operations of the other processes, none of which could be placed either");
+            for (guint i = 0; i < r->concurrent->len; i++)
+                show_op(h, g_array_index(r->concurrent, guint32, i), report);
+        }
+    }
+    if (json) {
+        json_t *cx = json_object();
+        if (key != FL_ATOM_NONE) json_object_set_new(cx, "key", json_of_text(keytext->str));
+        json_object_set_new(cx, "prefix_length", json_integer(n));
+        json_object_set_new(cx, "prefix", json_ops(h, (const guint32 *)r->prefix->data + from, n - from));
+        json_object_set_new(cx, "state", json_string(r->state->str));
+        json_object_set_new(cx, "stuck", json_op(h, r->stuck));
+        json_object_set_new(cx, "concurrent", json_ops(h, (const guint32 *)r->concurrent->data,
+                                                       r->concurrent->len));
+        json_object_set_new(cx, "waiting", json_ops(h, (const guint32 *)r->waiting->data,
+                                                    r->waiting->len));
+        json_object_set_new(json, "counterexample", cx);
+    }
+}
+
+/* Groups op indices by key, keys in order of first appearance. */
+static GPtrArray *split_by_key(FlHistory *h)
+{
+    GPtrArray *groups = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    guint nk = MAX(h->keys->len, 1);
+    GHashTable *index = g_hash_table_new(NULL, NULL);
+    for (guint k = 0; k < nk; k++) {
+        g_ptr_array_add(groups, g_array_new(FALSE, FALSE, sizeof(guint32)));
+        if (h->keys->len)
+            g_hash_table_insert(index, GUINT_TO_POINTER(g_array_index(h->keys, FlAtom, k)),
+                                GUINT_TO_POINTER(k));
+    }
+    for (guint32 i = 0; i < h->ops->len; i++) {
+        const FlOp *op = &g_array_index(h->ops, FlOp, i);
+        guint k = op->key == FL_ATOM_NONE ? 0
+                : GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(op->key)));
+        g_array_append_val(g_ptr_array_index(groups, k), i);
+    }
+    g_hash_table_unref(index);
+    return groups;
+}
+
+static gboolean parse_consistency(const char *name, FlConsistency *out, GError **err)
+{
+    if (name == NULL || strcmp(name, "linearizable") == 0 ||
+        strcmp(name, "linearizability") == 0) {
+        *out = FL_CONSISTENCY_LINEARIZABLE;
+        return TRUE;
+    }
+    if (strcmp(name, "sequential") == 0) {
+        *out = FL_CONSISTENCY_SEQUENTIAL;
+        return TRUE;
+    }
+    g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "unknown consistency \"%s\" (expected linearizable or sequential)", name);
+    return FALSE;
+}
+
+static char *model_list(void)
+{
+    GString *s = g_string_new(NULL);
+    const char *const *names = fl_check_model_names();
+    for (int i = 0; names[i]; i++) {
+        if (i) g_string_append(s, names[i + 1] ? ", " : " or ");
+        g_string_append(s, names[i]);
+    }
+    return g_string_free(s, FALSE);
+}
+
+FlVerdict fl_check_file(const char *path, const char *model,
+                        const char *consistency, const char *format,
+                        double timeout_s, GString *report, json_t **json_out,
+                        GError **err)
+{
+    if (json_out) *json_out = NULL;
+    const FlModel *m = model ? fl_model_find(model) : NULL;
+    if (m == NULL) {
+        g_autofree char *names = model_list();
+        g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "unknown model \"%s\" (expected %s)", model ? model : "", names);
+        return FL_VERDICT_ERROR;
+    }
+    FlConsistency c;
+    if (!parse_consistency(consistency, &c, err)) return FL_VERDICT_ERROR;
+    gint64 deadline = timeout_s > 0 ? g_get_monotonic_time() + (gint64)(timeout_s * 1e6) : 0;
+    FlHistory *h = fl_history_load(path, format, m, err);
+    if (h == NULL) return FL_VERDICT_ERROR;
+
+    GPtrArray *groups = split_by_key(h);
+    FlVerdict verdict = FL_VERDICT_VALID;
+    json_t *json = json_out ? json_object() : NULL;
+    json_t *cx = json_out ? json_object() : NULL;
+    guint64 steps = 0;
+    guint unknown_keys = 0;
+    for (guint k = 0; k < groups->len; k++) {
+        GArray *g = g_ptr_array_index(groups, k);
+        FlSearchResult r;
+        FlVerdict v = fl_search(h, (const guint32 *)g->data, g->len, c, deadline, &r);
+        steps += r.steps;
+        if (v == FL_VERDICT_UNKNOWN) {
+            unknown_keys++;
+            verdict = FL_VERDICT_UNKNOWN;
+        }
+        if (v == FL_VERDICT_INVALID) {
+            verdict = FL_VERDICT_INVALID;
+            FlAtom key = h->keys->len ? g_array_index(h->keys, FlAtom, k) : FL_ATOM_NONE;
+            explain(h, key, c, &r, report, cx);
+            fl_search_result_clear(&r);
+            break;
+        }
+        fl_search_result_clear(&r);
+    }
+    const char *cname = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable" : "sequential";
+    if (report && verdict != FL_VERDICT_INVALID) {
+        g_string_append_printf(report, "%u operations, %u key%s, model %s, %s: %s",
+                               h->ops->len, MAX(h->keys->len, 1),
+                               MAX(h->keys->len, 1) == 1 ? "" : "s", m->name, cname,
+                               verdict == FL_VERDICT_VALID ? "every key can be ordered"
+                               : "no verdict within the time limit");
+        if (unknown_keys) g_string_append_printf(report, " (%u undecided)", unknown_keys);
+        g_string_append_c(report, '\n');
+    }
+    if (json) {
+        json_object_set_new(json, "valid", verdict == FL_VERDICT_VALID ? json_true()
+                                   : verdict == FL_VERDICT_INVALID ? json_false() : json_null());
+        json_object_set_new(json, "model", json_string(m->name));
+        json_object_set_new(json, "consistency", json_string(cname));
+        json_object_set_new(json, "operations", json_integer(h->ops->len));
+        json_object_set_new(json, "keys", json_integer(MAX(h->keys->len, 1)));
+        json_object_set_new(json, "verdict", json_string(verdict_word(verdict)));
+        json_object_set_new(json, "steps", json_integer((json_int_t)steps));
+        if (json_object_size(cx)) json_object_update(json, cx);
+        json_decref(cx);
+        *json_out = json;
+    }
+    g_ptr_array_unref(groups);
+    fl_history_free(h);
+    return verdict;
+}
+
+int fl_check_main(int argc, char **argv)
+{
+    g_autofree char *model = NULL, *consistency = NULL, *format = NULL;
+    double timeout_s = 0;
+    gboolean as_json = FALSE;
+    g_auto(GStrv) rest = NULL;
+    GOptionEntry entries[] = {
+        { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
+          "register (cas-register), kv, mutex, set or queue", "MODEL" },
+        { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
+          "linearizable (default) or sequential", "C" },
+        { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
+          "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
+        { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
+          "jsonl or edn (default: by extension, .edn is EDN)", "FORMAT" },
+        { "json", 0, 0, G_OPTION_ARG_NONE, &as_json,
+          "print one JSON object instead of text", NULL },
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL, "HISTORY" },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = g_option_context_new("HISTORY");
+    g_option_context_set_summary(ctx,
+        "Decides whether a history (JSON Lines or Jepsen EDN) is linearizable or\n"
+        "sequentially consistent for a model.  The last line of output is the\n"
+        "verdict: valid, invalid or unknown.\n\n"
+        "Exit status: 0 valid, 1 invalid, 2 bad usage or input, 3 unknown.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    GError *err = NULL;
+    gboolean ok = g_option_context_parse(ctx, &argc, &argv, &err);
+    g_option_context_free(ctx);
+    if (!ok) {
+        fprintf(stderr, "faultline check: %s (see faultline check --help)\n", err->message);
+        g_error_free(err);
+        return 2;
+    }
+    if (rest == NULL || rest[0] == NULL || rest[1] != NULL) {
+        fprintf(stderr, "faultline check: expected exactly one HISTORY file "
+                        "(see faultline check --help)\n");
+        return 2;
+    }
+    if (model == NULL) {
+        fprintf(stderr, "faultline check: --model is required (see faultline check --help)\n");
+        return 2;
+    }
+    GString *report = g_string_new(NULL);
+    json_t *json = NULL;
+    FlVerdict v = fl_check_file(rest[0], model, consistency, format, timeout_s,
+                                as_json ? NULL : report, as_json ? &json : NULL, &err);
+    if (v == FL_VERDICT_ERROR) {
+        fprintf(stderr, "faultline check: %s\n", err->message);
+        g_error_free(err);
+        g_string_free(report, TRUE);
+        return 2;
+    }
+    if (as_json) {
+        char *text = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        free(text);
+        json_decref(json);
+    } else {
+        fputs(report->str, stdout);
+        printf("%s\n", verdict_word(v));
+    }
+    g_string_free(report, TRUE);
+    fflush(stdout);
+    return (int)v;
+}

@@ -1,0 +1,310 @@
+/* sim/check/history.c: loading and validating a history.
+ *
+ * Design notes.
+ *  1. The verdict depends on event order only (Knossos does the same): op A
+ *     precedes op B in real time when A's completion comes before B's
+ *     invocation in the file.  `time` is shown in reports, not used.
+ *  2. An event whose process is not an integer but the name "nemesis" is a
+ *     fault injector's note, not a client operation: skipped.
+ *  3. An `info` completion ends its process (Jepsen): a later invocation on
+ *     the same process is an error, so per-process order (sequential
+ *     consistency) never has to look past an info operation.
+ */
+#include "sim/check/history.h"
+
+#include <string.h>
+
+typedef struct {
+    FlHistory *h;
+    GHashTable *open;         /* process -> op index + 1 */
+    GHashTable *dead;         /* process -> line of its info completion */
+    gint keyed;               /* -1 unknown, 0 no, 1 yes */
+    guint32 first_line;
+    GHashTable *key_seen;     /* atom -> 1 */
+} Loader;
+
+static const FlVal null_val = { .kind = FL_VAL_NULL };
+
+static gboolean name_is(const FlVal *v, const char *s)
+{
+    return v && (v->kind == FL_VAL_STR || v->kind == FL_VAL_KEYWORD) &&
+           v->str.len == strlen(s) && memcmp(v->str.s, s, v->str.len) == 0;
+}
+
+static void set_err(GError **err, const FlHistory *h, guint32 line,
+                    const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static void set_err(GError **err, const FlHistory *h, guint32 line,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s:%u: %s", h->path,
+                line, msg);
+}
+
+static char *ops_list(const FlModel *m)
+{
+    GString *s = g_string_new(NULL);
+    for (int i = 0; m->ops[i]; i++) {
+        if (i) g_string_append(s, m->ops[i + 1] ? ", " : " or ");
+        g_string_append(s, m->ops[i]);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
+{
+    FlHistory *h = L->h;
+    const FlModel *m = h->model;
+    guint32 line = ev->line;
+
+    const FlVal *process = fl_val_get(ev, "process");
+    if (process == NULL) {
+        set_err(err, h, line, "missing field \"process\"");
+        return FALSE;
+    }
+    if (name_is(process, "nemesis")) return TRUE;
+    if (process->kind != FL_VAL_INT) {
+        set_err(err, h, process->line, "expected an integer process, got %s",
+                fl_val_kind_name(process));
+        return FALSE;
+    }
+    const FlVal *type = fl_val_get(ev, "type");
+    FlOpStatus status = FL_OP_OK;
+    gboolean invoke = FALSE;
+    if (name_is(type, "invoke")) invoke = TRUE;
+    else if (name_is(type, "ok")) status = FL_OP_OK;
+    else if (name_is(type, "fail")) status = FL_OP_FAIL;
+    else if (name_is(type, "info")) status = FL_OP_INFO;
+    else {
+        set_err(err, h, type ? type->line : line,
+                "expected \"type\" to be invoke, ok, fail or info");
+        return FALSE;
+    }
+    const FlVal *f = fl_val_get(ev, "f");
+    if (f == NULL || (f->kind != FL_VAL_STR && f->kind != FL_VAL_KEYWORD)) {
+        set_err(err, h, f ? f->line : line,
+                "expected \"f\", the operation's name, as a string");
+        return FALSE;
+    }
+    int fi = fl_model_op(m, f->str.s, f->str.len);
+    if (fi < 0) {
+        g_autofree char *names = ops_list(m);
+        set_err(err, h, f->line, "unknown f \"%.*s\" for model %s (expected %s)",
+                (int)MIN(f->str.len, 40), f->str.s, m->name, names);
+        return FALSE;
+    }
+    const FlVal *value = fl_val_get(ev, "value");
+    if (value == NULL) value = &null_val;
+    const FlVal *time = fl_val_get(ev, "time");
+    if (time && time->kind != FL_VAL_INT) {
+        set_err(err, h, time->line, "expected an integer \"time\" (nanoseconds), got %s",
+                fl_val_kind_name(time));
+        return FALSE;
+    }
+    const FlVal *key = fl_val_get(ev, "key");
+    FlAtom key_atom = FL_ATOM_NONE;
+    if (key) {
+        if (key->kind != FL_VAL_INT && key->kind != FL_VAL_STR &&
+            key->kind != FL_VAL_KEYWORD) {
+            set_err(err, h, key->line, "expected a string or integer \"key\", got %s",
+                    fl_val_kind_name(key));
+            return FALSE;
+        }
+        key_atom = fl_atoms_value(h->ctx.atoms, key);
+    }
+    if (L->keyed < 0) {
+        L->keyed = key != NULL;
+        L->first_line = line;
+    } else if (L->keyed != (key != NULL)) {
+        set_err(err, h, line, "%s, but the event at line %u %s (a keyed history "
+                "has a key on every event)", key ? "this event has a key" :
+                "this event has no key", L->first_line, key ? "has none" : "has one");
+        return FALSE;
+    }
+    gint64 pos = 2 * (gint64)h->n_events++;
+    gint64 t = time ? time->i : -1;
+    gpointer slot = g_hash_table_lookup(L->open, &process->i);
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    if (invoke) {
+        if (slot) {
+            FlOp *o = &g_array_index(h->ops, FlOp, GPOINTER_TO_SIZE(slot) - 1);
+            set_err(err, h, line, "process %" G_GINT64_FORMAT " invokes an operation "
+                    "while its %s from line %u is still open", process->i,
+                    m->ops[o->f], o->inv_line);
+            return FALSE;
+        }
+        gpointer dead = g_hash_table_lookup(L->dead, &process->i);
+        if (dead) {
+            set_err(err, h, line, "process %" G_GINT64_FORMAT " invokes an operation "
+                    "after its info completion at line %u (a process whose operation "
+                    "ended in info never issues another)", process->i,
+                    GPOINTER_TO_UINT(dead));
+            return FALSE;
+        }
+        FlOp op = {
+            .process = process->i, .inv = pos, .ret = FL_POS_INF,
+            .inv_time = t, .ret_time = -1, .inv_line = line,
+            .inv_offset = offset, .key = key_atom, .f = (guint8)fi,
+            .status = FL_OP_INFO, .shown = fl_atoms_value(h->ctx.atoms, value),
+        };
+        if (!m->parse(&h->ctx, &op, value, FALSE, why)) {
+            set_err(err, h, value->line ? value->line : line, "%s", why->str);
+            return FALSE;
+        }
+        g_array_append_val(h->ops, op);
+        gint64 *k = g_new(gint64, 1);
+        *k = process->i;
+        g_hash_table_insert(L->open, k, GSIZE_TO_POINTER(h->ops->len));
+        if (key && !g_hash_table_contains(L->key_seen, GUINT_TO_POINTER(key_atom))) {
+            g_hash_table_add(L->key_seen, GUINT_TO_POINTER(key_atom));
+            g_array_append_val(h->keys, key_atom);
+        }
+        return TRUE;
+    }
+
+    if (!slot) {
+        set_err(err, h, line, "a completion (%.*s) of process %" G_GINT64_FORMAT
+                " with no open invocation", (int)type->str.len, type->str.s,
+                process->i);
+        return FALSE;
+    }
+    FlOp *op = &g_array_index(h->ops, FlOp, GPOINTER_TO_SIZE(slot) - 1);
+    if (op->f != fi) {
+        set_err(err, h, line, "completion f \"%s\" does not match the invocation's "
+                "\"%s\" at line %u", m->ops[fi], m->ops[op->f], op->inv_line);
+        return FALSE;
+    }
+    if (op->key != key_atom) {
+        set_err(err, h, line, "completion key differs from the invocation's at line %u",
+                op->inv_line);
+        return FALSE;
+    }
+    op->status = (guint8)status;
+    op->ret_line = line;
+    op->ret_time = t;
+    op->ret_offset = offset;
+    if (status == FL_OP_OK) {
+        op->ret = pos;
+        if (!m->parse(&h->ctx, op, value, TRUE, why)) {
+            set_err(err, h, value->line ? value->line : line, "%s", why->str);
+            return FALSE;
+        }
+        op->shown = fl_atoms_value(h->ctx.atoms, value);
+    }
+    if (status == FL_OP_INFO) {
+        gint64 *k = g_new(gint64, 1);
+        *k = process->i;
+        g_hash_table_insert(L->dead, k, GUINT_TO_POINTER(line));
+    }
+    g_hash_table_remove(L->open, &process->i);
+    return TRUE;
+}
+
+FlHistory *fl_history_load(const char *path, const char *format,
+                           const FlModel *model, GError **err)
+{
+    FlFormat fmt;
+    if (format == NULL) {
+        fmt = g_str_has_suffix(path, ".edn") ? FL_FORMAT_EDN : FL_FORMAT_JSONL;
+    } else if (strcmp(format, "jsonl") == 0 || strcmp(format, "json") == 0) {
+        fmt = FL_FORMAT_JSONL;
+    } else if (strcmp(format, "edn") == 0) {
+        fmt = FL_FORMAT_EDN;
+    } else {
+        g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "unknown format \"%s\" (expected jsonl or edn)", format);
+        return NULL;
+    }
+    GMappedFile *file = g_mapped_file_new(path, FALSE, err);
+    if (!file) return NULL;
+
+    FlHistory *h = g_new0(FlHistory, 1);
+    h->model = model;
+    h->ctx.atoms = fl_atoms_new();
+    h->ctx.items = g_array_new(FALSE, FALSE, sizeof(guint32));
+    h->ops = g_array_new(FALSE, FALSE, sizeof(FlOp));
+    h->keys = g_array_new(FALSE, FALSE, sizeof(FlAtom));
+    h->path = g_strdup(path);
+    h->file = file;
+    const char *data = g_mapped_file_get_contents(file);
+    gsize len = g_mapped_file_get_length(file);
+    h->reader = fl_reader_new(path, data ? data : "", len, fmt);
+
+    Loader L = {
+        .h = h,
+        .open = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),
+        .dead = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),
+        .keyed = -1,
+        .key_seen = g_hash_table_new(NULL, NULL),
+    };
+    gboolean ok = TRUE;
+    for (;;) {
+        const FlVal *ev;
+        gsize offset;
+        int rc = fl_reader_next(h->reader, &ev, &offset, err);
+        if (rc < 0) ok = FALSE;
+        if (rc <= 0) break;
+        if (!event(&L, ev, offset, err)) {
+            ok = FALSE;
+            break;
+        }
+    }
+    g_hash_table_unref(L.open);
+    g_hash_table_unref(L.dead);
+    g_hash_table_unref(L.key_seen);
+    if (!ok) {
+        fl_history_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void fl_history_free(FlHistory *h)
+{
+    if (h == NULL) return;
+    fl_reader_free(h->reader);
+    if (h->file) g_mapped_file_unref(h->file);
+    fl_atoms_free(h->ctx.atoms);
+    g_array_unref(h->ctx.items);
+    g_array_unref(h->ops);
+    g_array_unref(h->keys);
+    g_free(h->path);
+    g_free(h);
+}
+
+static const char *const used_fields[] = {
+    "process", "type", "f", "value", "key", "time", NULL,
+};
+
+static void extra_of(FlHistory *h, gsize offset, guint32 line,
+                     GHashTable *seen, GString *out)
+{
+    const FlVal *ev = fl_reader_event_at(h->reader, offset, line);
+    if (ev == NULL || ev->kind != FL_VAL_MAP) return;
+    for (gsize i = 0; i + 1 < ev->seq.n; i += 2) {
+        const FlVal *k = ev->seq.items[i];
+        if (k->kind != FL_VAL_STR && k->kind != FL_VAL_KEYWORD) continue;
+        g_autofree char *name = g_strndup(k->str.s, k->str.len);
+        gboolean used = FALSE;
+        for (int j = 0; used_fields[j]; j++) used |= strcmp(used_fields[j], name) == 0;
+        if (used || g_hash_table_contains(seen, name)) continue;
+        g_string_append(out, ", ");
+        fl_val_to_json(k, out);
+        g_string_append(out, ": ");
+        fl_val_to_json(ev->seq.items[i + 1], out);
+        g_hash_table_add(seen, g_steal_pointer(&name));
+    }
+}
+
+void fl_history_extra(FlHistory *h, const FlOp *op, GString *out)
+{
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    extra_of(h, op->inv_offset, op->inv_line, seen, out);
+    if (op->ret_line) extra_of(h, op->ret_offset, op->ret_line, seen, out);
+    g_hash_table_unref(seen);
+}

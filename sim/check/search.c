@@ -1,0 +1,968 @@
+/* sim/check/search.c: the Wing-Gong/Lowe search, with memoisation and
+ * pruning.
+ *
+ * Design notes (cited in the code as "note N").
+ *
+ *  1. Configurations.  A configuration is (the set S of operations placed so
+ *     far, the model state after them).  The search is a depth-first walk
+ *     over configurations; a configuration already explored is never
+ *     explored again (the memo).  S only grows along a path, so a memo hit
+ *     always means "explored and failed".
+ *
+ *  2. Candidates.  Linearizability: as in Wing-Gong and Lowe, the history is
+ *     a doubly linked list of call and return entries in event order, from
+ *     which placed operations are lifted (dancing links, undone in LIFO
+ *     order).  The operations whose call precedes the first remaining return
+ *     are exactly those that may be placed next.  Sequential consistency:
+ *     the next unplaced operation of each process.
+ *
+ *  3. Order of trial: required operations by earliest completion, then
+ *     optional (info) ones by invocation: the earliest deadline has to be
+ *     met first, and info operations are only tried when nothing else works
+ *     (they are treated lazily).
+ *
+ *  4. Compact memo.  S is summarised by two independent 64-bit Zobrist
+ *     hashes kept incrementally (XOR of one random word per operation), so an
+ *     entry is 24 bytes whatever the history's size.  Two different sets
+ *     collide with probability 2^-128 per pair: for the 10^9 entries a run
+ *     could hold, below 10^-20, far below the hardware's error rate (TLC's
+ *     fingerprints make the same trade, with 64 bits).  When the memo reaches
+ *     its memory bound it stops growing; that only costs time.
+ *
+ *  5. Identity steps are taken greedily.  If a candidate c leaves the state
+ *     unchanged (a read of the current value, an add of a present member),
+ *     then whenever the configuration can be completed, it can be completed
+ *     starting with c: move c to the front of any completion; no remaining
+ *     operation must precede it (it is a candidate) and the states along the
+ *     completion do not change.  So c is placed without a choice point.
+ *
+ *  6. Observers (models with `observes`, whose state is one value).  Let v be
+ *     the current state.  If a required operation still to be placed needs
+ *     the state to be v (a read of v, a cas from v), and no unplaced
+ *     operation can produce v again, then leaving v is a dead end.  With
+ *     distinct written values this is what forces "a read of v follows the
+ *     write of v and precedes the next write": the search then runs in about
+ *     linear time on register histories, like the Gibbons-Korach algorithms.
+ *
+ *  7. Info operations.  An info operation that cannot change the state is
+ *     dropped.  In a model where every operation observes or overwrites the
+ *     whole state (register), an info operation whose value nobody observes
+ *     is dropped too: in any linearization the operation after it overwrites
+ *     its value, so removing it changes nothing.  An info operation that is
+ *     the only possible producer of a value a required operation observes
+ *     must take effect, before that observer completes: it becomes required,
+ *     with the observer's completion as its deadline.  Every other info
+ *     operation stays optional: it may be placed any time after its
+ *     invocation, or never.
+ *
+ *  8. Counterexample.  The deepest path (most operations placed) is kept with
+ *     amortised O(1) copying (only the part that changed since it was last
+ *     saved); at the end it is replayed to name the operation that could not
+ *     be placed and those open beside it.
+ */
+#include "sim/check/search.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE G_MAXUINT32
+#define MEMO_MAX_BYTES ((guint64)1 << 30)
+#define TIME_CHECK_EVERY 1024
+#define SHOW_MAX 20
+
+typedef struct {
+    guint64 a, b;
+    guint32 state;
+    guint32 used;
+} MemoSlot;
+
+typedef struct {
+    MemoSlot *slots;
+    guint64 mask, count;
+    gboolean full;
+} Memo;
+
+typedef struct {
+    guint64 *keys;     /* (state + 1) << 32 | op; 0 = empty */
+    guint32 *vals;
+    guint64 mask, count;
+} Trans;
+
+typedef struct {
+    guint32 op;        /* applied operation, NONE while trying */
+    guint32 prev_state;
+    guint32 cand_off, cand_n, cand_i;
+    gboolean forced;
+} Frame;
+
+typedef struct {
+    FlHistory *h;
+    const FlModel *m;
+    FlConsistency cons;
+    guint32 n;
+    guint32 *gid;          /* local -> index in h->ops */
+    const FlOp **op;
+    gint64 *ret;           /* completion, or derived deadline (note 7) */
+    guint8 *required;
+    guint8 *done;
+    guint64 *z1, *z2;
+
+    /* Linearizability: entry 0 is the head; call of op i is 1 + 2i, its
+     * return 2 + 2i (note 2). */
+    guint32 *next, *prev;
+    /* Sequential consistency: ops grouped by process. */
+    guint32 n_chains;
+    guint32 *chain_start, *chain_len, *chain_head, *chain_of, *chain_ops;
+
+    /* Observers (note 6). */
+    gint32 *obs_vid;
+    guint32 *prod_off, *prod_vid;
+    guint32 nv;
+    guint32 *n_obs, *n_prod;
+    GArray *vid_of_state;  /* gint32 per state id */
+
+    FlAtoms *states;
+    GByteArray *scratch;
+    Trans trans;
+    Memo memo;
+    guint64 memo_limit;
+
+    guint32 state;
+    guint64 fp1, fp2;
+    guint32 required_left;
+
+    GArray *frames;        /* Frame */
+    GArray *cands;         /* guint32 */
+    guint32 applied;
+    GArray *best;          /* guint32 local ops */
+    guint32 shared;
+
+    gint64 deadline;
+    guint64 steps;
+    guint32 dropped;
+} Search;
+
+static guint64 splitmix64(guint64 *x)
+{
+    guint64 z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* ---- tables ----------------------------------------------------------- */
+
+static guint64 mix(guint64 x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static guint32 trans_lookup(const Trans *t, guint64 key, guint64 *slot)
+{
+    guint64 i = mix(key) & t->mask;
+    while (t->keys[i]) {
+        if (t->keys[i] == key) {
+            *slot = i;
+            return t->vals[i];
+        }
+        i = (i + 1) & t->mask;
+    }
+    *slot = i;
+    return NONE - 1;
+}
+
+static void trans_grow(Trans *t)
+{
+    guint64 old_n = t->mask + 1;
+    guint64 *ok = t->keys;
+    guint32 *ov = t->vals;
+    t->mask = old_n * 2 - 1;
+    t->keys = g_new0(guint64, old_n * 2);
+    t->vals = g_new(guint32, old_n * 2);
+    for (guint64 i = 0; i < old_n; i++) {
+        if (!ok[i]) continue;
+        guint64 j = mix(ok[i]) & t->mask;
+        while (t->keys[j]) j = (j + 1) & t->mask;
+        t->keys[j] = ok[i];
+        t->vals[j] = ov[i];
+    }
+    g_free(ok);
+    g_free(ov);
+}
+
+/* The state after applying local op @o in state @st, or NONE. */
+static guint32 step(Search *s, guint32 st, guint32 o)
+{
+    guint64 key = ((guint64)(st + 1) << 32) | o, slot;
+    guint32 v = trans_lookup(&s->trans, key, &slot);
+    if (v != NONE - 1) return v;
+    gsize len;
+    const char *bytes = fl_atoms_bytes(s->states, st, &len);
+    g_byte_array_set_size(s->scratch, 0);
+    if (s->m->step(&s->h->ctx, (const guint8 *)bytes, len, s->op[o], s->scratch))
+        v = fl_atoms_str(s->states, (const char *)s->scratch->data, s->scratch->len);
+    else
+        v = NONE;
+    s->trans.keys[slot] = key;
+    s->trans.vals[slot] = v;
+    if (++s->trans.count * 2 > s->trans.mask) trans_grow(&s->trans);
+    return v;
+}
+
+static guint64 memo_hash(guint64 a, guint32 st)
+{
+    return a ^ mix((guint64)st + 0x632BE59BD9B4E019ull);
+}
+
+static void memo_grow(Memo *m)
+{
+    guint64 old_n = m->mask + 1;
+    MemoSlot *old = m->slots;
+    m->mask = old_n * 2 - 1;
+    m->slots = g_new0(MemoSlot, old_n * 2);
+    for (guint64 i = 0; i < old_n; i++) {
+        if (!old[i].used) continue;
+        guint64 j = memo_hash(old[i].a, old[i].state) & m->mask;
+        while (m->slots[j].used) j = (j + 1) & m->mask;
+        m->slots[j] = old[i];
+    }
+    g_free(old);
+}
+
+/* Adds (a, b, st); returns FALSE if it was there already (note 1). */
+static gboolean memo_add(Search *s, guint64 a, guint64 b, guint32 st)
+{
+    Memo *m = &s->memo;
+    guint64 i = memo_hash(a, st) & m->mask;
+    while (m->slots[i].used) {
+        MemoSlot *e = &m->slots[i];
+        if (e->a == a && e->b == b && e->state == st) return FALSE;
+        i = (i + 1) & m->mask;
+    }
+    if (m->full) return TRUE;
+    m->slots[i] = (MemoSlot){ a, b, st, 1 };
+    if (++m->count * 2 > m->mask) {
+        if ((m->mask + 1) * 2 * sizeof(MemoSlot) > s->memo_limit) m->full = TRUE;
+        else memo_grow(m);
+    }
+    return TRUE;
+}
+
+/* ---- observers (note 6) ----------------------------------------------- */
+
+static gint32 vid_of_state(const Search *s, guint32 st)
+{
+    if (s->obs_vid == NULL || st >= s->vid_of_state->len) return -1;
+    return g_array_index(s->vid_of_state, gint32, st);
+}
+
+static gboolean may_produce(const Search *s, guint32 o, guint32 v)
+{
+    for (guint32 k = s->prod_off[o]; k < s->prod_off[o + 1]; k++)
+        if (s->prod_vid[k] == v) return TRUE;
+    return FALSE;
+}
+
+/* TRUE if placing @o, which moves the state from s->state to another, would
+ * strand a required observer of the current value. */
+static gboolean strands_observer(const Search *s, guint32 o)
+{
+    gint32 v = vid_of_state(s, s->state);
+    if (v < 0) return FALSE;
+    guint32 obs = s->n_obs[v] - (s->required[o] && s->obs_vid[o] == v);
+    if (obs == 0) return FALSE;
+    guint32 prod = s->n_prod[v] - may_produce(s, o, (guint32)v);
+    return prod == 0;
+}
+
+/* ---- applying and undoing --------------------------------------------- */
+
+static void unlink_entry(Search *s, guint32 e)
+{
+    s->next[s->prev[e]] = s->next[e];
+    s->prev[s->next[e]] = s->prev[e];
+}
+
+static void relink_entry(Search *s, guint32 e)
+{
+    s->next[s->prev[e]] = e;
+    s->prev[s->next[e]] = e;
+}
+
+static gboolean has_return(const Search *s, guint32 o)
+{
+    return s->ret[o] != FL_POS_INF;
+}
+
+static void apply(Search *s, guint32 o, guint32 ns)
+{
+    g_assert(!s->done[o]);
+    s->done[o] = 1;
+    s->fp1 ^= s->z1[o];
+    s->fp2 ^= s->z2[o];
+    s->state = ns;
+    s->required_left -= s->required[o];
+    if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
+        unlink_entry(s, 1 + 2 * o);
+        if (has_return(s, o)) unlink_entry(s, 2 + 2 * o);
+    } else {
+        s->chain_head[s->chain_of[o]]++;
+    }
+    if (s->obs_vid) {
+        if (s->required[o] && s->obs_vid[o] >= 0) s->n_obs[s->obs_vid[o]]--;
+        for (guint32 k = s->prod_off[o]; k < s->prod_off[o + 1]; k++)
+            s->n_prod[s->prod_vid[k]]--;
+    }
+    s->steps++;
+}
+
+static void undo(Search *s, guint32 o, guint32 prev_state)
+{
+    g_assert(s->done[o]);
+    s->done[o] = 0;
+    s->fp1 ^= s->z1[o];
+    s->fp2 ^= s->z2[o];
+    s->state = prev_state;
+    s->required_left += s->required[o];
+    if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
+        if (has_return(s, o)) relink_entry(s, 2 + 2 * o);
+        relink_entry(s, 1 + 2 * o);
+    } else {
+        s->chain_head[s->chain_of[o]]--;
+    }
+    if (s->obs_vid) {
+        if (s->required[o] && s->obs_vid[o] >= 0) s->n_obs[s->obs_vid[o]]++;
+        for (guint32 k = s->prod_off[o]; k < s->prod_off[o + 1]; k++)
+            s->n_prod[s->prod_vid[k]]++;
+    }
+}
+
+/* Appends the candidates (note 2) to s->cands, from offset @off. */
+static void gather(Search *s)
+{
+    if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
+        for (guint32 e = s->next[0]; e != 0; e = s->next[e]) {
+            if ((e & 1) == 0) break;   /* a return entry */
+            guint32 o = (e - 1) / 2;
+            g_array_append_val(s->cands, o);
+        }
+        return;
+    }
+    for (guint32 c = 0; c < s->n_chains; c++) {
+        if (s->chain_head[c] == s->chain_len[c]) continue;
+        guint32 o = s->chain_ops[s->chain_start[c] + s->chain_head[c]];
+        g_array_append_val(s->cands, o);
+    }
+}
+
+typedef struct {
+    guint64 key;
+    guint32 op;
+} Ranked;
+
+static int cmp_ranked(const void *x, const void *y)
+{
+    const Ranked *a = x, *b = y;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return a->op < b->op ? -1 : a->op > b->op;
+}
+
+/* Orders s->cands[off..] by note 3. */
+static void rank(Search *s, guint32 off)
+{
+    guint32 k = s->cands->len - off;
+    if (k < 2) return;
+    Ranked stack_buf[64];
+    Ranked *r = k <= 64 ? stack_buf : g_new(Ranked, k);
+    guint32 *c = &g_array_index(s->cands, guint32, off);
+    for (guint32 i = 0; i < k; i++) {
+        guint32 o = c[i];
+        r[i].op = o;
+        r[i].key = s->required[o] ? (guint64)s->ret[o]
+                                  : ((guint64)1 << 63) + (guint64)s->op[o]->inv;
+    }
+    qsort(r, k, sizeof *r, cmp_ranked);
+    for (guint32 i = 0; i < k; i++) c[i] = r[i].op;
+    if (r != stack_buf) g_free(r);
+}
+
+/* Saves the current path if it is the deepest so far (note 8). */
+static void note_depth(Search *s)
+{
+    if (s->applied <= s->best->len) return;
+    g_array_set_size(s->best, s->applied);
+    for (guint32 i = s->shared; i < s->applied; i++)
+        g_array_index(s->best, guint32, i) = g_array_index(s->frames, Frame, i).op;
+    s->shared = s->applied;
+}
+
+static Frame *top(Search *s)
+{
+    return &g_array_index(s->frames, Frame, s->frames->len - 1);
+}
+
+static void push_applied(Search *s, guint32 o, guint32 ns, gboolean forced,
+                         guint32 cand_off, guint32 cand_n)
+{
+    Frame f = { .op = o, .prev_state = s->state, .cand_off = cand_off,
+                .cand_n = cand_n, .cand_i = 0, .forced = forced };
+    g_array_append_val(s->frames, f);
+    apply(s, o, ns);
+    s->applied++;
+    note_depth(s);
+}
+
+/* Undoes the top frame's operation. */
+static void undo_top(Search *s)
+{
+    Frame *f = top(s);
+    g_assert(f->op != NONE);
+    undo(s, f->op, f->prev_state);
+    f->op = NONE;
+    s->applied--;
+    if (s->shared > s->applied) s->shared = s->applied;
+}
+
+/* Tries the remaining candidates of the top frame, whose operation is
+ * undone.  Returns TRUE if one was applied. */
+static gboolean try_next(Search *s)
+{
+    Frame *f = top(s);
+    while (f->cand_i < f->cand_n) {
+        guint32 o = g_array_index(s->cands, guint32, f->cand_off + f->cand_i);
+        f->cand_i++;
+        guint32 ns = step(s, s->state, o);
+        if (ns == NONE) continue;
+        if (ns != s->state && s->obs_vid && strands_observer(s, o)) continue;
+        if (!memo_add(s, s->fp1 ^ s->z1[o], s->fp2 ^ s->z2[o], ns)) continue;
+        f->op = o;
+        f->prev_state = s->state;
+        apply(s, o, ns);
+        s->applied++;
+        note_depth(s);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* Backtracks to the next untried alternative.  Returns FALSE when there is
+ * none left (the history is not valid). */
+static gboolean backtrack(Search *s)
+{
+    while (s->frames->len > 0) {
+        Frame *f = top(s);
+        if (f->op != NONE) undo_top(s);
+        f = top(s);
+        if (!f->forced && try_next(s)) return TRUE;
+        g_array_set_size(s->cands, f->cand_off);
+        g_array_set_size(s->frames, s->frames->len - 1);
+    }
+    return FALSE;
+}
+
+static FlVerdict run(Search *s)
+{
+    memo_add(s, s->fp1, s->fp2, s->state);
+    guint64 iter = 0;
+    for (;;) {
+        if (s->required_left == 0) return FL_VERDICT_VALID;
+        if (s->deadline > 0 && ++iter % TIME_CHECK_EVERY == 0 &&
+            g_get_monotonic_time() > s->deadline)
+            return FL_VERDICT_UNKNOWN;
+
+        guint32 off = s->cands->len;
+        gather(s);
+        guint32 k = s->cands->len - off;
+
+        /* Note 5: an identity step is taken without a choice. */
+        guint32 forced = NONE;
+        for (guint32 i = 0; i < k; i++) {
+            guint32 o = g_array_index(s->cands, guint32, off + i);
+            if (step(s, s->state, o) == s->state) {
+                forced = o;
+                break;
+            }
+        }
+        if (forced != NONE) {
+            g_array_set_size(s->cands, off);
+            if (memo_add(s, s->fp1 ^ s->z1[forced], s->fp2 ^ s->z2[forced], s->state)) {
+                push_applied(s, forced, s->state, TRUE, off, 0);
+                continue;
+            }
+            if (!backtrack(s)) return FL_VERDICT_INVALID;
+            continue;
+        }
+
+        rank(s, off);
+        Frame f = { .op = NONE, .cand_off = off, .cand_n = k, .cand_i = 0 };
+        g_array_append_val(s->frames, f);
+        if (try_next(s)) continue;
+        if (!backtrack(s)) return FL_VERDICT_INVALID;
+    }
+}
+
+/* ---- preparation ------------------------------------------------------ */
+
+typedef struct {
+    guint32 op, vid;
+} Pair;
+
+static int cmp_pair(const void *x, const void *y)
+{
+    const Pair *a = x, *b = y;
+    if (a->op != b->op) return a->op < b->op ? -1 : 1;
+    return a->vid < b->vid ? -1 : a->vid > b->vid;
+}
+
+/* The values observed by the local ops: fills @vid (atom -> index + 1)
+ * and @vatom (index -> atom), in op order. */
+static void observed_values(Search *s, GHashTable *vid, GArray *vatom)
+{
+    for (guint32 i = 0; i < s->n; i++) {
+        FlAtom a = s->m->observes(s->op[i]);
+        if (a == FL_ATOM_NONE) continue;
+        if (!g_hash_table_contains(vid, GUINT_TO_POINTER(a))) {
+            g_hash_table_insert(vid, GUINT_TO_POINTER(a), GUINT_TO_POINTER(vatom->len + 1));
+            g_array_append_val(vatom, a);
+        }
+    }
+}
+
+/* Note 7: in an overwrite-only model, clears keep[i] for the info ops
+ * whose value nobody observes. */
+static void drop_unobserved(Search *s, guint8 *keep)
+{
+    if (!s->m->overwrite_only) return;
+    GHashTable *vid = g_hash_table_new(NULL, NULL);
+    GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
+    observed_values(s, vid, vatom);
+    for (guint32 i = 0; i < s->n; i++) {
+        if (s->op[i]->status != FL_OP_INFO) continue;
+        FlAtom v;
+        if (s->m->produces(s->op[i], &v) == FL_PRODUCES_EXACT &&
+            !g_hash_table_contains(vid, GUINT_TO_POINTER(v))) {
+            keep[i] = 0;
+            s->dropped++;
+        }
+    }
+    g_array_unref(vatom);
+    g_hash_table_unref(vid);
+}
+
+/* Notes 6 and 7: observed values, their producers, and which info
+ * operations must take effect. */
+static void prepare_observers(Search *s)
+{
+    const FlModel *m = s->m;
+    FlAtoms *atoms = s->h->ctx.atoms;
+    GHashTable *vid = g_hash_table_new(NULL, NULL);   /* atom -> vid + 1 */
+    GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
+    observed_values(s, vid, vatom);
+    /* Producers of each observed value. */
+    GArray *pairs = g_array_new(FALSE, FALSE, sizeof(Pair));
+    GHashTable *by_token = g_hash_table_new_full(NULL, NULL, NULL,
+                                                 (GDestroyNotify)g_array_unref);
+    gsize max_token = 0;
+    for (guint32 i = 0; i < s->n; i++) {
+        FlAtom v;
+        FlProduces p = m->produces(s->op[i], &v);
+        if (p == FL_PRODUCES_EXACT) {
+            gpointer x = g_hash_table_lookup(vid, GUINT_TO_POINTER(v));
+            if (x) g_array_append_val(pairs, ((Pair){ i, GPOINTER_TO_UINT(x) - 1 }));
+        } else if (p == FL_PRODUCES_SUFFIX) {
+            GArray *list = g_hash_table_lookup(by_token, GUINT_TO_POINTER(v));
+            if (!list) {
+                list = g_array_new(FALSE, FALSE, sizeof(guint32));
+                g_hash_table_insert(by_token, GUINT_TO_POINTER(v), list);
+            }
+            g_array_append_val(list, i);
+            gsize len;
+            fl_atoms_bytes(atoms, v, &len);
+            max_token = MAX(max_token, len);
+        }
+    }
+    if (g_hash_table_size(by_token) > 0) {
+        for (guint32 w = 0; w < vatom->len; w++) {
+            FlAtom a = g_array_index(vatom, FlAtom, w);
+            if (fl_atoms_kind(atoms, a) != FL_ATOM_KIND_STR) continue;
+            gsize len;
+            const char *b = fl_atoms_bytes(atoms, a, &len);
+            g_autofree char *copy = g_memdup2(b, len);
+            for (gsize l = 0; l <= MIN(len, max_token); l++) {
+                FlAtom t = fl_atoms_find_str(atoms, copy + len - l, l);
+                GArray *list = t == FL_ATOM_NONE ? NULL
+                             : g_hash_table_lookup(by_token, GUINT_TO_POINTER(t));
+                for (guint j = 0; list && j < list->len; j++)
+                    g_array_append_val(pairs, ((Pair){ g_array_index(list, guint32, j), w }));
+            }
+        }
+    }
+    g_hash_table_unref(by_token);
+    qsort(pairs->data, pairs->len, sizeof(Pair), cmp_pair);
+
+    s->nv = vatom->len;
+    s->obs_vid = g_new(gint32, s->n);
+    s->prod_off = g_new0(guint32, s->n + 1);
+    s->prod_vid = g_new(guint32, MAX(pairs->len, 1));
+    s->n_obs = g_new0(guint32, MAX(s->nv, 1));
+    s->n_prod = g_new0(guint32, MAX(s->nv, 1));
+    for (guint32 k = 0; k < pairs->len; k++) {
+        Pair p = g_array_index(pairs, Pair, k);
+        s->prod_off[p.op + 1]++;
+        s->prod_vid[k] = p.vid;
+        s->n_prod[p.vid]++;
+    }
+    for (guint32 i = 0; i < s->n; i++) s->prod_off[i + 1] += s->prod_off[i];
+    for (guint32 i = 0; i < s->n; i++) {
+        FlAtom a = m->observes(s->op[i]);
+        s->obs_vid[i] = a == FL_ATOM_NONE ? -1
+            : (gint32)GPOINTER_TO_UINT(g_hash_table_lookup(vid, GUINT_TO_POINTER(a))) - 1;
+    }
+
+    /* The initial value is produced before anything: it does not need a
+     * producer, and an info op is never its only producer. */
+    GByteArray *init = g_byte_array_new();
+    m->init(&s->h->ctx, init);
+    FlAtom init_atom = fl_state_atom(init->data, init->len);
+    g_byte_array_unref(init);
+    gint32 init_vid = (gint32)GPOINTER_TO_UINT(g_hash_table_lookup(vid, GUINT_TO_POINTER(init_atom))) - 1;
+
+    /* Note 7: an info op that alone can produce a value a required op
+     * observes becomes required, due when that observer completes.  Repeat:
+     * a cas made required observes a value in turn. */
+    gint64 *due = g_new(gint64, MAX(s->nv, 1));
+    guint32 *only = g_new(guint32, MAX(s->nv, 1));
+    gboolean changed = TRUE;
+    while (changed) {
+        changed = FALSE;
+        for (guint32 v = 0; v < s->nv; v++) due[v] = FL_POS_INF;
+        for (guint32 i = 0; i < s->n; i++)
+            if (s->required[i] && s->obs_vid[i] >= 0)
+                due[s->obs_vid[i]] = MIN(due[s->obs_vid[i]], s->ret[i]);
+        for (guint32 v = 0; v < s->nv; v++) only[v] = NONE;
+        for (guint32 v = 0; v < s->nv; v++) {
+            if (s->n_prod[v] != 1 || (gint32)v == init_vid || due[v] == FL_POS_INF)
+                continue;
+            only[v] = 0;
+        }
+        for (guint32 i = 0; i < s->n; i++) {
+            for (guint32 k = s->prod_off[i]; k < s->prod_off[i + 1]; k++) {
+                guint32 v = s->prod_vid[k];
+                if (only[v] == NONE) continue;
+                if (s->ret[i] > due[v]) {
+                    s->ret[i] = due[v];
+                    changed = TRUE;
+                }
+                if (!s->required[i]) {
+                    s->required[i] = 1;
+                    changed = TRUE;
+                }
+            }
+        }
+    }
+    g_free(due);
+    g_free(only);
+
+    for (guint32 i = 0; i < s->n; i++)
+        if (s->required[i] && s->obs_vid[i] >= 0) s->n_obs[s->obs_vid[i]]++;
+
+    /* The state id of each observed value, for the check in note 6. */
+    s->vid_of_state = g_array_new(FALSE, FALSE, sizeof(gint32));
+    for (guint32 v = 0; v < s->nv; v++) {
+        FlAtom a = g_array_index(vatom, FlAtom, v);
+        guint32 st = fl_atoms_str(s->states, (const char *)&a, sizeof a);
+        if (st >= s->vid_of_state->len) {
+            guint32 old = s->vid_of_state->len;
+            g_array_set_size(s->vid_of_state, st + 1);
+            for (guint32 j = old; j <= st; j++)
+                g_array_index(s->vid_of_state, gint32, j) = -1;
+        }
+        g_array_index(s->vid_of_state, gint32, st) = (gint32)v;
+    }
+    g_array_unref(pairs);
+    g_array_unref(vatom);
+    g_hash_table_unref(vid);
+}
+
+typedef struct {
+    gint64 pos;
+    guint32 kind;   /* 0 call, 1 return: calls first at equal positions */
+    guint32 entry;
+} Event;
+
+static int cmp_event(const void *x, const void *y)
+{
+    const Event *a = x, *b = y;
+    if (a->pos != b->pos) return a->pos < b->pos ? -1 : 1;
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    return a->entry < b->entry ? -1 : a->entry > b->entry;
+}
+
+static void build_list(Search *s)
+{
+    guint32 n = s->n;
+    s->next = g_new(guint32, 2 * n + 1);
+    s->prev = g_new(guint32, 2 * n + 1);
+    Event *ev = g_new(Event, 2 * (gsize)n + 1);
+    guint32 m = 0;
+    for (guint32 i = 0; i < n; i++) {
+        ev[m++] = (Event){ s->op[i]->inv, 0, 1 + 2 * i };
+        if (has_return(s, i)) ev[m++] = (Event){ s->ret[i], 1, 2 + 2 * i };
+    }
+    qsort(ev, m, sizeof *ev, cmp_event);
+    guint32 last = 0;
+    for (guint32 k = 0; k < m; k++) {
+        s->next[last] = ev[k].entry;
+        s->prev[ev[k].entry] = last;
+        last = ev[k].entry;
+    }
+    s->next[last] = 0;
+    s->prev[0] = last;
+    g_free(ev);
+}
+
+typedef struct {
+    gint64 process;
+    guint32 op;
+} ByProcess;
+
+static int cmp_by_process(const void *x, const void *y)
+{
+    const ByProcess *a = x, *b = y;
+    if (a->process != b->process) return a->process < b->process ? -1 : 1;
+    return a->op < b->op ? -1 : a->op > b->op;
+}
+
+static void build_chains(Search *s)
+{
+    guint32 n = s->n;
+    ByProcess *bp = g_new(ByProcess, MAX(n, 1));
+    for (guint32 i = 0; i < n; i++) bp[i] = (ByProcess){ s->op[i]->process, i };
+    qsort(bp, n, sizeof *bp, cmp_by_process);
+    s->chain_ops = g_new(guint32, MAX(n, 1));
+    for (guint32 i = 0; i < n; i++) s->chain_ops[i] = bp[i].op;
+    g_free(bp);
+    s->chain_of = g_new(guint32, MAX(n, 1));
+    s->chain_start = g_new(guint32, MAX(n, 1));
+    s->chain_len = g_new0(guint32, MAX(n, 1));
+    s->chain_head = g_new0(guint32, MAX(n, 1));
+    s->n_chains = 0;
+    for (guint32 k = 0; k < n; k++) {
+        guint32 o = s->chain_ops[k];
+        if (k == 0 || s->op[s->chain_ops[k - 1]]->process != s->op[o]->process) {
+            s->chain_start[s->n_chains] = k;
+            s->n_chains++;
+        }
+        s->chain_of[o] = s->n_chains - 1;
+        s->chain_len[s->n_chains - 1]++;
+    }
+}
+
+static void search_free(Search *s)
+{
+    g_free(s->gid);
+    g_free(s->op);
+    g_free(s->ret);
+    g_free(s->required);
+    g_free(s->done);
+    g_free(s->z1);
+    g_free(s->z2);
+    g_free(s->next);
+    g_free(s->prev);
+    g_free(s->chain_start);
+    g_free(s->chain_len);
+    g_free(s->chain_head);
+    g_free(s->chain_of);
+    g_free(s->chain_ops);
+    g_free(s->obs_vid);
+    g_free(s->prod_off);
+    g_free(s->prod_vid);
+    g_free(s->n_obs);
+    g_free(s->n_prod);
+    if (s->vid_of_state) g_array_unref(s->vid_of_state);
+    fl_atoms_free(s->states);
+    g_byte_array_unref(s->scratch);
+    g_free(s->trans.keys);
+    g_free(s->trans.vals);
+    g_free(s->memo.slots);
+    g_array_unref(s->frames);
+    g_array_unref(s->cands);
+    g_array_unref(s->best);
+}
+
+/* Keeps only the local ops with keep[i] set, renumbering them. */
+static void compact(Search *s, const guint8 *keep)
+{
+    guint32 m = 0;
+    for (guint32 i = 0; i < s->n; i++) {
+        if (!keep[i]) continue;
+        s->gid[m] = s->gid[i];
+        s->op[m] = s->op[i];
+        s->ret[m] = s->ret[i];
+        s->required[m] = s->required[i];
+        m++;
+    }
+    s->n = m;
+}
+
+/* Replays the deepest path and fills the counterexample (note 8). */
+static void explain(Search *s, FlSearchResult *out)
+{
+    for (guint32 i = 0; i < s->best->len; i++) {
+        guint32 o = g_array_index(s->best, guint32, i);
+        guint32 ns = step(s, s->state, o);
+        g_assert(ns != NONE);
+        apply(s, o, ns);
+        guint32 g = s->gid[o];
+        g_array_append_val(out->prefix, g);
+    }
+    guint32 stuck = NONE;
+    if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
+        for (guint32 e = s->next[0]; e != 0; e = s->next[e]) {
+            if ((e & 1) == 0) {
+                stuck = (e - 2) / 2;
+                break;
+            }
+        }
+    } else {
+        for (guint32 c = 0; c < s->n_chains; c++) {
+            if (s->chain_head[c] == s->chain_len[c]) continue;
+            guint32 o = s->chain_ops[s->chain_start[c] + s->chain_head[c]];
+            if (s->required[o] && (stuck == NONE || o < stuck)) stuck = o;
+        }
+    }
+    if (stuck == NONE) {
+        for (guint32 i = 0; i < s->n; i++)
+            if (!s->done[i] && s->required[i]) {
+                stuck = i;
+                break;
+            }
+    }
+    g_assert(stuck != NONE);
+    out->stuck = s->gid[stuck];
+    /* Operations open beside it: unplaced, overlapping its interval (or, for
+     * sequential consistency, at the head of another process). */
+    guint32 off = s->cands->len;
+    gather(s);
+    for (guint32 i = off; i < s->cands->len && out->concurrent->len < SHOW_MAX; i++) {
+        guint32 o = g_array_index(s->cands, guint32, i);
+        if (o == stuck) continue;
+        guint32 g = s->gid[o];
+        g_array_append_val(out->concurrent, g);
+    }
+    if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
+        for (guint32 o = 0; o < s->n && out->concurrent->len < SHOW_MAX; o++) {
+            if (s->done[o] || o == stuck) continue;
+            if (s->op[o]->inv > s->ret[stuck] || s->ret[o] < s->op[stuck]->inv) continue;
+            gboolean seen = FALSE;
+            for (guint32 i = off; i < s->cands->len; i++)
+                seen |= g_array_index(s->cands, guint32, i) == o;
+            if (seen) continue;
+            guint32 g = s->gid[o];
+            g_array_append_val(out->concurrent, g);
+        }
+    }
+    g_array_set_size(s->cands, off);
+    gint32 v = vid_of_state(s, s->state);
+    if (v >= 0 && s->n_obs[v] > 0 && s->n_prod[v] == 0) {
+        for (guint32 o = 0; o < s->n && out->waiting->len < SHOW_MAX; o++) {
+            if (s->done[o] || !s->required[o] || s->obs_vid[o] != v) continue;
+            guint32 g = s->gid[o];
+            g_array_append_val(out->waiting, g);
+        }
+    }
+    gsize len;
+    const char *st = fl_atoms_bytes(s->states, s->state, &len);
+    s->m->show_state(&s->h->ctx, (const guint8 *)st, len, out->state);
+}
+
+FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
+                    FlConsistency consistency, gint64 deadline_us,
+                    FlSearchResult *out)
+{
+    memset(out, 0, sizeof *out);
+    out->prefix = g_array_new(FALSE, FALSE, sizeof(guint32));
+    out->concurrent = g_array_new(FALSE, FALSE, sizeof(guint32));
+    out->waiting = g_array_new(FALSE, FALSE, sizeof(guint32));
+    out->state = g_string_new(NULL);
+    out->stuck = NONE;
+
+    Search s0 = { 0 }, *s = &s0;
+    s->h = h;
+    s->m = h->model;
+    s->cons = consistency;
+    s->deadline = deadline_us;
+    s->memo_limit = MEMO_MAX_BYTES;
+    s->gid = g_new(guint32, MAX(n, 1));
+    s->op = g_new(const FlOp *, MAX(n, 1));
+    s->ret = g_new(gint64, MAX(n, 1));
+    s->required = g_new(guint8, MAX(n, 1));
+    guint8 *keep = g_new(guint8, MAX(n, 1));
+    for (guint32 k = 0; k < n; k++) {
+        const FlOp *o = &g_array_index(h->ops, FlOp, ops[k]);
+        if (o->status == FL_OP_FAIL) continue;
+        if (o->status == FL_OP_INFO && (s->m->readonly_ops >> o->f) & 1) {
+            s->dropped++;   /* note 7 */
+            continue;
+        }
+        s->gid[s->n] = ops[k];
+        s->op[s->n] = o;
+        s->ret[s->n] = o->ret;
+        s->required[s->n] = o->status == FL_OP_OK;
+        keep[s->n] = 1;
+        s->n++;
+    }
+    s->states = fl_atoms_new();
+    s->scratch = g_byte_array_new();
+    if (s->m->observes) {
+        drop_unobserved(s, keep);
+        compact(s, keep);
+        prepare_observers(s);
+    }
+    g_free(keep);
+    s->done = g_new0(guint8, MAX(s->n, 1));
+    s->z1 = g_new(guint64, MAX(s->n, 1));
+    s->z2 = g_new(guint64, MAX(s->n, 1));
+    for (guint32 i = 0; i < s->n; i++) {
+        guint64 seed = s->gid[i];
+        s->z1[i] = splitmix64(&seed);
+        s->z2[i] = splitmix64(&seed);
+    }
+    s->trans.mask = 1023;
+    s->trans.keys = g_new0(guint64, 1024);
+    s->trans.vals = g_new(guint32, 1024);
+    s->memo.mask = 1023;
+    s->memo.slots = g_new0(MemoSlot, 1024);
+    s->frames = g_array_new(FALSE, FALSE, sizeof(Frame));
+    s->cands = g_array_new(FALSE, FALSE, sizeof(guint32));
+    s->best = g_array_new(FALSE, FALSE, sizeof(guint32));
+
+    GByteArray *init = g_byte_array_new();
+    s->m->init(&h->ctx, init);
+    s->state = fl_atoms_str(s->states, (const char *)init->data, init->len);
+    g_byte_array_unref(init);
+    if (consistency == FL_CONSISTENCY_LINEARIZABLE) build_list(s);
+    else build_chains(s);
+    for (guint32 i = 0; i < s->n; i++) s->required_left += s->required[i];
+
+    FlVerdict v = run(s);
+    out->verdict = v;
+    out->steps = s->steps;
+    out->memo = s->memo.count;
+    out->dropped_info = s->dropped;
+    if (v == FL_VERDICT_INVALID) explain(s, out);
+    search_free(s);
+    return v;
+}
+
+void fl_search_result_clear(FlSearchResult *r)
+{
+    if (r->prefix) g_array_unref(r->prefix);
+    if (r->concurrent) g_array_unref(r->concurrent);
+    if (r->waiting) g_array_unref(r->waiting);
+    if (r->state) g_string_free(r->state, TRUE);
+    memset(r, 0, sizeof *r);
+}
