@@ -51,3 +51,13 @@ static inline uint32_t paxos_fast_quorum(uint32_t n)
     uint32_t q = (3 * n + 3) / 4;
     return q < paxos_majority(n) ? paxos_majority(n) : q;
 }
+
+#include "sim/store.h"
+
+/* Two log values are the same command (compared field by field: the structs
+ * have padding). */
+static inline bool paxos_value_eq(const FlRequest *a, const FlRequest *b)
+{
+    return a->client == b->client && a->id == b->id && a->op.kind == b->op.kind &&
+           a->op.key == b->op.key && a->op.a == b->op.a && a->op.b == b->op.b;
+}

@@ -256,7 +256,7 @@ static void learn(FlNode *n, Paxos *px, uint64_t s, const FlRequest *v)
 {
     Slot *sl = slot_at(px, s);
     if (sl->chosen) {
-        if (memcmp(&sl->chosen_value, v, sizeof *v) != 0)
+        if (!paxos_value_eq(&sl->chosen_value, v))
             fl_log(n, "slot %" G_GUINT64_FORMAT ": told of a different chosen value (safety lost)", s);
         return;
     }
@@ -477,7 +477,7 @@ static void on_accept(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
         persist_promise(n, px);
     }
     Slot *sl = slot_at(px, m->slot);
-    if (sl->acc_ballot != m->ballot || memcmp(&sl->acc_value, &m->value, sizeof m->value) != 0) {
+    if (sl->acc_ballot != m->ballot || !paxos_value_eq(&sl->acc_value, &m->value)) {
         sl->acc_ballot = m->ballot;
         sl->acc_value = m->value;
         persist_accept(n, px, m->slot, m->ballot, &m->value);
