@@ -98,6 +98,7 @@ typedef struct Fp {
     uint64_t any_from;
     uint64_t next_free;
     GTree *voted;                 /* client -> Voted: our last fast vote for it */
+    GTree *held;                  /* client -> FlRequest: received without permission */
 
     /* coordinator */
     int role;
@@ -362,6 +363,7 @@ static void see_ballot(FlNode *n, Fp *fp, uint64_t b)
 }
 
 static void chosen_at_coordinator(FlNode *n, Fp *fp, uint64_t s, const FlRequest *v);
+static void release_held(FlNode *n, Fp *fp);
 
 /* Classic phase 2a in round @r of slot @s (note 3, 5, 6); the coordinator
  * votes too when its own acceptor may. */
@@ -490,6 +492,7 @@ static void become_leader(FlNode *n, Fp *fp)
     if (fp->next_free < fp->any_from)
         fp->next_free = fp->any_from;
     send_any(n, fp);
+    release_held(n, fp);
 }
 
 static void send_prepare(FlNode *n, Fp *fp)
@@ -605,16 +608,35 @@ static bool take_any(FlNode *n, Fp *fp, uint32_t from, uint64_t ballot, uint64_t
         fp->leader = from;
         fp->last_heard = fl_now(n);
     }
+    release_held(n, fp);
     return true;
 }
 
 static void count_vote(FlNode *n, Fp *fp, uint32_t from, uint64_t r, uint64_t s, const FlRequest *v);
+static void fast_vote(FlNode *n, Fp *fp, const FlRequest *req);
+
+/* Votes for the requests held while there was no fast round. */
+static void release_held(FlNode *n, Fp *fp)
+{
+    while (g_tree_nnodes(fp->held) > 0 && fp->any_ballot && fp->any_ballot == fp->promised) {
+        GTreeNode *first = g_tree_node_first(fp->held);
+        FlRequest req = *(FlRequest *)g_tree_node_value(first);
+        g_tree_remove(fp->held, g_tree_node_key(first));
+        fast_vote(n, fp, &req);
+    }
+}
 
 /* Note 4: a client's request reaches an acceptor during a fast round. */
 static void fast_vote(FlNode *n, Fp *fp, const FlRequest *req)
 {
-    if (!fp->any_ballot || fp->any_ballot != fp->promised)
-        return;   /* no permission: the request waits for the client's retry */
+    if (!fp->any_ballot || fp->any_ballot != fp->promised) {
+        /* No permission yet: hold the client's latest request until a
+         * coordinator opens a fast round (one per client: bounded). */
+        FlRequest *h = g_tree_lookup(fp->held, GUINT_TO_POINTER(req->client));
+        if (!h || h->id < req->id)
+            g_tree_replace(fp->held, GUINT_TO_POINTER(req->client), g_memdup2(req, sizeof *req));
+        return;
+    }
     if (applied_already(fp, req))
         return;
     Voted *vd = g_tree_lookup(fp->voted, GUINT_TO_POINTER(req->client));
@@ -893,6 +915,7 @@ static void fp_init(FlNode *n, void *state)
     fp->log = g_array_new(FALSE, TRUE, sizeof(Slot));
     fp->applied = g_hash_table_new(g_direct_hash, g_direct_equal);
     fp->voted = g_tree_new_full(cmp_u32, NULL, NULL, g_free);
+    fp->held = g_tree_new_full(cmp_u32, NULL, NULL, g_free);
     fp->lost = g_array_new(FALSE, FALSE, sizeof(Lost));
     fp->buf = g_new(FpEntry, FP_MAX_ENTRIES);
     fp->leader = FL_NO_HINT;
@@ -919,6 +942,7 @@ static void fp_destroy(FlNode *n, void *state)
     g_array_free(fp->log, TRUE);
     g_hash_table_destroy(fp->applied);
     g_tree_destroy(fp->voted);
+    g_tree_destroy(fp->held);
     g_array_free(fp->lost, TRUE);
     g_free(fp->buf);
 }
