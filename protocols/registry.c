@@ -8,6 +8,7 @@ extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
+extern const FlProtocol fl_proto_pbft;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -15,6 +16,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_lww,
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
+    &fl_proto_pbft,
     NULL,
 };
 
