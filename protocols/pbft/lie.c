@@ -6,14 +6,20 @@
  *
  * 1. Equivocation by recipient parity.  To odd-numbered replicas a liar
  *    says the null request was pre-prepared (as primary), and prepares and
- *    commits the null request's digest (as backup); even-numbered ones hear
- *    the truth.  With at most f liars, neither side gathers a quorum for a
- *    conflict; with f+1, both can.
+ *    commits the null request's digest (as backup).  Even-numbered ones
+ *    hear the truth from a primary, and from a backup the digest the even
+ *    replicas themselves prepared (which it learns from their PREPAREs, and
+ *    tells them on its next resend), whatever it believes itself.  So a
+ *    liar on the odd side still votes with the even side.  With at most f
+ *    liars neither side gathers a quorum for a conflict; with f+1 (say a
+ *    lying primary 0 and a lying backup 1 of 4) replicas 0 and 2 execute
+ *    the requests while 1 and 3 execute null requests, and each side has
+ *    f+1 replicas to answer clients from its own state.
  * 2. View changes claim that nothing was prepared (certificates dropped).
  * 3. Checkpoints to odd replicas carry a wrong state digest.
- * 4. Answers to clients (if the fault hands them to us) say every read
- *    found nothing.  One liar's answer never reaches f+1 matching votes
- *    alone; f+1 liars agree with each other and fool the client.
+ * 4. Answers to clients, if a fault hands them to us (the `byzantine`
+ *    fault keeps them honest), say every read found nothing.  One liar's
+ *    answer never reaches f+1 matching votes alone.
  * Relayed statements signed by others are passed on unchanged: a liar has
  * only its own key. */
 #include "protocols/pbft/pbft.h"
@@ -21,6 +27,7 @@
 #include <string.h>
 
 size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
+uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq);
 
 /* Rule 4, on the engine's reply encoding (sim/node.c fl_reply): id u64,
  * status u8, hint u32, has_value u8, value i64, text bytes. */
@@ -82,15 +89,17 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
         pbft_stmt_end(&w, 0, self);
         break;
     case PBFT_PREPARE:
-    case PBFT_COMMIT:
-        if (!odd)
+    case PBFT_COMMIT: {
+        uint64_t d = odd ? pbft_digest(&null) : pbft_peer_digest(state, st.view, st.seq);
+        if (!d || d == st.digest)
             break;
         pbft_stmt_begin(&w, st.type, self);
         fl_put_u64(&w, st.view);
         fl_put_u64(&w, st.seq);
-        fl_put_u64(&w, pbft_digest(&null));
+        fl_put_u64(&w, d);
         pbft_stmt_end(&w, 0, self);
         break;
+    }
     case PBFT_CHECKPOINT:
         if (!odd)
             break;

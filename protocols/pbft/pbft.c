@@ -65,6 +65,7 @@ typedef struct Entry {
     GBytes **prep_stmt;
     uint64_t *commit_d;
     bool prepared, committed;
+    FlTime pp_at;              /* when the pre-prepare was accepted (metrics) */
     GBytes *my_prep, *my_commit;
     /* NEW-VIEW: the request this sequence number must get in this view */
     bool o_set;
@@ -107,6 +108,7 @@ typedef struct Pbft {
     uint64_t vc_view;
     FlTime vc_since;
     FlDuration vc_wait;
+    FlTime vc_first;           /* when the current run of view changes began */
     uint64_t mute_view;        /* note 7 */
     bool muted;
     GBytes *nv;                /* the NEW-VIEW that started this view */
@@ -388,7 +390,11 @@ static void execute(FlNode *n, Pbft *pb)
             break;
         pb->last_exec++;
         any = true;
-        fl_metric_add(n, "commits", 1.0 / pb->n);
+        if (pbft_primary(pb->view, pb->n) == pb->self && e->pp) {
+            /* Counted once, by the primary: pre-prepare to execution. */
+            fl_metric_add(n, "commits", 1);
+            fl_metric_add(n, "commit_latency_ns", (double)(fl_now(n) - e->pp_at));
+        }
         if (!pbft_is_null(&e->req) && e->req.op.kind != FL_OP_NOOP) {
             FlResult res;
             if (fl_store_apply_request(pb->store, &e->req, &res)) {
@@ -507,6 +513,7 @@ static void accept_pp(FlNode *n, Pbft *pb, const PbftStmt *st)
     }
     bytes_clear(&e->pp_wait);
     e->pp = true;
+    e->pp_at = fl_now(n);
     e->digest = st->digest;
     e->req = st->req;
     bytes_clear(&e->pp_stmt);
@@ -613,10 +620,12 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
 {
     if (view <= pb->view || (pb->in_vc && view <= pb->vc_view))
         return;
-    if (!pb->in_vc)
+    if (!pb->in_vc) {
         pb->vc_wait = pb->vc_timeout;
-    else
+        pb->vc_first = fl_now(n);
+    } else {
         pb->vc_wait *= 2;
+    }
     pb->in_vc = true;
     pb->vc_view = view;
     pb->vc_since = fl_now(n);
@@ -661,12 +670,17 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
 static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *ops, int nops,
                        GBytes *nv)
 {
+    if (pbft_primary(view, pb->n) == pb->self) {
+        /* Counted once, by the new primary. */
+        fl_metric_add(n, "view_changes", 1);
+        if (pb->in_vc)
+            fl_metric_add(n, "view_change_ns", (double)(fl_now(n) - pb->vc_first));
+    }
     pb->view = view;
     pb->in_vc = false;
     persist_view(n, pb);
     bytes_clear(&pb->nv);
     pb->nv = g_bytes_ref(nv);
-    fl_metric_add(n, "view_changes", 1.0 / pb->n);
     fl_role(n, pbft_primary(view, pb->n) == pb->self ? "primary" : "backup");
     fl_log(n, "entered view %" G_GUINT64_FORMAT, view);
     /* Drop view changes for this view and older. */
@@ -1132,6 +1146,23 @@ static void pbft_on_request(FlNode *n, void *state, const FlRequest *req)
 }
 
 size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
+uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq);
+
+/* For lie.c: the digest that an even-numbered replica other than us
+ * prepared for @seq in @view (what the even side believes), or 0. */
+uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq)
+{
+    Pbft *pb = state;
+    if (view != pb->view || !in_window(pb, seq))
+        return 0;
+    Entry *e = &pb->win[seq % pb->L];
+    if (e->seq != seq)
+        return 0;
+    for (uint32_t i = 0; i < pb->n; i += 2)
+        if (i != pb->self && e->prep_d[i])
+            return e->prep_d[i];
+    return 0;
+}
 
 const FlProtocol fl_proto_pbft = {
     .name = "pbft",
