@@ -6,6 +6,7 @@
 extern const FlProtocol fl_proto_single;
 extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
+extern const FlProtocol fl_proto_fd_demo;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
 extern const FlProtocol fl_proto_pbft;
@@ -14,6 +15,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_single,
     &fl_proto_primary_backup,
     &fl_proto_lww,
+    &fl_proto_fd_demo,
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
     &fl_proto_pbft,

@@ -15,7 +15,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-enum { RECENT = 4 };
 
 static void clear_answers(Client *cl);
 
@@ -41,12 +40,15 @@ void fl_clients_init(FlWorld *w)
     if (w->nclients == 0)
         return;
     w->clients = g_new0(Client, w->nclients);
-    w->recent = g_new0(int64_t, (size_t)wl->keys * RECENT);
+    w->gen.keys = wl->keys;
+    w->gen.recent = g_new0(int64_t, (size_t)wl->keys * FL_RECENT);
+    w->final_at = wl->final_reads ? (FlTime)(wl->until + wl->settle) : FL_TIME_NEVER;
     for (uint32_t i = 0; i < w->nclients; i++) {
         Client *cl = &w->clients[i];
         cl->addr = w->nnodes + i;
         cl->process = i;
         cl->leader_guess = FL_NO_HINT;
+        cl->final_next = i;
         char name[32];
         g_snprintf(name, sizeof name, "client/%u", i);
         fl_rng_init(&cl->rng, w->sc->seed, name);
@@ -62,46 +64,9 @@ void fl_clients_free(FlWorld *w)
             g_array_free(w->clients[i].answers, TRUE);
     }
     g_free(w->clients);
-    g_free(w->recent);
+    g_free(w->gen.recent);
     w->clients = NULL;
-    w->recent = NULL;
-}
-
-static void json_text(GString *s, const char *p, size_t len)
-{
-    g_string_append_c(s, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '"' || c == '\\')
-            g_string_append_printf(s, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            g_string_append_printf(s, "\\u%04x", c);
-        else
-            g_string_append_c(s, (char)c);
-    }
-    g_string_append_c(s, '"');
-}
-
-/* The value of the op as written on its invocation (and on ok for writes). */
-static void op_value(GString *s, const FlOp *op)
-{
-    char tok[24];
-    size_t n;
-    switch (op->kind) {
-    case FL_OP_WRITE:
-        g_string_append_printf(s, "%" PRId64, op->a);
-        break;
-    case FL_OP_CAS:
-        g_string_append_printf(s, "[%" PRId64 ",%" PRId64 "]", op->a, op->b);
-        break;
-    case FL_OP_PUT:
-    case FL_OP_APPEND:
-        n = fl_kv_token(op->a, tok);
-        json_text(s, tok, n);
-        break;
-    default:
-        g_string_append(s, "null");
-    }
+    w->gen.recent = NULL;
 }
 
 static void record(FlWorld *w, Client *cl, const char *type, uint32_t node,
@@ -112,64 +77,41 @@ static void record(FlWorld *w, Client *cl, const char *type, uint32_t node,
     GString *s = w->history;
     g_string_append_printf(s, "{\"process\":%" PRIu64 ",\"type\":\"%s\",\"f\":\"%s\",\"key\":%u,\"value\":",
                            cl->process, type, fl_op_name(cl->req.op.kind), cl->req.op.key);
-    if (res && fl_op_is_read(cl->req.op.kind)) {
-        if (cl->req.op.kind == FL_OP_READ && !res->has_value)
-            g_string_append(s, "null");
-        else if (cl->req.op.kind == FL_OP_READ)
-            g_string_append_printf(s, "%" PRId64, res->value);
-        else
-            json_text(s, res->text ? res->text : "", res->text ? res->text_len : 0);
-    } else {
-        op_value(s, &cl->req.op);
-    }
+    w->sc->workload.model->value(s, &cl->req.op, res);
     g_string_append_printf(s, ",\"time\":%" PRIu64, w->now);
     if (node != FL_NO_HINT)
         g_string_append_printf(s, ",\"node\":%u", node);
+    if (cl->req.op.flags & FL_OP_F_LOCAL)
+        g_string_append(s, ",\"final\":true");
     g_string_append(s, "}\n");
 }
 
 static uint8_t pick_kind(FlWorld *w, Client *cl)
 {
     const double *mix = w->sc->workload.mix;
+    const FlWorkloadOp *ops = w->sc->workload.model->ops;
     double total = 0;
-    for (int k = 1; k < FL_OP_NOOP; k++)
-        total += mix[k];
+    for (const FlWorkloadOp *o = ops; o->name; o++)
+        total += mix[o->kind];
     double x = fl_rng_double(&cl->rng) * total;
-    for (int k = 1; k < FL_OP_NOOP; k++) {
-        if (x < mix[k])
-            return (uint8_t)k;
-        x -= mix[k];
+    uint8_t last = 0;
+    for (const FlWorkloadOp *o = ops; o->name; o++) {
+        if (mix[o->kind] <= 0)
+            continue;
+        if (x < mix[o->kind])
+            return o->kind;
+        x -= mix[o->kind];
+        last = o->kind;
     }
-    for (int k = FL_OP_NOOP - 1; k >= 1; k--)
-        if (mix[k] > 0)
-            return (uint8_t)k;
-    g_assert_not_reached();
+    return last;   /* rounding: the last op with a weight */
 }
 
 static void make_op(FlWorld *w, Client *cl, FlOp *op)
 {
-    const FlWorkloadSpec *wl = &w->sc->workload;
     memset(op, 0, sizeof *op);
     op->kind = pick_kind(w, cl);
-    op->key = (uint32_t)fl_rng_below(&cl->rng, wl->keys);
-    int64_t *recent = &w->recent[(size_t)op->key * RECENT];
-    if (op->kind == FL_OP_CAS) {
-        int64_t old = recent[fl_rng_below(&cl->rng, RECENT)];
-        if (old == 0)
-            op->kind = FL_OP_WRITE;   /* nothing to compare with yet */
-        else
-            op->a = old;
-    }
-    if (op->kind == FL_OP_WRITE || op->kind == FL_OP_CAS || op->kind == FL_OP_PUT ||
-        op->kind == FL_OP_APPEND) {
-        int64_t v = ++w->next_value;
-        if (op->kind == FL_OP_CAS)
-            op->b = v;
-        else
-            op->a = v;
-        memmove(recent + 1, recent, (RECENT - 1) * sizeof *recent);
-        recent[0] = v;
-    }
+    op->key = (uint32_t)fl_rng_below(&cl->rng, w->sc->workload.keys);
+    w->sc->workload.model->make(&w->gen, &cl->rng, op);
 }
 
 static void clear_answers(Client *cl)
@@ -204,23 +146,55 @@ static uint32_t random_node(FlWorld *w, Client *cl)
     return (uint32_t)fl_rng_below(&cl->rng, w->nnodes);
 }
 
-static void next_op(FlWorld *w, uint32_t c)
+static void start_op(FlWorld *w, uint32_t c, uint32_t target)
 {
     Client *cl = &w->clients[c];
     const FlWorkloadSpec *wl = &w->sc->workload;
-    if (w->now >= (FlTime)wl->until)
-        return;
     cl->busy = true;
     cl->req.client = cl->addr;
     cl->req.id = ++w->next_request;
-    make_op(w, cl, &cl->req.op);
     cl->invoked = w->now;
     cl->redirects = 0;
-    cl->target = cl->leader_guess != FL_NO_HINT ? cl->leader_guess : random_node(w, cl);
+    cl->target = target;
     w->stats.invoked++;
     record(w, cl, "invoke", FL_NO_HINT, NULL);
     schedule(w, c, w->now + (FlTime)wl->timeout, CLIENT_TIMEOUT, cl->req.id);
     send_request(w, c);
+}
+
+/* The final read phase: each client takes its share of (key, node) pairs
+ * and asks that node for its own copy of that key. */
+static void next_final_read(FlWorld *w, uint32_t c)
+{
+    Client *cl = &w->clients[c];
+    const FlWorkloadSpec *wl = &w->sc->workload;
+    uint64_t total = (uint64_t)wl->keys * w->nnodes;
+    if (cl->final_next >= total)
+        return;
+    if (w->now < w->final_at) {
+        schedule(w, c, w->final_at, CLIENT_NEXT, 0);
+        return;
+    }
+    uint64_t i = cl->final_next;
+    cl->final_next += w->nclients;
+    memset(&cl->req.op, 0, sizeof cl->req.op);
+    cl->req.op.kind = wl->model->read_kind;
+    cl->req.op.key = (uint32_t)(i / w->nnodes);
+    cl->req.op.flags = FL_OP_F_LOCAL;
+    start_op(w, c, (uint32_t)(i % w->nnodes));
+}
+
+static void next_op(FlWorld *w, uint32_t c)
+{
+    Client *cl = &w->clients[c];
+    const FlWorkloadSpec *wl = &w->sc->workload;
+    if (w->now >= (FlTime)wl->until) {
+        if (wl->final_reads)
+            next_final_read(w, c);
+        return;
+    }
+    make_op(w, cl, &cl->req.op);
+    start_op(w, c, cl->leader_guess != FL_NO_HINT ? cl->leader_guess : random_node(w, cl));
 }
 
 static void finish(FlWorld *w, uint32_t c, const char *type, uint32_t node, const FlResult *res)
@@ -326,6 +300,11 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
             g_array_append_val(w->stats.latencies, lat);
         }
         cl->leader_guess = from;
+        if (cl->invoked >= w->heal_at &&
+            w->now <= w->heal_at + (FlTime)w->sc->expect.live_budget) {
+            if (w->stats.live_ok++ == 0)
+                w->stats.live_first_ok = w->now;
+        }
         fl_sched_cancel(w->sched, cl->timeout);
         finish(w, c, "ok", from, &res);
         break;

@@ -67,6 +67,8 @@ bool fl_jv_object(FlJv *jv, json_t *v, const char *path, const char *const *allo
         g_autoptr(GString) names = g_string_new(NULL);
         for (const char *const *a = allowed; a && *a; a++)
             g_string_append_printf(names, "%s%s", names->len ? ", " : "", *a);
+        if (names->len == 0)
+            return fl_jv_errorf(jv, path, worst, "unknown field (this object takes no fields)");
         return fl_jv_errorf(jv, path, worst, "unknown field (expected one of: %s)",
                             names->str);
     }
@@ -221,8 +223,19 @@ static bool number(FlJv *jv, json_t *obj, const char *path, const char *key, boo
             return false;
         if (hi < lo)
             return fl_jv_error(jv, p, NULL, v, "a range [low, high] with low <= high");
-        x = integer ? (double)fl_rng_range(jv->rng, (int64_t)lo, (int64_t)hi)
-                    : lo + (hi - lo) * fl_rng_double(jv->rng);
+        if (integer) {
+            x = (double)fl_rng_range(jv->rng, (int64_t)lo, (int64_t)hi);
+        } else {
+            /* Six significant digits: the value prints short in scenario.json
+             * and reads back as exactly the same double. */
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            x = g_ascii_strtod(g_ascii_formatd(buf, sizeof buf, "%.6g",
+                                               lo + (hi - lo) * fl_rng_double(jv->rng)), NULL);
+            if (x < lo)
+                x = lo;
+            if (x > hi)
+                x = hi;
+        }
     } else if (integer ? !json_is_integer(v) : !json_is_number(v)) {
         return fl_jv_error(jv, p, NULL, v, what);
     } else {
@@ -245,6 +258,20 @@ bool fl_jv_int(FlJv *jv, json_t *obj, const char *path, const char *key, json_t 
     else
         what = g_strdup_printf("an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
                                min, max);
+    /* A plain integer is checked as an integer: through a double, values past
+     * 2^53 (seeds) would be rounded, and INT64_MAX would not convert back. */
+    json_t *v = jv->failed ? NULL : json_object_get(obj, key);
+    if (v && json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x < min || x > max) {
+            g_autofree char *p = fl_jv_join(path, key);
+            return fl_jv_error(jv, p, NULL, v, what);
+        }
+        *res = x;
+        if (out)
+            json_object_set_new(out, key, json_integer(*res));
+        return true;
+    }
     double x;
     if (!number(jv, obj, path, key, required, true, (double)def, (double)min, (double)max,
                 &x, what))

@@ -79,7 +79,19 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
                                                  "delivered", (json_int_t)st->delivered,
                                                  "dropped", (json_int_t)st->dropped));
     json_object_set_new(m, "faults", fl_world_fault_intervals(w));
+    if (sc->expect.liveness)
+        json_object_set_new(m, "liveness",
+                            json_pack("{s:I,s:I,s:I,s:o}", "heal_at", (json_int_t)sc->expect.live_after,
+                                      "budget", (json_int_t)sc->expect.live_budget,
+                                      "ok_within_budget", (json_int_t)st->live_ok,
+                                      "first_ok_after_heal_ns",
+                                      st->live_first_ok == FL_TIME_NEVER
+                                          ? json_null()
+                                          : json_integer((json_int_t)(st->live_first_ok - (FlTime)sc->expect.live_after))));
     json_object_set_new(m, "counters", fl_world_counters(w));
+    json_t *fd = fl_world_fd_metrics(w);
+    if (fd)
+        json_object_set_new(m, "detectors", fd);
     json_object_set_new(m, "trace_hash", json_string(hash));
     return m;
 }
@@ -91,6 +103,36 @@ static void unmet(FlRunResult *res, const char *fmt, ...)
     va_start(ap, fmt);
     g_ptr_array_add(res->unmet, g_strdup_vprintf(fmt, ap));
     va_end(ap);
+}
+
+/* The failure detectors' expectations, against metrics.json "detectors". */
+static void weigh_detectors(const FlExpect *e, json_t *fd, FlRunResult *res)
+{
+    bool asked = e->max_false_suspicions >= 0 || e->min_false_suspicions >= 0 ||
+                 e->max_detection_time >= 0 || e->max_missed_detections >= 0;
+    if (!asked)
+        return;
+    if (!fd) {
+        unmet(res, "detectors: expected failure detector figures, but no node ran a detector");
+        return;
+    }
+    json_t *fs = json_object_get(fd, "false_suspicions");
+    int64_t nfalse = json_integer_value(json_object_get(fs, "count"));
+    int64_t missed = json_integer_value(json_object_get(json_object_get(fd, "detections"), "missed"));
+    int64_t det_max = json_integer_value(json_object_get(json_object_get(fd, "detection_time_ns"), "max"));
+    char a[32];
+    if (e->max_false_suspicions >= 0 && nfalse > e->max_false_suspicions)
+        unmet(res, "max_false_suspicions: expected at most %" PRId64 " false suspicions, got %" PRId64,
+              e->max_false_suspicions, nfalse);
+    if (e->min_false_suspicions >= 0 && nfalse < e->min_false_suspicions)
+        unmet(res, "min_false_suspicions: expected at least %" PRId64 " false suspicions, got %" PRId64,
+              e->min_false_suspicions, nfalse);
+    if (e->max_detection_time >= 0 && det_max > e->max_detection_time)
+        unmet(res, "max_detection_time: expected every crash detected within %s, the slowest took %.1fms",
+              fl_duration_format(e->max_detection_time, a), (double)det_max / 1e6);
+    if (e->max_missed_detections >= 0 && missed > e->max_missed_detections)
+        unmet(res, "max_missed_detections: expected at most %" PRId64 " missed detections, got %" PRId64,
+              e->max_missed_detections, missed);
 }
 
 static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
@@ -120,6 +162,17 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
               fl_duration_format(e->max_p99, a), fl_duration_format(p99, b));
     if (e->min_availability >= 0 && avail < e->min_availability)
         unmet(res, "min_availability: expected at least %.4g, got %.4g", e->min_availability, avail);
+    if (e->liveness) {
+        int64_t live = json_integer_value(json_object_get(json_object_get(m, "liveness"), "ok_within_budget"));
+        if (live < e->live_min_ok)
+            unmet(res, "liveness: expected at least %" PRId64 " ok operations within %s after healing at %s, got %" PRId64,
+                  e->live_min_ok, fl_duration_format(e->live_budget, a),
+                  fl_duration_format(e->live_after, b), live);
+    }
+    if (e->has_trace_hash && e->trace_hash != res->trace_hash)
+        unmet(res, "trace_hash: expected %016" PRIx64 ", got %016" PRIx64
+              " (this run is not the one that was recorded)", e->trace_hash, res->trace_hash);
+    weigh_detectors(e, json_object_get(m, "detectors"), res);
     res->met = res->unmet->len == 0;
 }
 
@@ -132,7 +185,7 @@ static bool write_file(const char *dir, const char *name, const char *data, size
 
 static bool write_json(const char *dir, const char *name, json_t *v, GError **err)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     g_autofree char *text = g_strdup_printf("%s\n", s);
     free(s);
     return write_file(dir, name, text, strlen(text), err);
@@ -143,6 +196,7 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     memset(res, 0, sizeof *res);
     res->unmet = g_ptr_array_new_with_free_func(g_free);
     res->verdict = FL_VERDICT_UNKNOWN;
+    bool made_dir = opt->out_dir && !g_file_test(opt->out_dir, G_FILE_TEST_IS_DIR);
     if (opt->out_dir && g_mkdir_with_parents(opt->out_dir, 0755) != 0) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot create the run's folder: %s",
                     opt->out_dir, g_strerror(errno));
@@ -153,10 +207,19 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     FlWorldOptions wo = { .trace_path = trace_path, .record_history = true };
     gint64 t0 = g_get_monotonic_time();
     FlWorld *w = fl_world_new(sc, &wo, err);
-    if (!w)
-        return -1;
-    if (fl_world_run(w, err) != 0) {
+    if (w && fl_world_run(w, err) != 0) {
         fl_world_free(w);
+        w = NULL;
+    }
+    if (!w) {
+        /* A configuration refused at run time (a perfect failure detector
+         * without a sync network) is bad input: write nothing, as for a
+         * scenario refused when loading. */
+        if (err && *err && (*err)->code == FL_ERROR_INPUT && trace_path) {
+            g_unlink(trace_path);
+            if (made_dir)
+                g_rmdir(opt->out_dir);
+        }
         return -1;
     }
     res->wall_s = (double)(g_get_monotonic_time() - t0) / 1e6;
@@ -251,7 +314,7 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
            *msg = json_object_get(m, "messages");
     char a[32], b[32], c[32];
 #define I(o, k) json_integer_value(json_object_get(o, k))
-    if (sc->workload.model != FL_MODEL_NONE) {
+    if (sc->workload.model) {
         fprintf(out, "  ops       %" JSON_INTEGER_FORMAT " ok, %" JSON_INTEGER_FORMAT " fail, %"
                 JSON_INTEGER_FORMAT " info, %" JSON_INTEGER_FORMAT " open (of %" JSON_INTEGER_FORMAT " invoked)\n",
                 I(ops, "ok"), I(ops, "fail"), I(ops, "info"), I(ops, "open"), I(ops, "invoked"));
@@ -263,6 +326,14 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     }
     fprintf(out, "  messages  %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT " delivered, %"
             JSON_INTEGER_FORMAT " dropped\n", I(msg, "sent"), I(msg, "delivered"), I(msg, "dropped"));
+    json_t *fd = json_object_get(m, "detectors");
+    if (fd) {
+        json_t *det = json_object_get(fd, "detections"), *fs = json_object_get(fd, "false_suspicions");
+        fprintf(out, "  detector  %" JSON_INTEGER_FORMAT " detections (%" JSON_INTEGER_FORMAT
+                " missed), slowest %s; %" JSON_INTEGER_FORMAT " false suspicions lasting %s\n",
+                I(det, "count"), I(det, "missed"), dur(I(json_object_get(fd, "detection_time_ns"), "max"), a),
+                I(fs, "count"), dur(I(fs, "total_ns"), b));
+    }
     size_t nf = json_array_size(json_object_get(m, "faults"));
     if (nf)
         fprintf(out, "  faults    %zu interval%s\n", nf, nf == 1 ? "" : "s");

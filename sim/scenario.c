@@ -8,13 +8,9 @@
 
 #include <string.h>
 
-const char *fl_model_name(FlModel m)
+const char *fl_model_name(const FlWorkloadModel *m)
 {
-    switch (m) {
-    case FL_MODEL_REGISTER: return "register";
-    case FL_MODEL_KV: return "kv";
-    default: return "none";
-    }
+    return m ? m->check_model : "none";
 }
 
 static void default_net(FlNetSpec *net)
@@ -27,7 +23,7 @@ static void default_net(FlNetSpec *net)
     net->delay.max = FL_MS(5);
 }
 
-static void default_workload(FlWorkloadSpec *wl, FlModel model, FlDuration duration)
+static void default_workload(FlWorkloadSpec *wl, const FlWorkloadModel *model, FlDuration duration)
 {
     memset(wl, 0, sizeof *wl);
     wl->model = model;
@@ -36,15 +32,9 @@ static void default_workload(FlWorkloadSpec *wl, FlModel model, FlDuration durat
     wl->rate = 100;
     wl->timeout = FL_SEC(1);
     wl->until = duration;
-    if (model == FL_MODEL_REGISTER) {
-        wl->mix[FL_OP_READ] = 0.5;
-        wl->mix[FL_OP_WRITE] = 0.3;
-        wl->mix[FL_OP_CAS] = 0.2;
-    } else {
-        wl->mix[FL_OP_GET] = 0.5;
-        wl->mix[FL_OP_PUT] = 0.25;
-        wl->mix[FL_OP_APPEND] = 0.25;
-    }
+    wl->settle = FL_SEC(1);
+    for (const FlWorkloadOp *o = model ? model->ops : NULL; o && o->name; o++)
+        wl->mix[o->kind] = o->weight;
 }
 
 static FlParamValue *default_params(const FlProtocol *p, size_t *n)
@@ -91,9 +81,12 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
         json_decref(v);
     }
     default_net(&sc->net);
-    default_workload(&sc->workload, FL_MODEL_NONE, sc->duration);
+    default_workload(&sc->workload, NULL, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
-    sc->expect = (FlExpect){ -1, -1, -1, -1, -1 };
+    sc->expect = (FlExpect){ .valid = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
+                             .max_info = -1, .max_false_suspicions = -1,
+                             .min_false_suspicions = -1, .max_detection_time = -1,
+                             .max_missed_detections = -1 };
     return sc;
 }
 
@@ -355,7 +348,12 @@ static bool load_clock(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
                 json_is_number(json_array_get(v, 0)) && json_is_number(json_array_get(v, 1))) {
                 double lo = json_number_value(json_array_get(v, 0));
                 double hi = json_number_value(json_array_get(v, 1));
-                x = lo + (hi - lo) * fl_rng_double(jv->rng);
+                /* Rounded as number ranges are (sim/jsonv.c): scenario.json
+                 * must read back as exactly the same double. */
+                char buf[G_ASCII_DTOSTR_BUF_SIZE];
+                x = g_ascii_strtod(g_ascii_formatd(buf, sizeof buf, "%.6g",
+                                                   lo + (hi - lo) * fl_rng_double(jv->rng)), NULL);
+                x = CLAMP(x, lo, hi);
             } else if (json_is_number(v)) {
                 x = json_number_value(v);
             } else {
@@ -415,31 +413,36 @@ static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "model", "clients", "keys", "rate", "mix", "timeout",
-                                        "start", "until", NULL };
+                                        "start", "until", "final_reads", "settle", NULL };
     if (!in) {
-        default_workload(&sc->workload, FL_MODEL_NONE, sc->duration);
+        default_workload(&sc->workload, NULL, sc->duration);
         json_object_set_new(root_out, "workload", json_pack("{s:s}", "model", "none"));
         return true;
     }
     json_t *out = json_object();
     json_object_set_new(root_out, "workload", out);
+    g_autoptr(GString) names = g_string_new("none");
+    for (const FlWorkloadModel *const *m = fl_workload_models(); *m; m++)
+        g_string_append_printf(names, "|%s", (*m)->name);
+    g_string_append(names, "|cas-register");
     const char *model;
     if (!fl_jv_object(jv, in, "/workload", keys) ||
-        !fl_jv_string(jv, in, "/workload", "model", out, true, NULL, "register|cas-register|kv|none",
-                      &model))
+        !fl_jv_string(jv, in, "/workload", "model", out, true, NULL, names->str, &model))
         return false;
-    FlModel m = strcmp(model, "kv") == 0     ? FL_MODEL_KV
-                : strcmp(model, "none") == 0 ? FL_MODEL_NONE
-                                             : FL_MODEL_REGISTER;
+    const FlWorkloadModel *m = strcmp(model, "none") == 0 ? NULL : fl_workload_model_find(model);
     FlWorkloadSpec *wl = &sc->workload;
     default_workload(wl, m, sc->duration);
+    if (!m)
+        return true;
     int64_t clients, keys_n;
     bool ok = fl_jv_int(jv, in, "/workload", "clients", out, false, 3, 1, 10000, &clients) &&
               fl_jv_int(jv, in, "/workload", "keys", out, false, 1, 1, FL_MAX_KEYS, &keys_n) &&
               fl_jv_double(jv, in, "/workload", "rate", out, false, 100, 1e-3, 1e9, &wl->rate) &&
               fl_jv_duration(jv, in, "/workload", "timeout", out, false, FL_SEC(1), 1, &wl->timeout) &&
               fl_jv_duration(jv, in, "/workload", "start", out, false, 0, 0, &wl->start) &&
-              fl_jv_duration(jv, in, "/workload", "until", out, false, sc->duration, 0, &wl->until);
+              fl_jv_duration(jv, in, "/workload", "until", out, false, sc->duration, 0, &wl->until) &&
+              fl_jv_bool(jv, in, "/workload", "final_reads", out, false, false, &wl->final_reads) &&
+              fl_jv_duration(jv, in, "/workload", "settle", out, false, FL_SEC(1), 0, &wl->settle);
     if (!ok)
         return false;
     wl->clients = (uint32_t)clients;
@@ -447,26 +450,26 @@ static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out
     json_t *mix = json_object_get(in, "mix");
     json_t *mix_out = json_object();
     json_object_set_new(out, "mix", mix_out);
-    const char *const reg_ops[] = { "read", "write", "cas", NULL };
-    const char *const kv_ops[] = { "get", "put", "append", NULL };
-    const char *const *ops = m == FL_MODEL_KV ? kv_ops : reg_ops;
-    uint8_t first = m == FL_MODEL_KV ? FL_OP_GET : FL_OP_READ;
-    if (mix) {
-        if (!fl_jv_object(jv, mix, "/workload/mix", ops))
-            return false;
-        for (int k = 0; k < 3; k++)
-            wl->mix[first + k] = 0;
-    }
+    const char *ops[FL_OP_MAX + 1];
+    size_t n = 0;
+    for (const FlWorkloadOp *o = m->ops; o->name; o++)
+        ops[n++] = o->name;
+    ops[n] = NULL;
+    if (mix && !fl_jv_object(jv, mix, "/workload/mix", ops))
+        return false;
     double total = 0;
-    for (int k = 0; k < 3; k++) {
-        double *slot = &wl->mix[first + k];
-        if (mix && !fl_jv_double(jv, mix, "/workload/mix", ops[k], NULL, false, 0, 0, 1e9, slot))
+    for (const FlWorkloadOp *o = m->ops; o->name; o++) {
+        double *slot = &wl->mix[o->kind];
+        if (mix && !fl_jv_double(jv, mix, "/workload/mix", o->name, NULL, false, 0, 0, 1e9, slot))
             return false;
-        json_object_set_new(mix_out, ops[k], json_real(*slot));
+        json_object_set_new(mix_out, o->name, json_real(*slot));
         total += *slot;
     }
-    if (m != FL_MODEL_NONE && total <= 0)
+    if (total <= 0)
         return fl_jv_errorf(jv, "/workload", "mix", "expected at least one operation with a positive weight");
+    if (wl->final_reads && wl->until + wl->settle >= sc->duration)
+        return fl_jv_errorf(jv, "/workload", "final_reads",
+                            "the final reads start at until + settle, which must be before the end of the run");
     return true;
 }
 
@@ -497,12 +500,15 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
             return fl_jv_errorf(jv, path, "kind", "unknown fault kind \"%s\" (expected one of: %s)",
                                 kind_name, names->str);
         }
-        /* Allowed keys: the common ones and the kind's own. */
+        /* Allowed keys: the common ones and the kind's own.  A kind with its
+         * own timing (the nemesis) reads every time field itself. */
         GPtrArray *allowed = g_ptr_array_new();
         g_ptr_array_add(allowed, "kind");
-        g_ptr_array_add(allowed, "at");
-        g_ptr_array_add(allowed, "for");
-        g_ptr_array_add(allowed, "until");
+        if (!kind->own_timing) {
+            g_ptr_array_add(allowed, "at");
+            g_ptr_array_add(allowed, "for");
+            g_ptr_array_add(allowed, "until");
+        }
         if (kind->duration_field)
             g_ptr_array_add(allowed, (gpointer)kind->duration_field);
         for (const FlFaultField *ff = kind->fields; ff && ff->name; ff++)
@@ -518,6 +524,11 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         f->index = (uint32_t)i;
         f->state = g_malloc0(kind->state_size ? kind->state_size : 1);
         g_ptr_array_add(sc->faults, f);
+        if (kind->own_timing) {
+            if (!kind->parse(f, spec, path, fo, jv, sc))
+                return false;
+            continue;
+        }
         FlDuration at, dur = 0, until;
         if (!fl_jv_duration(jv, spec, path, "at", fo, false, 0, 0, &at))
             return false;
@@ -563,7 +574,7 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         return false;
     if (strcmp(c, "none") != 0)
         sc->consistency = g_strdup(c);
-    if (sc->consistency && sc->workload.model == FL_MODEL_NONE)
+    if (sc->consistency && !sc->workload.model)
         return fl_jv_errorf(jv, "/check", "consistency",
                             "a check needs a workload (give /workload/model)");
     return true;
@@ -572,7 +583,9 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
-                                        "max_info", NULL };
+                                        "max_info", "liveness", "trace_hash",
+                                        "max_false_suspicions", "min_false_suspicions",
+                                        "max_detection_time", "max_missed_detections", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -598,6 +611,52 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && json_object_get(in, "min_availability"))
         ok = fl_jv_double(jv, in, "/expect", "min_availability", out, true, 0, 0, 1,
                           &e->min_availability);
+    json_t *live = json_object_get(in, "liveness");
+    if (ok && live) {
+        static const char *const lkeys[] = { "after", "budget", "min_ok", NULL };
+        json_t *lo = json_object();
+        json_object_set_new(out, "liveness", lo);
+        ok = fl_jv_object(jv, live, "/expect/liveness", lkeys) &&
+             fl_jv_duration(jv, live, "/expect/liveness", "after", lo, true, 0, 0, &e->live_after) &&
+             fl_jv_duration(jv, live, "/expect/liveness", "budget", lo, true, 0, 1, &e->live_budget) &&
+             fl_jv_int(jv, live, "/expect/liveness", "min_ok", lo, false, 1, 1, INT64_MAX,
+                       &e->live_min_ok);
+        e->liveness = ok;
+        if (ok && !sc->workload.model)
+            return fl_jv_errorf(jv, "/expect", "liveness", "the liveness phase needs a workload");
+        if (ok && (e->live_after + e->live_budget > sc->duration ||
+                   e->live_after + e->live_budget > sc->workload.until)) {
+            char a[32], b[32];
+            return fl_jv_errorf(jv, "/expect", "liveness",
+                                "after + budget (%s) must not pass the run's duration or the "
+                                "workload's until (%s)",
+                                fl_duration_format(e->live_after + e->live_budget, a),
+                                fl_duration_format(sc->duration < sc->workload.until ? sc->duration
+                                                                                     : sc->workload.until, b));
+        }
+    }
+    json_t *th = json_object_get(in, "trace_hash");
+    if (ok && th) {
+        const char *s = json_string_value(th);
+        char *end = NULL;
+        if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16 ||
+            (e->trace_hash = g_ascii_strtoull(s, &end, 16), *end))
+            return fl_jv_error(jv, "/expect", "trace_hash", th, "16 hex digits");
+        e->has_trace_hash = true;
+        json_object_set(out, "trace_hash", th);
+    }
+    if (ok && json_object_get(in, "max_false_suspicions"))
+        ok = fl_jv_int(jv, in, "/expect", "max_false_suspicions", out, true, 0, 0, INT64_MAX,
+                       &e->max_false_suspicions);
+    if (ok && json_object_get(in, "min_false_suspicions"))
+        ok = fl_jv_int(jv, in, "/expect", "min_false_suspicions", out, true, 0, 0, INT64_MAX,
+                       &e->min_false_suspicions);
+    if (ok && json_object_get(in, "max_detection_time"))
+        ok = fl_jv_duration(jv, in, "/expect", "max_detection_time", out, true, 0, 0,
+                            &e->max_detection_time);
+    if (ok && json_object_get(in, "max_missed_detections"))
+        ok = fl_jv_int(jv, in, "/expect", "max_missed_detections", out, true, 0, 0, INT64_MAX,
+                       &e->max_missed_detections);
     return ok;
 }
 

@@ -12,20 +12,23 @@
 #include "sim/net.h"
 #include "sim/jsonv.h"
 #include "sim/node.h"
+#include "sim/workload.h"
 
 #include <glib.h>
 #include <jansson.h>
 
-typedef enum { FL_MODEL_NONE = 0, FL_MODEL_REGISTER, FL_MODEL_KV } FlModel;
-
 typedef struct FlWorkloadSpec {
-    FlModel model;          /* NONE: no clients */
+    const FlWorkloadModel *model;   /* NULL: no clients */
     uint32_t clients;
     uint32_t keys;
     double rate;            /* ops per second, all clients together */
-    double mix[FL_OP_NOOP]; /* weight per FlOpKind */
+    double mix[FL_OP_MAX];  /* weight per FlOpKind */
     FlDuration timeout;
     FlDuration start, until;
+    /* The final read phase: `settle` after `until`, every key is read on
+     * every node (FL_OP_F_LOCAL), so checkers can compare replicas. */
+    bool final_reads;
+    FlDuration settle;
 } FlWorkloadSpec;
 
 typedef struct FlExpect {
@@ -34,6 +37,18 @@ typedef struct FlExpect {
     FlDuration max_p99;     /* -1: not given */
     double min_availability;/* < 0: not given */
     int64_t max_info;       /* -1: not given */
+    /* Liveness phase: at `after` every fault heals; then at least `min_ok`
+     * operations invoked after that must complete ok within `budget`. */
+    bool liveness;
+    FlDuration live_after, live_budget;
+    int64_t live_min_ok;
+    /* The trace hash a replay must reproduce (failure files carry it). */
+    bool has_trace_hash;
+    uint64_t trace_hash;
+    /* Failure detectors' figures (metrics.json "detectors"); -1: not given. */
+    int64_t max_false_suspicions, min_false_suspicions;
+    FlDuration max_detection_time;
+    int64_t max_missed_detections;
 } FlExpect;
 
 /* A node selector, resolved when a fault starts. */
@@ -83,8 +98,8 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
 FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes);
 void fl_scenario_free(FlScenario *sc);
 
-/* The history model's name ("register", "kv"). */
-const char *fl_model_name(FlModel m);
+/* The checker's model for the workload's histories ("none" without one). */
+const char *fl_model_name(const FlWorkloadModel *m);
 
 /* Parses a node selector (an id, "leader", "random", "minority", "majority",
  * "*") at @path. */

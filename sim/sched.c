@@ -87,6 +87,24 @@ static void slot_release(FlSched *s, uint32_t i)
     s->free[s->nfree++] = i;
 }
 
+static void heap_push(FlSched *s, FlTime at, uint32_t slot)
+{
+    if (s->len == s->cap) {
+        s->cap *= 2;
+        s->heap = g_renew(Key, s->heap, s->cap);
+    }
+    Key k = { at, (s->seq++ << SLOT_BITS) | slot };
+    size_t pos = s->len++;
+    while (pos > 0) {
+        size_t parent = (pos - 1) >> 2;
+        if (!key_less(&k, &s->heap[parent]))
+            break;
+        s->heap[pos] = s->heap[parent];
+        pos = parent;
+    }
+    s->heap[pos] = k;
+}
+
 FlEventId fl_sched_push(FlSched *s, FlTime at, const FlEvent *ev)
 {
     assert(at >= s->last);
@@ -99,20 +117,7 @@ FlEventId fl_sched_push(FlSched *s, FlTime at, const FlEvent *ev)
     slot->ev.gen = gen;
     slot->cancelled = 0;
 
-    if (s->len == s->cap) {
-        s->cap *= 2;
-        s->heap = g_renew(Key, s->heap, s->cap);
-    }
-    Key k = { at, (s->seq++ << SLOT_BITS) | i };
-    size_t pos = s->len++;
-    while (pos > 0) {
-        size_t parent = (pos - 1) >> 2;
-        if (!key_less(&k, &s->heap[parent]))
-            break;
-        s->heap[pos] = s->heap[parent];
-        pos = parent;
-    }
-    s->heap[pos] = k;
+    heap_push(s, at, i);
     return ((uint64_t)gen << 32) | i;
 }
 
@@ -124,7 +129,7 @@ bool fl_sched_cancel(FlSched *s, FlEventId id)
     Slot *slot = &s->slots[i];
     if (slot->ev.gen != gen || slot->cancelled)
         return false;
-    assert(slot->ev.data == NULL);
+    assert(slot->ev.data == NULL);   /* only events that own nothing are cancelled */
     slot->cancelled = 1;
     return true;
 }
@@ -169,28 +174,56 @@ static void heap_pop_top(FlSched *s)
     h[pos] = last;
 }
 
-bool fl_sched_pop(FlSched *s, FlTime *at, FlEvent *out)
+FlEventId fl_sched_take(FlSched *s, FlTime *at, FlEvent *out)
 {
     while (s->len > 0) {
         Key top = s->heap[0];
         heap_pop_top(s);
         uint32_t i = (uint32_t)(top.seq_slot & SLOT_MASK);
         Slot *slot = &s->slots[i];
-        bool cancelled = slot->cancelled;
-        if (!cancelled) {
-            *out = slot->ev;
-            *at = top.time;
-            s->last = top.time;
-        }
-        slot_release(s, i);
         /* The next event's slot was written long ago and is cold; fetch it
          * while the caller handles this one. */
         if (s->len)
             __builtin_prefetch(&s->slots[s->heap[0].seq_slot & SLOT_MASK]);
-        if (!cancelled)
-            return true;
+        if (slot->cancelled) {
+            slot_release(s, i);
+            continue;
+        }
+        *out = slot->ev;
+        *at = top.time;
+        s->last = top.time;
+        return ((uint64_t)slot->ev.gen << 32) | i;
     }
-    return false;
+    return 0;
+}
+
+FlEventId fl_sched_pop(FlSched *s, FlTime *at, FlEvent *out)
+{
+    FlEventId id = fl_sched_take(s, at, out);
+    if (id)
+        slot_release(s, (uint32_t)id);
+    return id;
+}
+
+void fl_sched_release(FlSched *s, FlEventId id)
+{
+    uint32_t i = (uint32_t)id;
+    assert(i < s->nslots && s->slots[i].ev.gen == (uint32_t)(id >> 32));
+    slot_release(s, i);
+}
+
+void fl_sched_repush(FlSched *s, FlEventId id, FlTime at)
+{
+    uint32_t i = (uint32_t)id;
+    assert(i < s->nslots && s->slots[i].ev.gen == (uint32_t)(id >> 32));
+    assert(at >= s->last);
+    heap_push(s, at, i);
+}
+
+bool fl_sched_cancelled(const FlSched *s, FlEventId id)
+{
+    uint32_t i = (uint32_t)id;
+    return i < s->nslots && s->slots[i].ev.gen == (uint32_t)(id >> 32) && s->slots[i].cancelled;
 }
 
 FlTime fl_sched_peek_time(const FlSched *s)

@@ -50,8 +50,20 @@ FlEventId fl_sched_push(FlSched *s, FlTime at, const FlEvent *ev);
 bool fl_sched_cancel(FlSched *s, FlEventId id);
 
 /* Removes the earliest pending event, copying it to @out and its time to
- * @at.  Returns false when nothing is pending. */
-bool fl_sched_pop(FlSched *s, FlTime *at, FlEvent *out);
+ * @at.  Returns its id, or 0 when nothing is pending. */
+FlEventId fl_sched_pop(FlSched *s, FlTime *at, FlEvent *out);
+
+/* Like fl_sched_pop, but the event keeps its slot and its id: the caller
+ * must then either fl_sched_release it or fl_sched_repush it (a paused node
+ * parks its events this way, so the ids a protocol holds stay valid and can
+ * still be cancelled).  Cancelling a taken event marks it, and a repushed
+ * cancelled event is dropped when it comes up. */
+FlEventId fl_sched_take(FlSched *s, FlTime *at, FlEvent *out);
+void fl_sched_release(FlSched *s, FlEventId id);
+/* Pushes a taken event again at @at, with the same id. */
+void fl_sched_repush(FlSched *s, FlEventId id, FlTime at);
+/* True if @id is pending or taken and cancelled. */
+bool fl_sched_cancelled(const FlSched *s, FlEventId id);
 
 /* Time of the earliest pending event (cancelled ones may count), or
  * FL_TIME_NEVER. */

@@ -23,12 +23,23 @@ typedef enum {
     FL_OP_PUT,        /* kv: value = token(a) */
     FL_OP_APPEND,     /* kv: value += token(a) */
     FL_OP_NOOP,       /* protocols' own no-ops (gap filling); never from clients */
+    /* Other models add their kinds here. */
+    FL_OP_MAX = 32,
 } FlOpKind;
+
+/* FlOp.flags */
+enum {
+    /* Answer from this node's own copy, without redirecting: the final read
+     * phase asks every replica for its value.  Protocols that serve only
+     * linearizable reads may treat it as an ordinary read. */
+    FL_OP_F_LOCAL = 1,
+};
 
 #define FL_MAX_KEYS (1u << 20)
 
 typedef struct FlOp {
     uint8_t kind;     /* FlOpKind */
+    uint8_t flags;    /* FL_OP_F_* */
     uint32_t key;     /* < FL_MAX_KEYS */
     int64_t a, b;
 } FlOp;

@@ -10,6 +10,7 @@
 
 #include "faults/fault.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 typedef struct Call {
@@ -55,18 +56,22 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_trace(&w->trace, FL_TR_SEND, w->now, from, to, len, h, NULL);
     else
         fl_trace_fast(&w->trace, FL_TR_SEND, w->now, from, to, len, h);
-    FlTime at;
+    FlTime at[FL_NET_MAX_COPIES];
     const char *why;
-    if (!fl_net_route(w->net, from, to, w->now, &at, &why)) {
+    uint32_t copies = fl_net_route_copies(w->net, from, to, w->now, at, FL_NET_MAX_COPIES, &why);
+    if (copies == 0) {
         w->stats.dropped++;
         fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, h, why);
         return;
     }
-    uint8_t *buf = fl_world_buf_alloc(w, len);
-    if (len)
-        memcpy(buf, msg, len);
-    FlEvent ev = { .kind = EV_DELIVER, .node = to, .peer = from, .a = len, .b = h, .data = buf };
-    push(w, at, &ev);
+    /* Each copy owns its buffer: the queue frees each on delivery. */
+    for (uint32_t k = 0; k < copies; k++) {
+        uint8_t *buf = fl_world_buf_alloc(w, len);
+        if (len)
+            memcpy(buf, msg, len);
+        FlEvent ev = { .kind = EV_DELIVER, .node = to, .peer = from, .a = len, .b = h, .data = buf };
+        push(w, at[k], &ev);
+    }
 }
 
 void fl_world_at(FlWorld *w, FlTime at, FlWorldCallback fn, void *ctx, uint64_t arg)
@@ -91,6 +96,8 @@ static void fault_stop_cb(FlWorld *w, void *ctx, uint64_t arg)
 static void fault_start_cb(FlWorld *w, void *ctx, uint64_t arg)
 {
     FlFault *f = ctx;
+    if (f->started)
+        return;   /* the liveness phase healed everything already */
     f->started = true;
     f->kind->start(f, w);
     if (f->dur > 0)
@@ -102,13 +109,34 @@ static gint cmp_names(gconstpointer a, gconstpointer b, gpointer data)
     return strcmp(a, b);
 }
 
+/* The liveness phase: every fault heals, crashed nodes restart, paused ones
+ * resume.  Faults that run to the end are stopped too: from here on the
+ * system owes its clients progress. */
+static void heal_all(FlWorld *w, void *ctx, uint64_t arg)
+{
+    const FlScenario *sc = w->sc;
+    fl_trace(&w->trace, FL_TR_FAULT, w->now, 0, 0, UINT32_MAX, 0, "liveness: heal everything");
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++)
+        fault_stop_cb(w, g_ptr_array_index(sc->faults, i), 0);
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
+        FlFault *f = g_ptr_array_index(sc->faults, i);
+        f->stopped = f->started = true;   /* a start still queued must not fire */
+    }
+    for (uint32_t i = 0; i < w->nnodes; i++) {
+        if (!w->nodes[i].up)
+            fl_world_restart(w, i);
+        else if (w->nodes[i].paused)
+            fl_world_resume(w, i);
+    }
+}
+
 FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **err)
 {
     FlWorld *w = g_new0(FlWorld, 1);
     w->sc = sc;
     w->sched = fl_sched_new();
     w->nnodes = sc->nodes;
-    w->nclients = sc->workload.model != FL_MODEL_NONE ? sc->workload.clients : 0;
+    w->nclients = sc->workload.model ? sc->workload.clients : 0;
     w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
     fl_trace_init(&w->trace);
     w->end = (FlTime)sc->duration;
@@ -120,6 +148,8 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
     fl_rng_init(&w->workload_rng, sc->seed, "workload");
     fl_rng_init(&w->fault_rng, sc->seed, "faults");
+    w->next_fault_index = sc->faults ? sc->faults->len : 0;
+    w->hook_buf = g_byte_array_new();
 
     if (opt && opt->trace_path && !fl_trace_open(&w->trace, opt->trace_path)) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot write: %s", opt->trace_path,
@@ -137,6 +167,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         n->disk = fl_disk_new();
         n->clock_offset = sc->skew ? sc->skew[i] : 0;
         n->drift = sc->drift ? sc->drift[i] : 0;
+        n->down_since = FL_TIME_NEVER;
         char name[32];
         g_snprintf(name, sizeof name, "node/%u", i);
         fl_rng_init(&n->rng, sc->seed, name);
@@ -150,7 +181,29 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         if (f->at <= w->end)
             fl_world_at(w, f->at, fault_start_cb, f, 0);
     }
+    w->heal_at = FL_TIME_NEVER;
+    if (sc->expect.liveness) {
+        w->heal_at = (FlTime)sc->expect.live_after;
+        fl_world_at(w, w->heal_at, heal_all, NULL, 0);
+    }
+    w->stats.live_first_ok = FL_TIME_NEVER;
+    if (w->stopping) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
+        fl_world_free(w);
+        return NULL;
+    }
     return w;
+}
+
+void fl_world_refuse(FlWorld *w, const char *fmt, ...)
+{
+    if (w->stopping)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    w->refusal = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    w->stopping = true;
 }
 
 static void free_event_data(FlWorld *w, FlEvent *ev)
@@ -159,6 +212,26 @@ static void free_event_data(FlWorld *w, FlEvent *ev)
         fl_world_buf_free(w, ev->data, ev->a);
     else if (ev->kind == EV_CALL)
         g_free(ev->data);
+}
+
+static void hold(FlNode *n, FlEventId id, const FlEvent *ev)
+{
+    if (!n->held)
+        n->held = g_array_new(FALSE, FALSE, sizeof(Held));
+    Held h = { id, *ev };
+    g_array_append_val(n->held, h);
+}
+
+/* Drops what a node had parked (it crashed, or the run ends). */
+static void drop_held(FlWorld *w, FlNode *n)
+{
+    for (guint k = 0; n->held && k < n->held->len; k++) {
+        Held *h = &g_array_index(n->held, Held, k);
+        free_event_data(w, &h->ev);
+        fl_sched_release(w->sched, h->id);
+    }
+    if (n->held)
+        g_array_set_size(n->held, 0);
 }
 
 void fl_world_free(FlWorld *w)
@@ -173,11 +246,9 @@ void fl_world_free(FlWorld *w)
         FlNode *n = &w->nodes[i];
         if (n->up)
             fl_node_stop(w, n);
-        if (n->held) {
-            for (guint k = 0; k < n->held->len; k++)
-                free_event_data(w, &g_array_index(n->held, Held, k).ev);
+        drop_held(w, n);
+        if (n->held)
             g_array_free(n->held, TRUE);
-        }
         fl_disk_free(n->disk);
     }
     g_free(w->nodes);
@@ -191,6 +262,9 @@ void fl_world_free(FlWorld *w)
     g_tree_destroy(w->counters);
     g_array_free(w->stats.latencies, TRUE);
     g_string_free(w->history, TRUE);
+    g_byte_array_unref(w->hook_buf);
+    g_free(w->refusal);
+    fl_fd_book_free(w);
     fl_trace_close(&w->trace);
     while (w->small_bufs) {
         void *b = w->small_bufs;
@@ -200,14 +274,6 @@ void fl_world_free(FlWorld *w)
     fl_net_free(w->net);
     fl_sched_free(w->sched);
     g_free(w);
-}
-
-static void hold(FlNode *n, FlTime at, const FlEvent *ev)
-{
-    if (!n->held)
-        n->held = g_array_new(FALSE, FALSE, sizeof(Held));
-    Held h = { at, *ev };
-    g_array_append_val(n->held, h);
 }
 
 static void deliver(FlWorld *w, FlEvent *ev)
@@ -237,15 +303,23 @@ int fl_world_run(FlWorld *w, GError **err)
 {
     FlTime at;
     FlEvent ev;
+    FlEventId id;
     uint64_t limit = w->sc->max_events;
-    while (fl_sched_pop(w->sched, &at, &ev)) {
+    while ((id = fl_sched_take(w->sched, &at, &ev)) != 0) {
         if (at > w->end) {
             free_event_data(w, &ev);
+            fl_sched_release(w->sched, id);
             break;
         }
         w->now = at;
+        if (w->stopping) {
+            free_event_data(w, &ev);
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
+            return -1;
+        }
         if (++w->stats.events > limit) {
             free_event_data(w, &ev);
+            fl_sched_release(w->sched, id);
             g_set_error(err, FL_ERROR, FL_ERROR_RUN,
                         "the run passed its limit of %" G_GUINT64_FORMAT
                         " events at t=%" G_GUINT64_FORMAT "ns (raise max_events)",
@@ -256,8 +330,8 @@ int fl_world_run(FlWorld *w, GError **err)
         switch (ev.kind) {
         case EV_DELIVER:
             if (n && n->up && n->paused) {
-                hold(n, at, &ev);
-                break;
+                hold(n, id, &ev);
+                continue;   /* parked: keeps its slot */
             }
             deliver(w, &ev);
             break;
@@ -265,10 +339,10 @@ int fl_world_run(FlWorld *w, GError **err)
             if (!n->up || ev.b != n->incarnation)
                 break;
             if (n->paused) {
-                hold(n, at, &ev);
-                break;
+                hold(n, id, &ev);
+                continue;
             }
-            fl_node_timer(w, n, 0, ev.a);
+            fl_node_timer(w, n, id, ev.a);
             break;
         case EV_CLIENT:
             fl_client_event(w, ev.node, ev.a, ev.b);
@@ -282,10 +356,16 @@ int fl_world_run(FlWorld *w, GError **err)
         default:
             g_assert_not_reached();
         }
+        fl_sched_release(w->sched, id);
+    }
+    if (w->stopping) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
+        return -1;
     }
     if (w->now < w->end)
         w->now = w->end;
     w->stats.end = w->end;
+    fl_fd_book_finish(w);
     fl_trace(&w->trace, FL_TR_END, w->end, 0, 0, w->stats.events, 0, NULL);
     if (!fl_trace_close(&w->trace)) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "cannot write the trace: %s",
@@ -329,15 +409,13 @@ void fl_world_crash(FlWorld *w, uint32_t node)
     fl_trace(&w->trace, FL_TR_CRASH, w->now, node, 0, 0, 0, NULL);
     fl_node_stop(w, n);
     /* A crash also ends a pause: what waited for the node is lost with it. */
-    if (n->held) {
-        for (guint k = 0; k < n->held->len; k++)
-            free_event_data(w, &g_array_index(n->held, Held, k).ev);
-        g_array_set_size(n->held, 0);
-    }
+    drop_held(w, n);
     n->paused = false;
     fl_disk_crash(n->disk);
     if (w->leader == node)
         w->leader = FL_NO_HINT;
+    n->down_since = w->now;
+    fl_fd_book_crash(w, node);
 }
 
 void fl_world_restart(FlWorld *w, uint32_t node)
@@ -347,6 +425,8 @@ void fl_world_restart(FlWorld *w, uint32_t node)
     if (n->up)
         return;
     fl_trace(&w->trace, FL_TR_RESTART, w->now, node, 0, 0, 0, NULL);
+    n->down_since = FL_TIME_NEVER;
+    fl_fd_book_restart(w, node);
     fl_node_start(w, n, true);
 }
 
@@ -366,12 +446,11 @@ void fl_world_resume(FlWorld *w, uint32_t node)
         return;
     n->paused = false;
     fl_trace(&w->trace, FL_TR_RESUME, w->now, node, 0, 0, 0, NULL);
-    /* What waited runs now, in the order it was due. */
-    if (n->held) {
-        for (guint k = 0; k < n->held->len; k++)
-            push(w, w->now, &g_array_index(n->held, Held, k).ev);
+    /* What waited runs now, in the order it was due, under its own id. */
+    for (guint k = 0; n->held && k < n->held->len; k++)
+        fl_sched_repush(w->sched, g_array_index(n->held, Held, k).id, w->now);
+    if (n->held)
         g_array_set_size(n->held, 0);
-    }
 }
 
 void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift)
@@ -381,6 +460,46 @@ void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift
     FlTime local = fl_node_local(n, w->now);
     n->drift = drift;
     n->clock_offset = (int64_t)local - (int64_t)(w->now + (int64_t)((double)w->now * drift)) + jump;
+}
+
+FlTime fl_world_local_time(const FlWorld *w, uint32_t node)
+{
+    return fl_node_local(&w->nodes[node], w->now);
+}
+
+double fl_world_clock_drift(const FlWorld *w, uint32_t node)
+{
+    return w->nodes[node].drift;
+}
+
+uint32_t fl_world_new_fault_index(FlWorld *w)
+{
+    return w->next_fault_index++;
+}
+
+void fl_world_set_send_hook(FlWorld *w, uint32_t node, FlWorldSendHook fn, void *ctx)
+{
+    g_assert(node < w->nnodes);
+    w->nodes[node].send_hook = fn;
+    w->nodes[node].send_hook_ctx = fn ? ctx : NULL;
+}
+
+void fl_world_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
+{
+    g_assert(from < w->nnodes && to < w->nnodes);
+    if (!w->nodes[from].up || len > FL_MAX_MESSAGE)
+        return;
+    fl_world_send(w, from, to, msg, len);
+}
+
+size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len,
+                    size_t cap)
+{
+    FlNode *n = &w->nodes[node];
+    if (!n->up || !n->proto->lie)
+        return 0;
+    size_t r = n->proto->lie(n, n->state, to, msg, len, cap);
+    return r <= cap ? r : 0;
 }
 
 void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)

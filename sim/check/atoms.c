@@ -30,7 +30,8 @@ guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
         len -= 8;
     }
     guint64 k = 0;
-    memcpy(&k, s, len);
+    if (len)   /* p may be NULL when len is 0: memcpy(NULL) is undefined even then */
+        memcpy(&k, s, len);
     h ^= k * 0x9E3779B97F4A7C15ull;
     h ^= h >> 31;
     h *= 0xff51afd7ed558ccdull;
@@ -69,7 +70,7 @@ static guint64 find(const FlAtoms *a, char kind, const void *bytes, gsize len)
         FlAtom x = a->slots[i] - 1;
         guint32 l;
         const unsigned char *e = entry(a, x, &l);
-        if (e[0] == (unsigned char)kind && l == len && memcmp(e + 5, bytes, len) == 0)
+        if (e[0] == (unsigned char)kind && l == len && (len == 0 || memcmp(e + 5, bytes, len) == 0))
             return i;
         i = (i + 1) & a->mask;
     }

@@ -8,6 +8,8 @@
 
 int fl_cmd_run(int argc, char **argv);
 int fl_cmd_list(int argc, char **argv);
+int fl_cmd_fuzz(int argc, char **argv);
+int fl_cmd_replay(int argc, char **argv);
 
 /* Parses options with GOption; on a usage error prints one line and
  * returns false.  @summary is shown by --help.  *help_exit is set when

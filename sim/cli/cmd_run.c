@@ -10,7 +10,7 @@
 int fl_cmd_run(int argc, char **argv)
 {
     gint64 seed = -1;
-    char *out = NULL;
+    g_autofree char *out = NULL;
     gboolean no_trace = FALSE, quiet = FALSE;
     double timeout = 60;
     GOptionEntry entries[] = {
@@ -33,7 +33,6 @@ int fl_cmd_run(int argc, char **argv)
         return 2;
     if (argc != 2) {
         fprintf(stderr, "faultline run: expected one scenario file (see faultline run --help)\n");
-        g_free(out);
         return 2;
     }
     if (timeout <= 0) {
@@ -45,12 +44,10 @@ int fl_cmd_run(int argc, char **argv)
     if (!sc) {
         fprintf(stderr, "faultline run: %s\n", err->message);
         g_error_free(err);
-        g_free(out);
         return 2;
     }
     g_autofree char *dir = out ? g_strdup(out)
                                : g_strdup_printf("runs/%s-%" PRIu64, sc->name, sc->seed);
-    g_free(out);
     char d[32];
     if (!quiet)
         printf("faultline run %s seed=%" PRIu64 " protocol=%s nodes=%u duration=%s\n", argv[1],

@@ -15,6 +15,8 @@ static const char usage[] =
     "commands:\n"
     "  run SCENARIO [--seed N] [--out DIR]   run a scenario file and check it\n"
     "  check --model M HISTORY               check a history (JSONL or Jepsen EDN)\n"
+    "  fuzz SCENARIO [--seeds N] [--jobs J]  run many seeds, shrink and write failures\n"
+    "  replay FAILURE.json                   rerun a recorded run and compare its hash\n"
     "  list protocols|faults|models          what a scenario can name\n"
     "  help [COMMAND]                        this text, or a command's --help\n"
     "\n"
@@ -59,8 +61,12 @@ int main(int argc, char **argv)
         return fl_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return fl_check_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "fuzz") == 0)
+        return fl_cmd_fuzz(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return fl_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return fl_cmd_list(argc - 1, argv + 1);
-    fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, list or help)\n", cmd);
+    fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, fuzz, replay, list or help)\n", cmd);
     return 2;
 }

@@ -1,0 +1,354 @@
+/* faultline fuzz SCENARIO [--seeds N | --seed-range A..B] [--jobs J] [--shard I/N]
+ *                [--time-limit S] [--out DIR] [--keep-going] [--json]
+ * faultline fuzz --merge RESULT.json... */
+#include "sim/cli/cli.h"
+#include "sim/fuzz.h"
+#include "sim/scenario.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_sigint(int sig)
+{
+    fl_fuzz_interrupted = 1;
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-')
+        return false;
+    errno = 0;
+    *v = g_ascii_strtoull(s, &end, 10);
+    return errno == 0 && end && *end == '\0';
+}
+
+static json_t *failure_json(const FlOutcome *o, const char *file, const char *note)
+{
+    char hash[24];
+    g_snprintf(hash, sizeof hash, "%016" PRIx64, o->trace_hash);
+    json_t *f = json_pack("{s:I,s:s,s:s,s:s}", "seed", (json_int_t)o->seed, "kind", o->kind,
+                          "detail", o->detail ? o->detail : "", "trace_hash", hash);
+    if (file)
+        json_object_set_new(f, "file", json_string(file));
+    if (note)
+        json_object_set_new(f, "shrunk", json_string(note));
+    return f;
+}
+
+static void print_summary(json_t *sum, FILE *out)
+{
+    json_t *fails = json_object_get(sum, "failures");
+    json_t *kinds = json_object_get(sum, "kinds");
+    fprintf(out, "fuzz %s: %" JSON_INTEGER_FORMAT " seeds run, %zu failure%s%s\n",
+            json_string_value(json_object_get(sum, "scenario")),
+            json_integer_value(json_object_get(sum, "ran")), json_array_size(fails),
+            json_array_size(fails) == 1 ? "" : "s",
+            json_is_true(json_object_get(sum, "interrupted")) ? " (interrupted)" : "");
+    if (json_object_size(kinds)) {
+        fprintf(out, "  kinds    ");
+        const char *k;
+        json_t *v;
+        bool first = true;
+        json_object_foreach(kinds, k, v) {
+            fprintf(out, "%s%s x%" JSON_INTEGER_FORMAT, first ? "" : ", ", k, json_integer_value(v));
+            first = false;
+        }
+        fprintf(out, " (%zu distinct)\n", json_object_size(kinds));
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(fails, i, f) {
+        if (i >= 20) {
+            fprintf(out, "  ... and %zu more\n", json_array_size(fails) - 20);
+            break;
+        }
+        fprintf(out, "  seed %-8" JSON_INTEGER_FORMAT " %-12s %s\n", json_integer_value(json_object_get(f, "seed")),
+                json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "detail")));
+        if (json_object_get(f, "file"))
+            fprintf(out, "           -> %s\n", json_string_value(json_object_get(f, "file")));
+        if (json_object_get(f, "shrunk"))
+            fprintf(out, "              shrunk: %s\n", json_string_value(json_object_get(f, "shrunk")));
+    }
+    double secs = json_number_value(json_object_get(sum, "seconds"));
+    json_int_t ran = json_integer_value(json_object_get(sum, "ran"));
+    fprintf(out, "  speed    %.1f seeds/s over %.1f s with %" JSON_INTEGER_FORMAT " job%s; %.0fx faster than real time\n",
+            secs > 0 ? (double)ran / secs : 0, secs, json_integer_value(json_object_get(sum, "jobs")),
+            json_integer_value(json_object_get(sum, "jobs")) == 1 ? "" : "s",
+            secs > 0 ? json_number_value(json_object_get(sum, "virtual_seconds")) / secs : 0);
+}
+
+static json_t *count_kinds(json_t *fails)
+{
+    json_t *kinds = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fails, i, f) {
+        const char *k = json_string_value(json_object_get(f, "kind"));
+        json_int_t n = json_integer_value(json_object_get(kinds, k));
+        json_object_set_new(kinds, k, json_integer(n + 1));
+    }
+    return kinds;
+}
+
+static int cmp_seed(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seed"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seed"));
+    return x < y ? -1 : x > y;
+}
+
+static int merge(char **files, int n, bool as_json)
+{
+    json_t *all = json_array();
+    json_int_t ran = 0, jobs = 0;
+    double secs = 0, vsecs = 0;
+    const char *name = NULL;
+    json_t *keep = json_array();
+    bool interrupted = false;
+    for (int i = 0; i < n; i++) {
+        json_error_t je;
+        json_t *j = json_load_file(files[i], 0, &je);
+        if (!j) {
+            fprintf(stderr, "faultline fuzz --merge: %s:%d:%d: %s\n", files[i], je.line, je.column, je.text);
+            return 2;
+        }
+        json_array_append_new(keep, j);
+        const char *sn = json_string_value(json_object_get(j, "scenario"));
+        if (!sn || !json_is_array(json_object_get(j, "failures")) || !json_is_integer(json_object_get(j, "ran"))) {
+            fprintf(stderr, "faultline fuzz --merge: %s: expected the JSON written by faultline fuzz --json\n", files[i]);
+            return 2;
+        }
+        if (name && strcmp(name, sn) != 0) {
+            fprintf(stderr, "faultline fuzz --merge: %s: scenario \"%s\", but %s has \"%s\"\n", files[i], sn, files[0], name);
+            return 2;
+        }
+        name = sn;
+        ran += json_integer_value(json_object_get(j, "ran"));
+        jobs += json_integer_value(json_object_get(j, "jobs"));
+        secs = MAX(secs, json_number_value(json_object_get(j, "seconds")));
+        vsecs += json_number_value(json_object_get(j, "virtual_seconds"));
+        interrupted |= json_is_true(json_object_get(j, "interrupted"));
+        size_t k;
+        json_t *f;
+        json_array_foreach(json_object_get(j, "failures"), k, f) json_array_append(all, f);
+    }
+    /* Seed order, as if one machine had run them all. */
+    size_t len = json_array_size(all);
+    g_autofree json_t **v = g_new(json_t *, len + 1);
+    for (size_t i = 0; i < len; i++)
+        v[i] = json_array_get(all, i);
+    qsort(v, len, sizeof *v, cmp_seed);
+    json_t *sorted = json_array();
+    for (size_t i = 0; i < len; i++)
+        json_array_append(sorted, v[i]);
+    json_t *sum = json_pack("{s:s,s:I,s:I,s:f,s:f,s:b,s:o,s:o,s:i}", "scenario", name ? name : "",
+                            "ran", ran, "jobs", jobs, "seconds", secs, "virtual_seconds", vsecs,
+                            "interrupted", interrupted, "failures", sorted, "kinds", count_kinds(sorted),
+                            "merged", n);
+    if (as_json) {
+        char *s = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+    } else {
+        print_summary(sum, stdout);
+    }
+    int status = len ? 1 : 0;
+    json_decref(sum);
+    json_decref(all);
+    json_decref(keep);
+    return status;
+}
+
+int fl_cmd_fuzz(int argc, char **argv)
+{
+    gint64 nseeds = 0;
+    g_autofree char *range = NULL, *shard = NULL, *out = NULL;
+    gint jobs = 0;
+    double limit = 60;
+    gboolean keep_going = FALSE, as_json = FALSE, do_merge = FALSE, no_shrink = FALSE;
+    gint shrink_runs = 200;
+    GOptionEntry entries[] = {
+        { "seeds", 'n', 0, G_OPTION_ARG_INT64, &nseeds, "Run seeds 1..N (default 100)", "N" },
+        { "seed-range", 0, 0, G_OPTION_ARG_STRING, &range, "Run seeds A..B (inclusive)", "A..B" },
+        { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "Worker processes (default: the number of cores)", "J" },
+        { "shard", 0, 0, G_OPTION_ARG_STRING, &shard, "Run only share I of N of the seeds (0 <= I < N)", "I/N" },
+        { "time-limit", 0, 0, G_OPTION_ARG_DOUBLE, &limit, "Wall seconds one run may take (default 60)", "S" },
+        { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Folder for failures/ (default runs/fuzz-NAME)", "DIR" },
+        { "keep-going", 'k', 0, G_OPTION_ARG_NONE, &keep_going, "Run every seed, not only up to the first failure", NULL },
+        { "no-shrink", 0, 0, G_OPTION_ARG_NONE, &no_shrink, "Write failures as found, unshrunk", NULL },
+        { "shrink-runs", 0, 0, G_OPTION_ARG_INT, &shrink_runs, "Most runs one shrink may take (default 200)", "N" },
+        { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print the summary as JSON", NULL },
+        { "merge", 0, 0, G_OPTION_ARG_NONE, &do_merge, "Combine the --json results of several shards", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO | --merge RESULT.json...");
+    g_option_context_set_summary(ctx,
+        "Runs a scenario once per seed, each in its own process, J at a time.\n"
+        "Every seed draws its own workload, nemesis and any value the scenario\n"
+        "gives as a range.  A run fails when an expectation does not hold, the\n"
+        "simulator crashes or a run passes its time limit; each failure is shrunk\n"
+        "(faults, operations, clients, duration) and written to DIR/failures/ as a\n"
+        "scenario that `faultline replay` reproduces.  Results come in seed order\n"
+        "whatever J is.  Exit status: 0 no failure, 1 failures, 2 bad usage.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!fl_cli_parse(ctx, &argc, &argv, "fuzz"))
+        return 2;
+    if (do_merge) {
+        if (argc < 2) {
+            fprintf(stderr, "faultline fuzz --merge: expected one or more result files\n");
+            return 2;
+        }
+        return merge(argv + 1, argc - 1, as_json);
+    }
+    if (argc != 2) {
+        fprintf(stderr, "faultline fuzz: expected one scenario file (see faultline fuzz --help)\n");
+        return 2;
+    }
+    FlFuzzOptions opt = { .first = 1, .last = 100, .shard = 0, .shards = 1, .time_limit_s = limit,
+                          .keep_going = keep_going, .shrink = !no_shrink,
+                          .shrink_runs = (uint32_t)MAX(shrink_runs, 0), .progress = true };
+    if (nseeds && range) {
+        fprintf(stderr, "faultline fuzz: give --seeds or --seed-range, not both\n");
+        return 2;
+    }
+    if (nseeds < 0) {
+        fprintf(stderr, "faultline fuzz: --seeds: expected a positive number\n");
+        return 2;
+    }
+    if (nseeds)
+        opt.last = (uint64_t)nseeds;
+    if (range) {
+        g_auto(GStrv) ab = g_strsplit(range, "..", 2);
+        if (!ab[0] || !ab[1] || !parse_u64(ab[0], &opt.first) || !parse_u64(ab[1], &opt.last) ||
+            opt.last < opt.first) {
+            fprintf(stderr, "faultline fuzz: --seed-range: expected A..B with A <= B, got \"%s\"\n", range);
+            return 2;
+        }
+    }
+    if (shard) {
+        uint64_t i, n;
+        g_auto(GStrv) in = g_strsplit(shard, "/", 2);
+        if (!in[0] || !in[1] || !parse_u64(in[0], &i) || !parse_u64(in[1], &n) || n == 0 || i >= n ||
+            n > UINT32_MAX) {
+            fprintf(stderr, "faultline fuzz: --shard: expected I/N with 0 <= I < N, got \"%s\"\n", shard);
+            return 2;
+        }
+        opt.shard = (uint32_t)i;
+        opt.shards = (uint32_t)n;
+    }
+    if (limit <= 0) {
+        fprintf(stderr, "faultline fuzz: --time-limit: expected a positive number of seconds\n");
+        return 2;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    opt.jobs = jobs > 0 ? (uint32_t)jobs : (uint32_t)(cores > 0 ? cores : 1);
+    if (jobs < 0 || opt.jobs > 1024) {
+        fprintf(stderr, "faultline fuzz: --jobs: expected 1 to 1024\n");
+        return 2;
+    }
+
+    const char *file = argv[1];
+    json_error_t je;
+    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        fprintf(stderr, "faultline fuzz: %s:%d:%d: invalid JSON: %s\n", file, je.line, je.column, je.text);
+        return 2;
+    }
+    /* Validate once here, so bad input is one clear message, not N failures. */
+    GError *err = NULL;
+    FlScenario *sc = fl_scenario_from_json(root, file, (int64_t)opt.first, &err);
+    if (!sc) {
+        fprintf(stderr, "faultline fuzz: %s\n", err->message);
+        g_error_free(err);
+        json_decref(root);
+        return 2;
+    }
+    g_autofree char *name = g_strdup(sc->name);
+    fl_scenario_free(sc);
+    json_object_del(json_object_get(root, "expect"), "trace_hash");
+    g_autofree char *dir = out ? g_strdup(out) : g_strdup_printf("runs/fuzz-%s", name);
+
+    struct sigaction sa = { .sa_handler = on_sigint };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+
+    fprintf(stderr, "fuzz %s: seeds %" PRIu64 "..%" PRIu64 "%s%s, %u job%s\n", file, opt.first, opt.last,
+            shard ? " shard " : "", shard ? shard : "", opt.jobs, opt.jobs == 1 ? "" : "s");
+    FlFuzzReport *r = fl_fuzz(root, file, &opt);
+
+    json_t *fails = json_array();
+    for (guint i = 0; i < r->failures->len; i++) {
+        FlOutcome *o = &g_array_index(r->failures, FlOutcome, i);
+        if (!o->resolved) {   /* crashed before it could say what it ran: keep the file's own */
+            o->resolved = json_deep_copy(root);
+            json_object_set_new(o->resolved, "seed", json_integer((json_int_t)o->seed));
+        }
+        json_t *doc;
+        FlOutcome shrunk = { 0 };
+        g_autoptr(GString) note = g_string_new(NULL);
+        if (opt.shrink && !fl_fuzz_interrupted) {
+            fprintf(stderr, "fuzz: shrinking seed %" PRIu64 " (%s)...\n", o->seed, o->kind);
+            doc = fl_fuzz_shrink(o, file, limit, opt.shrink_runs, &shrunk, note);
+        } else {
+            doc = json_deep_copy(o->resolved);
+            g_string_assign(note, fl_fuzz_interrupted ? "not shrunk: interrupted" : "not shrunk");
+        }
+        /* The hash a replay must match is the one of this very file's run. */
+        FlOutcome confirm = { 0 };
+        json_object_del(json_object_get(doc, "expect"), "trace_hash");
+        if (fl_fuzz_run_one(doc, file, o->seed, limit, &confirm) && confirm.trace_hash) {
+            char hash[24];
+            g_snprintf(hash, sizeof hash, "%016" PRIx64, confirm.trace_hash);
+            json_t *expect = json_object_get(doc, "expect");
+            if (!expect) {
+                expect = json_object();
+                json_object_set_new(doc, "expect", expect);
+            }
+            json_object_set_new(expect, "trace_hash", json_string(hash));
+        }
+        const char *desc = json_string_value(json_object_get(doc, "description"));
+        g_autofree char *d2 = g_strdup_printf("%s%sFound by faultline fuzz with seed %" PRIu64 ": %s (%s). Shrunk: %s.",
+                                              desc ? desc : "", desc && *desc ? " " : "", o->seed, o->kind,
+                                              confirm.detail && *confirm.detail ? confirm.detail : o->detail,
+                                              note->str);
+        json_object_set_new(doc, "description", json_string(d2));
+        g_autofree char *fdir = g_build_filename(dir, "failures", NULL);
+        g_autofree char *path = g_strdup_printf("%s/%s-seed%" PRIu64 ".json", fdir, name, o->seed);
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+        g_autofree char *text_nl = g_strdup_printf("%s\n", text);
+        free(text);
+        if (g_mkdir_with_parents(fdir, 0755) != 0 || !g_file_set_contents(path, text_nl, -1, NULL)) {
+            fprintf(stderr, "faultline fuzz: cannot write %s: %s\n", path, g_strerror(errno));
+            g_clear_pointer(&path, g_free);
+        }
+        FlOutcome *shown = confirm.kind ? &confirm : o;
+        shown->seed = o->seed;
+        json_array_append_new(fails, failure_json(shown, path, note->str));
+        fl_outcome_clear(&confirm);
+        fl_outcome_clear(&shrunk);
+        json_decref(doc);
+    }
+    json_t *sum = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:i,s:f,s:f,s:b,s:o,s:o}", "scenario", name,
+                            "file", file, "from", (json_int_t)opt.first, "to", (json_int_t)opt.last,
+                            "shard", shard ? shard : "0/1", "ran", (json_int_t)r->ran, "jobs", (int)opt.jobs,
+                            "seconds", r->seconds, "virtual_seconds", r->virtual_s,
+                            "interrupted", r->interrupted, "failures", fails, "kinds", count_kinds(fails));
+    if (as_json) {
+        char *s = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+    } else {
+        print_summary(sum, stdout);
+    }
+    int status = r->failures->len ? 1 : 0;
+    json_decref(sum);
+    fl_fuzz_report_free(r);
+    json_decref(root);
+    return status;
+}

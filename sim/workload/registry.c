@@ -1,0 +1,53 @@
+/* The table of workload models. */
+#include "sim/workload.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+extern const FlWorkloadModel fl_workload_register;
+extern const FlWorkloadModel fl_workload_kv;
+
+static const FlWorkloadModel *const models[] = {
+    &fl_workload_register,
+    &fl_workload_kv,
+    NULL,
+};
+
+const FlWorkloadModel *const *fl_workload_models(void)
+{
+    return models;
+}
+
+const FlWorkloadModel *fl_workload_model_find(const char *name)
+{
+    if (strcmp(name, "cas-register") == 0)
+        name = "register";
+    for (const FlWorkloadModel *const *m = models; *m; m++)
+        if (strcmp((*m)->name, name) == 0)
+            return *m;
+    return NULL;
+}
+
+int64_t fl_workload_fresh(FlWorkloadGen *g, uint32_t key)
+{
+    int64_t v = ++g->next_value;
+    int64_t *recent = &g->recent[(size_t)key * FL_RECENT];
+    memmove(recent + 1, recent, (FL_RECENT - 1) * sizeof *recent);
+    recent[0] = v;
+    return v;
+}
+
+void fl_json_text(GString *s, const char *p, size_t len)
+{
+    g_string_append_c(s, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"' || c == '\\')
+            g_string_append_printf(s, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            g_string_append_printf(s, "\\u%04x", c);
+        else
+            g_string_append_c(s, (char)c);
+    }
+    g_string_append_c(s, '"');
+}

@@ -1,0 +1,306 @@
+/* Tests of the `faultline` command line: help, list, usage errors (exit 2),
+ * and one real run with its files, summary line and exit status. */
+#include "faults/registry.h"
+#include "protocols/registry.h"
+#include "sim/check/check.h"
+
+#include "cli.h"
+
+#include <glib.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define SCENARIO "scenarios/00-basics/single-register.json"
+
+static void expect_status(const CliResult *r, int want, const char *what)
+{
+    if (r->status != want)
+        fail_msg("%s: exit status %d, expected %d\nstdout: %s\nstderr: %s", what, r->status,
+                 want, r->out, r->err);
+}
+
+/* True if some line of @text starts with @word followed by a space or the
+ * end of the line. */
+static bool has_line_starting(const char *text, const char *word)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    size_t n = strlen(word);
+    for (int i = 0; lines[i]; i++)
+        if (strncmp(lines[i], word, n) == 0 && (lines[i][n] == ' ' || lines[i][n] == '\0'))
+            return true;
+    return false;
+}
+
+static void test_help(void **state)
+{
+    CliResult r;
+    cli_run(&r, NULL, "--help");
+    expect_status(&r, 0, "--help");
+    assert_non_null(strstr(r.out, "usage: faultline"));
+    assert_non_null(strstr(r.out, "run SCENARIO"));
+    assert_non_null(strstr(r.out, "list protocols|faults|models"));
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "help");
+    expect_status(&r, 0, "help");
+    assert_non_null(strstr(r.out, "usage: faultline"));
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "--version");
+    expect_status(&r, 0, "--version");
+    assert_true(g_str_has_prefix(r.out, "faultline "));
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "run", "--help");
+    expect_status(&r, 0, "run --help");
+    assert_non_null(strstr(r.out, "SCENARIO"));
+    assert_non_null(strstr(r.out, "--seed"));
+    assert_non_null(strstr(r.out, "--out"));
+    g_autofree char *run_help = g_strdup(r.out);
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "help", "run");
+    expect_status(&r, 0, "help run");
+    assert_string_equal(r.out, run_help);
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "list", "--help");
+    expect_status(&r, 0, "list --help");
+    assert_non_null(strstr(r.out, "protocols|faults|models"));
+    cli_result_clear(&r);
+}
+
+/* Every registered protocol, fault kind and model is listed, with the
+ * protocols' parameters. */
+static void test_list(void **state)
+{
+    CliResult r;
+    cli_run(&r, NULL, "list", "protocols");
+    expect_status(&r, 0, "list protocols");
+    int n = 0;
+    for (const FlProtocol *const *p = fl_protocols(); *p; p++, n++) {
+        if (!has_line_starting(r.out, (*p)->name))
+            fail_msg("list protocols does not list %s:\n%s", (*p)->name, r.out);
+        for (const FlParam *q = (*p)->params; q && q->name; q++) {
+            g_autofree char *indented = g_strconcat("  ", q->name, NULL);
+            assert_true(has_line_starting(r.out, indented));
+        }
+    }
+    assert_true(n >= 3);
+    assert_true(has_line_starting(r.out, "single"));
+    assert_true(has_line_starting(r.out, "primary-backup"));
+    assert_true(has_line_starting(r.out, "lww"));
+    assert_true(has_line_starting(r.out, "  retransmit"));
+    assert_string_equal(r.err, "");
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "list", "faults");
+    expect_status(&r, 0, "list faults");
+    for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++) {
+        if (!has_line_starting(r.out, (*k)->name))
+            fail_msg("list faults does not list %s:\n%s", (*k)->name, r.out);
+        for (const FlFaultField *f = (*k)->fields; f && f->name; f++) {
+            g_autofree char *indented = g_strconcat("  ", f->name, NULL);
+            assert_true(has_line_starting(r.out, indented));
+        }
+    }
+    assert_true(has_line_starting(r.out, "crash"));
+    assert_true(has_line_starting(r.out, "partition"));
+    assert_true(has_line_starting(r.out, "omission"));
+    cli_result_clear(&r);
+
+    cli_run(&r, NULL, "list", "models");
+    expect_status(&r, 0, "list models");
+    for (const char *const *m = fl_check_model_names(); *m; m++)
+        assert_true(has_line_starting(r.out, *m));
+    assert_true(has_line_starting(r.out, "register"));
+    assert_true(has_line_starting(r.out, "kv"));
+    cli_result_clear(&r);
+}
+
+/* Usage errors: exit 2, one message on stderr, nothing on stdout. */
+static void test_usage_errors(void **state)
+{
+    static const char *const cases[][5] = {
+        { NULL },                                    /* no command at all */
+        { "frobnicate" },
+        { "--frobnicate" },
+        { "run" },                                   /* missing scenario */
+        { "run", SCENARIO, SCENARIO },               /* two scenarios */
+        { "run", "--bogus", SCENARIO },              /* unknown option */
+        { "run", SCENARIO, "--seed" },               /* option without value */
+        { "run", SCENARIO, "--seed", "abc" },        /* value of the wrong type */
+        { "run", SCENARIO, "--check-timeout", "0" },
+        { "list" },
+        { "list", "widgets" },
+        { "list", "protocols", "extra" },
+        { "list", "--bogus", "protocols" },
+        { "help", "frobnicate" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *args[6] = { NULL };
+        g_autoptr(GString) line = g_string_new("faultline");
+        for (int k = 0; k < 5 && cases[i][k]; k++) {
+            args[k] = cases[i][k];
+            g_string_append_printf(line, " %s", cases[i][k]);
+        }
+        CliResult r;
+        cli_runv(&r, NULL, args);
+        expect_status(&r, 2, line->str);
+        if (strlen(r.err) == 0)
+            fail_msg("%s: nothing on stderr", line->str);
+        if (strcmp(r.out, "") != 0)
+            fail_msg("%s: wrote to stdout: %s", line->str, r.out);
+        cli_result_clear(&r);
+    }
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t je;
+    json_t *v = json_load_file(path, 0, &je);
+    if (!v)
+        fail_msg("%s:%d: %s", path, je.line, je.text);
+    return v;
+}
+
+/* A real run: its four files, a summary whose last line carries the hash,
+ * and the same hash in metrics.json. */
+static void test_run_writes_files(void **state)
+{
+    g_autofree char *tmp = g_dir_make_tmp("faultline-cli-XXXXXX", NULL);
+    g_autofree char *out = g_build_filename(tmp, "run", NULL);
+    CliResult r;
+    cli_run(&r, NULL, "run", SCENARIO, "--out", out);
+    if (r.status != 0 && r.status != 1)
+        fail_msg("exit status %d: %s", r.status, r.err);
+    g_autofree char *last = cli_last_line(r.out);
+    GRegex *re = g_regex_new("^trace_hash=([0-9a-f]{16}) verdict=(valid|invalid|unknown)$", 0, 0,
+                             NULL);
+    GMatchInfo *mi = NULL;
+    if (!g_regex_match(re, last, 0, &mi))
+        fail_msg("last line \"%s\" is not trace_hash=... verdict=...", last);
+    g_autofree char *hash = g_match_info_fetch(mi, 1);
+    g_match_info_free(mi);
+    /* The first line names the scenario and its seed, to reproduce it. */
+    assert_true(g_str_has_prefix(r.out, "faultline run " SCENARIO " seed="));
+    static const char *const files[] = { "scenario.json", "history.jsonl", "trace.jsonl",
+                                         "metrics.json" };
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *p = g_build_filename(out, files[i], NULL);
+        if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
+            fail_msg("%s was not written", p);
+    }
+    assert_int_equal(cli_dir_entries(out), 4);
+    g_autofree char *mpath = g_build_filename(out, "metrics.json", NULL);
+    json_t *m = load_json(mpath);
+    assert_string_equal(json_string_value(json_object_get(m, "trace_hash")), hash);
+    assert_true(json_integer_value(json_object_get(json_object_get(m, "ops"), "ok")) > 0);
+    json_decref(m);
+    /* Every line of history.jsonl and trace.jsonl is a JSON object. */
+    for (int k = 1; k <= 2; k++) {
+        g_autofree char *p = g_build_filename(out, files[k], NULL);
+        g_autofree char *text = cli_read_file(p, NULL);
+        assert_true(g_str_has_suffix(text, "\n"));
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        int n = 0;
+        for (int i = 0; lines[i] && *lines[i]; i++, n++) {
+            json_error_t je;
+            json_t *v = json_loads(lines[i], 0, &je);
+            if (!v || !json_is_object(v))
+                fail_msg("%s:%d: not a JSON object: %s", p, i + 1, lines[i]);
+            json_decref(v);
+        }
+        assert_true(n > 10);
+    }
+    cli_result_clear(&r);
+
+    /* --quiet prints only the last line; --no-trace skips the file but not
+     * the hash; --seed changes the run. */
+    g_autofree char *out2 = g_build_filename(tmp, "quiet", NULL);
+    cli_run(&r, NULL, "run", SCENARIO, "--out", out2, "--quiet", "--no-trace");
+    g_autofree char *want = g_strconcat(last, "\n", NULL);
+    assert_string_equal(r.out, want);
+    g_autofree char *tpath = g_build_filename(out2, "trace.jsonl", NULL);
+    assert_false(g_file_test(tpath, G_FILE_TEST_EXISTS));
+    cli_result_clear(&r);
+
+    g_autofree char *out3 = g_build_filename(tmp, "seed", NULL);
+    cli_run(&r, NULL, "run", SCENARIO, "--out", out3, "-q", "--seed", "12345");
+    g_autofree char *last3 = cli_last_line(r.out);
+    assert_true(g_str_has_prefix(last3, "trace_hash="));
+    assert_string_not_equal(last3, last);
+    g_autofree char *spath = g_build_filename(out3, "scenario.json", NULL);
+    json_t *s = load_json(spath);
+    assert_int_equal(json_integer_value(json_object_get(s, "seed")), 12345);
+    json_decref(s);
+    cli_result_clear(&r);
+
+    g_regex_unref(re);
+    cli_rm_rf(tmp);
+}
+
+static char *write_scenario(const char *dir, const char *name, const char *text)
+{
+    char *p = g_build_filename(dir, name, NULL);
+    g_assert(g_file_set_contents(p, text, -1, NULL));
+    return p;
+}
+
+/* Exit status 0 when every expectation holds, 1 when one does not (and the
+ * summary says which). */
+static void test_run_exit_status(void **state)
+{
+    g_autofree char *tmp = g_dir_make_tmp("faultline-cli-XXXXXX", NULL);
+    g_autofree char *met = write_scenario(tmp, "met.json",
+        "{ \"duration\": \"2s\", \"cluster\": { \"protocol\": \"single\", \"nodes\": 1 },"
+        "  \"workload\": { \"model\": \"kv\", \"rate\": 100 },"
+        "  \"expect\": { \"min_ok\": 10, \"max_info\": 0 } }");
+    g_autofree char *unmet = write_scenario(tmp, "unmet.json",
+        "{ \"duration\": \"2s\", \"cluster\": { \"protocol\": \"single\", \"nodes\": 1 },"
+        "  \"workload\": { \"model\": \"kv\", \"rate\": 100 },"
+        "  \"expect\": { \"min_ok\": 1000000 } }");
+    g_autofree char *out = g_build_filename(tmp, "out-met", NULL);
+    CliResult r;
+    cli_run(&r, NULL, "run", met, "--out", out);
+    expect_status(&r, 0, "met.json");
+    assert_non_null(strstr(r.out, "expect    met"));
+    cli_result_clear(&r);
+
+    g_autofree char *out2 = g_build_filename(tmp, "out-unmet", NULL);
+    cli_run(&r, NULL, "run", unmet, "--out", out2);
+    expect_status(&r, 1, "unmet.json");
+    assert_non_null(strstr(r.out, "NOT MET: min_ok"));
+    g_autofree char *last = cli_last_line(r.out);
+    assert_true(g_str_has_prefix(last, "trace_hash="));
+    /* The files are still written: a failed expectation is a result. */
+    g_autofree char *mpath = g_build_filename(out2, "metrics.json", NULL);
+    json_t *m = load_json(mpath);
+    assert_false(json_is_true(json_object_get(json_object_get(m, "expect"), "met")));
+    json_decref(m);
+    cli_result_clear(&r);
+
+    /* A folder that cannot be made: exit 2, and it says which. */
+    cli_run(&r, NULL, "run", met, "--out", "/dev/null/run");
+    expect_status(&r, 2, "--out /dev/null/run");
+    assert_non_null(strstr(r.err, "/dev/null/run"));
+    cli_result_clear(&r);
+    cli_rm_rf(tmp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_run_writes_files),
+        cmocka_unit_test(test_run_exit_status),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

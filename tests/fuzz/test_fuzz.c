@@ -1,0 +1,232 @@
+/* faultline fuzz and replay, end to end through the command line. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define BUGGY "tests/fuzz/buggy.json"
+
+static const char *exe(void)
+{
+    const char *e = g_getenv("FAULTLINE");
+    return e ? e : "build/faultline";
+}
+
+/* Runs faultline with @args (NULL-terminated); returns the exit status and
+ * the standard output (caller frees). */
+static int run(char **out, ...)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)exe());
+    va_list ap;
+    va_start(ap, out);
+    for (const char *a; (a = va_arg(ap, const char *));)
+        g_ptr_array_add(argv, (gpointer)a);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    int status = -1;
+    GError *err = NULL;
+    gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                               NULL, out, NULL, &status, &err);
+    g_ptr_array_free(argv, TRUE);
+    assert_true(ok);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A temporary folder, removed when the variable goes out of scope. */
+static void rmtree(char **dir)
+{
+    if (!*dir)
+        return;
+    const char *argv[] = { "rm", "-rf", *dir, NULL };
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_free(*dir);
+}
+#define TMPDIR_AUTO __attribute__((cleanup(rmtree))) char *
+
+static json_t *parse(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    assert_non_null(j);
+    return j;
+}
+
+/* The (seed, kind, hash) list of a --json summary, as one string. */
+static char *failures_key(json_t *sum)
+{
+    GString *s = g_string_new(NULL);
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(sum, "failures"), i, f)
+        g_string_append_printf(s, "%" JSON_INTEGER_FORMAT ":%s:%s ", json_integer_value(json_object_get(f, "seed")),
+                               json_string_value(json_object_get(f, "kind")),
+                               json_string_value(json_object_get(f, "trace_hash")));
+    return g_string_free(s, FALSE);
+}
+
+static void test_same_results_whatever_jobs(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *o1 = NULL, *o3 = NULL;
+    assert_int_equal(run(&o1, "fuzz", BUGGY, "--seeds", "40", "--keep-going", "--no-shrink", "--json",
+                         "--jobs", "1", "--out", dir, NULL), 1);
+    assert_int_equal(run(&o3, "fuzz", BUGGY, "--seeds", "40", "--keep-going", "--no-shrink", "--json",
+                         "--jobs", "3", "--out", dir, NULL), 1);
+    json_t *a = parse(o1), *b = parse(o3);
+    assert_int_equal(json_integer_value(json_object_get(a, "ran")), 40);
+    assert_true(json_array_size(json_object_get(a, "failures")) > 0);
+    assert_true(json_array_size(json_object_get(a, "failures")) < 40);
+    g_autofree char *ka = failures_key(a), *kb = failures_key(b);
+    assert_string_equal(ka, kb);
+    json_decref(a);
+    json_decref(b);
+    g_free(o1);
+    g_free(o3);
+}
+
+static void test_shards_cover_range_once(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *whole = NULL;
+    run(&whole, "fuzz", BUGGY, "--seed-range", "5..33", "--keep-going", "--no-shrink", "--json", "--out", dir, NULL);
+    json_t *w = parse(whole);
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    json_int_t ran = 0;
+    for (int i = 0; i < 4; i++) {
+        char shard[16], *out = NULL;
+        g_snprintf(shard, sizeof shard, "%d/4", i);
+        run(&out, "fuzz", BUGGY, "--seed-range", "5..33", "--shard", shard, "--keep-going", "--no-shrink",
+            "--json", "--out", dir, NULL);
+        json_t *j = parse(out);
+        ran += json_integer_value(json_object_get(j, "ran"));
+        json_decref(j);
+        char *path = g_strdup_printf("%s/shard%d.json", dir, i);
+        assert_true(g_file_set_contents(path, out, -1, NULL));
+        g_ptr_array_add(files, path);
+        g_free(out);
+    }
+    assert_int_equal(ran, 29);
+    char *merged = NULL;
+    run(&merged, "fuzz", "--merge", "--json", g_ptr_array_index(files, 0), g_ptr_array_index(files, 1),
+        g_ptr_array_index(files, 2), g_ptr_array_index(files, 3), NULL);
+    json_t *m = parse(merged);
+    assert_int_equal(json_integer_value(json_object_get(m, "ran")), 29);
+    g_autofree char *kw = failures_key(w), *km = failures_key(m);
+    assert_string_equal(kw, km);
+    json_decref(w);
+    json_decref(m);
+    g_free(whole);
+    g_free(merged);
+    g_ptr_array_free(files, TRUE);
+}
+
+static void test_found_shrunk_and_replayed(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "fuzz", BUGGY, "--seeds", "20", "--json", "--out", dir, NULL), 1);
+    json_t *sum = parse(out);
+    json_t *fails = json_object_get(sum, "failures");
+    assert_int_equal(json_array_size(fails), 1);   /* stops at the first failing seed */
+    json_t *f = json_array_get(fails, 0);
+    const char *file = json_string_value(json_object_get(f, "file"));
+    assert_non_null(file);
+    json_error_t je;
+    json_t *doc = json_load_file(file, 0, &je);
+    assert_non_null(doc);
+    /* Shrunk: fewer faults than the four of the original, still failing. */
+    assert_true(json_array_size(json_object_get(doc, "faults")) < 4);
+    assert_non_null(strstr(json_string_value(json_object_get(doc, "description")), "Found by faultline fuzz"));
+    char *rep = NULL;
+    assert_int_equal(run(&rep, "replay", file, NULL), 0);
+    g_autofree char *line = g_strdup_printf("trace_hash=%s", json_string_value(json_object_get(json_object_get(doc, "expect"), "trace_hash")));
+    assert_non_null(strstr(rep, line));
+    /* `faultline run` on it fails the same way: the failure reproduces. */
+    char *r2 = NULL;
+    assert_int_equal(run(&r2, "run", file, "--out", dir, NULL), 1);
+    assert_non_null(strstr(r2, "max_info"));
+    /* A tampered hash is refused with both hashes. */
+    json_object_set_new(json_object_get(doc, "expect"), "trace_hash", json_string("0000000000000000"));
+    g_autofree char *bad = g_build_filename(dir, "tampered.json", NULL);
+    assert_int_equal(json_dump_file(doc, bad, 0), 0);
+    char *r3 = NULL;
+    assert_int_equal(run(&r3, "replay", bad, NULL), 1);
+    assert_non_null(strstr(r3, "DIFFERENT"));
+    json_decref(doc);
+    json_decref(sum);
+    g_free(out);
+    g_free(rep);
+    g_free(r2);
+    g_free(r3);
+}
+
+static void test_interrupt_writes_what_was_found(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    const char *argv[] = { exe(), "fuzz", BUGGY, "--seeds", "1000000", "--keep-going", "--json", "--out", dir, NULL };
+    GPid pid;
+    int out_fd;
+    GError *err = NULL;
+    assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+                                         NULL, NULL, &pid, NULL, &out_fd, NULL, &err));
+    g_usleep(1500000);
+    kill(pid, SIGINT);
+    GString *text = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(out_fd, buf, sizeof buf)) > 0)
+        g_string_append_len(text, buf, n);
+    close(out_fd);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    json_t *sum = parse(text->str);
+    assert_true(json_is_true(json_object_get(sum, "interrupted")));
+    json_int_t ran = json_integer_value(json_object_get(sum, "ran"));
+    assert_true(ran > 0 && ran < 1000000);
+    size_t nf = json_array_size(json_object_get(sum, "failures"));
+    assert_true(nf > 0);
+    /* Every failure reported is on disk. */
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(sum, "failures"), i, f)
+        assert_true(g_file_test(json_string_value(json_object_get(f, "file")), G_FILE_TEST_EXISTS));
+    json_decref(sum);
+    g_string_free(text, TRUE);
+}
+
+static void test_bad_usage(void **st)
+{
+    char *out = NULL;
+    assert_int_equal(run(&out, "fuzz", NULL), 2);
+    g_free(out);
+    assert_int_equal(run(&out, "fuzz", BUGGY, "--seed-range", "9..3", NULL), 2);
+    g_free(out);
+    assert_int_equal(run(&out, "fuzz", BUGGY, "--shard", "4/4", NULL), 2);
+    g_free(out);
+    assert_int_equal(run(&out, "fuzz", "tests/fuzz/no-such-file.json", NULL), 2);
+    g_free(out);
+    assert_int_equal(run(&out, "replay", "scenarios/00-basics/single-register.json", NULL), 2);
+    g_free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_results_whatever_jobs),
+        cmocka_unit_test(test_shards_cover_range_once),
+        cmocka_unit_test(test_found_shrunk_and_replayed),
+        cmocka_unit_test(test_interrupt_writes_what_was_found),
+        cmocka_unit_test(test_bad_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
