@@ -4,19 +4,20 @@
  * and the right link MAC, so only the protocol's quorums can defeat them.
  * Every liar follows the same rule, so f+1 liars collude without talking:
  *
- * 1. Equivocation by recipient parity.  To odd-numbered replicas a liar
- *    says the null request was pre-prepared (as primary), and prepares and
- *    commits the null request's digest (as backup).  Even-numbered ones
- *    hear the truth from a primary, and from a backup the digest the even
- *    replicas themselves prepared (which it learns from their PREPAREs, and
- *    tells them on its next resend), whatever it believes itself.  So a
- *    liar on the odd side still votes with the even side.  With at most f
- *    liars neither side gathers a quorum for a conflict; with f+1 (say a
- *    lying primary 0 and a lying backup 1 of 4) replicas 0 and 2 execute
- *    the requests while 1 and 3 execute null requests, and each side has
- *    f+1 replicas to answer clients from its own state.
+ * 1. Equivocation by recipient parity.  Even-numbered replicas hear the
+ *    truth.  Odd-numbered ones hear that every request that changes the
+ *    state (write, cas, put, append) is the null request: the primary
+ *    pre-prepares it so, and backups prepare and commit the null digest;
+ *    reads stay as they are.  A backup tells the even side the digest the
+ *    even replicas prepared (it learns it from their PREPAREs and tells
+ *    them on its next resend), whatever it believes itself.  With at most f
+ *    liars neither side gathers a quorum for a conflict.  With f+1 (a lying
+ *    primary 0 and a lying backup 1 of 4) both sides do: replicas 0 and 2
+ *    execute everything, 1 and 3 only the reads, and each pair has f+1
+ *    replicas to answer a read from its own state: a write is
+ *    acknowledged, then a read does not see it.
  * 2. View changes claim that nothing was prepared (certificates dropped).
- * 3. Checkpoints to odd replicas carry a wrong state digest.
+ * 3. Checkpoints tell each side the state digest its own peers announced.
  * 4. Answers to clients, if a fault hands them to us (the `byzantine`
  *    fault keeps them honest), say every read found nothing.  One liar's
  *    answer never reaches f+1 matching votes alone.
@@ -28,6 +29,14 @@
 
 size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
 uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq);
+bool pbft_own_request(void *state, uint64_t view, uint64_t seq, FlRequest *out);
+uint64_t pbft_peer_checkpoint(void *state, uint64_t seq, bool even);
+
+static bool modifies(const FlRequest *r)
+{
+    uint8_t k = r->op.kind;
+    return k == FL_OP_WRITE || k == FL_OP_CAS || k == FL_OP_PUT || k == FL_OP_APPEND;
+}
 
 /* Rule 4, on the engine's reply encoding (sim/node.c fl_reply): id u64,
  * status u8, hint u32, has_value u8, value i64, text bytes. */
@@ -79,7 +88,7 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
     fl_writer_init(&w, NULL, 0);
     switch (st.type) {
     case PBFT_PRE_PREPARE:
-        if (!odd)
+        if (!odd || !modifies(&st.req))
             break;
         pbft_stmt_begin(&w, st.type, self);
         fl_put_u64(&w, st.view);
@@ -90,7 +99,15 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
         break;
     case PBFT_PREPARE:
     case PBFT_COMMIT: {
-        uint64_t d = odd ? pbft_digest(&null) : pbft_peer_digest(state, st.view, st.seq);
+        FlRequest own;
+        bool known = pbft_own_request(state, st.view, st.seq, &own);
+        uint64_t d = 0;
+        if (odd && known)
+            d = modifies(&own) ? pbft_digest(&null) : pbft_digest(&own);
+        else if (!odd)
+            d = pbft_peer_digest(state, st.view, st.seq);
+        if (!odd && !d && known && !pbft_is_null(&own))
+            d = pbft_digest(&own);
         if (!d || d == st.digest)
             break;
         pbft_stmt_begin(&w, st.type, self);
@@ -100,14 +117,16 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
         pbft_stmt_end(&w, 0, self);
         break;
     }
-    case PBFT_CHECKPOINT:
-        if (!odd)
+    case PBFT_CHECKPOINT: {
+        uint64_t d = pbft_peer_checkpoint(state, st.seq, !odd);
+        if (!d || d == st.digest)
             break;
         pbft_stmt_begin(&w, st.type, self);
         fl_put_u64(&w, st.seq);
-        fl_put_u64(&w, st.digest ^ 0x5a5a5a5a5a5a5a5aULL);
+        fl_put_u64(&w, d);
         pbft_stmt_end(&w, 0, self);
         break;
+    }
     case PBFT_VIEW_CHANGE:
         if (st.ncert == 0)
             break;

@@ -1147,6 +1147,33 @@ static void pbft_on_request(FlNode *n, void *state, const FlRequest *req)
 
 size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
 uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq);
+bool pbft_own_request(void *state, uint64_t view, uint64_t seq, FlRequest *out);
+uint64_t pbft_peer_checkpoint(void *state, uint64_t seq, bool even);
+
+/* For lie.c: the request we pre-prepared or accepted for @seq in @view. */
+bool pbft_own_request(void *state, uint64_t view, uint64_t seq, FlRequest *out)
+{
+    Pbft *pb = state;
+    if (view != pb->view || !in_window(pb, seq))
+        return false;
+    Entry *e = &pb->win[seq % pb->L];
+    if (e->seq != seq || !e->pp)
+        return false;
+    *out = e->req;
+    return true;
+}
+
+/* For lie.c: the state digest a peer of that parity (not us) announced
+ * for checkpoint @seq, or 0. */
+uint64_t pbft_peer_checkpoint(void *state, uint64_t seq, bool even)
+{
+    Pbft *pb = state;
+    Ckpt *c = ckpt(pb, seq, false);
+    for (uint32_t i = even ? 0 : 1; c && i < pb->n; i += 2)
+        if (i != pb->self && c->digest[i])
+            return c->digest[i];
+    return 0;
+}
 
 /* For lie.c: the digest that an even-numbered replica other than us
  * prepared for @seq in @view (what the even side believes), or 0. */
