@@ -40,8 +40,11 @@
  *    or a STATE transfer).
  * 7. Crash and restart: the view number is kept on disk (synced).  A
  *    restarted replica has lost its log, so it must not vote again in the
- *    views it may have voted in: it stays mute (executing, never voting)
- *    until a later view.  While amnesiac it counts as one of the f faulty.
+ *    views it may have voted in, nor send a VIEW-CHANGE whose missing
+ *    certificates could let a new view forget a committed request: it
+ *    stays mute (executing what the others commit, never voting) until it
+ *    accepts a NEW-VIEW made by the others, whose pre-prepares give it back
+ *    every certificate above the stable checkpoint.
  * 8. The `bug` parameter f-equals-n-over-3 computes f = ceil(n/3), so
  *    quorums shrink to n - ceil(n/3): 2 of 4.  Two halves of a partition
  *    each gather a "quorum", order different requests at the same
@@ -620,6 +623,8 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
 {
     if (view <= pb->view || (pb->in_vc && view <= pb->vc_view))
         return;
+    if (pb->muted && pb->view <= pb->mute_view)
+        return;   /* note 7: our certificates were lost; others decide the next view */
     if (!pb->in_vc) {
         pb->vc_wait = pb->vc_timeout;
         pb->vc_first = fl_now(n);
