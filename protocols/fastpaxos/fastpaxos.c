@@ -472,7 +472,7 @@ static void become_leader(FlNode *n, Fp *fp)
     fp->leader = fp->self;
     fl_role(n, "leader");
     fl_metric_add(n, "elections", 1);
-    fl_metric_add(n, "leaderless_ns", (double)(fl_now(n) - fp->last_heard));
+    fl_metric_add(n, "leaderless_ns", (double)paxos_elapsed(fl_now(n), fp->last_heard));
     fl_log(n, "coordinator with ballot %" G_GUINT64_FORMAT, fp->ballot);
     fp->last_majority = fl_now(n);
     fp->hb_acks = 0;
@@ -565,7 +565,7 @@ static void on_prepare(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
     if (paxos_ballot_node(m->ballot) != from)
         return;
     bool leader_alive = fp->leader != FL_NO_HINT && fp->leader != from && fp->leader != fp->self &&
-                        fl_now(n) - fp->last_heard < (FlTime)fp->elect_lo;
+                        paxos_elapsed(fl_now(n), fp->last_heard) < (FlTime)fp->elect_lo;
     if (leader_alive && m->ballot > fp->promised)
         return;   /* stickiness (Multi-Paxos note 7) */
     if (m->ballot < fp->promised) {
@@ -775,7 +775,7 @@ static void chosen_at_coordinator(FlNode *n, Fp *fp, uint64_t s, const FlRequest
         return;
     fl_metric_add(n, "commits", 1);
     if (sl->co)
-        fl_metric_add(n, "commit_latency_ns", (double)(fl_now(n) - sl->co->created));
+        fl_metric_add(n, "commit_latency_ns", (double)paxos_elapsed(fl_now(n), sl->co->created));
     FlRequest val = *v;
     FpEntry e = { .slot = s, .value = val };
     FpMsg d = { .type = FP_DECIDE, .entries = &e, .count = 1 };
@@ -975,7 +975,7 @@ static void redirect_lost(FlNode *n, Fp *fp, FlTime now)
     guint keep = 0;
     for (guint i = 0; i < fp->lost->len; i++) {
         Lost *l = &g_array_index(fp->lost, Lost, i);
-        if (now - l->at < (FlTime)fp->recovery) {
+        if (paxos_elapsed(now, l->at) < (FlTime)fp->recovery) {
             g_array_index(fp->lost, Lost, keep++) = *l;
             continue;
         }
@@ -992,7 +992,7 @@ static void leader_tick(FlNode *n, Fp *fp)
     if (paxos_count(fp->hb_acks | paxos_bit(fp->self)) >= paxos_majority(fp->n))
         fp->last_majority = now;
     fp->hb_acks = 0;
-    if (now - fp->last_majority > (FlTime)fp->elect_hi) {
+    if (paxos_elapsed(now, fp->last_majority) > (FlTime)fp->elect_hi) {
         fl_log(n, "no majority heard: stepping down");
         become_follower(n, fp, FL_NO_HINT);
         fp->last_heard = now;
@@ -1012,7 +1012,7 @@ static void leader_tick(FlNode *n, Fp *fp)
         if (sl->chosen)
             continue;
         Coord *co = coord(n, fp, s);
-        if (now - co->since < (FlTime)fp->recovery)
+        if (paxos_elapsed(now, co->since) < (FlTime)fp->recovery)
             continue;
         budget--;
         if (co->crnd && co->rnd == co->crnd) {
@@ -1043,11 +1043,11 @@ static void fp_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         leader_tick(n, fp);
         break;
     case CANDIDATE:
-        if (now - fp->candidate_since > (FlTime)fp->elect_timeout)
+        if (paxos_elapsed(now, fp->candidate_since) > (FlTime)fp->elect_timeout)
             start_election(n, fp);
         break;
     case FOLLOWER:
-        if (now - fp->last_heard > (FlTime)fp->elect_timeout)
+        if (paxos_elapsed(now, fp->last_heard) > (FlTime)fp->elect_timeout)
             start_election(n, fp);
         break;
     }

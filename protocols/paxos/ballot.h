@@ -61,3 +61,12 @@ static inline bool paxos_value_eq(const FlRequest *a, const FlRequest *b)
     return a->client == b->client && a->id == b->id && a->op.kind == b->op.kind &&
            a->op.key == b->op.key && a->op.a == b->op.a && a->op.b == b->op.b;
 }
+
+#include "sim/time.h"
+
+/* Local time elapsed since @since: 0 if the clock was set back since
+ * (a clock fault must not make every timeout fire at once). */
+static inline FlTime paxos_elapsed(FlTime now, FlTime since)
+{
+    return now > since ? now - since : 0;
+}

@@ -327,7 +327,7 @@ static void become_leader(FlNode *n, Paxos *px)
     px->leader = px->self;
     fl_role(n, "leader");
     fl_metric_add(n, "elections", 1);
-    fl_metric_add(n, "leaderless_ns", (double)(fl_now(n) - px->last_heard));
+    fl_metric_add(n, "leaderless_ns", (double)paxos_elapsed(fl_now(n), px->last_heard));
     fl_log(n, "leader with ballot %" G_GUINT64_FORMAT, px->ballot);
     px->last_majority = fl_now(n);
     px->hb_acks = 0;
@@ -438,7 +438,7 @@ static void on_prepare(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
     if (paxos_ballot_node(m->ballot) != from)
         return;   /* only a ballot's owner runs its phase 1 */
     bool leader_alive = px->leader != FL_NO_HINT && px->leader != from && px->leader != px->self &&
-                        fl_now(n) - px->last_heard < (FlTime)px->elect_lo;
+                        paxos_elapsed(fl_now(n), px->last_heard) < (FlTime)px->elect_lo;
     if (leader_alive && m->ballot > px->promised)
         return;   /* note 7: stickiness */
     if (m->ballot < px->promised) {
@@ -541,7 +541,7 @@ static void on_accepted(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
     if (paxos_count(sl->votes) < paxos_majority(px->n))
         return;
     fl_metric_add(n, "commits", 1);
-    fl_metric_add(n, "commit_latency_ns", (double)(fl_now(n) - sl->proposed_at));
+    fl_metric_add(n, "commit_latency_ns", (double)paxos_elapsed(fl_now(n), sl->proposed_at));
     FlRequest v = sl->prop_value;
     learn(n, px, m->slot, &v);
     PaxosEntry e = { .slot = m->slot, .value = v };
@@ -672,7 +672,7 @@ static void leader_tick(FlNode *n, Paxos *px)
     if (paxos_count(px->hb_acks | paxos_bit(px->self)) >= paxos_majority(px->n))
         px->last_majority = now;
     px->hb_acks = 0;
-    if (now - px->last_majority > (FlTime)px->elect_hi) {
+    if (paxos_elapsed(now, px->last_majority) > (FlTime)px->elect_hi) {
         fl_log(n, "no majority heard: stepping down");
         become_follower(n, px, FL_NO_HINT);
         px->last_heard = now;
@@ -683,7 +683,7 @@ static void leader_tick(FlNode *n, Paxos *px)
     send_msg(n, px, FL_NO_HINT, &hb);
     for (uint64_t s = px->commit + 1; s < px->next_slot && s <= last_slot(px); s++) {
         Slot *sl = slot_at(px, s);
-        if (sl->chosen || sl->prop_ballot != px->ballot || now - sl->proposed_at < (FlTime)px->heartbeat)
+        if (sl->chosen || sl->prop_ballot != px->ballot || paxos_elapsed(now, sl->proposed_at) < (FlTime)px->heartbeat)
             continue;
         PaxosMsg m = { .type = PAXOS_ACCEPT, .ballot = px->ballot, .slot = s, .value = sl->prop_value };
         for (uint32_t j = 0; j < px->n; j++)
@@ -703,11 +703,11 @@ static void paxos_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         leader_tick(n, px);
         break;
     case CANDIDATE:
-        if (now - px->candidate_since > (FlTime)px->elect_timeout)
+        if (paxos_elapsed(now, px->candidate_since) > (FlTime)px->elect_timeout)
             start_election(n, px);   /* phase 1 did not finish: a higher ballot */
         break;
     case FOLLOWER:
-        if (now - px->last_heard > (FlTime)px->elect_timeout)
+        if (paxos_elapsed(now, px->last_heard) > (FlTime)px->elect_timeout)
             start_election(n, px);
         break;
     }

@@ -396,7 +396,7 @@ static void execute(FlNode *n, Pbft *pb)
         if (pbft_primary(pb->view, pb->n) == pb->self && e->pp) {
             /* Counted once, by the primary: pre-prepare to execution. */
             fl_metric_add(n, "commits", 1);
-            fl_metric_add(n, "commit_latency_ns", (double)(fl_now(n) - e->pp_at));
+            fl_metric_add(n, "commit_latency_ns", (double)(paxos_elapsed(fl_now(n), e->pp_at)));
         }
         if (!pbft_is_null(&e->req) && e->req.op.kind != FL_OP_NOOP) {
             FlResult res;
@@ -679,7 +679,7 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
         /* Counted once, by the new primary. */
         fl_metric_add(n, "view_changes", 1);
         if (pb->in_vc)
-            fl_metric_add(n, "view_change_ns", (double)(fl_now(n) - pb->vc_first));
+            fl_metric_add(n, "view_change_ns", (double)paxos_elapsed(fl_now(n), pb->vc_first));
     }
     pb->view = view;
     pb->in_vc = false;
@@ -1085,7 +1085,7 @@ static void pbft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         return;
     FlTime now = fl_now(n);
     if (pb->in_vc) {
-        if (now - pb->vc_since > (FlTime)pb->vc_wait) {
+        if (paxos_elapsed(now, pb->vc_since) > (FlTime)pb->vc_wait) {
             /* Move on only if f others also wait for a view at least as
              * high: alone, we are more likely cut off than they are. */
             uint64_t who = 0;
@@ -1106,13 +1106,13 @@ static void pbft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         /* Note 5: a request waited too long: suspect the primary. */
         for (GTreeNode *x = g_tree_node_first(pb->waiting); x; x = g_tree_node_next(x)) {
             Waiting *wt = g_tree_node_value(x);
-            if (now - wt->since > (FlTime)pb->vc_timeout) {
+            if (paxos_elapsed(now, wt->since) > (FlTime)pb->vc_timeout) {
                 start_view_change(n, pb, pb->view + 1);
                 break;
             }
         }
     }
-    if (now - pb->last_resend >= (FlTime)pb->resend) {
+    if (paxos_elapsed(now, pb->last_resend) >= (FlTime)pb->resend) {
         pb->last_resend = now;
         resend(n, pb);
     }

@@ -18,6 +18,16 @@ static void test_primary_crash_30_seeds(void **st)
     seeds_all_valid(DIR "pbft-primary-crash.json", 1, 30);
 }
 
+static void test_one_liar_50_seeds(void **st)
+{
+    seeds_all_valid(DIR "pbft-byzantine-lie.json", 1, 50);
+}
+
+static void test_two_liars_break_it(void **st)
+{
+    seeds_expect(DIR "bugs/pbft-byzantine-f-plus-1.json");
+}
+
 static void test_f_equals_n_over_3_is_caught(void **st)
 {
     seeds_expect(DIR "bugs/pbft-f-equals-n-over-3.json");
@@ -28,6 +38,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partition_halves_200_seeds),
         cmocka_unit_test(test_primary_crash_30_seeds),
+        cmocka_unit_test(test_one_liar_50_seeds),
+        cmocka_unit_test(test_two_liars_break_it),
         cmocka_unit_test(test_f_equals_n_over_3_is_caught),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
