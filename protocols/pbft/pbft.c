@@ -38,13 +38,15 @@
  *    sequence numbers they have not executed, and a STATUS message; a peer
  *    that is ahead answers with what the other lacks (the NEW-VIEW, votes,
  *    or a STATE transfer).
- * 7. Crash and restart: the view number is kept on disk (synced).  A
- *    restarted replica has lost its log, so it must not vote again in the
- *    views it may have voted in, nor send a VIEW-CHANGE whose missing
- *    certificates could let a new view forget a committed request: it
- *    stays mute (executing what the others commit, never voting) until it
- *    accepts a NEW-VIEW made by the others, whose pre-prepares give it back
- *    every certificate above the stable checkpoint.
+ * 7. Crash and restart: the view number and the stable checkpoint's
+ *    sequence number are kept on disk (synced).  A restarted replica has
+ *    lost its log, so it must not vote again where it may have voted, nor
+ *    send a VIEW-CHANGE whose missing certificates could let a new view
+ *    forget a committed request: it stays mute (executing what the others
+ *    commit, never voting) until it accepts a NEW-VIEW made by the others,
+ *    whose pre-prepares give back every certificate above the stable
+ *    checkpoint, or until the stable checkpoint passes the top of the
+ *    window it had (everything it may have voted for is then discarded).
  * 8. The `bug` parameter f-equals-n-over-3 computes f = ceil(n/3), so
  *    quorums shrink to n - ceil(n/3): 2 of 4.  Two halves of a partition
  *    each gather a "quorum", order different requests at the same
@@ -113,6 +115,7 @@ typedef struct Pbft {
     FlDuration vc_wait;
     FlTime vc_first;           /* when the current run of view changes began */
     uint64_t mute_view;        /* note 7 */
+    uint64_t mute_seq;         /* note 7: votes before the crash were at or below this */
     bool muted;
     GBytes *nv;                /* the NEW-VIEW that started this view */
     uint64_t next_seq;         /* primary */
@@ -268,9 +271,16 @@ static GBytes *make_pp(Pbft *pb, uint64_t view, uint64_t seq, const FlRequest *r
     return finish(&w, pb->self);
 }
 
+/* Note 7: after a restart, until a new view or until everything we may
+ * have voted for lies below the stable checkpoint. */
+static bool amnesiac(const Pbft *pb)
+{
+    return pb->muted && pb->view <= pb->mute_view && pb->stable < pb->mute_seq;
+}
+
 static bool can_vote(const Pbft *pb)
 {
-    return !pb->in_vc && !(pb->muted && pb->view <= pb->mute_view);
+    return !pb->in_vc && !amnesiac(pb);
 }
 
 static uint64_t exec_id(Pbft *pb, uint32_t client)
@@ -299,10 +309,11 @@ static uint64_t state_digest(FlStore *s, GBytes **snap)
 
 static void persist_view(FlNode *n, Pbft *pb)
 {
-    uint8_t buf[8];
+    uint8_t buf[16];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     fl_put_u64(&w, pb->in_vc && pb->vc_view > pb->view ? pb->vc_view : pb->view);
+    fl_put_u64(&w, pb->stable);
     fl_disk_write(n, "view", w.data, w.len);
     fl_disk_sync(n, "view");
 }
@@ -348,6 +359,11 @@ static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GByt
 {
     pb->stable = seq;
     pb->stable_digest = digest;
+    persist_view(n, pb);
+    if (pb->muted && !amnesiac(pb)) {
+        pb->muted = false;
+        fl_role(n, pbft_primary(pb->view, pb->n) == pb->self ? "primary" : "backup");
+    }
     bytes_clear(&pb->stable_snap);
     pb->stable_snap = g_bytes_ref(snap);
     g_ptr_array_set_size(pb->stable_proof, 0);
@@ -623,7 +639,7 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
 {
     if (view <= pb->view || (pb->in_vc && view <= pb->vc_view))
         return;
-    if (pb->muted && pb->view <= pb->mute_view)
+    if (amnesiac(pb))
         return;   /* note 7: our certificates were lost; others decide the next view */
     if (!pb->in_vc) {
         pb->vc_wait = pb->vc_timeout;
@@ -992,12 +1008,14 @@ static void pbft_recover(FlNode *n, void *state)
 {
     Pbft *pb = state;
     pbft_init(n, state);
-    uint8_t buf[8];
+    uint8_t buf[16];
     if (fl_disk_read(n, "view", buf, sizeof buf) == sizeof buf) {
         FlReader r;
         fl_reader_init(&r, buf, sizeof buf);
         pb->view = fl_get_u64(&r);
+        uint64_t stable = fl_get_u64(&r);
         pb->mute_view = pb->view;
+        pb->mute_seq = stable + pb->L;
         pb->muted = true;   /* note 7 */
         fl_role(n, "mute");
     }
@@ -1102,7 +1120,7 @@ static void pbft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
             else
                 pb->vc_since = now;
         }
-    } else if (!pb->muted || pb->view > pb->mute_view) {
+    } else if (!amnesiac(pb)) {
         /* Note 5: a request waited too long: suspect the primary. */
         for (GTreeNode *x = g_tree_node_first(pb->waiting); x; x = g_tree_node_next(x)) {
             Waiting *wt = g_tree_node_value(x);
