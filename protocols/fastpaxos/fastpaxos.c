@@ -32,10 +32,11 @@
  *    explicit per-slot phase 1 (RECOVER: an acceptor promises no vote below
  *    that classic round in that slot, synced) and rule O4; a slot that
  *    nobody can have chosen gets a no-op.
- * 7. Acceptors drift apart when they miss requests.  The coordinator's
- *    heartbeat carries the lowest slot nobody has used; acceptors move
- *    their next free slot up to it, which realigns them (safety does not
- *    depend on where an acceptor votes, only on voting once per round).
+ * 7. Acceptors drift apart when they miss requests.  After a slot needed
+ *    recovery, the coordinator's next heartbeat carries the lowest slot
+ *    nobody has used; acceptors move their next free slot up to it, which
+ *    realigns them (safety does not depend on where an acceptor votes, only
+ *    on voting once per round).
  * 8. Acceptor state (promise, per-slot vote and per-slot promise) is
  *    appended to "acceptor" and synced before any vote or promise leaves. */
 #include "protocols/fastpaxos/fastpaxos.h"
@@ -105,6 +106,7 @@ typedef struct Fp {
     uint64_t ballot, max_seen;
     uint64_t p1_start, p1_from, p1_max, p1_end, p1_acks;
     uint64_t max_known;           /* highest slot with a vote or proposal we know of */
+    bool realign;                 /* a slot needed recovery since the last heartbeat */
     uint64_t hb_acks;
     FlTime last_majority;
     GArray *lost;                 /* of Lost: requests that lost a collision */
@@ -418,6 +420,7 @@ static void coordinated_recovery(FlNode *n, Fp *fp, uint64_t s)
     FlRequest v = noop();
     fp_pick(reps, q, fp->n, &v);
     fl_metric_add(n, "collisions", 1);
+    fp->realign = true;
     for (uint32_t i = 0; i < q; i++) {
         if (paxos_value_eq(&reps[i].value, &v))
             continue;
@@ -443,6 +446,7 @@ static void start_recover(FlNode *n, Fp *fp, uint64_t s)
     }
     co->top_sub = fp_round_sub(r);
     co->prnd = r;
+    fp->realign = true;
     co->packs = 0;
     co->since = fl_now(n);
     memset(co->rep, 0, sizeof(FpVote) * fp->n);
@@ -999,8 +1003,11 @@ static void leader_tick(FlNode *n, Fp *fp)
         new_timeout(n, fp);
         return;
     }
-    if (fp->max_known + 1 > fp->any_from)
+    /* Note 7: realign only after trouble; doing it always would make an
+     * acceptor that hears the heartbeat before a request skip its slot. */
+    if (fp->realign && fp->max_known + 1 > fp->any_from)
         fp->any_from = fp->max_known + 1;
+    fp->realign = false;
     if (fp->next_free < fp->any_from)
         fp->next_free = fp->any_from;
     FpMsg hb = { .type = FP_HEARTBEAT, .ballot = fp->ballot, .commit = fp->commit, .slot = fp->any_from };
