@@ -18,9 +18,9 @@ static void test_primary_crash_30_seeds(void **st)
     seeds_all_valid(DIR "pbft-primary-crash.json", 1, 30);
 }
 
-static void test_one_liar_50_seeds(void **st)
+static void test_one_liar_200_seeds(void **st)
 {
-    seeds_all_valid(DIR "pbft-byzantine-lie.json", 1, 50);
+    seeds_all_valid(DIR "pbft-byzantine-lie.json", 1, 200);
 }
 
 static void test_two_liars_break_it(void **st)
@@ -38,7 +38,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partition_halves_200_seeds),
         cmocka_unit_test(test_primary_crash_30_seeds),
-        cmocka_unit_test(test_one_liar_50_seeds),
+        cmocka_unit_test(test_one_liar_200_seeds),
         cmocka_unit_test(test_two_liars_break_it),
         cmocka_unit_test(test_f_equals_n_over_3_is_caught),
     };
