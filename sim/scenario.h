@@ -49,7 +49,16 @@ typedef struct FlExpect {
     int64_t max_false_suspicions, min_false_suspicions;
     FlDuration max_detection_time;
     int64_t max_missed_detections;
+    /* Bounds on protocol counters (fl_metric_add): of FlExpectCounter, or
+     * NULL.  A counter never added to counts as 0. */
+    GArray *counters;
 } FlExpect;
+
+typedef struct FlExpectCounter {
+    char *name;
+    bool has_min, has_max;
+    double min, max;
+} FlExpectCounter;
 
 /* A node selector, resolved when a fault starts. */
 typedef enum {

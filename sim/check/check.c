@@ -7,6 +7,7 @@
  * that fails.  Output never depends on hash-table order.
  */
 #include "sim/check/check.h"
+#include "sim/check/atomic.h"
 #include "sim/check/history.h"
 #include "sim/check/search.h"
 
@@ -224,6 +225,8 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         GError **err)
 {
     if (json_out) *json_out = NULL;
+    if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
+        return fl_check_atomic(path, model, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
@@ -313,9 +316,9 @@ int fl_check_main(int argc, char **argv)
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set or queue", "MODEL" },
+          "register (cas-register), kv, mutex, set, queue or txn", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default) or sequential", "C" },
+          "linearizable (default), sequential, or atomic (txn)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
