@@ -78,7 +78,8 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
         return 0;
     PbftStmt st;
     PbftScratch sc;
-    sc.certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW);
+    /* Only a VIEW-CHANGE has certificates: don't allocate room otherwise. */
+    sc.certs = msg[0] == PBFT_VIEW_CHANGE ? g_new(PbftCertRaw, PBFT_MAX_WINDOW) : NULL;
     size_t out = 0;
     if (!pbft_stmt_parse(msg, len - 8, nodes, &st, &sc) || st.signer != self)
         goto done;

@@ -763,7 +763,7 @@ static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint3
     uint32_t k = 0;
     for (uint32_t i = 0; i < st->nsub && k < pb->q; i++) {
         PbftVC *vc = &pb->vc_buf[k];
-        if (!pbft_vc_check(st->subs[i].p, st->subs[i].len, pb->n, pb->q, pb->L, vc) ||
+        if (!pbft_vc_check(st->subs[i].p, st->subs[i].len, pb->n, pb->q, pb->L, vc, &pb->scratch) ||
             vc->view != st->view || (seen & paxos_bit(vc->signer)))
             return -1;
         seen |= paxos_bit(vc->signer);
@@ -836,7 +836,7 @@ static void on_view_change(FlNode *n, Pbft *pb, const PbftStmt *st)
     if (st->view <= pb->view || st->view > pb->view + 64 || st->signer == pb->self)
         return;
     PbftVC *vc = &pb->vc_buf[0];
-    if (!pbft_vc_check(st->raw.p, st->raw.len, pb->n, pb->q, pb->L, vc))
+    if (!pbft_vc_check(st->raw.p, st->raw.len, pb->n, pb->q, pb->L, vc, &pb->scratch))
         return;
     VcSet *vs = vcset(pb, st->view);
     bytes_clear(&vs->stmt[st->signer]);

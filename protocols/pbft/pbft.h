@@ -139,9 +139,9 @@ typedef struct PbftVC {
 
 /* Parses and checks a VIEW-CHANGE statement entirely (signature, proof,
  * every certificate below the new view and within @window of the stable
- * checkpoint). */
+ * checkpoint).  @sc (with PBFT_MAX_WINDOW certs) is overwritten. */
 bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, uint64_t window,
-                   PbftVC *out);
+                   PbftVC *out, PbftScratch *sc);
 
 /* The new primary's choice (section 4.4): from @k checked view changes,
  * min-s is the highest stable checkpoint, max-s the highest prepared

@@ -148,12 +148,10 @@ bool pbft_proof_check(const PbftBytes *subs, uint32_t k, uint32_t n, uint32_t qu
 }
 
 bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, uint64_t window,
-                   PbftVC *out)
+                   PbftVC *out, PbftScratch *sc)
 {
     PbftStmt st;
-    PbftScratch sc;
-    sc.certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW);
-    bool ok = pbft_stmt_parse(p, len, n, &st, &sc) && st.type == PBFT_VIEW_CHANGE &&
+    bool ok = pbft_stmt_parse(p, len, n, &st, sc) && st.type == PBFT_VIEW_CHANGE &&
               pbft_proof_check(st.subs, st.nsub, n, quorum, st.seq, st.digest) &&
               st.ncert <= window;
     out->signer = st.signer;
@@ -170,7 +168,6 @@ bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, ui
         if (ok)
             out->prepared[out->nprepared++] = pr;
     }
-    g_free(sc.certs);
     return ok;
 }
 
