@@ -25,12 +25,14 @@
  *    discarded.  A replica that fell behind a stable checkpoint gets the
  *    snapshot (STATE) with the quorum's proof, and checks its digest.
  * 5. View change (section 4.4): a backup whose oldest waiting request is
- *    older than the view-change timeout multicasts VIEW-CHANGE(v+1) with its
- *    stable checkpoint's proof and its prepared certificates, and stops
- *    taking part in view v; without a NEW-VIEW it moves on with a doubled
- *    timeout.  f+1 view changes for later views make a replica join the
- *    smallest.  The new primary, with a quorum of valid view changes, sends
- *    NEW-VIEW; every replica recomputes the pre-prepares it implies
+ *    older than the view-change timeout (a client's newer request does not
+ *    restart the wait: we never saw the older one executed) multicasts
+ *    VIEW-CHANGE(v+1) with its stable checkpoint's proof and its prepared
+ *    certificates, and stops taking part in view v; without a NEW-VIEW it
+ *    moves on with a doubled timeout if f others want a view as high.  f+1
+ *    view changes for later views make a replica join the smallest.  The
+ *    new primary, with a quorum of valid view changes, sends NEW-VIEW;
+ *    every replica recomputes the pre-prepares it implies
  *    (pbft_new_view_ops: the highest-view certificate per sequence number,
  *    the null request in gaps) and the primary then pre-prepares exactly
  *    those, so certificates stay uniform.
@@ -1148,9 +1150,12 @@ static void pbft_on_request(FlNode *n, void *state, const FlRequest *req)
     Waiting *wt = g_tree_lookup(pb->waiting, GUINT_TO_POINTER(req->client));
     if (wt && wt->req.id >= req->id)
         return;
+    /* Note 5: we still wait for the client's older request, which we never
+     * saw executed: the timer keeps running from when it arrived. */
+    FlTime since = wt ? wt->since : fl_now(n);
     wt = g_new0(Waiting, 1);
     wt->req = *req;
-    wt->since = fl_now(n);
+    wt->since = since;
     g_tree_replace(pb->waiting, GUINT_TO_POINTER(req->client), wt);
     /* A pre-prepare that waited for this request can go on now. */
     for (uint64_t s = pb->stable + 1; s <= pb->stable + pb->L; s++) {
