@@ -6,7 +6,7 @@
  *
  * 1. Equivocation by recipient parity.  Even-numbered replicas hear the
  *    truth.  Odd-numbered ones hear that every request that changes the
- *    state (write, cas, put, append) is the null request: the primary
+ *    state (anything but a read) is the null request: the primary
  *    pre-prepares it so, and backups prepare and commit the null digest;
  *    reads stay as they are.  A backup tells the even side the digest the
  *    even replicas prepared (it learns it from their PREPAREs and tells
@@ -34,8 +34,7 @@ uint64_t pbft_peer_checkpoint(void *state, uint64_t seq, bool even);
 
 static bool modifies(const FlRequest *r)
 {
-    uint8_t k = r->op.kind;
-    return k == FL_OP_WRITE || k == FL_OP_CAS || k == FL_OP_PUT || k == FL_OP_APPEND;
+    return !pbft_is_null(r) && !fl_op_is_read(r->op.kind);
 }
 
 /* Rule 4, on the engine's reply encoding (sim/node.c fl_reply): id u64,
