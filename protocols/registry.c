@@ -6,10 +6,16 @@
 extern const FlProtocol fl_proto_single;
 extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
+extern const FlProtocol fl_proto_crdt;
+extern const FlProtocol fl_proto_causal;
+extern const FlProtocol fl_proto_abd;
+extern const FlProtocol fl_proto_chain;
+extern const FlProtocol fl_proto_dynamo;
 extern const FlProtocol fl_proto_fd_demo;
 extern const FlProtocol fl_proto_twopc;
 extern const FlProtocol fl_proto_threepc;
 extern const FlProtocol fl_proto_shard_kv;
+extern const FlProtocol fl_proto_raft;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
 extern const FlProtocol fl_proto_pbft;
@@ -18,10 +24,16 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_single,
     &fl_proto_primary_backup,
     &fl_proto_lww,
+    &fl_proto_crdt,
+    &fl_proto_causal,
+    &fl_proto_abd,
+    &fl_proto_chain,
+    &fl_proto_dynamo,
     &fl_proto_fd_demo,
     &fl_proto_twopc,
     &fl_proto_threepc,
     &fl_proto_shard_kv,
+    &fl_proto_raft,
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
     &fl_proto_pbft,

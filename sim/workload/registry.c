@@ -7,11 +7,15 @@
 extern const FlWorkloadModel fl_workload_register;
 extern const FlWorkloadModel fl_workload_kv;
 extern const FlWorkloadModel fl_workload_txn;
+extern const FlWorkloadModel fl_workload_set;
+extern const FlWorkloadModel fl_workload_counter;
 
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
     &fl_workload_kv,
     &fl_workload_txn,
+    &fl_workload_set,
+    &fl_workload_counter,
     NULL,
 };
 
