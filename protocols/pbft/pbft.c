@@ -11,8 +11,10 @@
  *    replies (FL_CLIENT_BFT).  Requests are authenticated by their source
  *    (the engine delivers them from the client's own address), which stands
  *    for the paper's client signatures: a backup accepts a pre-prepare only
- *    for a request it received from the client itself (or one certified in
- *    a NEW-VIEW, or the null request), so a faulty primary cannot forge one.
+ *    for a request it received from the client itself, one certified in a
+ *    NEW-VIEW, the null request, or one that f+1 other backups prepared (the
+ *    first correct one among them saw it come from the client), so a faulty
+ *    primary cannot forge one.
  * 3. Normal case (section 4.2): the primary assigns sequence number s in
  *    the window (h, h+L] and multicasts PRE-PREPARE; a backup that accepts it
  *    multicasts PREPARE.  prepared(m, v, s) = the pre-prepare plus quorum-1
@@ -37,7 +39,7 @@
  *    the null request in gaps) and the primary then pre-prepares exactly
  *    those, so certificates stay uniform.
  * 6. Liveness under loss: every `resend`, replicas resend their votes for
- *    sequence numbers they have not executed, and a STATUS message; a peer
+ *    sequence numbers not committed in this view, and a STATUS message; a peer
  *    that is ahead answers with what the other lacks (the NEW-VIEW, votes,
  *    or a STATE transfer).
  * 7. Crash and restart: the view number and the stable checkpoint's
@@ -426,6 +428,8 @@ static void execute(FlNode *n, Pbft *pb)
             Waiting *wt = g_tree_lookup(pb->waiting, GUINT_TO_POINTER(e->req.client));
             if (wt && wt->req.id <= e->req.id)
                 g_tree_remove(pb->waiting, GUINT_TO_POINTER(e->req.client));
+            else if (wt)
+                wt->since = fl_now(n);   /* the older request is done; the newer one waits from now */
         }
         if (pb->last_exec % pb->K == 0)
             take_checkpoint(n, pb);
@@ -510,8 +514,10 @@ static void check_prepared(FlNode *n, Pbft *pb, Entry *e)
     check_committed(n, pb, e);
 }
 
-/* Accepts a pre-prepare (note 2 and 3); the primary calls it on its own. */
-static void accept_pp(FlNode *n, Pbft *pb, const PbftStmt *st)
+/* Accepts a pre-prepare (note 2 and 3); the primary calls it on its own.
+ * @vouched: f+1 other backups prepared it, so a correct one saw the request
+ * come from its client. */
+static void accept_pp(FlNode *n, Pbft *pb, const PbftStmt *st, bool vouched)
 {
     Entry *e = entry(pb, st->seq);
     if (e->pp) {
@@ -521,8 +527,8 @@ static void accept_pp(FlNode *n, Pbft *pb, const PbftStmt *st)
     }
     if (e->o_set && e->o_digest != st->digest)
         return;   /* not what the NEW-VIEW implies */
-    bool authentic = pbft_is_null(&st->req) || e->o_set || exec_id(pb, st->req.client) >= st->req.id ||
-                     st->signer == pb->self;
+    bool authentic = vouched || pbft_is_null(&st->req) || e->o_set ||
+                     exec_id(pb, st->req.client) >= st->req.id || st->signer == pb->self;
     if (!authentic) {
         Waiting *wt = g_tree_lookup(pb->waiting, GUINT_TO_POINTER(st->req.client));
         authentic = wt && paxos_value_eq(&wt->req, &st->req);
@@ -554,7 +560,29 @@ static void on_pre_prepare(FlNode *n, Pbft *pb, const PbftStmt *st)
     if (st->view != pb->view || pb->in_vc || st->signer != pbft_primary(st->view, pb->n) ||
         !in_window(pb, st->seq) || st->digest != pbft_digest(&st->req))
         return;
-    accept_pp(n, pb, st);
+    accept_pp(n, pb, st, false);
+}
+
+/* Note 2: a pre-prepare that waits for its request goes on once f+1 other
+ * backups prepared the same digest (the client's message to us may be lost,
+ * or the client may have moved on to a newer request after f+1 answers). */
+static void try_waiting_pp(FlNode *n, Pbft *pb, Entry *e)
+{
+    if (!e->pp_wait || e->pp)
+        return;
+    GBytes *b = g_bytes_ref(e->pp_wait);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(b, &len);
+    PbftStmt st;
+    PbftScratch sc = { .certs = NULL };
+    if (pbft_stmt_parse(p, len, pb->n, &st, &sc) && st.view == pb->view) {
+        uint32_t count = 0;
+        for (uint32_t i = 0; i < pb->n; i++)
+            count += i != st.signer && i != pb->self && e->prep_d[i] == st.digest;
+        if (count >= pb->f + 1)
+            accept_pp(n, pb, &st, true);
+    }
+    g_bytes_unref(b);
 }
 
 static void on_vote(FlNode *n, Pbft *pb, const PbftStmt *st)
@@ -568,6 +596,7 @@ static void on_vote(FlNode *n, Pbft *pb, const PbftStmt *st)
         e->prep_d[st->signer] = st->digest;
         bytes_clear(&e->prep_stmt[st->signer]);
         e->prep_stmt[st->signer] = bytes_of(&st->raw);
+        try_waiting_pp(n, pb, e);
         check_prepared(n, pb, e);
     } else {
         e->commit_d[st->signer] = st->digest;
@@ -594,7 +623,7 @@ static gboolean propose_one(gpointer key, gpointer value, gpointer data)
     const uint8_t *p = g_bytes_get_data(st, &len);
     if (!pbft_stmt_parse(p, len, pb->n, &parsed, &pb->scratch))
         g_assert_not_reached();
-    accept_pp(n, pb, &parsed);
+    accept_pp(n, pb, &parsed, false);
     multicast(n, pb, st);
     return FALSE;
 }
@@ -749,7 +778,7 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
             const uint8_t *p = g_bytes_get_data(st, &len);
             if (!pbft_stmt_parse(p, len, pb->n, &parsed, &pb->scratch))
                 g_assert_not_reached();
-            accept_pp(n, pb, &parsed);
+            accept_pp(n, pb, &parsed, false);
             multicast(n, pb, st);
         }
         propose_waiting(n, pb);
@@ -1084,10 +1113,13 @@ static void resend(FlNode *n, Pbft *pb)
             multicast(n, pb, vs->stmt[pb->self]);
         return;
     }
+    /* Everything not committed in this view, executed or not: after a view
+     * change, requests we executed earlier are prepared again, and replicas
+     * that had not executed them need our votes. */
     bool primary = pbft_primary(pb->view, pb->n) == pb->self;
-    for (uint64_t s = pb->last_exec + 1; s <= pb->stable + pb->L; s++) {
+    for (uint64_t s = pb->stable + 1; s <= pb->stable + pb->L; s++) {
         Entry *e = &pb->win[s % pb->L];
-        if (e->seq != s)
+        if (e->seq != s || e->committed)
             continue;
         if (primary && e->pp_stmt)
             multicast(n, pb, e->pp_stmt);
