@@ -16,6 +16,9 @@ extern const FlProtocol fl_proto_twopc;
 extern const FlProtocol fl_proto_threepc;
 extern const FlProtocol fl_proto_shard_kv;
 extern const FlProtocol fl_proto_raft;
+extern const FlProtocol fl_proto_paxos;
+extern const FlProtocol fl_proto_fastpaxos;
+extern const FlProtocol fl_proto_pbft;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -31,6 +34,9 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_threepc,
     &fl_proto_shard_kv,
     &fl_proto_raft,
+    &fl_proto_paxos,
+    &fl_proto_fastpaxos,
+    &fl_proto_pbft,
     NULL,
 };
 

@@ -1,0 +1,149 @@
+/* Multi-Paxos messages on the wire, and the phase-1 value rule. */
+#include "protocols/paxos/paxos.h"
+
+bool paxos_adopt(PaxosVote *best, const PaxosVote *v)
+{
+    if (v->ballot <= best->ballot)
+        return false;
+    *best = *v;
+    return true;
+}
+
+bool paxos_select(const PaxosVote *votes, size_t n, FlRequest *out)
+{
+    PaxosVote best = { 0 };
+    for (size_t i = 0; i < n; i++)
+        paxos_adopt(&best, &votes[i]);
+    if (best.ballot == 0)
+        return false;
+    *out = best.value;
+    return true;
+}
+
+static void put_entries(FlWriter *w, const PaxosMsg *m, bool ballots)
+{
+    fl_put_u32(w, m->count);
+    for (uint32_t i = 0; i < m->count; i++) {
+        fl_put_u64(w, m->entries[i].slot);
+        if (ballots)
+            fl_put_u64(w, m->entries[i].ballot);
+        fl_request_encode(w, &m->entries[i].value);
+    }
+}
+
+void paxos_encode(FlWriter *w, const PaxosMsg *m)
+{
+    fl_put_u8(w, m->type);
+    switch (m->type) {
+    case PAXOS_PREPARE:
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->slot);
+        break;
+    case PAXOS_PROMISE:
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->slot);
+        fl_put_u8(w, m->more);
+        fl_put_u64(w, m->last);
+        put_entries(w, m, true);
+        break;
+    case PAXOS_ACCEPT:
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->slot);
+        fl_request_encode(w, &m->value);
+        break;
+    case PAXOS_ACCEPTED:
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->slot);
+        break;
+    case PAXOS_NACK:
+        fl_put_u64(w, m->ballot);
+        break;
+    case PAXOS_DECIDE:
+        put_entries(w, m, false);
+        break;
+    case PAXOS_HEARTBEAT:
+    case PAXOS_HEARTBEAT_ACK:
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->commit);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+static bool slot_ok(uint64_t slot, uint64_t max_slot)
+{
+    return slot >= 1 && slot <= max_slot;
+}
+
+static bool get_entries(FlReader *r, PaxosMsg *m, PaxosEntry *buf, uint32_t cap, bool ballots,
+                        uint64_t max_slot)
+{
+    m->count = fl_get_u32(r);
+    m->entries = buf;
+    if (!fl_reader_ok(r) || m->count > cap || m->count > PAXOS_MAX_ENTRIES)
+        return false;
+    for (uint32_t i = 0; i < m->count; i++) {
+        PaxosEntry *e = &buf[i];
+        e->slot = fl_get_u64(r);
+        e->ballot = ballots ? fl_get_u64(r) : 0;
+        if (!fl_request_decode(r, &e->value) || !slot_ok(e->slot, max_slot))
+            return false;
+    }
+    return true;
+}
+
+bool paxos_decode(const uint8_t *msg, size_t len, PaxosMsg *m, PaxosEntry *buf, uint32_t cap,
+                  uint64_t max_slot)
+{
+    FlReader r;
+    fl_reader_init(&r, msg, len);
+    *m = (PaxosMsg){ .type = fl_get_u8(&r) };
+    switch (m->type) {
+    case PAXOS_PREPARE:
+        m->ballot = fl_get_u64(&r);
+        m->slot = fl_get_u64(&r);
+        if (!slot_ok(m->slot, max_slot))
+            return false;
+        break;
+    case PAXOS_PROMISE:
+        m->ballot = fl_get_u64(&r);
+        m->slot = fl_get_u64(&r);
+        m->more = fl_get_u8(&r) != 0;
+        m->last = fl_get_u64(&r);
+        if (!slot_ok(m->slot, max_slot) || !get_entries(&r, m, buf, cap, true, max_slot))
+            return false;
+        if (m->more && (m->last < m->slot || m->last > max_slot))
+            return false;
+        break;
+    case PAXOS_ACCEPT:
+        m->ballot = fl_get_u64(&r);
+        m->slot = fl_get_u64(&r);
+        if (!fl_request_decode(&r, &m->value) || !slot_ok(m->slot, max_slot))
+            return false;
+        break;
+    case PAXOS_ACCEPTED:
+        m->ballot = fl_get_u64(&r);
+        m->slot = fl_get_u64(&r);
+        if (!slot_ok(m->slot, max_slot))
+            return false;
+        break;
+    case PAXOS_NACK:
+        m->ballot = fl_get_u64(&r);
+        break;
+    case PAXOS_DECIDE:
+        if (!get_entries(&r, m, buf, cap, false, max_slot))
+            return false;
+        break;
+    case PAXOS_HEARTBEAT:
+    case PAXOS_HEARTBEAT_ACK:
+        m->ballot = fl_get_u64(&r);
+        m->commit = fl_get_u64(&r);
+        if (m->commit > max_slot)
+            return false;
+        break;
+    default:
+        return false;
+    }
+    return fl_reader_done(&r);
+}

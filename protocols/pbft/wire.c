@@ -1,0 +1,214 @@
+/* PBFT statements on the wire, and the checks of what they certify. */
+#include "protocols/pbft/pbft.h"
+
+#include <string.h>
+
+void pbft_stmt_begin(FlWriter *w, uint8_t type, uint32_t signer)
+{
+    fl_put_u8(w, type);
+    fl_put_u32(w, signer);
+}
+
+void pbft_stmt_end(FlWriter *w, size_t start, uint32_t signer)
+{
+    fl_put_u64(w, pbft_sign(signer, w->data + start, w->len - start));
+}
+
+static bool get_subs(FlReader *r, PbftStmt *st, PbftScratch *sc, uint32_t cap)
+{
+    st->nsub = fl_get_u32(r);
+    st->subs = sc->subs;
+    if (!fl_reader_ok(r) || st->nsub > cap || st->nsub > PBFT_MAX_NODES)
+        return false;
+    for (uint32_t i = 0; i < st->nsub; i++) {
+        sc->subs[i].p = fl_get_bytes(r, &sc->subs[i].len);
+        if (!sc->subs[i].p)
+            return false;
+    }
+    return true;
+}
+
+bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, PbftScratch *sc)
+{
+    if (len < 13)
+        return false;
+    FlReader r;
+    fl_reader_init(&r, p, len - 8);
+    memset(st, 0, sizeof *st);
+    st->raw = (PbftBytes){ p, len };
+    st->type = fl_get_u8(&r);
+    st->signer = fl_get_u32(&r);
+    if (st->signer >= n)
+        return false;
+    switch (st->type) {
+    case PBFT_PRE_PREPARE:
+        st->view = fl_get_u64(&r);
+        st->seq = fl_get_u64(&r);
+        st->digest = fl_get_u64(&r);
+        if (!fl_request_decode(&r, &st->req))
+            return false;
+        break;
+    case PBFT_PREPARE:
+    case PBFT_COMMIT:
+        st->view = fl_get_u64(&r);
+        st->seq = fl_get_u64(&r);
+        st->digest = fl_get_u64(&r);
+        break;
+    case PBFT_CHECKPOINT:
+        st->seq = fl_get_u64(&r);
+        st->digest = fl_get_u64(&r);
+        break;
+    case PBFT_VIEW_CHANGE:
+        st->view = fl_get_u64(&r);
+        st->seq = fl_get_u64(&r);
+        st->digest = fl_get_u64(&r);   /* the stable checkpoint's state digest */
+        if (!get_subs(&r, st, sc, n))
+            return false;
+        st->ncert = fl_get_u32(&r);
+        st->certs = sc->certs;
+        if (!fl_reader_ok(&r) || st->ncert > PBFT_MAX_WINDOW || !sc->certs)
+            return false;
+        for (uint32_t i = 0; i < st->ncert; i++) {
+            PbftCertRaw *c = &sc->certs[i];
+            c->pp.p = fl_get_bytes(&r, &c->pp.len);
+            c->nprep = fl_get_u32(&r);
+            if (!c->pp.p || c->nprep > n || c->nprep > PBFT_MAX_NODES)
+                return false;
+            for (uint32_t k = 0; k < c->nprep; k++) {
+                c->prep[k].p = fl_get_bytes(&r, &c->prep[k].len);
+                if (!c->prep[k].p)
+                    return false;
+            }
+        }
+        break;
+    case PBFT_NEW_VIEW:
+        st->view = fl_get_u64(&r);
+        if (!get_subs(&r, st, sc, n))
+            return false;
+        break;
+    case PBFT_STATUS:
+        st->view = fl_get_u64(&r);
+        st->in_vc = fl_get_u8(&r) != 0;
+        st->seq = fl_get_u64(&r);
+        st->stable = fl_get_u64(&r);
+        break;
+    case PBFT_STATE:
+        st->seq = fl_get_u64(&r);
+        st->digest = fl_get_u64(&r);
+        st->blob.p = fl_get_bytes(&r, &st->blob.len);
+        if (!st->blob.p || !get_subs(&r, st, sc, n))
+            return false;
+        break;
+    default:
+        return false;
+    }
+    if (!fl_reader_done(&r))
+        return false;
+    FlReader sr;
+    fl_reader_init(&sr, p + len - 8, 8);
+    return fl_get_u64(&sr) == pbft_sign(st->signer, p, len - 8);
+}
+
+bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, uint32_t quorum, PbftPrepared *out)
+{
+    PbftStmt pp, pr;
+    PbftScratch sc = { 0 };
+    if (!pbft_stmt_parse(c->pp.p, c->pp.len, n, &pp, &sc) || pp.type != PBFT_PRE_PREPARE ||
+        pp.signer != pbft_primary(pp.view, n) || pp.digest != pbft_digest(&pp.req))
+        return false;
+    uint64_t seen = 0;
+    for (uint32_t k = 0; k < c->nprep; k++) {
+        if (!pbft_stmt_parse(c->prep[k].p, c->prep[k].len, n, &pr, &sc) || pr.type != PBFT_PREPARE ||
+            pr.view != pp.view || pr.seq != pp.seq || pr.digest != pp.digest ||
+            pr.signer == pp.signer)
+            return false;
+        seen |= paxos_bit(pr.signer);
+    }
+    if (paxos_count(seen) + 1 < quorum)
+        return false;
+    *out = (PbftPrepared){ .seq = pp.seq, .view = pp.view, .digest = pp.digest, .req = pp.req };
+    return true;
+}
+
+bool pbft_proof_check(const PbftBytes *subs, uint32_t k, uint32_t n, uint32_t quorum,
+                      uint64_t seq, uint64_t digest)
+{
+    if (seq == 0)
+        return true;
+    uint64_t seen = 0;
+    PbftStmt st;
+    PbftScratch sc = { 0 };
+    for (uint32_t i = 0; i < k; i++) {
+        if (!pbft_stmt_parse(subs[i].p, subs[i].len, n, &st, &sc) || st.type != PBFT_CHECKPOINT ||
+            st.seq != seq || st.digest != digest)
+            return false;
+        seen |= paxos_bit(st.signer);
+    }
+    return paxos_count(seen) >= quorum;
+}
+
+bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, uint64_t window,
+                   PbftVC *out, PbftScratch *sc)
+{
+    PbftStmt st;
+    bool ok = pbft_stmt_parse(p, len, n, &st, sc) && st.type == PBFT_VIEW_CHANGE &&
+              pbft_proof_check(st.subs, st.nsub, n, quorum, st.seq, st.digest) &&
+              st.ncert <= window;
+    out->signer = st.signer;
+    out->view = st.view;
+    out->stable = st.seq;
+    out->stable_digest = st.digest;
+    out->nprepared = 0;
+    uint64_t last = 0;
+    for (uint32_t i = 0; ok && i < st.ncert; i++) {
+        PbftPrepared pr;
+        ok = pbft_cert_check(&st.certs[i], n, quorum, &pr) && pr.view < st.view &&
+             pr.seq > st.seq && pr.seq <= st.seq + window && pr.seq > last;
+        last = pr.seq;   /* ascending: one certificate per sequence number */
+        if (ok)
+            out->prepared[out->nprepared++] = pr;
+    }
+    return ok;
+}
+
+int pbft_new_view_ops(const PbftVC *vcs, uint32_t k, PbftPrepared *ops, uint32_t cap,
+                      uint64_t *min_s, uint32_t *min_vc)
+{
+    uint64_t lo = 0, hi = 0;
+    uint32_t lo_vc = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        if (vcs[i].stable > lo || i == 0) {
+            lo = vcs[i].stable;
+            lo_vc = i;
+        }
+    }
+    for (uint32_t i = 0; i < k; i++)
+        for (uint32_t j = 0; j < vcs[i].nprepared; j++)
+            if (vcs[i].prepared[j].seq > hi)
+                hi = vcs[i].prepared[j].seq;
+    *min_s = lo;
+    *min_vc = lo_vc;
+    if (hi <= lo)
+        return 0;
+    if (hi - lo > cap || hi - lo > PBFT_MAX_WINDOW)
+        return -1;
+    uint32_t count = (uint32_t)(hi - lo);
+    for (uint32_t s = 0; s < count; s++)
+        ops[s] = (PbftPrepared){ .seq = lo + 1 + s, .view = 0, .digest = 0, .req = pbft_null_request() };
+    bool has[PBFT_MAX_WINDOW] = { 0 };
+    for (uint32_t i = 0; i < k; i++)
+        for (uint32_t j = 0; j < vcs[i].nprepared; j++) {
+            const PbftPrepared *p = &vcs[i].prepared[j];
+            if (p->seq <= lo)
+                continue;
+            PbftPrepared *o = &ops[p->seq - lo - 1];
+            if (!has[p->seq - lo - 1] || p->view > o->view) {
+                *o = *p;
+                has[p->seq - lo - 1] = true;
+            }
+        }
+    for (uint32_t s = 0; s < count; s++)
+        if (!has[s])
+            ops[s].digest = pbft_digest(&ops[s].req);
+    return (int)count;
+}
