@@ -1,5 +1,5 @@
 /* Fuzzing speed (issue 5): `faultline fuzz` over 1,000 seeds of a 5-node
- * cluster at 200 operations per second, with one worker and with one per
+ *  cluster at 200 operations per second (Raft, the leader crashes), with one worker and with one per
  * core.  Prints seeds per second per core, the ratio of virtual time
  * simulated to wall time, and how the workers scale. */
 #include <glib.h>
@@ -30,7 +30,7 @@ static json_t *fuzz(const char *exe, const char *scenario, const char *seeds, in
 int main(int argc, char **argv)
 {
     const char *exe = g_getenv("FAULTLINE") ? g_getenv("FAULTLINE") : "build/faultline";
-    const char *scenario = argc > 1 ? argv[1] : "tests/bench/fuzz-pb5.json";
+    const char *scenario = argc > 1 ? argv[1] : "scenarios/04-consensus/raft-leader-crash.json";
     const char *seeds = argc > 2 ? argv[2] : "1000";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double one = 0;
