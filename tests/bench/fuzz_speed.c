@@ -1,7 +1,7 @@
 /* Fuzzing speed (issue 5): `faultline fuzz` over 1,000 seeds of a 5-node
- *  cluster at 200 operations per second (Raft, the leader crashes), with one worker and with one per
- * core.  Prints seeds per second per core, the ratio of virtual time
- * simulated to wall time, and how the workers scale. */
+ * Raft cluster at 200 operations per second whose leader crashes, with one
+ * worker and with one per core.  Prints seeds per second per core, the ratio
+ * of virtual time simulated to wall time, and how the workers scale. */
 #include <glib.h>
 #include <jansson.h>
 #include <stdio.h>
