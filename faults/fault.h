@@ -46,6 +46,10 @@ struct FlFaultKind {
     void (*destroy)(FlFault *f);              /* may be NULL */
     /* Kinds whose duration has another name (crash: restart_after). */
     const char *duration_field;
+    /* The kind reads at/for/until itself (or has its own time fields, as
+     * the nemesis does): the engine reads none and allows none; parse sets
+     * `at` and `dur`. */
+    bool own_timing;
 };
 
 void fl_fault_free(FlFault *f);

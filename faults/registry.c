@@ -4,13 +4,29 @@
 #include <string.h>
 
 extern const FlFaultKind fl_fault_crash;
-extern const FlFaultKind fl_fault_partition;
+extern const FlFaultKind fl_fault_pause;
 extern const FlFaultKind fl_fault_omission;
+extern const FlFaultKind fl_fault_partition;
+extern const FlFaultKind fl_fault_delay;
+extern const FlFaultKind fl_fault_duplicate;
+extern const FlFaultKind fl_fault_clog;
+extern const FlFaultKind fl_fault_byzantine;
+extern const FlFaultKind fl_fault_clock;
+extern const FlFaultKind fl_fault_disk;
+extern const FlFaultKind fl_fault_nemesis;
 
 static const FlFaultKind *const kinds[] = {
     &fl_fault_crash,
-    &fl_fault_partition,
+    &fl_fault_pause,
     &fl_fault_omission,
+    &fl_fault_partition,
+    &fl_fault_delay,
+    &fl_fault_duplicate,
+    &fl_fault_clog,
+    &fl_fault_byzantine,
+    &fl_fault_clock,
+    &fl_fault_disk,
+    &fl_fault_nemesis,
     NULL,
 };
 

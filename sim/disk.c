@@ -14,6 +14,9 @@ typedef struct File {
 
 struct FlDisk {
     GPtrArray *files;     /* of File*, in creation order */
+    bool synced;          /* a sync made bytes durable: last_file, last_from say where */
+    guint last_file;
+    size_t last_from;
 };
 
 static void file_free(gpointer p)
@@ -91,10 +94,18 @@ void fl_disk_do_sync(FlDisk *d, const char *file)
         g_byte_array_set_size(f->durable, 0);
         g_byte_array_append(f->durable, f->data->data, f->data->len);
         f->rewritten = false;
+        d->last_from = 0;
     } else if (f->data->len > f->durable->len) {
         guint have = f->durable->len;
         g_byte_array_append(f->durable, f->data->data + have, f->data->len - have);
+        d->last_from = have;
+    } else {
+        return;
     }
+    d->synced = true;
+    for (guint i = 0; i < d->files->len; i++)
+        if (g_ptr_array_index(d->files, i) == f)
+            d->last_file = i;
 }
 
 const uint8_t *fl_disk_do_view(FlDisk *d, const char *file, size_t *len)
@@ -123,6 +134,15 @@ GByteArray *fl_disk_durable(FlDisk *d, guint i)
 {
     File *f = g_ptr_array_index(d->files, i);
     return f->durable;
+}
+
+bool fl_disk_last_sync(const FlDisk *d, guint *file, size_t *from)
+{
+    if (!d->synced)
+        return false;
+    *file = d->last_file;
+    *from = d->last_from;
+    return true;
 }
 
 size_t fl_disk_unsynced(const FlDisk *d)

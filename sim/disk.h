@@ -30,5 +30,9 @@ void fl_disk_crash(FlDisk *d);
 /* For disk faults: number of files, and file @i's durable bytes (mutable). */
 guint fl_disk_files(const FlDisk *d);
 GByteArray *fl_disk_durable(FlDisk *d, guint i);
+/* The last sync that made bytes durable: the file's index and the offset
+ * where those bytes start (0 when the sync rewrote the file).  False if no
+ * sync ever did.  For the `disk` fault's torn writes. */
+bool fl_disk_last_sync(const FlDisk *d, guint *file, size_t *from);
 /* Bytes written but not yet synced, summed over files. */
 size_t fl_disk_unsynced(const FlDisk *d);

@@ -106,21 +106,9 @@ FlDuration fl_net_bound_at(const FlNet *net, FlTime now)
     }
 }
 
-bool fl_net_route(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlTime *arrive,
-                  const char **why)
+/* When one copy sent at @now with fault delay @extra arrives. */
+static FlTime arrival(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlDuration extra)
 {
-    FlDuration extra = 0;
-    for (guint i = 0; i < net->filters->len; i++) {
-        Filter *f = &g_array_index(net->filters, Filter, i);
-        if (f->fn(f->ctx, from, to, now, &net->rng, &extra) == FL_FILTER_DROP) {
-            *why = "filter";
-            return false;
-        }
-    }
-    if (net->spec.drop > 0 && fl_rng_chance(&net->rng, net->spec.drop)) {
-        *why = "loss";
-        return false;
-    }
     FlDuration d = fl_delay_draw(&net->spec.delay, &net->rng);
     if (d < 0)
         d = 0;
@@ -150,6 +138,36 @@ bool fl_net_route(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlTime *ar
             t = *last;
         *last = t;
     }
-    *arrive = t;
-    return true;
+    return t;
+}
+
+uint32_t fl_net_route_copies(FlNet *net, uint32_t from, uint32_t to, FlTime now,
+                             FlTime *arrive, uint32_t max, const char **why)
+{
+    g_assert(max >= 1 && max <= FL_NET_MAX_COPIES);
+    FlDuration extra = 0;
+    uint32_t copies = 1;
+    for (guint i = 0; i < net->filters->len; i++) {
+        Filter *f = &g_array_index(net->filters, Filter, i);
+        FlFilterAction a = f->fn(f->ctx, from, to, now, &net->rng, &extra);
+        if (a == FL_FILTER_DROP) {
+            *why = "filter";
+            return 0;
+        }
+        if (a == FL_FILTER_DUPLICATE && copies < max)
+            copies++;
+    }
+    if (net->spec.drop > 0 && fl_rng_chance(&net->rng, net->spec.drop)) {
+        *why = "loss";
+        return 0;
+    }
+    for (uint32_t k = 0; k < copies; k++)
+        arrive[k] = arrival(net, from, to, now, extra);
+    return copies;
+}
+
+bool fl_net_route(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlTime *arrive,
+                  const char **why)
+{
+    return fl_net_route_copies(net, from, to, now, arrive, 1, why) == 1;
 }

@@ -42,7 +42,12 @@ typedef struct FlNetSpec {
     double drop;             /* base probability of losing any message */
 } FlNetSpec;
 
-typedef enum { FL_FILTER_PASS = 0, FL_FILTER_DROP = 1 } FlFilterAction;
+/* DUPLICATE passes the message and asks for one more copy of it (the
+ * `duplicate` fault); each copy travels with its own delay. */
+typedef enum { FL_FILTER_PASS = 0, FL_FILTER_DROP = 1, FL_FILTER_DUPLICATE = 2 } FlFilterAction;
+
+/* Most copies of one message the network delivers (the original included). */
+#define FL_NET_MAX_COPIES 4
 
 /* Asked for every message.  @from/@to are endpoints; @extra may be
  * increased to delay the message.  Must be deterministic: randomness only
@@ -64,6 +69,13 @@ void fl_net_remove_filter(FlNet *net, int handle);
  * (*why says by what: "filter" or "loss"), else sets *arrive. */
 bool fl_net_route(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlTime *arrive,
                   const char **why);
+
+/* Same, for a message that filters may duplicate: fills @arrive with the
+ * arrival time of each copy (at most @max, 1 <= @max <= FL_NET_MAX_COPIES)
+ * and returns how many arrive; 0 means lost (*why set).  With no
+ * duplicating filter it draws exactly what fl_net_route draws. */
+uint32_t fl_net_route_copies(FlNet *net, uint32_t from, uint32_t to, FlTime now,
+                             FlTime *arrive, uint32_t max, const char **why);
 
 /* The bound protocols may rely on at @now, or 0 if none. */
 FlDuration fl_net_bound_at(const FlNet *net, FlTime now);

@@ -141,12 +141,36 @@ const char *fl_param_enum(const FlNode *n, const char *name)
     return v->s;
 }
 
+/* A Byzantine fault's hook rewrites or withholds the message; what it
+ * withholds is traced as sent and dropped, so the trace shows the lie. */
+static void send_hooked(FlWorld *w, FlNode *n, uint32_t to, const void *msg, size_t len)
+{
+    GByteArray *b = w->hook_buf;
+    g_byte_array_set_size(b, 0);
+    g_byte_array_append(b, msg, (guint)len);
+    if (!n->send_hook(w, n->send_hook_ctx, n->id, to, b)) {
+        uint64_t h = fl_trace_bytes_hash(msg, len);
+        w->stats.sent++;
+        w->stats.dropped++;
+        fl_trace(&w->trace, FL_TR_SEND, w->now, n->id, to, len, h, NULL);
+        fl_trace(&w->trace, FL_TR_DROP, w->now, to, n->id, len, h, "byzantine");
+        return;
+    }
+    if (b->len > FL_MAX_MESSAGE)
+        g_byte_array_set_size(b, FL_MAX_MESSAGE);
+    fl_world_send(w, n->id, to, b->data, b->len);
+}
+
 void fl_send(FlNode *n, uint32_t to, const void *msg, size_t len)
 {
     FlWorld *w = n->w;
     g_assert(to < w->nnodes);
     if (len > FL_MAX_MESSAGE) {
         fl_log(n, "refused to send %zu bytes (limit %u)", len, FL_MAX_MESSAGE);
+        return;
+    }
+    if (n->send_hook) {
+        send_hooked(w, n, to, msg, len);
         return;
     }
     fl_world_send(w, n->id, to, msg, len);

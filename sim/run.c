@@ -89,6 +89,9 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
                                           ? json_null()
                                           : json_integer((json_int_t)(st->live_first_ok - (FlTime)sc->expect.live_after))));
     json_object_set_new(m, "counters", fl_world_counters(w));
+    json_t *fd = fl_world_fd_metrics(w);
+    if (fd)
+        json_object_set_new(m, "detectors", fd);
     json_object_set_new(m, "trace_hash", json_string(hash));
     return m;
 }
@@ -100,6 +103,36 @@ static void unmet(FlRunResult *res, const char *fmt, ...)
     va_start(ap, fmt);
     g_ptr_array_add(res->unmet, g_strdup_vprintf(fmt, ap));
     va_end(ap);
+}
+
+/* The failure detectors' expectations, against metrics.json "detectors". */
+static void weigh_detectors(const FlExpect *e, json_t *fd, FlRunResult *res)
+{
+    bool asked = e->max_false_suspicions >= 0 || e->min_false_suspicions >= 0 ||
+                 e->max_detection_time >= 0 || e->max_missed_detections >= 0;
+    if (!asked)
+        return;
+    if (!fd) {
+        unmet(res, "detectors: expected failure detector figures, but no node ran a detector");
+        return;
+    }
+    json_t *fs = json_object_get(fd, "false_suspicions");
+    int64_t nfalse = json_integer_value(json_object_get(fs, "count"));
+    int64_t missed = json_integer_value(json_object_get(json_object_get(fd, "detections"), "missed"));
+    int64_t det_max = json_integer_value(json_object_get(json_object_get(fd, "detection_time_ns"), "max"));
+    char a[32];
+    if (e->max_false_suspicions >= 0 && nfalse > e->max_false_suspicions)
+        unmet(res, "max_false_suspicions: expected at most %" PRId64 " false suspicions, got %" PRId64,
+              e->max_false_suspicions, nfalse);
+    if (e->min_false_suspicions >= 0 && nfalse < e->min_false_suspicions)
+        unmet(res, "min_false_suspicions: expected at least %" PRId64 " false suspicions, got %" PRId64,
+              e->min_false_suspicions, nfalse);
+    if (e->max_detection_time >= 0 && det_max > e->max_detection_time)
+        unmet(res, "max_detection_time: expected every crash detected within %s, the slowest took %.1fms",
+              fl_duration_format(e->max_detection_time, a), (double)det_max / 1e6);
+    if (e->max_missed_detections >= 0 && missed > e->max_missed_detections)
+        unmet(res, "max_missed_detections: expected at most %" PRId64 " missed detections, got %" PRId64,
+              e->max_missed_detections, missed);
 }
 
 static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
@@ -139,6 +172,7 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
     if (e->has_trace_hash && e->trace_hash != res->trace_hash)
         unmet(res, "trace_hash: expected %016" PRIx64 ", got %016" PRIx64
               " (this run is not the one that was recorded)", e->trace_hash, res->trace_hash);
+    weigh_detectors(e, json_object_get(m, "detectors"), res);
     res->met = res->unmet->len == 0;
 }
 
@@ -282,6 +316,14 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     }
     fprintf(out, "  messages  %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT " delivered, %"
             JSON_INTEGER_FORMAT " dropped\n", I(msg, "sent"), I(msg, "delivered"), I(msg, "dropped"));
+    json_t *fd = json_object_get(m, "detectors");
+    if (fd) {
+        json_t *det = json_object_get(fd, "detections"), *fs = json_object_get(fd, "false_suspicions");
+        fprintf(out, "  detector  %" JSON_INTEGER_FORMAT " detections (%" JSON_INTEGER_FORMAT
+                " missed), slowest %s; %" JSON_INTEGER_FORMAT " false suspicions lasting %s\n",
+                I(det, "count"), I(det, "missed"), dur(I(json_object_get(fd, "detection_time_ns"), "max"), a),
+                I(fs, "count"), dur(I(fs, "total_ns"), b));
+    }
     size_t nf = json_array_size(json_object_get(m, "faults"));
     if (nf)
         fprintf(out, "  faults    %zu interval%s\n", nf, nf == 1 ? "" : "s");

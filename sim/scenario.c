@@ -84,7 +84,9 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
     default_workload(&sc->workload, NULL, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
     sc->expect = (FlExpect){ .valid = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
-                             .max_info = -1 };
+                             .max_info = -1, .max_false_suspicions = -1,
+                             .min_false_suspicions = -1, .max_detection_time = -1,
+                             .max_missed_detections = -1 };
     return sc;
 }
 
@@ -498,12 +500,15 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
             return fl_jv_errorf(jv, path, "kind", "unknown fault kind \"%s\" (expected one of: %s)",
                                 kind_name, names->str);
         }
-        /* Allowed keys: the common ones and the kind's own. */
+        /* Allowed keys: the common ones and the kind's own.  A kind with its
+         * own timing (the nemesis) reads every time field itself. */
         GPtrArray *allowed = g_ptr_array_new();
         g_ptr_array_add(allowed, "kind");
-        g_ptr_array_add(allowed, "at");
-        g_ptr_array_add(allowed, "for");
-        g_ptr_array_add(allowed, "until");
+        if (!kind->own_timing) {
+            g_ptr_array_add(allowed, "at");
+            g_ptr_array_add(allowed, "for");
+            g_ptr_array_add(allowed, "until");
+        }
         if (kind->duration_field)
             g_ptr_array_add(allowed, (gpointer)kind->duration_field);
         for (const FlFaultField *ff = kind->fields; ff && ff->name; ff++)
@@ -519,6 +524,11 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         f->index = (uint32_t)i;
         f->state = g_malloc0(kind->state_size ? kind->state_size : 1);
         g_ptr_array_add(sc->faults, f);
+        if (kind->own_timing) {
+            if (!kind->parse(f, spec, path, fo, jv, sc))
+                return false;
+            continue;
+        }
         FlDuration at, dur = 0, until;
         if (!fl_jv_duration(jv, spec, path, "at", fo, false, 0, 0, &at))
             return false;
@@ -573,7 +583,9 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
-                                        "max_info", "liveness", "trace_hash", NULL };
+                                        "max_info", "liveness", "trace_hash",
+                                        "max_false_suspicions", "min_false_suspicions",
+                                        "max_detection_time", "max_missed_detections", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -633,6 +645,18 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         e->has_trace_hash = true;
         json_object_set(out, "trace_hash", th);
     }
+    if (ok && json_object_get(in, "max_false_suspicions"))
+        ok = fl_jv_int(jv, in, "/expect", "max_false_suspicions", out, true, 0, 0, INT64_MAX,
+                       &e->max_false_suspicions);
+    if (ok && json_object_get(in, "min_false_suspicions"))
+        ok = fl_jv_int(jv, in, "/expect", "min_false_suspicions", out, true, 0, 0, INT64_MAX,
+                       &e->min_false_suspicions);
+    if (ok && json_object_get(in, "max_detection_time"))
+        ok = fl_jv_duration(jv, in, "/expect", "max_detection_time", out, true, 0, 0,
+                            &e->max_detection_time);
+    if (ok && json_object_get(in, "max_missed_detections"))
+        ok = fl_jv_int(jv, in, "/expect", "max_missed_detections", out, true, 0, 0, INT64_MAX,
+                       &e->max_missed_detections);
     return ok;
 }
 

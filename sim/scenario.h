@@ -45,6 +45,10 @@ typedef struct FlExpect {
     /* The trace hash a replay must reproduce (failure files carry it). */
     bool has_trace_hash;
     uint64_t trace_hash;
+    /* Failure detectors' figures (metrics.json "detectors"); -1: not given. */
+    int64_t max_false_suspicions, min_false_suspicions;
+    FlDuration max_detection_time;
+    int64_t max_missed_detections;
 } FlExpect;
 
 /* A node selector, resolved when a fault starts. */

@@ -10,6 +10,7 @@
 
 #include "faults/fault.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 typedef struct Call {
@@ -55,18 +56,22 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_trace(&w->trace, FL_TR_SEND, w->now, from, to, len, h, NULL);
     else
         fl_trace_fast(&w->trace, FL_TR_SEND, w->now, from, to, len, h);
-    FlTime at;
+    FlTime at[FL_NET_MAX_COPIES];
     const char *why;
-    if (!fl_net_route(w->net, from, to, w->now, &at, &why)) {
+    uint32_t copies = fl_net_route_copies(w->net, from, to, w->now, at, FL_NET_MAX_COPIES, &why);
+    if (copies == 0) {
         w->stats.dropped++;
         fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, h, why);
         return;
     }
-    uint8_t *buf = fl_world_buf_alloc(w, len);
-    if (len)
-        memcpy(buf, msg, len);
-    FlEvent ev = { .kind = EV_DELIVER, .node = to, .peer = from, .a = len, .b = h, .data = buf };
-    push(w, at, &ev);
+    /* Each copy owns its buffer: the queue frees each on delivery. */
+    for (uint32_t k = 0; k < copies; k++) {
+        uint8_t *buf = fl_world_buf_alloc(w, len);
+        if (len)
+            memcpy(buf, msg, len);
+        FlEvent ev = { .kind = EV_DELIVER, .node = to, .peer = from, .a = len, .b = h, .data = buf };
+        push(w, at[k], &ev);
+    }
 }
 
 void fl_world_at(FlWorld *w, FlTime at, FlWorldCallback fn, void *ctx, uint64_t arg)
@@ -143,6 +148,8 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
     fl_rng_init(&w->workload_rng, sc->seed, "workload");
     fl_rng_init(&w->fault_rng, sc->seed, "faults");
+    w->next_fault_index = sc->faults ? sc->faults->len : 0;
+    w->hook_buf = g_byte_array_new();
 
     if (opt && opt->trace_path && !fl_trace_open(&w->trace, opt->trace_path)) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot write: %s", opt->trace_path,
@@ -160,6 +167,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         n->disk = fl_disk_new();
         n->clock_offset = sc->skew ? sc->skew[i] : 0;
         n->drift = sc->drift ? sc->drift[i] : 0;
+        n->down_since = FL_TIME_NEVER;
         char name[32];
         g_snprintf(name, sizeof name, "node/%u", i);
         fl_rng_init(&n->rng, sc->seed, name);
@@ -179,7 +187,23 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         fl_world_at(w, w->heal_at, heal_all, NULL, 0);
     }
     w->stats.live_first_ok = FL_TIME_NEVER;
+    if (w->stopping) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
+        fl_world_free(w);
+        return NULL;
+    }
     return w;
+}
+
+void fl_world_refuse(FlWorld *w, const char *fmt, ...)
+{
+    if (w->stopping)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    w->refusal = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    w->stopping = true;
 }
 
 static void free_event_data(FlWorld *w, FlEvent *ev)
@@ -238,6 +262,9 @@ void fl_world_free(FlWorld *w)
     g_tree_destroy(w->counters);
     g_array_free(w->stats.latencies, TRUE);
     g_string_free(w->history, TRUE);
+    g_byte_array_unref(w->hook_buf);
+    g_free(w->refusal);
+    fl_fd_book_free(w);
     fl_trace_close(&w->trace);
     while (w->small_bufs) {
         void *b = w->small_bufs;
@@ -285,6 +312,11 @@ int fl_world_run(FlWorld *w, GError **err)
             break;
         }
         w->now = at;
+        if (w->stopping) {
+            free_event_data(w, &ev);
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
+            return -1;
+        }
         if (++w->stats.events > limit) {
             free_event_data(w, &ev);
             fl_sched_release(w->sched, id);
@@ -326,9 +358,14 @@ int fl_world_run(FlWorld *w, GError **err)
         }
         fl_sched_release(w->sched, id);
     }
+    if (w->stopping) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
+        return -1;
+    }
     if (w->now < w->end)
         w->now = w->end;
     w->stats.end = w->end;
+    fl_fd_book_finish(w);
     fl_trace(&w->trace, FL_TR_END, w->end, 0, 0, w->stats.events, 0, NULL);
     if (!fl_trace_close(&w->trace)) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "cannot write the trace: %s",
@@ -377,6 +414,8 @@ void fl_world_crash(FlWorld *w, uint32_t node)
     fl_disk_crash(n->disk);
     if (w->leader == node)
         w->leader = FL_NO_HINT;
+    n->down_since = w->now;
+    fl_fd_book_crash(w, node);
 }
 
 void fl_world_restart(FlWorld *w, uint32_t node)
@@ -386,6 +425,8 @@ void fl_world_restart(FlWorld *w, uint32_t node)
     if (n->up)
         return;
     fl_trace(&w->trace, FL_TR_RESTART, w->now, node, 0, 0, 0, NULL);
+    n->down_since = FL_TIME_NEVER;
+    fl_fd_book_restart(w, node);
     fl_node_start(w, n, true);
 }
 
@@ -419,6 +460,46 @@ void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift
     FlTime local = fl_node_local(n, w->now);
     n->drift = drift;
     n->clock_offset = (int64_t)local - (int64_t)(w->now + (int64_t)((double)w->now * drift)) + jump;
+}
+
+FlTime fl_world_local_time(const FlWorld *w, uint32_t node)
+{
+    return fl_node_local(&w->nodes[node], w->now);
+}
+
+double fl_world_clock_drift(const FlWorld *w, uint32_t node)
+{
+    return w->nodes[node].drift;
+}
+
+uint32_t fl_world_new_fault_index(FlWorld *w)
+{
+    return w->next_fault_index++;
+}
+
+void fl_world_set_send_hook(FlWorld *w, uint32_t node, FlWorldSendHook fn, void *ctx)
+{
+    g_assert(node < w->nnodes);
+    w->nodes[node].send_hook = fn;
+    w->nodes[node].send_hook_ctx = fn ? ctx : NULL;
+}
+
+void fl_world_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
+{
+    g_assert(from < w->nnodes && to < w->nnodes);
+    if (!w->nodes[from].up || len > FL_MAX_MESSAGE)
+        return;
+    fl_world_send(w, from, to, msg, len);
+}
+
+size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len,
+                    size_t cap)
+{
+    FlNode *n = &w->nodes[node];
+    if (!n->up || !n->proto->lie)
+        return 0;
+    size_t r = n->proto->lie(n, n->state, to, msg, len, cap);
+    return r <= cap ? r : 0;
 }
 
 void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)

@@ -51,6 +51,9 @@ json_t *fl_world_fault_intervals(const FlWorld *w);
 /* Protocol counters from fl_metric_add, as a JSON object sorted by name
  * (transfer full). */
 json_t *fl_world_counters(const FlWorld *w);
+/* The failure detectors' figures (see sim/fd.h), or NULL when no node ran
+ * a detector (transfer full). */
+json_t *fl_world_fd_metrics(const FlWorld *w);
 
 /* ---- For faults ----------------------------------------------------- */
 
@@ -75,6 +78,9 @@ FlDisk *fl_world_disk(FlWorld *w, uint32_t node);
 /* Changes a node's clock: the local clock jumps by @jump and runs at rate
  * 1 + @drift from now on. */
 void fl_world_set_clock(FlWorld *w, uint32_t node, FlDuration jump, double drift);
+/* The node's local clock now, and its rate offset. */
+FlTime fl_world_local_time(const FlWorld *w, uint32_t node);
+double fl_world_clock_drift(const FlWorld *w, uint32_t node);
 /* The node's role ("" if none). */
 const char *fl_world_role(const FlWorld *w, uint32_t node);
 
@@ -85,6 +91,32 @@ void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids);
 typedef void (*FlWorldCallback)(FlWorld *w, void *ctx, uint64_t arg);
 /* Calls @fn at virtual time @at (>= now). */
 void fl_world_at(FlWorld *w, FlTime at, FlWorldCallback fn, void *ctx, uint64_t arg);
+
+/* A fresh fault index for a fault made at run time (the nemesis's): after
+ * the scenario's own faults and every index given out before. */
+uint32_t fl_world_new_fault_index(FlWorld *w);
+
+/* ---- For Byzantine faults ------------------------------------------- */
+
+/* Sees each message the protocol of node @from sends to another server,
+ * before the network does: it may rewrite @msg (content and length, at
+ * most FL_MAX_MESSAGE bytes) and returns true to send it, false to drop it.
+ * Replies to clients do not pass through it: the clients' history must stay
+ * what the protocol answered, so the checker judges the protocol. */
+typedef bool (*FlWorldSendHook)(FlWorld *w, void *ctx, uint32_t from, uint32_t to,
+                                GByteArray *msg);
+/* Installs @fn as @node's send hook (NULL removes it).  One hook per node:
+ * a new one replaces the old.  @ctx is borrowed until removed. */
+void fl_world_set_send_hook(FlWorld *w, uint32_t node, FlWorldSendHook fn, void *ctx);
+/* Sends @len bytes (copied) from server @from to @to as if its protocol had
+ * sent them, bypassing the send hook: replays and equivocation.  Nothing
+ * is sent while @from is down. */
+void fl_world_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len);
+/* Asks @node's protocol, through its `lie` hook, to rewrite @msg (capacity
+ * @cap) into a lie meant for @to.  Returns the lie's length, or 0 when the
+ * protocol has no hook, declines, or the node is down. */
+size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len,
+                    size_t cap);
 
 /* Records a fault event in the trace and, for start/stop, in the fault
  * intervals of metrics.json.  @what: "start" or "stop" (or another word for

@@ -1,5 +1,5 @@
-/* sim/world_impl: the world's insides, shared by world.c, node.c and
- * client.c only.  Nothing outside sim/ includes this. */
+/* sim/world_impl: the world's insides, shared by world.c, node.c,
+ * client.c and fd.c only.  Nothing outside sim/ includes this. */
 #pragma once
 
 #include "sim/rng.h"
@@ -33,6 +33,9 @@ struct FlNode {
     double drift;
     char role[32];
     GArray *held;           /* events waiting for a paused node (of Held) */
+    FlTime down_since;      /* when it last crashed; FL_TIME_NEVER while up */
+    FlWorldSendHook send_hook;  /* Byzantine faults: sees its outgoing messages */
+    void *send_hook_ctx;
 };
 
 /* An event parked while its node is paused; it keeps its scheduler id, so
@@ -99,8 +102,12 @@ struct FlWorld {
     GArray *intervals;      /* of Interval */
     GTree *counters;        /* name -> double*, sorted */
     void *small_bufs;       /* free list of SMALL_BUF-byte message buffers, linked through their first word */
-    bool stopping;
     FlTime heal_at;         /* liveness phase start, or FL_TIME_NEVER */
+    bool stopping;          /* the run must end: `refusal` says why */
+    char *refusal;
+    uint32_t next_fault_index;  /* for faults made at run time */
+    GByteArray *hook_buf;   /* scratch for send hooks */
+    struct FdBook *fd;      /* failure detectors' accounting (fd.c), or NULL */
 };
 
 #define SMALL_BUF 256
@@ -115,6 +122,18 @@ FlTime fl_node_local(const FlNode *n, FlTime global);
 void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len);
 uint8_t *fl_world_buf_alloc(FlWorld *w, size_t len);
 void fl_world_buf_free(FlWorld *w, void *buf, size_t len);
+
+/* Stops the run: it ends with an error saying @fmt (the first refusal
+ * wins).  For configurations found impossible only at run time, such as a
+ * perfect failure detector without a synchronous network. */
+void fl_world_refuse(FlWorld *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* fd.c: the failure detectors' accounting, told of every crash and
+ * restart, closed at the end of the run. */
+void fl_fd_book_crash(FlWorld *w, uint32_t node);
+void fl_fd_book_restart(FlWorld *w, uint32_t node);
+void fl_fd_book_finish(FlWorld *w);
+void fl_fd_book_free(FlWorld *w);
 
 /* client.c */
 void fl_clients_init(FlWorld *w);

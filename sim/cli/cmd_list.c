@@ -35,6 +35,8 @@ static void list_faults(void)
     printf("Every fault takes: kind, at (start, default 0), and for or until (default: to the end).\n\n");
     for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++) {
         printf("%-12s %s\n", (*k)->name, (*k)->summary);
+        if ((*k)->own_timing)
+            printf("  %-14s (it has its own time fields: no at, for or until)\n", "");
         if ((*k)->duration_field)
             printf("  %-14s how long until it heals (like \"for\")\n", (*k)->duration_field);
         for (const FlFaultField *f = (*k)->fields; f && f->name; f++)

@@ -1,0 +1,83 @@
+/* delay: slows the chosen links.  Every message on them takes `extra` more,
+ * plus a uniform draw from [0, jitter]: a large jitter makes a link flaky
+ * (messages overtake each other unless the network is FIFO).  The added
+ * delay comes on top of the timing model, so it may break a sync bound:
+ * that is what it is for. */
+#include "faults/links.h"
+
+typedef struct Delay {
+    FlLinks links;
+    FlDuration extra, jitter;
+    int filter;
+} Delay;
+
+static bool delay_parse(FlFault *f, json_t *spec, const char *path, json_t *out, FlJv *jv,
+                        const FlScenario *sc)
+{
+    Delay *d = f->state;
+    if (!fl_links_parse(&d->links, spec, path, out, jv, sc) ||
+        !fl_jv_duration(jv, spec, path, "extra", out, false, 0, 0, &d->extra) ||
+        !fl_jv_duration(jv, spec, path, "jitter", out, false, 0, 0, &d->jitter))
+        return false;
+    if (d->extra == 0 && d->jitter == 0)
+        return fl_jv_errorf(jv, path, "extra", "expected a positive \"extra\" or \"jitter\"");
+    return true;
+}
+
+static FlFilterAction delay_filter(void *ctx, uint32_t from, uint32_t to, FlTime now,
+                                   FlRng *rng, FlDuration *extra)
+{
+    Delay *d = ctx;
+    if (fl_links_match(&d->links, from, to))
+        *extra += d->extra + (d->jitter > 0 ? fl_rng_range(rng, 0, d->jitter) : 0);
+    return FL_FILTER_PASS;
+}
+
+static void delay_start(FlFault *f, FlWorld *w)
+{
+    Delay *d = f->state;
+    fl_links_resolve(&d->links, w);
+    d->filter = fl_net_add_filter(fl_world_net(w), delay_filter, d);
+    g_autofree char *links = fl_links_text(&d->links);
+    char a[32], b[32];
+    g_autofree char *text = g_strdup_printf("%s extra=%s jitter=%s", links,
+                                            fl_duration_format(d->extra, a),
+                                            fl_duration_format(d->jitter, b));
+    fl_world_fault_event(w, f->index, "delay", "start", text);
+}
+
+static void delay_stop(FlFault *f, FlWorld *w)
+{
+    Delay *d = f->state;
+    if (!d->filter)
+        return;
+    fl_net_remove_filter(fl_world_net(w), d->filter);
+    d->filter = 0;
+    fl_world_fault_event(w, f->index, "delay", "stop", NULL);
+}
+
+static void delay_destroy(FlFault *f)
+{
+    Delay *d = f->state;
+    fl_links_deinit(&d->links);
+}
+
+static const FlFaultField delay_fields[] = {
+    { "from", "sender: node id or selector (default *)" },
+    { "to", "receiver: node id or selector (default *)" },
+    { "extra", "delay added to every message on these links (default 0)" },
+    { "jitter", "plus a uniform draw from [0, jitter] per message (default 0)" },
+    { "clients", "also slow client <-> server messages (default false)" },
+    { NULL, NULL },
+};
+
+const FlFaultKind fl_fault_delay = {
+    .name = "delay",
+    .summary = "slows links: adds extra latency, and jitter that makes them flaky",
+    .fields = delay_fields,
+    .state_size = sizeof(Delay),
+    .parse = delay_parse,
+    .start = delay_start,
+    .stop = delay_stop,
+    .destroy = delay_destroy,
+};
