@@ -6,12 +6,14 @@
 extern const FlProtocol fl_proto_single;
 extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
+extern const FlProtocol fl_proto_mapreduce;
 extern const FlProtocol fl_proto_fd_demo;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
     &fl_proto_primary_backup,
     &fl_proto_lww,
+    &fl_proto_mapreduce,
     &fl_proto_fd_demo,
     NULL,
 };

@@ -6,6 +6,7 @@
 #include "faults/registry.h"
 #include "protocols/registry.h"
 
+#include <math.h>
 #include <string.h>
 
 const char *fl_model_name(const FlWorkloadModel *m)
@@ -103,6 +104,11 @@ void fl_scenario_free(FlScenario *sc)
     if (sc->faults)
         g_ptr_array_unref(sc->faults);
     g_free(sc->consistency);
+    if (sc->expect.counters) {
+        for (guint i = 0; i < sc->expect.counters->len; i++)
+            g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
+        g_array_free(sc->expect.counters, TRUE);
+    }
     if (sc->resolved)
         json_decref(sc->resolved);
     g_free(sc);
@@ -570,7 +576,7 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     const char *c;
     if (!fl_jv_object(jv, in, "/check", keys) ||
         !fl_jv_string(jv, in, "/check", "consistency", out, true, NULL,
-                      "linearizable|sequential|none", &c))
+                      "linearizable|sequential|durable|exact|exactly-once|at-least-once|none", &c))
         return false;
     if (strcmp(c, "none") != 0)
         sc->consistency = g_strdup(c);
@@ -580,12 +586,52 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return true;
 }
 
+/* expect.counters: {"name": N} (exactly N) or {"name": {"min": a, "max": b}}
+ * (either bound may be left out), in the file's order. */
+static bool load_expect_counters(FlJv *jv, FlExpect *e, json_t *in, json_t *parent_out)
+{
+    static const char *const bounds[] = { "min", "max", NULL };
+    if (!json_is_object(in))
+        return fl_jv_error(jv, "/expect", "counters", in,
+                           "an object of counter names and bounds");
+    json_t *out = json_object();
+    json_object_set_new(parent_out, "counters", out);
+    e->counters = g_array_new(FALSE, TRUE, sizeof(FlExpectCounter));
+    const char *name;
+    json_t *v;
+    json_object_foreach(in, name, v) {
+        FlExpectCounter c = { .min = -INFINITY, .max = INFINITY };
+        if (json_is_number(v)) {
+            c.min = c.max = json_number_value(v);
+            json_object_set(out, name, v);
+        } else {
+            g_autofree char *path = g_strdup_printf("/expect/counters/%s", name);
+            json_t *o = json_object();
+            json_object_set_new(out, name, o);
+            if (!fl_jv_object(jv, v, path, bounds))
+                return false;
+            if (json_object_get(v, "min") &&
+                !fl_jv_double(jv, v, path, "min", o, true, 0, -1e300, 1e300, &c.min))
+                return false;
+            if (json_object_get(v, "max") &&
+                !fl_jv_double(jv, v, path, "max", o, true, 0, -1e300, 1e300, &c.max))
+                return false;
+            if (c.max < c.min)
+                return fl_jv_errorf(jv, path, "max", "expected max >= min");
+        }
+        c.name = g_strdup(name);
+        g_array_append_val(e->counters, c);
+    }
+    return true;
+}
+
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
                                         "max_info", "liveness", "trace_hash",
                                         "max_false_suspicions", "min_false_suspicions",
-                                        "max_detection_time", "max_missed_detections", NULL };
+                                        "max_detection_time", "max_missed_detections",
+                                        "counters", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -657,6 +703,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && json_object_get(in, "max_missed_detections"))
         ok = fl_jv_int(jv, in, "/expect", "max_missed_detections", out, true, 0, 0, INT64_MAX,
                        &e->max_missed_detections);
+    if (ok && json_object_get(in, "counters"))
+        ok = load_expect_counters(jv, e, json_object_get(in, "counters"), out);
     return ok;
 }
 

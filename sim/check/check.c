@@ -8,6 +8,7 @@
  */
 #include "sim/check/check.h"
 #include "sim/check/history.h"
+#include "sim/check/mapreduce.h"
 #include "sim/check/search.h"
 
 #include <stdio.h>
@@ -224,6 +225,8 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         GError **err)
 {
     if (json_out) *json_out = NULL;
+    if (model && strcmp(model, "mapreduce") == 0)
+        return fl_check_mapreduce(path, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();

@@ -6,10 +6,12 @@
 
 extern const FlWorkloadModel fl_workload_register;
 extern const FlWorkloadModel fl_workload_kv;
+extern const FlWorkloadModel fl_workload_mapreduce;
 
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
     &fl_workload_kv,
+    &fl_workload_mapreduce,
     NULL,
 };
 
