@@ -7,6 +7,7 @@
  * that fails.  Output never depends on hash-table order.
  */
 #include "sim/check/check.h"
+#include "sim/check/files.h"
 #include "sim/check/history.h"
 #include "sim/check/mapreduce.h"
 #include "sim/check/search.h"
@@ -227,6 +228,8 @@ FlVerdict fl_check_file(const char *path, const char *model,
     if (json_out) *json_out = NULL;
     if (model && strcmp(model, "mapreduce") == 0)
         return fl_check_mapreduce(path, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "files") == 0)
+        return fl_check_files(path, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
