@@ -8,6 +8,7 @@ extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
 extern const FlProtocol fl_proto_mapreduce;
 extern const FlProtocol fl_proto_dfs;
+extern const FlProtocol fl_proto_stream;
 extern const FlProtocol fl_proto_fd_demo;
 
 static const FlProtocol *const protocols[] = {
@@ -16,6 +17,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_lww,
     &fl_proto_mapreduce,
     &fl_proto_dfs,
+    &fl_proto_stream,
     &fl_proto_fd_demo,
     NULL,
 };

@@ -10,6 +10,7 @@
 #include "sim/check/files.h"
 #include "sim/check/history.h"
 #include "sim/check/mapreduce.h"
+#include "sim/check/stream.h"
 #include "sim/check/search.h"
 
 #include <stdio.h>
@@ -230,6 +231,8 @@ FlVerdict fl_check_file(const char *path, const char *model,
         return fl_check_mapreduce(path, consistency, format, report, json_out, err);
     if (model && strcmp(model, "files") == 0)
         return fl_check_files(path, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "stream") == 0)
+        return fl_check_stream(path, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();

@@ -8,12 +8,14 @@ extern const FlWorkloadModel fl_workload_register;
 extern const FlWorkloadModel fl_workload_kv;
 extern const FlWorkloadModel fl_workload_mapreduce;
 extern const FlWorkloadModel fl_workload_files;
+extern const FlWorkloadModel fl_workload_stream;
 
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
     &fl_workload_kv,
     &fl_workload_mapreduce,
     &fl_workload_files,
+    &fl_workload_stream,
     NULL,
 };
 
