@@ -38,7 +38,6 @@ typedef struct Byzantine {
     int behaviour;
     double p;
     uint32_t nodes;
-    FlWorld *w;
     GArray *liars;       /* uint32_t: the nodes hooked */
     Kept kept[KEPT];     /* ring */
     uint32_t nkept, next;
@@ -181,7 +180,6 @@ static bool byzantine_hook(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GB
 static void byzantine_start(FlFault *f, FlWorld *w)
 {
     Byzantine *b = f->state;
-    b->w = w;
     /* The scenario (and this state) may serve another run: forget the
      * last one's messages. */
     for (uint32_t i = 0; i < KEPT; i++) {

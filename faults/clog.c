@@ -25,7 +25,6 @@ typedef struct Clog {
     Link *links;
     uint32_t nlinks;
     uint32_t *index;     /* nodes x nodes -> link, or UINT32_MAX */
-    FlWorld *w;
     uint32_t fault;
     int filter;
 } Clog;
@@ -88,7 +87,6 @@ static void clog_start(FlFault *f, FlWorld *w)
     FlRng *rng = fl_world_fault_rng(w);
     FlTime now = fl_world_now(w);
     FlTime end = f->dur > 0 ? now + (FlTime)f->dur : FL_TIME_NEVER;
-    c->w = w;
     c->fault = f->index;
     g_autofree uint32_t *perm = g_new(uint32_t, all);
     g_autofree Link *pairs = g_new0(Link, all);

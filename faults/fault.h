@@ -2,8 +2,9 @@
  *
  * A fault kind parses its own JSON fields, then starts and stops at the
  * times the scenario gives (`at`, and `for` or `until`).  It acts on the run
- * only through sim/world.h: network filters, node lifecycle, clocks, disks;
- * never through a protocol's state.  The engine reads the common fields
+ * only through sim/world.h: network filters, node lifecycle, clocks, disks,
+ * send hooks on a node's outgoing messages (and the protocol's own `lie`
+ * hook, called by the engine); never through a protocol's state.  The engine reads the common fields
  * (kind, at, for, until) and hands the rest to the kind's parse.
  * Memory: the FlFault owns `state` (state_size bytes, zeroed), freed after
  * the kind's destroy. */

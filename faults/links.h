@@ -1,6 +1,7 @@
-/* faults/links: the set of links a network fault acts on.
+/* faults/links: the set of links a network fault acts on, and the node
+ * fields every kind reads.
  *
- * Shared by omission, delay and duplicate.  A link set is read from the
+ * Link sets are shared by omission, delay and duplicate.  A link set is read from the
  * fields `from` and `to` (node ids or selectors, default "*") and `clients`
  * (whether client <-> server messages count too), resolved into node sets
  * when the fault starts, and asked about each message.  A client endpoint

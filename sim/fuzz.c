@@ -12,6 +12,7 @@
  *    self-contained scenario file. */
 #include "sim/fuzz.h"
 
+#include "faults/nemesis.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 
@@ -31,6 +32,8 @@ void fl_outcome_clear(FlOutcome *o)
     g_free(o->detail);
     if (o->resolved)
         json_decref(o->resolved);
+    if (o->explicit_faults)
+        json_decref(o->explicit_faults);
     memset(o, 0, sizeof *o);
 }
 
@@ -88,6 +91,9 @@ static void child_run(json_t *scenario, const char *file, uint64_t seed, double 
             json_object_set_new(out, "trace_hash", json_string(hash));
             json_object_set_new(out, "virtual_s", json_real((double)sc->duration / 1e9));
             json_object_set(out, "resolved", sc->resolved);
+            /* The faults as the nemesis actually drew them: what shrinking
+             * works on. */
+            json_object_set_new(out, "explicit_faults", fl_faults_explicit(sc));
             fl_run_result_clear(&res);
         }
         fl_scenario_free(sc);
@@ -153,6 +159,7 @@ static void finish(uint64_t seed, const GString *buf, int status, FlOutcome *o)
     o->trace_hash = h ? g_ascii_strtoull(h, NULL, 16) : 0;
     o->virtual_s = json_number_value(json_object_get(j, "virtual_s"));
     o->resolved = json_incref(json_object_get(j, "resolved"));
+    o->explicit_faults = json_incref(json_object_get(j, "explicit_faults"));
     o->failed = strcmp(o->kind, "ok") != 0;
     json_decref(j);
 }
@@ -448,12 +455,27 @@ json_t *fl_fuzz_shrink(const FlOutcome *o, const char *file, double time_limit_s
     s.best.detail = g_strdup(o->detail);
     s.best.trace_hash = o->trace_hash;
 
-    size_t faults0 = json_array_size(json_object_get(sc, "faults"));
     json_t *wl = json_object_get(sc, "workload");
     FlDuration until0 = 0, dur0 = 0, until, dur;
     get_duration(wl, "until", &until0);
     get_duration(sc, "duration", &dur0);
     json_int_t clients0 = json_integer_value(json_object_get(wl, "clients"));
+
+    /* The nemesis drew its faults at run time; as explicit faults they can be
+     * shrunk one by one.  Keep that form only if it still fails the same way
+     * (a few draws, such as disk damage, happen only when a fault starts). */
+    bool made_explicit = false;
+    json_t *faults = json_object_get(sc, "faults");
+    if (o->explicit_faults && !json_equal(o->explicit_faults, faults)) {
+        json_t *cand = json_deep_copy(sc);
+        json_object_set(cand, "faults", o->explicit_faults);
+        if (still_fails(&s, cand)) {
+            json_object_set(sc, "faults", o->explicit_faults);
+            made_explicit = true;
+        }
+        json_decref(cand);
+    }
+    size_t faults0 = json_array_size(json_object_get(sc, "faults"));
 
     for (int round = 0; round < 3; round++) {
         bool changed = ddmin_array(&s, sc, "faults") > 0;
@@ -479,7 +501,9 @@ json_t *fl_fuzz_shrink(const FlOutcome *o, const char *file, double time_limit_s
     get_duration(wl, "until", &until);
     get_duration(sc, "duration", &dur);
     char a[32], b[32], c[32], d[32];
-    g_string_printf(note, "faults %zu -> %zu, workload until %s -> %s, clients %" JSON_INTEGER_FORMAT
+    if (made_explicit)
+        g_string_printf(note, "nemesis made explicit, ");
+    g_string_append_printf(note, "faults %zu -> %zu, workload until %s -> %s, clients %" JSON_INTEGER_FORMAT
                     " -> %" JSON_INTEGER_FORMAT ", duration %s -> %s; %u shrink run%s%s",
                     faults0, json_array_size(json_object_get(sc, "faults")),
                     fl_duration_format(until0, a), fl_duration_format(until, b), clients0,

@@ -21,6 +21,7 @@ typedef struct FlOutcome {
     char *detail;        /* one line for people */
     uint64_t trace_hash;
     json_t *resolved;    /* the scenario as run (seed and drawn values fixed); may be NULL */
+    json_t *explicit_faults;  /* its faults with every nemesis replaced by what it drew; may be NULL */
     double virtual_s;    /* virtual time simulated */
 } FlOutcome;
 

@@ -210,6 +210,7 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     memset(res, 0, sizeof *res);
     res->unmet = g_ptr_array_new_with_free_func(g_free);
     res->verdict = FL_VERDICT_UNKNOWN;
+    bool made_dir = opt->out_dir && !g_file_test(opt->out_dir, G_FILE_TEST_IS_DIR);
     if (opt->out_dir && g_mkdir_with_parents(opt->out_dir, 0755) != 0) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot create the run's folder: %s",
                     opt->out_dir, g_strerror(errno));
@@ -220,10 +221,19 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     FlWorldOptions wo = { .trace_path = trace_path, .record_history = true };
     gint64 t0 = g_get_monotonic_time();
     FlWorld *w = fl_world_new(sc, &wo, err);
-    if (!w)
-        return -1;
-    if (fl_world_run(w, err) != 0) {
+    if (w && fl_world_run(w, err) != 0) {
         fl_world_free(w);
+        w = NULL;
+    }
+    if (!w) {
+        /* A configuration refused at run time (a perfect failure detector
+         * without a sync network) is bad input: write nothing, as for a
+         * scenario refused when loading. */
+        if (err && *err && (*err)->code == FL_ERROR_INPUT && trace_path) {
+            g_unlink(trace_path);
+            if (made_dir)
+                g_rmdir(opt->out_dir);
+        }
         return -1;
     }
     res->wall_s = (double)(g_get_monotonic_time() - t0) / 1e6;

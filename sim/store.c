@@ -205,7 +205,12 @@ void fl_store_apply(FlStore *s, const FlOp *op, FlResult *res)
         g_string_append_len(e->text, tok, (gssize)n);
         break;
     default:
-        g_assert_not_reached();
+        /* A kind fl_op_decode accepts but this store does not model: it came
+         * from a peer (a corrupted or forged message), not from a client,
+         * so it fails rather than crashing the run. */
+        res->status = FL_RESULT_FAIL;
+        res->hint = FL_NO_HINT;
+        break;
     }
 }
 

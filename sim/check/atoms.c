@@ -135,6 +135,13 @@ FlAtom fl_atoms_str(FlAtoms *a, const char *s, gsize len)
     return intern(a, FL_ATOM_KIND_STR, s, len);
 }
 
+FlAtom fl_atoms_placeholder(FlAtoms *a, const char *name)
+{
+    /* Canonical JSON never starts with '<', so this is no value's text. */
+    g_autofree char *text = g_strdup_printf("<%s>", name);
+    return intern(a, FL_ATOM_KIND_JSON, text, strlen(text));
+}
+
 FlAtom fl_atoms_concat(FlAtoms *a, FlAtom x, FlAtom y)
 {
     g_assert(fl_atoms_kind(a, x) == FL_ATOM_KIND_STR);

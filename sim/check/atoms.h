@@ -34,6 +34,8 @@ void fl_atoms_free(FlAtoms *a);
 
 FlAtom fl_atoms_int(FlAtoms *a, gint64 x);
 FlAtom fl_atoms_str(FlAtoms *a, const char *s, gsize len);
+/* An atom equal to no value of any history, shown as <@name>. */
+FlAtom fl_atoms_placeholder(FlAtoms *a, const char *name);
 /* The string atom of @s if it was interned, else FL_ATOM_NONE. */
 FlAtom fl_atoms_find_str(const FlAtoms *a, const char *s, gsize len);
 /* The string atom for the concatenation of string atoms @x and @y. */

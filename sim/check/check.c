@@ -242,9 +242,26 @@ FlVerdict fl_check_file(const char *path, const char *model,
     }
     FlConsistency c;
     if (!parse_consistency(consistency, &c, err)) return FL_VERDICT_ERROR;
-    gint64 deadline = timeout_s > 0 ? g_get_monotonic_time() + (gint64)(timeout_s * 1e6) : 0;
+    gint64 start = g_get_monotonic_time();
     FlHistory *h = fl_history_load(path, format, m, err);
     if (h == NULL) return FL_VERDICT_ERROR;
+    /* The time limit covers reading the file too. */
+    double left = timeout_s - (double)(g_get_monotonic_time() - start) / 1e6;
+    FlVerdict v = fl_check_history(h, consistency, timeout_s > 0 ? MAX(left, 1e-6) : 0,
+                                   report, json_out, err);
+    fl_history_free(h);
+    return v;
+}
+
+FlVerdict fl_check_history(FlHistory *h, const char *consistency,
+                           double timeout_s, GString *report,
+                           json_t **json_out, GError **err)
+{
+    if (json_out) *json_out = NULL;
+    const FlModel *m = h->model;
+    FlConsistency c;
+    if (!parse_consistency(consistency, &c, err)) return FL_VERDICT_ERROR;
+    gint64 deadline = timeout_s > 0 ? g_get_monotonic_time() + (gint64)(timeout_s * 1e6) : 0;
 
     GPtrArray *groups = split_by_key(h);
     FlVerdict verdict = FL_VERDICT_VALID;
@@ -294,7 +311,6 @@ FlVerdict fl_check_file(const char *path, const char *model,
         *json_out = json;
     }
     g_ptr_array_unref(groups);
-    fl_history_free(h);
     return verdict;
 }
 

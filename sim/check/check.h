@@ -35,6 +35,12 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         double timeout_s, GString *report, json_t **json_out,
                         GError **err);
 
+/* The same on a history already loaded (sim/check/history.h; borrowed). */
+typedef struct FlHistory FlHistory;
+FlVerdict fl_check_history(FlHistory *h, const char *consistency,
+                           double timeout_s, GString *report,
+                           json_t **json_out, GError **err);
+
 /* `faultline check ...`: parses its own arguments (argv[0] is "check").
  * Returns the process exit status: 0 valid, 1 invalid, 2 bad usage or
  * input, 3 unknown. */

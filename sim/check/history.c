@@ -205,8 +205,31 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
     return TRUE;
 }
 
+static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
+                        gsize len, const char *format, const FlModel *model,
+                        GError **err);
+
 FlHistory *fl_history_load(const char *path, const char *format,
                            const FlModel *model, GError **err)
+{
+    GMappedFile *file = g_mapped_file_new(path, FALSE, err);
+    if (!file) return NULL;
+    const char *data = g_mapped_file_get_contents(file);
+    gsize len = g_mapped_file_get_length(file);
+    return parse(path, file, data ? data : "", len, format, model, err);
+}
+
+FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
+                            const char *format, const FlModel *model,
+                            GError **err)
+{
+    return parse(name, NULL, data, len, format, model, err);
+}
+
+/* Takes ownership of @file (may be NULL), even on failure. */
+static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
+                        gsize len, const char *format, const FlModel *model,
+                        GError **err)
 {
     FlFormat fmt;
     if (format == NULL) {
@@ -218,10 +241,9 @@ FlHistory *fl_history_load(const char *path, const char *format,
     } else {
         g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "unknown format \"%s\" (expected jsonl or edn)", format);
+        if (file) g_mapped_file_unref(file);
         return NULL;
     }
-    GMappedFile *file = g_mapped_file_new(path, FALSE, err);
-    if (!file) return NULL;
 
     FlHistory *h = g_new0(FlHistory, 1);
     h->model = model;
@@ -231,9 +253,7 @@ FlHistory *fl_history_load(const char *path, const char *format,
     h->keys = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     h->path = g_strdup(path);
     h->file = file;
-    const char *data = g_mapped_file_get_contents(file);
-    gsize len = g_mapped_file_get_length(file);
-    h->reader = fl_reader_new(path, data ? data : "", len, fmt);
+    h->reader = fl_reader_new(path, data, len, fmt);
 
     Loader L = {
         .h = h,

@@ -16,7 +16,7 @@
 #include "sim/check/model.h"
 #include "sim/check/reader.h"
 
-typedef struct {
+typedef struct FlHistory {
     const FlModel *model;
     FlModelCtx ctx;           /* owned atoms and items */
     GArray *ops;              /* FlOp, in invocation order */
@@ -34,6 +34,11 @@ typedef struct {
  * caller frees the result with fl_history_free. */
 FlHistory *fl_history_load(const char *path, const char *format,
                            const FlModel *model, GError **err);
+/* The same from @len bytes at @data, which the caller keeps alive and
+ * unchanged until fl_history_free; @name names them in messages. */
+FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
+                            const char *format, const FlModel *model,
+                            GError **err);
 void fl_history_free(FlHistory *h);
 
 /* Appends to @out, as `, "name": value` JSON members, the fields of @op's

@@ -85,9 +85,23 @@ struct FlModel {
     FlAtom (*observes)(const FlOp *op);
     /* Optional, with observes: which states @op may leave behind. */
     FlProduces (*produces)(const FlOp *op, FlAtom *value);
-    /* Every operation either observes the whole state or overwrites it
-     * (register): an info write nobody observes can be dropped. */
-    gboolean overwrite_only;
+    /* Optional, together: @shows gives the value an operation's result
+     * reveals (FL_ATOM_NONE if none); @visible says whether the effect of
+     * @op could be what such a value @w reveals.  When no revealed value
+     * can show an info op's effect, the search drops that op. */
+    FlAtom (*shows)(const FlOp *op);
+    /* Optional: orderings that every linearization must respect beyond
+     * real time, derived from results (a queue with distinct values: the
+     * value dequeued first was enqueued first).  Appends pairs of indices
+     * into @ops (guint32 before, guint32 after) to @pairs.  @ops[0..n) are
+     * the operations of one object that are not `fail`. */
+    void (*constraints)(FlModelCtx *ctx, const FlOp *const *ops, guint32 n,
+                        GArray *pairs);
+    /* Optional: rewrites, in the search's own copies @ops[0..n), values
+     * whose identity cannot matter to any result into one placeholder, so
+     * that states differing only by them are one state. */
+    void (*anonymize)(FlModelCtx *ctx, FlOp *ops, guint32 n);
+    gboolean (*visible)(FlModelCtx *ctx, const FlOp *op, FlAtom w);
 };
 
 extern const FlModel fl_model_register;

@@ -8,6 +8,8 @@
  */
 #include "sim/check/model.h"
 
+#include <string.h>
+
 enum { GET, PUT, APPEND };
 static const char *const ops[] = { "get", "put", "append", NULL };
 
@@ -72,6 +74,21 @@ static FlProduces produces(const FlOp *op, FlAtom *value)
          : op->f == PUT ? FL_PRODUCES_EXACT : FL_PRODUCES_SUFFIX;
 }
 
+/* Until the next put, a put of s shows as a prefix of the value, an
+ * append of t as a substring. */
+static gboolean visible(FlModelCtx *ctx, const FlOp *op, FlAtom w)
+{
+    if (op->f == GET || fl_atoms_kind(ctx->atoms, w) != FL_ATOM_KIND_STR) return FALSE;
+    gsize lw, ls;
+    const char *sw = fl_atoms_bytes(ctx->atoms, w, &lw);
+    const char *ss = fl_atoms_bytes(ctx->atoms, op->a, &ls);
+    if (ls > lw) return FALSE;
+    if (op->f == PUT) return memcmp(sw, ss, ls) == 0;
+    for (gsize i = 0; i + ls <= lw; i++)
+        if (memcmp(sw + i, ss, ls) == 0) return TRUE;
+    return FALSE;
+}
+
 const FlModel fl_model_kv = {
     .name = "kv",
     .ops = ops,
@@ -82,4 +99,6 @@ const FlModel fl_model_kv = {
     .show_state = show_state,
     .observes = observes,
     .produces = produces,
+    .shows = observes,
+    .visible = visible,
 };

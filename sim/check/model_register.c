@@ -81,6 +81,14 @@ static FlProduces produces(const FlOp *op, FlAtom *value)
     return FL_PRODUCES_EXACT;
 }
 
+/* A write's effect lasts until the next write or cas, which overwrites it:
+ * it can only be seen as its own value. */
+static gboolean visible(FlModelCtx *ctx, const FlOp *op, FlAtom w)
+{
+    FlAtom v;
+    return produces(op, &v) == FL_PRODUCES_EXACT && v == w;
+}
+
 const FlModel fl_model_register = {
     .name = "register",
     .ops = ops,
@@ -91,5 +99,6 @@ const FlModel fl_model_register = {
     .show_state = show_state,
     .observes = observes,
     .produces = produces,
-    .overwrite_only = TRUE,
+    .shows = observes,
+    .visible = visible,
 };

@@ -29,12 +29,15 @@
  *     fingerprints make the same trade, with 64 bits).  When the memo reaches
  *     its memory bound it stops growing; that only costs time.
  *
- *  5. Identity steps are taken greedily.  If a candidate c leaves the state
- *     unchanged (a read of the current value, an add of a present member),
+ *  5. Reads are placed greedily.  If a candidate c is a read-only operation
+ *     (one that never changes any state) and succeeds in the current state,
  *     then whenever the configuration can be completed, it can be completed
  *     starting with c: move c to the front of any completion; no remaining
- *     operation must precede it (it is a candidate) and the states along the
- *     completion do not change.  So c is placed without a choice point.
+ *     operation must precede it (it is a candidate), and taking it out of
+ *     its old place changes no state.  So c is placed without a choice
+ *     point.  (An operation that merely happens to leave this state alone,
+ *     such as a write of the current value, does not qualify: later it may
+ *     be the one that brings the value back.)
  *
  *  6. Observers (models with `observes`, whose state is one value).  Let v be
  *     the current state.  If a required operation still to be placed needs
@@ -45,15 +48,21 @@
  *     linear time on register histories, like the Gibbons-Korach algorithms.
  *
  *  7. Info operations.  An info operation that cannot change the state is
- *     dropped.  In a model where every operation observes or overwrites the
- *     whole state (register), an info operation whose value nobody observes
- *     is dropped too: in any linearization the operation after it overwrites
- *     its value, so removing it changes nothing.  An info operation that is
+ *     dropped.  So is one whose effect no observed value can show (the
+ *     model's `visible`: a register write whose value nobody reads, a kv
+ *     append whose string no get contains): in any order that uses it, the
+ *     states it influences are observed by nobody until an operation erases
+ *     its effect, so removing it changes no result.  An info operation that is
  *     the only possible producer of a value a required operation observes
  *     must take effect, before that observer completes: it becomes required,
  *     with the observer's completion as its deadline.  Every other info
  *     operation stays optional: it may be placed any time after its
  *     invocation, or never.
+ *
+ *  9. Derived orderings.  A model may know orderings that results imply
+ *     beyond real time (queue: what was dequeued first was enqueued first).
+ *     They only remove candidates that cannot lead anywhere.  They are
+ *     derived from real-time order, so they apply to linearizability only.
  *
  *  8. Counterexample.  The deepest path (most operations placed) is kept with
  *     amortised O(1) copying (only the part that changed since it was last
@@ -101,6 +110,7 @@ typedef struct {
     FlConsistency cons;
     guint32 n;
     guint32 *gid;          /* local -> index in h->ops */
+    FlOp *own;             /* copies, when the model anonymizes values */
     const FlOp **op;
     gint64 *ret;           /* completion, or derived deadline (note 7) */
     guint8 *required;
@@ -113,6 +123,10 @@ typedef struct {
     /* Sequential consistency: ops grouped by process. */
     guint32 n_chains;
     guint32 *chain_start, *chain_len, *chain_head, *chain_of, *chain_ops;
+
+    /* Orderings from the model (note 9): op i may be placed only after
+     * before[before_off[i] .. before_off[i + 1]). */
+    guint32 *before_off, *before;
 
     /* Observers (note 6). */
     gint32 *obs_vid;
@@ -341,12 +355,21 @@ static void undo(Search *s, guint32 o, guint32 prev_state)
 }
 
 /* Appends the candidates (note 2) to s->cands, from offset @off. */
+static gboolean ordered_after_pending(const Search *s, guint32 o)
+{
+    if (s->before_off == NULL) return FALSE;
+    for (guint32 k = s->before_off[o]; k < s->before_off[o + 1]; k++)
+        if (!s->done[s->before[k]]) return TRUE;
+    return FALSE;
+}
+
 static void gather(Search *s)
 {
     if (s->cons == FL_CONSISTENCY_LINEARIZABLE) {
         for (guint32 e = s->next[0]; e != 0; e = s->next[e]) {
             if ((e & 1) == 0) break;   /* a return entry */
             guint32 o = (e - 1) / 2;
+            if (ordered_after_pending(s, o)) continue;   /* note 9 */
             g_array_append_val(s->cands, o);
         }
         return;
@@ -477,11 +500,11 @@ static FlVerdict run(Search *s)
         gather(s);
         guint32 k = s->cands->len - off;
 
-        /* Note 5: an identity step is taken without a choice. */
+        /* Note 5: a read that succeeds is placed without a choice. */
         guint32 forced = NONE;
         for (guint32 i = 0; i < k; i++) {
             guint32 o = g_array_index(s->cands, guint32, off + i);
-            if (step(s, s->state, o) == s->state) {
+            if (((s->m->readonly_ops >> s->op[o]->f) & 1) && step(s, s->state, o) == s->state) {
                 forced = o;
                 break;
             }
@@ -517,12 +540,12 @@ static int cmp_pair(const void *x, const void *y)
     return a->vid < b->vid ? -1 : a->vid > b->vid;
 }
 
-/* The values observed by the local ops: fills @vid (atom -> index + 1)
- * and @vatom (index -> atom), in op order. */
-static void observed_values(Search *s, GHashTable *vid, GArray *vatom)
+/* The values observed (or, with @shown, revealed) by the local ops: fills
+ * @vid (atom -> index + 1) and @vatom (index -> atom), in op order. */
+static void observed_values(Search *s, gboolean shown, GHashTable *vid, GArray *vatom)
 {
     for (guint32 i = 0; i < s->n; i++) {
-        FlAtom a = s->m->observes(s->op[i]);
+        FlAtom a = shown ? s->m->shows(s->op[i]) : s->m->observes(s->op[i]);
         if (a == FL_ATOM_NONE) continue;
         if (!g_hash_table_contains(vid, GUINT_TO_POINTER(a))) {
             g_hash_table_insert(vid, GUINT_TO_POINTER(a), GUINT_TO_POINTER(vatom->len + 1));
@@ -531,19 +554,20 @@ static void observed_values(Search *s, GHashTable *vid, GArray *vatom)
     }
 }
 
-/* Note 7: in an overwrite-only model, clears keep[i] for the info ops
- * whose value nobody observes. */
+/* Note 7: clears keep[i] for the info ops whose effect no observed value
+ * can show. */
 static void drop_unobserved(Search *s, guint8 *keep)
 {
-    if (!s->m->overwrite_only) return;
+    if (!s->m->visible) return;
     GHashTable *vid = g_hash_table_new(NULL, NULL);
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
-    observed_values(s, vid, vatom);
+    observed_values(s, TRUE, vid, vatom);
     for (guint32 i = 0; i < s->n; i++) {
         if (s->op[i]->status != FL_OP_INFO) continue;
-        FlAtom v;
-        if (s->m->produces(s->op[i], &v) == FL_PRODUCES_EXACT &&
-            !g_hash_table_contains(vid, GUINT_TO_POINTER(v))) {
+        gboolean seen = FALSE;
+        for (guint32 w = 0; w < vatom->len && !seen; w++)
+            seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
+        if (!seen) {
             keep[i] = 0;
             s->dropped++;
         }
@@ -560,7 +584,7 @@ static void prepare_observers(Search *s)
     FlAtoms *atoms = s->h->ctx.atoms;
     GHashTable *vid = g_hash_table_new(NULL, NULL);   /* atom -> vid + 1 */
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
-    observed_values(s, vid, vatom);
+    observed_values(s, FALSE, vid, vatom);
     /* Producers of each observed value. */
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(Pair));
     GHashTable *by_token = g_hash_table_new_full(NULL, NULL, NULL,
@@ -764,6 +788,7 @@ static void build_chains(Search *s)
 static void search_free(Search *s)
 {
     g_free(s->gid);
+    g_free(s->own);
     g_free(s->op);
     g_free(s->ret);
     g_free(s->required);
@@ -777,6 +802,8 @@ static void search_free(Search *s)
     g_free(s->chain_head);
     g_free(s->chain_of);
     g_free(s->chain_ops);
+    g_free(s->before_off);
+    g_free(s->before);
     g_free(s->obs_vid);
     g_free(s->prod_off);
     g_free(s->prod_vid);
@@ -917,10 +944,32 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
     }
     s->states = fl_atoms_new();
     s->scratch = g_byte_array_new();
-    if (s->m->observes) {
-        drop_unobserved(s, keep);
-        compact(s, keep);
-        prepare_observers(s);
+    drop_unobserved(s, keep);
+    compact(s, keep);
+    if (s->m->anonymize) {
+        s->own = g_new(FlOp, MAX(s->n, 1));
+        for (guint32 i = 0; i < s->n; i++) {
+            s->own[i] = *s->op[i];
+            s->op[i] = &s->own[i];
+        }
+        s->m->anonymize(&h->ctx, s->own, s->n);
+    }
+    if (s->m->observes) prepare_observers(s);
+    if (s->m->constraints && consistency == FL_CONSISTENCY_LINEARIZABLE) {
+        GArray *pairs = g_array_new(FALSE, FALSE, sizeof(guint32));
+        s->m->constraints(&h->ctx, s->op, s->n, pairs);
+        s->before_off = g_new0(guint32, s->n + 1);
+        s->before = g_new(guint32, MAX(pairs->len / 2, 1));
+        for (guint k = 0; k + 1 < pairs->len; k += 2)
+            s->before_off[g_array_index(pairs, guint32, k + 1) + 1]++;
+        for (guint32 i = 0; i < s->n; i++) s->before_off[i + 1] += s->before_off[i];
+        guint32 *fill = g_memdup2(s->before_off, sizeof(guint32) * (s->n + 1));
+        for (guint k = 0; k + 1 < pairs->len; k += 2) {
+            guint32 b = g_array_index(pairs, guint32, k), a = g_array_index(pairs, guint32, k + 1);
+            s->before[fill[a]++] = b;
+        }
+        g_free(fill);
+        g_array_unref(pairs);
     }
     g_free(keep);
     s->done = g_new0(guint8, MAX(s->n, 1));

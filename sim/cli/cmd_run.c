@@ -1,4 +1,5 @@
-/* faultline run SCENARIO [--seed N] [--out DIR] */
+/* faultline run SCENARIO [--seed N] [--out DIR] [--plot] */
+#include "plots/plot.h"
 #include "sim/cli/cli.h"
 #include "sim/run.h"
 
@@ -11,7 +12,7 @@ int fl_cmd_run(int argc, char **argv)
 {
     gint64 seed = -1;
     g_autofree char *out = NULL;
-    gboolean no_trace = FALSE, quiet = FALSE;
+    gboolean no_trace = FALSE, quiet = FALSE, plot = FALSE;
     double timeout = 60;
     GOptionEntry entries[] = {
         { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (overrides the file's)", "N" },
@@ -19,6 +20,7 @@ int fl_cmd_run(int argc, char **argv)
         { "no-trace", 0, 0, G_OPTION_ARG_NONE, &no_trace, "Do not write trace.jsonl (the hash is still computed)", NULL },
         { "check-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds the checker may take (default 60)", "S" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the last line", NULL },
+        { "plot", 0, 0, G_OPTION_ARG_NONE, &plot, "Draw every picture of `faultline plot` into DIR/plots after the run", NULL },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO");
@@ -27,7 +29,9 @@ int fl_cmd_run(int argc, char **argv)
         "describes, with its seed.  Writes scenario.json, history.jsonl,\n"
         "trace.jsonl and metrics.json into the run's folder, checks the history\n"
         "and prints a summary ending with \"trace_hash=... verdict=...\".\n"
-        "Exit status: 0 expectations met, 1 not met, 2 bad usage or input.");
+        "With --plot, also draws the pictures of `faultline plot` into DIR/plots.\n"
+        "Exit status: 0 expectations met, 1 not met (or gnuplot failed), 2 bad usage\n"
+        "or input (or --plot without gnuplot).");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!fl_cli_parse(ctx, &argc, &argv, "run"))
         return 2;
@@ -39,6 +43,14 @@ int fl_cmd_run(int argc, char **argv)
         fprintf(stderr, "faultline run: --check-timeout: expected a positive number of seconds\n");
         return 2;
     }
+    /* Before the run, so a missing gnuplot costs no waiting. */
+    if (plot && no_trace) {
+        fprintf(stderr, "faultline run: --plot draws the space-time diagram from trace.jsonl; "
+                        "it does not go with --no-trace\n");
+        return 2;
+    }
+    if (plot && !fl_cli_have_gnuplot("run"))
+        return 2;
     GError *err = NULL;
     FlScenario *sc = fl_scenario_load(argv[1], seed, &err);
     if (!sc) {
@@ -62,16 +74,27 @@ int fl_cmd_run(int argc, char **argv)
         fl_scenario_free(sc);
         return 2;
     }
+    /* The pictures come before the summary, whose last line stays the
+     * trace hash. */
+    int plot_status = 0;
+    g_autofree char *plots = g_build_filename(dir, "plots", NULL);
+    if (plot) {
+        FlPlotOptions po = { .format = "png", .out_dir = plots, .render = true,
+                             .notes = quiet ? NULL : stderr };
+        plot_status = fl_plot_run_dir(dir, &po, NULL);
+    }
     if (quiet) {
         printf("trace_hash=%016" PRIx64 " verdict=%s\n", res.trace_hash, fl_verdict_name(res.verdict));
     } else {
         printf("  files     %s/\n", dir);
+        if (plot && plot_status == 0)
+            printf("  plots     %s/ (latency, rate, latency-dist, space-time, timeline)\n", plots);
         fl_run_print_summary(sc, &res, stdout);
         double v = json_integer_value(json_object_get(res.metrics, "virtual_time_ns")) / 1e9;
         fprintf(stderr, "faultline: %.3f s of wall time, %.0fx faster than real time\n",
                 res.wall_s, res.wall_s > 0 ? v / res.wall_s : 0);
     }
-    int status = res.met ? 0 : 1;
+    int status = plot_status ? plot_status : res.met ? 0 : 1;
     fl_run_result_clear(&res);
     fl_scenario_free(sc);
     return status;

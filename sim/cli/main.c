@@ -18,6 +18,13 @@ static const char usage[] =
     "  fuzz SCENARIO [--seeds N] [--jobs J]  run many seeds, shrink and write failures\n"
     "  replay FAILURE.json                   rerun a recorded run and compare its hash\n"
     "  list protocols|faults|models          what a scenario can name\n"
+    "  plot RUN_DIR [--format png|svg]       draw a run: latency, rate, latency\n"
+    "                                        distribution, space-time, timeline\n"
+    "  plot --compare RUN_DIR...             several runs on one chart\n"
+    "  report RUN_DIR                        one HTML page: scenario, summary,\n"
+    "                                        verdicts, counterexample, pictures\n"
+    "  sweep SCENARIO... --param PATH=A..B   a grid of parameter values x seeds,\n"
+    "                                        failures, availability and latency plotted\n"
     "  help [COMMAND]                        this text, or a command's --help\n"
     "\n"
     "Every command takes --help.  Exit status: 0 ok, 1 expectation not met or\n"
@@ -67,6 +74,13 @@ int main(int argc, char **argv)
         return fl_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return fl_cmd_list(argc - 1, argv + 1);
-    fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, fuzz, replay, list or help)\n", cmd);
+    if (strcmp(cmd, "plot") == 0)
+        return fl_cmd_plot(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return fl_cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0)
+        return fl_cmd_sweep(argc - 1, argv + 1);
+    fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, fuzz, replay, "
+                    "list, plot, report, sweep or help)\n", cmd);
     return 2;
 }
