@@ -322,9 +322,9 @@ int fl_check_main(int argc, char **argv)
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set or queue", "MODEL" },
+          "register (cas-register), kv, mutex, set, queue, files, mapreduce or stream", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default) or sequential", "C" },
+          "linearizable (default) or sequential; durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,

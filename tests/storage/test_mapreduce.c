@@ -4,6 +4,7 @@
  * after a crash, backup tasks against a straggler. */
 #include "tests/storage/helpers.h"
 
+#include "protocols/mapreduce/mapreduce.h"
 #include "sim/check/corpus.h"
 #include "sim/check/mapreduce.h"
 
@@ -63,6 +64,48 @@ static void test_wordcount_sums_to_words(void **state)
         total += g_ascii_strtoull(strchr(lines[i], ' ') + 1, NULL, 10);
     assert_int_equal(total, 1000);
     g_string_free(out, TRUE);
+}
+
+/* The protocol's map and reduce functions, run by hand over every split
+ * and partition, give the sequential output: what a fault-free job must. */
+static void test_programs_match_the_sequential_run(void **state)
+{
+    for (uint8_t program = MR_WORDCOUNT; program <= MR_INDEX; program++) {
+        for (uint32_t maps = 1; maps <= 9; maps += 4) {
+            uint32_t reduces = maps == 1 ? 1 : 3, words = 1234;
+            GString ***parts = g_new0(GString **, maps);
+            for (uint32_t m = 0; m < maps; m++) {
+                parts[m] = g_new0(GString *, reduces);
+                for (uint32_t r = 0; r < reduces; r++)
+                    parts[m][r] = g_string_new(NULL);
+                uint32_t from, to;
+                mr_split(words, maps, m, &from, &to);
+                mr_map(program, 77, words, from, to, reduces, parts[m]);
+            }
+            GString *all = g_string_new(NULL), *one = g_string_new(NULL);
+            GString **inputs = g_new0(GString *, maps);
+            for (uint32_t r = 0; r < reduces; r++) {
+                for (uint32_t m = 0; m < maps; m++)
+                    inputs[m] = parts[m][r];
+                mr_reduce(program, inputs, maps, one);
+                g_string_append_len(all, one->str, (gssize)one->len);
+            }
+            mr_sort_lines(all);
+            GString *want = g_string_new(NULL);
+            fl_mapreduce_expected(77, words, program == MR_INDEX, want);
+            assert_string_equal(all->str, want->str);
+            for (uint32_t m = 0; m < maps; m++) {
+                for (uint32_t r = 0; r < reduces; r++)
+                    g_string_free(parts[m][r], TRUE);
+                g_free(parts[m]);
+            }
+            g_free(parts);
+            g_free(inputs);
+            g_string_free(all, TRUE);
+            g_string_free(one, TRUE);
+            g_string_free(want, TRUE);
+        }
+    }
 }
 
 static void test_exact_output_is_valid(void **state)
@@ -213,6 +256,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_corpus_is_reproducible),
         cmocka_unit_test(test_wordcount_sums_to_words),
+        cmocka_unit_test(test_programs_match_the_sequential_run),
         cmocka_unit_test(test_exact_output_is_valid),
         cmocka_unit_test(test_wrong_outputs_are_invalid),
         cmocka_unit_test(test_failed_and_timed_out_jobs_say_nothing),
