@@ -771,8 +771,7 @@ static void decide(FlNode *n, Dfs *d, DfsMaster *m, DfsChunk *c)
         g_array_append_vals(c->replicas, silent->data, silent->len);
         g_array_set_size(ans, 0);   /* nothing is dropped */
         c->needs_check = true;
-        check_finished(n, d, m, c);
-        c->needs_check = true;
+        check_finished(n, d, m, c);   /* may start a grant: @c may move */
         return;
     }
     for (guint i = 0; i < ans->len; i++) {
