@@ -54,7 +54,7 @@ enum {
     DFS_SYNC,             /* seq, snapshot */
     DFS_SYNC_ACK,         /* seq */
     DFS_META_FETCH,       /* (empty) */
-    DFS_META_SNAPSHOT,    /* seq, snapshot */
+    DFS_META_SNAPSHOT,    /* valid, seq, snapshot */
 };
 
 /* DFS_RESULT, DFS_LOOKUP_REPLY and DFS_READ_REPLY statuses. */
@@ -248,6 +248,7 @@ typedef struct Dfs {
     DfsMaster *master;       /* node 0 */
     GByteArray *backup_meta; /* node 1 with a backup: the last snapshot */
     uint64_t backup_seq;
+    bool backup_valid;       /* false after a restart with a damaged copy */
     DfsChunkServer *cs;      /* chunk servers */
     DfsGateway *gw;          /* chunk servers */
     GQueue *loopback;        /* of GByteArray*: messages to this node itself */

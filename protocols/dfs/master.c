@@ -233,11 +233,14 @@ static void store_meta(FlNode *n, const uint8_t *body, size_t len)
     fl_writer_deinit(&w);
 }
 
-/* The body of the snapshot file, or NULL if missing or damaged. */
-static const uint8_t *load_meta(FlNode *n, size_t *len)
+/* The body of the snapshot file, or NULL if missing or damaged (*@damaged
+ * tells which, if not NULL). */
+static const uint8_t *load_meta(FlNode *n, size_t *len, bool *damaged)
 {
     size_t flen;
     const uint8_t *p = fl_disk_view(n, "meta", &flen);
+    if (damaged)
+        *damaged = p && flen > 0;
     FlReader r;
     fl_reader_init(&r, p, p ? flen : 0);
     uint32_t magic = fl_get_u32(&r);
@@ -246,6 +249,8 @@ static const uint8_t *load_meta(FlNode *n, size_t *len)
     if (!p || !fl_reader_ok(&r) || magic != META_MAGIC || fl_reader_left(&r) != blen ||
         dfs_checksum(p + 16, blen, 0) != sum)
         return NULL;
+    if (damaged)
+        *damaged = false;
     *len = blen;
     return p + 16;
 }
@@ -325,13 +330,15 @@ void dfs_master_init(FlNode *n, Dfs *d, bool recover)
     if (!recover)
         return;
     size_t len;
-    const uint8_t *body = load_meta(n, &len);
+    const uint8_t *body = load_meta(n, &len, NULL);
     if (body && decode_meta(d, m, body, len)) {
         fl_log(n, "metadata restored from disk (snapshot %" PRIu64 ")", m->seq);
     } else if (d->backup) {
         /* Note 3: a damaged or missing snapshot; the backup has one. */
         fl_log(n, "metadata on disk is damaged or missing: fetching the backup's");
         m->recovering = true;
+    } else if (body || fl_disk_view(n, "meta", &len)) {
+        fl_log(n, "metadata on disk is damaged and there is no backup: starting empty");
     }
     m->backup_acked = m->seq;   /* the backup held at least what we persisted */
     /* Note 8: replicas are learned from reports first. */
@@ -857,15 +864,18 @@ static void start_repair(FlNode *n, Dfs *d, DfsMaster *m, DfsGrant *g, bool gate
 
 static void check_finished(FlNode *n, Dfs *d, DfsMaster *m, DfsChunk *c)
 {
-    /* The other copies go only once the kept ones are safe; if a stamp
-     * reached nobody, nothing is dropped and the chunk is checked again. */
+    /* The other copies go only once the kept ones are safe; if none is
+     * kept, nothing is dropped and the chunk is checked again. */
     if (c->replicas->len > 0) {
         for (guint i = 0; c->answers && i < c->answers->len; i++) {
             const DfsProbeAnswer *a = &g_array_index(c->answers, DfsProbeAnswer, i);
             if (a->has && !has(c->replicas, a->server))
                 delete_later(m, a->server, c->handle, a->healthy ? a->version : 0);
         }
-    } else if (c->stamp_to) {
+    } else if (c->live && c->max_granted > 0) {
+        /* Nobody holds it that answered (lost probes or stamps, servers
+         * away): ask again later; the bytes may be on a server we did not
+         * hear from. */
         c->needs_check = true;
     }
     c->checking = false;
@@ -1231,11 +1241,18 @@ static void on_sync_ack(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader
 
 static void on_meta_snapshot(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader *r)
 {
+    bool valid = fl_get_u8(r) != 0;
     uint64_t seq = fl_get_u64(r);
     size_t len;
     const uint8_t *body = fl_get_bytes(r, &len);
     if (!fl_reader_done(r) || from != DFS_BACKUP || !m->recovering)
         return;
+    if (!valid) {
+        /* Both copies are damaged: stay unavailable rather than forget the
+         * namespace (the tick asks again; a later SYNC cannot come, as
+         * nothing changes while we recover). */
+        return;
+    }
     if (len > 0 && !decode_meta(d, m, body, len))
         return;
     m->seq = seq;
@@ -1323,7 +1340,10 @@ void dfs_master_tick(FlNode *n, Dfs *d)
         }
     }
     rereplicate(n, d, m);
-    if (d->backup && m->backup_acked < m->seq && since(n, m->last_sync_sent) > d->op_timeout)
+    /* Resend what the backup has not acknowledged; and now and then resend
+     * anyway, so that a backup that lost its copy gets it back. */
+    if (d->backup && ((m->backup_acked < m->seq && since(n, m->last_sync_sent) > d->op_timeout) ||
+                      since(n, m->last_sync_sent) > 10 * d->op_timeout))
         send_sync(n, d, m);
 }
 
@@ -1333,8 +1353,14 @@ void dfs_backup_init(FlNode *n, Dfs *d)
 {
     fl_role(n, "backup");
     size_t len;
-    const uint8_t *body = load_meta(n, &len);
+    bool damaged;
+    const uint8_t *body = load_meta(n, &len, &damaged);
     d->backup_meta = g_byte_array_new();
+    /* A damaged copy is no copy: until the master sends its snapshot again,
+     * this backup must not hand out an empty namespace as if it were one. */
+    d->backup_valid = !damaged;
+    if (damaged)
+        fl_log(n, "metadata copy on disk is damaged: waiting for the master's");
     if (body) {
         g_byte_array_append(d->backup_meta, body, (guint)len);
         FlReader r;
@@ -1353,8 +1379,9 @@ void dfs_backup_message(FlNode *n, Dfs *d, uint32_t from, uint8_t type, FlReader
         const uint8_t *body = fl_get_bytes(r, &len);
         if (!fl_reader_done(r))
             return;
-        if (seq >= d->backup_seq) {
+        if (seq >= d->backup_seq || !d->backup_valid) {
             d->backup_seq = seq;
+            d->backup_valid = true;
             g_byte_array_set_size(d->backup_meta, 0);
             g_byte_array_append(d->backup_meta, body, (guint)len);
             store_meta(n, body, len);
@@ -1371,6 +1398,7 @@ void dfs_backup_message(FlNode *n, Dfs *d, uint32_t from, uint8_t type, FlReader
         FlWriter w;
         fl_writer_init(&w, NULL, 0);
         fl_put_u8(&w, DFS_META_SNAPSHOT);
+        fl_put_u8(&w, d->backup_valid);
         fl_put_u64(&w, d->backup_seq);
         fl_put_bytes(&w, d->backup_meta->data, d->backup_meta->len);
         dfs_send(n, d, DFS_MASTER, &w);

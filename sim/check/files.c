@@ -17,7 +17,15 @@
  *     whose final reads got answers, must be read successfully by at least
  *     one of them, else it is "unreadable".  A final read that timed out
  *     or never ended (a node that is down) says nothing: waiting forever is
- *     a matter of liveness, for the scenario's expectations. */
+ *     a matter of liveness, for the scenario's expectations.
+ *  6. The namespace.  A file exists from a create until a delete.  A create
+ *     that succeeds, or a delete that fails, needs the file to be absent at
+ *     some instant of its window: after every ok create that strictly
+ *     precedes it, some delete (ok or info) may have taken effect.  A
+ *     delete that succeeds, or a create that fails, needs it present:
+ *     after the last ok delete that strictly precedes it (or from the
+ *     start), some create (ok or info) may have taken effect.  A master
+ *     that forgets its namespace breaks one of these. */
 #include "sim/check/files.h"
 #include "sim/check/history.h"
 
@@ -31,9 +39,10 @@
 enum { F_CREATE, F_WRITE, F_APPEND, F_READ, F_DELETE };
 static const char *const files_ops[] = { "create", "write", "append", "read", "delete", NULL };
 
-enum { V_GARBAGE, V_PHANTOM, V_MISPLACED, V_RESURRECTED, V_LOST, V_UNREADABLE, V_KINDS };
+enum { V_GARBAGE, V_PHANTOM, V_MISPLACED, V_RESURRECTED, V_LOST, V_UNREADABLE, V_NAMESPACE,
+       V_KINDS };
 static const char *const kind_names[] = { "garbage", "phantom", "misplaced", "resurrected", "lost",
-                                          "unreadable" };
+                                          "unreadable", "namespace" };
 
 static gboolean int_field(const FlVal *m, const char *name, GString *why)
 {
@@ -285,6 +294,102 @@ static void check_durability(Files *F, const FlOp *r, gint64 file, gboolean exis
     }
 }
 
+static void ns_violation(Files *F, gint64 file, const FlOp *o, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+static void ns_violation(Files *F, gint64 file, const FlOp *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    F->counts[V_NAMESPACE]++;
+    guint32 line = o->ret_line ? o->ret_line : o->inv_line;
+    if (F->report && F->shown++ < SHOWN_MAX)
+        g_string_append_printf(F->report, "namespace: file %" G_GINT64_FORMAT ", %s of process %"
+                               G_GINT64_FORMAT " (line %u): %s\n", file, files_ops[o->f], o->process,
+                               line, text);
+    if (F->listed && json_array_size(F->listed) < LISTED_MAX)
+        json_array_append_new(F->listed, json_pack("{s:s,s:I,s:I,s:i,s:s}", "kind", "namespace",
+                                                   "file", (json_int_t)file, "process",
+                                                   (json_int_t)o->process, "line", (int)line,
+                                                   "text", text));
+}
+
+/* Where @op ended, as a byte offset in the file (event order); never for
+ * an info or unfinished one.  Offsets order fail completions too, which
+ * FlOp.ret does not. */
+static gsize end_of(const FlOp *op)
+{
+    return op->status == FL_OP_INFO || op->ret_line == 0 ? G_MAXSIZE : op->ret_offset;
+}
+
+static gboolean before(const FlOp *a, const FlOp *b)
+{
+    return a->status == FL_OP_OK && end_of(a) < b->inv_offset;
+}
+
+/* Note 6, for every create and delete that completed. */
+static void check_namespace(Files *F)
+{
+    FlHistory *h = F->h;
+    for (guint i = 0; i < h->ops->len; i++) {
+        const FlOp *o = op_at(F, i);
+        if ((o->f != F_CREATE && o->f != F_DELETE) || o->status == FL_OP_INFO)
+            continue;
+        gint64 file = file_of(F, o);
+        gboolean ok = o->status == FL_OP_OK;
+        gboolean needs_absent = (o->f == F_CREATE) == ok;
+        gboolean fine = TRUE;
+        const FlOp *witness = NULL;
+        if (needs_absent) {
+            for (guint k = 0; k < h->ops->len && fine; k++) {
+                const FlOp *c = op_at(F, k);
+                if (k == i || c->f != F_CREATE || !before(c, o) || file_of(F, c) != file)
+                    continue;
+                gboolean gone = FALSE;
+                for (guint q = 0; q < h->ops->len && !gone; q++) {
+                    const FlOp *x = op_at(F, q);
+                    gone = q != i && x->f == F_DELETE && x->status != FL_OP_FAIL &&
+                           file_of(F, x) == file && x->inv_offset < end_of(o) && !before(x, c);
+                }
+                if (!gone) {
+                    fine = FALSE;
+                    witness = c;
+                }
+            }
+        } else {
+            const FlOp *last = NULL;
+            for (guint k = 0; k < h->ops->len; k++) {
+                const FlOp *x = op_at(F, k);
+                if (k != i && x->f == F_DELETE && before(x, o) && file_of(F, x) == file &&
+                    (!last || x->ret_offset > last->ret_offset))
+                    last = x;
+            }
+            gboolean there = FALSE;
+            for (guint q = 0; q < h->ops->len && !there; q++) {
+                const FlOp *y = op_at(F, q);
+                there = q != i && y->f == F_CREATE && y->status != FL_OP_FAIL &&
+                        file_of(F, y) == file && y->inv_offset < end_of(o) && (!last || !before(y, last));
+            }
+            fine = there;
+            witness = last;
+        }
+        if (fine)
+            continue;
+        if (needs_absent)
+            ns_violation(F, file, o, "%s, yet the file was created at line %u and no delete "
+                         "could have removed it since", ok ? "it succeeded" : "it found no file",
+                         witness->ret_line);
+        else if (witness)
+            ns_violation(F, file, o, "%s, yet the file was deleted at line %u and no create "
+                         "could have made it again since", ok ? "it succeeded" : "it found the file",
+                         witness->ret_line);
+        else
+            ns_violation(F, file, o, "%s, yet no create of the file came before",
+                         ok ? "it succeeded" : "it found the file");
+    }
+}
+
 FlVerdict fl_check_files(const char *path, const char *consistency, const char *format,
                          GString *report, json_t **json_out, GError **err)
 {
@@ -383,6 +488,7 @@ FlVerdict fl_check_files(const char *path, const char *consistency, const char *
         check_integrity(&F, op, file, s, len, deletes, got, got_k);
         check_durability(&F, op, file, exists, n, got, got_k, deletes, final);
     }
+    check_namespace(&F);
     /* Note 5, in file order. */
     files = g_list_sort(g_hash_table_get_keys(final_seen), (GCompareFunc)cmp_int64);
     for (GList *l = files; l; l = l->next) {

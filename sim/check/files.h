@@ -12,7 +12,10 @@
  *     and append acknowledged before the read, and not possibly deleted
  *     since, is there, unless a write that is not older overwrote it; and
  *     a file holding such a write is read successfully by at least one of
- *     its final reads that got an answer (else it is "unreadable").
+ *     its final reads that got an answer (else it is "unreadable");
+ *   - the namespace: a create succeeds and a delete fails only when the
+ *     file may be absent, a delete succeeds and a create fails only when
+ *     it may be present.
  * Reads during the run that miss an acknowledged write are counted
  * (stale_reads) but do not decide the verdict. */
 #pragma once
@@ -22,6 +25,6 @@
 /* Same contract as fl_check_file, for @model "files" and @consistency
  * "durable" (or NULL).  The JSON result also has reads, final_reads,
  * stale_reads, counts per violation kind (garbage, phantom, misplaced,
- * resurrected, lost, unreadable) and the first violations (at most 100). */
+ * resurrected, lost, unreadable, namespace) and the first violations (at most 100). */
 FlVerdict fl_check_files(const char *path, const char *consistency, const char *format,
                          GString *report, json_t **json_out, GError **err);

@@ -240,6 +240,50 @@ static void test_stale_reads_are_counted(void **state)
     g_string_free(x.h, TRUE);
 }
 
+/* Note 6 of files.c: creates and deletes against the namespace. */
+static void test_namespace(void **state)
+{
+    H a = { g_string_new(NULL) };
+    ev(&a, 0, "invoke", "create", 0, "null", FALSE);
+    ev(&a, 0, "ok", "create", 0, "null", FALSE);
+    ev(&a, 1, "invoke", "create", 0, "null", FALSE);
+    ev(&a, 1, "ok", "create", 0, "null", FALSE);   /* it existed */
+    json_t *j = NULL;
+    assert_int_equal(check(&a, &j), FL_VERDICT_INVALID);
+    assert_int_equal(count(j, "namespace"), 1);
+    json_decref(j);
+    g_string_free(a.h, TRUE);
+
+    H b = { g_string_new(NULL) };
+    ev(&b, 0, "invoke", "create", 0, "null", FALSE);
+    ev(&b, 0, "ok", "create", 0, "null", FALSE);
+    ev(&b, 1, "invoke", "delete", 0, "null", FALSE);
+    ev(&b, 1, "fail", "delete", 0, "null", FALSE);   /* it existed */
+    ev(&b, 2, "invoke", "delete", 0, "null", FALSE);
+    ev(&b, 2, "ok", "delete", 0, "null", FALSE);
+    ev(&b, 3, "invoke", "delete", 0, "null", FALSE);
+    ev(&b, 3, "ok", "delete", 0, "null", FALSE);     /* it was gone */
+    assert_int_equal(check(&b, &j), FL_VERDICT_INVALID);
+    assert_int_equal(count(j, "namespace"), 2);
+    json_decref(j);
+    g_string_free(b.h, TRUE);
+
+    /* A delete that may have happened explains a second create; a create
+     * still open explains a failed one. */
+    H c = { g_string_new(NULL) };
+    ev(&c, 0, "invoke", "create", 0, "null", FALSE);
+    ev(&c, 0, "ok", "create", 0, "null", FALSE);
+    ev(&c, 1, "invoke", "delete", 0, "null", FALSE);
+    ev(&c, 1, "info", "delete", 0, "null", FALSE);
+    ev(&c, 2, "invoke", "create", 0, "null", FALSE);
+    ev(&c, 2, "ok", "create", 0, "null", FALSE);
+    ev(&c, 3, "invoke", "create", 1, "null", FALSE);
+    ev(&c, 4, "invoke", "create", 1, "null", FALSE);
+    ev(&c, 4, "fail", "create", 1, "null", FALSE);
+    assert_int_equal(check(&c, NULL), FL_VERDICT_VALID);
+    g_string_free(c.h, TRUE);
+}
+
 static void test_errors(void **state)
 {
     g_autofree char *e1 = sx_check_error(
@@ -278,6 +322,18 @@ static void test_scenarios(void **state)
     }
 }
 
+/* Without the metadata backup, a master that loses its disk loses the
+ * namespace, and the checker sees it. */
+static void test_no_backup(void **state)
+{
+    FlRunResult res;
+    sx_run_file("scenarios/06-storage/dfs-no-backup.json", -1, &res);
+    assert_true(res.met);
+    assert_int_equal(res.verdict, FL_VERDICT_INVALID);
+    assert_true(sx_check_int(&res, "namespace") > 0);
+    fl_run_result_clear(&res);
+}
+
 /* Any schedule of the nemesis: never invalid. */
 static void test_nemesis_seeds(void **state)
 {
@@ -299,8 +355,10 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_deletes),
         cmocka_unit_test(test_stale_reads_are_counted),
+        cmocka_unit_test(test_namespace),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_no_backup),
         cmocka_unit_test(test_nemesis_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
