@@ -6,7 +6,6 @@
 #include "faults/registry.h"
 #include "protocols/registry.h"
 
-#include <math.h>
 #include <string.h>
 
 const char *fl_model_name(const FlWorkloadModel *m)
@@ -104,11 +103,10 @@ void fl_scenario_free(FlScenario *sc)
     if (sc->faults)
         g_ptr_array_unref(sc->faults);
     g_free(sc->consistency);
-    if (sc->expect.counters) {
-        for (guint i = 0; i < sc->expect.counters->len; i++)
-            g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
+    for (guint i = 0; sc->expect.counters && i < sc->expect.counters->len; i++)
+        g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
+    if (sc->expect.counters)
         g_array_free(sc->expect.counters, TRUE);
-    }
     if (sc->resolved)
         json_decref(sc->resolved);
     g_free(sc);
@@ -576,7 +574,7 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     const char *c;
     if (!fl_jv_object(jv, in, "/check", keys) ||
         !fl_jv_string(jv, in, "/check", "consistency", out, true, NULL,
-                      "linearizable|sequential|durable|exact|exactly-once|at-least-once|none", &c))
+                      "linearizable|sequential|atomic|durable|exact|exactly-once|at-least-once|none", &c))
         return false;
     if (strcmp(c, "none") != 0)
         sc->consistency = g_strdup(c);
@@ -586,39 +584,33 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return true;
 }
 
-/* expect.counters: {"name": N} (exactly N) or {"name": {"min": a, "max": b}}
- * (either bound may be left out), in the file's order. */
-static bool load_expect_counters(FlJv *jv, FlExpect *e, json_t *in, json_t *parent_out)
+/* expect.counters: {"name": {"min": x, "max": y}, ...}, bounds on the
+ * protocol counters of metrics.json. */
+static bool load_expect_counters(FlJv *jv, FlExpect *e, json_t *in, json_t *out)
 {
-    static const char *const bounds[] = { "min", "max", NULL };
+    static const char *const bkeys[] = { "min", "max", NULL };
     if (!json_is_object(in))
         return fl_jv_error(jv, "/expect", "counters", in,
-                           "an object of counter names and bounds");
-    json_t *out = json_object();
-    json_object_set_new(parent_out, "counters", out);
+                           "an object of counter names, each with \"min\" and/or \"max\"");
+    json_t *co = json_object();
+    json_object_set_new(out, "counters", co);
     e->counters = g_array_new(FALSE, TRUE, sizeof(FlExpectCounter));
     const char *name;
-    json_t *v;
-    json_object_foreach(in, name, v) {
-        FlExpectCounter c = { .min = -INFINITY, .max = INFINITY };
-        if (json_is_number(v)) {
-            c.min = c.max = json_number_value(v);
-            json_object_set(out, name, v);
-        } else {
-            g_autofree char *path = g_strdup_printf("/expect/counters/%s", name);
-            json_t *o = json_object();
-            json_object_set_new(out, name, o);
-            if (!fl_jv_object(jv, v, path, bounds))
-                return false;
-            if (json_object_get(v, "min") &&
-                !fl_jv_double(jv, v, path, "min", o, true, 0, -1e300, 1e300, &c.min))
-                return false;
-            if (json_object_get(v, "max") &&
-                !fl_jv_double(jv, v, path, "max", o, true, 0, -1e300, 1e300, &c.max))
-                return false;
-            if (c.max < c.min)
-                return fl_jv_errorf(jv, path, "max", "expected max >= min");
-        }
+    json_t *b;
+    json_object_foreach(in, name, b) {
+        g_autofree char *path = g_strdup_printf("/expect/counters/%s", name);
+        json_t *bo = json_object();
+        json_object_set_new(co, name, bo);
+        FlExpectCounter c = { 0 };
+        if (!fl_jv_object(jv, b, path, bkeys))
+            return false;
+        if (!json_object_get(b, "min") && !json_object_get(b, "max"))
+            return fl_jv_errorf(jv, path, NULL, "expected \"min\" and/or \"max\"");
+        c.has_min = json_object_get(b, "min") != NULL;
+        c.has_max = json_object_get(b, "max") != NULL;
+        if ((c.has_min && !fl_jv_double(jv, b, path, "min", bo, true, 0, -1e300, 1e300, &c.min)) ||
+            (c.has_max && !fl_jv_double(jv, b, path, "max", bo, true, 0, -1e300, 1e300, &c.max)))
+            return false;
         c.name = g_strdup(name);
         g_array_append_val(e->counters, c);
     }
@@ -630,8 +622,7 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
                                         "max_info", "liveness", "trace_hash",
                                         "max_false_suspicions", "min_false_suspicions",
-                                        "max_detection_time", "max_missed_detections",
-                                        "counters", NULL };
+                                        "max_detection_time", "max_missed_detections", "counters", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -681,6 +672,9 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                                                                                      : sc->workload.until, b));
         }
     }
+    json_t *counters = json_object_get(in, "counters");
+    if (ok && counters)
+        ok = load_expect_counters(jv, e, counters, out);
     json_t *th = json_object_get(in, "trace_hash");
     if (ok && th) {
         const char *s = json_string_value(th);

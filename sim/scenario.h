@@ -49,15 +49,15 @@ typedef struct FlExpect {
     int64_t max_false_suspicions, min_false_suspicions;
     FlDuration max_detection_time;
     int64_t max_missed_detections;
-    /* Bounds on protocol counters (metrics.json "counters", fl_metric_add):
-     * of FlExpectCounter, owned; NULL: none given.  A counter never added
-     * counts as 0. */
+    /* Bounds on protocol counters (fl_metric_add): of FlExpectCounter, or
+     * NULL.  A counter never added to counts as 0. */
     GArray *counters;
 } FlExpect;
 
 typedef struct FlExpectCounter {
-    char *name;             /* owned */
-    double min, max;        /* inclusive; -inf / +inf when not given */
+    char *name;
+    bool has_min, has_max;
+    double min, max;
 } FlExpectCounter;
 
 /* A node selector, resolved when a fault starts. */

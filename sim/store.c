@@ -46,6 +46,8 @@ const char *fl_op_name(uint8_t kind)
     case FL_OP_PUT: return "put";
     case FL_OP_APPEND: return "append";
     case FL_OP_NOOP: return "noop";
+    case FL_OP_TRANSFER: return "transfer";
+    case FL_OP_AUDIT: return "audit";
     case FL_OP_MR_WORDCOUNT: return "wordcount";
     case FL_OP_MR_INDEX: return "index";
     case FL_OP_FILE_CREATE: return "create";
@@ -61,8 +63,8 @@ const char *fl_op_name(uint8_t kind)
 
 bool fl_op_is_read(uint8_t kind)
 {
-    return kind == FL_OP_READ || kind == FL_OP_GET || kind == FL_OP_FILE_READ ||
-           kind == FL_OP_STREAM_READ;
+    return kind == FL_OP_READ || kind == FL_OP_GET || kind == FL_OP_AUDIT ||
+           kind == FL_OP_FILE_READ || kind == FL_OP_STREAM_READ;
 }
 
 void fl_op_encode(FlWriter *w, const FlOp *op)
@@ -144,7 +146,13 @@ static Entry *entry(FlStore *s, uint32_t key)
 static void read_entry(const Entry *e, uint8_t kind, FlResult *res)
 {
     res->status = FL_RESULT_OK;
-    if (kind == FL_OP_READ) {
+    if (kind == FL_OP_AUDIT) {
+        /* An account: its balance, and in `text` the decisions on it. */
+        res->has_value = true;
+        res->value = e && e->set ? e->v : FL_TXN_INITIAL_BALANCE;
+        res->text = e && e->text ? e->text->str : "";
+        res->text_len = e && e->text ? e->text->len : 0;
+    } else if (kind == FL_OP_READ) {
         res->has_value = e && e->set;
         res->value = e ? e->v : 0;
     } else {
@@ -171,6 +179,46 @@ bool fl_store_get_int(const FlStore *s, uint32_t key, int64_t *v)
     return e->set;
 }
 
+/* An account is an Entry: v its balance (set: opened), text its decisions. */
+static void note_decision(Entry *e, char letter, int64_t id)
+{
+    if (!e->text)
+        e->text = g_string_sized_new(32);
+    g_string_append_printf(e->text, "%c%" PRId64 ",", letter, id);
+}
+
+/* A transfer on one store is atomic by construction: both accounts are
+ * here.  It aborts when the payer is short. */
+static void transfer(FlStore *s, const FlOp *op, FlResult *res)
+{
+    if (op->a < 0 || op->a >= FL_MAX_KEYS) {
+        res->status = FL_RESULT_FAIL;
+        return;
+    }
+    /* Grow the array once, so that neither pointer moves. */
+    entry(s, op->key > (uint32_t)op->a ? op->key : (uint32_t)op->a);
+    Entry *from = entry(s, op->key);
+    Entry *to = entry(s, (uint32_t)op->a);
+    int64_t id = fl_txn_id(op->b), amount = fl_txn_amount(op->b);
+    if (!from->set) {
+        from->set = true;
+        from->v = FL_TXN_INITIAL_BALANCE;
+    }
+    if (!to->set) {
+        to->set = true;
+        to->v = FL_TXN_INITIAL_BALANCE;
+    }
+    bool ok = from->v >= amount;
+    if (ok && from != to) {
+        from->v -= amount;
+        to->v += amount;
+    }
+    note_decision(from, ok ? 'c' : 'a', id);
+    if (to != from)
+        note_decision(to, ok ? 'c' : 'a', id);
+    res->status = ok ? FL_RESULT_OK : FL_RESULT_FAIL;
+}
+
 void fl_store_apply(FlStore *s, const FlOp *op, FlResult *res)
 {
     memset(res, 0, sizeof *res);
@@ -183,7 +231,11 @@ void fl_store_apply(FlStore *s, const FlOp *op, FlResult *res)
     switch (op->kind) {
     case FL_OP_READ:
     case FL_OP_GET:
+    case FL_OP_AUDIT:
         read_entry(e, op->kind, res);
+        break;
+    case FL_OP_TRANSFER:
+        transfer(s, op, res);
         break;
     case FL_OP_WRITE:
         e->set = true;

@@ -23,6 +23,12 @@ typedef enum {
     FL_OP_PUT,        /* kv: value = token(a) */
     FL_OP_APPEND,     /* kv: value += token(a) */
     FL_OP_NOOP,       /* protocols' own no-ops (gap filling); never from clients */
+    FL_OP_TRANSFER,   /* txn: move fl_txn_amount(b) from account `key` to account
+                         `a`, as transaction fl_txn_id(b); fails if the money
+                         is not there (or, in a distributed protocol, if the
+                         transaction aborts) */
+    FL_OP_AUDIT,      /* txn: an account's balance on this node and the
+                         decisions it knows (see fl_txn_audit_text) */
     /* mapreduce (sim/workload/mapreduce.c): run a job on the corpus of seed a */
     FL_OP_MR_WORDCOUNT,
     FL_OP_MR_INDEX,
@@ -48,6 +54,27 @@ enum {
 };
 
 #define FL_MAX_KEYS (1u << 20)
+
+/* ---- Transactions (the `txn` workload) -------------------------------
+ * A transfer names its transaction and its amount in one int64, because an
+ * FlOp has three arguments and a transfer needs four: b = id << 16 | amount.
+ * Ids are the workload's unique values (< 2^47); amounts are 1 .. 65535. */
+#define FL_TXN_INITIAL_BALANCE 100   /* every account opens with this much */
+#define FL_TXN_AMOUNT_MAX 0xffff
+
+static inline int64_t fl_txn_pack(int64_t id, int64_t amount)
+{
+    return (int64_t)(((uint64_t)id << 16) | ((uint64_t)amount & FL_TXN_AMOUNT_MAX));
+}
+static inline int64_t fl_txn_id(int64_t b) { return (int64_t)((uint64_t)b >> 16); }
+static inline int64_t fl_txn_amount(int64_t b) { return b & FL_TXN_AMOUNT_MAX; }
+
+/* An audit's answer: FlResult.has_value (false: this node does not hold
+ * the account), .value (the balance) and .text, a list of tokens
+ * "<letter><decimal>," where the letter is c (committed), a (aborted),
+ * p (prepared, in doubt) followed by a transaction id, or i followed by the
+ * account's opening balance when it is not FL_TXN_INITIAL_BALANCE.  The
+ * `txn` workload turns it into the history's JSON value. */
 
 /* ---- Files (the `files` workload) ------------------------------------
  * A file is a sequence of 16-byte records.  Write id w writes records

@@ -7,6 +7,7 @@
  * that fails.  Output never depends on hash-table order.
  */
 #include "sim/check/check.h"
+#include "sim/check/atomic.h"
 #include "sim/check/files.h"
 #include "sim/check/history.h"
 #include "sim/check/mapreduce.h"
@@ -227,6 +228,8 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         GError **err)
 {
     if (json_out) *json_out = NULL;
+    if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
+        return fl_check_atomic(path, model, consistency, format, report, json_out, err);
     if (model && strcmp(model, "mapreduce") == 0)
         return fl_check_mapreduce(path, consistency, format, report, json_out, err);
     if (model && strcmp(model, "files") == 0)
@@ -322,9 +325,9 @@ int fl_check_main(int argc, char **argv)
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set, queue, files, mapreduce or stream", "MODEL" },
+          "register (cas-register), kv, mutex, set, queue, txn, files, mapreduce or stream", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default) or sequential; durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
+          "linearizable (default) or sequential; atomic (txn), durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,

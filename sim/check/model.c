@@ -23,7 +23,7 @@ const FlModel *fl_model_find(const char *name)
 const char *const *fl_check_model_names(void)
 {
     static const char *const names[] = {
-        "register", "cas-register", "kv", "mutex", "set", "queue",
+        "register", "cas-register", "kv", "mutex", "set", "queue", "txn",
         "files", "mapreduce", "stream",   /* checked by files.c, mapreduce.c, stream.c */
         NULL,
     };

@@ -6,6 +6,7 @@
 
 extern const FlWorkloadModel fl_workload_register;
 extern const FlWorkloadModel fl_workload_kv;
+extern const FlWorkloadModel fl_workload_txn;
 extern const FlWorkloadModel fl_workload_mapreduce;
 extern const FlWorkloadModel fl_workload_files;
 extern const FlWorkloadModel fl_workload_stream;
@@ -13,6 +14,7 @@ extern const FlWorkloadModel fl_workload_stream;
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
     &fl_workload_kv,
+    &fl_workload_txn,
     &fl_workload_mapreduce,
     &fl_workload_files,
     &fl_workload_stream,

@@ -1,0 +1,1274 @@
+/* raft: the Raft consensus algorithm, replicating a linearizable store.
+ *
+ * Design notes.  Figures and sections are those of the extended Raft paper;
+ * "thesis" is Ongaro's dissertation.
+ *
+ * 1. Roles.  A node is a follower, a pre-candidate, a candidate or the
+ *    leader (Figure 4, with the pre-vote state of thesis §9.6 in front of
+ *    candidate).  Every change goes through become_follower(),
+ *    start_prevote(), start_election() or become_leader(), which also
+ *    declare the role to the trace with fl_role() and log the term.
+ *
+ * 2. Persistence.  currentTerm, votedFor and the log (Figure 2, "persistent
+ *    state") are written to the WAL and synced before the node answers any
+ *    RPC, grants a vote, or counts itself in a majority: every handler
+ *    persists first and sends last.  The engine applies effects only after
+ *    a handler returns, so "synced before the reply" holds even though both
+ *    happen in one call.  The commit index and the store are volatile: after
+ *    a crash the node restarts from its snapshot and relearns the commit
+ *    index from the leader (§5, "volatile state").
+ *
+ * 3. Replication (§5.3).  The leader keeps nextIndex and matchIndex per
+ *    follower.  A follower is probed (one AppendEntries per heartbeat or
+ *    reply, nextIndex moving back on rejections using the conflict hint)
+ *    until it accepts one; then it is replicated to optimistically
+ *    (nextIndex moves past what was sent, so new entries go out at once).
+ *    Each heartbeat resends from matchIndex + 1: that repairs lost
+ *    messages.  A follower whose nextIndex fell into the snapshot gets
+ *    InstallSnapshot instead (Figure 13), in chunks.
+ *
+ * 4. Commit (§5.4.2, Figure 8).  The leader commits index N once a majority
+ *    holds it AND the entry at N is of the leader's own term; older entries
+ *    commit with it.  To commit them promptly, a new leader appends a no-op
+ *    of its term (§8).  Only the leader that proposed an entry in its term
+ *    answers the client, when it applies the entry.
+ *
+ * 5. Reads (§6.4, thesis §6.4 "ReadIndex").  Reads are not logged.  The
+ *    leader waits until it has committed an entry of its term (its no-op),
+ *    takes the commit index as the read index, confirms it is still leader
+ *    with a round of heartbeats that a majority answers (each round has a
+ *    sequence number carried in AppendEntries and echoed in replies; only
+ *    rounds started after the read arrived count), then answers from the
+ *    store once it has applied up to the read index.
+ *
+ * 6. Pre-vote and check-quorum (thesis §9.6, §6.2).  On an election timeout
+ *    a node first asks whether it could win, without changing any term; a
+ *    node grants a pre-vote only if it has not heard from a leader within
+ *    the minimum election timeout and the asker's log is up to date.  A
+ *    partitioned node therefore keeps its term and does not depose a
+ *    working leader when it returns.  A leader that has not heard from a
+ *    majority for an election timeout steps down, so that clients stop
+ *    waiting on it.
+ *
+ * 7. Snapshots (§7).  When more than `snapshot_entries` applied entries sit
+ *    in the log, the node encodes its store (values and client table) into
+ *    raft.snap, then rewrites the WAL without the covered entries.
+ *
+ * 8. Clients.  A node that is not leader redirects to the leader it knows
+ *    of.  Writes go through the log and fl_store_apply_request, whose
+ *    per-client table makes a request proposed twice (a retry after a
+ *    redirect, a duplicate) take effect once (§8).  When a leader steps
+ *    down it redirects the clients it had not answered: their entries may
+ *    still commit, and the retry is then deduplicated.
+ *
+ * 9. Teachable bugs (param `bug`), each a realistic mistake:
+ *    commit-old-term  the leader commits any entry a majority holds, even
+ *                     of an older term (the Figure 8 mistake).  Believing
+ *                     that enough, it skips the no-op, and serves reads
+ *                     once the log it inherited is "committed" so.
+ *    no-persist       term, vote and log are written but synced only once
+ *                     a second in the background ("fsync everysec"), so a
+ *                     node answers before its promise is durable.
+ *    stale-read       the leader answers reads from its own store without
+ *                     confirming that it still leads.
+ *    no-log-check     a follower accepts AppendEntries whenever it holds
+ *                     an entry at prevLogIndex, without comparing terms.
+ *
+ * 10. Timers.  Each armed timer's tag holds its kind (low 4 bits) and a
+ *     generation drawn from one counter; the handler acts only on the tag
+ *     it last armed for that kind, so a timer replaced or left over from
+ *     an earlier role is ignored without relying on timer ids.
+ *
+ * 11. Damaged disks.  Raft assumes that what was synced stays.  When
+ *     recovery finds that it did not (a torn or corrupt record, a snapshot
+ *     that does not decode), the node may have forgotten a vote or entries
+ *     it acknowledged.  It counts its vote in the last term it remembers as
+ *     cast (a torn write loses only the last record, so that is the term a
+ *     lost vote was in), and it neither votes nor campaigns, though it
+ *     follows, until a leader has brought its log up to that leader's
+ *     commit index: by then it holds again what it had acknowledged and
+ *     was committed.  This is the idea of protocol-aware recovery
+ *     (Alagappan et al., FAST 2018) in its simplest form; it narrows what
+ *     a damaged disk can break without closing it (a corrupt block may
+ *     lose more than the last record), and a majority of damaged nodes
+ *     cannot elect anyone until one of them is caught up.
+ */
+#include "protocols/raft/raft.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+typedef enum { FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER } Role;
+
+typedef enum {
+    BUG_NONE,
+    BUG_COMMIT_OLD_TERM,
+    BUG_NO_PERSIST,
+    BUG_STALE_READ,
+    BUG_NO_LOG_CHECK,
+} Bug;
+
+enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_FLUSH };
+
+/* The `no-persist` bug's background sync period. */
+#define FLUSH_EVERY FL_SEC(1)
+
+/* What the leader knows of one follower (Figure 2, "volatile state on
+ * leaders", plus what pre-vote, ReadIndex and check-quorum need). */
+typedef struct Peer {
+    uint64_t next, match;
+    bool replicating;      /* note 3: accepted since the last rejection */
+    bool vote;             /* granted a (pre-)vote in the current round */
+    uint64_t read_acked;   /* highest ReadIndex round it answered this term */
+    FlTime last_ack;       /* leader's local time of its last reply */
+    uint64_t snap_offset;  /* bytes of the leader's snapshot it holds */
+} Peer;
+
+/* A client write the leader proposed and has not answered. */
+typedef struct Pending {
+    uint64_t index, term;
+    FlRequest req;
+    FlTime proposed;
+} Pending;
+
+/* A client read waiting for its ReadIndex (note 5). */
+typedef struct Read {
+    FlRequest req;
+    uint64_t seq;          /* the heartbeat round that must confirm it */
+    bool has_index;
+    uint64_t index;        /* the read index, once known */
+} Read;
+
+typedef struct Raft {
+    /* Parameters. */
+    uint32_t self, nodes;
+    FlDuration election_lo, election_hi, heartbeat;
+    uint32_t max_batch, snapshot_chunk;
+    uint64_t snapshot_entries;
+    bool prevote, check_quorum;
+    Bug bug;
+
+    /* Persistent state on all servers (Figure 2). */
+    uint64_t term;
+    uint32_t vote;         /* RAFT_NO_NODE: none */
+    RaftLog log;
+
+    /* Volatile state on all servers. */
+    Role role;
+    uint32_t leader;       /* the leader of `term` if known, else RAFT_NO_NODE */
+    uint64_t commit, applied;
+    FlStore *store;
+    GByteArray *snap;      /* the store's encoding at log.base, or NULL */
+    uint64_t timer_gen;    /* note 10 */
+    FlTimerId election_timer;
+    uint64_t election_tag; /* 0: not armed */
+    FlTime election_fires, election_deadline;
+    FlTime leader_contact; /* last time a leader of our term spoke to us */
+
+    /* Leader. */
+    Peer *peers;           /* indexed by node id; peers[self] unused */
+    FlTimerId heartbeat_timer;
+    uint64_t heartbeat_tag;
+    FlTime leader_since;
+    uint64_t term_start;   /* index of this term's first entry (the no-op) */
+    GArray *pending;       /* of Pending, by increasing index */
+    GArray *reads;         /* of Read, in arrival order */
+    uint64_t read_seq;     /* last ReadIndex round started */
+    uint64_t read_done;    /* last round a majority answered */
+
+    /* Follower: the snapshot being received. */
+    GByteArray *snap_in;
+    uint64_t snap_in_index, snap_in_term, snap_in_total;
+
+    /* Disk. */
+    uint64_t wal_gen;      /* generation of the WAL being appended to */
+    bool amnesiac;         /* note 11 */
+    uint64_t amnesia_term;
+
+    /* The no-persist bug's deferred syncs. */
+    FlTimerId flush_timer;
+    uint64_t flush_tag;
+    bool dirty_wal[2], dirty_snap;
+} Raft;
+
+static const FlParam raft_params[] = {
+    { "election_timeout", FL_PARAM_RANGE, "[\"150ms\",\"300ms\"]",
+      "election timeout, drawn anew from this range each time it is reset (§5.2)", NULL, 0, 0 },
+    { "heartbeat", FL_PARAM_DURATION, "\"50ms\"",
+      "how often the leader sends AppendEntries when idle, and retransmits", NULL, 1, 1e12 },
+    { "max_batch", FL_PARAM_INT, "64", "most entries in one AppendEntries", NULL, 1, RAFT_MAX_BATCH },
+    { "snapshot_entries", FL_PARAM_INT, "1000",
+      "take a snapshot once this many applied entries are in the log (0: never)", NULL, 0, 1e9 },
+    { "snapshot_chunk", FL_PARAM_INT, "65536", "bytes of snapshot per InstallSnapshot message", NULL, 64, 1 << 19 },
+    { "prevote", FL_PARAM_BOOL, "true", "ask for pre-votes before raising the term (thesis §9.6)", NULL, 0, 0 },
+    { "check_quorum", FL_PARAM_BOOL, "true",
+      "a leader that has not heard from a majority for an election timeout steps down", NULL, 0, 0 },
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake, for teaching (see raft.c note 9)",
+      "none|commit-old-term|no-persist|stale-read|no-log-check", 0, 0 },
+    { NULL },
+};
+
+static void become_follower(FlNode *n, Raft *r, uint64_t term, uint32_t leader);
+static void start_election(FlNode *n, Raft *r);
+static void apply_committed(FlNode *n, Raft *r);
+static void serve_reads(FlNode *n, Raft *r);
+
+static uint32_t majority(const Raft *r)
+{
+    return r->nodes / 2 + 1;
+}
+
+/* Local time since @then, 0 if the clock went back past it. */
+static FlDuration since(const FlNode *n, FlTime then)
+{
+    FlTime now = fl_now(n);
+    return now > then ? (FlDuration)(now - then) : 0;
+}
+
+static uint64_t last_index(const Raft *r)
+{
+    return raft_log_last_index(&r->log);
+}
+
+static uint64_t last_term(const Raft *r)
+{
+    return raft_log_last_term(&r->log);
+}
+
+/* ---- Persistence (note 2) ------------------------------------------- */
+
+/* Note 10: arms a timer whose tag names its kind and a fresh generation. */
+static FlTimerId arm(FlNode *n, Raft *r, FlDuration after, unsigned kind, uint64_t *tag)
+{
+    *tag = kind | (++r->timer_gen << 4);
+    return fl_timer(n, after, *tag);
+}
+
+static const char *wal_file(uint64_t gen)
+{
+    return gen & 1 ? RAFT_WAL_1 : RAFT_WAL_0;
+}
+
+static void make_durable(FlNode *n, Raft *r, const char *file)
+{
+    if (r->bug != BUG_NO_PERSIST) {
+        fl_disk_sync(n, file);
+        return;
+    }
+    /* The bug: the sync happens later, in the background. */
+    if (strcmp(file, RAFT_SNAP) == 0)
+        r->dirty_snap = true;
+    else
+        r->dirty_wal[strcmp(file, RAFT_WAL_1) == 0] = true;
+    if (!r->flush_tag)
+        r->flush_timer = arm(n, r, FLUSH_EVERY, TIMER_FLUSH, &r->flush_tag);
+}
+
+static void persist_state(FlNode *n, Raft *r)
+{
+    uint8_t buf[64];
+    FlWriter w;
+    fl_writer_init(&w, buf, sizeof buf);
+    raft_wal_put_state(&w, r->term, r->vote);
+    fl_disk_append(n, wal_file(r->wal_gen), w.data, w.len);
+    fl_writer_deinit(&w);
+    make_durable(n, r, wal_file(r->wal_gen));
+}
+
+/* Appends entries @from .. last to the WAL. */
+static void persist_entries(FlNode *n, Raft *r, uint64_t from)
+{
+    uint8_t buf[512];
+    FlWriter w;
+    fl_writer_init(&w, buf, sizeof buf);
+    for (uint64_t i = from; i <= last_index(r); i++)
+        raft_wal_put_entry(&w, i, raft_log_get(&r->log, i));
+    fl_disk_append(n, wal_file(r->wal_gen), w.data, w.len);
+    fl_writer_deinit(&w);
+    make_durable(n, r, wal_file(r->wal_gen));
+}
+
+/* Rewrites the WAL whole into the other file, as the next generation:
+ * after a snapshot, and at every start (so that new records never follow
+ * a torn tail). */
+static void persist_all(FlNode *n, Raft *r)
+{
+    r->wal_gen++;
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    raft_wal_put_all(&w, r->wal_gen, &r->log, r->term, r->vote);
+    fl_disk_write(n, wal_file(r->wal_gen), w.data, w.len);
+    fl_writer_deinit(&w);
+    make_durable(n, r, wal_file(r->wal_gen));
+}
+
+/* The snapshot first, then the WAL that no longer holds what it covers: a
+ * crash in between leaves a snapshot and a longer WAL, which recovery
+ * reconciles (load_disk). */
+static void persist_snapshot(FlNode *n, Raft *r)
+{
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    raft_snap_put(&w, r->log.base, r->log.base_term, r->snap->data, r->snap->len);
+    fl_disk_write(n, RAFT_SNAP, w.data, w.len);
+    fl_writer_deinit(&w);
+    make_durable(n, r, RAFT_SNAP);
+    persist_all(n, r);
+}
+
+static void flush(FlNode *n, Raft *r)
+{
+    r->flush_tag = 0;
+    if (r->dirty_snap)
+        fl_disk_sync(n, RAFT_SNAP);
+    for (int i = 0; i < 2; i++)
+        if (r->dirty_wal[i])
+            fl_disk_sync(n, i ? RAFT_WAL_1 : RAFT_WAL_0);
+    r->dirty_snap = r->dirty_wal[0] = r->dirty_wal[1] = false;
+}
+
+/* ---- Sending -------------------------------------------------------- */
+
+static void send_msg(FlNode *n, uint32_t to, const RaftMsg *m)
+{
+    uint8_t buf[256];
+    FlWriter w;
+    fl_writer_init(&w, buf, sizeof buf);
+    raft_msg_encode(&w, m);
+    fl_send(n, to, w.data, w.len);
+    fl_writer_deinit(&w);
+    fl_metric_add(n, "raft.messages", 1);
+}
+
+static void broadcast_msg(FlNode *n, Raft *r, const RaftMsg *m)
+{
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self)
+            send_msg(n, i, m);
+}
+
+/* Figure 13: one chunk of the leader's snapshot, from what @to holds. */
+static void send_snapshot(FlNode *n, Raft *r, uint32_t to)
+{
+    Peer *p = &r->peers[to];
+    g_assert(r->snap);
+    uint64_t total = r->snap->len;
+    if (p->snap_offset > total)
+        p->snap_offset = 0;
+    uint64_t len = total - p->snap_offset;
+    if (len > r->snapshot_chunk)
+        len = r->snapshot_chunk;
+    RaftMsg m = { .type = RAFT_MSG_SNAP, .term = r->term };
+    m.snap.last_index = r->log.base;
+    m.snap.last_term = r->log.base_term;
+    m.snap.offset = p->snap_offset;
+    m.snap.total = total;
+    m.snap.data = r->snap->data + p->snap_offset;
+    m.snap.len = (size_t)len;
+    m.snap.read_seq = r->read_seq;
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    raft_msg_encode(&w, &m);
+    fl_send(n, to, w.data, w.len);
+    fl_writer_deinit(&w);
+    fl_metric_add(n, "raft.messages", 1);
+}
+
+/* Figure 2, AppendEntries from the leader: the entries @to lacks after
+ * nextIndex (none for a heartbeat), or the snapshot if they are gone. */
+static void send_append(FlNode *n, Raft *r, uint32_t to)
+{
+    Peer *p = &r->peers[to];
+    if (p->next <= r->log.base) {
+        send_snapshot(n, r, to);
+        return;
+    }
+    uint64_t prev = p->next - 1, prev_term = 0;
+    gboolean known = raft_log_term_at(&r->log, prev, &prev_term);
+    g_assert(known);
+    uint64_t count = last_index(r) - prev;
+    if (count > r->max_batch)
+        count = r->max_batch;
+    RaftMsg m = { .type = RAFT_MSG_APPEND, .term = r->term };
+    m.append.prev_index = prev;
+    m.append.prev_term = prev_term;
+    m.append.commit = r->commit;
+    m.append.read_seq = r->read_seq;
+    m.append.n = (uint32_t)count;
+    m.append.entries = count ? (RaftEntry *)raft_log_get(&r->log, prev + 1) : NULL;
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    raft_msg_encode(&w, &m);
+    fl_send(n, to, w.data, w.len);
+    fl_writer_deinit(&w);
+    fl_metric_add(n, "raft.messages", 1);
+    if (p->replicating)
+        p->next = prev + count + 1;   /* note 3: optimistic */
+}
+
+/* ---- Timers ---------------------------------------------------------- */
+
+/* §5.2: a new randomized election timeout from now.  The one timer is kept
+ * and re-armed when it fires early, instead of re-armed on every
+ * heartbeat. */
+static void reset_election_timer(FlNode *n, Raft *r)
+{
+    FlDuration d = fl_random_duration(n, r->election_lo, r->election_hi);
+    FlTime now = fl_now(n);
+    r->election_deadline = now + (FlTime)d;
+    if (r->election_tag && r->election_fires <= r->election_deadline)
+        return;
+    if (r->election_tag)
+        fl_timer_cancel(n, r->election_timer);
+    r->election_timer = arm(n, r, d, TIMER_ELECTION, &r->election_tag);
+    r->election_fires = r->election_deadline;
+}
+
+/* ---- Clients --------------------------------------------------------- */
+
+/* Note 8: a leader stepping down hands its unanswered clients to whoever
+ * leads now (or to nobody known). */
+static void release_clients(FlNode *n, Raft *r)
+{
+    for (guint i = 0; r->pending && i < r->pending->len; i++)
+        fl_reply_redirect(n, &g_array_index(r->pending, Pending, i).req, r->leader);
+    for (guint i = 0; r->reads && i < r->reads->len; i++)
+        fl_reply_redirect(n, &g_array_index(r->reads, Read, i).req, r->leader);
+    if (r->pending)
+        g_array_set_size(r->pending, 0);
+    if (r->reads)
+        g_array_set_size(r->reads, 0);
+}
+
+/* ---- Role changes (note 1) ------------------------------------------ */
+
+/* Note 11: caught up by a leader, to its commit index @commit. */
+static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term, uint64_t match,
+                         uint64_t commit)
+{
+    if (!r->amnesiac || leader_term < r->amnesia_term || match < commit)
+        return;
+    r->amnesiac = false;
+    fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
+}
+
+/* Figure 2, rules for all servers: a higher term makes any node a follower
+ * of that term (with no vote yet), persisted before anything else. */
+static void become_follower(FlNode *n, Raft *r, uint64_t term, uint32_t leader)
+{
+    g_assert(term >= r->term);
+    bool was_leader = r->role == LEADER;
+    if (term > r->term) {
+        r->term = term;
+        r->vote = RAFT_NO_NODE;
+        persist_state(n, r);
+        fl_log(n, "term %" PRIu64, r->term);
+    }
+    r->role = FOLLOWER;
+    r->leader = leader;
+    fl_role(n, "follower");
+    if (was_leader) {
+        if (r->heartbeat_tag)
+            fl_timer_cancel(n, r->heartbeat_timer);
+        r->heartbeat_tag = 0;
+        release_clients(n, r);
+    }
+    /* A leader was in touch with itself until now (raft.leaderless_ms). */
+    if (leader != RAFT_NO_NODE || was_leader)
+        r->leader_contact = fl_now(n);
+    reset_election_timer(n, r);
+}
+
+static void clear_votes(Raft *r)
+{
+    for (uint32_t i = 0; i < r->nodes; i++)
+        r->peers[i].vote = false;
+}
+
+static uint32_t count_votes(const Raft *r)
+{
+    uint32_t c = 1;   /* our own */
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self && r->peers[i].vote)
+            c++;
+    return c;
+}
+
+/* Thesis §9.6: ask whether we could win, at term + 1, without raising our
+ * own term. */
+static void start_prevote(FlNode *n, Raft *r)
+{
+    r->role = PRECANDIDATE;
+    r->leader = RAFT_NO_NODE;
+    fl_role(n, "pre-candidate");
+    clear_votes(r);
+    if (count_votes(r) >= majority(r)) {
+        start_election(n, r);
+        return;
+    }
+    RaftMsg m = { .type = RAFT_MSG_VOTE, .term = r->term + 1 };
+    m.vote.pre = true;
+    m.vote.last_index = last_index(r);
+    m.vote.last_term = last_term(r);
+    broadcast_msg(n, r, &m);
+}
+
+static void become_leader(FlNode *n, Raft *r);
+
+/* Figure 2, rules for candidates: increment currentTerm, vote for self
+ * (both synced before counting that vote), reset the election timer, send
+ * RequestVote to all other servers. */
+static void start_election(FlNode *n, Raft *r)
+{
+    r->term++;
+    r->vote = r->self;
+    persist_state(n, r);
+    r->role = CANDIDATE;
+    r->leader = RAFT_NO_NODE;
+    fl_role(n, "candidate");
+    fl_log(n, "term %" PRIu64 ": candidate", r->term);
+    clear_votes(r);
+    reset_election_timer(n, r);
+    if (count_votes(r) >= majority(r)) {
+        become_leader(n, r);
+        return;
+    }
+    RaftMsg m = { .type = RAFT_MSG_VOTE, .term = r->term };
+    m.vote.last_index = last_index(r);
+    m.vote.last_term = last_term(r);
+    broadcast_msg(n, r, &m);
+}
+
+static void advance_commit(FlNode *n, Raft *r);
+
+/* Figure 2, rules for leaders: reinitialize nextIndex and matchIndex, send
+ * heartbeats at once.  §8: append a no-op of the new term, so that entries
+ * of earlier terms commit with it and reads can be served (note 5). */
+static void become_leader(FlNode *n, Raft *r)
+{
+    FlTime now = fl_now(n);
+    r->role = LEADER;
+    r->leader = r->self;
+    fl_role(n, "leader");
+    fl_log(n, "term %" PRIu64 ": leader", r->term);
+    fl_metric_add(n, "raft.elections", 1);
+    fl_metric_add(n, "raft.leaderless_ms", (double)since(n, r->leader_contact) / 1e6);
+    r->leader_contact = now;
+    r->leader_since = now;
+    for (uint32_t i = 0; i < r->nodes; i++) {
+        Peer *p = &r->peers[i];
+        *p = (Peer){ .next = last_index(r) + 1, .last_ack = now };
+    }
+    r->read_seq = r->read_done = 0;
+    /* Reads wait until the commit index reaches this term's first entry
+     * (note 5); the commit-old-term bug waits for the end of the log it
+     * inherited instead, which counting replicas soon reaches. */
+    r->term_start = r->bug == BUG_COMMIT_OLD_TERM ? last_index(r) : last_index(r) + 1;
+    if (r->bug != BUG_COMMIT_OLD_TERM) {
+        RaftEntry noop = { .term = r->term };
+        noop.req.client = RAFT_NO_NODE;
+        noop.req.op.kind = FL_OP_NOOP;
+        raft_log_append(&r->log, &noop);
+        persist_entries(n, r, last_index(r));
+    }
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self)
+            send_append(n, r, i);
+    r->heartbeat_timer = arm(n, r, r->heartbeat, TIMER_HEARTBEAT, &r->heartbeat_tag);
+    advance_commit(n, r);
+}
+
+/* ---- Commit and apply (note 4) -------------------------------------- */
+
+static void advance_commit(FlNode *n, Raft *r)
+{
+    g_autofree uint64_t *match = g_new(uint64_t, r->nodes);
+    for (uint32_t i = 0; i < r->nodes; i++)
+        match[i] = i == r->self ? last_index(r) : r->peers[i].match;
+    uint64_t c = raft_log_commit_index(&r->log, match, r->nodes, r->term, r->commit,
+                                       r->bug == BUG_COMMIT_OLD_TERM);
+    if (c > r->commit) {
+        r->commit = c;
+        fl_log(n, "commit %" PRIu64, c);
+        apply_committed(n, r);
+    }
+}
+
+/* §7: once enough applied entries sit in the log, snapshot the store. */
+static void maybe_snapshot(FlNode *n, Raft *r)
+{
+    if (r->snapshot_entries == 0 || r->applied - r->log.base < r->snapshot_entries)
+        return;
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    fl_store_encode(r->store, &w);
+    if (r->snap)
+        g_byte_array_unref(r->snap);
+    r->snap = g_byte_array_sized_new((guint)w.len);
+    g_byte_array_append(r->snap, w.data, (guint)w.len);
+    fl_writer_deinit(&w);
+    raft_log_compact(&r->log, r->applied);
+    persist_snapshot(n, r);
+    for (uint32_t i = 0; i < r->nodes; i++)
+        r->peers[i].snap_offset = 0;
+    fl_log(n, "snapshot at %" PRIu64 " (%u bytes)", r->log.base, r->snap->len);
+}
+
+/* Figure 2, rules for all servers: if commitIndex > lastApplied, apply
+ * log[lastApplied] to the state machine.  The leader answers the clients of
+ * the entries it proposed in this term. */
+static void apply_committed(FlNode *n, Raft *r)
+{
+    while (r->applied < r->commit) {
+        r->applied++;
+        const RaftEntry *e = raft_log_get(&r->log, r->applied);
+        g_assert(e);
+        FlResult res = { 0 };
+        bool has = e->req.op.kind != FL_OP_NOOP && fl_store_apply_request(r->store, &e->req, &res);
+        if (r->role != LEADER)
+            continue;
+        while (r->pending->len && g_array_index(r->pending, Pending, 0).index <= r->applied) {
+            Pending *p = &g_array_index(r->pending, Pending, 0);
+            if (p->index == r->applied && p->term == e->term) {
+                fl_metric_add(n, "raft.commits", 1);
+                fl_metric_add(n, "raft.commit_latency_ms", (double)since(n, p->proposed) / 1e6);
+                /* An older request than the client's last: nobody waits. */
+                if (has)
+                    fl_reply(n, &p->req, &res);
+            }
+            g_array_remove_index(r->pending, 0);
+        }
+    }
+    maybe_snapshot(n, r);
+    serve_reads(n, r);
+}
+
+/* ---- Reads (note 5) -------------------------------------------------- */
+
+static void start_read_round(FlNode *n, Raft *r)
+{
+    r->read_seq++;
+    if (r->nodes == 1)
+        r->read_done = r->read_seq;
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self)
+            send_append(n, r, i);
+}
+
+static void serve_reads(FlNode *n, Raft *r)
+{
+    if (r->role != LEADER || r->reads->len == 0)
+        return;
+    /* The highest round that a majority, ourselves included, answered. */
+    g_autofree uint64_t *acked = g_new(uint64_t, r->nodes);
+    for (uint32_t i = 0; i < r->nodes; i++)
+        acked[i] = i == r->self ? r->read_seq : r->peers[i].read_acked;
+    for (uint32_t i = 1; i < r->nodes; i++)   /* insertion sort, descending */
+        for (uint32_t k = i; k > 0 && acked[k] > acked[k - 1]; k--) {
+            uint64_t t = acked[k];
+            acked[k] = acked[k - 1];
+            acked[k - 1] = t;
+        }
+    if (acked[r->nodes / 2] > r->read_done)
+        r->read_done = acked[r->nodes / 2];
+    bool term_committed = r->commit >= r->term_start;
+    bool want_round = false;
+    guint keep = 0;
+    for (guint i = 0; i < r->reads->len; i++) {
+        Read rd = g_array_index(r->reads, Read, i);
+        if (!rd.has_index && term_committed) {
+            rd.has_index = true;
+            rd.index = r->commit;
+        }
+        if (rd.has_index && rd.seq <= r->read_done && r->applied >= rd.index) {
+            FlResult res;
+            fl_store_read(r->store, &rd.req.op, &res);
+            fl_reply(n, &rd.req, &res);
+            fl_metric_add(n, "raft.reads", 1);
+            continue;
+        }
+        if (rd.seq > r->read_seq)
+            want_round = true;
+        g_array_index(r->reads, Read, keep++) = rd;
+    }
+    g_array_set_size(r->reads, keep);
+    if (want_round && r->read_done == r->read_seq) {
+        start_read_round(n, r);
+        if (r->nodes == 1)
+            serve_reads(n, r);   /* alone, the round is over at once */
+    }
+}
+
+/* ---- Invariants -------------------------------------------------------- */
+
+/* What must hold after every step of one node (cluster-wide safety is the
+ * checker's).  Cheap: O(nodes). */
+static void invariants(const Raft *r)
+{
+    g_assert(r->log.base <= r->applied);
+    g_assert(r->applied <= r->commit);
+    g_assert(r->commit <= last_index(r));
+    g_assert(last_term(r) <= r->term);
+    g_assert(r->vote == RAFT_NO_NODE || r->vote < r->nodes);
+    g_assert(r->leader == RAFT_NO_NODE || r->leader < r->nodes);
+    g_assert((r->role == LEADER) == (r->leader == r->self));
+    g_assert(r->role == LEADER || (r->pending->len == 0 && r->reads->len == 0));
+    if (r->role == LEADER) {
+        g_assert(r->vote == r->self);
+        g_assert(r->heartbeat_tag != 0);
+        g_assert(r->read_done <= r->read_seq);
+        for (uint32_t i = 0; i < r->nodes; i++) {
+            if (i == r->self)
+                continue;
+            g_assert(r->peers[i].next >= 1);
+            g_assert(r->peers[i].next <= last_index(r) + 1);
+            g_assert(r->peers[i].match <= last_index(r));
+        }
+    }
+}
+
+/* ---- Message handlers ------------------------------------------------ */
+
+/* Figure 2, RequestVote RPC, receiver implementation; thesis §9.6 for a
+ * pre-vote, which changes nothing on the receiver. */
+static void on_vote(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
+{
+    bool up_to_date = raft_log_up_to_date(last_term(r), last_index(r), m->vote.last_term,
+                                          m->vote.last_index);
+    RaftMsg reply = { .type = RAFT_MSG_VOTE_REPLY };
+    reply.vote_reply.pre = m->vote.pre;
+    if (m->vote.pre) {
+        bool leader_alive = r->role == LEADER || (r->leader != RAFT_NO_NODE &&
+                                                  since(n, r->leader_contact) < r->election_lo);
+        reply.vote_reply.granted = m->term > r->term && !leader_alive && up_to_date;
+        /* A grant carries the term it is for; a refusal, ours. */
+        reply.term = reply.vote_reply.granted ? m->term : r->term;
+        send_msg(n, from, &reply);
+        return;
+    }
+    if (m->term > r->term)
+        become_follower(n, r, m->term, RAFT_NO_NODE);
+    bool granted = m->term == r->term && (r->vote == RAFT_NO_NODE || r->vote == from) &&
+                   up_to_date && !r->amnesiac;
+    if (granted && r->vote != from) {
+        r->vote = from;
+        persist_state(n, r);
+    }
+    if (granted)
+        reset_election_timer(n, r);
+    reply.term = r->term;
+    reply.vote_reply.granted = granted;
+    send_msg(n, from, &reply);
+}
+
+/* Figure 2, rules for candidates: votes from a majority make a leader;
+ * thesis §9.6: pre-votes from a majority make a candidate. */
+static void on_vote_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
+{
+    if (m->term > r->term && !(m->vote_reply.pre && m->vote_reply.granted)) {
+        become_follower(n, r, m->term, RAFT_NO_NODE);
+        return;
+    }
+    if (!m->vote_reply.granted)
+        return;
+    if (m->vote_reply.pre) {
+        if (r->role != PRECANDIDATE || m->term != r->term + 1)
+            return;
+        r->peers[from].vote = true;
+        if (count_votes(r) >= majority(r))
+            start_election(n, r);
+        return;
+    }
+    if (r->role != CANDIDATE || m->term != r->term)
+        return;
+    r->peers[from].vote = true;
+    if (count_votes(r) >= majority(r))
+        become_leader(n, r);
+}
+
+/* Figure 2, AppendEntries RPC, receiver implementation, rules 1 to 5. */
+static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
+{
+    RaftMsg reply = { .type = RAFT_MSG_APPEND_REPLY };
+    reply.append_reply.read_seq = m->append.read_seq;
+    /* Rule 1: reply false if term < currentTerm. */
+    if (m->term < r->term) {
+        reply.term = r->term;
+        send_msg(n, from, &reply);
+        return;
+    }
+    /* §5.2: a leader of our term (or a newer one) makes us its follower. */
+    if (m->term > r->term || r->role != FOLLOWER)
+        become_follower(n, r, m->term, from);
+    r->leader = from;
+    r->leader_contact = fl_now(n);
+    reset_election_timer(n, r);
+    reply.term = r->term;
+
+    /* Rule 2: reply false if the log has no entry at prevLogIndex whose
+     * term matches prevLogTerm.  The no-log-check bug only checks that
+     * there is an entry there. */
+    const uint64_t prev = m->append.prev_index;
+    bool ok = r->bug == BUG_NO_LOG_CHECK
+                  ? prev <= last_index(r)
+                  : raft_log_match(&r->log, prev, m->append.prev_term);
+    if (!ok) {
+        reply.append_reply.index = raft_log_conflict_hint(&r->log, prev, r->commit);
+        send_msg(n, from, &reply);
+        return;
+    }
+    /* Rules 3 and 4, then durable before the reply. */
+    uint64_t changed = raft_log_merge(&r->log, prev, m->append.entries, m->append.n);
+    if (changed)
+        persist_entries(n, r, changed);
+    uint64_t match = prev + m->append.n;
+    /* Rule 5: commitIndex = min(leaderCommit, index of last new entry). */
+    uint64_t c = m->append.commit < match ? m->append.commit : match;
+    if (c > r->commit) {
+        r->commit = c;
+        fl_log(n, "commit %" PRIu64, c);
+        apply_committed(n, r);
+    }
+    cure_amnesia(n, r, m->term, match, m->append.commit);
+    reply.append_reply.success = true;
+    reply.append_reply.index = match;
+    send_msg(n, from, &reply);
+}
+
+/* What any reply from a follower of our term tells the leader: it is alive
+ * (check-quorum) and it answered ReadIndex round @read_seq. */
+static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint64_t read_seq)
+{
+    if (term > r->term) {
+        become_follower(n, r, term, RAFT_NO_NODE);
+        return NULL;
+    }
+    if (r->role != LEADER || term != r->term)
+        return NULL;
+    Peer *p = &r->peers[from];
+    p->last_ack = fl_now(n);
+    if (read_seq <= r->read_seq && read_seq > p->read_acked)
+        p->read_acked = read_seq;
+    return p;
+}
+
+/* Figure 2, rules for leaders: on success update nextIndex and matchIndex;
+ * on failure decrement nextIndex (here: jump to the follower's hint) and
+ * retry. */
+static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
+{
+    Peer *p = leader_heard(n, r, from, m->term, m->append_reply.read_seq);
+    if (!p)
+        return;
+    uint64_t last = last_index(r);
+    uint64_t index = m->append_reply.index;
+    if (index > last)
+        return;   /* more than we ever sent: not to be trusted */
+    if (m->append_reply.success) {
+        if (index > p->match)
+            p->match = index;
+        if (p->next < p->match + 1)
+            p->next = p->match + 1;
+        p->replicating = true;
+        advance_commit(n, r);
+        if (r->role == LEADER && p->next <= last_index(r))
+            send_append(n, r, from);
+    } else {
+        uint64_t next = index + 1 > p->match + 1 ? index + 1 : p->match + 1;
+        if (next < p->next) {
+            p->next = next;
+            p->replicating = false;
+            send_append(n, r, from);
+        }
+    }
+    serve_reads(n, r);
+}
+
+/* Figure 13, InstallSnapshot RPC, receiver implementation: chunks are
+ * written at their offset until the last one, then the snapshot replaces
+ * the store and the log up to its last included index. */
+static void install_snapshot(FlNode *n, Raft *r)
+{
+    FlStore *s = fl_store_new();
+    FlReader rd;
+    fl_reader_init(&rd, r->snap_in->data, r->snap_in->len);
+    if (!fl_store_decode(s, &rd) || !fl_reader_done(&rd)) {
+        fl_store_free(s);
+        g_byte_array_set_size(r->snap_in, 0);
+        return;   /* a snapshot that does not decode is dropped */
+    }
+    fl_store_free(r->store);
+    r->store = s;
+    raft_log_install(&r->log, r->snap_in_index, r->snap_in_term);
+    if (r->snap)
+        g_byte_array_unref(r->snap);
+    r->snap = r->snap_in;
+    r->snap_in = NULL;
+    r->commit = r->applied = r->log.base;
+    persist_snapshot(n, r);
+    fl_log(n, "installed snapshot at %" PRIu64 "; commit %" PRIu64, r->log.base, r->commit);
+}
+
+static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
+{
+    RaftMsg reply = { .type = RAFT_MSG_SNAP_REPLY };
+    reply.snap_reply.last_index = m->snap.last_index;
+    reply.snap_reply.read_seq = m->snap.read_seq;
+    /* Rule 1: reply immediately if term < currentTerm. */
+    if (m->term < r->term) {
+        reply.term = r->term;
+        send_msg(n, from, &reply);
+        return;
+    }
+    if (m->term > r->term || r->role != FOLLOWER)
+        become_follower(n, r, m->term, from);
+    r->leader = from;
+    r->leader_contact = fl_now(n);
+    reset_election_timer(n, r);
+    reply.term = r->term;
+    if (m->snap.last_index <= r->commit) {
+        /* We hold it all, committed: say so. */
+        cure_amnesia(n, r, m->term, 0, 0);
+        reply.snap_reply.offset = m->snap.total;
+        send_msg(n, from, &reply);
+        return;
+    }
+    bool same = r->snap_in && r->snap_in_index == m->snap.last_index &&
+                r->snap_in_term == m->snap.last_term && r->snap_in_total == m->snap.total;
+    if (!same) {
+        /* Rule 2: a new snapshot starts at offset 0. */
+        if (m->snap.offset != 0) {
+            send_msg(n, from, &reply);
+            return;
+        }
+        if (!r->snap_in)
+            r->snap_in = g_byte_array_new();
+        g_byte_array_set_size(r->snap_in, 0);
+        r->snap_in_index = m->snap.last_index;
+        r->snap_in_term = m->snap.last_term;
+        r->snap_in_total = m->snap.total;
+    }
+    /* Rules 3 and 4: write the chunk at its offset (in order only). */
+    if (m->snap.offset == r->snap_in->len)
+        g_byte_array_append(r->snap_in, m->snap.data, (guint)m->snap.len);
+    reply.snap_reply.offset = r->snap_in->len;
+    /* Rules 5 to 8: the last chunk installs it. */
+    if (r->snap_in->len == r->snap_in_total) {
+        install_snapshot(n, r);
+        reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
+        if (!r->snap_in)
+            cure_amnesia(n, r, m->term, 0, 0);
+    }
+    send_msg(n, from, &reply);
+}
+
+static void on_snap_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
+{
+    Peer *p = leader_heard(n, r, from, m->term, m->snap_reply.read_seq);
+    if (!p)
+        return;
+    if (r->snap && m->snap_reply.last_index == r->log.base && m->snap_reply.offset <= r->snap->len) {
+        p->snap_offset = m->snap_reply.offset;
+        if (p->snap_offset == r->snap->len) {
+            /* Installed: the follower now matches up to the base. */
+            p->snap_offset = 0;
+            if (p->match < r->log.base)
+                p->match = r->log.base;
+            if (p->next <= r->log.base)
+                p->next = r->log.base + 1;
+            p->replicating = true;
+            advance_commit(n, r);
+            if (r->role == LEADER && p->next <= last_index(r))
+                send_append(n, r, from);
+        } else if (p->next <= r->log.base) {
+            send_snapshot(n, r, from);
+        }
+    }
+    serve_reads(n, r);
+}
+
+static void raft_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg, size_t len)
+{
+    Raft *r = state;
+    RaftMsg m;
+    if (from >= r->nodes || from == r->self || !raft_msg_decode(msg, len, &m))
+        return;   /* not from a peer, or malformed: dropped */
+    switch (m.type) {
+    case RAFT_MSG_VOTE: on_vote(n, r, from, &m); break;
+    case RAFT_MSG_VOTE_REPLY: on_vote_reply(n, r, from, &m); break;
+    case RAFT_MSG_APPEND: on_append(n, r, from, &m); break;
+    case RAFT_MSG_APPEND_REPLY: on_append_reply(n, r, from, &m); break;
+    case RAFT_MSG_SNAP: on_snap(n, r, from, &m); break;
+    case RAFT_MSG_SNAP_REPLY: on_snap_reply(n, r, from, &m); break;
+    default: break;
+    }
+    raft_msg_clear(&m);
+    invariants(r);
+}
+
+/* ---- Timers ---------------------------------------------------------- */
+
+/* Figure 2, rules for followers and candidates: if the election timeout
+ * elapses without hearing from a leader or granting a vote, start an
+ * election (a pre-vote first, note 6). */
+static void on_election_timer(FlNode *n, Raft *r)
+{
+    r->election_tag = 0;
+    if (r->role == LEADER)
+        return;
+    FlTime now = fl_now(n);
+    if (now < r->election_deadline) {
+        r->election_timer = arm(n, r, (FlDuration)(r->election_deadline - now), TIMER_ELECTION,
+                                &r->election_tag);
+        r->election_fires = r->election_deadline;
+        return;
+    }
+    reset_election_timer(n, r);   /* to try again if this round fails */
+    if (r->amnesiac)
+        return;   /* note 11: it must not lead either */
+    if (r->prevote)
+        start_prevote(n, r);
+    else
+        start_election(n, r);
+}
+
+/* Figure 2, rules for leaders: heartbeats during idle periods, which also
+ * retransmit what was lost (note 3); thesis §6.2: check quorum. */
+static void on_heartbeat_timer(FlNode *n, Raft *r)
+{
+    r->heartbeat_timer = arm(n, r, r->heartbeat, TIMER_HEARTBEAT, &r->heartbeat_tag);
+    if (r->check_quorum && since(n, r->leader_since) >= r->election_lo) {
+        uint32_t alive = 1;
+        for (uint32_t i = 0; i < r->nodes; i++)
+            if (i != r->self && since(n, r->peers[i].last_ack) < r->election_lo)
+                alive++;
+        if (alive < majority(r)) {
+            fl_log(n, "term %" PRIu64 ": lost touch with a majority, stepping down", r->term);
+            become_follower(n, r, r->term, RAFT_NO_NODE);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < r->nodes; i++) {
+        if (i == r->self)
+            continue;
+        Peer *p = &r->peers[i];
+        if (p->replicating)
+            p->next = p->match + 1;
+        send_append(n, r, i);
+    }
+}
+
+static void raft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
+{
+    Raft *r = state;
+    if (tag == 0)
+        return;
+    if (tag == r->election_tag)
+        on_election_timer(n, r);
+    else if (tag == r->heartbeat_tag && r->role == LEADER)
+        on_heartbeat_timer(n, r);
+    else if (tag == r->flush_tag)
+        flush(n, r);
+    invariants(r);
+}
+
+/* ---- Client requests (note 8) --------------------------------------- */
+
+static void on_request(FlNode *n, Raft *r, const FlRequest *req)
+{
+    if (r->role != LEADER) {
+        fl_reply_redirect(n, req, r->leader);
+        return;
+    }
+    if (req->op.kind == FL_OP_NOOP) {
+        fl_reply_fail(n, req);   /* not a client operation */
+        return;
+    }
+    if (fl_op_is_read(req->op.kind)) {
+        if (r->bug == BUG_STALE_READ) {
+            FlResult res;
+            fl_store_read(r->store, &req->op, &res);
+            fl_reply(n, req, &res);
+            return;
+        }
+        Read rd = { .req = *req, .seq = r->read_seq + 1 };
+        g_array_append_val(r->reads, rd);
+        serve_reads(n, r);
+        return;
+    }
+    /* A request this leader already proposed (a retry or a duplicate) is
+     * answered when that entry applies. */
+    for (guint i = 0; i < r->pending->len; i++) {
+        const Pending *p = &g_array_index(r->pending, Pending, i);
+        if (p->req.client == req->client && p->req.id == req->id)
+            return;
+    }
+    RaftEntry e = { .term = r->term, .req = *req };
+    raft_log_append(&r->log, &e);
+    persist_entries(n, r, last_index(r));
+    Pending p = { .index = last_index(r), .term = r->term, .req = *req, .proposed = fl_now(n) };
+    g_array_append_val(r->pending, p);
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self && r->peers[i].replicating && r->peers[i].next <= last_index(r))
+            send_append(n, r, i);
+    advance_commit(n, r);
+}
+
+static void raft_on_request(FlNode *n, void *state, const FlRequest *req)
+{
+    Raft *r = state;
+    on_request(n, r, req);
+    invariants(r);
+}
+
+/* ---- Start, recovery, teardown --------------------------------------- */
+
+static Bug parse_bug(const char *s)
+{
+    if (strcmp(s, "commit-old-term") == 0)
+        return BUG_COMMIT_OLD_TERM;
+    if (strcmp(s, "no-persist") == 0)
+        return BUG_NO_PERSIST;
+    if (strcmp(s, "stale-read") == 0)
+        return BUG_STALE_READ;
+    if (strcmp(s, "no-log-check") == 0)
+        return BUG_NO_LOG_CHECK;
+    return BUG_NONE;
+}
+
+/* Rebuilds the persistent state from the disk: the snapshot if it is
+ * whole, then the newer whole WAL of the two up to its first bad record,
+ * reconciled with the snapshot as InstallSnapshot would (Figure 13, rules 6
+ * and 7).  Any damage found makes the node amnesiac (note 11). */
+static void load_disk(FlNode *n, Raft *r)
+{
+    bool damaged = false;
+    size_t len;
+    const uint8_t *p = fl_disk_view(n, RAFT_SNAP, &len);
+    uint64_t snap_index = 0, snap_term = 0;
+    const uint8_t *data;
+    size_t data_len;
+    if (p && raft_snap_get(p, len, &snap_index, &snap_term, &data, &data_len)) {
+        FlReader rd;
+        fl_reader_init(&rd, data, data_len);
+        if (fl_store_decode(r->store, &rd) && fl_reader_done(&rd)) {
+            r->snap = g_byte_array_sized_new((guint)data_len);
+            g_byte_array_append(r->snap, data, (guint)data_len);
+        } else {
+            snap_index = snap_term = 0;
+            damaged = true;
+        }
+    } else if (p) {
+        snap_index = snap_term = 0;
+        damaged = true;
+    }
+
+    RaftLog other;
+    raft_log_init(&other);
+    RaftDurable d[2];
+    size_t lens[2];
+    p = fl_disk_view(n, RAFT_WAL_0, &lens[0]);
+    raft_wal_replay(p, lens[0], &r->log, &d[0]);
+    p = fl_disk_view(n, RAFT_WAL_1, &lens[1]);
+    raft_wal_replay(p, lens[1], &other, &d[1]);
+    int use = 0;
+    if (d[1].whole && (!d[0].whole || d[1].gen > d[0].gen)) {
+        RaftLog t = r->log;
+        r->log = other;
+        other = t;
+        use = 1;
+    }
+    raft_log_deinit(&other);
+    /* A torn tail on the WAL we use, or another file that is not a whole
+     * WAL (a torn rewrite, a corrupt header), means something synced is
+     * gone. */
+    if (d[use].torn || (lens[!use] > 0 && !d[!use].whole))
+        damaged = true;
+    r->wal_gen = d[use].whole ? d[use].gen : 0;
+    r->term = d[use].term;
+    r->vote = d[use].vote < r->nodes ? d[use].vote : RAFT_NO_NODE;
+    if (r->log.base > snap_index) {
+        /* The WAL was compacted by a snapshot that did not survive: what it
+         * covered is lost with it. */
+        raft_log_clear(&r->log, snap_index, snap_term);
+        damaged = true;
+    } else {
+        raft_log_install(&r->log, snap_index, snap_term);
+    }
+    r->commit = r->applied = r->log.base;
+    if (damaged) {
+        r->amnesiac = true;
+        r->amnesia_term = r->term > last_term(r) ? r->term : last_term(r);
+        /* Our vote in this term may be what was lost: count it as cast. */
+        if (r->term < r->amnesia_term)
+            r->term = r->amnesia_term;
+        r->vote = r->self;
+    }
+    persist_all(n, r);
+    if (r->term || r->log.base || last_index(r))
+        fl_log(n, "recovered: term %" PRIu64 ", log %" PRIu64 "..%" PRIu64, r->term,
+               r->log.base, last_index(r));
+    if (damaged)
+        fl_log(n, "disk damage found: no votes until a leader has caught us up");
+}
+
+static void raft_init(FlNode *n, void *state)
+{
+    Raft *r = state;
+    r->self = fl_self(n);
+    r->nodes = fl_nodes(n);
+    fl_param_range(n, "election_timeout", &r->election_lo, &r->election_hi);
+    if (r->election_lo < 1)
+        r->election_lo = 1;
+    if (r->election_hi < r->election_lo)
+        r->election_hi = r->election_lo;
+    r->heartbeat = fl_param_duration(n, "heartbeat");
+    r->max_batch = (uint32_t)fl_param_int(n, "max_batch");
+    r->snapshot_entries = (uint64_t)fl_param_int(n, "snapshot_entries");
+    r->snapshot_chunk = (uint32_t)fl_param_int(n, "snapshot_chunk");
+    r->prevote = fl_param_bool(n, "prevote");
+    r->check_quorum = fl_param_bool(n, "check_quorum");
+    r->bug = parse_bug(fl_param_enum(n, "bug"));
+    r->vote = RAFT_NO_NODE;
+    r->leader = RAFT_NO_NODE;
+    raft_log_init(&r->log);
+    r->store = fl_store_new();
+    r->peers = g_new0(Peer, r->nodes);
+    r->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
+    r->reads = g_array_new(FALSE, FALSE, sizeof(Read));
+    load_disk(n, r);
+    r->role = FOLLOWER;
+    fl_role(n, "follower");
+    r->leader_contact = fl_now(n);
+    reset_election_timer(n, r);
+    invariants(r);
+}
+
+static void raft_destroy(FlNode *n, void *state)
+{
+    Raft *r = state;
+    raft_log_deinit(&r->log);
+    fl_store_free(r->store);
+    if (r->snap)
+        g_byte_array_unref(r->snap);
+    if (r->snap_in)
+        g_byte_array_unref(r->snap_in);
+    g_free(r->peers);
+    if (r->pending)
+        g_array_free(r->pending, TRUE);
+    if (r->reads)
+        g_array_free(r->reads, TRUE);
+}
+
+const FlProtocol fl_proto_raft = {
+    .name = "raft",
+    .summary = "Raft: leader election with pre-vote, log replication, snapshots, ReadIndex reads",
+    .params = raft_params,
+    .state_size = sizeof(Raft),
+    .init = raft_init,
+    .recover = raft_init,
+    .destroy = raft_destroy,
+    .on_message = raft_on_message,
+    .on_timer = raft_on_timer,
+    .on_request = raft_on_request,
+};

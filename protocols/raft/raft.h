@@ -1,0 +1,205 @@
+/* protocols/raft: Raft's insides, shared by its three files.
+ *
+ *   log.c   the replicated log (entries after a snapshot base), the pure
+ *           rules of Figure 2 that decide on it (log matching, conflict
+ *           truncation, the commit rule, the up-to-date check), and its
+ *           persistence: a checksummed write-ahead log and a snapshot file.
+ *   msg.c   the messages and their encode/decode; a decode validates every
+ *           field and fails rather than trust a peer.
+ *   raft.c  the node: state, handlers for messages, timers and client
+ *           requests, and the protocol table.
+ *
+ * References are to the extended Raft paper (Ongaro and Ousterhout, "In
+ * Search of an Understandable Consensus Algorithm", 2014) and to Ongaro's
+ * thesis ("Consensus: Bridging Theory and Practice", 2014) for pre-vote and
+ * ReadIndex. */
+#pragma once
+
+#include "sim/node.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RAFT_NO_NODE UINT32_MAX
+
+/* Bounds on what a peer may send; anything larger is refused at decode. */
+#define RAFT_MAX_BATCH 4096u             /* entries in one AppendEntries */
+#define RAFT_MAX_SNAPSHOT (64u << 20)    /* bytes of one snapshot */
+#define RAFT_MAX_INDEX (UINT64_MAX / 4)  /* log indexes and terms stay below */
+
+/* ---- The log (log.c) --------------------------------------------------- */
+
+/* One entry: the term it was created in and the client request it carries
+ * (op.kind FL_OP_NOOP for the no-op a leader appends when its term starts). */
+typedef struct RaftEntry {
+    uint64_t term;
+    FlRequest req;
+} RaftEntry;
+
+/* The log after the snapshot: entries[k] has index base + 1 + k.  Index
+ * base (term base_term) is the last one the snapshot covers; 0 when there
+ * is no snapshot. */
+typedef struct RaftLog {
+    GArray *entries;   /* of RaftEntry, owned */
+    uint64_t base;
+    uint64_t base_term;
+} RaftLog;
+
+void raft_log_init(RaftLog *log);
+void raft_log_deinit(RaftLog *log);
+void raft_log_clear(RaftLog *log, uint64_t base, uint64_t base_term);
+
+uint64_t raft_log_last_index(const RaftLog *log);
+uint64_t raft_log_last_term(const RaftLog *log);
+/* Term of entry @index: true and *term if known (0 for index 0, base_term
+ * for base, the entry's term after it); false if compacted or absent. */
+bool raft_log_term_at(const RaftLog *log, uint64_t index, uint64_t *term);
+/* Entry @index (borrowed until the log changes), or NULL if it is in the
+ * snapshot or past the end. */
+const RaftEntry *raft_log_get(const RaftLog *log, uint64_t index);
+void raft_log_append(RaftLog *log, const RaftEntry *e);
+/* Keeps entries up to @index (>= base), drops the rest. */
+void raft_log_truncate_after(RaftLog *log, uint64_t index);
+
+/* §5.4.1: is a log ending at (last_term, last_index) at least as up to date
+ * as ours, ending at (my_term, my_index)?  Terms first, then length. */
+bool raft_log_up_to_date(uint64_t my_term, uint64_t my_index, uint64_t last_term,
+                         uint64_t last_index);
+
+/* Figure 2, AppendEntries rule 2: does the log hold an entry at
+ * @prev_index whose term is @prev_term?  Indexes in the snapshot are
+ * committed, hence match whatever a legitimate leader says. */
+bool raft_log_match(const RaftLog *log, uint64_t prev_index, uint64_t prev_term);
+
+/* Figure 2, AppendEntries rules 3 and 4: the @n entries follow @prev_index;
+ * an existing entry that conflicts (same index, other term) is deleted with
+ * all that follow it, and entries not already in the log are appended.
+ * Entries at or below the base are skipped (committed, so equal).  Returns
+ * the lowest index written, or 0 if the log did not change. */
+uint64_t raft_log_merge(RaftLog *log, uint64_t prev_index, const RaftEntry *entries,
+                        size_t n);
+
+/* §5.3's optimisation: where the leader should retry after a rejection of
+ * @prev_index.  Past our end: our last index.  On a term mismatch: just
+ * before the first entry of the conflicting term, but never below
+ * @commit (committed entries match).  Always below @prev_index. */
+uint64_t raft_log_conflict_hint(const RaftLog *log, uint64_t prev_index, uint64_t commit);
+
+/* Figure 2, rules for leaders, last bullet, with the restriction of §5.4.2
+ * (Figure 8): the highest N replicated on a majority of the @nodes servers
+ * (@match holds every server's match index, the leader's own included)
+ * whose entry is of @term; returns @commit if there is none higher.  With
+ * @any_term the term check is skipped: the `commit-old-term` bug. */
+uint64_t raft_log_commit_index(const RaftLog *log, const uint64_t *match, uint32_t nodes,
+                               uint64_t term, uint64_t commit, bool any_term);
+
+/* Figure 13, InstallSnapshot rules 6 and 7: if the log has an entry at
+ * @index of @term, keeps the entries after it; otherwise discards the whole
+ * log.  The base becomes (@index, @term). */
+void raft_log_install(RaftLog *log, uint64_t index, uint64_t term);
+/* Drops the entries up to @index (base < index <= last), which a snapshot
+ * now covers (§7). */
+void raft_log_compact(RaftLog *log, uint64_t index);
+
+/* ---- Persistence (log.c) ----------------------------------------------- *
+ * The write-ahead log is a sequence of records
+ *     u32 length, u8 type, payload, u32 crc32(type + payload)
+ * It starts with BASE(generation, index, term), the snapshot point it
+ * follows, and STATE(term, vote); STATE is appended again whenever term or
+ * vote change, and ENTRY(index, term, request) replaces the log from its
+ * index on (etcd's WAL does the same).  Replay stops at the first record
+ * that does not decode or whose checksum fails: a torn or corrupt tail is
+ * treated as absent.  A WAL is rewritten whole (at a snapshot, and at every
+ * start) into the other of two files, with the next generation, so that a
+ * rewrite torn by a crash leaves the previous WAL intact.  The snapshot
+ * file holds one record: magic, index, term, the store's encoding, crc32. */
+
+#define RAFT_WAL_0 "raft.wal.0"
+#define RAFT_WAL_1 "raft.wal.1"
+#define RAFT_SNAP "raft.snap"
+
+uint32_t raft_crc32(const void *data, size_t len, uint32_t crc);
+
+void raft_wal_put_state(FlWriter *w, uint64_t term, uint32_t vote);
+void raft_wal_put_entry(FlWriter *w, uint64_t index, const RaftEntry *e);
+void raft_wal_put_base(FlWriter *w, uint64_t gen, uint64_t index, uint64_t term);
+/* Encodes a whole WAL of generation @gen for (@log, @term, @vote): base,
+ * state, entries. */
+void raft_wal_put_all(FlWriter *w, uint64_t gen, const RaftLog *log, uint64_t term,
+                      uint32_t vote);
+
+/* What a replay found. */
+typedef struct RaftDurable {
+    uint64_t gen;          /* from the BASE record */
+    uint64_t term;
+    uint32_t vote;
+    uint64_t records;      /* whole records read */
+    bool whole;            /* it starts with BASE then STATE: a usable WAL */
+    bool torn;             /* replay stopped before the end */
+} RaftDurable;
+
+/* Replays @len bytes of WAL into @log (cleared first) and @d.  Pure: no
+ * node needed. */
+void raft_wal_replay(const uint8_t *p, size_t len, RaftLog *log, RaftDurable *d);
+
+void raft_snap_put(FlWriter *w, uint64_t index, uint64_t term, const uint8_t *data, size_t len);
+/* Decodes a snapshot file: true with the borrowed payload, or false if it is
+ * absent, torn or corrupt. */
+bool raft_snap_get(const uint8_t *p, size_t len, uint64_t *index, uint64_t *term,
+                   const uint8_t **data, size_t *data_len);
+
+/* ---- Messages (msg.c) --------------------------------------------------- */
+
+typedef enum {
+    RAFT_MSG_VOTE = 1,         /* RequestVote, or a pre-vote (thesis §9.6) */
+    RAFT_MSG_VOTE_REPLY,
+    RAFT_MSG_APPEND,           /* AppendEntries; also heartbeats */
+    RAFT_MSG_APPEND_REPLY,
+    RAFT_MSG_SNAP,             /* InstallSnapshot, one chunk */
+    RAFT_MSG_SNAP_REPLY,
+} RaftMsgType;
+
+typedef struct RaftMsg {
+    uint8_t type;
+    uint64_t term;
+    union {
+        struct {
+            bool pre;
+            uint64_t last_index, last_term;
+        } vote;
+        struct {
+            bool pre, granted;
+        } vote_reply;
+        struct {
+            uint64_t prev_index, prev_term, commit;
+            uint64_t read_seq;        /* ReadIndex round this message belongs to */
+            uint32_t n;
+            RaftEntry *entries;       /* n of them, owned (raft_msg_clear) */
+        } append;
+        struct {
+            bool success;
+            uint64_t index;           /* success: last index now matching; else a retry hint */
+            uint64_t read_seq;
+        } append_reply;
+        struct {
+            uint64_t last_index, last_term;
+            uint64_t offset, total;   /* this chunk's place in the snapshot */
+            const uint8_t *data;      /* borrowed from the message */
+            size_t len;
+            uint64_t read_seq;
+        } snap;
+        struct {
+            uint64_t last_index;
+            uint64_t offset;          /* bytes of that snapshot held so far */
+            uint64_t read_seq;
+        } snap_reply;
+    };
+} RaftMsg;
+
+void raft_msg_encode(FlWriter *w, const RaftMsg *m);
+/* Decodes and validates @len bytes into @m.  Returns false for anything
+ * malformed (then @m holds nothing to free).  On success, the caller frees
+ * with raft_msg_clear; m->snap.data borrows from @p. */
+bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m);
+void raft_msg_clear(RaftMsg *m);
