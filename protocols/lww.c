@@ -8,12 +8,28 @@
  * are stale, and a node whose clock runs behind loses its writes.  A cas or
  * an append reads the local copy, so both can lose updates.  State is in
  * memory only: a crashed node comes back empty and fills up again from
- * later updates. */
+ * later updates.
+ *
+ * Anti-entropy (Demers et al., "Epidemic algorithms for replicated
+ * database maintenance", 1987): every `gossip` interval a node sends
+ * `gossip_cells` cells, round robin over the keys, to one peer drawn at
+ * random, which merges them with the same rule.  Updates lost in the network, or sent while a peer was down or
+ * cut off, still arrive in the end: once writes stop and the network
+ * heals, every replica holds, for each key, the write with the highest
+ * stamp.  Replicas converge (eventual consistency); they are not causal:
+ * keys travel independently (after a partition a replica may get the new
+ * value of one key long before the older write of another that it
+ * depends on), and a late clock's write can vanish under an older one it
+ * had read. */
 #include "sim/node.h"
 
 #include <string.h>
 
-enum { MSG_UPDATE = 1 };
+enum { MSG_UPDATE = 1, MSG_DIGEST = 2 };
+enum { TIMER_GOSSIP = 1 };
+
+/* Cells per anti-entropy message: a bound on its size. */
+#define GOSSIP_MAX_CELLS 4096
 
 typedef struct Cell {
     uint64_t ts;
@@ -25,7 +41,18 @@ typedef struct Cell {
 
 typedef struct Lww {
     GArray *cells;        /* of Cell, by key */
+    FlDuration gossip;    /* 0: no anti-entropy */
+    uint32_t gossip_cells;
+    uint32_t next_cell;   /* where the next digest starts */
 } Lww;
+
+static const FlParam lww_params[] = {
+    { "gossip", FL_PARAM_DURATION, "\"100ms\"",
+      "anti-entropy: every interval, send cells to one random peer (0: never)", NULL, 0, 1e12 },
+    { "gossip_cells", FL_PARAM_INT, "4", "cells per anti-entropy message, round robin over the keys",
+      NULL, 1, GOSSIP_MAX_CELLS },
+    { NULL },
+};
 
 static Cell *cell(Lww *l, uint32_t key)
 {
@@ -34,11 +61,23 @@ static Cell *cell(Lww *l, uint32_t key)
     return &g_array_index(l->cells, Cell, key);
 }
 
+/* The wait before the next anti-entropy round: `gossip`, jittered by half
+ * either way (as real gossip does, so that rounds neither synchronise
+ * across nodes nor fall on round instants). */
+static FlDuration next_round(FlNode *n, const Lww *l)
+{
+    return fl_random_duration(n, l->gossip / 2, l->gossip + l->gossip / 2);
+}
+
 static void lww_init(FlNode *n, void *state)
 {
     Lww *l = state;
     l->cells = g_array_new(FALSE, TRUE, sizeof(Cell));
+    l->gossip = fl_param_duration(n, "gossip");
+    l->gossip_cells = (uint32_t)fl_param_int(n, "gossip_cells");
     fl_role(n, "replica");
+    if (l->gossip > 0 && fl_nodes(n) > 1)
+        fl_timer(n, next_round(n, l), TIMER_GOSSIP);
 }
 
 static void lww_destroy(FlNode *n, void *state)
@@ -72,20 +111,78 @@ static void set_cell(Cell *c, uint64_t ts, uint32_t origin, bool is_text, int64_
     }
 }
 
+static void put_cell(FlWriter *w, uint32_t key, const Cell *c)
+{
+    fl_put_u32(w, key);
+    fl_put_u64(w, c->ts);
+    fl_put_u32(w, c->origin);
+    fl_put_u8(w, c->text != NULL);
+    fl_put_i64(w, c->v);
+    fl_put_bytes(w, c->text ? c->text->str : "", c->text ? c->text->len : 0);
+}
+
 static void broadcast_update(FlNode *n, uint32_t key, const Cell *c)
 {
     uint8_t buf[256];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     fl_put_u8(&w, MSG_UPDATE);
-    fl_put_u32(&w, key);
-    fl_put_u64(&w, c->ts);
-    fl_put_u32(&w, c->origin);
-    fl_put_u8(&w, c->text != NULL);
-    fl_put_i64(&w, c->v);
-    fl_put_bytes(&w, c->text ? c->text->str : "", c->text ? c->text->len : 0);
+    put_cell(&w, key, c);
     fl_broadcast(n, w.data, w.len);
     fl_writer_deinit(&w);
+}
+
+/* A cell read from a message; false if malformed. */
+typedef struct CellMsg {
+    uint32_t key, origin;
+    uint64_t ts;
+    bool is_text;
+    int64_t v;
+    const uint8_t *text;
+    size_t tlen;
+} CellMsg;
+
+static bool get_cell(FlNode *n, FlReader *r, CellMsg *m)
+{
+    m->key = fl_get_u32(r);
+    m->ts = fl_get_u64(r);
+    m->origin = fl_get_u32(r);
+    m->is_text = fl_get_u8(r) != 0;
+    m->v = fl_get_i64(r);
+    m->text = fl_get_bytes(r, &m->tlen);
+    return fl_reader_ok(r) && m->key < FL_MAX_KEYS && m->origin < fl_nodes(n);
+}
+
+/* The rule of last-writer-wins: keep the update with the higher stamp. */
+static void merge(Lww *l, const CellMsg *m)
+{
+    Cell *c = cell(l, m->key);
+    if (newer(m->ts, m->origin, c))
+        set_cell(c, m->ts, m->origin, m->is_text, m->v, (const char *)m->text, m->tlen);
+}
+
+static void on_update(FlNode *n, Lww *l, FlReader *r)
+{
+    CellMsg m;
+    if (get_cell(n, r, &m) && fl_reader_done(r))
+        merge(l, &m);
+}
+
+/* Anti-entropy: a batch of cells.  Decoded whole before any is merged, so a
+ * malformed message changes nothing. */
+static void on_digest(FlNode *n, Lww *l, FlReader *r)
+{
+    uint32_t count = fl_get_u32(r);
+    if (count > GOSSIP_MAX_CELLS)
+        return;
+    CellMsg *cells = g_new(CellMsg, count ? count : 1);
+    uint32_t i = 0;
+    while (i < count && get_cell(n, r, &cells[i]))
+        i++;
+    if (i == count && fl_reader_done(r))
+        for (i = 0; i < count; i++)
+            merge(l, &cells[i]);
+    g_free(cells);
 }
 
 static void lww_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg,
@@ -94,20 +191,46 @@ static void lww_on_message(FlNode *n, void *state, uint32_t from, const uint8_t 
     Lww *l = state;
     FlReader r;
     fl_reader_init(&r, msg, len);
-    if (fl_get_u8(&r) != MSG_UPDATE)
+    switch (fl_get_u8(&r)) {
+    case MSG_UPDATE: on_update(n, l, &r); break;
+    case MSG_DIGEST: on_digest(n, l, &r); break;
+    default: break;   /* not ours: drop */
+    }
+}
+
+/* Every cell (up to the bound, round robin) to one random peer. */
+static void lww_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
+{
+    Lww *l = state;
+    if (tag != TIMER_GOSSIP)
         return;
-    uint32_t key = fl_get_u32(&r);
-    uint64_t ts = fl_get_u64(&r);
-    uint32_t origin = fl_get_u32(&r);
-    bool is_text = fl_get_u8(&r) != 0;
-    int64_t v = fl_get_i64(&r);
-    size_t tlen;
-    const uint8_t *text = fl_get_bytes(&r, &tlen);
-    if (!fl_reader_done(&r) || key >= FL_MAX_KEYS || origin >= fl_nodes(n))
-        return;
-    Cell *c = cell(l, key);
-    if (newer(ts, origin, c))
-        set_cell(c, ts, origin, is_text, v, (const char *)text, tlen);
+    uint32_t peer = (uint32_t)fl_rng_below(fl_rng(n), fl_nodes(n) - 1);
+    if (peer >= fl_self(n))
+        peer++;
+    uint32_t total = l->cells->len, count = 0;
+    for (uint32_t k = 0; k < total; k++)
+        count += g_array_index(l->cells, Cell, k).set;
+    if (count > l->gossip_cells)
+        count = l->gossip_cells;
+    if (count) {
+        FlWriter w;
+        fl_writer_init(&w, NULL, 0);
+        fl_put_u8(&w, MSG_DIGEST);
+        fl_put_u32(&w, count);
+        uint32_t sent = 0, k = 0;
+        for (; sent < count && k < total; k++) {
+            uint32_t key = (l->next_cell + k) % total;
+            const Cell *c = &g_array_index(l->cells, Cell, key);
+            if (c->set) {
+                put_cell(&w, key, c);
+                sent++;
+            }
+        }
+        l->next_cell = (l->next_cell + k) % total;
+        fl_send(n, peer, w.data, w.len);
+        fl_writer_deinit(&w);
+    }
+    fl_timer(n, next_round(n, l), TIMER_GOSSIP);
 }
 
 static void lww_on_request(FlNode *n, void *state, const FlRequest *req)
@@ -159,10 +282,12 @@ static void lww_on_request(FlNode *n, void *state, const FlRequest *req)
 
 const FlProtocol fl_proto_lww = {
     .name = "lww",
-    .summary = "every node accepts writes and answers at once; last writer (by local clock) wins: not linearizable",
+    .summary = "every node accepts writes and answers at once; last writer (by local clock) wins; anti-entropy gossip makes replicas converge",
+    .params = lww_params,
     .state_size = sizeof(Lww),
     .init = lww_init,
     .destroy = lww_destroy,
     .on_message = lww_on_message,
+    .on_timer = lww_on_timer,
     .on_request = lww_on_request,
 };

@@ -6,6 +6,11 @@
 extern const FlProtocol fl_proto_single;
 extern const FlProtocol fl_proto_primary_backup;
 extern const FlProtocol fl_proto_lww;
+extern const FlProtocol fl_proto_crdt;
+extern const FlProtocol fl_proto_causal;
+extern const FlProtocol fl_proto_abd;
+extern const FlProtocol fl_proto_chain;
+extern const FlProtocol fl_proto_dynamo;
 extern const FlProtocol fl_proto_mapreduce;
 extern const FlProtocol fl_proto_dfs;
 extern const FlProtocol fl_proto_stream;
@@ -19,6 +24,11 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_single,
     &fl_proto_primary_backup,
     &fl_proto_lww,
+    &fl_proto_crdt,
+    &fl_proto_causal,
+    &fl_proto_abd,
+    &fl_proto_chain,
+    &fl_proto_dynamo,
     &fl_proto_mapreduce,
     &fl_proto_dfs,
     &fl_proto_stream,

@@ -169,6 +169,20 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
                   e->live_min_ok, fl_duration_format(e->live_budget, a),
                   fl_duration_format(e->live_after, b), live);
     }
+    if (e->models) {
+        json_t *verdicts = json_object_get(json_object_get(m, "check"), "verdicts");
+        const char *name;
+        json_t *want;
+        json_object_foreach(e->models, name, want) {
+            const char *got = json_string_value(json_object_get(verdicts, name));
+            bool hold = json_is_true(want);
+            if (!got || strcmp(got, "unknown") == 0)
+                unmet(res, "models: expected %s to %s, but the checker gave no verdict", name,
+                      hold ? "hold" : "fail");
+            else if ((strcmp(got, "valid") == 0) != hold)
+                unmet(res, "models: expected %s to %s, got %s", name, hold ? "hold" : "fail", got);
+        }
+    }
     json_t *counters = json_object_get(m, "counters");
     for (guint i = 0; e->counters && i < e->counters->len; i++) {
         const FlExpectCounter *c = &g_array_index(e->counters, FlExpectCounter, i);
@@ -276,6 +290,13 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
         json_t *check = json_pack("{s:s,s:s,s:s}", "consistency", sc->consistency, "model",
                                   fl_model_name(sc->workload.model), "verdict",
                                   fl_verdict_name(res->verdict));
+        /* Each model's verdict: a list reports them itself. */
+        json_t *verdicts = cj ? json_object_get(cj, "verdicts") : NULL;
+        if (verdicts)
+            json_object_set(check, "verdicts", verdicts);
+        else
+            json_object_set_new(check, "verdicts", json_pack("{s:s}", sc->consistency,
+                                                             fl_verdict_name(res->verdict)));
         if (cj)
             json_object_set_new(check, "result", cj);
         json_object_set_new(res->metrics, "check", check);
@@ -352,7 +373,14 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     if (res->checked) {
         fprintf(out, "  check     %s (%s): %s\n", sc->consistency, fl_model_name(sc->workload.model),
                 fl_verdict_name(res->verdict));
-        if (res->verdict == FL_VERDICT_INVALID && res->check_report && res->check_report->len) {
+        json_t *verdicts = json_object_get(json_object_get(m, "check"), "verdicts");
+        bool list = json_object_size(verdicts) > 1;
+        const char *name;
+        json_t *v;
+        json_object_foreach(list ? verdicts : NULL, name, v)
+            fprintf(out, "            %-22s %s\n", name, json_string_value(v));
+        if (!list && res->verdict == FL_VERDICT_INVALID && res->check_report &&
+            res->check_report->len) {
             g_auto(GStrv) lines = g_strsplit(res->check_report->str, "\n", -1);
             for (int i = 0; lines[i] && i < 40; i++)
                 if (*lines[i])

@@ -5,6 +5,7 @@
 
 #include "faults/registry.h"
 #include "protocols/registry.h"
+#include "sim/check/consistency.h"
 
 #include <string.h>
 
@@ -103,6 +104,8 @@ void fl_scenario_free(FlScenario *sc)
     if (sc->faults)
         g_ptr_array_unref(sc->faults);
     g_free(sc->consistency);
+    if (sc->expect.models)
+        json_decref(sc->expect.models);
     for (guint i = 0; sc->expect.counters && i < sc->expect.counters->len; i++)
         g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
     if (sc->expect.counters)
@@ -564,6 +567,9 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return true;
 }
 
+/* check.consistency: one model, or a list of them ("linearizable",
+ * ["linearizable", "causal", "eventual"]); kept as one comma-separated
+ * string, which is what the checker takes. */
 static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "consistency", NULL };
@@ -571,13 +577,47 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         return true;
     json_t *out = json_object();
     json_object_set_new(root_out, "check", out);
-    const char *c;
-    if (!fl_jv_object(jv, in, "/check", keys) ||
-        !fl_jv_string(jv, in, "/check", "consistency", out, true, NULL,
-                      "linearizable|sequential|atomic|durable|exact|exactly-once|at-least-once|none", &c))
+    if (!fl_jv_object(jv, in, "/check", keys))
         return false;
-    if (strcmp(c, "none") != 0)
-        sc->consistency = g_strdup(c);
+    /* The storage and computation checkers (sim/check/files.c,
+     * mapreduce.c, stream.c) decide these, by model, before the others. */
+    static const char *const storage_checks[] = { "durable", "exact", "exactly-once",
+                                                  "at-least-once", NULL };
+    g_autoptr(GString) names = g_string_new("none");
+    for (const char *const *c = fl_consistency_names(); *c; c++)
+        g_string_append_printf(names, "|%s", *c);
+    for (const char *const *c = storage_checks; *c; c++)
+        g_string_append_printf(names, "|%s", *c);
+    json_t *c = json_object_get(in, "consistency");
+    if (json_is_array(c)) {
+        if (json_array_size(c) == 0)
+            return fl_jv_errorf(jv, "/check", "consistency", "expected at least one model");
+        g_autoptr(GString) list = g_string_new(NULL);
+        json_t *arr = json_array();
+        json_object_set_new(out, "consistency", arr);
+        size_t i;
+        json_t *item;
+        json_array_foreach(c, i, item) {
+            g_autofree char *idx = g_strdup_printf("%zu", i);
+            const char *m = json_string_value(item);
+            bool known = false;
+            for (const char *const *k = fl_consistency_names(); m && *k; k++)
+                known |= strcmp(*k, m) == 0;
+            for (const char *const *k = storage_checks; m && *k; k++)
+                known |= strcmp(*k, m) == 0;
+            if (!known)
+                return fl_jv_error(jv, "/check/consistency", idx, item, names->str + 5);
+            g_string_append_printf(list, "%s%s", list->len ? "," : "", m);
+            json_array_append(arr, item);
+        }
+        sc->consistency = g_strdup(list->str);
+    } else {
+        const char *one;
+        if (!fl_jv_string(jv, in, "/check", "consistency", out, true, NULL, names->str, &one))
+            return false;
+        if (strcmp(one, "none") != 0)
+            sc->consistency = g_strdup(one);
+    }
     if (sc->consistency && !sc->workload.model)
         return fl_jv_errorf(jv, "/check", "consistency",
                             "a check needs a workload (give /workload/model)");
@@ -620,7 +660,7 @@ static bool load_expect_counters(FlJv *jv, FlExpect *e, json_t *in, json_t *out)
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
-                                        "max_info", "liveness", "trace_hash",
+                                        "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
                                         "max_detection_time", "max_missed_detections", "counters", NULL };
     FlExpect *e = &sc->expect;
@@ -671,6 +711,25 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                                 fl_duration_format(sc->duration < sc->workload.until ? sc->duration
                                                                                      : sc->workload.until, b));
         }
+    }
+    json_t *models = json_object_get(in, "models");
+    if (ok && models) {
+        /* Which of the checked models hold: {"linearizable": false, ...}. */
+        if (!json_is_object(models) || json_object_size(models) == 0)
+            return fl_jv_error(jv, "/expect", "models", models,
+                               "an object from checked models to true or false");
+        g_auto(GStrv) checked = g_strsplit(sc->consistency ? sc->consistency : "", ",", -1);
+        const char *name;
+        json_t *want;
+        json_object_foreach(models, name, want) {
+            if (!json_is_boolean(want))
+                return fl_jv_error(jv, "/expect/models", name, want, "true or false");
+            if (!g_strv_contains((const char *const *)checked, name))
+                return fl_jv_errorf(jv, "/expect/models", name, "\"%s\" is not among the "
+                                    "checked models (/check/consistency)", name);
+        }
+        e->models = json_incref(models);
+        json_object_set(out, "models", models);
     }
     json_t *counters = json_object_get(in, "counters");
     if (ok && counters)

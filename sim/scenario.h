@@ -42,6 +42,8 @@ typedef struct FlExpect {
     bool liveness;
     FlDuration live_after, live_budget;
     int64_t live_min_ok;
+    /* Which checked models must hold: {"causal": true, ...}, or NULL. */
+    json_t *models;
     /* The trace hash a replay must reproduce (failure files carry it). */
     bool has_trace_hash;
     uint64_t trace_hash;
@@ -91,7 +93,7 @@ typedef struct FlScenario {
     FlWorkloadSpec workload;
     GPtrArray *faults;      /* of FlFault*, owned */
 
-    char *consistency;      /* NULL: no check */
+    char *consistency;      /* NULL: no check; else one model or a comma-separated list */
     FlExpect expect;
 
     json_t *resolved;       /* the scenario as run */

@@ -48,6 +48,11 @@ const char *fl_op_name(uint8_t kind)
     case FL_OP_NOOP: return "noop";
     case FL_OP_TRANSFER: return "transfer";
     case FL_OP_AUDIT: return "audit";
+    case FL_OP_ADD: return "add";
+    case FL_OP_REMOVE: return "remove";
+    case FL_OP_SREAD: return "read";
+    case FL_OP_INCR: return "add";
+    case FL_OP_DECR: return "add";
     case FL_OP_MR_WORDCOUNT: return "wordcount";
     case FL_OP_MR_INDEX: return "index";
     case FL_OP_FILE_CREATE: return "create";
@@ -63,8 +68,24 @@ const char *fl_op_name(uint8_t kind)
 
 bool fl_op_is_read(uint8_t kind)
 {
-    return kind == FL_OP_READ || kind == FL_OP_GET || kind == FL_OP_AUDIT ||
-           kind == FL_OP_FILE_READ || kind == FL_OP_STREAM_READ;
+    return kind == FL_OP_READ || kind == FL_OP_GET || kind == FL_OP_SREAD ||
+           kind == FL_OP_AUDIT || kind == FL_OP_FILE_READ || kind == FL_OP_STREAM_READ;
+}
+
+/* Sets keep their members as kv tokens "3,7," in insertion order; returns
+ * the offset of @a's token in @text, or -1. */
+static gssize token_find(const GString *text, int64_t a)
+{
+    char tok[24];
+    size_t n = fl_kv_token(a, tok);
+    for (size_t i = 0; text && i < text->len;) {
+        const char *end = memchr(text->str + i, ',', text->len - i);
+        size_t len = end ? (size_t)(end - (text->str + i)) + 1 : text->len - i;
+        if (len == n && memcmp(text->str + i, tok, n) == 0)
+            return (gssize)i;
+        i += len;
+    }
+    return -1;
 }
 
 void fl_op_encode(FlWriter *w, const FlOp *op)
@@ -153,7 +174,7 @@ static void read_entry(const Entry *e, uint8_t kind, FlResult *res)
         res->text = e && e->text ? e->text->str : "";
         res->text_len = e && e->text ? e->text->len : 0;
     } else if (kind == FL_OP_READ) {
-        res->has_value = e && e->set;
+        res->has_value = e && e->set;   /* a counter never added to reads null: 0 */
         res->value = e ? e->v : 0;
     } else {
         res->has_value = true;
@@ -255,6 +276,28 @@ void fl_store_apply(FlStore *s, const FlOp *op, FlResult *res)
         if (op->kind == FL_OP_PUT)
             g_string_truncate(e->text, 0);
         g_string_append_len(e->text, tok, (gssize)n);
+        break;
+    case FL_OP_SREAD:
+        read_entry(e, op->kind, res);
+        break;
+    case FL_OP_ADD:
+        if (!e->text)
+            e->text = g_string_sized_new(32);
+        if (token_find(e->text, op->a) < 0) {
+            n = fl_kv_token(op->a, tok);
+            g_string_append_len(e->text, tok, (gssize)n);
+        }
+        break;
+    case FL_OP_REMOVE: {
+        gssize at = token_find(e->text, op->a);
+        if (at >= 0)
+            g_string_erase(e->text, at, (gssize)fl_kv_token(op->a, tok));
+        break;
+    }
+    case FL_OP_INCR:
+    case FL_OP_DECR:
+        e->set = true;
+        e->v += op->kind == FL_OP_INCR ? op->a : -op->a;
         break;
     default:
         /* A kind fl_op_decode accepts but this store does not model: it came

@@ -29,6 +29,11 @@ typedef enum {
                          transaction aborts) */
     FL_OP_AUDIT,      /* txn: an account's balance on this node and the
                          decisions it knows (see fl_txn_audit_text) */
+    FL_OP_ADD,        /* set: add element a */
+    FL_OP_REMOVE,     /* set: remove element a */
+    FL_OP_SREAD,      /* set: read -> the members, as tokens "3,7," in text */
+    FL_OP_INCR,       /* counter: value += a (a counter reads with FL_OP_READ) */
+    FL_OP_DECR,       /* counter: value -= a (recorded as an add of -a) */
     /* mapreduce (sim/workload/mapreduce.c): run a job on the corpus of seed a */
     FL_OP_MR_WORDCOUNT,
     FL_OP_MR_INDEX,
@@ -129,7 +134,8 @@ typedef struct FlResult {
  * bytes) and returns its length. */
 size_t fl_kv_token(int64_t a, char *buf);
 
-/* Name of the op in histories: "read", "write", "cas", "get", "put", "append". */
+/* Name of the op in histories: "read", "write", "cas", "get", "put", "append",
+ * "add", "remove" (FL_OP_INCR and FL_OP_DECR are both "add"). */
 const char *fl_op_name(uint8_t kind);
 bool fl_op_is_read(uint8_t kind);
 

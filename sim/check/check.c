@@ -13,6 +13,7 @@
 #include "sim/check/mapreduce.h"
 #include "sim/check/stream.h"
 #include "sim/check/search.h"
+#include "sim/check/weak.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,8 +207,10 @@ static gboolean parse_consistency(const char *name, FlConsistency *out, GError *
         *out = FL_CONSISTENCY_SEQUENTIAL;
         return TRUE;
     }
+    g_autofree char *all = g_strjoinv(", ", (char **)fl_consistency_names());
     g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "unknown consistency \"%s\" (expected linearizable or sequential)", name);
+                "unknown consistency \"%s\" (expected one of %s, or a comma-separated list)",
+                name, all);
     return FALSE;
 }
 
@@ -243,6 +246,11 @@ FlVerdict fl_check_file(const char *path, const char *model,
                     "unknown model \"%s\" (expected %s)", model ? model : "", names);
         return FL_VERDICT_ERROR;
     }
+    /* The weaker models and lists of models live in weak.c. */
+    if (consistency && strchr(consistency, ','))
+        return fl_check_list(path, model, consistency, format, timeout_s, report, json_out, err);
+    if (consistency && fl_weak_known(consistency))
+        return fl_weak_check_file(path, m, consistency, format, timeout_s, report, json_out, err);
     FlConsistency c;
     if (!parse_consistency(consistency, &c, err)) return FL_VERDICT_ERROR;
     gint64 start = g_get_monotonic_time();
@@ -325,9 +333,12 @@ int fl_check_main(int argc, char **argv)
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set, queue, txn, files, mapreduce or stream", "MODEL" },
+          "register (cas-register), kv, mutex, set, queue, counter, txn, files, mapreduce or stream", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default) or sequential; atomic (txn), durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
+          "linearizable (default), sequential, atomic (txn), sequential-multikey, causal, "
+          "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
+          "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
+          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
@@ -339,8 +350,9 @@ int fl_check_main(int argc, char **argv)
     };
     GOptionContext *ctx = g_option_context_new("HISTORY");
     g_option_context_set_summary(ctx,
-        "Decides whether a history (JSON Lines or Jepsen EDN) is linearizable or\n"
-        "sequentially consistent for a model.  The last line of output is the\n"
+        "Decides whether a history (JSON Lines or Jepsen EDN) satisfies a consistency\n"
+        "model (linearizable by default; with a list, each model's verdict is shown\n"
+        "and the history is valid when all hold).  The last line of output is the\n"
         "verdict: valid, invalid or unknown.\n\n"
         "Exit status: 0 valid, 1 invalid, 2 bad usage or input, 3 unknown.");
     g_option_context_add_main_entries(ctx, entries, NULL);

@@ -11,6 +11,7 @@ static const struct { const char *name; const FlModel *model; } models[] = {
     { "mutex", &fl_model_mutex },
     { "set", &fl_model_set },
     { "queue", &fl_model_queue },
+    { "counter", &fl_model_counter },
 };
 
 const FlModel *fl_model_find(const char *name)
@@ -23,7 +24,7 @@ const FlModel *fl_model_find(const char *name)
 const char *const *fl_check_model_names(void)
 {
     static const char *const names[] = {
-        "register", "cas-register", "kv", "mutex", "set", "queue", "txn",
+        "register", "cas-register", "kv", "mutex", "set", "queue", "counter", "txn",
         "files", "mapreduce", "stream",   /* checked by files.c, mapreduce.c, stream.c */
         NULL,
     };

@@ -109,6 +109,7 @@ extern const FlModel fl_model_kv;
 extern const FlModel fl_model_mutex;
 extern const FlModel fl_model_set;
 extern const FlModel fl_model_queue;
+extern const FlModel fl_model_counter;
 
 /* Finds a model by name (aliases included); NULL if unknown. */
 const FlModel *fl_model_find(const char *name);

@@ -1,6 +1,7 @@
 /* sim/check/model_set.c: a set, initially empty.
  *
  *   add:  v -> v           adds v
+ *   remove: v -> v         removes v (if present)
  *   read: null -> [v...]   succeeds when the set is exactly {v...}
  * The state is the sorted array of the members' atoms; a read's result is
  * kept as the same sorted array (op->items), so a read compares bytes.
@@ -9,8 +10,8 @@
 
 #include <string.h>
 
-enum { ADD, READ };
-static const char *const ops[] = { "add", "read", NULL };
+enum { ADD, READ, REMOVE };
+static const char *const ops[] = { "add", "read", "remove", NULL };
 
 static int cmp_atom(const void *x, const void *y)
 {
@@ -25,7 +26,7 @@ static gboolean parse(FlModelCtx *ctx, FlOp *op, const FlVal *v, gboolean ok,
                       GString *why)
 {
     const FlVal *result = v;
-    if (op->f == ADD) {
+    if (op->f == ADD || op->f == REMOVE) {
         if (!ok) op->a = fl_atoms_value(ctx->atoms, v);
         return TRUE;
     }
@@ -46,7 +47,7 @@ static gboolean parse(FlModelCtx *ctx, FlOp *op, const FlVal *v, gboolean ok,
     }
     FlAtom *xs = &g_array_index(ctx->items, FlAtom, op->items);
     gsize n = result->seq.n;
-    qsort(xs, n, sizeof *xs, cmp_atom);
+    if (n) qsort(xs, n, sizeof *xs, cmp_atom);
     gsize m = 0;
     for (gsize i = 0; i < n; i++)
         if (m == 0 || xs[m - 1] != xs[i]) xs[m++] = xs[i];
@@ -59,23 +60,36 @@ static void init(FlModelCtx *ctx, GByteArray *state)
 {
 }
 
+/* The i-th member of a state; states may sit at any byte address. */
+static FlAtom member(const guint8 *state, gsize i)
+{
+    FlAtom a;
+    memcpy(&a, state + i * sizeof a, sizeof a);
+    return a;
+}
+
 static gboolean step(FlModelCtx *ctx, const guint8 *state, gsize len,
                      const FlOp *op, GByteArray *next)
 {
-    const FlAtom *xs = (const FlAtom *)(const void *)state;
     gsize n = len / sizeof(FlAtom);
     if (op->f == READ) {
         if (op->a == FL_ATOM_NULL) {
             const FlAtom *want = &g_array_index(ctx->items, FlAtom, op->items);
-            if (op->n_items != n || memcmp(want, xs, len) != 0) return FALSE;
+            if (op->n_items != n || (len && memcmp(want, state, len) != 0)) return FALSE;
         }
         g_byte_array_append(next, state, (guint)len);
         return TRUE;
     }
     gsize i = 0;
-    while (i < n && xs[i] < op->a) i++;
+    while (i < n && member(state, i) < op->a) i++;
     g_byte_array_append(next, state, (guint)(i * sizeof(FlAtom)));
-    if (i == n || xs[i] != op->a)
+    if (op->f == REMOVE) {
+        gsize skip = i < n && member(state, i) == op->a;
+        g_byte_array_append(next, state + (i + skip) * sizeof(FlAtom),
+                            (guint)((n - i - skip) * sizeof(FlAtom)));
+        return TRUE;
+    }
+    if (i == n || member(state, i) != op->a)
         g_byte_array_append(next, (const guint8 *)&op->a, sizeof(FlAtom));
     g_byte_array_append(next, state + i * sizeof(FlAtom),
                         (guint)((n - i) * sizeof(FlAtom)));
@@ -85,11 +99,10 @@ static gboolean step(FlModelCtx *ctx, const guint8 *state, gsize len,
 static void show_state(FlModelCtx *ctx, const guint8 *state, gsize len,
                        GString *out)
 {
-    const FlAtom *xs = (const FlAtom *)(const void *)state;
     g_string_append_c(out, '[');
     for (gsize i = 0; i < len / sizeof(FlAtom); i++) {
         if (i) g_string_append_c(out, ',');
-        fl_atoms_to_json(ctx->atoms, xs[i], out);
+        fl_atoms_to_json(ctx->atoms, member(state, i), out);
     }
     g_string_append_c(out, ']');
 }

@@ -7,6 +7,8 @@
 extern const FlWorkloadModel fl_workload_register;
 extern const FlWorkloadModel fl_workload_kv;
 extern const FlWorkloadModel fl_workload_txn;
+extern const FlWorkloadModel fl_workload_set;
+extern const FlWorkloadModel fl_workload_counter;
 extern const FlWorkloadModel fl_workload_mapreduce;
 extern const FlWorkloadModel fl_workload_files;
 extern const FlWorkloadModel fl_workload_stream;
@@ -15,6 +17,8 @@ static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
     &fl_workload_kv,
     &fl_workload_txn,
+    &fl_workload_set,
+    &fl_workload_counter,
     &fl_workload_mapreduce,
     &fl_workload_files,
     &fl_workload_stream,

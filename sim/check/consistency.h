@@ -1,0 +1,10 @@
+/* sim/check/consistency.h: the names of the consistency models the checker
+ * decides, for code outside the checker (scenario loading) that must not
+ * see the checker's types. */
+#pragma once
+
+/* Every consistency name `faultline check` takes, NULL-terminated:
+ * linearizable, sequential, atomic, sequential-multikey, causal, causal-memory,
+ * causal-convergence, session, read-your-writes, monotonic-reads,
+ * monotonic-writes, writes-follow-reads, eventual (see weak.h). */
+const char *const *fl_consistency_names(void);

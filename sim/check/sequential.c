@@ -1,0 +1,396 @@
+/* sim/check/sequential.c: sequential consistency over all keys together.
+ *
+ * Sequential consistency (Lamport 1979) asks for one order of all
+ * operations that keeps each process's order and in which every read
+ * returns the latest write.  Unlike linearizability it does not compose:
+ * each key can be sequentially consistent on its own while the whole
+ * history is not (the store-buffer pattern: p writes x then reads y = 0, q
+ * writes y then reads x = 0).  `sequential` (search.c) checks key by key;
+ * this checks the keys together, which is what tells a causal store from a
+ * sequentially consistent one.
+ *
+ * Deciding it is NP-complete in general (Gibbons and Korach); with unique
+ * written values the reads-from relation is known, and this checker uses
+ * the axiomatic form: SC holds iff some order of each key's writes (co)
+ * makes PO U RF U co U FR acyclic, where FR puts a read before every write
+ * that follows, in co, the write it read.
+ *
+ * Design notes.
+ *  1. Saturation.  Edges forced in every SC order are added until nothing
+ *     changes: w' -> w when a write w' of x reaches a read r of w (r must
+ *     read the latest write, so w' comes before w); r -> w' when w reaches
+ *     w' (w' comes after w, so after r); r -> w' for every write w' of x
+ *     when r read the initial value.  A cycle among forced edges proves the
+ *     history is not SC, and the cycle is the explanation.
+ *  2. Witness.  Otherwise a topological order, preferring operations that
+ *     completed earlier, is replayed on the registers.  If a read sees the
+ *     wrong value, the intruding write is put after the read (or before the
+ *     read's write, when it must precede the read), the graph is saturated
+ *     again, and the replay retried.  A replay that succeeds proves SC.  A
+ *     cycle that only appears after such guesses proves nothing: the
+ *     verdict is then unknown.  (This is a sound, incomplete procedure; on
+ *     the histories of the table it decides.)
+ *  3. Ops: ok operations and the info writes some read returned (an info
+ *     write nobody read can go last in any order: it is dropped).  Final
+ *     reads are kept, as the linearizability check keeps them.  kv appends
+ *     are not registers: a history with appends gets no verdict.
+ */
+#include "sim/check/rw.h"
+#include "sim/check/weak.h"
+
+#include <string.h>
+
+#define MAX_GUESSES 4096
+
+typedef struct {
+    const RwHistory *rw;
+    guint32 n;              /* graph nodes */
+    guint32 *op;            /* node -> rw op */
+    gint32 *node;           /* rw op -> node, or -1 */
+    RwBits extra;           /* derived edges: row u holds successors */
+    RwBits pred;            /* reachability: row v holds predecessors */
+    guint64 *wk;            /* writes of each key (node bits) */
+    guint32 *order;         /* topological order */
+    guint32 done;           /* nodes in it (n when acyclic) */
+    gint64 *prio;           /* preference: completion position */
+} Sc;
+
+static const RwOp *nop(const Sc *s, guint32 v)
+{
+    return rw_op(s->rw, s->op[v]);
+}
+
+static gint32 rf_node(const Sc *s, guint32 v)
+{
+    gint32 rf = nop(s, v)->rf;
+    return rf >= 0 ? s->node[rf] : rf;
+}
+
+/* Base predecessor edges of node v: session predecessor, write read. */
+static guint32 base_preds(const Sc *s, guint32 v, guint32 out[2])
+{
+    guint32 k = 0;
+    const RwOp *o = nop(s, v);
+    if (o->po_prev >= 0 && s->node[o->po_prev] >= 0) out[k++] = (guint32)s->node[o->po_prev];
+    gint32 rf = rf_node(s, v);
+    if (rf >= 0) out[k++] = (guint32)rf;
+    return k;
+}
+
+/* Min-heap of nodes by priority. */
+typedef struct { guint32 *a; guint32 n; const gint64 *prio; } Heap;
+static gboolean less(const Heap *h, guint32 x, guint32 y)
+{
+    return h->prio[x] != h->prio[y] ? h->prio[x] < h->prio[y] : x < y;
+}
+static void heap_push(Heap *h, guint32 v)
+{
+    guint32 i = h->n++;
+    h->a[i] = v;
+    while (i && less(h, h->a[i], h->a[(i - 1) / 2])) {
+        guint32 t = h->a[i]; h->a[i] = h->a[(i - 1) / 2]; h->a[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+static guint32 heap_pop(Heap *h)
+{
+    guint32 top = h->a[0];
+    h->a[0] = h->a[--h->n];
+    for (guint32 i = 0;;) {
+        guint32 l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && less(h, h->a[l], h->a[m])) m = l;
+        if (r < h->n && less(h, h->a[r], h->a[m])) m = r;
+        if (m == i) break;
+        guint32 t = h->a[i]; h->a[i] = h->a[m]; h->a[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* Topological order by preference and reachability.  Returns FALSE on a
+ * cycle. */
+static gboolean closure(Sc *s)
+{
+    guint32 n = s->n, words = s->pred.words;
+    g_autofree guint32 *indeg = g_new0(guint32, n);
+    g_autofree guint32 *bsucc_start = g_new0(guint32, n + 1);
+    for (guint32 v = 0; v < n; v++) {
+        guint32 p[2], k = base_preds(s, v, p);
+        for (guint32 i = 0; i < k; i++) bsucc_start[p[i] + 1]++;
+        indeg[v] += k;
+    }
+    for (guint32 u = 0; u < n; u++) {
+        const guint64 *row = rw_row(&s->extra, u);
+        for (guint32 q = 0; q < words; q++) {
+            guint64 x = row[q];
+            while (x) {
+                indeg[q * 64 + __builtin_ctzll(x)]++;
+                x &= x - 1;
+            }
+        }
+    }
+    for (guint32 v = 0; v < n; v++) bsucc_start[v + 1] += bsucc_start[v];
+    g_autofree guint32 *bsucc = g_new(guint32, MAX(bsucc_start[n], 1));
+    g_autofree guint32 *fill = g_memdup2(bsucc_start, sizeof(guint32) * (n + 1));
+    for (guint32 v = 0; v < n; v++) {
+        guint32 p[2], k = base_preds(s, v, p);
+        for (guint32 i = 0; i < k; i++) bsucc[fill[p[i]]++] = v;
+    }
+    memset(s->pred.bits, 0, (gsize)n * words * 8);
+    g_autofree guint32 *heap = g_new(guint32, MAX(n, 1));
+    Heap H = { .a = heap, .prio = s->prio };
+    for (guint32 v = 0; v < n; v++)
+        if (!indeg[v]) heap_push(&H, v);
+    guint32 done = 0;
+#define RELAX(u, v)                                                   \
+    do {                                                              \
+        guint64 *rv = rw_row(&s->pred, v), *ru = rw_row(&s->pred, u); \
+        for (guint32 q_ = 0; q_ < words; q_++) rv[q_] |= ru[q_];      \
+        rw_set(rv, u);                                                \
+        if (--indeg[v] == 0) heap_push(&H, v);                        \
+    } while (0)
+    while (H.n) {
+        guint32 u = heap_pop(&H);
+        s->order[done++] = u;
+        for (guint32 k = bsucc_start[u]; k < bsucc_start[u + 1]; k++) RELAX(u, bsucc[k]);
+        const guint64 *row = rw_row(&s->extra, u);
+        for (guint32 q = 0; q < words; q++) {
+            guint64 x = row[q];
+            while (x) {
+                guint32 v = q * 64 + (guint32)__builtin_ctzll(x);
+                x &= x - 1;
+                RELAX(u, v);
+            }
+        }
+    }
+#undef RELAX
+    s->done = done;
+    return done == n;
+}
+
+/* Adds the forced edges (note 1); returns how many were new. */
+static guint64 saturate_once(Sc *s)
+{
+    guint64 added = 0;
+    guint32 words = s->pred.words;
+    for (guint32 r = 0; r < s->n; r++) {
+        const RwOp *o = nop(s, r);
+        if (!rw_reads(o)) continue;
+        gint32 w = rf_node(s, r);
+        const guint64 *wx = s->wk + (gsize)o->key * words;
+        for (guint32 q = 0; q < words; q++) {
+            guint64 x = wx[q];
+            while (x) {
+                guint32 w2 = q * 64 + (guint32)__builtin_ctzll(x);
+                x &= x - 1;
+                if ((gint32)w2 == w || w2 == r) continue;
+                if (w == RW_INIT || (w >= 0 && rw_test(rw_row(&s->pred, w2), (guint32)w))) {
+                    if (!rw_test(rw_row(&s->extra, r), w2)) {
+                        rw_set(rw_row(&s->extra, r), w2);   /* r before w2 */
+                        added++;
+                    }
+                } else if (w >= 0 && rw_test(rw_row(&s->pred, r), w2)) {
+                    if (!rw_test(rw_row(&s->extra, w2), (guint32)w)) {
+                        rw_set(rw_row(&s->extra, w2), (guint32)w);   /* w2 before w */
+                        added++;
+                    }
+                }
+            }
+        }
+    }
+    return added;
+}
+
+/* Replays the order; returns -1 if every read saw its value, else the
+ * read that did not, with *@intruder the write it saw instead (-1: the
+ * initial value). */
+static gint64 replay(const Sc *s, gint64 *intruder)
+{
+    g_autofree gint32 *cur = g_new(gint32, s->rw->nkeys);   /* node of the last write */
+    for (guint32 k = 0; k < s->rw->nkeys; k++) cur[k] = RW_INIT;
+    for (guint32 i = 0; i < s->n; i++) {
+        guint32 v = s->order[i];
+        const RwOp *o = nop(s, v);
+        if (rw_reads(o) && rf_node(s, v) != cur[o->key]) {
+            *intruder = cur[o->key];
+            return v;
+        }
+        if (rw_writes(o)) cur[o->key] = (gint32)v;
+    }
+    return -1;
+}
+
+static gboolean has_edge(const Sc *s, guint32 u, guint32 v)
+{
+    if (rw_test(rw_row(&s->extra, u), v)) return TRUE;
+    guint32 p[2], k = base_preds(s, v, p);
+    for (guint32 i = 0; i < k; i++)
+        if (p[i] == u) return TRUE;
+    return FALSE;
+}
+
+static void explain_cycle(Sc *s, GString *report, json_t *json)
+{
+    /* The nodes Kahn's algorithm could not order each have an unordered
+     * predecessor: walking back through them must come round (note 1). */
+    g_autofree guint8 *left = g_new0(guint8, s->n);
+    for (guint32 v = 0; v < s->n; v++) left[v] = 1;
+    for (guint32 i = 0; i < s->done; i++) left[s->order[i]] = 0;
+    g_autofree gint32 *seen = g_new(gint32, s->n);
+    for (guint32 v = 0; v < s->n; v++) seen[v] = -1;
+    g_autoptr(GArray) path = g_array_new(FALSE, FALSE, sizeof(guint32));
+    g_autoptr(GArray) cyc = g_array_new(FALSE, FALSE, sizeof(guint32));
+    guint32 v = 0;
+    while (v < s->n && !left[v]) v++;
+    while (v < s->n && seen[v] < 0) {
+        seen[v] = (gint32)path->len;
+        g_array_append_val(path, v);
+        gint64 next = -1;
+        for (guint32 u = 0; u < s->n && next < 0; u++)
+            if (left[u] && has_edge(s, u, v)) next = u;
+        if (next < 0) break;
+        v = (guint32)next;
+    }
+    if (v < s->n && seen[v] >= 0)
+        for (gint64 k = (gint64)path->len - 1; k >= seen[v]; k--)
+            g_array_append_val(cyc, g_array_index(path, guint32, k));
+    if (report) {
+        g_string_append(report, "The history is not sequentially consistent: these operations "
+                        "must each come before the next, and the last before the first (session "
+                        "order; a read after the write it read; a read before a write that "
+                        "replaces the value it read; a write before the write a read returned "
+                        "when that read follows it):\n");
+        for (guint i = 0; i < cyc->len; i++) rw_show(s->rw, s->op[g_array_index(cyc, guint32, i)], report);
+    }
+    if (json) {
+        json_t *a = json_array();
+        for (guint i = 0; i < cyc->len; i++)
+            json_array_append_new(a, rw_json(s->rw, s->op[g_array_index(cyc, guint32, i)]));
+        json_object_set_new(json, "cycle", a);
+    }
+}
+
+FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString *report,
+                                       json_t *json)
+{
+    g_autoptr(GString) why = g_string_new(NULL);
+    RwHistory *rw = rw_new(h, TRUE, why);
+    FlVerdict v = FL_VERDICT_UNKNOWN;
+    Sc s = { .rw = rw };
+    g_autofree guint8 *read_from = NULL;
+    guint32 total = 0;
+    if (!rw) goto out;
+    if (rw->is_kv) {
+        for (guint32 i = 0; i < h->ops->len; i++)
+            if (g_array_index(h->ops, FlOp, i).f == 2 &&
+                g_array_index(h->ops, FlOp, i).status != FL_OP_FAIL) {
+                g_string_assign(why, "appends are not register writes; this check reads "
+                                "register histories and kv histories of get and put");
+                goto out;
+            }
+    }
+    /* Nodes (note 3). */
+    total = rw->ops->len;
+    read_from = g_new0(guint8, MAX(total, 1));
+    for (guint32 i = 0; i < total; i++) {
+        const RwOp *o = rw_op(rw, i);
+        if (o->rf >= 0) read_from[o->rf] = 1;
+        if (o->rf == RW_THIN_AIR) {
+            if (report)
+                g_string_append(report, "The history is not sequentially consistent: a read "
+                                "returned a value that no write wrote:\n");
+            if (report) rw_show(rw, i, report);
+            if (json) {
+                json_t *a = json_array();
+                json_array_append_new(a, rw_json(rw, i));
+                json_object_set_new(json, "thin_air", a);
+            }
+            v = FL_VERDICT_INVALID;
+            goto out;
+        }
+    }
+    s.node = g_new(gint32, MAX(total, 1));
+    s.op = g_new(guint32, MAX(total, 1));
+    for (guint32 i = 0; i < total; i++) {
+        const RwOp *o = rw_op(rw, i);
+        s.node[i] = -1;
+        if (o->info && !read_from[i]) continue;
+        s.node[i] = (gint32)s.n;
+        s.op[s.n++] = i;
+    }
+    if (!rw_bits_init(&s.extra, s.n, RW_MAX_BITS_BYTES / 2) ||
+        !rw_bits_init(&s.pred, s.n, RW_MAX_BITS_BYTES / 2)) {
+        g_string_printf(why, "%u operations are more than this checker's bound", s.n);
+        goto out;
+    }
+    guint32 words = s.pred.words;
+    s.wk = g_new0(guint64, (gsize)rw->nkeys * words);
+    s.order = g_new(guint32, MAX(s.n, 1));
+    s.prio = g_new(gint64, MAX(s.n, 1));
+    for (guint32 u = 0; u < s.n; u++) {
+        const RwOp *o = nop(&s, u);
+        const FlOp *op = &g_array_index(h->ops, FlOp, o->op);
+        s.prio[u] = op->ret == FL_POS_INF ? op->inv : op->ret;
+        if (rw_writes(o)) rw_set(s.wk + (gsize)o->key * words, u);
+    }
+    gboolean guessed = FALSE;
+    for (guint guesses = 0;; ) {
+        for (;;) {
+            if (!closure(&s)) {
+                if (guessed) {
+                    g_string_assign(why, "no witness order found after guessing (the check is "
+                                    "incomplete)");
+                } else {
+                    explain_cycle(&s, report, json);
+                    v = FL_VERDICT_INVALID;
+                }
+                goto out;
+            }
+            if (deadline_us > 0 && g_get_monotonic_time() > deadline_us) {
+                g_string_assign(why, "no verdict within the time limit");
+                goto out;
+            }
+            if (saturate_once(&s) == 0) break;
+        }
+        gint64 intruder;
+        gint64 r = replay(&s, &intruder);
+        if (r < 0) {
+            v = FL_VERDICT_VALID;
+            break;
+        }
+        if (++guesses > MAX_GUESSES) {
+            g_string_assign(why, "no witness order found (the check is incomplete)");
+            goto out;
+        }
+        /* Note 2: move the intruding write out of the way. */
+        guessed = TRUE;
+        gint32 w = rf_node(&s, (guint32)r);
+        if (intruder >= 0 && !rw_test(rw_row(&s.pred, (guint32)r), (guint32)intruder))
+            rw_set(rw_row(&s.extra, (guint32)r), (guint32)intruder);
+        else if (intruder >= 0 && w >= 0)
+            rw_set(rw_row(&s.extra, (guint32)intruder), (guint32)w);
+        else if (w >= 0)
+            /* The read's write came after the read: it must come before. */
+            rw_set(rw_row(&s.extra, (guint32)w), (guint32)r);
+        else {
+            g_string_assign(why, "no witness order found (the check is incomplete)");
+            goto out;
+        }
+    }
+out:
+    if (report && v == FL_VERDICT_VALID)
+        g_string_append_printf(report, "%u operations: one order of all operations keeps every "
+                               "process's order and explains every read\n", s.n);
+    if (report && v == FL_VERDICT_UNKNOWN)
+        g_string_append_printf(report, "No verdict: %s.\n", why->str);
+    if (json && v == FL_VERDICT_UNKNOWN) json_object_set_new(json, "unsupported", json_string(why->str));
+    rw_bits_clear(&s.extra);
+    rw_bits_clear(&s.pred);
+    g_free(s.wk);
+    g_free(s.order);
+    g_free(s.prio);
+    g_free(s.node);
+    g_free(s.op);
+    rw_free(rw);
+    return v;
+}
