@@ -11,6 +11,9 @@ extern const FlProtocol fl_proto_causal;
 extern const FlProtocol fl_proto_abd;
 extern const FlProtocol fl_proto_chain;
 extern const FlProtocol fl_proto_dynamo;
+extern const FlProtocol fl_proto_mapreduce;
+extern const FlProtocol fl_proto_dfs;
+extern const FlProtocol fl_proto_stream;
 extern const FlProtocol fl_proto_fd_demo;
 extern const FlProtocol fl_proto_twopc;
 extern const FlProtocol fl_proto_threepc;
@@ -29,6 +32,9 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_abd,
     &fl_proto_chain,
     &fl_proto_dynamo,
+    &fl_proto_mapreduce,
+    &fl_proto_dfs,
+    &fl_proto_stream,
     &fl_proto_fd_demo,
     &fl_proto_twopc,
     &fl_proto_threepc,

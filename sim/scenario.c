@@ -579,8 +579,14 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     json_object_set_new(root_out, "check", out);
     if (!fl_jv_object(jv, in, "/check", keys))
         return false;
+    /* The storage and computation checkers (sim/check/files.c,
+     * mapreduce.c, stream.c) decide these, by model, before the others. */
+    static const char *const storage_checks[] = { "durable", "exact", "exactly-once",
+                                                  "at-least-once", NULL };
     g_autoptr(GString) names = g_string_new("none");
     for (const char *const *c = fl_consistency_names(); *c; c++)
+        g_string_append_printf(names, "|%s", *c);
+    for (const char *const *c = storage_checks; *c; c++)
         g_string_append_printf(names, "|%s", *c);
     json_t *c = json_object_get(in, "consistency");
     if (json_is_array(c)) {
@@ -596,6 +602,8 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
             const char *m = json_string_value(item);
             bool known = false;
             for (const char *const *k = fl_consistency_names(); m && *k; k++)
+                known |= strcmp(*k, m) == 0;
+            for (const char *const *k = storage_checks; m && *k; k++)
                 known |= strcmp(*k, m) == 0;
             if (!known)
                 return fl_jv_error(jv, "/check/consistency", idx, item, names->str + 5);
@@ -748,6 +756,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && json_object_get(in, "max_missed_detections"))
         ok = fl_jv_int(jv, in, "/expect", "max_missed_detections", out, true, 0, 0, INT64_MAX,
                        &e->max_missed_detections);
+    if (ok && json_object_get(in, "counters"))
+        ok = load_expect_counters(jv, e, json_object_get(in, "counters"), out);
     return ok;
 }
 

@@ -29,6 +29,13 @@ size_t fl_kv_token(int64_t a, char *buf)
     return (size_t)snprintf(buf, 24, "%" PRId64 ",", a);
 }
 
+void fl_file_record(uint32_t id, uint32_t k, char *out)
+{
+    char buf[FL_FILE_RECORD + 1];
+    snprintf(buf, sizeof buf, "w=%08x k=%02x\n", id, k & 0xff);
+    memcpy(out, buf, FL_FILE_RECORD);
+}
+
 const char *fl_op_name(uint8_t kind)
 {
     switch (kind) {
@@ -46,6 +53,15 @@ const char *fl_op_name(uint8_t kind)
     case FL_OP_SREAD: return "read";
     case FL_OP_INCR: return "add";
     case FL_OP_DECR: return "add";
+    case FL_OP_MR_WORDCOUNT: return "wordcount";
+    case FL_OP_MR_INDEX: return "index";
+    case FL_OP_FILE_CREATE: return "create";
+    case FL_OP_FILE_WRITE: return "write";
+    case FL_OP_FILE_APPEND: return "append";
+    case FL_OP_FILE_READ: return "read";
+    case FL_OP_FILE_DELETE: return "delete";
+    case FL_OP_STREAM_SEND: return "send";
+    case FL_OP_STREAM_READ: return "read";
     }
     return "?";
 }
@@ -53,7 +69,7 @@ const char *fl_op_name(uint8_t kind)
 bool fl_op_is_read(uint8_t kind)
 {
     return kind == FL_OP_READ || kind == FL_OP_GET || kind == FL_OP_SREAD ||
-           kind == FL_OP_AUDIT;
+           kind == FL_OP_AUDIT || kind == FL_OP_FILE_READ || kind == FL_OP_STREAM_READ;
 }
 
 /* Sets keep their members as kv tokens "3,7," in insertion order; returns

@@ -34,6 +34,18 @@ typedef enum {
     FL_OP_SREAD,      /* set: read -> the members, as tokens "3,7," in text */
     FL_OP_INCR,       /* counter: value += a (a counter reads with FL_OP_READ) */
     FL_OP_DECR,       /* counter: value -= a (recorded as an add of -a) */
+    /* mapreduce (sim/workload/mapreduce.c): run a job on the corpus of seed a */
+    FL_OP_MR_WORDCOUNT,
+    FL_OP_MR_INDEX,
+    /* files (sim/workload/files.c): key = file; see sim/check/files.h */
+    FL_OP_FILE_CREATE,
+    FL_OP_FILE_WRITE,     /* a = write id, b = fl_file_pack(offset, records) */
+    FL_OP_FILE_APPEND,    /* a = write id, b = records; ok value: the offset */
+    FL_OP_FILE_READ,      /* ok: the file's bytes (text), or null: no such file */
+    FL_OP_FILE_DELETE,
+    /* stream (sim/workload/stream.c): key = the event's key */
+    FL_OP_STREAM_SEND,    /* a = event id; ok value: its event time */
+    FL_OP_STREAM_READ,    /* final reads: a node's view of one key (text) */
     /* Other models add their kinds here. */
     FL_OP_MAX = 32,
 } FlOpKind;
@@ -68,6 +80,24 @@ static inline int64_t fl_txn_amount(int64_t b) { return b & FL_TXN_AMOUNT_MAX; }
  * p (prepared, in doubt) followed by a transaction id, or i followed by the
  * account's opening balance when it is not FL_TXN_INITIAL_BALANCE.  The
  * `txn` workload turns it into the history's JSON value. */
+
+/* ---- Files (the `files` workload) ------------------------------------
+ * A file is a sequence of 16-byte records.  Write id w writes records
+ * "w=%08x k=%02x\n" for k = 0 .. n-1 (w < 2^32, n <= FL_FILE_RECORDS_MAX),
+ * so every record names the write that made it and its place in it: a
+ * reader can tell written bytes from bytes nobody wrote.  A write names its
+ * offset (in records) and count in b; an append names only the count. */
+#define FL_FILE_RECORD 16
+#define FL_FILE_RECORDS_MAX 255
+
+static inline int64_t fl_file_pack(uint32_t offset, uint32_t records)
+{
+    return (int64_t)(((uint64_t)offset << 16) | (records & 0xffff));
+}
+static inline uint32_t fl_file_offset(int64_t b) { return (uint32_t)((uint64_t)b >> 16); }
+static inline uint32_t fl_file_records(int64_t b) { return (uint32_t)(b & 0xffff); }
+/* Writes record @k of write @id into @out (FL_FILE_RECORD bytes, no NUL). */
+void fl_file_record(uint32_t id, uint32_t k, char *out);
 
 typedef struct FlOp {
     uint8_t kind;     /* FlOpKind */

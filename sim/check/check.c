@@ -8,7 +8,10 @@
  */
 #include "sim/check/check.h"
 #include "sim/check/atomic.h"
+#include "sim/check/files.h"
 #include "sim/check/history.h"
+#include "sim/check/mapreduce.h"
+#include "sim/check/stream.h"
 #include "sim/check/search.h"
 #include "sim/check/weak.h"
 
@@ -241,6 +244,12 @@ FlVerdict fl_check_file(const char *path, const char *model,
     if (json_out) *json_out = NULL;
     if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
         return fl_check_atomic(path, model, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "mapreduce") == 0)
+        return fl_check_mapreduce(path, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "files") == 0)
+        return fl_check_files(path, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "stream") == 0)
+        return fl_check_stream(path, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
@@ -350,11 +359,12 @@ int fl_check_main(int argc, char **argv)
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set, queue, counter or txn", "MODEL" },
+          "register (cas-register), kv, mutex, set, queue, counter, txn, files, mapreduce or stream", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
           "linearizable (default), sequential, atomic (txn), sequential-multikey, causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
-          "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them", "C" },
+          "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
+          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,

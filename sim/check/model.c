@@ -24,7 +24,9 @@ const FlModel *fl_model_find(const char *name)
 const char *const *fl_check_model_names(void)
 {
     static const char *const names[] = {
-        "register", "cas-register", "kv", "mutex", "set", "queue", "counter", "txn", NULL,
+        "register", "cas-register", "kv", "mutex", "set", "queue", "counter", "txn",
+        "files", "mapreduce", "stream",   /* checked by files.c, mapreduce.c, stream.c */
+        NULL,
     };
     return names;
 }

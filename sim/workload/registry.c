@@ -9,6 +9,9 @@ extern const FlWorkloadModel fl_workload_kv;
 extern const FlWorkloadModel fl_workload_txn;
 extern const FlWorkloadModel fl_workload_set;
 extern const FlWorkloadModel fl_workload_counter;
+extern const FlWorkloadModel fl_workload_mapreduce;
+extern const FlWorkloadModel fl_workload_files;
+extern const FlWorkloadModel fl_workload_stream;
 
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
@@ -16,6 +19,9 @@ static const FlWorkloadModel *const models[] = {
     &fl_workload_txn,
     &fl_workload_set,
     &fl_workload_counter,
+    &fl_workload_mapreduce,
+    &fl_workload_files,
+    &fl_workload_stream,
     NULL,
 };
 
