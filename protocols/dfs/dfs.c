@@ -67,6 +67,7 @@
  * 9. Determinism and bounds: servers, chunks and files are visited in
  *    index order; every list has a bound (files, chunks per file, ops per
  *    gateway, waiting mutations); decode failures drop the message. */
+#include "protocols/epoch.h"
 #include "protocols/dfs/dfs.h"
 
 #include <string.h>
@@ -99,24 +100,6 @@ uint64_t dfs_checksum(const void *p, size_t len, uint64_t seed)
     return h;
 }
 
-uint64_t dfs_next_epoch(FlNode *n)
-{
-    uint8_t buf[8] = { 0 };
-    uint64_t e = 0;
-    if (fl_disk_read(n, "epoch", buf, sizeof buf) == sizeof buf) {
-        FlReader r;
-        fl_reader_init(&r, buf, sizeof buf);
-        e = fl_get_u64(&r);
-    }
-    e++;
-    FlWriter w;
-    fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u64(&w, e);
-    fl_disk_write(n, "epoch", w.data, w.len);
-    fl_disk_sync(n, "epoch");
-    fl_writer_deinit(&w);
-    return e;
-}
 
 void dfs_send(FlNode *n, Dfs *d, uint32_t to, FlWriter *w)
 {
@@ -151,7 +134,7 @@ static void dfs_start(FlNode *n, void *state, bool recover)
     d->settle = fl_param_duration(n, "settle");
     d->max_copies = (uint32_t)fl_param_int(n, "max_copies");
     d->first_server = d->backup ? 2 : 1;
-    d->epoch = dfs_next_epoch(n);
+    d->epoch = fl_epoch_next(n);
     d->loopback = g_queue_new();
     uint32_t self = fl_self(n);
     if (self == DFS_MASTER) {

@@ -255,7 +255,6 @@ typedef struct Dfs {
 } Dfs;
 
 /* dfs.c */
-uint64_t dfs_next_epoch(FlNode *n);
 uint64_t dfs_checksum(const void *p, size_t len, uint64_t seed);
 /* Sends what @w holds to @to and releases @w.  A message to the node
  * itself goes through a loopback queue and arrives from a timer, as

@@ -41,6 +41,7 @@
  *    and no jobs; clients see their jobs time out (info).
  * 8. Determinism: workers and tasks are visited in index order; every
  *    output is sorted; compute time is a timer of cost x size. */
+#include "protocols/epoch.h"
 #include "protocols/mapreduce/mapreduce.h"
 
 #include <string.h>
@@ -135,27 +136,6 @@ void mr_spec_copy(MrSpec *dst, const MrSpec *src)
 
 /* ---- Protocol ---------------------------------------------------------- */
 
-/* The node's epoch: one more than the last one on its disk, synced before
- * anything else happens, so that no two incarnations share one. */
-static uint64_t next_epoch(FlNode *n)
-{
-    uint8_t buf[8] = { 0 };
-    uint64_t e = 0;
-    if (fl_disk_read(n, "epoch", buf, sizeof buf) == sizeof buf) {
-        FlReader r;
-        fl_reader_init(&r, buf, sizeof buf);
-        e = fl_get_u64(&r);
-    }
-    e++;
-    FlWriter w;
-    fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u64(&w, e);
-    fl_disk_write(n, "epoch", w.data, w.len);
-    fl_disk_sync(n, "epoch");
-    fl_writer_deinit(&w);
-    return e;
-}
-
 static void mr_init(FlNode *n, void *state)
 {
     MR *mr = state;
@@ -170,7 +150,7 @@ static void mr_init(FlNode *n, void *state)
     mr->reduce_cost = fl_param_duration(n, "reduce_cost");
     mr->fetch_timeout = fl_param_duration(n, "fetch_timeout");
     mr->fetch_retries = (uint32_t)fl_param_int(n, "fetch_retries");
-    mr->epoch = next_epoch(n);
+    mr->epoch = fl_epoch_next(n);
     if (fl_self(n) == MR_COORDINATOR)
         mr_coordinator_init(n, mr);
     else

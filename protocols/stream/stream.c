@@ -57,6 +57,7 @@
  * 8. Determinism: partitions, keys and windows are visited in order;
  *    snapshots are encoded sorted; the only randomness is the event delays
  *    drawn by the source from its own stream. */
+#include "protocols/epoch.h"
 #include "protocols/stream/stream.h"
 
 #include <string.h>
@@ -137,24 +138,6 @@ const char *st_window_name(uint8_t kind)
     return kind == ST_SLIDING ? "sliding" : kind == ST_COUNT ? "count" : "tumbling";
 }
 
-uint64_t st_next_epoch(FlNode *n)
-{
-    uint8_t buf[8] = { 0 };
-    uint64_t e = 0;
-    if (fl_disk_read(n, "epoch", buf, sizeof buf) == sizeof buf) {
-        FlReader r;
-        fl_reader_init(&r, buf, sizeof buf);
-        e = fl_get_u64(&r);
-    }
-    e++;
-    FlWriter w;
-    fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u64(&w, e);
-    fl_disk_write(n, "epoch", w.data, w.len);
-    fl_disk_sync(n, "epoch");
-    fl_writer_deinit(&w);
-    return e;
-}
 
 static void st_start(FlNode *n, void *state, bool recover)
 {
@@ -181,7 +164,7 @@ static void st_start(FlNode *n, void *state, bool recover)
     s->partitions = (uint32_t)fl_param_int(n, "partitions");
     if (s->partitions == 0)
         s->partitions = operators;
-    s->epoch = st_next_epoch(n);
+    s->epoch = fl_epoch_next(n);
     if (nodes < 3) {
         fl_log(n, "stream needs at least 3 nodes (source, operator, sink)");
         return;

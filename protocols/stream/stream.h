@@ -175,7 +175,6 @@ void st_result_encode(FlWriter *w, const StResult *r);
 bool st_result_decode(FlReader *r, StResult *res);
 uint32_t st_partition(const Stream *s, uint32_t key);
 uint64_t st_value(uint64_t id);
-uint64_t st_next_epoch(FlNode *n);
 const char *st_window_name(uint8_t kind);
 
 /* source.c */
