@@ -28,6 +28,10 @@ FlNet *fl_net_new(const FlNetSpec *spec, uint32_t endpoints, uint64_t seed)
     net->endpoints = endpoints;
     if (spec->fifo)
         net->last_arrival = g_new0(FlTime, (size_t)endpoints * endpoints);
+    if (spec->delay.dist == FL_DIST_LOGNORMAL) {
+        net->mu = log((double)spec->delay.median);
+        net->sigma = (log((double)spec->delay.p99) - net->mu) / 2.326347874;
+    }
     return net;
 }
 
@@ -62,6 +66,21 @@ void fl_net_remove_filter(FlNet *net, int handle)
     }
 }
 
+/* Unbounded tails are real, but a delay past an hour of virtual time is a
+ * lost message in every protocol we model; cap to keep time arithmetic far
+ * from overflow. */
+static FlDuration capped(double v)
+{
+    if (!(v < 3.6e12))
+        v = 3.6e12;
+    return (FlDuration)v;
+}
+
+static FlDuration lognormal(double mu, double sigma, FlRng *rng)
+{
+    return capped(exp(mu + sigma * fl_rng_normal(rng)));
+}
+
 FlDuration fl_delay_draw(const FlDelaySpec *d, FlRng *rng)
 {
     double v;
@@ -77,8 +96,7 @@ FlDuration fl_delay_draw(const FlDelaySpec *d, FlRng *rng)
         /* median = e^mu; p99 = e^(mu + 2.3263 sigma) */
         double mu = log((double)d->median);
         double sigma = (log((double)d->p99) - mu) / 2.326347874;
-        v = exp(mu + sigma * fl_rng_normal(rng));
-        break;
+        return lognormal(mu, sigma, rng);
     }
     case FL_DIST_PARETO:
         v = fl_rng_pareto(rng, (double)d->min, d->alpha);
@@ -86,12 +104,7 @@ FlDuration fl_delay_draw(const FlDelaySpec *d, FlRng *rng)
     default:
         g_assert_not_reached();
     }
-    /* Unbounded tails are real, but a delay past an hour of virtual time is a
-     * lost message in every protocol we model; cap to keep time arithmetic
-     * far from overflow. */
-    if (!(v < 3.6e12))
-        v = 3.6e12;
-    return (FlDuration)v;
+    return capped(v);
 }
 
 FlDuration fl_net_bound_at(const FlNet *net, FlTime now)
@@ -109,7 +122,10 @@ FlDuration fl_net_bound_at(const FlNet *net, FlTime now)
 /* When one copy sent at @now with fault delay @extra arrives. */
 static FlTime arrival(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlDuration extra)
 {
-    FlDuration d = fl_delay_draw(&net->spec.delay, &net->rng);
+    /* Lognormal parameters are worked out once, not per message. */
+    FlDuration d = net->spec.delay.dist == FL_DIST_LOGNORMAL
+                       ? lognormal(net->mu, net->sigma, &net->rng)
+                       : fl_delay_draw(&net->spec.delay, &net->rng);
     if (d < 0)
         d = 0;
     FlTime t = now + (FlTime)d;
