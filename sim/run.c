@@ -228,6 +228,11 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     }
     g_autofree char *trace_path = opt->out_dir && opt->write_trace
                                       ? g_build_filename(opt->out_dir, "trace.jsonl", NULL) : NULL;
+    if (opt->out_dir && !opt->write_trace) {
+        /* An older run's trace in the same folder would not match this run. */
+        g_autofree char *stale = g_build_filename(opt->out_dir, "trace.jsonl", NULL);
+        g_unlink(stale);
+    }
     FlWorldOptions wo = { .trace_path = trace_path, .record_history = true };
     gint64 t0 = g_get_monotonic_time();
     FlWorld *w = fl_world_new(sc, &wo, err);

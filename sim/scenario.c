@@ -824,6 +824,10 @@ fail:
 
 FlScenario *fl_scenario_load(const char *path, int64_t seed_override, GError **err)
 {
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s: is a folder, expected a scenario file", path);
+        return NULL;
+    }
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {

@@ -189,6 +189,7 @@ static void test_unreadable(void **state)
     g_clear_error(&err);
     assert_null(fl_scenario_load(DIR, -1, &err));   /* a folder */
     assert_true(g_str_has_prefix(err->message, DIR));
+    assert_non_null(strstr(err->message, "is a folder"));
     g_clear_error(&err);
 
     g_autofree char *tmp = g_dir_make_tmp("faultline-bad-XXXXXX", NULL);
