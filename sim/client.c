@@ -5,8 +5,14 @@
  * simulated network (so faults hit clients too), follows redirects, and
  * records ok or fail when the answer comes, or info when its timeout fires
  * first.  After an info it continues as a new process, as Jepsen's clients
- * do, because the old operation may still take effect.  Between operations
- * it waits an exponential time whose mean gives the scenario's total rate.
+ * do, because the old operation may still take effect.
+ *
+ * Operations arrive open-loop: each client's arrivals are a Poisson process
+ * whose rates add up to the scenario's `rate`.  An operation that arrives
+ * while the previous one is still running starts when that one ends, so a
+ * cluster that keeps up sees the rate asked for whatever its latency, and a
+ * slow one a queue (a closed loop with think times would instead give
+ * clients / (think + latency), well under the rate).
  *
  * Values are unique: every write, cas target, put and append uses a number
  * drawn from one counter, which is what lets checkers tell writes apart. */
@@ -52,7 +58,8 @@ void fl_clients_init(FlWorld *w)
         char name[32];
         g_snprintf(name, sizeof name, "client/%u", i);
         fl_rng_init(&cl->rng, w->sc->seed, name);
-        schedule(w, i, (FlTime)wl->start + (FlTime)think(w, cl), CLIENT_NEXT, 0);
+        cl->arrival = (FlTime)wl->start + (FlTime)think(w, cl);
+        schedule(w, i, cl->arrival, CLIENT_NEXT, 0);
     }
 }
 
@@ -205,7 +212,8 @@ static void finish(FlWorld *w, uint32_t c, const char *type, uint32_t node, cons
              cl->req.id, 0, type);
     cl->busy = false;
     clear_answers(cl);
-    schedule(w, c, w->now + (FlTime)think(w, cl), CLIENT_NEXT, 0);
+    cl->arrival += (FlTime)think(w, cl);
+    schedule(w, c, cl->arrival > w->now ? cl->arrival : w->now, CLIENT_NEXT, 0);
 }
 
 /* FL_CLIENT_BFT: counts @res as @from's answer; returns the answer once f+1

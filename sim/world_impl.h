@@ -51,6 +51,7 @@ typedef struct Client {
     bool busy;
     FlRequest req;
     FlTime invoked;
+    FlTime arrival;         /* when the current or next operation arrived */
     uint32_t target;
     uint32_t leader_guess;  /* FL_NO_HINT: none */
     uint32_t redirects;
