@@ -30,7 +30,18 @@ static void schedule(FlWorld *w, uint32_t c, FlTime at, uint64_t what, uint64_t 
     FlEventId id = fl_sched_push(w->sched, at, &ev);
     g_assert(id != 0);
     if (what == CLIENT_TIMEOUT)
-        w->clients[c].timeout = id;
+        w->clients[c].timer_at = at;
+}
+
+/* A client keeps at most one timeout event in the queue.  Cancelling one per
+ * operation would leave rate x timeout dead events in the queue (200 at 200
+ * ops/s and 1s), deepening every push and pop; instead the event stays, and
+ * when it fires before the current operation's deadline it moves there. */
+static void arm_timeout(FlWorld *w, uint32_t c)
+{
+    Client *cl = &w->clients[c];
+    if (cl->timer_at == FL_TIME_NEVER || cl->timer_at > cl->deadline)
+        schedule(w, c, cl->deadline, CLIENT_TIMEOUT, 0);
 }
 
 static FlDuration think(FlWorld *w, Client *cl)
@@ -55,6 +66,7 @@ void fl_clients_init(FlWorld *w)
         cl->process = i;
         cl->leader_guess = FL_NO_HINT;
         cl->final_next = i;
+        cl->timer_at = FL_TIME_NEVER;
         char name[32];
         g_snprintf(name, sizeof name, "client/%u", i);
         fl_rng_init(&cl->rng, w->sc->seed, name);
@@ -165,7 +177,8 @@ static void start_op(FlWorld *w, uint32_t c, uint32_t target)
     cl->target = target;
     w->stats.invoked++;
     record(w, cl, "invoke", FL_NO_HINT, NULL);
-    schedule(w, c, w->now + (FlTime)wl->timeout, CLIENT_TIMEOUT, cl->req.id);
+    cl->deadline = w->now + (FlTime)wl->timeout;
+    arm_timeout(w, c);
     send_request(w, c);
 }
 
@@ -256,8 +269,15 @@ void fl_client_event(FlWorld *w, uint32_t c, uint64_t what, uint64_t req)
         next_op(w, c);
         break;
     case CLIENT_TIMEOUT:
-        if (!cl->busy || cl->req.id != req)
+        if (cl->timer_at != w->now)
+            break;   /* superseded by an earlier one */
+        cl->timer_at = FL_TIME_NEVER;
+        if (!cl->busy)
             break;
+        if (w->now < cl->deadline) {
+            arm_timeout(w, c);
+            break;
+        }
         w->stats.info++;
         cl->leader_guess = FL_NO_HINT;
         finish(w, c, "info", FL_NO_HINT, NULL);
@@ -313,12 +333,10 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
             if (w->stats.live_ok++ == 0)
                 w->stats.live_first_ok = w->now;
         }
-        fl_sched_cancel(w->sched, cl->timeout);
         finish(w, c, "ok", from, &res);
         break;
     case FL_RESULT_FAIL:
         w->stats.fail++;
-        fl_sched_cancel(w->sched, cl->timeout);
         finish(w, c, "fail", from, NULL);
         break;
     case FL_RESULT_REDIRECT: {

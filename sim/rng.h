@@ -56,7 +56,7 @@ static inline bool fl_rng_chance(FlRng *r, double p)
 
 /* Exponential with the given mean. */
 double fl_rng_exp(FlRng *r, double mean);
-/* Standard normal (Box–Muller, one value per call). */
+/* Standard normal (the ziggurat method). */
 double fl_rng_normal(FlRng *r);
 /* Pareto with scale xm > 0 and shape alpha > 0. */
 double fl_rng_pareto(FlRng *r, double xm, double alpha);

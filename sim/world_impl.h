@@ -55,7 +55,8 @@ typedef struct Client {
     uint32_t target;
     uint32_t leader_guess;  /* FL_NO_HINT: none */
     uint32_t redirects;
-    FlEventId timeout;
+    FlTime deadline;        /* the current operation's timeout */
+    FlTime timer_at;        /* when the client's one timeout event fires; FL_TIME_NEVER: none */
     FlRng rng;
     GArray *answers;        /* FL_CLIENT_BFT: of Answer, for the current request */
     uint64_t final_next;    /* next of this client's final reads: index into keys x nodes */
