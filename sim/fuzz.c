@@ -1,8 +1,14 @@
 /* Design notes.
- * 1. One child process per run.  The child loads the scenario with the seed,
- *    runs and checks it, and writes one JSON object to a pipe; the parent
- *    reads it.  A child that dies before writing crashed; one killed by
- *    SIGALRM (armed from the time limit) ran too long.
+ * 1. Runs happen in worker processes.  A worker reads seeds from a pipe,
+ *    loads the scenario with each, runs and checks it, and writes one
+ *    length-prefixed JSON object per seed back.  A worker that dies mid-run
+ *    (a protocol assertion, a crash of the simulator, SIGALRM armed from the
+ *    time limit) takes only that seed with it: the parent records the seed's
+ *    failure from the exit status and starts a fresh worker.  Workers live
+ *    for many seeds because a fork per seed, with its page faults on a fresh
+ *    heap, cost about a sixth of each run.  A run depends only on its
+ *    scenario and seed, never on what the worker ran before (tests/fuzz
+ *    compares worker results with single runs).
  * 2. Results are stored by position in the seed list and read back in that
  *    order.  Without --keep-going the search stops at the lowest failing
  *    seed: runs of higher seeds that finished meanwhile are ignored, so the
@@ -62,7 +68,8 @@ static char *failure_kind(const FlRunResult *res)
     return g_strjoinv("+", (char **)kinds->pdata);
 }
 
-static void child_run(json_t *scenario, const char *file, uint64_t seed, double limit, int fd)
+/* One run of @seed, as the JSON text a worker sends back (free with free()). */
+static char *run_seed(json_t *scenario, const char *file, uint64_t seed, double limit)
 {
     GError *err = NULL;
     json_t *out = json_object();
@@ -99,48 +106,164 @@ static void child_run(json_t *scenario, const char *file, uint64_t seed, double 
         fl_scenario_free(sc);
     }
     char *text = json_dumps(out, JSON_COMPACT);
-    size_t len = strlen(text), done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
+    json_decref(out);
+    return text;
+}
+
+static bool write_all(int fd, const void *p, size_t len)
+{
+    const char *c = p;
+    while (len > 0) {
+        ssize_t n = write(fd, c, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            break;
-        done += (size_t)n;
+            return false;
+        c += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Reads exactly @len bytes; false at end of file or on an error. */
+static bool read_all(int fd, void *p, size_t len)
+{
+    char *c = p;
+    while (len > 0) {
+        ssize_t n = read(fd, c, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        c += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+typedef struct Worker {
+    pid_t pid;        /* 0: none */
+    int to, from;     /* seeds go in, results come out */
+    bool busy;
+    size_t pos;       /* position of the seed it runs, when busy */
+    GString *buf;     /* what it wrote of its current result */
+} Worker;
+
+/* The worker's life: a seed in, a result frame (u32 length, JSON) out, until
+ * the parent closes the pipe. */
+G_GNUC_NORETURN static void worker_main(json_t *scenario, const char *file, double limit,
+                                        int in, int out)
+{
+    uint64_t seed;
+    while (read_all(in, &seed, sizeof seed)) {
+        if (limit > 0)
+            alarm((unsigned)ceil(limit));
+        char *text = run_seed(scenario, file, seed, limit);
+        alarm(0);
+        uint32_t len = (uint32_t)strlen(text);
+        bool ok = write_all(out, &len, sizeof len) && write_all(out, text, len);
+        free(text);
+        if (!ok)
+            _exit(1);
     }
     _exit(0);
 }
 
-static pid_t spawn(json_t *scenario, const char *file, uint64_t seed, double limit, int *fd)
+/* Starts @wk.  The other workers' pipe ends are closed in the child: a worker
+ * holding a sibling's seed pipe would keep that sibling from ever seeing
+ * the end of its input. */
+static bool worker_start(Worker *wk, Worker *all, uint32_t nall, json_t *scenario,
+                         const char *file, double limit)
 {
-    int p[2];
-    if (pipe(p) != 0)
-        return -1;
+    int in[2], out[2];
+    if (pipe(in) != 0)
+        return false;
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return false;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return false;
     }
     if (pid == 0) {
-        close(p[0]);
+        for (uint32_t k = 0; k < nall; k++) {
+            if (all[k].pid) {
+                close(all[k].to);
+                close(all[k].from);
+            }
+        }
+        close(in[1]);
+        close(out[0]);
         signal(SIGINT, SIG_IGN);   /* the parent decides what an interrupt stops */
-        if (limit > 0)
-            alarm((unsigned)ceil(limit));
-        child_run(scenario, file, seed, limit, p[1]);
+        worker_main(scenario, file, limit, in[0], out[1]);
     }
-    close(p[1]);
-    *fd = p[0];
-    return pid;
+    close(in[0]);
+    close(out[1]);
+    wk->pid = pid;
+    wk->to = in[1];
+    wk->from = out[0];
+    wk->busy = false;
+    wk->buf = g_string_new(NULL);
+    return true;
 }
 
-/* Turns what a child wrote and how it ended into an outcome. */
-static void finish(uint64_t seed, const GString *buf, int status, FlOutcome *o)
+/* Ends @wk (killing it first if @kill) and returns how it exited. */
+static int worker_stop(Worker *wk, bool kill_it)
+{
+    if (kill_it)
+        kill(wk->pid, SIGKILL);
+    close(wk->to);
+    close(wk->from);
+    int status = 0;
+    while (waitpid(wk->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    g_string_free(wk->buf, TRUE);
+    memset(wk, 0, sizeof *wk);
+    return status;
+}
+
+static bool worker_send(Worker *wk, uint64_t seed, size_t pos)
+{
+    wk->busy = true;
+    wk->pos = pos;
+    g_string_truncate(wk->buf, 0);
+    return write_all(wk->to, &seed, sizeof seed);
+}
+
+/* Reads what @wk has written.  Returns 1 when its current result is whole
+ * (the JSON text is then in @wk->buf, after the 4-byte length), 0 when more
+ * is to come, -1 when the worker is gone. */
+static int worker_read(Worker *wk)
+{
+    char chunk[65536];
+    ssize_t n = read(wk->from, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR)
+        return 0;
+    if (n <= 0)
+        return -1;
+    g_string_append_len(wk->buf, chunk, n);
+    uint32_t len;
+    if (wk->buf->len < sizeof len)
+        return 0;
+    memcpy(&len, wk->buf->str, sizeof len);
+    g_assert(wk->buf->len <= sizeof len + (size_t)len);   /* one seed at a time */
+    return wk->buf->len == sizeof len + (size_t)len;
+}
+
+/* Turns what a worker wrote for @seed (@len bytes of JSON, none if it died)
+ * and how it ended into an outcome. */
+static void finish(uint64_t seed, const char *text, size_t len, int status, FlOutcome *o)
 {
     memset(o, 0, sizeof *o);
     o->seed = seed;
-    json_t *j = buf->len ? json_loadb(buf->str, buf->len, 0, NULL) : NULL;
+    json_t *j = len ? json_loadb(text, len, 0, NULL) : NULL;
     if (WIFSIGNALED(status) || !j) {
         int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         o->kind = g_strdup(sig == SIGALRM ? "timeout" : "crash");
@@ -164,41 +287,29 @@ static void finish(uint64_t seed, const GString *buf, int status, FlOutcome *o)
     json_decref(j);
 }
 
-static bool read_some(int fd, GString *buf)
+/* The outcome of the whole result @wk wrote for @seed. */
+static void worker_outcome(Worker *wk, uint64_t seed, FlOutcome *o)
 {
-    char chunk[65536];
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n > 0) {
-        g_string_append_len(buf, chunk, n);
-        return true;
-    }
-    return n < 0 && errno == EINTR;
+    finish(seed, wk->buf->str + 4, wk->buf->len - 4, 0, o);
 }
 
 bool fl_fuzz_run_one(json_t *scenario, const char *file, uint64_t seed, double time_limit_s,
                      FlOutcome *o)
 {
-    int fd;
-    pid_t pid = spawn(scenario, file, seed, time_limit_s, &fd);
-    if (pid < 0)
+    Worker wk = { 0 };
+    if (!worker_start(&wk, &wk, 1, scenario, file, time_limit_s))
         return false;
-    g_autoptr(GString) buf = g_string_new(NULL);
-    while (read_some(fd, buf))
-        ;
-    close(fd);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    finish(seed, buf, status, o);
+    int got = worker_send(&wk, seed, 0) ? 0 : -1;
+    while (got == 0)
+        got = worker_read(&wk);
+    if (got == 1) {
+        worker_outcome(&wk, seed, o);
+        worker_stop(&wk, false);
+    } else {
+        finish(seed, NULL, 0, worker_stop(&wk, false), o);
+    }
     return true;
 }
-
-typedef struct Job {
-    pid_t pid;
-    int fd;
-    size_t pos;
-    GString *buf;
-} Job;
 
 static void progress(const FlFuzzOptions *opt, size_t done, size_t total, size_t failures,
                      gint64 t0, bool last)
@@ -230,80 +341,88 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
     size_t total = seeds->len;
     FlOutcome *out = g_new0(FlOutcome, total ? total : 1);
     bool *done = g_new0(bool, total ? total : 1);
-    Job *jobs = g_new0(Job, opt->jobs);
+    Worker *wks = g_new0(Worker, opt->jobs);
+    struct pollfd *pfd = g_new0(struct pollfd, opt->jobs);
+    uint32_t *which = g_new0(uint32_t, opt->jobs);
     size_t next = 0, running = 0, completed = 0, failures = 0;
     size_t stop_at = total;   /* without --keep-going: the lowest failing position */
     gint64 t0 = g_get_monotonic_time(), last_report = 0;
+    /* A worker that died makes writing its seed pipe fail with EPIPE. */
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
 
     for (;;) {
-        while (!fl_fuzz_interrupted && running < opt->jobs && next < total && next < stop_at) {
-            Job *j = NULL;
-            for (uint32_t k = 0; k < opt->jobs && !j; k++)
-                if (jobs[k].pid == 0)
-                    j = &jobs[k];
-            j->pos = next;
-            j->buf = g_string_new(NULL);
-            j->pid = spawn(scenario, file, g_array_index(seeds, uint64_t, next), opt->time_limit_s, &j->fd);
-            if (j->pid < 0) {
+        /* Hand out seeds to idle workers, starting workers as needed. */
+        for (uint32_t k = 0; k < opt->jobs && !fl_fuzz_interrupted && next < total && next < stop_at; k++) {
+            Worker *wk = &wks[k];
+            if (wk->pid && wk->busy)
+                continue;
+            if (!wk->pid && !worker_start(wk, wks, opt->jobs, scenario, file, opt->time_limit_s)) {
                 g_warning("fuzz: cannot start a worker: %s", g_strerror(errno));
-                g_string_free(j->buf, TRUE);
-                j->pid = 0;
                 fl_fuzz_interrupted = 1;
                 break;
+            }
+            if (!worker_send(wk, g_array_index(seeds, uint64_t, next), next)) {
+                /* Gone before it took the seed: try again with a new one. */
+                worker_stop(wk, true);
+                k--;
+                continue;
             }
             next++;
             running++;
         }
         if (running == 0)
             break;
-        struct pollfd *pfd = g_new0(struct pollfd, opt->jobs);
-        uint32_t *which = g_new0(uint32_t, opt->jobs);
         nfds_t n = 0;
         for (uint32_t k = 0; k < opt->jobs; k++) {
-            if (jobs[k].pid) {
-                pfd[n].fd = jobs[k].fd;
-                pfd[n].events = POLLIN;
+            if (wks[k].pid && wks[k].busy) {
+                pfd[n] = (struct pollfd){ .fd = wks[k].from, .events = POLLIN };
                 which[n++] = k;
             }
         }
         int ready = poll(pfd, n, 200);
         if (fl_fuzz_interrupted) {
+            /* What the workers were running is not reported: stop them. */
             for (uint32_t k = 0; k < opt->jobs; k++)
-                if (jobs[k].pid)
-                    kill(jobs[k].pid, SIGKILL);
+                if (wks[k].pid)
+                    worker_stop(&wks[k], true);
+            running = 0;
+            break;
         }
         for (nfds_t i = 0; ready > 0 && i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            Job *j = &jobs[which[i]];
-            if (read_some(j->fd, j->buf))
+            Worker *wk = &wks[which[i]];
+            int got = worker_read(wk);
+            if (got == 0)
                 continue;
-            close(j->fd);
-            int status = 0;
-            while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            if (!fl_fuzz_interrupted || !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-                finish(g_array_index(seeds, uint64_t, j->pos), j->buf, status, &out[j->pos]);
-                done[j->pos] = true;
-                completed++;
-                if (out[j->pos].failed) {
-                    failures++;
-                    if (!opt->keep_going && j->pos < stop_at)
-                        stop_at = j->pos;
-                }
+            size_t pos = wk->pos;
+            uint64_t seed = g_array_index(seeds, uint64_t, pos);
+            if (got == 1) {
+                worker_outcome(wk, seed, &out[pos]);
+                wk->busy = false;
+            } else {
+                int status = worker_stop(wk, false);
+                finish(seed, NULL, 0, status, &out[pos]);
             }
-            g_string_free(j->buf, TRUE);
-            j->pid = 0;
+            done[pos] = true;
+            completed++;
             running--;
+            if (out[pos].failed) {
+                failures++;
+                if (!opt->keep_going && pos < stop_at)
+                    stop_at = pos;
+            }
         }
-        g_free(pfd);
-        g_free(which);
         gint64 now = g_get_monotonic_time();
         if (now - last_report > 200000) {
             progress(opt, completed, total, failures, t0, false);
             last_report = now;
         }
     }
+    for (uint32_t k = 0; k < opt->jobs; k++)
+        if (wks[k].pid)
+            worker_stop(&wks[k], false);
+    signal(SIGPIPE, old_pipe);
     progress(opt, completed, total, failures, t0, true);
 
     /* Collect in seed order, up to the first failure unless --keep-going. */
@@ -323,7 +442,9 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
         fl_outcome_clear(&out[i]);
     g_free(out);
     g_free(done);
-    g_free(jobs);
+    g_free(wks);
+    g_free(pfd);
+    g_free(which);
     r->interrupted = fl_fuzz_interrupted != 0;
     r->seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
     return r;

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #define BUGGY "tests/fuzz/buggy.json"
+#define ALWAYS "tests/fuzz/always-fails.json"
 
 static const char *exe(void)
 {
@@ -204,6 +207,82 @@ static void test_interrupt_writes_what_was_found(void **st)
     g_string_free(text, TRUE);
 }
 
+/* The pid of a child of @parent, or 0. */
+static GPid child_of(GPid parent)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/children", parent, parent);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    return (GPid)atoi(text);
+}
+
+/* Workers run many seeds each: what a worker computes for a seed must not
+ * depend on what it ran before.  The seeds that fail under the fuzzer are
+ * exactly those whose single run fails. */
+static void test_workers_match_single_runs(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "fuzz", BUGGY, "--seeds", "30", "--keep-going", "--no-shrink", "--json",
+                         "--jobs", "1", "--out", dir, NULL), 1);
+    json_t *sum = parse(out);
+    g_free(out);
+    bool failed[31] = { false };
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(sum, "failures"), i, f)
+        failed[json_integer_value(json_object_get(f, "seed"))] = true;
+    json_decref(sum);
+    for (int seed = 1; seed <= 30; seed++) {
+        char s[16];
+        g_snprintf(s, sizeof s, "%d", seed);
+        char *single = NULL;
+        int status = run(&single, "run", BUGGY, "--seed", s, "--no-trace", "--out", dir, NULL);
+        g_free(single);
+        assert_int_equal(status, failed[seed] ? 1 : 0);
+    }
+}
+
+/* A worker killed from outside (as the OOM killer would) loses no seed: a
+ * new worker takes the rest, and the killed seed is reported. */
+static void test_killed_worker_loses_nothing(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    const char *argv[] = { exe(), "fuzz", ALWAYS, "--seeds", "12", "--keep-going", "--no-shrink", "--json",
+                           "--jobs", "1", "--out", dir, NULL };
+    GPid pid;
+    int out_fd;
+    assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+                                         G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, NULL, &out_fd,
+                                         NULL, NULL));
+    g_usleep(100000);
+    GPid worker = 0;
+    for (int i = 0; i < 200 && !worker; i++, g_usleep(5000))
+        worker = child_of(pid);
+    assert_true(worker > 0);
+    kill(worker, SIGKILL);
+    GString *text = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(out_fd, buf, sizeof buf)) > 0)
+        g_string_append_len(text, buf, n);
+    close(out_fd);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_int_equal(WEXITSTATUS(status), 1);
+    json_t *sum = parse(text->str);
+    assert_int_equal(json_integer_value(json_object_get(sum, "ran")), 12);
+    json_t *fails = json_object_get(sum, "failures");
+    assert_int_equal(json_array_size(fails), 12);
+    size_t i;
+    json_t *f;
+    json_array_foreach(fails, i, f)
+        assert_int_equal(json_integer_value(json_object_get(f, "seed")), (json_int_t)i + 1);
+    json_decref(sum);
+    g_string_free(text, TRUE);
+}
+
 static void test_bad_usage(void **st)
 {
     char *out = NULL;
@@ -226,6 +305,8 @@ int main(void)
         cmocka_unit_test(test_shards_cover_range_once),
         cmocka_unit_test(test_found_shrunk_and_replayed),
         cmocka_unit_test(test_interrupt_writes_what_was_found),
+        cmocka_unit_test(test_workers_match_single_runs),
+        cmocka_unit_test(test_killed_worker_loses_nothing),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
