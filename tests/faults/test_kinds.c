@@ -97,6 +97,38 @@ static int64_t mean_latency(const FlRunResult *r)
     return json_integer_value(json_object_get(json_object_get(r->metrics, "latency_ns"), "mean"));
 }
 
+/* The mean latency, in ns, of the updates (anything but a get) invoked in
+ * [@from_ns, @to_ns) that completed ok, read from @r's history. */
+static int64_t window_update_latency(const FlRunResult *r, int64_t from_ns, int64_t to_ns)
+{
+    g_autoptr(GHashTable) invoked = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_auto(GStrv) lines = g_strsplit(r->history->str, "\n", -1);
+    g_autofree int64_t *keys = g_new0(int64_t, g_strv_length(lines) + 1);
+    int64_t sum = 0, n = 0;
+    for (guint i = 0; lines[i]; i++) {
+        if (!lines[i][0])
+            continue;
+        json_t *h = json_loads(lines[i], 0, NULL);
+        assert_non_null(h);
+        keys[i] = json_integer_value(json_object_get(h, "process"));
+        const char *type = json_string_value(json_object_get(h, "type"));
+        int64_t t = json_integer_value(json_object_get(h, "time"));
+        if (strcmp(type, "invoke") == 0) {
+            g_hash_table_insert(invoked, &keys[i], (gpointer)(intptr_t)(t + 1));
+        } else {
+            int64_t at = (intptr_t)g_hash_table_lookup(invoked, &keys[i]) - 1;
+            if (strcmp(type, "ok") == 0 && at >= from_ns && at < to_ns &&
+                strcmp(json_string_value(json_object_get(h, "f")), "get") != 0) {
+                sum += t - at;
+                n++;
+            }
+        }
+        json_decref(h);
+    }
+    assert_true(n > 0);
+    return sum / n;
+}
+
 static void test_crash(void **state)
 {
     pb_stalls("[{\"at\":\"4s\",\"kind\":\"crash\",\"node\":2,\"restart_after\":\"2s\"}]");
@@ -132,8 +164,19 @@ static void test_delay(void **state)
 {
     FlRunResult r;
     run(PB, "[{\"at\":\"3s\",\"for\":\"3s\",\"kind\":\"delay\",\"from\":0,\"extra\":\"200ms\"}]", &r);
-    /* Updates during the 3s wait 200ms more for their backups. */
-    assert_true(fx_p99(&r) > fx_p99(&pb_base) + 100000000);
+    /* Updates during the 3s wait 200ms more for their backups: measured on
+     * the updates invoked in the window (about 100ms in the base, 245ms with
+     * the delay; some of the delay overlaps the base's wait for a
+     * retransmit round).  This used to be the run's p99 rising by 100ms,
+     * but with open-loop clients updates queue at the classic primary (its
+     * backups drop REPLs that arrive out of order and wait for the next
+     * 50ms retransmit round), so the base p99 alone is about 200ms and the
+     * whole-run p99 rises by about 60ms only: it measures the base's queue
+     * more than the fault.  The p99 must still rise. */
+    const int64_t from = (int64_t)FL_MS(3000), to = (int64_t)FL_MS(6000);
+    assert_true(window_update_latency(&r, from, to) >
+                window_update_latency(&pb_base, from, to) + (int64_t)FL_MS(100));
+    assert_true(fx_p99(&r) > fx_p99(&pb_base) + (int64_t)FL_MS(40));
     assert_true(mean_latency(&r) > mean_latency(&pb_base) + 5000000);
     assert_int_equal(r.verdict, FL_VERDICT_VALID);
     fl_run_result_clear(&r);

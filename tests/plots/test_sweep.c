@@ -153,8 +153,12 @@ static void test_tiny_grid(void **state)
     assert_int_equal(rows->len, 16);
     for (guint i = 0; i < rows->len; i++)
         assert_int_equal(g_array_index(rows, guint, i), 2);
-    /* Last writer wins is never linearizable here: every run fails. */
-    assert_non_null(strstr(tsv1, "lww-concurrent-writes\t1ms\t50\t1\tinvalid\t"));
+    /* Last writer wins is not linearizable under load: at rate 100 every
+     * run fails.  At rate 50 (about 235 operations since clients became
+     * open-loop) seed 1 happens to give a linearizable history, seed 2
+     * does not. */
+    assert_non_null(strstr(tsv1, "lww-concurrent-writes\t1ms\t100\t1\tinvalid\t"));
+    assert_non_null(strstr(tsv1, "lww-concurrent-writes\t1ms\t50\t2\tinvalid\t"));
     assert_non_null(strstr(t1, "lww-concurrent-writes  /network/delay/min=3ms /workload/rate=100     2        2        0"));
     assert_non_null(strstr(tsv1, "single-register\t3ms\t100\t2\tvalid\t"));
     g_autofree char *gp = g_build_filename(d1, "sweep.gp", NULL);
