@@ -47,37 +47,6 @@ void raft_log_clear(RaftLog *log, uint64_t base, uint64_t base_term)
     log->base_term = base_term;
 }
 
-uint64_t raft_log_last_index(const RaftLog *log)
-{
-    return log->base + log->entries->len;
-}
-
-uint64_t raft_log_last_term(const RaftLog *log)
-{
-    if (log->entries->len == 0)
-        return log->base_term;
-    return g_array_index(log->entries, RaftEntry, log->entries->len - 1).term;
-}
-
-bool raft_log_term_at(const RaftLog *log, uint64_t index, uint64_t *term)
-{
-    if (index == log->base) {
-        *term = log->base_term;
-        return true;
-    }
-    if (index < log->base || index > raft_log_last_index(log))
-        return false;
-    *term = g_array_index(log->entries, RaftEntry, index - log->base - 1).term;
-    return true;
-}
-
-const RaftEntry *raft_log_get(const RaftLog *log, uint64_t index)
-{
-    if (index <= log->base || index > raft_log_last_index(log))
-        return NULL;
-    return &g_array_index(log->entries, RaftEntry, index - log->base - 1);
-}
-
 void raft_log_append(RaftLog *log, const RaftEntry *e)
 {
     /* Terms do not decrease along the log (note 3), but that is for the
@@ -151,19 +120,28 @@ uint64_t raft_log_conflict_hint(const RaftLog *log, uint64_t prev_index, uint64_
     return hint;
 }
 
-static int cmp_desc(const void *a, const void *b)
+/* Sorts @v (@n values) in decreasing order.  Insertion sort: clusters are
+ * a handful of nodes, and this runs on every AppendEntries reply. */
+static void sort_desc(uint64_t *v, uint32_t n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    for (uint32_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        uint32_t k = i;
+        for (; k > 0 && v[k - 1] < x; k--)
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
 }
 
 uint64_t raft_log_commit_index(const RaftLog *log, const uint64_t *match, uint32_t nodes,
                                uint64_t term, uint64_t commit, bool any_term)
 {
     g_assert(nodes > 0);
-    g_autofree uint64_t *sorted = g_new(uint64_t, nodes);
+    uint64_t small[16];
+    g_autofree uint64_t *big = nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, nodes) : NULL;
+    uint64_t *sorted = big ? big : small;
     memcpy(sorted, match, nodes * sizeof *sorted);
-    qsort(sorted, nodes, sizeof *sorted, cmp_desc);
+    sort_desc(sorted, nodes);
     /* The majority-th highest match index: a majority holds it. */
     uint64_t n = sorted[nodes / 2];
     if (n <= commit || n > raft_log_last_index(log))

@@ -50,14 +50,43 @@ void raft_log_init(RaftLog *log);
 void raft_log_deinit(RaftLog *log);
 void raft_log_clear(RaftLog *log, uint64_t base, uint64_t base_term);
 
-uint64_t raft_log_last_index(const RaftLog *log);
-uint64_t raft_log_last_term(const RaftLog *log);
+/* The accessors are inline: the handlers call them in loops, on every
+ * message. */
+static inline uint64_t raft_log_last_index(const RaftLog *log)
+{
+    return log->base + log->entries->len;
+}
+
+static inline uint64_t raft_log_last_term(const RaftLog *log)
+{
+    if (log->entries->len == 0)
+        return log->base_term;
+    return g_array_index(log->entries, RaftEntry, log->entries->len - 1).term;
+}
+
 /* Term of entry @index: true and *term if known (0 for index 0, base_term
  * for base, the entry's term after it); false if compacted or absent. */
-bool raft_log_term_at(const RaftLog *log, uint64_t index, uint64_t *term);
+static inline bool raft_log_term_at(const RaftLog *log, uint64_t index, uint64_t *term)
+{
+    if (index == log->base) {
+        *term = log->base_term;
+        return true;
+    }
+    if (index < log->base || index > raft_log_last_index(log))
+        return false;
+    *term = g_array_index(log->entries, RaftEntry, index - log->base - 1).term;
+    return true;
+}
+
 /* Entry @index (borrowed until the log changes), or NULL if it is in the
  * snapshot or past the end. */
-const RaftEntry *raft_log_get(const RaftLog *log, uint64_t index);
+static inline const RaftEntry *raft_log_get(const RaftLog *log, uint64_t index)
+{
+    if (index <= log->base || index > raft_log_last_index(log))
+        return NULL;
+    return &g_array_index(log->entries, RaftEntry, index - log->base - 1);
+}
+
 void raft_log_append(RaftLog *log, const RaftEntry *e);
 /* Keeps entries up to @index (>= base), drops the rest. */
 void raft_log_truncate_after(RaftLog *log, uint64_t index);
