@@ -366,8 +366,9 @@ static void send_snapshot(FlNode *n, Raft *r, uint32_t to)
     m.snap.data = r->snap->data + p->snap_offset;
     m.snap.len = (size_t)len;
     m.snap.read_seq = r->read_seq;
+    uint8_t buf[1024];
     FlWriter w;
-    fl_writer_init(&w, NULL, 0);
+    fl_writer_init(&w, buf, sizeof buf);
     raft_msg_encode(&w, &m);
     fl_send(n, to, w.data, w.len);
     fl_writer_deinit(&w);
@@ -396,8 +397,10 @@ static void send_append(FlNode *n, Raft *r, uint32_t to)
     m.append.read_seq = r->read_seq;
     m.append.n = (uint32_t)count;
     m.append.entries = count ? (RaftEntry *)raft_log_get(&r->log, prev + 1) : NULL;
+    /* A heartbeat takes 45 bytes, and each entry 42 more. */
+    uint8_t buf[1024];
     FlWriter w;
-    fl_writer_init(&w, NULL, 0);
+    fl_writer_init(&w, buf, sizeof buf);
     raft_msg_encode(&w, &m);
     fl_send(n, to, w.data, w.len);
     fl_writer_deinit(&w);
@@ -582,7 +585,9 @@ static void become_leader(FlNode *n, Raft *r)
 
 static void advance_commit(FlNode *n, Raft *r)
 {
-    g_autofree uint64_t *match = g_new(uint64_t, r->nodes);
+    uint64_t small[16];
+    g_autofree uint64_t *big = r->nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, r->nodes) : NULL;
+    uint64_t *match = big ? big : small;
     for (uint32_t i = 0; i < r->nodes; i++)
         match[i] = i == r->self ? last_index(r) : r->peers[i].match;
     uint64_t c = raft_log_commit_index(&r->log, match, r->nodes, r->term, r->commit,
@@ -660,7 +665,9 @@ static void serve_reads(FlNode *n, Raft *r)
     if (r->role != LEADER || r->reads->len == 0)
         return;
     /* The highest round that a majority, ourselves included, answered. */
-    g_autofree uint64_t *acked = g_new(uint64_t, r->nodes);
+    uint64_t small[16];
+    g_autofree uint64_t *big = r->nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, r->nodes) : NULL;
+    uint64_t *acked = big ? big : small;
     for (uint32_t i = 0; i < r->nodes; i++)
         acked[i] = i == r->self ? r->read_seq : r->peers[i].read_acked;
     for (uint32_t i = 1; i < r->nodes; i++)   /* insertion sort, descending */
