@@ -159,3 +159,9 @@ void fl_role(FlNode *n, const char *role);
 void fl_log(FlNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Adds to a named counter in metrics.json ("elections": 1). */
 void fl_metric_add(FlNode *n, const char *name, double v);
+/* The named counter itself, created at 0 if new, for a protocol that adds
+ * to it on every message (`*c += v`), where fl_metric_add's lookup by name
+ * shows.  The pointer stays valid until the run ends, across crashes and
+ * restarts.  A counter is in metrics.json once created, so ask for it when
+ * first adding to it, not ahead of time. */
+double *fl_metric(FlNode *n, const char *name);

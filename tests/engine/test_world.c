@@ -291,6 +291,36 @@ static void test_message_limit(void **state)
     fl_scenario_free(sc);
 }
 
+/* ---- counters ----------------------------------------------------------- */
+
+static void metric_init(FlNode *n, Probe *p)
+{
+    double *c = fl_metric(n, "probe.handle");
+    *c += 2;
+    fl_metric_add(n, "probe.handle", 0.5);   /* the same counter by name */
+    assert_ptr_equal(fl_metric(n, "probe.handle"), c);
+    *c += 1;
+    if (fl_self(n) == 1)
+        fl_metric_add(n, "probe.named", 4);
+}
+
+/* A counter's handle and its name reach the same counter, shared by every
+ * node; only counters that were asked for are in metrics.json. */
+static void test_metric_handle(void **state)
+{
+    hooks.init = metric_init;
+    FlScenario *sc = scenario(2, FL_SEC(1));
+    FlWorld *w = start(sc);
+    run(w);
+    json_t *c = fl_world_counters(w);
+    assert_int_equal(json_object_size(c), 2);
+    assert_true(json_real_value(json_object_get(c, "probe.handle")) == 7.0);
+    assert_true(json_real_value(json_object_get(c, "probe.named")) == 4.0);
+    json_decref(c);
+    fl_world_free(w);
+    fl_scenario_free(sc);
+}
+
 /* ---- clocks ------------------------------------------------------------- */
 
 static void clock_init(FlNode *n, Probe *p)
@@ -596,6 +626,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_id_handed_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_copies_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metric_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_skew_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_after_resume, setup, teardown),
