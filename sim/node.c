@@ -289,6 +289,11 @@ void fl_log(FlNode *n, const char *fmt, ...)
     fl_trace(&n->w->trace, FL_TR_LOG, n->w->now, n->id, 0, 0, 0, s);
 }
 
+void fl_log_text(FlNode *n, const char *text)
+{
+    fl_trace(&n->w->trace, FL_TR_LOG, n->w->now, n->id, 0, 0, 0, text);
+}
+
 double *fl_metric(FlNode *n, const char *name)
 {
     double *cur = g_tree_lookup(n->w->counters, name);

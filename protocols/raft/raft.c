@@ -248,6 +248,24 @@ static void metric_add(FlNode *n, double **c, const char *name, double v)
     **c += v;
 }
 
+/* fl_log(n, "commit %" PRIu64, c) without printf: every node logs every
+ * commit, and formatting was a twentieth of a run. */
+static void log_commit(FlNode *n, uint64_t c)
+{
+    char digits[20];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + c % 10);
+        c /= 10;
+    } while (c);
+    char line[sizeof "commit " + sizeof digits] = "commit ";
+    char *p = line + sizeof "commit " - 1;
+    while (k)
+        *p++ = digits[--k];
+    *p = '\0';
+    fl_log_text(n, line);
+}
+
 /* ---- Persistence (note 2) ------------------------------------------- */
 
 /* Note 10: arms a timer whose tag names its kind and a fresh generation. */
@@ -607,7 +625,7 @@ static void advance_commit(FlNode *n, Raft *r)
                                        r->bug == BUG_COMMIT_OLD_TERM);
     if (c > r->commit) {
         r->commit = c;
-        fl_log(n, "commit %" PRIu64, c);
+        log_commit(n, c);
         apply_committed(n, r);
     }
 }
@@ -847,7 +865,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     uint64_t c = m->append.commit < match ? m->append.commit : match;
     if (c > r->commit) {
         r->commit = c;
-        fl_log(n, "commit %" PRIu64, c);
+        log_commit(n, c);
         apply_committed(n, r);
     }
     cure_amnesia(n, r, m->term, match, m->append.commit);

@@ -321,6 +321,34 @@ static void test_metric_handle(void **state)
     fl_scenario_free(sc);
 }
 
+/* ---- logging ------------------------------------------------------------ */
+
+static void log_printf_init(FlNode *n, Probe *p)
+{
+    fl_log(n, "commit %d", 42);
+}
+
+static void log_text_init(FlNode *n, Probe *p)
+{
+    fl_log_text(n, "commit 42");
+}
+
+/* fl_log_text leaves the same trace as fl_log with the same text. */
+static void test_log_text(void **state)
+{
+    uint64_t hash[2];
+    for (int i = 0; i < 2; i++) {
+        hooks.init = i ? log_text_init : log_printf_init;
+        FlScenario *sc = scenario(2, FL_SEC(1));
+        FlWorld *w = start(sc);
+        run(w);
+        hash[i] = fl_world_trace_hash(w);
+        fl_world_free(w);
+        fl_scenario_free(sc);
+    }
+    assert_true(hash[0] == hash[1]);
+}
+
 /* ---- clocks ------------------------------------------------------------- */
 
 static void clock_init(FlNode *n, Probe *p)
@@ -627,6 +655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_copies_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metric_handle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_skew_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_after_resume, setup, teardown),
