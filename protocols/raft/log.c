@@ -137,13 +137,21 @@ uint64_t raft_log_commit_index(const RaftLog *log, const uint64_t *match, uint32
                                uint64_t term, uint64_t commit, bool any_term)
 {
     g_assert(nodes > 0);
+    /* The majority-th highest match index: a majority holds it.  Most calls
+     * (heartbeat replies) find no majority past @commit: no need to sort. */
+    uint32_t past = 0;
+    for (uint32_t i = 0; i < nodes; i++)
+        past += match[i] > commit;
+    if (past < nodes / 2 + 1)
+        return commit;
     uint64_t small[16];
-    g_autofree uint64_t *big = nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, nodes) : NULL;
+    uint64_t *big = nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, nodes) : NULL;
     uint64_t *sorted = big ? big : small;
     memcpy(sorted, match, nodes * sizeof *sorted);
     sort_desc(sorted, nodes);
-    /* The majority-th highest match index: a majority holds it. */
     uint64_t n = sorted[nodes / 2];
+    if (big)
+        g_free(big);
     if (n <= commit || n > raft_log_last_index(log))
         return commit;
     uint64_t t;

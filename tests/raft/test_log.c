@@ -229,8 +229,8 @@ static void test_commit_majority(void **state)
 }
 
 /* The highest index a majority holds, whatever the order of the match
- * indexes and the cluster size (past 16 nodes the copy is on the heap); the
- * caller's array is left as it was. */
+ * indexes, the cluster size (past 16 nodes the copy is on the heap) and the
+ * commit index so far; the caller's array is left as it was. */
 static void test_commit_any_order(void **state)
 {
     RaftLog log;
@@ -253,7 +253,10 @@ static void test_commit_any_order(void **state)
                 if (holding > nodes / 2)
                     want = n;
             }
+            uint64_t commit = (uint64_t)g_rand_int_range(rng, 0, 61);
             assert_int_equal(raft_log_commit_index(&log, match, nodes, 1, 0, false), want);
+            assert_int_equal(raft_log_commit_index(&log, match, nodes, 1, commit, false),
+                             want > commit ? want : commit);
             assert_memory_equal(match, before, nodes * sizeof *match);
         }
     raft_log_deinit(&log);
