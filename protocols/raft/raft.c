@@ -1030,7 +1030,9 @@ static void raft_on_message(FlNode *n, void *state, uint32_t from, const uint8_t
 {
     Raft *r = state;
     RaftMsg m;
-    if (from >= r->nodes || from == r->self || !raft_msg_decode(msg, len, &m))
+    RaftEntry entries[16];   /* most AppendEntries carry a few entries at most */
+    if (from >= r->nodes || from == r->self ||
+        !raft_msg_decode_into(msg, len, &m, entries, G_N_ELEMENTS(entries)))
         return;   /* not from a peer, or malformed: dropped */
     switch (m.type) {
     case RAFT_MSG_VOTE: on_vote(n, r, from, &m); break;

@@ -204,7 +204,8 @@ typedef struct RaftMsg {
             uint64_t prev_index, prev_term, commit;
             uint64_t read_seq;        /* ReadIndex round this message belongs to */
             uint32_t n;
-            RaftEntry *entries;       /* n of them, owned (raft_msg_clear) */
+            RaftEntry *entries;       /* n of them (NULL if none); see raft_msg_decode */
+            bool entries_owned;       /* decoded onto the heap: raft_msg_clear frees */
         } append;
         struct {
             bool success;
@@ -231,4 +232,8 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m);
  * malformed (then @m holds nothing to free).  On success, the caller frees
  * with raft_msg_clear; m->snap.data borrows from @p. */
 bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m);
+/* The same, but AppendEntries' entries go into the caller's @buf (room for
+ * @cap entries; borrowed, so it must outlive @m) if they fit, and onto the
+ * heap only if not: the receiver's common case then allocates nothing. */
+bool raft_msg_decode_into(const uint8_t *p, size_t len, RaftMsg *m, RaftEntry *buf, size_t cap);
 void raft_msg_clear(RaftMsg *m);
