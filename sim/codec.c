@@ -25,7 +25,7 @@ void fl_writer_reset(FlWriter *w)
     w->len = 0;
 }
 
-static uint8_t *reserve(FlWriter *w, size_t n)
+uint8_t *fl_writer_reserve_slow(FlWriter *w, size_t n)
 {
     if (w->cap - w->len < n) {
         size_t cap = w->cap ? w->cap * 2 : 64;
@@ -47,35 +47,10 @@ static uint8_t *reserve(FlWriter *w, size_t n)
     return p;
 }
 
-void fl_put_u8(FlWriter *w, uint8_t v) { *reserve(w, 1) = v; }
-
-void fl_put_u16(FlWriter *w, uint16_t v)
-{
-    uint8_t *p = reserve(w, 2);
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-void fl_put_u32(FlWriter *w, uint32_t v)
-{
-    uint8_t *p = reserve(w, 4);
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-void fl_put_u64(FlWriter *w, uint64_t v)
-{
-    uint8_t *p = reserve(w, 8);
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-void fl_put_i64(FlWriter *w, int64_t v) { fl_put_u64(w, (uint64_t)v); }
-
 void fl_put_raw(FlWriter *w, const void *p, size_t len)
 {
     if (len)
-        memcpy(reserve(w, len), p, len);
+        memcpy(fl_writer_reserve(w, len), p, len);
 }
 
 void fl_put_bytes(FlWriter *w, const void *p, size_t len)
@@ -98,57 +73,12 @@ void fl_reader_init(FlReader *r, const void *p, size_t len)
     r->err = false;
 }
 
-static const uint8_t *take(FlReader *r, size_t n)
-{
-    if (r->err || r->len - r->pos < n) {
-        r->err = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->pos;
-    r->pos += n;
-    return p;
-}
-
-uint8_t fl_get_u8(FlReader *r)
-{
-    const uint8_t *p = take(r, 1);
-    return p ? p[0] : 0;
-}
-
-uint16_t fl_get_u16(FlReader *r)
-{
-    const uint8_t *p = take(r, 2);
-    return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
-}
-
-uint32_t fl_get_u32(FlReader *r)
-{
-    const uint8_t *p = take(r, 4);
-    uint32_t v = 0;
-    if (p)
-        for (int i = 0; i < 4; i++)
-            v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-uint64_t fl_get_u64(FlReader *r)
-{
-    const uint8_t *p = take(r, 8);
-    uint64_t v = 0;
-    if (p)
-        for (int i = 0; i < 8; i++)
-            v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-int64_t fl_get_i64(FlReader *r) { return (int64_t)fl_get_u64(r); }
-
-const uint8_t *fl_get_raw(FlReader *r, size_t len) { return take(r, len); }
+const uint8_t *fl_get_raw(FlReader *r, size_t len) { return fl_reader_take(r, len); }
 
 const uint8_t *fl_get_bytes(FlReader *r, size_t *len)
 {
     uint32_t n = fl_get_u32(r);
-    const uint8_t *p = take(r, n);
+    const uint8_t *p = fl_reader_take(r, n);
     *len = p ? n : 0;
     return p;
 }

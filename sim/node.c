@@ -289,12 +289,22 @@ void fl_log(FlNode *n, const char *fmt, ...)
     fl_trace(&n->w->trace, FL_TR_LOG, n->w->now, n->id, 0, 0, 0, s);
 }
 
-void fl_metric_add(FlNode *n, const char *name, double v)
+void fl_log_text(FlNode *n, const char *text)
+{
+    fl_trace(&n->w->trace, FL_TR_LOG, n->w->now, n->id, 0, 0, 0, text);
+}
+
+double *fl_metric(FlNode *n, const char *name)
 {
     double *cur = g_tree_lookup(n->w->counters, name);
     if (!cur) {
         cur = g_new0(double, 1);
         g_tree_insert(n->w->counters, g_strdup(name), cur);
     }
-    *cur += v;
+    return cur;
+}
+
+void fl_metric_add(FlNode *n, const char *name, double v)
+{
+    *fl_metric(n, name) += v;
 }

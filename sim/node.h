@@ -157,5 +157,14 @@ const uint8_t *fl_disk_view(FlNode *n, const char *file, size_t *len);
 void fl_role(FlNode *n, const char *role);
 /* Adds a line to the trace. */
 void fl_log(FlNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Adds @text (borrowed) to the trace as a line, as fl_log(n, "%s", text)
+ * does but without printf: for a line logged on every step. */
+void fl_log_text(FlNode *n, const char *text);
 /* Adds to a named counter in metrics.json ("elections": 1). */
 void fl_metric_add(FlNode *n, const char *name, double v);
+/* The named counter itself, created at 0 if new, for a protocol that adds
+ * to it on every message (`*c += v`), where fl_metric_add's lookup by name
+ * shows.  The pointer stays valid until the run ends, across crashes and
+ * restarts.  A counter is in metrics.json once created, so ask for it when
+ * first adding to it, not ahead of time. */
+double *fl_metric(FlNode *n, const char *name);

@@ -97,7 +97,7 @@ static bool decode_vote_reply(FlReader *r, RaftMsg *m)
     return ok && fl_reader_done(r);
 }
 
-static bool decode_append(FlReader *r, RaftMsg *m)
+static bool decode_append(FlReader *r, RaftMsg *m, RaftEntry *buf, size_t cap)
 {
     m->append.prev_index = fl_get_u64(r);
     m->append.prev_term = fl_get_u64(r);
@@ -110,7 +110,12 @@ static bool decode_append(FlReader *r, RaftMsg *m)
         !sane(m->append.commit) || !sane(m->append.read_seq) || m->append.n > RAFT_MAX_BATCH ||
         m->append.n > fl_reader_left(r) / MIN_ENTRY_BYTES)
         return false;
-    m->append.entries = g_new(RaftEntry, m->append.n ? m->append.n : 1);
+    if (m->append.n > cap) {
+        m->append.entries = g_new(RaftEntry, m->append.n);
+        m->append.entries_owned = true;
+    } else if (m->append.n) {
+        m->append.entries = buf;
+    }
     uint64_t prev = m->append.prev_term;
     for (uint32_t i = 0; i < m->append.n; i++) {
         RaftEntry *e = &m->append.entries[i];
@@ -123,8 +128,10 @@ static bool decode_append(FlReader *r, RaftMsg *m)
     if (fl_reader_done(r))
         return true;
 bad:
-    g_free(m->append.entries);
+    if (m->append.entries_owned)
+        g_free(m->append.entries);
     m->append.entries = NULL;
+    m->append.entries_owned = false;
     return false;
 }
 
@@ -163,6 +170,11 @@ static bool decode_snap_reply(FlReader *r, RaftMsg *m)
 
 bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m)
 {
+    return raft_msg_decode_into(p, len, m, NULL, 0);
+}
+
+bool raft_msg_decode_into(const uint8_t *p, size_t len, RaftMsg *m, RaftEntry *buf, size_t cap)
+{
     memset(m, 0, sizeof *m);
     FlReader r;
     fl_reader_init(&r, p, len);
@@ -174,7 +186,7 @@ bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m)
     switch (m->type) {
     case RAFT_MSG_VOTE: ok = decode_vote(&r, m); break;
     case RAFT_MSG_VOTE_REPLY: ok = decode_vote_reply(&r, m); break;
-    case RAFT_MSG_APPEND: ok = decode_append(&r, m); break;
+    case RAFT_MSG_APPEND: ok = decode_append(&r, m, buf, cap); break;
     case RAFT_MSG_APPEND_REPLY: ok = decode_append_reply(&r, m); break;
     case RAFT_MSG_SNAP: ok = decode_snap(&r, m); break;
     case RAFT_MSG_SNAP_REPLY: ok = decode_snap_reply(&r, m); break;
@@ -187,7 +199,7 @@ bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m)
 
 void raft_msg_clear(RaftMsg *m)
 {
-    if (m->type == RAFT_MSG_APPEND)
+    if (m->type == RAFT_MSG_APPEND && m->append.entries_owned)
         g_free(m->append.entries);
     memset(m, 0, sizeof *m);
 }

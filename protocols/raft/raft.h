@@ -50,14 +50,43 @@ void raft_log_init(RaftLog *log);
 void raft_log_deinit(RaftLog *log);
 void raft_log_clear(RaftLog *log, uint64_t base, uint64_t base_term);
 
-uint64_t raft_log_last_index(const RaftLog *log);
-uint64_t raft_log_last_term(const RaftLog *log);
+/* The accessors are inline: the handlers call them in loops, on every
+ * message. */
+static inline uint64_t raft_log_last_index(const RaftLog *log)
+{
+    return log->base + log->entries->len;
+}
+
+static inline uint64_t raft_log_last_term(const RaftLog *log)
+{
+    if (log->entries->len == 0)
+        return log->base_term;
+    return g_array_index(log->entries, RaftEntry, log->entries->len - 1).term;
+}
+
 /* Term of entry @index: true and *term if known (0 for index 0, base_term
  * for base, the entry's term after it); false if compacted or absent. */
-bool raft_log_term_at(const RaftLog *log, uint64_t index, uint64_t *term);
+static inline bool raft_log_term_at(const RaftLog *log, uint64_t index, uint64_t *term)
+{
+    if (index == log->base) {
+        *term = log->base_term;
+        return true;
+    }
+    if (index < log->base || index > raft_log_last_index(log))
+        return false;
+    *term = g_array_index(log->entries, RaftEntry, index - log->base - 1).term;
+    return true;
+}
+
 /* Entry @index (borrowed until the log changes), or NULL if it is in the
  * snapshot or past the end. */
-const RaftEntry *raft_log_get(const RaftLog *log, uint64_t index);
+static inline const RaftEntry *raft_log_get(const RaftLog *log, uint64_t index)
+{
+    if (index <= log->base || index > raft_log_last_index(log))
+        return NULL;
+    return &g_array_index(log->entries, RaftEntry, index - log->base - 1);
+}
+
 void raft_log_append(RaftLog *log, const RaftEntry *e);
 /* Keeps entries up to @index (>= base), drops the rest. */
 void raft_log_truncate_after(RaftLog *log, uint64_t index);
@@ -175,7 +204,8 @@ typedef struct RaftMsg {
             uint64_t prev_index, prev_term, commit;
             uint64_t read_seq;        /* ReadIndex round this message belongs to */
             uint32_t n;
-            RaftEntry *entries;       /* n of them, owned (raft_msg_clear) */
+            RaftEntry *entries;       /* n of them (NULL if none); see raft_msg_decode */
+            bool entries_owned;       /* decoded onto the heap: raft_msg_clear frees */
         } append;
         struct {
             bool success;
@@ -202,4 +232,8 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m);
  * malformed (then @m holds nothing to free).  On success, the caller frees
  * with raft_msg_clear; m->snap.data borrows from @p. */
 bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m);
+/* The same, but AppendEntries' entries go into the caller's @buf (room for
+ * @cap entries; borrowed, so it must outlive @m) if they fit, and onto the
+ * heap only if not: the receiver's common case then allocates nothing. */
+bool raft_msg_decode_into(const uint8_t *p, size_t len, RaftMsg *m, RaftEntry *buf, size_t cap);
 void raft_msg_clear(RaftMsg *m);

@@ -370,6 +370,92 @@ static void test_writer_growth(void **state)
     fl_writer_deinit(&w);
 }
 
+/* The inline puts and gets at every boundary: a put that exactly fills the
+ * caller's buffer stays there, one byte more moves to the heap with what was
+ * written; a get that needs one byte more than is left fails, returns 0 and
+ * sets the sticky error, whatever its width. */
+static void test_inline_boundaries(void **state)
+{
+    static const size_t widths[] = { 1, 2, 4, 8 };
+    for (size_t wi = 0; wi < G_N_ELEMENTS(widths); wi++) {
+        size_t width = widths[wi];
+        for (size_t cap = 0; cap <= 17; cap++) {
+            uint8_t buf[17];
+            memset(buf, 0xCC, sizeof buf);
+            FlWriter w;
+            fl_writer_init(&w, buf, cap);
+            size_t puts = 0;
+            while (w.len + width <= cap) {
+                uint64_t v = 0xF1E2D3C4B5A69788ULL + puts;
+                switch (width) {
+                case 1: fl_put_u8(&w, (uint8_t)v); break;
+                case 2: fl_put_u16(&w, (uint16_t)v); break;
+                case 4: fl_put_u32(&w, (uint32_t)v); break;
+                default: fl_put_u64(&w, v); break;
+                }
+                puts++;
+                assert_false(w.heap);
+                assert_ptr_equal(w.data, buf);
+            }
+            for (size_t i = w.len; i < sizeof buf; i++)
+                assert_int_equal(buf[i], 0xCC);   /* nothing written past len */
+            /* One more put overflows the caller's buffer. */
+            fl_put_u64(&w, 0x0807060504030201ULL);
+            assert_true(w.heap);
+            assert_int_equal(w.len, puts * width + 8);
+            FlReader r;
+            fl_reader_init(&r, w.data, w.len);
+            for (size_t k = 0; k < puts; k++) {
+                uint64_t v = 0xF1E2D3C4B5A69788ULL + k;
+                switch (width) {
+                case 1: assert_int_equal(fl_get_u8(&r), (uint8_t)v); break;
+                case 2: assert_int_equal(fl_get_u16(&r), (uint16_t)v); break;
+                case 4: assert_int_equal(fl_get_u32(&r), (uint32_t)v); break;
+                default: assert_true(fl_get_u64(&r) == v); break;
+                }
+            }
+            assert_true(fl_get_u64(&r) == 0x0807060504030201ULL);
+            assert_true(fl_reader_done(&r));
+            fl_writer_deinit(&w);
+        }
+        /* Reads from every length short of a whole value. */
+        static const uint8_t bytes[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+        for (size_t len = 0; len < width; len++) {
+            uint8_t *p = len ? g_memdup2(bytes, len) : NULL;
+            FlReader r;
+            fl_reader_init(&r, p, len);
+            uint64_t got;
+            switch (width) {
+            case 1: got = fl_get_u8(&r); break;
+            case 2: got = fl_get_u16(&r); break;
+            case 4: got = fl_get_u32(&r); break;
+            default: got = fl_get_u64(&r); break;
+            }
+            assert_true(got == 0);
+            assert_false(fl_reader_ok(&r));
+            /* Sticky: even a one-byte read fails now, though bytes remain. */
+            assert_int_equal(fl_get_u8(&r), 0);
+            assert_null(fl_reader_take(&r, 0));
+            g_free(p);
+        }
+        /* Exactly enough bytes: the value, little-endian. */
+        FlReader r;
+        fl_reader_init(&r, bytes, width);
+        uint64_t got;
+        switch (width) {
+        case 1: got = fl_get_u8(&r); break;
+        case 2: got = fl_get_u16(&r); break;
+        case 4: got = fl_get_u32(&r); break;
+        default: got = fl_get_u64(&r); break;
+        }
+        uint64_t want = 0;
+        for (size_t i = 0; i < width; i++)
+            want |= (uint64_t)bytes[i] << (8 * i);
+        assert_true(got == want);
+        assert_true(fl_reader_done(&r));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_lying_length),
         cmocka_unit_test(test_str_with_nul),
         cmocka_unit_test(test_writer_growth),
+        cmocka_unit_test(test_inline_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

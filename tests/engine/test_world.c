@@ -291,6 +291,64 @@ static void test_message_limit(void **state)
     fl_scenario_free(sc);
 }
 
+/* ---- counters ----------------------------------------------------------- */
+
+static void metric_init(FlNode *n, Probe *p)
+{
+    double *c = fl_metric(n, "probe.handle");
+    *c += 2;
+    fl_metric_add(n, "probe.handle", 0.5);   /* the same counter by name */
+    assert_ptr_equal(fl_metric(n, "probe.handle"), c);
+    *c += 1;
+    if (fl_self(n) == 1)
+        fl_metric_add(n, "probe.named", 4);
+}
+
+/* A counter's handle and its name reach the same counter, shared by every
+ * node; only counters that were asked for are in metrics.json. */
+static void test_metric_handle(void **state)
+{
+    hooks.init = metric_init;
+    FlScenario *sc = scenario(2, FL_SEC(1));
+    FlWorld *w = start(sc);
+    run(w);
+    json_t *c = fl_world_counters(w);
+    assert_int_equal(json_object_size(c), 2);
+    assert_true(json_real_value(json_object_get(c, "probe.handle")) == 7.0);
+    assert_true(json_real_value(json_object_get(c, "probe.named")) == 4.0);
+    json_decref(c);
+    fl_world_free(w);
+    fl_scenario_free(sc);
+}
+
+/* ---- logging ------------------------------------------------------------ */
+
+static void log_printf_init(FlNode *n, Probe *p)
+{
+    fl_log(n, "commit %d", 42);
+}
+
+static void log_text_init(FlNode *n, Probe *p)
+{
+    fl_log_text(n, "commit 42");
+}
+
+/* fl_log_text leaves the same trace as fl_log with the same text. */
+static void test_log_text(void **state)
+{
+    uint64_t hash[2];
+    for (int i = 0; i < 2; i++) {
+        hooks.init = i ? log_text_init : log_printf_init;
+        FlScenario *sc = scenario(2, FL_SEC(1));
+        FlWorld *w = start(sc);
+        run(w);
+        hash[i] = fl_world_trace_hash(w);
+        fl_world_free(w);
+        fl_scenario_free(sc);
+    }
+    assert_true(hash[0] == hash[1]);
+}
+
 /* ---- clocks ------------------------------------------------------------- */
 
 static void clock_init(FlNode *n, Probe *p)
@@ -596,6 +654,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_id_handed_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_copies_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metric_handle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_skew_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_after_resume, setup, teardown),

@@ -228,6 +228,40 @@ static void test_commit_majority(void **state)
     raft_log_deinit(&log);
 }
 
+/* The highest index a majority holds, whatever the order of the match
+ * indexes, the cluster size (past 16 nodes the copy is on the heap) and the
+ * commit index so far; the caller's array is left as it was. */
+static void test_commit_any_order(void **state)
+{
+    RaftLog log;
+    uint64_t terms[60];
+    for (size_t i = 0; i < G_N_ELEMENTS(terms); i++)
+        terms[i] = 1;
+    make_log(&log, 0, 0, terms, G_N_ELEMENTS(terms));
+    g_autoptr(GRand) rng = g_rand_new_with_seed(7);
+    for (uint32_t nodes = 1; nodes <= 40; nodes++)
+        for (int round = 0; round < 50; round++) {
+            uint64_t match[40], before[40];
+            for (uint32_t i = 0; i < nodes; i++)
+                match[i] = before[i] = (uint64_t)g_rand_int_range(rng, 0, 61);
+            /* The reference: the largest N that more than half hold. */
+            uint64_t want = 0;
+            for (uint64_t n = 60; n > 0 && !want; n--) {
+                uint32_t holding = 0;
+                for (uint32_t i = 0; i < nodes; i++)
+                    holding += match[i] >= n;
+                if (holding > nodes / 2)
+                    want = n;
+            }
+            uint64_t commit = (uint64_t)g_rand_int_range(rng, 0, 61);
+            assert_int_equal(raft_log_commit_index(&log, match, nodes, 1, 0, false), want);
+            assert_int_equal(raft_log_commit_index(&log, match, nodes, 1, commit, false),
+                             want > commit ? want : commit);
+            assert_memory_equal(match, before, nodes * sizeof *match);
+        }
+    raft_log_deinit(&log);
+}
+
 /* Figure 13, rules 6 and 7. */
 static void test_install(void **state)
 {
@@ -406,6 +440,62 @@ static void test_crc32(void **state)
     assert_int_equal(raft_crc32("56789", 5, c), 0xCBF43926u);
 }
 
+/* CRC-32 a bit at a time: the definition, to compare with. */
+static uint32_t crc32_bitwise(const uint8_t *p, size_t len, uint32_t crc)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (crc & 1 ? 0xEDB88320u : 0);
+    }
+    return ~crc;
+}
+
+/* CRC-32 a byte at a time from a 256-entry table: what raft_crc32 was
+ * before slice-by-8, whose values the WAL bytes on disk depend on. */
+static uint32_t crc32_bytewise(const uint8_t *p, size_t len, uint32_t crc)
+{
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint8_t b = (uint8_t)i;
+            table[i] = ~crc32_bitwise(&b, 1, 0xFFFFFFFFu);
+        }
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++)
+        crc = (crc >> 8) ^ table[(crc ^ p[i]) & 0xff];
+    return ~crc;
+}
+
+/* Slice-by-8 gives the byte-at-a-time values for every length (both sides
+ * of the 8-byte blocks), every alignment and every starting crc. */
+static void test_crc32_slices(void **state)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(42);
+    uint8_t buf[600];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)g_rand_int(rng);
+    for (size_t len = 0; len <= 80; len++)
+        for (size_t off = 0; off < 8; off++) {
+            uint32_t want = crc32_bytewise(buf + off, len, 0);
+            assert_int_equal(crc32_bitwise(buf + off, len, 0), want);
+            assert_int_equal(raft_crc32(buf + off, len, 0), want);
+        }
+    for (int round = 0; round < 2000; round++) {
+        size_t off = (size_t)g_rand_int_range(rng, 0, 64);
+        size_t len = (size_t)g_rand_int_range(rng, 0, (gint32)(sizeof buf - off));
+        uint32_t start = g_rand_int(rng);
+        assert_int_equal(raft_crc32(buf + off, len, start),
+                         crc32_bytewise(buf + off, len, start));
+        /* Split anywhere, chained: the same as one call. */
+        size_t cut = len ? (size_t)g_rand_int_range(rng, 0, (gint32)len + 1) : 0;
+        uint32_t c = raft_crc32(buf + off, cut, start);
+        assert_int_equal(raft_crc32(buf + off + cut, len - cut, c),
+                         crc32_bytewise(buf + off, len, start));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_conflict_hint),
         cmocka_unit_test(test_commit_figure8),
         cmocka_unit_test(test_commit_majority),
+        cmocka_unit_test(test_commit_any_order),
         cmocka_unit_test(test_install),
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_wal_round_trip),
@@ -426,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_wal_torn_and_corrupt),
         cmocka_unit_test(test_snapshot_file),
         cmocka_unit_test(test_crc32),
+        cmocka_unit_test(test_crc32_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

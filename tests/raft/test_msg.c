@@ -166,6 +166,52 @@ static void test_lengths(void **state)
     assert_false(raft_msg_decode(unknown, sizeof unknown, &back));
 }
 
+/* Decoding into the caller's buffer: entries that fit land there (nothing
+ * to free), more go to the heap (freed by raft_msg_clear), none give NULL;
+ * a refused message leaves nothing behind either way.  Under ASan this also
+ * checks that nothing leaks or is freed twice. */
+static void test_decode_into(void **state)
+{
+    fill_entries();
+    RaftMsg m = sample(RAFT_MSG_APPEND), back;
+    GByteArray *b = encode(&m);
+    for (size_t cap = 0; cap <= 4; cap++) {
+        RaftEntry buf[4];
+        assert_true(raft_msg_decode_into(b->data, b->len, &back, buf, cap));
+        assert_int_equal(back.append.n, 3);
+        if (cap >= 3) {
+            assert_ptr_equal(back.append.entries, buf);
+            assert_false(back.append.entries_owned);
+        } else {
+            assert_ptr_not_equal(back.append.entries, buf);
+            assert_true(back.append.entries_owned);
+        }
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(back.append.entries[i].term, entries[i].term);
+            assert_req_equal(&back.append.entries[i].req, &entries[i].req);
+        }
+        raft_msg_clear(&back);
+        /* A bad last entry: refused, whichever place the entries went to. */
+        for (size_t cut = 1; cut < 10; cut++) {
+            assert_false(raft_msg_decode_into(b->data, b->len - cut, &back, buf, cap));
+            assert_null(back.append.entries);
+        }
+    }
+    g_byte_array_unref(b);
+
+    m.append.n = 0;   /* a heartbeat */
+    b = encode(&m);
+    RaftEntry one[1];
+    assert_true(raft_msg_decode_into(b->data, b->len, &back, one, 1));
+    assert_int_equal(back.append.n, 0);
+    assert_null(back.append.entries);
+    raft_msg_clear(&back);
+    assert_true(raft_msg_decode(b->data, b->len, &back));
+    assert_null(back.append.entries);
+    raft_msg_clear(&back);
+    g_byte_array_unref(b);
+}
+
 static bool decodes(const RaftMsg *m)
 {
     GByteArray *b = encode(m);
@@ -311,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_decode_into),
         cmocka_unit_test(test_invalid_fields),
         cmocka_unit_test(test_raw_bytes),
         cmocka_unit_test(test_garbage),
