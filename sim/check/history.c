@@ -226,6 +226,13 @@ FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
     return parse(name, NULL, data, len, format, model, err);
 }
 
+FlHistory *fl_history_open(const FlHistorySource *src, const char *format,
+                           const FlModel *model, GError **err)
+{
+    if (src->data == NULL) return fl_history_load(src->name, format, model, err);
+    return fl_history_parse(src->name, src->data, src->len, format, model, err);
+}
+
 /* Takes ownership of @file (may be NULL), even on failure. */
 static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
                         gsize len, const char *format, const FlModel *model,
