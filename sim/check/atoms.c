@@ -102,11 +102,13 @@ static FlAtom intern(FlAtoms *a, char kind, const void *bytes, gsize len)
     g_assert(x < FL_ATOM_NONE);
     guint64 off = a->buf->len;
     g_array_append_val(a->offsets, off);
-    guint8 k = (guint8)kind;
     guint32 l = (guint32)len;
-    g_byte_array_append(a->buf, &k, 1);
-    g_byte_array_append(a->buf, (const guint8 *)&l, 4);
-    g_byte_array_append(a->buf, bytes, (guint)len);
+    g_assert(off + 5 + len <= G_MAXUINT);
+    g_byte_array_set_size(a->buf, (guint)(off + 5 + len));   /* one growth check */
+    unsigned char *e = a->buf->data + off;
+    e[0] = (unsigned char)kind;
+    memcpy(e + 1, &l, 4);
+    if (len) memcpy(e + 5, bytes, len);
     a->slots[i] = SLOT_TAG(h) | ((guint64)x + 1);
     if ((guint64)a->offsets->len * 2 > a->mask) grow(a);
     return x;
