@@ -145,11 +145,14 @@ static void fields_of(const FlVal *ev, Fields *out)
 
 static const FlVal null_val = { .kind = FL_VAL_NULL };
 
-static gboolean name_is(const FlVal *v, const char *s)
+static gboolean name_is_len(const FlVal *v, const char *s, gsize n)
 {
     return v && (v->kind == FL_VAL_STR || v->kind == FL_VAL_KEYWORD) &&
-           v->str.len == strlen(s) && memcmp(v->str.s, s, v->str.len) == 0;
+           v->str.len == n && memcmp(v->str.s, s, n) == 0;
 }
+
+/* Whether @v is the string or keyword @lit (a string constant). */
+#define name_is(v, lit) name_is_len((v), (lit), sizeof(lit) - 1)
 
 static void set_err(GError **err, const FlHistory *h, guint32 line,
                     const char *fmt, ...) G_GNUC_PRINTF(4, 5);

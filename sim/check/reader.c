@@ -47,19 +47,22 @@ struct FlReader {
     GError *error;         /* first error, set by fail() */
 };
 
-static void *arena_alloc(FlReader *r, gsize n)
+static void *arena_grow(FlReader *r, gsize n)
+{
+    gsize size = MAX(n, ARENA_CHUNK);
+    Chunk *nc = g_malloc(sizeof(Chunk) + size);
+    nc->next = r->arena;
+    nc->used = n;
+    nc->size = size;
+    r->arena = nc;
+    return nc->data;
+}
+
+static inline void *arena_alloc(FlReader *r, gsize n)
 {
     n = (n + 7) & ~(gsize)7;
     Chunk *c = r->arena;
-    if (c == NULL || c->used + n > c->size) {
-        gsize size = MAX(n, ARENA_CHUNK);
-        Chunk *nc = g_malloc(sizeof(Chunk) + size);
-        nc->next = c;
-        nc->used = 0;
-        nc->size = size;
-        r->arena = nc;
-        c = nc;
-    }
+    if (G_UNLIKELY(c == NULL || c->used + n > c->size)) return arena_grow(r, n);
     void *p = c->data + c->used;
     c->used += n;
     return p;
@@ -157,13 +160,10 @@ static void fail_at(FlReader *r, guint32 line, guint32 col, const char *msg)
                            r->path, line, col, msg);
 }
 
-static FlVal *new_val(FlReader *r, FlValKind kind, guint32 line, guint32 col)
+static inline FlVal *new_val(FlReader *r, FlValKind kind, guint32 line, guint32 col)
 {
     FlVal *v = arena_alloc(r, sizeof *v);
-    memset(v, 0, sizeof *v);
-    v->kind = kind;
-    v->line = line;
-    v->col = col;
+    *v = (FlVal){ .kind = kind, .line = line, .col = col };
     return v;
 }
 
@@ -181,16 +181,19 @@ static void items_init(Items *it)
     it->cap = G_N_ELEMENTS(it->inline_items);
 }
 
-static void items_push(Items *it, FlVal *v)
+static void items_grow(Items *it)
 {
-    if (it->n == it->cap) {
-        gsize cap = it->cap * 2;
-        FlVal **n = g_new(FlVal *, cap);
-        memcpy(n, it->items, it->n * sizeof *n);
-        if (it->items != it->inline_items) g_free(it->items);
-        it->items = n;
-        it->cap = cap;
-    }
+    gsize cap = it->cap * 2;
+    FlVal **n = g_new(FlVal *, cap);
+    memcpy(n, it->items, it->n * sizeof *n);
+    if (it->items != it->inline_items) g_free(it->items);
+    it->items = n;
+    it->cap = cap;
+}
+
+static inline void items_push(Items *it, FlVal *v)
+{
+    if (G_UNLIKELY(it->n == it->cap)) items_grow(it);
     it->items[it->n++] = v;
 }
 
@@ -234,7 +237,7 @@ static int hex4(FlReader *r, guint32 *out)
 
 /* Moves the cursor @n bytes forward on the current line (no newline among
  * them). */
-static void skip_on_line(FlReader *r, gsize n)
+static inline void skip_on_line(FlReader *r, gsize n)
 {
     r->pos += n;
     r->col += (guint32)n;
@@ -375,12 +378,13 @@ static FlVal *number_val(FlReader *r, gsize start, gsize end, gboolean integral,
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static void json_ws(FlReader *r)
+static inline void json_ws(FlReader *r)
 {
-    for (;;) {
-        int c = peek(r);
-        if (c == ' ' || c == '\t' || c == '\r') advance(r);
-        else return;
+    /* None of these is a newline: only the column moves. */
+    while (r->pos < r->len) {
+        char c = r->data[r->pos];
+        if (c != ' ' && c != '\t' && c != '\r') return;
+        skip_on_line(r, 1);
     }
 }
 
