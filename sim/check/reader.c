@@ -243,6 +243,17 @@ static inline void skip_on_line(FlReader *r, gsize n)
     r->col += (guint32)n;
 }
 
+/* Whether none of the 8 bytes of @x is '"', '\\' or a control character
+ * (below 0x20): the has-zero and has-less-than tests of "Bit Twiddling
+ * Hacks", exact as to whether any byte qualifies. */
+static inline gboolean plain8(guint64 x)
+{
+    const guint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    guint64 q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    guint64 special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
+    return (special & highs) == 0;
+}
+
 /* Reads a string starting at '"'; JSON forbids raw control characters, EDN
  * allows newlines inside strings. */
 static FlVal *read_string(FlReader *r)
@@ -251,6 +262,7 @@ static FlVal *read_string(FlReader *r)
     /* Note 5: plain strings in one loop. */
     const unsigned char *d = (const unsigned char *)r->data;
     gsize first = r->pos + 1, i = first;
+    for (guint64 x; i + 8 <= r->len && (memcpy(&x, d + i, 8), plain8(x)); i += 8) {}
     while (i < r->len && d[i] != '"' && d[i] != '\\' && d[i] >= 0x20) i++;
     if (i < r->len && d[i] == '"') {
         skip_on_line(r, i + 1 - r->pos);
