@@ -252,8 +252,7 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     }
     res->wall_s = (double)(g_get_monotonic_time() - t0) / 1e6;
     res->trace_hash = fl_world_trace_hash(w);
-    const GString *h = fl_world_history(w);
-    res->history = g_string_new_len(h->str, (gssize)h->len);
+    res->history = fl_world_take_history(w);
     res->metrics = build_metrics(sc, w, res);
     fl_world_free(w);
 
