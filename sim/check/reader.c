@@ -163,7 +163,10 @@ static void fail_at(FlReader *r, guint32 line, guint32 col, const char *msg)
 static inline FlVal *new_val(FlReader *r, FlValKind kind, guint32 line, guint32 col)
 {
     FlVal *v = arena_alloc(r, sizeof *v);
-    *v = (FlVal){ .kind = kind, .line = line, .col = col };
+    memset(v, 0, sizeof *v);   /* all of the union too */
+    v->kind = kind;
+    v->line = line;
+    v->col = col;
     return v;
 }
 
