@@ -17,6 +17,7 @@
  * Values are unique: every write, cas target, put and append uses a number
  * drawn from one counter, which is what lets checkers tell writes apart. */
 #include "sim/world_impl.h"
+#include "sim/fmt.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -88,21 +89,54 @@ void fl_clients_free(FlWorld *w)
     w->gen.recent = NULL;
 }
 
+/* Appends the literal @lit (a string constant) to @p. */
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+
+static char *put_str(char *p, const char *str)
+{
+    size_t n = strlen(str);
+    memcpy(p, str, n);
+    return p + n;
+}
+
+/* One history line: built in a local buffer and appended at once (no
+ * printf: this runs for every client event of every seed), byte for byte
+ * what
+ *   {"process":%PRIu64,"type":"%s","f":"%s","key":%u,"value":VALUE,
+ *    "time":%PRIu64[,"node":%u][,"final":true]}\n
+ * gives. */
 static void record(FlWorld *w, Client *cl, const char *type, uint32_t node,
                    const FlResult *res)
 {
     if (!w->record_history)
         return;
     GString *s = w->history;
-    g_string_append_printf(s, "{\"process\":%" PRIu64 ",\"type\":\"%s\",\"f\":\"%s\",\"key\":%u,\"value\":",
-                           cl->process, type, fl_op_name(cl->req.op.kind), cl->req.op.key);
+    const char *f = fl_op_name(cl->req.op.kind);
+    g_assert(strlen(type) < 16 && strlen(f) < 16);
+    char head[128], *p = head;
+    PUT_LIT(p, "{\"process\":");
+    p += fl_fmt_u64(p, cl->process);
+    PUT_LIT(p, ",\"type\":\"");
+    p = put_str(p, type);
+    PUT_LIT(p, "\",\"f\":\"");
+    p = put_str(p, f);
+    PUT_LIT(p, "\",\"key\":");
+    p += fl_fmt_u64(p, cl->req.op.key);
+    PUT_LIT(p, ",\"value\":");
+    g_string_append_len(s, head, p - head);
     w->sc->workload.model->value(s, &cl->req.op, res);
-    g_string_append_printf(s, ",\"time\":%" PRIu64, w->now);
-    if (node != FL_NO_HINT)
-        g_string_append_printf(s, ",\"node\":%u", node);
+    char tail[96];
+    p = tail;
+    PUT_LIT(p, ",\"time\":");
+    p += fl_fmt_u64(p, w->now);
+    if (node != FL_NO_HINT) {
+        PUT_LIT(p, ",\"node\":");
+        p += fl_fmt_u64(p, node);
+    }
     if (cl->req.op.flags & FL_OP_F_LOCAL)
-        g_string_append(s, ",\"final\":true");
-    g_string_append(s, "}\n");
+        PUT_LIT(p, ",\"final\":true");
+    PUT_LIT(p, "}\n");
+    g_string_append_len(s, tail, p - tail);
 }
 
 static uint8_t pick_kind(FlWorld *w, Client *cl)

@@ -6,7 +6,6 @@
 #include <glib/gstdio.h>
 #include <inttypes.h>
 #include <string.h>
-#include <unistd.h>
 
 const char *fl_verdict_name(FlVerdict v)
 {
@@ -253,14 +252,15 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     }
     res->wall_s = (double)(g_get_monotonic_time() - t0) / 1e6;
     res->trace_hash = fl_world_trace_hash(w);
-    const GString *h = fl_world_history(w);
-    res->history = g_string_new_len(h->str, (gssize)h->len);
+    res->history = fl_world_take_history(w);
     res->metrics = build_metrics(sc, w, res);
     fl_world_free(w);
 
-    /* The checker reads a file, as it would a user's. */
+    /* The checker reads the history from memory: the bytes are those of
+     * history.jsonl when there is a folder, so the verdict and report are
+     * what `faultline check` gives on that file, and a fuzz run creates no
+     * temporary file at all.  Messages name the file the user can read. */
     g_autofree char *hist_path = NULL;
-    bool tmp = false;
     if (opt->out_dir) {
         if (!write_json(opt->out_dir, "scenario.json", sc->resolved, err) ||
             !write_file(opt->out_dir, "history.jsonl", res->history->str, res->history->len, err))
@@ -268,22 +268,13 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
         hist_path = g_build_filename(opt->out_dir, "history.jsonl", NULL);
     }
     if (opt->check && sc->consistency) {
-        if (!hist_path) {
-            int fd = g_file_open_tmp("faultline-XXXXXX.jsonl", &hist_path, err);
-            if (fd < 0)
-                return -1;
-            close(fd);
-            tmp = true;
-            if (!g_file_set_contents(hist_path, res->history->str, (gssize)res->history->len, err))
-                return -1;
-        }
         res->check_report = g_string_new(NULL);
         json_t *cj = NULL;
         GError *cerr = NULL;
-        res->verdict = fl_check_file(hist_path, fl_model_name(sc->workload.model), sc->consistency,
-                                     "jsonl", opt->check_timeout_s, res->check_report, &cj, &cerr);
-        if (tmp)
-            g_unlink(hist_path);
+        res->verdict = fl_check_buffer(hist_path ? hist_path : "history.jsonl", res->history->str,
+                                       res->history->len, fl_model_name(sc->workload.model),
+                                       sc->consistency, "jsonl", opt->check_timeout_s,
+                                       res->check_report, &cj, &cerr);
         if (res->verdict == FL_VERDICT_ERROR) {
             /* The engine wrote this history: a checker that cannot read it is a bug. */
             g_propagate_prefixed_error(err, cerr, "checking the run's history: ");

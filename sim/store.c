@@ -1,4 +1,5 @@
 #include "sim/store.h"
+#include "sim/fmt.h"
 
 #include "sim/rng.h"
 
@@ -26,7 +27,10 @@ struct FlStore {
 
 size_t fl_kv_token(int64_t a, char *buf)
 {
-    return (size_t)snprintf(buf, 24, "%" PRId64 ",", a);
+    size_t n = fl_fmt_i64(buf, a);   /* "%" PRId64 ",", without printf */
+    buf[n] = ',';
+    buf[n + 1] = '\0';
+    return n + 1;
 }
 
 void fl_file_record(uint32_t id, uint32_t k, char *out)

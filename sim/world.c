@@ -378,6 +378,13 @@ int fl_world_run(FlWorld *w, GError **err)
 uint64_t fl_world_trace_hash(const FlWorld *w) { return w->trace.hash; }
 const FlRunStats *fl_world_stats(const FlWorld *w) { return &w->stats; }
 const GString *fl_world_history(const FlWorld *w) { return w->history; }
+
+GString *fl_world_take_history(FlWorld *w)
+{
+    GString *h = w->history;
+    w->history = g_string_new(NULL);
+    return h;
+}
 FlTime fl_world_now(const FlWorld *w) { return w->now; }
 uint32_t fl_world_nodes(const FlWorld *w) { return w->nnodes; }
 const FlScenario *fl_world_scenario(const FlWorld *w) { return w->sc; }

@@ -46,6 +46,9 @@ uint64_t fl_world_trace_hash(const FlWorld *w);
 const FlRunStats *fl_world_stats(const FlWorld *w);
 /* The history as JSON lines (borrowed). */
 const GString *fl_world_history(const FlWorld *w);
+/* The history (transfer full: free with g_string_free), leaving the world
+ * an empty one: for a caller done with the run, instead of a copy. */
+GString *fl_world_take_history(FlWorld *w);
 /* Fault intervals as a JSON array (transfer full). */
 json_t *fl_world_fault_intervals(const FlWorld *w);
 /* Protocol counters from fl_metric_add, as a JSON object sorted by name

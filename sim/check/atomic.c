@@ -496,7 +496,7 @@ static double ratio(guint a, guint b)
     return b ? (double)a / (double)b : 0.0;
 }
 
-FlVerdict fl_check_atomic(const char *path, const char *model, const char *consistency,
+FlVerdict fl_check_atomic(const FlHistorySource *src, const char *model, const char *consistency,
                           const char *format, GString *report, json_t **json_out,
                           GError **err)
 {
@@ -513,7 +513,7 @@ FlVerdict fl_check_atomic(const char *path, const char *model, const char *consi
         return FL_VERDICT_ERROR;
     }
     Atomic A = { 0 };
-    A.h = fl_history_load(path, format, &txn_model, err);
+    A.h = fl_history_open(src, format, &txn_model, err);
     if (!A.h)
         return FL_VERDICT_ERROR;
     A.txns = g_array_new(FALSE, FALSE, sizeof(Txn));

@@ -23,6 +23,6 @@
  * "atomic" (or NULL).  The JSON result also carries the transaction
  * counts, commit_rate, abort_rate, in_doubt, the audited total and every
  * violation found (at most 100 listed). */
-FlVerdict fl_check_atomic(const char *path, const char *model, const char *consistency,
+FlVerdict fl_check_atomic(const FlHistorySource *src, const char *model, const char *consistency,
                           const char *format, GString *report, json_t **json_out,
                           GError **err);

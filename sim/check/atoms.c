@@ -15,6 +15,7 @@ struct FlAtoms {
                            * the hash bits spare most visits to entries */
     guint64 mask;
     GByteArray *scratch;
+    FlAtom small_int[256];   /* atoms of 0..255 (keys, processes), or NONE */
 };
 
 guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
@@ -30,8 +31,22 @@ guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
         s += 8;
         len -= 8;
     }
+    /* The last 0-7 bytes as a little-endian word, what memcpy into k gives
+     * on this machine, without a call for a variable length. */
     guint64 k = 0;
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    if (len >= 4) {
+        guint32 lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + len - 4, 4);
+        k = lo | ((guint64)hi << (8 * (len - 4)));
+    } else if (len) {
+        k = (guint64)s[0] | ((guint64)s[len / 2] << (8 * (len / 2))) |
+            ((guint64)s[len - 1] << (8 * (len - 1)));
+    }
+#else
     if (len) memcpy(&k, s, len);
+#endif
     h ^= k * 0x9E3779B97F4A7C15ull;
     h ^= h >> 31;
     h *= 0xff51afd7ed558ccdull;
@@ -102,11 +117,13 @@ static FlAtom intern(FlAtoms *a, char kind, const void *bytes, gsize len)
     g_assert(x < FL_ATOM_NONE);
     guint64 off = a->buf->len;
     g_array_append_val(a->offsets, off);
-    guint8 k = (guint8)kind;
     guint32 l = (guint32)len;
-    g_byte_array_append(a->buf, &k, 1);
-    g_byte_array_append(a->buf, (const guint8 *)&l, 4);
-    g_byte_array_append(a->buf, bytes, (guint)len);
+    g_assert(off + 5 + len <= G_MAXUINT);
+    g_byte_array_set_size(a->buf, (guint)(off + 5 + len));   /* one growth check */
+    unsigned char *e = a->buf->data + off;
+    e[0] = (unsigned char)kind;
+    memcpy(e + 1, &l, 4);
+    if (len) memcpy(e + 5, bytes, len);
     a->slots[i] = SLOT_TAG(h) | ((guint64)x + 1);
     if ((guint64)a->offsets->len * 2 > a->mask) grow(a);
     return x;
@@ -120,6 +137,7 @@ FlAtoms *fl_atoms_new(void)
     a->mask = 1023;
     a->slots = g_new0(guint64, a->mask + 1);
     a->scratch = g_byte_array_new();
+    for (gsize i = 0; i < G_N_ELEMENTS(a->small_int); i++) a->small_int[i] = FL_ATOM_NONE;
     FlAtom null = intern(a, FL_ATOM_KIND_NULL, "", 0);
     g_assert(null == FL_ATOM_NULL);
     return a;
@@ -137,7 +155,11 @@ void fl_atoms_free(FlAtoms *a)
 
 FlAtom fl_atoms_int(FlAtoms *a, gint64 x)
 {
-    return intern(a, FL_ATOM_KIND_INT, &x, sizeof x);
+    if (x < 0 || x >= (gint64)G_N_ELEMENTS(a->small_int))
+        return intern(a, FL_ATOM_KIND_INT, &x, sizeof x);
+    FlAtom *cached = &a->small_int[x];
+    if (*cached == FL_ATOM_NONE) *cached = intern(a, FL_ATOM_KIND_INT, &x, sizeof x);
+    return *cached;
 }
 
 FlAtom fl_atoms_str(FlAtoms *a, const char *s, gsize len)

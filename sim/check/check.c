@@ -1,4 +1,4 @@
-/* sim/check/check.c: `faultline check` and fl_check_file.
+/* sim/check/check.c: `faultline check`, fl_check_file and fl_check_buffer.
  *
  * Loads a history, splits it by key (P-compositionality: a history is
  * linearizable, or sequentially consistent, when each key's sub-history is,
@@ -241,15 +241,34 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         double timeout_s, GString *report, json_t **json_out,
                         GError **err)
 {
+    FlHistorySource src = { .name = path };
+    return fl_check_source(&src, model, consistency, format, timeout_s, report, json_out, err);
+}
+
+FlVerdict fl_check_buffer(const char *name, const char *data, gsize len,
+                          const char *model, const char *consistency,
+                          const char *format, double timeout_s, GString *report,
+                          json_t **json_out, GError **err)
+{
+    /* An empty buffer may come as NULL; NULL data would mean "a file". */
+    FlHistorySource src = { .name = name, .data = data ? data : "", .len = data ? len : 0 };
+    return fl_check_source(&src, model, consistency, format, timeout_s, report, json_out, err);
+}
+
+FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
+                          const char *consistency, const char *format,
+                          double timeout_s, GString *report, json_t **json_out,
+                          GError **err)
+{
     if (json_out) *json_out = NULL;
     if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
-        return fl_check_atomic(path, model, consistency, format, report, json_out, err);
+        return fl_check_atomic(src, model, consistency, format, report, json_out, err);
     if (model && strcmp(model, "mapreduce") == 0)
-        return fl_check_mapreduce(path, consistency, format, report, json_out, err);
+        return fl_check_mapreduce(src, consistency, format, report, json_out, err);
     if (model && strcmp(model, "files") == 0)
-        return fl_check_files(path, consistency, format, report, json_out, err);
+        return fl_check_files(src, consistency, format, report, json_out, err);
     if (model && strcmp(model, "stream") == 0)
-        return fl_check_stream(path, consistency, format, report, json_out, err);
+        return fl_check_stream(src, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
@@ -259,13 +278,13 @@ FlVerdict fl_check_file(const char *path, const char *model,
     }
     /* The weaker models and lists of models live in weak.c. */
     if (consistency && strchr(consistency, ','))
-        return fl_check_list(path, model, consistency, format, timeout_s, report, json_out, err);
+        return fl_check_list(src, model, consistency, format, timeout_s, report, json_out, err);
     if (consistency && fl_weak_known(consistency))
-        return fl_weak_check_file(path, m, consistency, format, timeout_s, report, json_out, err);
+        return fl_weak_check_file(src, m, consistency, format, timeout_s, report, json_out, err);
     FlConsistency c;
     if (!parse_consistency(consistency, &c, err)) return FL_VERDICT_ERROR;
     gint64 start = g_get_monotonic_time();
-    FlHistory *h = fl_history_load(path, format, m, err);
+    FlHistory *h = fl_history_open(src, format, m, err);
     if (h == NULL) return FL_VERDICT_ERROR;
     /* The time limit covers reading the file too. */
     double left = timeout_s - (double)(g_get_monotonic_time() - start) / 1e6;

@@ -3,8 +3,9 @@
  * The checker reads a history (JSON Lines or Jepsen EDN, see
  * ../shared/spec/history.md) and decides whether it satisfies a consistency
  * model for a sequential data model (register, kv, mutex, set, queue).  It
- * never sees the engine: `faultline run` hands it the path of the
- * history.jsonl it wrote, exactly as a user would on the command line.
+ * never sees the engine: `faultline run` hands it the bytes of the
+ * history.jsonl it writes (fl_check_buffer), which the checker reads exactly
+ * as it reads a user's file on the command line (fl_check_file).
  */
 #pragma once
 
@@ -34,6 +35,31 @@ FlVerdict fl_check_file(const char *path, const char *model,
                         const char *consistency, const char *format,
                         double timeout_s, GString *report, json_t **json_out,
                         GError **err);
+
+/* The same on @len bytes at @data (borrowed until return) instead of a
+ * file: the verdict, report and JSON are those fl_check_file gives for a
+ * file holding these bytes, and errors name @name where they would name the
+ * file's path (@format NULL chooses by @name's extension, as for a path). */
+FlVerdict fl_check_buffer(const char *name, const char *data, gsize len,
+                          const char *model, const char *consistency,
+                          const char *format, double timeout_s, GString *report,
+                          json_t **json_out, GError **err);
+
+/* Where the checkers below fl_check_file and fl_check_buffer read a history
+ * from: the file at @name when @data is NULL, else @len bytes at @data
+ * (borrowed), which @name only names in messages. */
+typedef struct {
+    const char *name;
+    const char *data;
+    gsize len;
+} FlHistorySource;
+
+/* What fl_check_file and fl_check_buffer do, on either source: one code
+ * path, so that the two cannot diverge. */
+FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
+                          const char *consistency, const char *format,
+                          double timeout_s, GString *report, json_t **json_out,
+                          GError **err);
 
 /* The same on a history already loaded (sim/check/history.h; borrowed). */
 typedef struct FlHistory FlHistory;

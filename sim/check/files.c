@@ -390,7 +390,7 @@ static void check_namespace(Files *F)
     }
 }
 
-FlVerdict fl_check_files(const char *path, const char *consistency, const char *format,
+FlVerdict fl_check_files(const FlHistorySource *src, const char *consistency, const char *format,
                          GString *report, json_t **json_out, GError **err)
 {
     if (json_out)
@@ -400,7 +400,7 @@ FlVerdict fl_check_files(const char *path, const char *consistency, const char *
                     "unknown consistency \"%s\" for model files (expected durable)", consistency);
         return FL_VERDICT_ERROR;
     }
-    FlHistory *h = fl_history_load(path, format, &files_model, err);
+    FlHistory *h = fl_history_open(src, format, &files_model, err);
     if (!h)
         return FL_VERDICT_ERROR;
     Files F = {
@@ -419,7 +419,7 @@ FlVerdict fl_check_files(const char *path, const char *consistency, const char *
         gint64 file = file_of(&F, op);
         if (file < 0) {
             g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                        "%s:%u: expected the file number as an integer \"key\"", path, op->inv_line);
+                        "%s:%u: expected the file number as an integer \"key\"", src->name, op->inv_line);
             verdict = FL_VERDICT_ERROR;
             goto out;
         }
@@ -442,7 +442,7 @@ FlVerdict fl_check_files(const char *path, const char *consistency, const char *
         if (write_of(&F, w.id)) {
             g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                         "%s:%u: write id %" G_GINT64_FORMAT " was used already (every write "
-                        "and append needs its own id)", path, op->inv_line, w.id);
+                        "and append needs its own id)", src->name, op->inv_line, w.id);
             verdict = FL_VERDICT_ERROR;
             goto out;
         }

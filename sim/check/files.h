@@ -26,5 +26,5 @@
  * "durable" (or NULL).  The JSON result also has reads, final_reads,
  * stale_reads, counts per violation kind (garbage, phantom, misplaced,
  * resurrected, lost, unreadable, namespace) and the first violations (at most 100). */
-FlVerdict fl_check_files(const char *path, const char *consistency, const char *format,
+FlVerdict fl_check_files(const FlHistorySource *src, const char *consistency, const char *format,
                          GString *report, json_t **json_out, GError **err);

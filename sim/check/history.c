@@ -14,22 +14,145 @@
 
 #include <string.h>
 
+/* A map from process ids to non-zero numbers, without an allocation per
+ * entry: open addressing, linear probing, load <= 1/2; removal shifts the
+ * entries after it back, so there are no tombstones.  A value of 0 marks an
+ * empty slot. */
+typedef struct {
+    gint64 *keys;
+    guint32 *vals;
+    gsize mask, count;
+} ProcMap;
+
+static gsize proc_hash(gint64 p)
+{
+    guint64 x = (guint64)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (gsize)x;
+}
+
+static void proc_init(ProcMap *m)
+{
+    m->mask = 63;
+    m->count = 0;
+    m->keys = g_new(gint64, m->mask + 1);
+    m->vals = g_new0(guint32, m->mask + 1);
+}
+
+static void proc_clear(ProcMap *m)
+{
+    g_free(m->keys);
+    g_free(m->vals);
+}
+
+/* The slot of @p, or the empty slot where it would go. */
+static gsize proc_slot(const ProcMap *m, gint64 p)
+{
+    gsize i = proc_hash(p) & m->mask;
+    while (m->vals[i] && m->keys[i] != p) i = (i + 1) & m->mask;
+    return i;
+}
+
+static guint32 proc_get(const ProcMap *m, gint64 p)
+{
+    return m->vals[proc_slot(m, p)];
+}
+
+static void proc_set(ProcMap *m, gint64 p, guint32 v)
+{
+    g_assert(v != 0);
+    gsize i = proc_slot(m, p);
+    if (m->vals[i]) {
+        m->vals[i] = v;
+        return;
+    }
+    m->keys[i] = p;
+    m->vals[i] = v;
+    if (++m->count * 2 <= m->mask) return;
+    ProcMap old = *m;
+    m->mask = old.mask * 2 + 1;
+    m->keys = g_new(gint64, m->mask + 1);
+    m->vals = g_new0(guint32, m->mask + 1);
+    for (gsize j = 0; j <= old.mask; j++) {
+        if (!old.vals[j]) continue;
+        gsize k = proc_slot(m, old.keys[j]);
+        m->keys[k] = old.keys[j];
+        m->vals[k] = old.vals[j];
+    }
+    proc_clear(&old);
+}
+
+static void proc_remove(ProcMap *m, gint64 p)
+{
+    gsize i = proc_slot(m, p);
+    if (!m->vals[i]) return;
+    m->vals[i] = 0;
+    m->count--;
+    /* Move back every entry after the hole that may no longer be found. */
+    for (gsize j = (i + 1) & m->mask; m->vals[j]; j = (j + 1) & m->mask) {
+        gsize home = proc_hash(m->keys[j]) & m->mask;
+        /* The entry stays if its home lies cyclically in (i, j]. */
+        gboolean stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        m->keys[i] = m->keys[j];
+        m->vals[i] = m->vals[j];
+        m->vals[j] = 0;
+        i = j;
+    }
+}
+
 typedef struct {
     FlHistory *h;
-    GHashTable *open;         /* process -> op index + 1 */
-    GHashTable *dead;         /* process -> line of its info completion */
+    ProcMap open;             /* process -> op index + 1 */
+    ProcMap dead;             /* process -> line of its info completion */
     gint keyed;               /* -1 unknown, 0 no, 1 yes */
     guint32 first_line;
     GHashTable *key_seen;     /* atom -> 1 */
+    GString *why;             /* a model's complaint, reused */
 } Loader;
+
+/* The fields the checker reads, the first of each name as fl_val_get finds
+ * them, in one pass over the event's map. */
+typedef struct {
+    const FlVal *process, *type, *f, *value, *time, *key;
+} Fields;
+
+static void fields_of(const FlVal *ev, Fields *out)
+{
+    memset(out, 0, sizeof *out);
+    if (ev->kind != FL_VAL_MAP) return;
+    for (gsize i = 0; i + 1 < ev->seq.n; i += 2) {
+        const FlVal *k = ev->seq.items[i];
+        if (k->kind != FL_VAL_KEYWORD && k->kind != FL_VAL_STR) continue;
+        const FlVal **slot = NULL;
+        const char *s = k->str.s;
+        switch (k->str.len) {
+        case 1: if (s[0] == 'f') slot = &out->f; break;
+        case 3: if (memcmp(s, "key", 3) == 0) slot = &out->key; break;
+        case 4:
+            if (memcmp(s, "type", 4) == 0) slot = &out->type;
+            else if (memcmp(s, "time", 4) == 0) slot = &out->time;
+            break;
+        case 5: if (memcmp(s, "value", 5) == 0) slot = &out->value; break;
+        case 7: if (memcmp(s, "process", 7) == 0) slot = &out->process; break;
+        default: break;
+        }
+        if (slot && *slot == NULL) *slot = ev->seq.items[i + 1];
+    }
+}
 
 static const FlVal null_val = { .kind = FL_VAL_NULL };
 
-static gboolean name_is(const FlVal *v, const char *s)
+static gboolean name_is_len(const FlVal *v, const char *s, gsize n)
 {
     return v && (v->kind == FL_VAL_STR || v->kind == FL_VAL_KEYWORD) &&
-           v->str.len == strlen(s) && memcmp(v->str.s, s, v->str.len) == 0;
+           v->str.len == n && memcmp(v->str.s, s, n) == 0;
 }
+
+/* Whether @v is the string or keyword @lit (a string constant). */
+#define name_is(v, lit) name_is_len((v), (lit), sizeof(lit) - 1)
 
 static void set_err(GError **err, const FlHistory *h, guint32 line,
                     const char *fmt, ...) G_GNUC_PRINTF(4, 5);
@@ -60,8 +183,10 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
     FlHistory *h = L->h;
     const FlModel *m = h->model;
     guint32 line = ev->line;
+    Fields fl;
+    fields_of(ev, &fl);
 
-    const FlVal *process = fl_val_get(ev, "process");
+    const FlVal *process = fl.process;
     if (process == NULL) {
         set_err(err, h, line, "missing field \"process\"");
         return FALSE;
@@ -72,7 +197,7 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 fl_val_kind_name(process));
         return FALSE;
     }
-    const FlVal *type = fl_val_get(ev, "type");
+    const FlVal *type = fl.type;
     FlOpStatus status = FL_OP_OK;
     gboolean invoke = FALSE;
     if (name_is(type, "invoke")) invoke = TRUE;
@@ -84,7 +209,7 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 "expected \"type\" to be invoke, ok, fail or info");
         return FALSE;
     }
-    const FlVal *f = fl_val_get(ev, "f");
+    const FlVal *f = fl.f;
     if (f == NULL || (f->kind != FL_VAL_STR && f->kind != FL_VAL_KEYWORD)) {
         set_err(err, h, f ? f->line : line,
                 "expected \"f\", the operation's name, as a string");
@@ -97,15 +222,15 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 (int)MIN(f->str.len, 40), f->str.s, m->name, names);
         return FALSE;
     }
-    const FlVal *value = fl_val_get(ev, "value");
+    const FlVal *value = fl.value;
     if (value == NULL) value = &null_val;
-    const FlVal *time = fl_val_get(ev, "time");
+    const FlVal *time = fl.time;
     if (time && time->kind != FL_VAL_INT) {
         set_err(err, h, time->line, "expected an integer \"time\" (nanoseconds), got %s",
                 fl_val_kind_name(time));
         return FALSE;
     }
-    const FlVal *key = fl_val_get(ev, "key");
+    const FlVal *key = fl.key;
     FlAtom key_atom = FL_ATOM_NONE;
     if (key) {
         if (key->kind != FL_VAL_INT && key->kind != FL_VAL_STR &&
@@ -127,23 +252,24 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
     }
     gint64 pos = 2 * (gint64)h->n_events++;
     gint64 t = time ? time->i : -1;
-    gpointer slot = g_hash_table_lookup(L->open, &process->i);
-    g_autoptr(GString) why = g_string_new(NULL);
+    guint32 slot = proc_get(&L->open, process->i);
+    GString *why = L->why;
+    g_string_truncate(why, 0);
 
     if (invoke) {
         if (slot) {
-            FlOp *o = &g_array_index(h->ops, FlOp, GPOINTER_TO_SIZE(slot) - 1);
+            FlOp *o = &g_array_index(h->ops, FlOp, slot - 1);
             set_err(err, h, line, "process %" G_GINT64_FORMAT " invokes an operation "
                     "while its %s from line %u is still open", process->i,
                     m->ops[o->f], o->inv_line);
             return FALSE;
         }
-        gpointer dead = g_hash_table_lookup(L->dead, &process->i);
+        guint32 dead = proc_get(&L->dead, process->i);
         if (dead) {
             set_err(err, h, line, "process %" G_GINT64_FORMAT " invokes an operation "
                     "after its info completion at line %u (a process whose operation "
                     "ended in info never issues another)", process->i,
-                    GPOINTER_TO_UINT(dead));
+                    dead);
             return FALSE;
         }
         FlOp op = {
@@ -157,9 +283,8 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
             return FALSE;
         }
         g_array_append_val(h->ops, op);
-        gint64 *k = g_new(gint64, 1);
-        *k = process->i;
-        g_hash_table_insert(L->open, k, GSIZE_TO_POINTER(h->ops->len));
+        g_assert(h->ops->len < G_MAXUINT32);
+        proc_set(&L->open, process->i, h->ops->len);
         if (key && !g_hash_table_contains(L->key_seen, GUINT_TO_POINTER(key_atom))) {
             g_hash_table_add(L->key_seen, GUINT_TO_POINTER(key_atom));
             g_array_append_val(h->keys, key_atom);
@@ -173,7 +298,7 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 process->i);
         return FALSE;
     }
-    FlOp *op = &g_array_index(h->ops, FlOp, GPOINTER_TO_SIZE(slot) - 1);
+    FlOp *op = &g_array_index(h->ops, FlOp, slot - 1);
     if (op->f != fi) {
         set_err(err, h, line, "completion f \"%s\" does not match the invocation's "
                 "\"%s\" at line %u", m->ops[fi], m->ops[op->f], op->inv_line);
@@ -196,12 +321,8 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
         }
         op->shown = fl_atoms_value(h->ctx.atoms, value);
     }
-    if (status == FL_OP_INFO) {
-        gint64 *k = g_new(gint64, 1);
-        *k = process->i;
-        g_hash_table_insert(L->dead, k, GUINT_TO_POINTER(line));
-    }
-    g_hash_table_remove(L->open, &process->i);
+    if (status == FL_OP_INFO) proc_set(&L->dead, process->i, line);
+    proc_remove(&L->open, process->i);
     return TRUE;
 }
 
@@ -224,6 +345,13 @@ FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
                             GError **err)
 {
     return parse(name, NULL, data, len, format, model, err);
+}
+
+FlHistory *fl_history_open(const FlHistorySource *src, const char *format,
+                           const FlModel *model, GError **err)
+{
+    if (src->data == NULL) return fl_history_load(src->name, format, model, err);
+    return fl_history_parse(src->name, src->data, src->len, format, model, err);
 }
 
 /* Takes ownership of @file (may be NULL), even on failure. */
@@ -257,11 +385,12 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
 
     Loader L = {
         .h = h,
-        .open = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),
-        .dead = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),
         .keyed = -1,
         .key_seen = g_hash_table_new(NULL, NULL),
+        .why = g_string_new(NULL),
     };
+    proc_init(&L.open);
+    proc_init(&L.dead);
     gboolean ok = TRUE;
     for (;;) {
         const FlVal *ev;
@@ -274,9 +403,10 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
             break;
         }
     }
-    g_hash_table_unref(L.open);
-    g_hash_table_unref(L.dead);
+    proc_clear(&L.open);
+    proc_clear(&L.dead);
     g_hash_table_unref(L.key_seen);
+    g_string_free(L.why, TRUE);
     if (!ok) {
         fl_history_free(h);
         return NULL;

@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include "sim/check/check.h"
 #include "sim/check/model.h"
 #include "sim/check/reader.h"
 
@@ -39,6 +40,9 @@ FlHistory *fl_history_load(const char *path, const char *format,
 FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
                             const char *format, const FlModel *model,
                             GError **err);
+/* fl_history_load or fl_history_parse, as @src says (check.h). */
+FlHistory *fl_history_open(const FlHistorySource *src, const char *format,
+                           const FlModel *model, GError **err);
 void fl_history_free(FlHistory *h);
 
 /* Appends to @out, as `, "name": value` JSON members, the fields of @op's

@@ -174,7 +174,7 @@ static void diff_outputs(const char *exp, const char *got, Diff *d)
     g_strfreev(b);
 }
 
-FlVerdict fl_check_mapreduce(const char *path, const char *consistency, const char *format,
+FlVerdict fl_check_mapreduce(const FlHistorySource *src, const char *consistency, const char *format,
                              GString *report, json_t **json_out, GError **err)
 {
     if (json_out)
@@ -184,7 +184,7 @@ FlVerdict fl_check_mapreduce(const char *path, const char *consistency, const ch
                     "unknown consistency \"%s\" for model mapreduce (expected exact)", consistency);
         return FL_VERDICT_ERROR;
     }
-    FlHistory *h = fl_history_load(path, format, &mr_model, err);
+    FlHistory *h = fl_history_open(src, format, &mr_model, err);
     if (!h)
         return FL_VERDICT_ERROR;
     guint jobs = 0, matched = 0, shown = 0;

@@ -15,7 +15,7 @@
  * "exact" (or NULL).  The JSON result also has jobs (checked), matched,
  * and mismatches: for each wrong job its line, the first differing output
  * line expected and got, and the counts of missing, extra and wrong words. */
-FlVerdict fl_check_mapreduce(const char *path, const char *consistency, const char *format,
+FlVerdict fl_check_mapreduce(const FlHistorySource *src, const char *consistency, const char *format,
                              GString *report, json_t **json_out, GError **err);
 
 /* The output a sequential run gives (exposed for tests): "word count\n"

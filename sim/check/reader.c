@@ -10,10 +10,16 @@
  *  4. JSONL: one object per line, blank lines allowed.  EDN: either a series
  *     of maps, or a single vector or list of maps; commas are whitespace,
  *     `;` starts a comment, `#_` discards the next form.
+ *  5. Fast paths for what histories are made of: a string with no escape
+ *     and no control character, and a JSON integer of at most 18 digits,
+ *     are scanned in one tight loop that moves the cursor once at the end
+ *     (such a token holds no newline, so only the column moves).  Anything
+ *     else (escapes, fractions, long numbers, malformed input) is read again
+ *     from its first byte by the general code, so values and error messages
+ *     are the same either way.
  */
 #include "sim/check/reader.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,19 +47,22 @@ struct FlReader {
     GError *error;         /* first error, set by fail() */
 };
 
-static void *arena_alloc(FlReader *r, gsize n)
+static void *arena_grow(FlReader *r, gsize n)
+{
+    gsize size = MAX(n, ARENA_CHUNK);
+    Chunk *nc = g_malloc(sizeof(Chunk) + size);
+    nc->next = r->arena;
+    nc->used = n;
+    nc->size = size;
+    r->arena = nc;
+    return nc->data;
+}
+
+static inline void *arena_alloc(FlReader *r, gsize n)
 {
     n = (n + 7) & ~(gsize)7;
     Chunk *c = r->arena;
-    if (c == NULL || c->used + n > c->size) {
-        gsize size = MAX(n, ARENA_CHUNK);
-        Chunk *nc = g_malloc(sizeof(Chunk) + size);
-        nc->next = c;
-        nc->used = 0;
-        nc->size = size;
-        r->arena = nc;
-        c = nc;
-    }
+    if (G_UNLIKELY(c == NULL || c->used + n > c->size)) return arena_grow(r, n);
     void *p = c->data + c->used;
     c->used += n;
     return p;
@@ -151,10 +160,10 @@ static void fail_at(FlReader *r, guint32 line, guint32 col, const char *msg)
                            r->path, line, col, msg);
 }
 
-static FlVal *new_val(FlReader *r, FlValKind kind, guint32 line, guint32 col)
+static inline FlVal *new_val(FlReader *r, FlValKind kind, guint32 line, guint32 col)
 {
     FlVal *v = arena_alloc(r, sizeof *v);
-    memset(v, 0, sizeof *v);
+    memset(v, 0, sizeof *v);   /* all of the union too */
     v->kind = kind;
     v->line = line;
     v->col = col;
@@ -175,16 +184,19 @@ static void items_init(Items *it)
     it->cap = G_N_ELEMENTS(it->inline_items);
 }
 
-static void items_push(Items *it, FlVal *v)
+static void items_grow(Items *it)
 {
-    if (it->n == it->cap) {
-        gsize cap = it->cap * 2;
-        FlVal **n = g_new(FlVal *, cap);
-        memcpy(n, it->items, it->n * sizeof *n);
-        if (it->items != it->inline_items) g_free(it->items);
-        it->items = n;
-        it->cap = cap;
-    }
+    gsize cap = it->cap * 2;
+    FlVal **n = g_new(FlVal *, cap);
+    memcpy(n, it->items, it->n * sizeof *n);
+    if (it->items != it->inline_items) g_free(it->items);
+    it->items = n;
+    it->cap = cap;
+}
+
+static inline void items_push(Items *it, FlVal *v)
+{
+    if (G_UNLIKELY(it->n == it->cap)) items_grow(it);
     it->items[it->n++] = v;
 }
 
@@ -226,11 +238,42 @@ static int hex4(FlReader *r, guint32 *out)
     return 0;
 }
 
+/* Moves the cursor @n bytes forward on the current line (no newline among
+ * them). */
+static inline void skip_on_line(FlReader *r, gsize n)
+{
+    r->pos += n;
+    r->col += (guint32)n;
+}
+
+/* Whether none of the 8 bytes of @x is '"', '\\' or a control character
+ * (below 0x20): the has-zero and has-less-than tests of "Bit Twiddling
+ * Hacks", exact as to whether any byte qualifies. */
+static inline gboolean plain8(guint64 x)
+{
+    const guint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    guint64 q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    guint64 special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
+    return (special & highs) == 0;
+}
+
 /* Reads a string starting at '"'; JSON forbids raw control characters, EDN
  * allows newlines inside strings. */
 static FlVal *read_string(FlReader *r)
 {
     guint32 line = r->line, col = r->col;
+    /* Note 5: plain strings in one loop. */
+    const unsigned char *d = (const unsigned char *)r->data;
+    gsize first = r->pos + 1, i = first;
+    for (guint64 x; i + 8 <= r->len && (memcpy(&x, d + i, 8), plain8(x)); i += 8) {}
+    while (i < r->len && d[i] != '"' && d[i] != '\\' && d[i] >= 0x20) i++;
+    if (i < r->len && d[i] == '"') {
+        skip_on_line(r, i + 1 - r->pos);
+        FlVal *v = new_val(r, FL_VAL_STR, line, col);
+        v->str.s = r->data + first;
+        v->str.len = i - first;
+        return v;
+    }
     advance(r); /* '"' */
     gsize start = r->pos;
     GString *buf = NULL;
@@ -313,6 +356,25 @@ static FlVal *read_string(FlReader *r)
     return v;
 }
 
+/* Parses @n bytes at @p of the form -?[0-9]+ as strtoll would (base 10),
+ * without its locale and errno: FALSE when out of the range of int64. */
+static gboolean parse_int(const char *p, gsize n, gint64 *out)
+{
+    gboolean neg = n > 0 && p[0] == '-';
+    gsize i = neg;
+    if (i == n) return FALSE;
+    guint64 limit = neg ? (guint64)G_MAXINT64 + 1 : (guint64)G_MAXINT64;
+    guint64 x = 0;
+    for (; i < n; i++) {
+        if (!g_ascii_isdigit(p[i])) return FALSE;
+        guint64 d = (guint64)(p[i] - '0');
+        if (x > (limit - d) / 10) return FALSE;
+        x = x * 10 + d;
+    }
+    *out = neg ? (gint64)(0 - x) : (gint64)x;
+    return TRUE;
+}
+
 /* Turns the number text [start, end) into INT when it is an integer within
  * int64, NUM otherwise. */
 static FlVal *number_val(FlReader *r, gsize start, gsize end, gboolean integral,
@@ -321,29 +383,23 @@ static FlVal *number_val(FlReader *r, gsize start, gsize end, gboolean integral,
     FlVal *v = new_val(r, FL_VAL_NUM, line, col);
     v->str.s = r->data + start;
     v->str.len = end - start;
-    if (integral && end - start < 32) {
-        char tmp[32];
-        memcpy(tmp, r->data + start, end - start);
-        tmp[end - start] = '\0';
-        errno = 0;
-        char *stop;
-        long long x = strtoll(tmp, &stop, 10);
-        if (errno == 0 && *stop == '\0') {
-            v->kind = FL_VAL_INT;
-            v->i = x;
-        }
+    gint64 x;
+    if (integral && end - start < 32 && parse_int(r->data + start, end - start, &x)) {
+        v->kind = FL_VAL_INT;
+        v->i = x;
     }
     return v;
 }
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static void json_ws(FlReader *r)
+static inline void json_ws(FlReader *r)
 {
-    for (;;) {
-        int c = peek(r);
-        if (c == ' ' || c == '\t' || c == '\r') advance(r);
-        else return;
+    /* None of these is a newline: only the column moves. */
+    while (r->pos < r->len) {
+        char c = r->data[r->pos];
+        if (c != ' ' && c != '\t' && c != '\r') return;
+        skip_on_line(r, 1);
     }
 }
 
@@ -363,6 +419,30 @@ static FlVal *json_number(FlReader *r)
 {
     guint32 line = r->line, col = r->col;
     gsize start = r->pos;
+    /* Note 5: -?(0|[1-9][0-9]{0,17}) not followed by what would continue a
+     * number fits an int64 and needs no more care. */
+    const char *d = r->data;
+    gsize i = start, n = r->len;
+    gboolean neg = i < n && d[i] == '-';
+    i += neg;
+    gsize digits_at = i;
+    guint64 x = 0;
+    if (i < n && d[i] == '0') {
+        i++;
+    } else {
+        while (i < n && g_ascii_isdigit(d[i]) && i - digits_at < 18) {
+            x = x * 10 + (guint64)(d[i] - '0');
+            i++;
+        }
+    }
+    if (i > digits_at &&
+        (i == n || !(g_ascii_isdigit(d[i]) || d[i] == '.' || d[i] == 'e' || d[i] == 'E'))) {
+        skip_on_line(r, i - start);
+        FlVal *v = new_val(r, FL_VAL_INT, line, col);
+        v->i = neg ? -(gint64)x : (gint64)x;
+        v->str.len = i - start;   /* as number_val leaves it */
+        return v;
+    }
     gboolean integral = TRUE;
     if (peek(r) == '-') advance(r);
     if (peek(r) == '0') advance(r);

@@ -873,16 +873,41 @@ unknown:
 
 /* ---- preparation ------------------------------------------------------ */
 
-typedef struct {
-    guint32 op, vid;
-} Pair;
-
-static int cmp_pair(const void *x, const void *y)
+/* Sorts @n keys at @a in ascending order, @tmp having room for n / 2 + 1:
+ * a merge sort with the comparison inline, quick on input that is nearly
+ * in order (the event lists below are, mostly). */
+static void sort_keys(guint64 *a, gsize n, guint64 *tmp)
 {
-    const Pair *a = x, *b = y;
-    if (a->op != b->op) return a->op < b->op ? -1 : 1;
-    return a->vid < b->vid ? -1 : a->vid > b->vid;
+    if (n <= 16) {
+        for (gsize i = 1; i < n; i++) {
+            guint64 x = a[i];
+            gsize j = i;
+            for (; j > 0 && a[j - 1] > x; j--) a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    gsize h = n / 2;
+    sort_keys(a, h, tmp);
+    sort_keys(a + h, n - h, tmp);
+    if (a[h - 1] <= a[h]) return;
+    memcpy(tmp, a, h * sizeof *a);
+    gsize i = 0, j = h, k = 0;
+    while (i < h && j < n) a[k++] = tmp[i] <= a[j] ? tmp[i++] : a[j++];
+    while (i < h) a[k++] = tmp[i++];
 }
+
+static void sort_key_array(GArray *keys)
+{
+    guint64 *tmp = g_new(guint64, keys->len / 2 + 1);
+    sort_keys((guint64 *)keys->data, keys->len, tmp);
+    g_free(tmp);
+}
+
+/* A (producer op, value id) pair as one key: sorted by op, then value. */
+#define PAIR(op, vid) (((guint64)(op) << 32) | (guint32)(vid))
+#define PAIR_OP(k) ((guint32)((k) >> 32))
+#define PAIR_VID(k) ((guint32)(k))
 
 /* The values observed (or, with @shown, revealed) by the local ops: fills
  * @vid (atom -> index + 1) and @vatom (index -> atom), in op order. */
@@ -942,7 +967,7 @@ static void prepare_observers(Search *s)
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     observed_values(s, FALSE, vid, vatom);
     /* Producers of each observed value. */
-    GArray *pairs = g_array_new(FALSE, FALSE, sizeof(Pair));
+    GArray *pairs = g_array_new(FALSE, FALSE, sizeof(guint64));   /* PAIR */
     GHashTable *by_token = g_hash_table_new_full(NULL, NULL, NULL,
                                                  (GDestroyNotify)g_array_unref);
     gsize max_token = 0;
@@ -951,7 +976,10 @@ static void prepare_observers(Search *s)
         FlProduces p = m->produces(s->op[i], &v);
         if (p == FL_PRODUCES_EXACT) {
             gpointer x = g_hash_table_lookup(vid, GUINT_TO_POINTER(v));
-            if (x) g_array_append_val(pairs, ((Pair){ i, GPOINTER_TO_UINT(x) - 1 }));
+            if (x) {
+                guint64 pk = PAIR(i, GPOINTER_TO_UINT(x) - 1);
+                g_array_append_val(pairs, pk);
+            }
         } else if (p == FL_PRODUCES_SUFFIX) {
             GArray *list = g_hash_table_lookup(by_token, GUINT_TO_POINTER(v));
             if (!list) {
@@ -969,19 +997,21 @@ static void prepare_observers(Search *s)
             FlAtom a = g_array_index(vatom, FlAtom, w);
             if (fl_atoms_kind(atoms, a) != FL_ATOM_KIND_STR) continue;
             gsize len;
+            /* Only looked up, never interned: @b stays valid. */
             const char *b = fl_atoms_bytes(atoms, a, &len);
-            g_autofree char *copy = g_memdup2(b, len);
             for (gsize l = 0; l <= MIN(len, max_token); l++) {
-                FlAtom t = fl_atoms_find_str(atoms, copy + len - l, l);
+                FlAtom t = fl_atoms_find_str(atoms, b + len - l, l);
                 GArray *list = t == FL_ATOM_NONE ? NULL
                              : g_hash_table_lookup(by_token, GUINT_TO_POINTER(t));
-                for (guint j = 0; list && j < list->len; j++)
-                    g_array_append_val(pairs, ((Pair){ g_array_index(list, guint32, j), w }));
+                for (guint j = 0; list && j < list->len; j++) {
+                    guint64 pk = PAIR(g_array_index(list, guint32, j), w);
+                    g_array_append_val(pairs, pk);
+                }
             }
         }
     }
     g_hash_table_unref(by_token);
-    if (pairs->len) qsort(pairs->data, pairs->len, sizeof(Pair), cmp_pair);
+    sort_key_array(pairs);
 
     s->nv = vatom->len;
     s->obs_vid = g_new(gint32, s->n);
@@ -990,7 +1020,8 @@ static void prepare_observers(Search *s)
     s->n_obs = g_new0(guint32, MAX(s->nv, 1));
     s->n_prod = g_new0(guint32, MAX(s->nv, 1));
     for (guint32 k = 0; k < pairs->len; k++) {
-        Pair p = g_array_index(pairs, Pair, k);
+        guint64 key = g_array_index(pairs, guint64, k);
+        struct { guint32 op, vid; } p = { PAIR_OP(key), PAIR_VID(key) };
         s->prod_off[p.op + 1]++;
         s->prod_vid[k] = p.vid;
         s->n_prod[p.vid]++;
@@ -1081,27 +1112,57 @@ static int cmp_event(const void *x, const void *y)
     return a->entry < b->entry ? -1 : a->entry > b->entry;
 }
 
-static void build_list(Search *s)
+/* The entries of the list in event order (cmp_event's), into @order. */
+static guint32 events_in_order(Search *s, guint32 *order)
 {
-    guint32 n = s->n;
-    s->next = g_new(guint32, 2 * n + 1);
-    s->prev = g_new(guint32, 2 * n + 1);
+    guint32 n = s->n, m = 0;
+    /* Usually an event packs into one key, position << 33 | kind << 32 |
+     * entry, whose order is cmp_event's. */
+    gboolean fits = TRUE;
+    for (guint32 i = 0; i < n && fits; i++)
+        fits = s->op[i]->inv >= 0 && s->op[i]->inv < ((gint64)1 << 30) &&
+               (!has_return(s, i) || (s->ret[i] >= 0 && s->ret[i] < ((gint64)1 << 30)));
+    if (fits) {
+        guint64 *key = g_new(guint64, 2 * (gsize)n + 1);
+        for (guint32 i = 0; i < n; i++) {
+            key[m++] = ((guint64)s->op[i]->inv << 33) | (1 + 2 * i);
+            if (has_return(s, i))
+                key[m++] = ((guint64)s->ret[i] << 33) | ((guint64)1 << 32) | (2 + 2 * i);
+        }
+        guint64 *tmp = g_new(guint64, m / 2 + 1);
+        sort_keys(key, m, tmp);
+        for (guint32 k = 0; k < m; k++) order[k] = (guint32)key[k];
+        g_free(tmp);
+        g_free(key);
+        return m;
+    }
     Event *ev = g_new(Event, 2 * (gsize)n + 1);
-    guint32 m = 0;
     for (guint32 i = 0; i < n; i++) {
         ev[m++] = (Event){ s->op[i]->inv, 0, 1 + 2 * i };
         if (has_return(s, i)) ev[m++] = (Event){ s->ret[i], 1, 2 + 2 * i };
     }
     qsort(ev, m, sizeof *ev, cmp_event);
+    for (guint32 k = 0; k < m; k++) order[k] = ev[k].entry;
+    g_free(ev);
+    return m;
+}
+
+static void build_list(Search *s)
+{
+    guint32 n = s->n;
+    s->next = g_new(guint32, 2 * n + 1);
+    s->prev = g_new(guint32, 2 * n + 1);
+    guint32 *order = g_new(guint32, 2 * (gsize)n + 1);
+    guint32 m = events_in_order(s, order);
     guint32 last = 0;
     for (guint32 k = 0; k < m; k++) {
-        s->next[last] = ev[k].entry;
-        s->prev[ev[k].entry] = last;
-        last = ev[k].entry;
+        s->next[last] = order[k];
+        s->prev[order[k]] = last;
+        last = order[k];
     }
     s->next[last] = 0;
     s->prev[0] = last;
-    g_free(ev);
+    g_free(order);
 }
 
 static void build_chains(Search *s)

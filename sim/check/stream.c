@@ -330,7 +330,7 @@ static void take_text(GHashTable *t, gint64 key, const FlVal *v)
     g_hash_table_replace(t, k, g_strndup(v->str.s, v->str.len));
 }
 
-FlVerdict fl_check_stream(const char *path, const char *consistency, const char *format,
+FlVerdict fl_check_stream(const FlHistorySource *source, const char *consistency, const char *format,
                           GString *report, json_t **json_out, GError **err)
 {
     if (json_out)
@@ -343,7 +343,7 @@ FlVerdict fl_check_stream(const char *path, const char *consistency, const char 
         return FL_VERDICT_ERROR;
     }
     gboolean exactly = !consistency || strcmp(consistency, "exactly-once") == 0;
-    FlHistory *h = fl_history_load(path, format, &stream_model, err);
+    FlHistory *h = fl_history_open(source, format, &stream_model, err);
     if (!h)
         return FL_VERDICT_ERROR;
     Stream S = {
@@ -365,7 +365,7 @@ FlVerdict fl_check_stream(const char *path, const char *consistency, const char 
         const FlVal *kv = fl_val_get(iev, "key");
         if (!kv || kv->kind != FL_VAL_INT) {
             g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                        "%s:%u: expected the event's key as an integer \"key\"", path, op->inv_line);
+                        "%s:%u: expected the event's key as an integer \"key\"", source->name, op->inv_line);
             verdict = FL_VERDICT_ERROR;
             goto out;
         }
@@ -380,7 +380,7 @@ FlVerdict fl_check_stream(const char *path, const char *consistency, const char 
             if (g_hash_table_contains(S.sends, &id)) {
                 g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                             "%s:%u: event id %" G_GINT64_FORMAT " was sent already (every event "
-                            "needs its own id)", path, op->inv_line, id);
+                            "needs its own id)", source->name, op->inv_line, id);
                 verdict = FL_VERDICT_ERROR;
                 goto out;
             }
@@ -425,7 +425,7 @@ FlVerdict fl_check_stream(const char *path, const char *consistency, const char 
         if (!parse_spec(&S, first)) {
             g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                         "%s: the source's text for key %" G_GINT64_FORMAT " does not start with "
-                        "\"source window=K size=N slide=N count=N sink=M\": \"%s\"", path, key, first);
+                        "\"source window=K size=N slide=N count=N sink=M\": \"%s\"", source->name, key, first);
             verdict = FL_VERDICT_ERROR;
             goto out;
         }
@@ -435,7 +435,7 @@ FlVerdict fl_check_stream(const char *path, const char *consistency, const char 
         S.windows += fired->len;
         g_array_free(fired, TRUE);
         if (!ok) {
-            g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", path, why->str);
+            g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", source->name, why->str);
             verdict = FL_VERDICT_ERROR;
             goto out;
         }

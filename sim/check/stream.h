@@ -23,5 +23,5 @@
  * output), late, counts of lost, wrong, spurious, duplicates, the output's
  * latency_ns (p50, p99, max, from ingestion to visibility) and the first
  * violations (at most 100). */
-FlVerdict fl_check_stream(const char *path, const char *consistency, const char *format,
+FlVerdict fl_check_stream(const FlHistorySource *src, const char *consistency, const char *format,
                           GString *report, json_t **json_out, GError **err);

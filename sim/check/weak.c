@@ -61,12 +61,12 @@ static const char *word(FlVerdict v)
     }
 }
 
-FlVerdict fl_weak_check_file(const char *path, const FlModel *m, const char *consistency,
+FlVerdict fl_weak_check_file(const FlHistorySource *src, const FlModel *m, const char *consistency,
                              const char *format, double timeout_s, GString *report,
                              json_t **json_out, GError **err)
 {
     gint64 deadline = timeout_s > 0 ? g_get_monotonic_time() + (gint64)(timeout_s * 1e6) : 0;
-    FlHistory *h = fl_history_load(path, format, m, err);
+    FlHistory *h = fl_history_open(src, format, m, err);
     if (!h) return FL_VERDICT_ERROR;
     json_t *json = json_out ? json_object() : NULL;
     json_t *detail = json_out ? json_object() : NULL;
@@ -87,7 +87,7 @@ FlVerdict fl_weak_check_file(const char *path, const FlModel *m, const char *con
     return v;
 }
 
-FlVerdict fl_check_list(const char *path, const char *model, const char *consistencies,
+FlVerdict fl_check_list(const FlHistorySource *src, const char *model, const char *consistencies,
                         const char *format, double timeout_s, GString *report,
                         json_t **json_out, GError **err)
 {
@@ -103,7 +103,7 @@ FlVerdict fl_check_list(const char *path, const char *model, const char *consist
         n++;
         g_autoptr(GString) r = report ? g_string_new(NULL) : NULL;
         json_t *j = NULL;
-        FlVerdict v = fl_check_file(path, model, name, format, timeout_s, r,
+        FlVerdict v = fl_check_source(src, model, name, format, timeout_s, r,
                                     json_out ? &j : NULL, err);
         if (v == FL_VERDICT_ERROR) {
             json_decref(verdicts);

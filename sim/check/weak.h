@@ -68,16 +68,16 @@ gint64 fl_convergence_ns(GArray *obs, gint64 t0);
 FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString *report,
                                        json_t *json);
 
-/* Loads the history at @path and checks the weak model @consistency, with
+/* Loads the history @src names and checks the weak model @consistency, with
  * fl_check_file's arguments and result (check.c calls it). */
-FlVerdict fl_weak_check_file(const char *path, const FlModel *m, const char *consistency,
+FlVerdict fl_weak_check_file(const FlHistorySource *src, const FlModel *m, const char *consistency,
                              const char *format, double timeout_s, GString *report,
                              json_t **json_out, GError **err);
 
-/* Checks the history at @path for each model of the comma-separated list
- * @consistencies, as fl_check_file does for one (same arguments and
+/* Checks the history @src names for each model of the comma-separated list
+ * @consistencies, as fl_check_source does for one (same arguments and
  * result).  @json_out gets "verdicts" (model -> "valid"/"invalid"/
  * "unknown") and "results" (model -> that model's JSON). */
-FlVerdict fl_check_list(const char *path, const char *model, const char *consistencies,
+FlVerdict fl_check_list(const FlHistorySource *src, const char *model, const char *consistencies,
                         const char *format, double timeout_s, GString *report,
                         json_t **json_out, GError **err);

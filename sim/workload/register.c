@@ -2,6 +2,7 @@
  * and cas targets are unique; a cas compares with one of the key's recent
  * values, so some succeed and some fail. */
 #include "sim/workload.h"
+#include "sim/fmt.h"
 
 #include <inttypes.h>
 
@@ -25,15 +26,19 @@ static void reg_value(GString *s, const FlOp *op, const FlResult *res)
     switch (op->kind) {
     case FL_OP_READ:
         if (res && res->has_value)
-            g_string_append_printf(s, "%" PRId64, res->value);
+            fl_fmt_append_i64(s, res->value);
         else
             g_string_append(s, "null");
         break;
     case FL_OP_WRITE:
-        g_string_append_printf(s, "%" PRId64, op->a);
+        fl_fmt_append_i64(s, op->a);
         break;
     case FL_OP_CAS:
-        g_string_append_printf(s, "[%" PRId64 ",%" PRId64 "]", op->a, op->b);
+        g_string_append_c(s, '[');
+        fl_fmt_append_i64(s, op->a);
+        g_string_append_c(s, ',');
+        fl_fmt_append_i64(s, op->b);
+        g_string_append_c(s, ']');
         break;
     default:
         g_string_append(s, "null");

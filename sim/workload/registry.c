@@ -51,15 +51,24 @@ int64_t fl_workload_fresh(FlWorkloadGen *g, uint32_t key)
 
 void fl_json_text(GString *s, const char *p, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
     g_string_append_c(s, '"');
+    /* Runs of characters that need no escape are copied at once. */
+    size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c == '"' || c == '\\')
-            g_string_append_printf(s, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            g_string_append_printf(s, "\\u%04x", c);
-        else
-            g_string_append_c(s, (char)c);
+        if (c != '"' && c != '\\' && c >= 0x20 && c < 0x7f)
+            continue;
+        g_string_append_len(s, p + run, (gssize)(i - run));
+        run = i + 1;
+        if (c == '"' || c == '\\') {
+            char e[2] = { '\\', (char)c };
+            g_string_append_len(s, e, 2);
+        } else {
+            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            g_string_append_len(s, e, 6);
+        }
     }
+    g_string_append_len(s, p + run, (gssize)(len - run));
     g_string_append_c(s, '"');
 }

@@ -46,6 +46,15 @@ static void test_jsonl(void **state)
     /* An integer beyond int64 stays a number (text), not an error. */
     expect("{\"t\":123456789012345678901234567890}", FL_FORMAT_JSONL,
            "{\"t\":123456789012345678901234567890}\n");
+    /* The edges of int64 (the fast path stops at 18 digits), and -0. */
+    expect("{\"a\":[123456789012345678,1234567890123456789,9223372036854775807,"
+           "9223372036854775808,-9223372036854775808,-9223372036854775809,-0,0]}",
+           FL_FORMAT_JSONL,
+           "{\"a\":[123456789012345678,1234567890123456789,9223372036854775807,"
+           "9223372036854775808,-9223372036854775808,-9223372036854775809,0,0]}\n");
+    /* Strings with and without escapes, bytes above 0x7f as they are. */
+    expect("{\"a\":\"plain\",\"b\":\"\xc3\xa9\",\"c\":\"q\\\"\",\"\":\"\"}", FL_FORMAT_JSONL,
+           "{\"a\":\"plain\",\"b\":\"\xc3\xa9\",\"c\":\"q\\\"\",\"\":\"\"}\n");
 }
 
 static void test_jsonl_errors(void **state)
@@ -56,6 +65,13 @@ static void test_jsonl_errors(void **state)
     expect("{\"a\":\"x\n", FL_FORMAT_JSONL, "t:1:8: expected '\"' to close the string, got end of line");
     expect("{\"a\":tru}", FL_FORMAT_JSONL, "t:1:6: expected a JSON value, got 't'");
     expect("{\"a\" 1}", FL_FORMAT_JSONL, "t:1:6: expected ':' after the field name, got '1'");
+    /* Numbers the fast path leaves to the general code. */
+    expect("{\"a\":01}", FL_FORMAT_JSONL, "t:1:7: expected ',' or '}', got '1'");
+    expect("{\"a\":-x}", FL_FORMAT_JSONL, "t:1:7: expected a digit, got 'x'");
+    expect("{\"a\":1.}", FL_FORMAT_JSONL, "t:1:8: expected a digit, got '}'");
+    expect("{\"a\":1e+}", FL_FORMAT_JSONL, "t:1:9: expected a digit, got '}'");
+    expect("{\"a\":\"x\ty\"}", FL_FORMAT_JSONL,
+           "t:1:8: expected an escaped control character, got byte 0x09");
 }
 
 static void test_edn(void **state)
