@@ -215,7 +215,7 @@ static bool number(FlJv *jv, json_t *obj, const char *path, const char *key, boo
     g_autofree char *p = fl_jv_join(path, key);
     double x;
     if (is_range(v) && jv->rng) {
-        double lo, hi;
+        double lo = 0, hi = 0;   /* set by number_value; -O3 cannot see it */
         g_autofree char *p0 = g_strdup_printf("%s/0", p);
         g_autofree char *p1 = g_strdup_printf("%s/1", p);
         if (!number_value(jv, json_array_get(v, 0), p0, integer, &lo) ||
