@@ -246,7 +246,9 @@ static void lww_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
  * at once: it is acknowledged all the same, as a real LWW store does, and
  * it vanishes.  It is still sent to every peer, which keeps or drops it by
  * the same rule (one that has not yet seen the newer cell keeps it until
- * the newer cell arrives).  Keeping the loser here instead would make this
+ * the newer cell arrives).  The counter `lww.lost_writes` of metrics.json
+ * counts the writes lost at once (not those that lose later, to an update
+ * that arrives after them).  Keeping the loser here instead would make this
  * replica serve a value its own merge rule says has lost, until
  * anti-entropy repaired it. */
 static void local_write(FlNode *n, Lww *l, uint32_t key, bool is_text, int64_t v,
@@ -257,6 +259,8 @@ static void local_write(FlNode *n, Lww *l, uint32_t key, bool is_text, int64_t v
     Cell *c = cell(l, key);
     if (newer(w.ts, w.origin, c))
         set_cell(c, w.ts, w.origin, is_text, v, text ? text->str : NULL, text ? text->len : 0);
+    else
+        fl_metric_add(n, "lww.lost_writes", 1);
     broadcast_update(n, key, &w);
 }
 
