@@ -3,10 +3,16 @@
  * Every node accepts every operation and answers at once from its own copy;
  * updates are stamped with the node's local clock (ties broken by node id)
  * and sent to every other node, which keeps, per key, the update with the
- * highest stamp.  Nothing waits for anyone: always available, and not
+ * highest stamp.  A client's write follows the same rule on the node that
+ * takes it: it is acknowledged at once, and kept only if its stamp is newer
+ * than the cell's.  Nothing waits for anyone: always available, and not
  * linearizable, on purpose: concurrent writers overwrite each other, reads
- * are stale, and a node whose clock runs behind loses its writes.  A cas or
- * an append reads the local copy, so both can lose updates.  State is in
+ * are stale, and a node whose clock runs behind loses its writes (an
+ * acknowledged write stamped older than the cell vanishes at once, on that
+ * node as on every other, and a read there right after it returns the
+ * value that won).  A cas or an append reads the local copy, which may be
+ * stale, and then writes like a write, so both can lose updates, other
+ * clients' or their own.  State is in
  * memory only: a crashed node comes back empty and fills up again from
  * later updates.
  *
@@ -233,13 +239,41 @@ static void lww_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     fl_timer(n, next_round(n, l), TIMER_GOSSIP);
 }
 
+/* A local write follows the rule of last-writer-wins too: it is stamped
+ * (local clock, self) and the replica keeps the newer of its cell and the
+ * write, as it does for a peer's update.  A write whose stamp is older than
+ * the cell (this node's clock runs behind the writer of the cell) loses here
+ * at once: it is acknowledged all the same, as a real LWW store does, and
+ * it vanishes.  It is still sent to every peer, which keeps or drops it by
+ * the same rule (one that has not yet seen the newer cell keeps it until
+ * the newer cell arrives).  The counter `lww.lost_writes` of metrics.json
+ * counts the writes lost at once (not those that lose later, to an update
+ * that arrives after them).  Keeping the loser here instead would make this
+ * replica serve a value its own merge rule says has lost, until
+ * anti-entropy repaired it. */
+static void local_write(FlNode *n, Lww *l, uint32_t key, bool is_text, int64_t v,
+                        GString *text)
+{
+    /* The write as a cell; borrows @text (NULL unless is_text). */
+    Cell w = { .ts = fl_now(n), .origin = fl_self(n), .set = true, .v = v, .text = text };
+    Cell *c = cell(l, key);
+    if (newer(w.ts, w.origin, c))
+        set_cell(c, w.ts, w.origin, is_text, v, text ? text->str : NULL, text ? text->len : 0);
+    else
+        fl_metric_add(n, "lww.lost_writes", 1);
+    broadcast_update(n, key, &w);
+}
+
+/* Every operation answers at once from the local copy.  A write is
+ * acknowledged whether or not it wins (local_write); a cas compares with
+ * the local copy, and an append extends it, then each writes like a
+ * write, so either can be lost as well. */
 static void lww_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Lww *l = state;
     const FlOp *op = &req->op;
-    Cell *c = cell(l, op->key);
+    const Cell *c = cell(l, op->key);
     FlResult res = { .status = FL_RESULT_OK, .hint = FL_NO_HINT };
-    uint64_t ts = fl_now(n);
     char tok[24];
     size_t tn;
     switch (op->kind) {
@@ -253,24 +287,21 @@ static void lww_on_request(FlNode *n, void *state, const FlRequest *req)
         res.text_len = c->text ? c->text->len : 0;
         break;
     case FL_OP_WRITE:
-        set_cell(c, ts, fl_self(n), false, op->a, NULL, 0);
-        broadcast_update(n, op->key, c);
+        local_write(n, l, op->key, false, op->a, NULL);
         break;
     case FL_OP_CAS:
         if (!c->set || c->v != op->a) {
             res.status = FL_RESULT_FAIL;
             break;
         }
-        set_cell(c, ts, fl_self(n), false, op->b, NULL, 0);
-        broadcast_update(n, op->key, c);
+        local_write(n, l, op->key, false, op->b, NULL);
         break;
     case FL_OP_PUT:
     case FL_OP_APPEND: {
         tn = fl_kv_token(op->a, tok);
         g_autoptr(GString) v = g_string_new(op->kind == FL_OP_APPEND && c->text ? c->text->str : "");
         g_string_append_len(v, tok, (gssize)tn);
-        set_cell(c, ts, fl_self(n), true, 0, v->str, v->len);
-        broadcast_update(n, op->key, c);
+        local_write(n, l, op->key, true, 0, v);
         break;
     }
     default:
