@@ -4,8 +4,9 @@
  * ../shared/spec/history.md) and decides whether it satisfies a consistency
  * model for a sequential data model (register, kv, mutex, set, queue).  It
  * never sees the engine: `faultline run` hands it the bytes of the
- * history.jsonl it writes (fl_check_buffer), which the checker reads exactly
- * as it reads a user's file on the command line (fl_check_file).
+ * history.jsonl it writes, which the checker reads exactly as it reads a
+ * user's file on the command line (fl_check_file), with the engine's index
+ * of the lines (FlHistoryEvent) to spare tokenizing them again.
  */
 #pragma once
 
