@@ -120,12 +120,12 @@ static void record(FlWorld *w, Client *cl, FlEventType type, uint32_t node,
     GString *s = w->history;
     const char *f = fl_op_name(cl->req.op.kind);
     g_assert(strlen(f) < 16);
+    g_assert(cl->process <= G_MAXINT64 && w->now <= G_MAXINT64);
     FlHistoryEvent ev = {
         .process = (gint64)cl->process, .key = cl->req.op.key, .time = (gint64)w->now,
         .offset = s->len, .line = w->history_index->len + 1, .type = (guint8)type,
         .flags = FL_EVENT_HAS_KEY | FL_EVENT_HAS_TIME, .f_len = (guint16)strlen(f),
     };
-    g_assert(cl->process <= G_MAXINT64 && w->now <= G_MAXINT64);
     char head[128], *p = head;
     PUT_LIT(p, "{\"process\":");
     p += fl_fmt_u64(p, cl->process);
