@@ -99,32 +99,48 @@ static char *put_str(char *p, const char *str)
     return p + n;
 }
 
+/* The history's names of event types. */
+static const char *const type_names[] = {
+    [FL_EVENT_INVOKE] = "invoke", [FL_EVENT_OK] = "ok",
+    [FL_EVENT_FAIL] = "fail", [FL_EVENT_INFO] = "info",
+};
+
 /* One history line: built in a local buffer and appended at once (no
  * printf: this runs for every client event of every seed), byte for byte
  * what
  *   {"process":%PRIu64,"type":"%s","f":"%s","key":%u,"value":VALUE,
  *    "time":%PRIu64[,"node":%u][,"final":true]}\n
- * gives. */
-static void record(FlWorld *w, Client *cl, const char *type, uint32_t node,
+ * gives.  Its entry in the history's index (check.h, FlHistoryEvent) says
+ * what the line holds, for the checker. */
+static void record(FlWorld *w, Client *cl, FlEventType type, uint32_t node,
                    const FlResult *res)
 {
     if (!w->record_history)
         return;
     GString *s = w->history;
     const char *f = fl_op_name(cl->req.op.kind);
-    g_assert(strlen(type) < 16 && strlen(f) < 16);
+    g_assert(strlen(f) < 16);
+    g_assert(cl->process <= G_MAXINT64 && w->now <= G_MAXINT64);
+    FlHistoryEvent ev = {
+        .process = (gint64)cl->process, .key = cl->req.op.key, .time = (gint64)w->now,
+        .offset = s->len, .line = w->history_index->len + 1, .type = (guint8)type,
+        .flags = FL_EVENT_HAS_KEY | FL_EVENT_HAS_TIME, .f_len = (guint16)strlen(f),
+    };
     char head[128], *p = head;
     PUT_LIT(p, "{\"process\":");
     p += fl_fmt_u64(p, cl->process);
     PUT_LIT(p, ",\"type\":\"");
-    p = put_str(p, type);
+    p = put_str(p, type_names[type]);
     PUT_LIT(p, "\",\"f\":\"");
+    ev.f_at = (guint32)(p - head);
     p = put_str(p, f);
     PUT_LIT(p, "\",\"key\":");
     p += fl_fmt_u64(p, cl->req.op.key);
     PUT_LIT(p, ",\"value\":");
+    ev.value_at = (guint32)(p - head);
     g_string_append_len(s, head, p - head);
     w->sc->workload.model->value(s, &cl->req.op, res);
+    ev.value_len = (guint32)(s->len - ev.offset - ev.value_at);
     char tail[96];
     p = tail;
     PUT_LIT(p, ",\"time\":");
@@ -137,6 +153,8 @@ static void record(FlWorld *w, Client *cl, const char *type, uint32_t node,
         PUT_LIT(p, ",\"final\":true");
     PUT_LIT(p, "}\n");
     g_string_append_len(s, tail, p - tail);
+    ev.len = (guint32)(s->len - ev.offset);
+    g_array_append_val(w->history_index, ev);
 }
 
 static uint8_t pick_kind(FlWorld *w, Client *cl)
@@ -210,7 +228,7 @@ static void start_op(FlWorld *w, uint32_t c, uint32_t target)
     cl->redirects = 0;
     cl->target = target;
     w->stats.invoked++;
-    record(w, cl, "invoke", FL_NO_HINT, NULL);
+    record(w, cl, FL_EVENT_INVOKE, FL_NO_HINT, NULL);
     cl->deadline = w->now + (FlTime)wl->timeout;
     arm_timeout(w, c);
     send_request(w, c);
@@ -251,12 +269,12 @@ static void next_op(FlWorld *w, uint32_t c)
     start_op(w, c, cl->leader_guess != FL_NO_HINT ? cl->leader_guess : random_node(w, cl));
 }
 
-static void finish(FlWorld *w, uint32_t c, const char *type, uint32_t node, const FlResult *res)
+static void finish(FlWorld *w, uint32_t c, FlEventType type, uint32_t node, const FlResult *res)
 {
     Client *cl = &w->clients[c];
     record(w, cl, type, node, res);
     fl_trace(&w->trace, FL_TR_COMPLETE, w->now, cl->addr, node == FL_NO_HINT ? 0 : node,
-             cl->req.id, 0, type);
+             cl->req.id, 0, type_names[type]);
     cl->busy = false;
     clear_answers(cl);
     cl->arrival += (FlTime)think(w, cl);
@@ -314,7 +332,7 @@ void fl_client_event(FlWorld *w, uint32_t c, uint64_t what, uint64_t req)
         }
         w->stats.info++;
         cl->leader_guess = FL_NO_HINT;
-        finish(w, c, "info", FL_NO_HINT, NULL);
+        finish(w, c, FL_EVENT_INFO, FL_NO_HINT, NULL);
         /* The old operation may still happen: continue as a new process. */
         cl->process += w->nclients;
         break;
@@ -367,11 +385,11 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
             if (w->stats.live_ok++ == 0)
                 w->stats.live_first_ok = w->now;
         }
-        finish(w, c, "ok", from, &res);
+        finish(w, c, FL_EVENT_OK, from, &res);
         break;
     case FL_RESULT_FAIL:
         w->stats.fail++;
-        finish(w, c, "fail", from, NULL);
+        finish(w, c, FL_EVENT_FAIL, from, NULL);
         break;
     case FL_RESULT_REDIRECT: {
         cl->redirects++;

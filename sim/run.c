@@ -253,13 +253,16 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     res->wall_s = (double)(g_get_monotonic_time() - t0) / 1e6;
     res->trace_hash = fl_world_trace_hash(w);
     res->history = fl_world_take_history(w);
+    res->history_index = fl_world_take_history_index(w);
     res->metrics = build_metrics(sc, w, res);
     fl_world_free(w);
 
     /* The checker reads the history from memory: the bytes are those of
      * history.jsonl when there is a folder, so the verdict and report are
      * what `faultline check` gives on that file, and a fuzz run creates no
-     * temporary file at all.  Messages name the file the user can read. */
+     * temporary file at all.  Messages name the file the user can read.
+     * The engine's index of the lines spares the checker tokenizing them
+     * again, to the same result (check.h, FlHistorySource). */
     g_autofree char *hist_path = NULL;
     if (opt->out_dir) {
         if (!write_json(opt->out_dir, "scenario.json", sc->resolved, err) ||
@@ -271,8 +274,13 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
         res->check_report = g_string_new(NULL);
         json_t *cj = NULL;
         GError *cerr = NULL;
-        res->verdict = fl_check_buffer(hist_path ? hist_path : "history.jsonl", res->history->str,
-                                       res->history->len, fl_model_name(sc->workload.model),
+        FlHistorySource src = {
+            .name = hist_path ? hist_path : "history.jsonl",
+            .data = res->history->str, .len = res->history->len,
+            .events = (const FlHistoryEvent *)(void *)res->history_index->data,
+            .n_events = res->history_index->len,
+        };
+        res->verdict = fl_check_source(&src, fl_model_name(sc->workload.model),
                                        sc->consistency, "jsonl", opt->check_timeout_s,
                                        res->check_report, &cj, &cerr);
         if (res->verdict == FL_VERDICT_ERROR) {
@@ -316,6 +324,8 @@ void fl_run_result_clear(FlRunResult *res)
         json_decref(res->metrics);
     if (res->history)
         g_string_free(res->history, TRUE);
+    if (res->history_index)
+        g_array_unref(res->history_index);
     if (res->check_report)
         g_string_free(res->check_report, TRUE);
     memset(res, 0, sizeof *res);

@@ -27,6 +27,8 @@ typedef struct FlRunResult {
     GPtrArray *unmet;        /* of char*: one line per expectation missed */
     json_t *metrics;         /* metrics.json's content */
     GString *history;        /* history.jsonl's content */
+    GArray *history_index;   /* of FlHistoryEvent (check.h): the engine's
+                              * index of @history, which the checker reads */
     GString *check_report;   /* the checker's explanation */
     double wall_s;
 } FlRunResult;

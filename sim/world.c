@@ -143,6 +143,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->leader = FL_NO_HINT;
     w->record_history = opt ? opt->record_history : true;
     w->history = g_string_sized_new(1 << 16);
+    w->history_index = g_array_sized_new(FALSE, FALSE, sizeof(FlHistoryEvent), 1024);
     w->stats.latencies = g_array_new(FALSE, FALSE, sizeof(FlDuration));
     w->intervals = g_array_new(FALSE, TRUE, sizeof(Interval));
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
@@ -262,6 +263,7 @@ void fl_world_free(FlWorld *w)
     g_tree_destroy(w->counters);
     g_array_free(w->stats.latencies, TRUE);
     g_string_free(w->history, TRUE);
+    g_array_unref(w->history_index);
     g_byte_array_unref(w->hook_buf);
     g_free(w->refusal);
     fl_fd_book_free(w);
@@ -384,6 +386,13 @@ GString *fl_world_take_history(FlWorld *w)
     GString *h = w->history;
     w->history = g_string_new(NULL);
     return h;
+}
+
+GArray *fl_world_take_history_index(FlWorld *w)
+{
+    GArray *x = w->history_index;
+    w->history_index = g_array_new(FALSE, FALSE, sizeof(FlHistoryEvent));
+    return x;
 }
 FlTime fl_world_now(const FlWorld *w) { return w->now; }
 uint32_t fl_world_nodes(const FlWorld *w) { return w->nnodes; }

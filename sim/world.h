@@ -49,6 +49,12 @@ const GString *fl_world_history(const FlWorld *w);
 /* The history (transfer full: free with g_string_free), leaving the world
  * an empty one: for a caller done with the run, instead of a copy. */
 GString *fl_world_take_history(FlWorld *w);
+/* The index of the history's lines, an array of FlHistoryEvent
+ * (sim/check/check.h) that the checker may read instead of tokenizing the
+ * text again (transfer full: free with g_array_unref), leaving the world an
+ * empty one.  It indexes the text that fl_world_take_history gives (take
+ * both, or neither). */
+GArray *fl_world_take_history_index(FlWorld *w);
 /* Fault intervals as a JSON array (transfer full). */
 json_t *fl_world_fault_intervals(const FlWorld *w);
 /* Protocol counters from fl_metric_add, as a JSON object sorted by name

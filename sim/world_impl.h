@@ -2,6 +2,7 @@
  * client.c and fd.c only.  Nothing outside sim/ includes this. */
 #pragma once
 
+#include "sim/check/check.h"
 #include "sim/rng.h"
 #include "sim/sched.h"
 #include "sim/workload.h"
@@ -100,6 +101,7 @@ struct FlWorld {
     uint32_t leader;        /* FL_NO_HINT if none */
     bool record_history;
     GString *history;
+    GArray *history_index;  /* FlHistoryEvent, one per line of history */
     FlRunStats stats;
     GArray *intervals;      /* of Interval */
     GTree *counters;        /* name -> double*, sorted */

@@ -4,8 +4,9 @@
  * ../shared/spec/history.md) and decides whether it satisfies a consistency
  * model for a sequential data model (register, kv, mutex, set, queue).  It
  * never sees the engine: `faultline run` hands it the bytes of the
- * history.jsonl it writes (fl_check_buffer), which the checker reads exactly
- * as it reads a user's file on the command line (fl_check_file).
+ * history.jsonl it writes, which the checker reads exactly as it reads a
+ * user's file on the command line (fl_check_file), with the engine's index
+ * of the lines (FlHistoryEvent) to spare tokenizing them again.
  */
 #pragma once
 
@@ -45,13 +46,59 @@ FlVerdict fl_check_buffer(const char *name, const char *data, gsize len,
                           const char *format, double timeout_s, GString *report,
                           json_t **json_out, GError **err);
 
+/* What the engine knows of one line of the JSON Lines history it writes,
+ * recorded as it writes the line: an index into the text, so that the
+ * checker need not tokenize again what the engine just wrote
+ * (FlHistorySource.events).  The line is
+ *   {"process":P,"type":T,"f":"F"[,"key":K],"value":V[,"time":N]...}
+ * with the fields in any order and, at most, other fields the checker does
+ * not interpret; the checker takes process, type, key and time from here,
+ * and f and the JSON text of the value from the text at the offsets given. */
+typedef enum {
+    FL_EVENT_INVOKE,
+    FL_EVENT_OK,
+    FL_EVENT_FAIL,
+    FL_EVENT_INFO,
+} FlEventType;
+
+enum {
+    FL_EVENT_HAS_KEY = 1,     /* the line has an integer "key" */
+    FL_EVENT_HAS_TIME = 2,    /* the line has a "time" */
+};
+
+typedef struct {
+    gint64 process;
+    gint64 key;               /* with FL_EVENT_HAS_KEY */
+    gint64 time;              /* with FL_EVENT_HAS_TIME */
+    gsize offset;             /* of the line's first byte, '{' */
+    guint32 len;              /* the line's bytes, its newline included */
+    guint32 line;             /* 1-based */
+    guint32 f_at;             /* the text of "f", inside its quotes (no
+                               * escapes), from @offset */
+    guint32 value_at;         /* the JSON text of "value", from @offset */
+    guint32 value_len;
+    guint16 f_len;
+    guint8 type;              /* FlEventType */
+    guint8 flags;             /* FL_EVENT_HAS_* */
+} FlHistoryEvent;
+
 /* Where the checkers below fl_check_file and fl_check_buffer read a history
  * from: the file at @name when @data is NULL, else @len bytes at @data
- * (borrowed), which @name only names in messages. */
+ * (borrowed), which @name only names in messages.
+ *
+ * @events, when not NULL, is an index of the JSON Lines text at @data
+ * (borrowed): @n_events entries, one per line, in order, covering the text
+ * with no gap.  It is an accelerator only: every rule, message and report
+ * is the text's (history.c runs the same code on both), but the checker
+ * trusts the index for the fields it gives and reads nothing else of a
+ * line unless a report shows it.  Ignored for a file or a format other
+ * than JSON Lines. */
 typedef struct {
     const char *name;
     const char *data;
     gsize len;
+    const FlHistoryEvent *events;
+    gsize n_events;
 } FlHistorySource;
 
 /* What fl_check_file and fl_check_buffer do, on either source: one code

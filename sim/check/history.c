@@ -9,6 +9,13 @@
  *  3. An `info` completion ends its process (Jepsen): a later invocation on
  *     the same process is an error, so per-process order (sequential
  *     consistency) never has to look past an info operation.
+ *  4. A history from the engine may come with an index (check.h,
+ *     FlHistoryEvent) of what it wrote on each line.  The loader then reads
+ *     only each value's text, and builds from the index the very values
+ *     the reader would have made of the other fields: add_event, which
+ *     holds every rule, cannot tell the two paths apart, so verdicts,
+ *     reports and messages are the same.  The text stays the history:
+ *     reports read the fields they show from it (fl_history_extra).
  */
 #include "sim/check/history.h"
 
@@ -178,15 +185,16 @@ static char *ops_list(const FlModel *m)
     return g_string_free(s, FALSE);
 }
 
-static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
+/* One event, read from the text (text_event) or from the engine's index
+ * (index_event): every rule is here, so that the two cannot differ.
+ * @line and @offset are where the event starts. */
+static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offset,
+                          GError **err)
 {
     FlHistory *h = L->h;
     const FlModel *m = h->model;
-    guint32 line = ev->line;
-    Fields fl;
-    fields_of(ev, &fl);
 
-    const FlVal *process = fl.process;
+    const FlVal *process = fl->process;
     if (process == NULL) {
         set_err(err, h, line, "missing field \"process\"");
         return FALSE;
@@ -197,7 +205,7 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 fl_val_kind_name(process));
         return FALSE;
     }
-    const FlVal *type = fl.type;
+    const FlVal *type = fl->type;
     FlOpStatus status = FL_OP_OK;
     gboolean invoke = FALSE;
     if (name_is(type, "invoke")) invoke = TRUE;
@@ -209,7 +217,7 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 "expected \"type\" to be invoke, ok, fail or info");
         return FALSE;
     }
-    const FlVal *f = fl.f;
+    const FlVal *f = fl->f;
     if (f == NULL || (f->kind != FL_VAL_STR && f->kind != FL_VAL_KEYWORD)) {
         set_err(err, h, f ? f->line : line,
                 "expected \"f\", the operation's name, as a string");
@@ -222,15 +230,15 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
                 (int)MIN(f->str.len, 40), f->str.s, m->name, names);
         return FALSE;
     }
-    const FlVal *value = fl.value;
+    const FlVal *value = fl->value;
     if (value == NULL) value = &null_val;
-    const FlVal *time = fl.time;
+    const FlVal *time = fl->time;
     if (time && time->kind != FL_VAL_INT) {
         set_err(err, h, time->line, "expected an integer \"time\" (nanoseconds), got %s",
                 fl_val_kind_name(time));
         return FALSE;
     }
-    const FlVal *key = fl.key;
+    const FlVal *key = fl->key;
     FlAtom key_atom = FL_ATOM_NONE;
     if (key) {
         if (key->kind != FL_VAL_INT && key->kind != FL_VAL_STR &&
@@ -326,9 +334,62 @@ static gboolean event(Loader *L, const FlVal *ev, gsize offset, GError **err)
     return TRUE;
 }
 
+static gboolean text_event(Loader *L, const FlVal *ev, gsize offset, GError **err)
+{
+    Fields fl;
+    fields_of(ev, &fl);
+    return add_event(L, &fl, ev->line, offset, err);
+}
+
+static const FlVal type_vals[] = {
+    [FL_EVENT_INVOKE] = { .kind = FL_VAL_STR, .str = { "invoke", 6 } },
+    [FL_EVENT_OK] = { .kind = FL_VAL_STR, .str = { "ok", 2 } },
+    [FL_EVENT_FAIL] = { .kind = FL_VAL_STR, .str = { "fail", 4 } },
+    [FL_EVENT_INFO] = { .kind = FL_VAL_STR, .str = { "info", 4 } },
+};
+
+/* Whether @e lies in the text after @end (the end of the line before it),
+ * its f and value inside its line. */
+static gboolean index_fits(const FlHistory *h, const FlHistoryEvent *e, gsize end,
+                           guint32 prev_line)
+{
+    const char *d = h->data;
+    return e->offset == end && e->len > 0 && e->len <= h->len - e->offset &&
+           e->line > prev_line && d[e->offset] == '{' && e->type <= FL_EVENT_INFO &&
+           e->f_at > 0 && e->f_at + (gsize)e->f_len < e->len &&
+           d[e->offset + e->f_at - 1] == '"' && d[e->offset + e->f_at + e->f_len] == '"' &&
+           e->value_at > 0 && e->value_len > 0 && e->value_at < e->len &&
+           e->value_len <= e->len - e->value_at;
+}
+
+/* Design note 4: an event from the engine's index (check.h).  The fields
+ * the index gives become the values the reader would have made of the
+ * line's text (on one line, so their line is the event's), the value is
+ * read from its own text, and add_event does the rest. */
+static gboolean index_event(Loader *L, const FlHistoryEvent *e, GError **err)
+{
+    FlHistory *h = L->h;
+    FlVal process = { .kind = FL_VAL_INT, .line = e->line, .i = e->process };
+    FlVal f = { .kind = FL_VAL_STR, .line = e->line,
+                .str = { h->data + e->offset + e->f_at, e->f_len } };
+    FlVal type = type_vals[e->type];
+    type.line = e->line;
+    FlVal key = { .kind = FL_VAL_INT, .line = e->line, .i = e->key };
+    FlVal time = { .kind = FL_VAL_INT, .line = e->line, .i = e->time };
+    const FlVal *value = fl_reader_value_at(h->reader, e->offset + e->value_at, e->value_len,
+                                            e->line, e->value_at + 1, err);
+    if (value == NULL) return FALSE;
+    Fields fl = {
+        .process = &process, .type = &type, .f = &f, .value = value,
+        .time = e->flags & FL_EVENT_HAS_TIME ? &time : NULL,
+        .key = e->flags & FL_EVENT_HAS_KEY ? &key : NULL,
+    };
+    return add_event(L, &fl, e->line, e->offset, err);
+}
+
 static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
-                        gsize len, const char *format, const FlModel *model,
-                        GError **err);
+                        gsize len, const FlHistorySource *index, const char *format,
+                        const FlModel *model, GError **err);
 
 FlHistory *fl_history_load(const char *path, const char *format,
                            const FlModel *model, GError **err)
@@ -337,27 +398,29 @@ FlHistory *fl_history_load(const char *path, const char *format,
     if (!file) return NULL;
     const char *data = g_mapped_file_get_contents(file);
     gsize len = g_mapped_file_get_length(file);
-    return parse(path, file, data ? data : "", len, format, model, err);
+    return parse(path, file, data ? data : "", len, NULL, format, model, err);
 }
 
 FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
                             const char *format, const FlModel *model,
                             GError **err)
 {
-    return parse(name, NULL, data, len, format, model, err);
+    return parse(name, NULL, data, len, NULL, format, model, err);
 }
 
 FlHistory *fl_history_open(const FlHistorySource *src, const char *format,
                            const FlModel *model, GError **err)
 {
     if (src->data == NULL) return fl_history_load(src->name, format, model, err);
-    return fl_history_parse(src->name, src->data, src->len, format, model, err);
+    return parse(src->name, NULL, src->data, src->len, src->events ? src : NULL, format,
+                 model, err);
 }
 
-/* Takes ownership of @file (may be NULL), even on failure. */
+/* Takes ownership of @file (may be NULL), even on failure.  With @index
+ * (its events not NULL), JSON Lines are read from its events. */
 static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
-                        gsize len, const char *format, const FlModel *model,
-                        GError **err)
+                        gsize len, const FlHistorySource *index, const char *format,
+                        const FlModel *model, GError **err)
 {
     FlFormat fmt;
     if (format == NULL) {
@@ -381,6 +444,8 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
     h->keys = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     h->path = g_strdup(path);
     h->file = file;
+    h->data = data;
+    h->len = len;
     h->reader = fl_reader_new(path, data, len, fmt);
 
     Loader L = {
@@ -392,15 +457,36 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
     proc_init(&L.open);
     proc_init(&L.dead);
     gboolean ok = TRUE;
-    for (;;) {
-        const FlVal *ev;
-        gsize offset;
-        int rc = fl_reader_next(h->reader, &ev, &offset, err);
-        if (rc < 0) ok = FALSE;
-        if (rc <= 0) break;
-        if (!event(&L, ev, offset, err)) {
+    if (index && fmt == FL_FORMAT_JSONL) {
+        gsize end = 0;
+        guint32 prev_line = 0;
+        for (gsize i = 0; ok && i < index->n_events; i++) {
+            const FlHistoryEvent *e = &index->events[i];
+            if (!index_fits(h, e, end, prev_line)) {
+                set_err(err, h, e->line, "the history's index does not match its text "
+                        "(event %" G_GSIZE_FORMAT ")", i);
+                ok = FALSE;
+                break;
+            }
+            ok = index_event(&L, e, err);
+            end = e->offset + e->len;
+            prev_line = e->line;
+        }
+        if (ok && end != len) {
+            set_err(err, h, prev_line + 1, "the history's index does not cover its text");
             ok = FALSE;
-            break;
+        }
+    } else {
+        for (;;) {
+            const FlVal *ev;
+            gsize offset;
+            int rc = fl_reader_next(h->reader, &ev, &offset, err);
+            if (rc < 0) ok = FALSE;
+            if (rc <= 0) break;
+            if (!text_event(&L, ev, offset, err)) {
+                ok = FALSE;
+                break;
+            }
         }
     }
     proc_clear(&L.open);

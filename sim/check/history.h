@@ -26,6 +26,8 @@ typedef struct FlHistory {
     guint64 n_events;         /* client events */
     char *path;
     GMappedFile *file;
+    const char *data;         /* the text (the file's, or borrowed) */
+    gsize len;
     FlReader *reader;         /* for fl_history_extra */
 } FlHistory;
 
@@ -40,7 +42,8 @@ FlHistory *fl_history_load(const char *path, const char *format,
 FlHistory *fl_history_parse(const char *name, const char *data, gsize len,
                             const char *format, const FlModel *model,
                             GError **err);
-/* fl_history_load or fl_history_parse, as @src says (check.h). */
+/* fl_history_load or fl_history_parse, as @src says (check.h); JSON Lines
+ * with an index (@src->events) are read through it, to the same result. */
 FlHistory *fl_history_open(const FlHistorySource *src, const char *format,
                            const FlModel *model, GError **err);
 void fl_history_free(FlHistory *h);

@@ -842,6 +842,34 @@ const FlVal *fl_reader_event_at(FlReader *r, gsize offset, guint32 line)
     return v;
 }
 
+const FlVal *fl_reader_value_at(FlReader *r, gsize offset, gsize len,
+                                guint32 line, guint32 col, GError **err)
+{
+    g_assert(r->fmt == FL_FORMAT_JSONL);
+    g_assert(offset <= r->len && len <= r->len - offset);
+    arena_reset(r);
+    g_clear_error(&r->error);
+    gsize full = r->len;
+    r->len = offset + len;   /* so that nothing past the value is read */
+    r->pos = offset;
+    r->line = line;
+    r->col = col;
+    /* Depth 1: a field of the event, as inside json_container. */
+    FlVal *v = json_value(r, 1);
+    if (v && r->pos != r->len) {
+        fail(r, "the end of the value");
+        v = NULL;
+    }
+    r->len = full;
+    r->done = TRUE;   /* the cursor no longer follows the stream */
+    if (v == NULL) {
+        if (!r->error) fail(r, "a JSON value");
+        g_propagate_error(err, r->error);
+        r->error = NULL;
+    }
+    return v;
+}
+
 /* ---- helpers on trees ------------------------------------------------- */
 
 const FlVal *fl_val_get(const FlVal *m, const char *name)

@@ -61,6 +61,15 @@ int fl_reader_next(FlReader *r, const FlVal **out, gsize *offset,
  * borrowed until the next call on @r.  Returns NULL if it cannot be parsed. */
 const FlVal *fl_reader_event_at(FlReader *r, gsize offset, guint32 line);
 
+/* Reads the one JSON value in the @len bytes at @offset of a JSON Lines
+ * input, a field's value inside an event that starts on line @line, the
+ * value's first byte at column @col: the tree (borrowed until the next
+ * call on @r) is the one fl_reader_next gives for that field, and errors
+ * are the messages it gives for them.  Returns NULL with @err set when the
+ * bytes are not exactly one JSON value. */
+const FlVal *fl_reader_value_at(FlReader *r, gsize offset, gsize len,
+                                guint32 line, guint32 col, GError **err);
+
 /* Looks up @name in map @m (keyword or string key); NULL when absent. */
 const FlVal *fl_val_get(const FlVal *m, const char *name);
 
