@@ -4,12 +4,7 @@
  *    the slot rides along for free.  Four keys fill one cache line, which is
  *    why the heap is 4-ary.
  * 2. A slot's generation changes every time the slot is freed, so a stale
- *    FlEventId (fired or cancelled) no longer matches and cancel is a no-op.
- * 3. Taking an event leaves its key at the root, marked `held`: most
- *    handlers push at least one event, and the first push then replaces the
- *    root and sifts down once, instead of a pop (sift down) and a push (sift
- *    up).  The next take pops a held root that nothing replaced.  The heap
- *    holds the same keys either way, so events come out in the same order. */
+ *    FlEventId (fired or cancelled) no longer matches and cancel is a no-op. */
 #include "sim/sched.h"
 
 #include <assert.h>
@@ -38,7 +33,6 @@ struct FlSched {
     size_t nfree;
     uint64_t seq;
     FlTime last;
-    bool held;        /* heap[0] was taken (note 3) */
 };
 
 FlSched *fl_sched_new(void)
@@ -93,15 +87,8 @@ static void slot_release(FlSched *s, uint32_t i)
     s->free[s->nfree++] = i;
 }
 
-static void heap_fill_root(FlSched *s, Key k);
-
 static void heap_push(FlSched *s, FlTime at, uint32_t slot)
 {
-    if (s->held) {
-        s->held = false;
-        heap_fill_root(s, (Key){ at, (s->seq++ << SLOT_BITS) | slot });
-        return;
-    }
     if (s->len == s->cap) {
         s->cap *= 2;
         s->heap = g_renew(Key, s->heap, s->cap);
@@ -121,7 +108,7 @@ static void heap_push(FlSched *s, FlTime at, uint32_t slot)
 FlEventId fl_sched_push(FlSched *s, FlTime at, const FlEvent *ev)
 {
     assert(at >= s->last);
-    if (s->len - s->held >= FL_SCHED_MAX_PENDING)
+    if (s->len >= FL_SCHED_MAX_PENDING)
         return 0;
     uint32_t i = slot_alloc(s);
     Slot *slot = &s->slots[i];
@@ -147,13 +134,16 @@ bool fl_sched_cancel(FlSched *s, FlEventId id)
     return true;
 }
 
-/* Fills the hole at the root with @k.  Bottom-up (Floyd): the hole walks
- * down to a leaf along the smallest children, then @k climbs back from
- * there.  @k (the last key, or a new event's) almost always belongs near the
- * bottom, so this saves most of the comparisons of a classic sift-down. */
-static void heap_fill_root(FlSched *s, Key k)
+/* Removes the root.  Bottom-up (Floyd): the hole walks down to a leaf along
+ * the smallest children, then the last key climbs back from there.  The last
+ * key almost always belongs near the bottom, so this saves most of the
+ * comparisons of a classic sift-down. */
+static void heap_pop_top(FlSched *s)
 {
+    Key last = s->heap[--s->len];
     size_t n = s->len, pos = 0;
+    if (n == 0)
+        return;
     Key *h = s->heap;
     for (;;) {
         size_t c = 4 * pos + 1;
@@ -176,44 +166,29 @@ static void heap_fill_root(FlSched *s, Key k)
     }
     while (pos > 0) {
         size_t parent = (pos - 1) >> 2;
-        if (!key_less(&k, &h[parent]))
+        if (!key_less(&last, &h[parent]))
             break;
         h[pos] = h[parent];
         pos = parent;
     }
-    h[pos] = k;
-}
-
-/* Removes the root. */
-static void heap_pop_top(FlSched *s)
-{
-    Key last = s->heap[--s->len];
-    if (s->len > 0)
-        heap_fill_root(s, last);
-}
-
-/* Pops the root if a take left it there. */
-static inline void settle(FlSched *s)
-{
-    if (s->held) {
-        s->held = false;
-        heap_pop_top(s);
-    }
+    h[pos] = last;
 }
 
 FlEventId fl_sched_take(FlSched *s, FlTime *at, FlEvent *out)
 {
-    settle(s);
     while (s->len > 0) {
         Key top = s->heap[0];
+        heap_pop_top(s);
         uint32_t i = (uint32_t)(top.seq_slot & SLOT_MASK);
         Slot *slot = &s->slots[i];
+        /* The next event's slot was written long ago and is cold; fetch it
+         * while the caller handles this one. */
+        if (s->len)
+            __builtin_prefetch(&s->slots[s->heap[0].seq_slot & SLOT_MASK]);
         if (slot->cancelled) {
-            heap_pop_top(s);
             slot_release(s, i);
             continue;
         }
-        s->held = true;
         *out = slot->ev;
         *at = top.time;
         s->last = top.time;
@@ -253,19 +228,12 @@ bool fl_sched_cancelled(const FlSched *s, FlEventId id)
 
 FlTime fl_sched_peek_time(const FlSched *s)
 {
-    if (!s->held)
-        return s->len ? s->heap[0].time : FL_TIME_NEVER;
-    /* The root is taken: the next event is the least of its children. */
-    FlTime t = FL_TIME_NEVER;
-    for (size_t c = 1; c <= 4 && c < s->len; c++)
-        if (s->heap[c].time < t)
-            t = s->heap[c].time;
-    return t;
+    return s->len ? s->heap[0].time : FL_TIME_NEVER;
 }
 
 size_t fl_sched_pending(const FlSched *s)
 {
-    return s->len - s->held;
+    return s->len;
 }
 
 size_t fl_sched_pool_size(const FlSched *s)
