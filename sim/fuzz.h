@@ -1,8 +1,9 @@
 /* sim/fuzz: many seeds of one scenario, failures shrunk to short schedules.
  *
- * Every run happens in a child process, so that a protocol assertion, a
- * crash of the simulator or a run past its time limit is a failure like any
- * other rather than the end of the search.  Results are kept by seed and
+ * Runs happen in worker processes (each runs many seeds), so that a
+ * protocol assertion, a crash of the simulator or a run past its time limit
+ * is a failure of that seed like any other, and a new worker goes on,
+ * rather than the end of the search.  Results are kept by seed and
  * reported in seed order, so the output does not depend on how many workers
  * ran.  A failure is shrunk by delta debugging over the explicit scenario
  * (the fault list, the workload's length and clients, the duration), keeping
@@ -28,7 +29,8 @@ typedef struct FlOutcome {
 void fl_outcome_clear(FlOutcome *o);
 
 /* Runs @scenario (borrowed JSON; @file names it in messages) with @seed in a
- * child process limited to @time_limit_s seconds of wall time, and fills @o.
+ * worker process of its own limited to @time_limit_s seconds of wall time,
+ * and fills @o.
  * Returns false only if no child could be started. */
 bool fl_fuzz_run_one(json_t *scenario, const char *file, uint64_t seed, double time_limit_s,
                      FlOutcome *o);

@@ -21,7 +21,7 @@ typedef struct FlWorkloadSpec {
     const FlWorkloadModel *model;   /* NULL: no clients */
     uint32_t clients;
     uint32_t keys;
-    double rate;            /* ops per second, all clients together */
+    double rate;            /* ops per second, all clients together (open-loop arrivals) */
     double mix[FL_OP_MAX];  /* weight per FlOpKind */
     FlDuration timeout;
     FlDuration start, until;

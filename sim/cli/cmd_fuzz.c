@@ -189,7 +189,8 @@ int fl_cmd_fuzz(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO | --merge RESULT.json...");
     g_option_context_set_summary(ctx,
-        "Runs a scenario once per seed, each in its own process, J at a time.\n"
+        "Runs a scenario once per seed in J worker processes (a worker that dies\n"
+        "costs only the seed it ran).\n"
         "Every seed draws its own workload, nemesis and any value the scenario\n"
         "gives as a range.  A run fails when an expectation does not hold, the\n"
         "simulator crashes or a run passes its time limit; each failure is shrunk\n"
