@@ -1,5 +1,7 @@
 #include "sim/trace.h"
 
+#include "sim/codec.h"
+
 #include "sim/rng.h"
 
 #include <glib.h>
@@ -51,28 +53,31 @@ static inline uint64_t mum(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* @n <= 8 bytes at @p as a little-endian number, zero-padded, whatever the
+ * host: trace hashes are the same on every machine. */
+static inline uint64_t load_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    if (FL_CODEC_HOST_LE) {
+        memcpy(&v, p, n);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            v |= (uint64_t)p[k] << (8 * k);
+    }
+    return v;
+}
+
 uint64_t fl_trace_bytes_hash(const void *p, size_t len)
 {
     const uint8_t *b = p;
     const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
     size_t i = 0;
-    for (; i + 16 <= len; i += 16) {
-        uint64_t w0, w1;
-        memcpy(&w0, b + i, 8);
-        memcpy(&w1, b + i + 8, 8);
-        h = mum(w0 ^ k0, w1 ^ h);
-    }
-    uint64_t w0 = 0, w1 = 0;
+    for (; i + 16 <= len; i += 16)
+        h = mum(load_le(b + i, 8) ^ k0, load_le(b + i + 8, 8) ^ h);
     size_t rest = len - i;
-    if (rest >= 8) {
-        memcpy(&w0, b + i, 8);
-        for (size_t k = 8; k < rest; k++)
-            w1 |= (uint64_t)b[i + k] << (8 * (k - 8));
-    } else {
-        for (size_t k = 0; k < rest; k++)
-            w0 |= (uint64_t)b[i + k] << (8 * k);
-    }
+    uint64_t w0 = load_le(b + i, rest < 8 ? rest : 8);
+    uint64_t w1 = rest > 8 ? load_le(b + i + 8, rest - 8) : 0;
     return mum(mum(w0 ^ k0, w1 ^ h) ^ k1, len ^ k0);
 }
 
