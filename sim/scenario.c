@@ -690,14 +690,15 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                           &e->min_availability);
     json_t *live = json_object_get(in, "liveness");
     if (ok && live) {
-        static const char *const lkeys[] = { "after", "budget", "min_ok", NULL };
+        static const char *const lkeys[] = { "after", "budget", "min_ok", "core", NULL };
         json_t *lo = json_object();
         json_object_set_new(out, "liveness", lo);
         ok = fl_jv_object(jv, live, "/expect/liveness", lkeys) &&
              fl_jv_duration(jv, live, "/expect/liveness", "after", lo, true, 0, 0, &e->live_after) &&
              fl_jv_duration(jv, live, "/expect/liveness", "budget", lo, true, 0, 1, &e->live_budget) &&
              fl_jv_int(jv, live, "/expect/liveness", "min_ok", lo, false, 1, 1, INT64_MAX,
-                       &e->live_min_ok);
+                       &e->live_min_ok) &&
+             fl_jv_bool(jv, live, "/expect/liveness", "core", lo, false, false, &e->live_core);
         e->liveness = ok;
         if (ok && !sc->workload.model)
             return fl_jv_errorf(jv, "/expect", "liveness", "the liveness phase needs a workload");

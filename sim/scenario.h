@@ -38,8 +38,11 @@ typedef struct FlExpect {
     double min_availability;/* < 0: not given */
     int64_t max_info;       /* -1: not given */
     /* Liveness phase: at `after` every fault heals; then at least `min_ok`
-     * operations invoked after that must complete ok within `budget`. */
+     * operations invoked after that must complete ok within `budget`.  With
+     * `core`, only a majority drawn from the seed (the core) heals; the
+     * other nodes stay as they were, crashed or paused, and cut off. */
     bool liveness;
+    bool live_core;
     FlDuration live_after, live_budget;
     int64_t live_min_ok;
     /* Which checked models must hold: {"causal": true, ...}, or NULL. */

@@ -109,25 +109,78 @@ static gint cmp_names(gconstpointer a, gconstpointer b, gpointer data)
     return strcmp(a, b);
 }
 
+/* Liveness "core": messages to or from a node outside the core are lost. */
+static FlFilterAction cut_off(void *ctx, uint32_t from, uint32_t to, FlTime now, FlRng *rng,
+                              FlDuration *extra)
+{
+    FlWorld *w = ctx;
+    bool out = (from < w->nnodes && w->outside_core[from]) || (to < w->nnodes && w->outside_core[to]);
+    return out ? FL_FILTER_DROP : FL_FILTER_PASS;
+}
+
 /* The liveness phase: every fault heals, crashed nodes restart, paused ones
  * resume.  Faults that run to the end are stopped too: from here on the
- * system owes its clients progress. */
+ * system owes its clients progress.  With `core` (as TigerBeetle's
+ * simulator does it) only a majority drawn from the seed heals: the other
+ * nodes keep the state they were in (down, paused or up) and are cut off
+ * from everyone, so the core must make progress on its own. */
 static void heal_all(FlWorld *w, void *ctx, uint64_t arg)
 {
     const FlScenario *sc = w->sc;
-    fl_trace(&w->trace, FL_TR_FAULT, w->now, 0, 0, UINT32_MAX, 0, "liveness: heal everything");
+    uint32_t n = w->nnodes;
+    g_autofree bool *was_down = g_new0(bool, n), *was_paused = g_new0(bool, n);
+    for (uint32_t i = 0; i < n; i++) {
+        was_down[i] = !w->nodes[i].up;
+        was_paused[i] = w->nodes[i].up && w->nodes[i].paused;
+    }
+    g_autoptr(GString) what = g_string_new("liveness: heal everything");
+    if (sc->expect.live_core) {
+        /* A partial Fisher-Yates shuffle: the first n/2 + 1 are the core. */
+        FlRng rng;
+        fl_rng_init(&rng, sc->seed, "liveness-core");
+        g_autofree uint32_t *order = g_new(uint32_t, n);
+        for (uint32_t i = 0; i < n; i++)
+            order[i] = i;
+        uint32_t core = n / 2 + 1;
+        for (uint32_t i = 0; i < core; i++) {
+            uint32_t j = i + (uint32_t)fl_rng_below(&rng, n - i);
+            uint32_t t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        w->outside_core = g_malloc(n);
+        memset(w->outside_core, 1, n);
+        g_string_assign(what, "liveness: heal the core");
+        for (uint32_t i = 0; i < core; i++)
+            w->outside_core[order[i]] = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (!w->outside_core[i])
+                g_string_append_printf(what, " %u", i);
+    }
+    fl_trace(&w->trace, FL_TR_FAULT, w->now, 0, 0, UINT32_MAX, 0, what->str);
     for (guint i = 0; sc->faults && i < sc->faults->len; i++)
         fault_stop_cb(w, g_ptr_array_index(sc->faults, i), 0);
     for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
         FlFault *f = g_ptr_array_index(sc->faults, i);
         f->stopped = f->started = true;   /* a start still queued must not fire */
     }
-    for (uint32_t i = 0; i < w->nnodes; i++) {
-        if (!w->nodes[i].up)
+    for (uint32_t i = 0; i < n; i++) {
+        bool frozen = w->outside_core && w->outside_core[i];
+        if (frozen) {
+            /* Stopping its faults may have restarted or resumed it: put it
+             * back as it was. */
+            if (was_down[i] && w->nodes[i].up)
+                fl_world_crash(w, i);
+            else if (was_paused[i] && !w->nodes[i].paused)
+                fl_world_pause(w, i);
+        } else if (!w->nodes[i].up) {
             fl_world_restart(w, i);
-        else if (w->nodes[i].paused)
+        } else if (w->nodes[i].paused) {
             fl_world_resume(w, i);
+        }
     }
+    if (w->outside_core)
+        fl_net_add_filter(w->net, cut_off, w);
 }
 
 FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **err)
@@ -275,6 +328,7 @@ void fl_world_free(FlWorld *w)
     }
     fl_net_free(w->net);
     fl_sched_free(w->sched);
+    g_free(w->outside_core);
     g_free(w);
 }
 

@@ -95,6 +95,7 @@ struct FlWorld {
     Client *clients;
     FlRng workload_rng;
     FlRng fault_rng;
+    uint8_t *outside_core;  /* liveness "core": per node, 1 if cut off; NULL before */
     uint64_t next_request;
     FlWorkloadGen gen;      /* unique values and recent ones per key */
     FlTime final_at;        /* when the final read phase starts, or FL_TIME_NEVER */
