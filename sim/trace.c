@@ -58,6 +58,8 @@ static inline uint64_t mum(uint64_t a, uint64_t b)
 static inline uint64_t load_le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
+    if (n == 0)
+        return 0;   /* an empty message may come as NULL */
     if (FL_CODEC_HOST_LE) {
         memcpy(&v, p, n);
     } else {

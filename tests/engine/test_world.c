@@ -671,6 +671,7 @@ static void test_message_hash_known_answers(void **state)
         b[i] = (uint8_t)(i * 37 + 11);
     for (size_t k = 0; k < G_N_ELEMENTS(kat); k++)
         assert_int_equal(fl_trace_bytes_hash(b, kat[k].len), kat[k].hash);
+    assert_int_equal(fl_trace_bytes_hash(NULL, 0), kat[0].hash);   /* an empty message */
 }
 
 int main(void)
