@@ -16,6 +16,7 @@
 
 #define BUGGY "tests/fuzz/buggy.json"
 #define ALWAYS "tests/fuzz/always-fails.json"
+#define SLOW "tests/fuzz/slow.json"
 
 static const char *exe(void)
 {
@@ -283,6 +284,28 @@ static void test_killed_worker_loses_nothing(void **st)
     g_string_free(text, TRUE);
 }
 
+/* A run past --time-limit is a failure of its own kind: the worker's alarm
+ * kills it, and a new worker runs the next seed. */
+static void test_time_limit(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "fuzz", SLOW, "--seeds", "2", "--jobs", "1", "--keep-going", "--no-shrink",
+                         "--time-limit", "1", "--json", "--out", dir, NULL), 1);
+    json_t *sum = parse(out);
+    g_free(out);
+    assert_int_equal(json_integer_value(json_object_get(sum, "ran")), 2);
+    json_t *fails = json_object_get(sum, "failures");
+    assert_int_equal(json_array_size(fails), 2);
+    size_t i;
+    json_t *f;
+    json_array_foreach(fails, i, f) {
+        assert_int_equal(json_integer_value(json_object_get(f, "seed")), (json_int_t)i + 1);
+        assert_string_equal(json_string_value(json_object_get(f, "kind")), "timeout");
+    }
+    json_decref(sum);
+}
+
 static void test_bad_usage(void **st)
 {
     char *out = NULL;
@@ -307,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_writes_what_was_found),
         cmocka_unit_test(test_workers_match_single_runs),
         cmocka_unit_test(test_killed_worker_loses_nothing),
+        cmocka_unit_test(test_time_limit),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
