@@ -168,6 +168,23 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
                   e->live_min_ok, fl_duration_format(e->live_budget, a),
                   fl_duration_format(e->live_after, b), live);
     }
+    if (e->valid < 0 && res->checked) {
+        /* Naming a model in `check` and nothing in `expect` claims it holds
+         * (spec/scenario.md): a scenario must never pass on a history its
+         * own checker calls invalid.  Models that expect.models names are
+         * weighed below, as stated there. */
+        json_t *verdicts = json_object_get(json_object_get(m, "check"), "verdicts");
+        const char *name;
+        json_t *got;
+        json_object_foreach(verdicts, name, got) {
+            if (e->models && json_object_get(e->models, name))
+                continue;
+            const char *g = json_string_value(got);
+            if (!g || strcmp(g, "valid") != 0)
+                unmet(res, "valid: expected %s to hold (check names it and expect does not "
+                      "say otherwise), got %s", name, g ? g : "no verdict");
+        }
+    }
     if (e->models) {
         json_t *verdicts = json_object_get(json_object_get(m, "check"), "verdicts");
         const char *name;

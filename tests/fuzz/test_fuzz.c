@@ -17,6 +17,7 @@
 #define BUGGY "tests/fuzz/buggy.json"
 #define ALWAYS "tests/fuzz/always-fails.json"
 #define SLOW "tests/fuzz/slow.json"
+#define NOEXPECT "tests/fuzz/check-no-expect.json"
 
 static const char *exe(void)
 {
@@ -169,6 +170,42 @@ static void test_found_shrunk_and_replayed(void **st)
     json_decref(sum);
     g_free(out);
     g_free(rep);
+    g_free(r2);
+    g_free(r3);
+}
+
+/* A scenario that names a check and says nothing in `expect` claims that the
+ * check holds: `run` exits 1 and `fuzz` counts every invalid seed as a
+ * failure.  Stating the violation (expect.valid or expect.models false)
+ * turns both back to a pass. */
+static void test_check_is_the_default_expectation(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "run", NOEXPECT, "--out", dir, NULL), 1);
+    assert_non_null(strstr(out, "expected linearizable to hold"));
+    char *fz = NULL;
+    assert_int_equal(run(&fz, "fuzz", NOEXPECT, "--seeds", "3", "--jobs", "1", "--keep-going",
+                         "--no-shrink", "--json", "--out", dir, NULL), 1);
+    json_t *sum = parse(fz);
+    assert_int_equal(json_array_size(json_object_get(sum, "failures")), 3);
+    json_decref(sum);
+
+    json_error_t je;
+    json_t *doc = json_load_file(NOEXPECT, 0, &je);
+    assert_non_null(doc);
+    g_autofree char *stated = g_build_filename(dir, "stated.json", NULL);
+    json_object_set_new(doc, "expect", json_pack("{s:b}", "valid", 0));
+    assert_int_equal(json_dump_file(doc, stated, 0), 0);
+    char *r2 = NULL;
+    assert_int_equal(run(&r2, "run", stated, "--out", dir, NULL), 0);
+    json_object_set_new(doc, "expect", json_pack("{s:{s:b}}", "models", "linearizable", 0));
+    assert_int_equal(json_dump_file(doc, stated, 0), 0);
+    char *r3 = NULL;
+    assert_int_equal(run(&r3, "run", stated, "--out", dir, NULL), 0);
+    json_decref(doc);
+    g_free(out);
+    g_free(fz);
     g_free(r2);
     g_free(r3);
 }
@@ -327,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_same_results_whatever_jobs),
         cmocka_unit_test(test_shards_cover_range_once),
         cmocka_unit_test(test_found_shrunk_and_replayed),
+        cmocka_unit_test(test_check_is_the_default_expectation),
         cmocka_unit_test(test_interrupt_writes_what_was_found),
         cmocka_unit_test(test_workers_match_single_runs),
         cmocka_unit_test(test_killed_worker_loses_nothing),
