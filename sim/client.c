@@ -149,8 +149,10 @@ static void record(FlWorld *w, Client *cl, FlEventType type, uint32_t node,
         PUT_LIT(p, ",\"node\":");
         p += fl_fmt_u64(p, node);
     }
-    if (cl->req.op.flags & FL_OP_F_LOCAL)
+    if (cl->req.op.flags & FL_OP_F_LOCAL) {
         PUT_LIT(p, ",\"final\":true");
+        ev.flags |= FL_EVENT_FINAL;
+    }
     PUT_LIT(p, "}\n");
     g_string_append_len(s, tail, p - tail);
     ev.len = (guint32)(s->len - ev.offset);

@@ -64,6 +64,7 @@ typedef enum {
 enum {
     FL_EVENT_HAS_KEY = 1,     /* the line has an integer "key" */
     FL_EVENT_HAS_TIME = 2,    /* the line has a "time" */
+    FL_EVENT_FINAL = 4,       /* the line has "final": true */
 };
 
 typedef struct {

@@ -123,7 +123,7 @@ typedef struct {
 /* The fields the checker reads, the first of each name as fl_val_get finds
  * them, in one pass over the event's map. */
 typedef struct {
-    const FlVal *process, *type, *f, *value, *time, *key;
+    const FlVal *process, *type, *f, *value, *time, *key, *final;
 } Fields;
 
 static void fields_of(const FlVal *ev, Fields *out)
@@ -142,7 +142,10 @@ static void fields_of(const FlVal *ev, Fields *out)
             if (memcmp(s, "type", 4) == 0) slot = &out->type;
             else if (memcmp(s, "time", 4) == 0) slot = &out->time;
             break;
-        case 5: if (memcmp(s, "value", 5) == 0) slot = &out->value; break;
+        case 5:
+            if (memcmp(s, "value", 5) == 0) slot = &out->value;
+            else if (memcmp(s, "final", 5) == 0) slot = &out->final;
+            break;
         case 7: if (memcmp(s, "process", 7) == 0) slot = &out->process; break;
         default: break;
         }
@@ -285,6 +288,7 @@ static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offse
             .inv_time = t, .ret_time = -1, .inv_line = line,
             .inv_offset = offset, .key = key_atom, .f = (guint8)fi,
             .status = FL_OP_INFO, .shown = fl_atoms_value(h->ctx.atoms, value),
+            .final = fl->final && fl->final->kind == FL_VAL_BOOL && fl->final->b,
         };
         if (!m->parse(&h->ctx, &op, value, FALSE, why)) {
             set_err(err, h, value->line ? value->line : line, "%s", why->str);
@@ -368,6 +372,7 @@ static gboolean index_fits(const FlHistory *h, const FlHistoryEvent *e, gsize en
  * read from its own text, and add_event does the rest. */
 static gboolean index_event(Loader *L, const FlHistoryEvent *e, GError **err)
 {
+    static const FlVal final_true = { .kind = FL_VAL_BOOL, .b = TRUE };
     FlHistory *h = L->h;
     FlVal process = { .kind = FL_VAL_INT, .line = e->line, .i = e->process };
     FlVal f = { .kind = FL_VAL_STR, .line = e->line,
@@ -383,6 +388,7 @@ static gboolean index_event(Loader *L, const FlHistoryEvent *e, GError **err)
         .process = &process, .type = &type, .f = &f, .value = value,
         .time = e->flags & FL_EVENT_HAS_TIME ? &time : NULL,
         .key = e->flags & FL_EVENT_HAS_KEY ? &key : NULL,
+        .final = e->flags & FL_EVENT_FINAL ? &final_true : NULL,
     };
     return add_event(L, &fl, e->line, e->offset, err);
 }

@@ -39,6 +39,9 @@ typedef struct {
     guint32 items, n_items;     /* model-defined list in FlModelCtx.items */
     guint8 f;                   /* index into FlModel.ops */
     guint8 status;              /* FlOpStatus */
+    guint8 final;               /* a final read ("final": true on its
+                                 * invocation): it probes one replica's copy,
+                                 * so only convergence checks look at it */
 } FlOp;
 
 /* What a model's functions may use: the history's atoms and item lists.

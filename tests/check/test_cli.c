@@ -225,12 +225,38 @@ static void test_usage(void **state)
     run_clear(&r);
 }
 
+/* Final reads ("final": true) read one replica's copy outside the protocol:
+ * every consistency model leaves them out and says so, and only the
+ * convergence check (eventual) looks at them.  Here the client operations
+ * are linearizable while the final reads show replicas that disagree. */
+static void test_final_reads_only_for_convergence(void **state)
+{
+    (void)state;
+    const char *path = DIR "/register__final-reads-diverge.valid.jsonl";
+    const char *models[] = { "linearizable", "sequential", "sequential-multikey", "causal" };
+    for (size_t i = 0; i < G_N_ELEMENTS(models); i++) {
+        const char *args[] = { "check", "--model", "register", "--consistency", models[i], path, NULL };
+        Run r = run(args);
+        assert_int_equal(r.status, 0);
+        run_clear(&r);
+    }
+    const char *lin[] = { "check", "--model", "register", path, NULL };
+    Run r = run(lin);
+    assert_non_null(strstr(r.out, "2 final reads left out"));
+    run_clear(&r);
+    const char *ev[] = { "check", "--model", "register", "--consistency", "eventual", path, NULL };
+    r = run(ev);
+    assert_int_equal(r.status, 1);
+    run_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_edn_twins),
         cmocka_unit_test(test_histories),
+        cmocka_unit_test(test_final_reads_only_for_convergence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
