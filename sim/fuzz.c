@@ -43,6 +43,8 @@ void fl_outcome_clear(FlOutcome *o)
         json_decref(o->resolved);
     if (o->explicit_faults)
         json_decref(o->explicit_faults);
+    if (o->figures)
+        json_decref(o->figures);
     memset(o, 0, sizeof *o);
 }
 
@@ -69,6 +71,24 @@ static char *failure_kind(const FlRunResult *res)
     g_ptr_array_sort(kinds, (GCompareFunc)g_strcmp0);
     g_ptr_array_add(kinds, NULL);
     return g_strjoinv("+", (char **)kinds->pdata);
+}
+
+/* What `faultline claims` weighs a run by (FlOutcome.figures). */
+static json_t *figures_of(const FlRunResult *res)
+{
+    json_t *m = res->metrics, *ops = json_object_get(m, "ops");
+    json_t *verdicts = json_object_get(json_object_get(m, "check"), "verdicts");
+    json_t *unmet = json_array();
+    for (guint i = 0; i < res->unmet->len; i++) {
+        const char *line = g_ptr_array_index(res->unmet, i);
+        const char *colon = strchr(line, ':');
+        json_array_append_new(unmet, json_stringn(line, colon ? (size_t)(colon - line) : strlen(line)));
+    }
+    return json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
+                     "unmet", unmet, "ok", json_object_get(ops, "ok"), "info",
+                     json_object_get(ops, "info"), "p99_ns",
+                     json_object_get(json_object_get(m, "latency_ns"), "p99"), "availability",
+                     json_object_get(m, "availability"));
 }
 
 /* One run of @seed, as the JSON text a worker sends back (free with free()). */
@@ -104,6 +124,7 @@ static char *run_seed(json_t *scenario, const char *file, uint64_t seed, double 
             /* The faults as the nemesis actually drew them: what shrinking
              * works on. */
             json_object_set_new(out, "explicit_faults", fl_faults_explicit(sc));
+            json_object_set_new(out, "figures", figures_of(&res));
             fl_run_result_clear(&res);
         }
         fl_scenario_free(sc);
@@ -292,6 +313,7 @@ static void finish(uint64_t seed, const char *text, size_t len, int status, FlOu
     o->virtual_s = json_number_value(json_object_get(j, "virtual_s"));
     o->resolved = json_incref(json_object_get(j, "resolved"));
     o->explicit_faults = json_incref(json_object_get(j, "explicit_faults"));
+    o->figures = json_incref(json_object_get(j, "figures"));
     o->failed = strcmp(o->kind, "ok") != 0;
     json_decref(j);
 }
@@ -340,6 +362,8 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
     FlFuzzReport *r = g_new0(FlFuzzReport, 1);
     r->failures = g_array_new(FALSE, TRUE, sizeof(FlOutcome));
     r->notes = g_ptr_array_new_with_free_func(g_free);
+    if (opt->keep_all)
+        r->all = g_array_new(FALSE, TRUE, sizeof(FlOutcome));
     g_autoptr(GArray) seeds = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     for (uint64_t s = opt->first; s <= opt->last; s++) {
         if ((s - opt->first) % opt->shards == opt->shard)
@@ -441,6 +465,14 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
         if (i < stop_at || opt->keep_going || stop_at == total || i == stop_at) {
             r->ran++;
             r->virtual_s += out[i].virtual_s;
+            if (r->all) {
+                FlOutcome copy = out[i];
+                copy.kind = g_strdup(copy.kind);
+                copy.detail = g_strdup(copy.detail);
+                copy.resolved = copy.explicit_faults = NULL;
+                copy.figures = copy.figures ? json_incref(copy.figures) : NULL;
+                g_array_append_val(r->all, copy);
+            }
             if (out[i].failed) {
                 g_array_append_val(r->failures, out[i]);
                 memset(&out[i], 0, sizeof out[i]);
@@ -466,6 +498,10 @@ void fl_fuzz_report_free(FlFuzzReport *r)
     for (guint i = 0; i < r->failures->len; i++)
         fl_outcome_clear(&g_array_index(r->failures, FlOutcome, i));
     g_array_free(r->failures, TRUE);
+    for (guint i = 0; r->all && i < r->all->len; i++)
+        fl_outcome_clear(&g_array_index(r->all, FlOutcome, i));
+    if (r->all)
+        g_array_free(r->all, TRUE);
     g_ptr_array_unref(r->notes);
     g_free(r);
 }

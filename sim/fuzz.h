@@ -24,6 +24,10 @@ typedef struct FlOutcome {
     json_t *resolved;    /* the scenario as run (seed and drawn values fixed); may be NULL */
     json_t *explicit_faults;  /* its faults with every nemesis replaced by what it drew; may be NULL */
     double virtual_s;    /* virtual time simulated */
+    /* What the run measured that claims are about (NULL if it died):
+     * {"verdicts": {model: verdict}, "unmet": [expectation keys missed],
+     *  "ok": n, "info": n, "p99_ns": n, "availability": x} */
+    json_t *figures;
 } FlOutcome;
 
 void fl_outcome_clear(FlOutcome *o);
@@ -44,12 +48,15 @@ typedef struct FlFuzzOptions {
     bool shrink;
     uint32_t shrink_runs;      /* most runs one shrink may use */
     bool progress;             /* on stderr */
+    bool keep_all;             /* report every seed's outcome, not only failures */
 } FlFuzzOptions;
 
 typedef struct FlFuzzReport {
     uint64_t ran;
     GArray *failures;          /* of FlOutcome, by seed; shrunk ones carry the shrunk scenario */
     GPtrArray *notes;          /* per failure: what shrinking did (same order) */
+    GArray *all;               /* with keep_all: of FlOutcome, every seed run, in seed
+                                * order, without resolved and explicit_faults */
     double seconds;
     double virtual_s;
     bool interrupted;

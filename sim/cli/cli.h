@@ -10,6 +10,7 @@
 int fl_cmd_run(int argc, char **argv);
 int fl_cmd_list(int argc, char **argv);
 int fl_cmd_fuzz(int argc, char **argv);
+int fl_cmd_claims(int argc, char **argv);
 int fl_cmd_replay(int argc, char **argv);
 int fl_cmd_plot(int argc, char **argv);
 int fl_cmd_report(int argc, char **argv);

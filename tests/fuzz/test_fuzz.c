@@ -210,6 +210,47 @@ static void test_check_is_the_default_expectation(void **st)
     g_free(r3);
 }
 
+/* `faultline claims` weighs each claim over seeds: the default claim of a
+ * named check fails on every seed of check-no-expect.json; stated as a
+ * violation it is true, with its rate; bounds report their worst seed. */
+static void test_claims_over_seeds(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "claims", NOEXPECT, "--seeds", "4", "--jobs", "2", "--json", NULL), 1);
+    json_t *doc = parse(out);
+    json_t *c = json_array_get(json_object_get(json_array_get(json_object_get(doc, "scenarios"), 0), "claims"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "claim")), "linearizable");
+    assert_string_equal(json_string_value(json_object_get(c, "expected")), "holds");
+    assert_int_equal(json_integer_value(json_object_get(c, "failed")), 4);
+    assert_int_equal(json_integer_value(json_object_get(c, "first_failing_seed")), 1);
+    assert_true(json_is_false(json_object_get(c, "true")));
+    json_decref(doc);
+
+    json_error_t je;
+    json_t *sc = json_load_file(NOEXPECT, 0, &je);
+    assert_non_null(sc);
+    json_object_set_new(sc, "expect", json_pack("{s:b,s:i}", "valid", 0, "min_ok", 10));
+    g_autofree char *stated = g_build_filename(dir, "stated.json", NULL);
+    assert_int_equal(json_dump_file(sc, stated, 0), 0);
+    char *o2 = NULL;
+    assert_int_equal(run(&o2, "claims", stated, "--seeds", "4", NULL), 0);
+    assert_non_null(strstr(o2, "violated on 4 of 4 seeds"));
+    assert_non_null(strstr(o2, "bound loose"));
+    /* --strict-bounds turns a loose bound into a false claim. */
+    char *o3 = NULL;
+    assert_int_equal(run(&o3, "claims", stated, "--seeds", "2", "--strict-bounds", NULL), 1);
+    char *o4 = NULL;
+    assert_int_equal(run(&o4, "claims", NULL), 2);
+    g_free(o4);
+    assert_int_equal(run(&o4, "claims", stated, "--seed-range", "5..2", NULL), 2);
+    json_decref(sc);
+    g_free(out);
+    g_free(o2);
+    g_free(o3);
+    g_free(o4);
+}
+
 static void test_interrupt_writes_what_was_found(void **st)
 {
     TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
@@ -365,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_shards_cover_range_once),
         cmocka_unit_test(test_found_shrunk_and_replayed),
         cmocka_unit_test(test_check_is_the_default_expectation),
+        cmocka_unit_test(test_claims_over_seeds),
         cmocka_unit_test(test_interrupt_writes_what_was_found),
         cmocka_unit_test(test_workers_match_single_runs),
         cmocka_unit_test(test_killed_worker_loses_nothing),
