@@ -28,8 +28,8 @@ static void clear_answers(Client *cl);
 static void schedule(FlWorld *w, uint32_t c, FlTime at, uint64_t what, uint64_t req)
 {
     FlEvent ev = { .kind = EV_CLIENT, .node = c, .a = what, .b = req };
-    FlEventId id = fl_sched_push(w->sched, at, &ev);
-    g_assert(id != 0);
+    if (fl_sched_push(w->sched, at, &ev) == 0)
+        fl_world_queue_full(w);
     if (what == CLIENT_TIMEOUT)
         w->clients[c].timer_at = at;
 }

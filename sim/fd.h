@@ -104,10 +104,10 @@ bool fl_fd_kind_parse(const char *name, FlFdKind *kind);
 #define FL_FD_PARAMS                                                                          \
     { "detector", FL_PARAM_ENUM, "\"heartbeat\"", "failure detector",                         \
       "perfect|heartbeat|eventually-perfect|phi-accrual", 0, 0 },                             \
-    { "fd_interval", FL_PARAM_DURATION, "\"100ms\"", "time between two heartbeats", NULL, 1,  \
-      1e12 },                                                                                 \
+    { "fd_interval", FL_PARAM_DURATION, "\"100ms\"", "time between two heartbeats", NULL, 1e3,  \
+      1e12 },                                                                               \
     { "fd_timeout", FL_PARAM_DURATION, "\"300ms\"",                                           \
-      "silence after which heartbeat (and first, eventually-perfect) suspects", NULL, 1, 1e12 }, \
+      "silence after which heartbeat (and first, eventually-perfect) suspects", NULL, 1e3, 1e12 }, \
     { "fd_increase", FL_PARAM_DURATION, "\"100ms\"",                                          \
       "eventually-perfect: timeout added after each false suspicion", NULL, 0, 1e12 },        \
     { "fd_phi", FL_PARAM_DOUBLE, "8", "phi-accrual: suspicion threshold", NULL, 0.1, 100 },   \

@@ -222,9 +222,11 @@ FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag)
     double rate = 1.0 + n->drift;
     FlDuration global = rate > 0 ? (FlDuration)ceil((double)after / rate) : after;
     FlEvent ev = { .kind = EV_TIMER, .node = n->id, .a = tag, .b = n->incarnation };
+    if (w->stopping)
+        return 0;
     FlEventId id = fl_sched_push(w->sched, w->now + (FlTime)global, &ev);
     if (id == 0)
-        g_error("faultline: more than %u events pending", FL_SCHED_MAX_PENDING);
+        fl_world_queue_full(w);   /* the run ends at its next event */
     return id;
 }
 

@@ -672,9 +672,10 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         return false;
     bool ok = true;
     if (json_object_get(in, "valid")) {
-        bool v;
+        bool v = false;
         ok = fl_jv_bool(jv, in, "/expect", "valid", out, true, false, &v);
-        e->valid = v;
+        if (ok)
+            e->valid = v;
         if (ok && !sc->consistency)
             return fl_jv_errorf(jv, "/expect", "valid",
                                 "an expected verdict needs a check (give /check/consistency)");
@@ -809,6 +810,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
     sc->seed = (uint64_t)seed;
     sc->duration = duration;
     sc->max_events = (uint64_t)max_events;
+    sc->pace_guard = true;
     if (!load_network(&jv, sc, json_object_get(root, "network"), out) ||
         !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
         !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||

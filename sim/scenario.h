@@ -84,6 +84,10 @@ typedef struct FlScenario {
     uint64_t seed;
     FlDuration duration;
     uint64_t max_events;
+    /* Stop early a run whose pace projects past max_events (world.c).  Set
+     * for scenario files; off for scenarios built in code (benchmarks run
+     * until their queue drains, long before `duration`). */
+    bool pace_guard;
 
     const FlProtocol *protocol;
     uint32_t nodes;

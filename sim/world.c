@@ -41,11 +41,26 @@ void fl_world_buf_free(FlWorld *w, void *buf, size_t len)
         g_free(buf);
 }
 
-static void push(FlWorld *w, FlTime at, const FlEvent *ev)
+static void free_event_data(FlWorld *w, FlEvent *ev);
+
+/* A full queue ends the run with a message, not an abort: it is what a
+ * scenario asking for a timer every nanosecond gets, and bad input must never
+ * crash the program. */
+void fl_world_queue_full(FlWorld *w)
 {
-    if (fl_sched_push(w->sched, at, ev) == 0)
-        g_error("faultline: more than %u events pending: a protocol floods the network",
-                FL_SCHED_MAX_PENDING);
+    fl_world_refuse(w, "%s: more than %u events pending at t=%" G_GUINT64_FORMAT "ns: the "
+                    "protocol floods the network, or a parameter asks for more messages or "
+                    "timers than a simulation can hold (a period of a few nanoseconds?)",
+                    w->sc->file ? w->sc->file : w->sc->name, FL_SCHED_MAX_PENDING, w->now);
+}
+
+static void push(FlWorld *w, FlTime at, FlEvent *ev)
+{
+    if (w->stopping || fl_sched_push(w->sched, at, ev) == 0) {
+        if (!w->stopping)
+            fl_world_queue_full(w);
+        free_event_data(w, ev);
+    }
 }
 
 void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
@@ -380,6 +395,27 @@ int fl_world_run(FlWorld *w, GError **err)
                         "the run passed its limit of %" G_GUINT64_FORMAT
                         " events at t=%" G_GUINT64_FORMAT "ns (raise max_events)",
                         limit, at);
+            return -1;
+        }
+        /* A run that could never finish (a parameter asking for a timer
+         * every nanosecond, say) says so at once, not after hours: from a
+         * million events on, it stops once its pace projects past the
+         * limit. */
+        if ((w->stats.events & 0xffff) == 0 && w->stats.events >= (1u << 20) &&
+            w->sc->pace_guard && at > 0 &&
+            (double)w->stats.events * ((double)w->end / (double)at) > (double)limit) {
+            free_event_data(w, &ev);
+            fl_sched_release(w->sched, id);
+            char a[32], b[32];
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT,
+                        "%s: the run would need about %.3g events to reach its duration of %s "
+                        "(%" G_GUINT64_FORMAT " events by t=%s), more than max_events (%"
+                        G_GUINT64_FORMAT "): some parameter asks for more work than a "
+                        "simulation can do (a period of a few nanoseconds?); raise max_events "
+                        "to run it anyway", w->sc->file ? w->sc->file : w->sc->name,
+                        (double)w->stats.events * ((double)w->end / (double)at),
+                        fl_duration_format((FlDuration)w->end, a), w->stats.events,
+                        fl_duration_format((FlDuration)at, b), limit);
             return -1;
         }
         FlNode *n = ev.node < w->nnodes ? &w->nodes[ev.node] : NULL;

@@ -132,6 +132,8 @@ void fl_world_buf_free(FlWorld *w, void *buf, size_t len);
  * wins).  For configurations found impossible only at run time, such as a
  * perfect failure detector without a synchronous network. */
 void fl_world_refuse(FlWorld *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Refuses the run because the event queue is full (FL_SCHED_MAX_PENDING). */
+void fl_world_queue_full(FlWorld *w);
 
 /* fd.c: the failure detectors' accounting, told of every crash and
  * restart, closed at the end of the run. */

@@ -44,10 +44,11 @@ static guint key_index(FlHistory *h, GHashTable *idx, const FlOp *op)
 static gboolean same_read(FlHistory *h, const FlOp *a, const FlOp *b, gboolean set)
 {
     if (!set) return a->a == b->a;
+    /* Empty reads may have no items array at all: memcmp must not see NULL. */
     return a->n_items == b->n_items &&
-           memcmp(&g_array_index(h->ctx.items, guint32, a->items),
+           (a->n_items == 0 || memcmp(&g_array_index(h->ctx.items, guint32, a->items),
                   &g_array_index(h->ctx.items, guint32, b->items),
-                  a->n_items * sizeof(guint32)) == 0;
+                  a->n_items * sizeof(guint32)) == 0);
 }
 
 static void show(FlHistory *h, const FlOp *op, GString *out)
