@@ -57,6 +57,7 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m)
         put_bool(w, m->append_reply.success);
         fl_put_u64(w, m->append_reply.index);
         fl_put_u64(w, m->append_reply.read_seq);
+        put_bool(w, m->append_reply.amnesiac);
         break;
     case RAFT_MSG_SNAP:
         fl_put_u64(w, m->snap.last_index);
@@ -70,6 +71,7 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m)
         fl_put_u64(w, m->snap_reply.last_index);
         fl_put_u64(w, m->snap_reply.offset);
         fl_put_u64(w, m->snap_reply.read_seq);
+        put_bool(w, m->snap_reply.amnesiac);
         break;
     default:
         g_assert_not_reached();
@@ -140,6 +142,7 @@ static bool decode_append_reply(FlReader *r, RaftMsg *m)
     bool ok = get_bool(r, &m->append_reply.success);
     m->append_reply.index = fl_get_u64(r);
     m->append_reply.read_seq = fl_get_u64(r);
+    ok = get_bool(r, &m->append_reply.amnesiac) && ok;
     return ok && fl_reader_done(r) && m->term >= 1 && sane(m->append_reply.index) &&
            sane(m->append_reply.read_seq);
 }
@@ -164,7 +167,8 @@ static bool decode_snap_reply(FlReader *r, RaftMsg *m)
     m->snap_reply.last_index = fl_get_u64(r);
     m->snap_reply.offset = fl_get_u64(r);
     m->snap_reply.read_seq = fl_get_u64(r);
-    return fl_reader_done(r) && m->term >= 1 && sane(m->snap_reply.last_index) &&
+    bool ok = get_bool(r, &m->snap_reply.amnesiac);
+    return ok && fl_reader_done(r) && m->term >= 1 && sane(m->snap_reply.last_index) &&
            m->snap_reply.offset <= RAFT_MAX_SNAPSHOT && sane(m->snap_reply.read_seq);
 }
 

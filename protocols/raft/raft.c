@@ -122,6 +122,8 @@ typedef struct Peer {
     uint64_t read_acked;   /* highest ReadIndex round it answered this term */
     FlTime last_ack;       /* leader's local time of its last reply */
     uint64_t snap_offset;  /* bytes of the leader's snapshot it holds */
+    bool amnesiac;         /* its last reply said it is recovering (note 11):
+                              its match does not count toward a commit */
 } Peer;
 
 /* A client write the leader proposed and has not answered. */
@@ -328,6 +330,8 @@ static void persist_all(FlNode *n, Raft *r)
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     raft_wal_put_all(&w, r->wal_gen, &r->log, r->term, r->vote);
+    if (r->amnesiac)
+        raft_wal_put_amnesia(&w, r->amnesia_term);   /* note 11: it outlives a plain crash */
     fl_disk_write(n, wal_file(r->wal_gen), w.data, w.len);
     fl_writer_deinit(&w);
     make_durable(n, r, wal_file(r->wal_gen));
@@ -476,13 +480,27 @@ static void release_clients(FlNode *n, Raft *r)
 
 /* ---- Role changes (note 1) ------------------------------------------ */
 
-/* Note 11: caught up by a leader, to its commit index @commit. */
+/* Note 11: recovered once our log matches that of a leader of a term at
+ * least amnesia_term up to its commit index @commit, and the entry there is
+ * of the leader's own term: then every entry committed in any earlier term
+ * is below it, so we hold again all we may have acknowledged, and the term
+ * we are in was won by a majority after our damage. */
 static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term, uint64_t match,
                          uint64_t commit)
 {
-    if (!r->amnesiac || leader_term < r->amnesia_term || match < commit)
+    uint64_t t;
+    if (!r->amnesiac || leader_term < r->amnesia_term || match < commit ||
+        !raft_log_term_at(&r->log, commit, &t) || t != leader_term)
         return;
     r->amnesiac = false;
+    r->amnesia_term = 0;
+    uint8_t buf[32];
+    FlWriter w;
+    fl_writer_init(&w, buf, sizeof buf);
+    raft_wal_put_amnesia(&w, 0);
+    fl_disk_append(n, wal_file(r->wal_gen), w.data, w.len);
+    fl_writer_deinit(&w);
+    make_durable(n, r, wal_file(r->wal_gen));
     fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
 }
 
@@ -620,7 +638,7 @@ static void advance_commit(FlNode *n, Raft *r)
     g_autofree uint64_t *big = r->nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, r->nodes) : NULL;
     uint64_t *match = big ? big : small;
     for (uint32_t i = 0; i < r->nodes; i++)
-        match[i] = i == r->self ? last_index(r) : r->peers[i].match;
+        match[i] = i == r->self ? last_index(r) : r->peers[i].amnesiac ? 0 : r->peers[i].match;
     uint64_t c = raft_log_commit_index(&r->log, match, r->nodes, r->term, r->commit,
                                        r->bug == BUG_COMMIT_OLD_TERM);
     if (c > r->commit) {
@@ -833,6 +851,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     /* Rule 1: reply false if term < currentTerm. */
     if (m->term < r->term) {
         reply.term = r->term;
+        reply.append_reply.amnesiac = r->amnesiac;
         send_msg(n, r, from, &reply);
         return;
     }
@@ -853,6 +872,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
                   : raft_log_match(&r->log, prev, m->append.prev_term);
     if (!ok) {
         reply.append_reply.index = raft_log_conflict_hint(&r->log, prev, r->commit);
+        reply.append_reply.amnesiac = r->amnesiac;
         send_msg(n, r, from, &reply);
         return;
     }
@@ -871,12 +891,14 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     cure_amnesia(n, r, m->term, match, m->append.commit);
     reply.append_reply.success = true;
     reply.append_reply.index = match;
+    reply.append_reply.amnesiac = r->amnesiac;   /* note 11: not counted while set */
     send_msg(n, r, from, &reply);
 }
 
 /* What any reply from a follower of our term tells the leader: it is alive
  * (check-quorum) and it answered ReadIndex round @read_seq. */
-static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint64_t read_seq)
+static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint64_t read_seq,
+                          bool amnesiac)
 {
     if (term > r->term) {
         become_follower(n, r, term, RAFT_NO_NODE);
@@ -886,7 +908,10 @@ static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint
         return NULL;
     Peer *p = &r->peers[from];
     p->last_ack = fl_now(n);
-    if (read_seq <= r->read_seq && read_seq > p->read_acked)
+    /* Note 11: a recovering follower may have forgotten a newer term, so
+     * it confirms neither a commit nor our leadership for a read. */
+    p->amnesiac = amnesiac;
+    if (!amnesiac && read_seq <= r->read_seq && read_seq > p->read_acked)
         p->read_acked = read_seq;
     return p;
 }
@@ -896,7 +921,8 @@ static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint
  * retry. */
 static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
 {
-    Peer *p = leader_heard(n, r, from, m->term, m->append_reply.read_seq);
+    Peer *p = leader_heard(n, r, from, m->term, m->append_reply.read_seq,
+                           m->append_reply.amnesiac);
     if (!p)
         return;
     uint64_t last = last_index(r);
@@ -904,7 +930,9 @@ static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (index > last)
         return;   /* more than we ever sent: not to be trusted */
     if (m->append_reply.success) {
-        if (index > p->match)
+        /* A recovering follower says what it holds now, which may be less
+         * than it acknowledged before its disk was damaged (note 11). */
+        if (index > p->match || m->append_reply.amnesiac)
             p->match = index;
         if (p->next < p->match + 1)
             p->next = p->match + 1;
@@ -913,6 +941,10 @@ static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         if (r->role == LEADER && p->next <= last_index(r))
             send_append(n, r, from);
     } else {
+        /* Entries it acknowledged are gone if it is recovering (note 11):
+         * probe back from its hint, below what it had matched. */
+        if (m->append_reply.amnesiac)
+            p->match = 0;
         uint64_t next = index + 1 > p->match + 1 ? index + 1 : p->match + 1;
         if (next < p->next) {
             p->next = next;
@@ -954,6 +986,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.snap_reply.last_index = m->snap.last_index;
     reply.snap_reply.read_seq = m->snap.read_seq;
     /* Rule 1: reply immediately if term < currentTerm. */
+    reply.snap_reply.amnesiac = r->amnesiac;   /* note 11; a snapshot does not cure it */
     if (m->term < r->term) {
         reply.term = r->term;
         send_msg(n, r, from, &reply);
@@ -967,7 +1000,6 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.term = r->term;
     if (m->snap.last_index <= r->commit) {
         /* We hold it all, committed: say so. */
-        cure_amnesia(n, r, m->term, 0, 0);
         reply.snap_reply.offset = m->snap.total;
         send_msg(n, r, from, &reply);
         return;
@@ -995,15 +1027,14 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (r->snap_in->len == r->snap_in_total) {
         install_snapshot(n, r);
         reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
-        if (!r->snap_in)
-            cure_amnesia(n, r, m->term, 0, 0);
     }
     send_msg(n, r, from, &reply);
 }
 
 static void on_snap_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
 {
-    Peer *p = leader_heard(n, r, from, m->term, m->snap_reply.read_seq);
+    Peer *p = leader_heard(n, r, from, m->term, m->snap_reply.read_seq,
+                           m->snap_reply.amnesiac);
     if (!p)
         return;
     if (r->snap && m->snap_reply.last_index == r->log.base && m->snap_reply.offset <= r->snap->len) {
@@ -1237,9 +1268,17 @@ static void load_disk(FlNode *n, Raft *r)
         raft_log_install(&r->log, snap_index, snap_term);
     }
     r->commit = r->applied = r->log.base;
-    if (damaged) {
+    if (d[use].amnesia_term) {
+        /* Note 11: damage found at an earlier start, not yet recovered from;
+         * the rewrite since then hid it from the checksums. */
         r->amnesiac = true;
-        r->amnesia_term = r->term > last_term(r) ? r->term : last_term(r);
+        r->amnesia_term = d[use].amnesia_term;
+    }
+    if (damaged) {
+        uint64_t t = r->term > last_term(r) ? r->term : last_term(r);
+        if (!r->amnesiac || t > r->amnesia_term)
+            r->amnesia_term = t;
+        r->amnesiac = true;
         /* Our vote in this term may be what was lost: count it as cast. */
         if (r->term < r->amnesia_term)
             r->term = r->amnesia_term;
@@ -1251,6 +1290,8 @@ static void load_disk(FlNode *n, Raft *r)
                r->log.base, last_index(r));
     if (damaged)
         fl_log(n, "disk damage found: no votes until a leader has caught us up");
+    else if (r->amnesiac)
+        fl_log(n, "still recovering from disk damage: no votes until a leader has caught us up");
 }
 
 static void raft_init(FlNode *n, void *state)
