@@ -73,6 +73,12 @@
  *                     confirming that it still leads.
  *    no-log-check     a follower accepts AppendEntries whenever it holds
  *                     an entry at prevLogIndex, without comparing terms.
+ *    naive-recovery   the recovery of note 11 as first written: the node
+ *                     keeps "recovering" in memory only, is cured by any
+ *                     leader whose commit index it has reached (or by a
+ *                     snapshot), and acknowledges as usual meanwhile, so
+ *                     the leader counts it, at the match index it had
+ *                     before the damage, in every majority.
  *
  * 10. Timers.  Each armed timer's tag holds its kind (low 4 bits) and a
  *     generation drawn from one counter; the handler acts only on the tag
@@ -81,17 +87,42 @@
  *
  * 11. Damaged disks.  Raft assumes that what was synced stays.  When
  *     recovery finds that it did not (a torn or corrupt record, a snapshot
- *     that does not decode), the node may have forgotten a vote or entries
- *     it acknowledged.  It counts its vote in the last term it remembers as
- *     cast (a torn write loses only the last record, so that is the term a
- *     lost vote was in), and it neither votes nor campaigns, though it
- *     follows, until a leader has brought its log up to that leader's
- *     commit index: by then it holds again what it had acknowledged and
- *     was committed.  This is the idea of protocol-aware recovery
- *     (Alagappan et al., FAST 2018) in its simplest form; it narrows what
- *     a damaged disk can break without closing it (a corrupt block may
- *     lose more than the last record), and a majority of damaged nodes
- *     cannot elect anyone until one of them is caught up.
+ *     that does not decode), the node may have forgotten a vote, a term,
+ *     or entries it acknowledged.  Following protocol-aware recovery
+ *     (Alagappan et al., FAST 2018: a node whose promises may be lost
+ *     neither votes nor acknowledges until it has recovered them) and
+ *     Paxos Made Live §5.1 (a replica with a corrupted disk is a
+ *     non-voting member until it has seen a full instance that began after
+ *     its recovery), the node becomes amnesiac:
+ *     a. It counts its vote in the last term it remembers as cast (a torn
+ *        write loses only the last record, so that is the term a lost vote
+ *        was in), and it neither votes nor campaigns, though it follows.
+ *     b. Its AppendEntries and InstallSnapshot replies say so, and the
+ *        leader counts them neither toward a commit nor toward a ReadIndex
+ *        round: having forgotten a newer term, it could accept a deposed
+ *        leader's entries, and the match it acknowledged before the damage
+ *        may be gone (the leader takes its match from what it says now, and
+ *        probes back below the old one).
+ *     c. It stays amnesiac until its log matches a leader's up to that
+ *        leader's commit index AND the entry there is of the leader's own
+ *        term: the leader's term then began, and committed, after the
+ *        damage, and every entry committed earlier lies below that index
+ *        (a commit index from an earlier term could stop short of entries
+ *        the node had acknowledged and lost).  A snapshot does not cure it.
+ *     d. The state is durable (an AMNESIA record in the WAL, cleared by a
+ *        later one): the WAL is rewritten whole at every start, so the
+ *        checksums no longer show the damage, and a plain crash before the
+ *        cure must not turn the node back into a voter with holes in its
+ *        log.  Seeds 90 and 157 of raft-disk-crash.json were exactly that:
+ *        a restarted node voted with a log missing committed entries.
+ *     What stays beyond reach: a corrupt block may lose more than the last
+ *     record, so the term of a lost vote may be above the one remembered
+ *     (the vote was then in a term whose RequestVote reached too few
+ *     others to matter unless messages were delayed past the restart); and
+ *     when a majority is amnesiac at once nobody can be elected until a
+ *     leader of a new term catches one of them up, which needs a majority
+ *     of voters: safety over liveness, as it must be when what was
+ *     promised may be gone.
  */
 #include "protocols/raft/raft.h"
 
@@ -106,6 +137,7 @@ typedef enum {
     BUG_NO_PERSIST,
     BUG_STALE_READ,
     BUG_NO_LOG_CHECK,
+    BUG_NAIVE_RECOVERY,
 } Bug;
 
 enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_FLUSH };
@@ -210,7 +242,7 @@ static const FlParam raft_params[] = {
     { "check_quorum", FL_PARAM_BOOL, "true",
       "a leader that has not heard from a majority for an election timeout steps down", NULL, 0, 0 },
     { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake, for teaching (see raft.c note 9)",
-      "none|commit-old-term|no-persist|stale-read|no-log-check", 0, 0 },
+      "none|commit-old-term|no-persist|stale-read|no-log-check|naive-recovery", 0, 0 },
     { NULL },
 };
 
@@ -330,7 +362,7 @@ static void persist_all(FlNode *n, Raft *r)
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     raft_wal_put_all(&w, r->wal_gen, &r->log, r->term, r->vote);
-    if (r->amnesiac)
+    if (r->amnesiac && r->bug != BUG_NAIVE_RECOVERY)
         raft_wal_put_amnesia(&w, r->amnesia_term);   /* note 11: it outlives a plain crash */
     fl_disk_write(n, wal_file(r->wal_gen), w.data, w.len);
     fl_writer_deinit(&w);
@@ -489,11 +521,17 @@ static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term, uint64_t matc
                          uint64_t commit)
 {
     uint64_t t;
-    if (!r->amnesiac || leader_term < r->amnesia_term || match < commit ||
-        !raft_log_term_at(&r->log, commit, &t) || t != leader_term)
+    if (!r->amnesiac || leader_term < r->amnesia_term || match < commit)
+        return;
+    if (r->bug != BUG_NAIVE_RECOVERY &&
+        (!raft_log_term_at(&r->log, commit, &t) || t != leader_term))
         return;
     r->amnesiac = false;
     r->amnesia_term = 0;
+    if (r->bug == BUG_NAIVE_RECOVERY) {
+        fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
+        return;
+    }
     uint8_t buf[32];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
@@ -843,6 +881,13 @@ static void on_vote_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         become_leader(n, r);
 }
 
+/* Note 11: whether our acknowledgements must not count; the
+ * naive-recovery bug never says so. */
+static bool ack_withheld(const Raft *r)
+{
+    return r->amnesiac && r->bug != BUG_NAIVE_RECOVERY;
+}
+
 /* Figure 2, AppendEntries RPC, receiver implementation, rules 1 to 5. */
 static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
 {
@@ -851,7 +896,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     /* Rule 1: reply false if term < currentTerm. */
     if (m->term < r->term) {
         reply.term = r->term;
-        reply.append_reply.amnesiac = r->amnesiac;
+        reply.append_reply.amnesiac = ack_withheld(r);
         send_msg(n, r, from, &reply);
         return;
     }
@@ -872,7 +917,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
                   : raft_log_match(&r->log, prev, m->append.prev_term);
     if (!ok) {
         reply.append_reply.index = raft_log_conflict_hint(&r->log, prev, r->commit);
-        reply.append_reply.amnesiac = r->amnesiac;
+        reply.append_reply.amnesiac = ack_withheld(r);
         send_msg(n, r, from, &reply);
         return;
     }
@@ -891,7 +936,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     cure_amnesia(n, r, m->term, match, m->append.commit);
     reply.append_reply.success = true;
     reply.append_reply.index = match;
-    reply.append_reply.amnesiac = r->amnesiac;   /* note 11: not counted while set */
+    reply.append_reply.amnesiac = ack_withheld(r);   /* note 11: not counted while set */
     send_msg(n, r, from, &reply);
 }
 
@@ -986,7 +1031,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.snap_reply.last_index = m->snap.last_index;
     reply.snap_reply.read_seq = m->snap.read_seq;
     /* Rule 1: reply immediately if term < currentTerm. */
-    reply.snap_reply.amnesiac = r->amnesiac;   /* note 11; a snapshot does not cure it */
+    reply.snap_reply.amnesiac = ack_withheld(r);   /* note 11; a snapshot does not cure it */
     if (m->term < r->term) {
         reply.term = r->term;
         send_msg(n, r, from, &reply);
@@ -1000,6 +1045,8 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.term = r->term;
     if (m->snap.last_index <= r->commit) {
         /* We hold it all, committed: say so. */
+        if (r->bug == BUG_NAIVE_RECOVERY)
+            cure_amnesia(n, r, m->term, 0, 0);
         reply.snap_reply.offset = m->snap.total;
         send_msg(n, r, from, &reply);
         return;
@@ -1027,6 +1074,8 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (r->snap_in->len == r->snap_in_total) {
         install_snapshot(n, r);
         reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
+        if (!r->snap_in && r->bug == BUG_NAIVE_RECOVERY)
+            cure_amnesia(n, r, m->term, 0, 0);
     }
     send_msg(n, r, from, &reply);
 }
@@ -1205,6 +1254,8 @@ static Bug parse_bug(const char *s)
         return BUG_STALE_READ;
     if (strcmp(s, "no-log-check") == 0)
         return BUG_NO_LOG_CHECK;
+    if (strcmp(s, "naive-recovery") == 0)
+        return BUG_NAIVE_RECOVERY;
     return BUG_NONE;
 }
 

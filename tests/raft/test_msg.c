@@ -66,6 +66,7 @@ static RaftMsg sample(int type)
         m.append_reply.success = true;
         m.append_reply.index = 8;
         m.append_reply.read_seq = 11;
+        m.append_reply.amnesiac = true;
         break;
     case RAFT_MSG_SNAP:
         m.snap.last_index = 20;
@@ -130,6 +131,7 @@ static void test_round_trip(void **state)
             assert_true(back.append_reply.success);
             assert_int_equal(back.append_reply.index, 8);
             assert_int_equal(back.append_reply.read_seq, 11);
+            assert_true(back.append_reply.amnesiac);
             break;
         case RAFT_MSG_SNAP:
             assert_int_equal(back.snap.last_index, 20);
