@@ -47,6 +47,7 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m)
         fl_put_u64(w, m->append.prev_term);
         fl_put_u64(w, m->append.commit);
         fl_put_u64(w, m->append.read_seq);
+        put_bool(w, m->append.amnesia_seen);
         fl_put_u32(w, m->append.n);
         for (uint32_t i = 0; i < m->append.n; i++) {
             fl_put_u64(w, m->append.entries[i].term);
@@ -105,9 +106,10 @@ static bool decode_append(FlReader *r, RaftMsg *m, RaftEntry *buf, size_t cap)
     m->append.prev_term = fl_get_u64(r);
     m->append.commit = fl_get_u64(r);
     m->append.read_seq = fl_get_u64(r);
+    bool flag_ok = get_bool(r, &m->append.amnesia_seen);
     m->append.n = fl_get_u32(r);
     m->append.entries = NULL;
-    if (!fl_reader_ok(r) || m->term < 1 || !sane(m->append.prev_index) ||
+    if (!flag_ok || !fl_reader_ok(r) || m->term < 1 || !sane(m->append.prev_index) ||
         m->append.prev_term > m->term || (m->append.prev_index == 0) != (m->append.prev_term == 0) ||
         !sane(m->append.commit) || !sane(m->append.read_seq) || m->append.n > RAFT_MAX_BATCH ||
         m->append.n > fl_reader_left(r) / MIN_ENTRY_BYTES)

@@ -104,11 +104,17 @@
  *        may be gone (the leader takes its match from what it says now, and
  *        probes back below the old one).
  *     c. It stays amnesiac until its log matches a leader's up to that
- *        leader's commit index AND the entry there is of the leader's own
- *        term: the leader's term then began, and committed, after the
- *        damage, and every entry committed earlier lies below that index
- *        (a commit index from an earlier term could stop short of entries
- *        the node had acknowledged and lost).  A snapshot does not cure it.
+ *        leader's commit index, the entry there is of the leader's own
+ *        term, and the leader's AppendEntries says it has heard that the
+ *        node is recovering.  Own term: every entry committed in earlier
+ *        terms lies below that index (a commit index carried over from an
+ *        earlier term can stop short of entries the node acknowledged and
+ *        lost).  Heard: until its first flagged reply arrives, the leader
+ *        still counts the node at the match it acknowledged before the
+ *        damage, and may commit more with it; once heard, the commit index
+ *        rests on live acknowledgements only.  This is Paxos Made Live's
+ *        "a full instance that began after its recovery".  A snapshot does
+ *        not cure it.
  *     d. The state is durable (an AMNESIA record in the WAL, cleared by a
  *        later one): the WAL is rewritten whole at every start, so the
  *        checksums no longer show the damage, and a plain crash before the
@@ -462,9 +468,10 @@ static void send_append(FlNode *n, Raft *r, uint32_t to)
     m.append.prev_term = prev_term;
     m.append.commit = r->commit;
     m.append.read_seq = r->read_seq;
+    m.append.amnesia_seen = p->amnesiac;
     m.append.n = (uint32_t)count;
     m.append.entries = count ? (RaftEntry *)raft_log_get(&r->log, prev + 1) : NULL;
-    /* A heartbeat takes 45 bytes, and each entry 42 more. */
+    /* A heartbeat takes 46 bytes, and each entry 42 more. */
     uint8_t buf[1024];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
@@ -512,19 +519,19 @@ static void release_clients(FlNode *n, Raft *r)
 
 /* ---- Role changes (note 1) ------------------------------------------ */
 
-/* Note 11: recovered once our log matches that of a leader of a term at
- * least amnesia_term up to its commit index @commit, and the entry there is
- * of the leader's own term: then every entry committed in any earlier term
- * is below it, so we hold again all we may have acknowledged, and the term
- * we are in was won by a majority after our damage. */
+/* Note 11c: recovered once our log matches that of a leader of a term at
+ * least amnesia_term up to its commit index @commit, the entry there is of
+ * the leader's own term, and the leader said (@seen) that it had heard we
+ * are recovering, so that @commit counted none of our lost
+ * acknowledgements. */
 static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term, uint64_t match,
-                         uint64_t commit)
+                         uint64_t commit, bool seen)
 {
     uint64_t t;
     if (!r->amnesiac || leader_term < r->amnesia_term || match < commit)
         return;
     if (r->bug != BUG_NAIVE_RECOVERY &&
-        (!raft_log_term_at(&r->log, commit, &t) || t != leader_term))
+        (!seen || !raft_log_term_at(&r->log, commit, &t) || t != leader_term))
         return;
     r->amnesiac = false;
     r->amnesia_term = 0;
@@ -933,7 +940,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         log_commit(n, c);
         apply_committed(n, r);
     }
-    cure_amnesia(n, r, m->term, match, m->append.commit);
+    cure_amnesia(n, r, m->term, match, m->append.commit, m->append.amnesia_seen);
     reply.append_reply.success = true;
     reply.append_reply.index = match;
     reply.append_reply.amnesiac = ack_withheld(r);   /* note 11: not counted while set */
@@ -1046,7 +1053,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (m->snap.last_index <= r->commit) {
         /* We hold it all, committed: say so. */
         if (r->bug == BUG_NAIVE_RECOVERY)
-            cure_amnesia(n, r, m->term, 0, 0);
+            cure_amnesia(n, r, m->term, 0, 0, false);
         reply.snap_reply.offset = m->snap.total;
         send_msg(n, r, from, &reply);
         return;
@@ -1075,7 +1082,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         install_snapshot(n, r);
         reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
         if (!r->snap_in && r->bug == BUG_NAIVE_RECOVERY)
-            cure_amnesia(n, r, m->term, 0, 0);
+            cure_amnesia(n, r, m->term, 0, 0, false);
     }
     send_msg(n, r, from, &reply);
 }

@@ -210,6 +210,9 @@ typedef struct RaftMsg {
         struct {
             uint64_t prev_index, prev_term, commit;
             uint64_t read_seq;        /* ReadIndex round this message belongs to */
+            bool amnesia_seen;        /* the leader has heard that this follower is
+                                         recovering and counts none of its old
+                                         acknowledgements (raft.c note 11) */
             uint32_t n;
             RaftEntry *entries;       /* n of them (NULL if none); see raft_msg_decode */
             bool entries_owned;       /* decoded onto the heap: raft_msg_clear frees */

@@ -59,6 +59,7 @@ static RaftMsg sample(int type)
         m.append.prev_term = 2;
         m.append.commit = 4;
         m.append.read_seq = 11;
+        m.append.amnesia_seen = true;
         m.append.n = 3;
         m.append.entries = entries;
         break;
@@ -121,6 +122,7 @@ static void test_round_trip(void **state)
             assert_int_equal(back.append.prev_term, 2);
             assert_int_equal(back.append.commit, 4);
             assert_int_equal(back.append.read_seq, 11);
+            assert_true(back.append.amnesia_seen);
             assert_int_equal(back.append.n, 3);
             for (int i = 0; i < 3; i++) {
                 assert_int_equal(back.append.entries[i].term, entries[i].term);

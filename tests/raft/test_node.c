@@ -350,8 +350,9 @@ static void test_recover(void **state)
 
 /* Tearing the last synced write (here a vote) makes the node count that
  * vote as cast and abstain, and its acknowledgements say it is recovering,
- * until a leader has caught it up to a commit of the leader's own term; a
- * plain crash meanwhile does not end that (raft.c note 11). */
+ * until a leader that has heard so has caught it up to a commit of the
+ * leader's own term; a plain crash meanwhile does not end that (raft.c
+ * note 11). */
 static void damage_cb(FlWorld *w, void *ctx, uint64_t arg)
 {
     FlDisk *disk = fl_world_disk(w, 0);
@@ -382,7 +383,10 @@ static void test_torn_vote(void **state)
     feed(80, 2, &v3);                        /* a plain restart: still abstains */
     RaftEntry es3[] = { entry(3, 2) };
     RaftMsg a3 = append(3, 1, 1, 2, es3, 1);
-    feed(90, 1, &a3);                        /* caught up to a commit of term 3 */
+    feed(85, 1, &a3);                        /* the leader may count its old acks */
+    RaftMsg a3s = append(3, 1, 1, 2, es3, 1);
+    a3s.append.amnesia_seen = true;
+    feed(90, 1, &a3s);                       /* caught up to a commit of term 3, heard */
     RaftMsg v4 = vote(4, false, 2, 3);
     feed(100, 2, &v4);
     run();
@@ -395,7 +399,9 @@ static void test_torn_vote(void **state)
     assert_true(reply_to(1, 2)->append_reply.amnesiac);
     assert_false(reply_to(2, 2)->vote_reply.granted);
     assert_true(reply_to(1, 3)->append_reply.success);
-    assert_false(reply_to(1, 3)->append_reply.amnesiac);
+    assert_true(reply_to(1, 3)->append_reply.amnesiac);
+    assert_true(reply_to(1, 4)->append_reply.success);
+    assert_false(reply_to(1, 4)->append_reply.amnesiac);
     assert_true(reply_to(2, 3)->vote_reply.granted);
     RaftLog log;
     RaftDurable d;
