@@ -23,7 +23,7 @@
 
 #include <string.h>
 
-enum { REC_BASE = 1, REC_STATE = 2, REC_ENTRY = 3 };
+enum { REC_BASE = 1, REC_STATE = 2, REC_ENTRY = 3, REC_AMNESIA = 4 };
 enum { SNAP_MAGIC = 0x53544652u };   /* "RFTS" */
 
 void raft_log_init(RaftLog *log)
@@ -230,6 +230,13 @@ void raft_wal_put_base(FlWriter *w, uint64_t gen, uint64_t index, uint64_t term)
     record_end(w, at);
 }
 
+void raft_wal_put_amnesia(FlWriter *w, uint64_t term)
+{
+    size_t at = record_begin(w, REC_AMNESIA);
+    fl_put_u64(w, term);
+    record_end(w, at);
+}
+
 void raft_wal_put_all(FlWriter *w, uint64_t gen, const RaftLog *log, uint64_t term,
                       uint32_t vote)
 {
@@ -279,6 +286,12 @@ static bool replay_record(FlReader *r, RaftLog *log, RaftDurable *d)
         raft_log_append(log, &e);
         return true;
     }
+    case REC_AMNESIA:
+        term = fl_get_u64(r);
+        if (!fl_reader_done(r) || term > RAFT_MAX_INDEX)
+            return false;
+        d->amnesia_term = term;
+        return true;
     default:
         return false;
     }
@@ -311,6 +324,7 @@ void raft_wal_replay(const uint8_t *p, size_t len, RaftLog *log, RaftDurable *d)
         raft_log_clear(log, 0, 0);
         d->term = 0;
         d->vote = RAFT_NO_NODE;
+        d->amnesia_term = 0;
     }
 }
 

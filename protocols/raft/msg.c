@@ -47,6 +47,7 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m)
         fl_put_u64(w, m->append.prev_term);
         fl_put_u64(w, m->append.commit);
         fl_put_u64(w, m->append.read_seq);
+        put_bool(w, m->append.amnesia_seen);
         fl_put_u32(w, m->append.n);
         for (uint32_t i = 0; i < m->append.n; i++) {
             fl_put_u64(w, m->append.entries[i].term);
@@ -57,6 +58,7 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m)
         put_bool(w, m->append_reply.success);
         fl_put_u64(w, m->append_reply.index);
         fl_put_u64(w, m->append_reply.read_seq);
+        put_bool(w, m->append_reply.amnesiac);
         break;
     case RAFT_MSG_SNAP:
         fl_put_u64(w, m->snap.last_index);
@@ -70,6 +72,7 @@ void raft_msg_encode(FlWriter *w, const RaftMsg *m)
         fl_put_u64(w, m->snap_reply.last_index);
         fl_put_u64(w, m->snap_reply.offset);
         fl_put_u64(w, m->snap_reply.read_seq);
+        put_bool(w, m->snap_reply.amnesiac);
         break;
     default:
         g_assert_not_reached();
@@ -103,9 +106,10 @@ static bool decode_append(FlReader *r, RaftMsg *m, RaftEntry *buf, size_t cap)
     m->append.prev_term = fl_get_u64(r);
     m->append.commit = fl_get_u64(r);
     m->append.read_seq = fl_get_u64(r);
+    bool flag_ok = get_bool(r, &m->append.amnesia_seen);
     m->append.n = fl_get_u32(r);
     m->append.entries = NULL;
-    if (!fl_reader_ok(r) || m->term < 1 || !sane(m->append.prev_index) ||
+    if (!flag_ok || !fl_reader_ok(r) || m->term < 1 || !sane(m->append.prev_index) ||
         m->append.prev_term > m->term || (m->append.prev_index == 0) != (m->append.prev_term == 0) ||
         !sane(m->append.commit) || !sane(m->append.read_seq) || m->append.n > RAFT_MAX_BATCH ||
         m->append.n > fl_reader_left(r) / MIN_ENTRY_BYTES)
@@ -140,6 +144,7 @@ static bool decode_append_reply(FlReader *r, RaftMsg *m)
     bool ok = get_bool(r, &m->append_reply.success);
     m->append_reply.index = fl_get_u64(r);
     m->append_reply.read_seq = fl_get_u64(r);
+    ok = get_bool(r, &m->append_reply.amnesiac) && ok;
     return ok && fl_reader_done(r) && m->term >= 1 && sane(m->append_reply.index) &&
            sane(m->append_reply.read_seq);
 }
@@ -164,7 +169,8 @@ static bool decode_snap_reply(FlReader *r, RaftMsg *m)
     m->snap_reply.last_index = fl_get_u64(r);
     m->snap_reply.offset = fl_get_u64(r);
     m->snap_reply.read_seq = fl_get_u64(r);
-    return fl_reader_done(r) && m->term >= 1 && sane(m->snap_reply.last_index) &&
+    bool ok = get_bool(r, &m->snap_reply.amnesiac);
+    return ok && fl_reader_done(r) && m->term >= 1 && sane(m->snap_reply.last_index) &&
            m->snap_reply.offset <= RAFT_MAX_SNAPSHOT && sane(m->snap_reply.read_seq);
 }
 

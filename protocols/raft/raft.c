@@ -73,6 +73,12 @@
  *                     confirming that it still leads.
  *    no-log-check     a follower accepts AppendEntries whenever it holds
  *                     an entry at prevLogIndex, without comparing terms.
+ *    naive-recovery   the recovery of note 11 as first written: the node
+ *                     keeps "recovering" in memory only, is cured by any
+ *                     leader whose commit index it has reached (or by a
+ *                     snapshot), and acknowledges as usual meanwhile, so
+ *                     the leader counts it, at the match index it had
+ *                     before the damage, in every majority.
  *
  * 10. Timers.  Each armed timer's tag holds its kind (low 4 bits) and a
  *     generation drawn from one counter; the handler acts only on the tag
@@ -81,17 +87,48 @@
  *
  * 11. Damaged disks.  Raft assumes that what was synced stays.  When
  *     recovery finds that it did not (a torn or corrupt record, a snapshot
- *     that does not decode), the node may have forgotten a vote or entries
- *     it acknowledged.  It counts its vote in the last term it remembers as
- *     cast (a torn write loses only the last record, so that is the term a
- *     lost vote was in), and it neither votes nor campaigns, though it
- *     follows, until a leader has brought its log up to that leader's
- *     commit index: by then it holds again what it had acknowledged and
- *     was committed.  This is the idea of protocol-aware recovery
- *     (Alagappan et al., FAST 2018) in its simplest form; it narrows what
- *     a damaged disk can break without closing it (a corrupt block may
- *     lose more than the last record), and a majority of damaged nodes
- *     cannot elect anyone until one of them is caught up.
+ *     that does not decode), the node may have forgotten a vote, a term,
+ *     or entries it acknowledged.  Following protocol-aware recovery
+ *     (Alagappan et al., FAST 2018: a node whose promises may be lost
+ *     neither votes nor acknowledges until it has recovered them) and
+ *     Paxos Made Live §5.1 (a replica with a corrupted disk is a
+ *     non-voting member until it has seen a full instance that began after
+ *     its recovery), the node becomes amnesiac:
+ *     a. It counts its vote in the last term it remembers as cast (a torn
+ *        write loses only the last record, so that is the term a lost vote
+ *        was in), and it neither votes nor campaigns, though it follows.
+ *     b. Its AppendEntries and InstallSnapshot replies say so, and the
+ *        leader counts them neither toward a commit nor toward a ReadIndex
+ *        round: having forgotten a newer term, it could accept a deposed
+ *        leader's entries, and the match it acknowledged before the damage
+ *        may be gone (the leader takes its match from what it says now, and
+ *        probes back below the old one).
+ *     c. It stays amnesiac until its log matches a leader's up to that
+ *        leader's commit index, the entry there is of the leader's own
+ *        term, and the leader's AppendEntries says it has heard that the
+ *        node is recovering.  Own term: every entry committed in earlier
+ *        terms lies below that index (a commit index carried over from an
+ *        earlier term can stop short of entries the node acknowledged and
+ *        lost).  Heard: until its first flagged reply arrives, the leader
+ *        still counts the node at the match it acknowledged before the
+ *        damage, and may commit more with it; once heard, the commit index
+ *        rests on live acknowledgements only.  This is Paxos Made Live's
+ *        "a full instance that began after its recovery".  A snapshot does
+ *        not cure it.
+ *     d. The state is durable (an AMNESIA record in the WAL, cleared by a
+ *        later one): the WAL is rewritten whole at every start, so the
+ *        checksums no longer show the damage, and a plain crash before the
+ *        cure must not turn the node back into a voter with holes in its
+ *        log.  Seeds 90 and 157 of raft-disk-crash.json were exactly that:
+ *        a restarted node voted with a log missing committed entries.
+ *     What stays beyond reach: a corrupt block may lose more than the last
+ *     record, so the term of a lost vote may be above the one remembered
+ *     (the vote was then in a term whose RequestVote reached too few
+ *     others to matter unless messages were delayed past the restart); and
+ *     when a majority is amnesiac at once nobody can be elected until a
+ *     leader of a new term catches one of them up, which needs a majority
+ *     of voters: safety over liveness, as it must be when what was
+ *     promised may be gone.
  */
 #include "protocols/raft/raft.h"
 
@@ -106,6 +143,7 @@ typedef enum {
     BUG_NO_PERSIST,
     BUG_STALE_READ,
     BUG_NO_LOG_CHECK,
+    BUG_NAIVE_RECOVERY,
 } Bug;
 
 enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_FLUSH };
@@ -122,6 +160,8 @@ typedef struct Peer {
     uint64_t read_acked;   /* highest ReadIndex round it answered this term */
     FlTime last_ack;       /* leader's local time of its last reply */
     uint64_t snap_offset;  /* bytes of the leader's snapshot it holds */
+    bool amnesiac;         /* its last reply said it is recovering (note 11):
+                              its match does not count toward a commit */
 } Peer;
 
 /* A client write the leader proposed and has not answered. */
@@ -208,7 +248,7 @@ static const FlParam raft_params[] = {
     { "check_quorum", FL_PARAM_BOOL, "true",
       "a leader that has not heard from a majority for an election timeout steps down", NULL, 0, 0 },
     { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake, for teaching (see raft.c note 9)",
-      "none|commit-old-term|no-persist|stale-read|no-log-check", 0, 0 },
+      "none|commit-old-term|no-persist|stale-read|no-log-check|naive-recovery", 0, 0 },
     { NULL },
 };
 
@@ -328,6 +368,8 @@ static void persist_all(FlNode *n, Raft *r)
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     raft_wal_put_all(&w, r->wal_gen, &r->log, r->term, r->vote);
+    if (r->amnesiac && r->bug != BUG_NAIVE_RECOVERY)
+        raft_wal_put_amnesia(&w, r->amnesia_term);   /* note 11: it outlives a plain crash */
     fl_disk_write(n, wal_file(r->wal_gen), w.data, w.len);
     fl_writer_deinit(&w);
     make_durable(n, r, wal_file(r->wal_gen));
@@ -426,9 +468,10 @@ static void send_append(FlNode *n, Raft *r, uint32_t to)
     m.append.prev_term = prev_term;
     m.append.commit = r->commit;
     m.append.read_seq = r->read_seq;
+    m.append.amnesia_seen = p->amnesiac;
     m.append.n = (uint32_t)count;
     m.append.entries = count ? (RaftEntry *)raft_log_get(&r->log, prev + 1) : NULL;
-    /* A heartbeat takes 45 bytes, and each entry 42 more. */
+    /* A heartbeat takes 46 bytes, and each entry 42 more. */
     uint8_t buf[1024];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
@@ -476,13 +519,33 @@ static void release_clients(FlNode *n, Raft *r)
 
 /* ---- Role changes (note 1) ------------------------------------------ */
 
-/* Note 11: caught up by a leader, to its commit index @commit. */
+/* Note 11c: recovered once our log matches that of a leader of a term at
+ * least amnesia_term up to its commit index @commit, the entry there is of
+ * the leader's own term, and the leader said (@seen) that it had heard we
+ * are recovering, so that @commit counted none of our lost
+ * acknowledgements. */
 static void cure_amnesia(FlNode *n, Raft *r, uint64_t leader_term, uint64_t match,
-                         uint64_t commit)
+                         uint64_t commit, bool seen)
 {
+    uint64_t t;
     if (!r->amnesiac || leader_term < r->amnesia_term || match < commit)
         return;
+    if (r->bug != BUG_NAIVE_RECOVERY &&
+        (!seen || !raft_log_term_at(&r->log, commit, &t) || t != leader_term))
+        return;
     r->amnesiac = false;
+    r->amnesia_term = 0;
+    if (r->bug == BUG_NAIVE_RECOVERY) {
+        fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
+        return;
+    }
+    uint8_t buf[32];
+    FlWriter w;
+    fl_writer_init(&w, buf, sizeof buf);
+    raft_wal_put_amnesia(&w, 0);
+    fl_disk_append(n, wal_file(r->wal_gen), w.data, w.len);
+    fl_writer_deinit(&w);
+    make_durable(n, r, wal_file(r->wal_gen));
     fl_log(n, "caught up by the leader of term %" PRIu64 ": voting again", leader_term);
 }
 
@@ -620,7 +683,7 @@ static void advance_commit(FlNode *n, Raft *r)
     g_autofree uint64_t *big = r->nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, r->nodes) : NULL;
     uint64_t *match = big ? big : small;
     for (uint32_t i = 0; i < r->nodes; i++)
-        match[i] = i == r->self ? last_index(r) : r->peers[i].match;
+        match[i] = i == r->self ? last_index(r) : r->peers[i].amnesiac ? 0 : r->peers[i].match;
     uint64_t c = raft_log_commit_index(&r->log, match, r->nodes, r->term, r->commit,
                                        r->bug == BUG_COMMIT_OLD_TERM);
     if (c > r->commit) {
@@ -825,6 +888,13 @@ static void on_vote_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         become_leader(n, r);
 }
 
+/* Note 11: whether our acknowledgements must not count; the
+ * naive-recovery bug never says so. */
+static bool ack_withheld(const Raft *r)
+{
+    return r->amnesiac && r->bug != BUG_NAIVE_RECOVERY;
+}
+
 /* Figure 2, AppendEntries RPC, receiver implementation, rules 1 to 5. */
 static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
 {
@@ -833,6 +903,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     /* Rule 1: reply false if term < currentTerm. */
     if (m->term < r->term) {
         reply.term = r->term;
+        reply.append_reply.amnesiac = ack_withheld(r);
         send_msg(n, r, from, &reply);
         return;
     }
@@ -853,6 +924,7 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
                   : raft_log_match(&r->log, prev, m->append.prev_term);
     if (!ok) {
         reply.append_reply.index = raft_log_conflict_hint(&r->log, prev, r->commit);
+        reply.append_reply.amnesiac = ack_withheld(r);
         send_msg(n, r, from, &reply);
         return;
     }
@@ -868,15 +940,17 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         log_commit(n, c);
         apply_committed(n, r);
     }
-    cure_amnesia(n, r, m->term, match, m->append.commit);
+    cure_amnesia(n, r, m->term, match, m->append.commit, m->append.amnesia_seen);
     reply.append_reply.success = true;
     reply.append_reply.index = match;
+    reply.append_reply.amnesiac = ack_withheld(r);   /* note 11: not counted while set */
     send_msg(n, r, from, &reply);
 }
 
 /* What any reply from a follower of our term tells the leader: it is alive
  * (check-quorum) and it answered ReadIndex round @read_seq. */
-static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint64_t read_seq)
+static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint64_t read_seq,
+                          bool amnesiac)
 {
     if (term > r->term) {
         become_follower(n, r, term, RAFT_NO_NODE);
@@ -886,7 +960,10 @@ static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint
         return NULL;
     Peer *p = &r->peers[from];
     p->last_ack = fl_now(n);
-    if (read_seq <= r->read_seq && read_seq > p->read_acked)
+    /* Note 11: a recovering follower may have forgotten a newer term, so
+     * it confirms neither a commit nor our leadership for a read. */
+    p->amnesiac = amnesiac;
+    if (!amnesiac && read_seq <= r->read_seq && read_seq > p->read_acked)
         p->read_acked = read_seq;
     return p;
 }
@@ -896,7 +973,8 @@ static Peer *leader_heard(FlNode *n, Raft *r, uint32_t from, uint64_t term, uint
  * retry. */
 static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
 {
-    Peer *p = leader_heard(n, r, from, m->term, m->append_reply.read_seq);
+    Peer *p = leader_heard(n, r, from, m->term, m->append_reply.read_seq,
+                           m->append_reply.amnesiac);
     if (!p)
         return;
     uint64_t last = last_index(r);
@@ -904,7 +982,9 @@ static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (index > last)
         return;   /* more than we ever sent: not to be trusted */
     if (m->append_reply.success) {
-        if (index > p->match)
+        /* A recovering follower says what it holds now, which may be less
+         * than it acknowledged before its disk was damaged (note 11). */
+        if (index > p->match || m->append_reply.amnesiac)
             p->match = index;
         if (p->next < p->match + 1)
             p->next = p->match + 1;
@@ -913,6 +993,10 @@ static void on_append_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         if (r->role == LEADER && p->next <= last_index(r))
             send_append(n, r, from);
     } else {
+        /* Entries it acknowledged are gone if it is recovering (note 11):
+         * probe back from its hint, below what it had matched. */
+        if (m->append_reply.amnesiac)
+            p->match = 0;
         uint64_t next = index + 1 > p->match + 1 ? index + 1 : p->match + 1;
         if (next < p->next) {
             p->next = next;
@@ -954,6 +1038,7 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.snap_reply.last_index = m->snap.last_index;
     reply.snap_reply.read_seq = m->snap.read_seq;
     /* Rule 1: reply immediately if term < currentTerm. */
+    reply.snap_reply.amnesiac = ack_withheld(r);   /* note 11; a snapshot does not cure it */
     if (m->term < r->term) {
         reply.term = r->term;
         send_msg(n, r, from, &reply);
@@ -967,7 +1052,8 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     reply.term = r->term;
     if (m->snap.last_index <= r->commit) {
         /* We hold it all, committed: say so. */
-        cure_amnesia(n, r, m->term, 0, 0);
+        if (r->bug == BUG_NAIVE_RECOVERY)
+            cure_amnesia(n, r, m->term, 0, 0, false);
         reply.snap_reply.offset = m->snap.total;
         send_msg(n, r, from, &reply);
         return;
@@ -995,15 +1081,16 @@ static void on_snap(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     if (r->snap_in->len == r->snap_in_total) {
         install_snapshot(n, r);
         reply.snap_reply.offset = r->snap_in ? 0 : m->snap.total;
-        if (!r->snap_in)
-            cure_amnesia(n, r, m->term, 0, 0);
+        if (!r->snap_in && r->bug == BUG_NAIVE_RECOVERY)
+            cure_amnesia(n, r, m->term, 0, 0, false);
     }
     send_msg(n, r, from, &reply);
 }
 
 static void on_snap_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
 {
-    Peer *p = leader_heard(n, r, from, m->term, m->snap_reply.read_seq);
+    Peer *p = leader_heard(n, r, from, m->term, m->snap_reply.read_seq,
+                           m->snap_reply.amnesiac);
     if (!p)
         return;
     if (r->snap && m->snap_reply.last_index == r->log.base && m->snap_reply.offset <= r->snap->len) {
@@ -1174,6 +1261,8 @@ static Bug parse_bug(const char *s)
         return BUG_STALE_READ;
     if (strcmp(s, "no-log-check") == 0)
         return BUG_NO_LOG_CHECK;
+    if (strcmp(s, "naive-recovery") == 0)
+        return BUG_NAIVE_RECOVERY;
     return BUG_NONE;
 }
 
@@ -1237,9 +1326,17 @@ static void load_disk(FlNode *n, Raft *r)
         raft_log_install(&r->log, snap_index, snap_term);
     }
     r->commit = r->applied = r->log.base;
-    if (damaged) {
+    if (d[use].amnesia_term) {
+        /* Note 11: damage found at an earlier start, not yet recovered from;
+         * the rewrite since then hid it from the checksums. */
         r->amnesiac = true;
-        r->amnesia_term = r->term > last_term(r) ? r->term : last_term(r);
+        r->amnesia_term = d[use].amnesia_term;
+    }
+    if (damaged) {
+        uint64_t t = r->term > last_term(r) ? r->term : last_term(r);
+        if (!r->amnesiac || t > r->amnesia_term)
+            r->amnesia_term = t;
+        r->amnesiac = true;
         /* Our vote in this term may be what was lost: count it as cast. */
         if (r->term < r->amnesia_term)
             r->term = r->amnesia_term;
@@ -1251,6 +1348,8 @@ static void load_disk(FlNode *n, Raft *r)
                r->log.base, last_index(r));
     if (damaged)
         fl_log(n, "disk damage found: no votes until a leader has caught us up");
+    else if (r->amnesiac)
+        fl_log(n, "still recovering from disk damage: no votes until a leader has caught us up");
 }
 
 static void raft_init(FlNode *n, void *state)

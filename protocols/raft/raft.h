@@ -136,7 +136,8 @@ void raft_log_compact(RaftLog *log, uint64_t index);
  *     u32 length, u8 type, payload, u32 crc32(type + payload)
  * It starts with BASE(generation, index, term), the snapshot point it
  * follows, and STATE(term, vote); STATE is appended again whenever term or
- * vote change, and ENTRY(index, term, request) replaces the log from its
+ * vote change, AMNESIA(term) whenever the node starts or ends recovering from
+ * a damaged disk (it follows STATE in a rewrite while it lasts), and ENTRY(index, term, request) replaces the log from its
  * index on (etcd's WAL does the same).  Replay stops at the first record
  * that does not decode or whose checksum fails: a torn or corrupt tail is
  * treated as absent.  A WAL is rewritten whole (at a snapshot, and at every
@@ -153,6 +154,10 @@ uint32_t raft_crc32(const void *data, size_t len, uint32_t crc);
 void raft_wal_put_state(FlWriter *w, uint64_t term, uint32_t vote);
 void raft_wal_put_entry(FlWriter *w, uint64_t index, const RaftEntry *e);
 void raft_wal_put_base(FlWriter *w, uint64_t gen, uint64_t index, uint64_t term);
+/* AMNESIA(term): from here on the node is recovering from damage found with
+ * its promises up to @term possibly lost; 0: it has recovered (raft.c
+ * note 11).  A plain crash must not make it forget that. */
+void raft_wal_put_amnesia(FlWriter *w, uint64_t term);
 /* Encodes a whole WAL of generation @gen for (@log, @term, @vote): base,
  * state, entries. */
 void raft_wal_put_all(FlWriter *w, uint64_t gen, const RaftLog *log, uint64_t term,
@@ -166,6 +171,8 @@ typedef struct RaftDurable {
     uint64_t records;      /* whole records read */
     bool whole;            /* it starts with BASE then STATE: a usable WAL */
     bool torn;             /* replay stopped before the end */
+    uint64_t amnesia_term; /* from the last AMNESIA record: 0 if none, or the node
+                              had recovered (raft.c note 11) */
 } RaftDurable;
 
 /* Replays @len bytes of WAL into @log (cleared first) and @d.  Pure: no
@@ -203,6 +210,9 @@ typedef struct RaftMsg {
         struct {
             uint64_t prev_index, prev_term, commit;
             uint64_t read_seq;        /* ReadIndex round this message belongs to */
+            bool amnesia_seen;        /* the leader has heard that this follower is
+                                         recovering and counts none of its old
+                                         acknowledgements (raft.c note 11) */
             uint32_t n;
             RaftEntry *entries;       /* n of them (NULL if none); see raft_msg_decode */
             bool entries_owned;       /* decoded onto the heap: raft_msg_clear frees */
@@ -211,6 +221,8 @@ typedef struct RaftMsg {
             bool success;
             uint64_t index;           /* success: last index now matching; else a retry hint */
             uint64_t read_seq;
+            bool amnesiac;            /* the sender may have lost promises (raft.c note 11):
+                                         its acknowledgement does not count */
         } append_reply;
         struct {
             uint64_t last_index, last_term;
@@ -223,6 +235,7 @@ typedef struct RaftMsg {
             uint64_t last_index;
             uint64_t offset;          /* bytes of that snapshot held so far */
             uint64_t read_seq;
+            bool amnesiac;            /* as in append_reply */
         } snap_reply;
     };
 } RaftMsg;

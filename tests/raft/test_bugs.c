@@ -67,6 +67,32 @@ static void test_commit_old_term(void **state) { bug_and_twin("raft-commit-old-t
 static void test_no_persist(void **state) { bug_and_twin("raft-no-persist"); }
 static void test_stale_read(void **state) { bug_and_twin("raft-stale-read"); }
 static void test_no_log_check(void **state) { bug_and_twin("raft-no-log-check"); }
+static void test_naive_recovery(void **state) { bug_and_twin("raft-naive-recovery"); }
+
+/* The seeds of /work/shared/repro/raft-disk-crash.json that broke recovery
+ * from damaged disks (raft.c note 11): valid now, with every expectation
+ * met, and still invalid with the naive-recovery bug. */
+static void test_disk_crash_repro_seeds(void **state)
+{
+    static const int64_t seeds[] = { 90, 157 };
+    const char *fixed = "scenarios/04-consensus/raft-disk-crash.json";
+    const char *bug = "scenarios/04-consensus/bugs/raft-naive-recovery.json";
+    for (size_t i = 0; i < G_N_ELEMENTS(seeds); i++) {
+        FlRunResult res;
+        run_one(fixed, seeds[i], &res);
+        if (res.verdict != FL_VERDICT_VALID)
+            fail_msg("%s --seed %" PRId64 ": verdict %s\n%s", fixed, seeds[i],
+                     fl_verdict_name(res.verdict), res.check_report ? res.check_report->str : "");
+        expect_met(fixed, seeds[i], &res);
+        fl_run_result_clear(&res);
+        run_one(bug, seeds[i], &res);
+        assert_true(res.checked);
+        if (res.verdict != FL_VERDICT_INVALID)
+            fail_msg("%s --seed %" PRId64 ": the bug went unnoticed (verdict %s)", bug, seeds[i],
+                     fl_verdict_name(res.verdict));
+        fl_run_result_clear(&res);
+    }
+}
 
 int main(void)
 {
@@ -75,6 +101,8 @@ int main(void)
         cmocka_unit_test(test_no_persist),
         cmocka_unit_test(test_stale_read),
         cmocka_unit_test(test_no_log_check),
+        cmocka_unit_test(test_naive_recovery),
+        cmocka_unit_test(test_disk_crash_repro_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

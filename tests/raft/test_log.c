@@ -368,6 +368,40 @@ static void test_wal_overwrite(void **state)
     raft_log_deinit(&back);
 }
 
+/* AMNESIA records (raft.c note 11): the last one wins, 0 clears it, and a
+ * WAL without one (or not whole) has none. */
+static void test_wal_amnesia(void **state)
+{
+    RaftLog log, back;
+    const uint64_t terms[] = { 1, 2 };
+    make_log(&log, 0, 0, terms, 2);
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    raft_wal_put_all(&w, 1, &log, 2, 0);
+    raft_log_init(&back);
+    RaftDurable d;
+    raft_wal_replay(w.data, w.len, &back, &d);
+    assert_int_equal(d.amnesia_term, 0);
+    raft_wal_put_amnesia(&w, 2);
+    raft_wal_replay(w.data, w.len, &back, &d);
+    assert_false(d.torn);
+    assert_int_equal(d.amnesia_term, 2);
+    assert_terms(&back, terms, 2);
+    size_t marked = w.len;
+    raft_wal_put_amnesia(&w, 0);
+    raft_wal_replay(w.data, w.len, &back, &d);
+    assert_false(d.torn);
+    assert_int_equal(d.amnesia_term, 0);
+    /* The clearing record torn: still recovering. */
+    raft_wal_replay(w.data, w.len - 1, &back, &d);
+    assert_true(d.torn);
+    assert_int_equal(d.amnesia_term, 2);
+    assert_true(marked < w.len);
+    fl_writer_deinit(&w);
+    raft_log_deinit(&log);
+    raft_log_deinit(&back);
+}
+
 /* Cut anywhere, the WAL replays to its whole records before the cut; a
  * flipped byte stops the replay at the record it hits. */
 static void test_wal_torn_and_corrupt(void **state)
@@ -514,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_wal_round_trip),
         cmocka_unit_test(test_wal_overwrite),
+        cmocka_unit_test(test_wal_amnesia),
         cmocka_unit_test(test_wal_torn_and_corrupt),
         cmocka_unit_test(test_snapshot_file),
         cmocka_unit_test(test_crc32),

@@ -59,6 +59,7 @@ static RaftMsg sample(int type)
         m.append.prev_term = 2;
         m.append.commit = 4;
         m.append.read_seq = 11;
+        m.append.amnesia_seen = true;
         m.append.n = 3;
         m.append.entries = entries;
         break;
@@ -66,6 +67,7 @@ static RaftMsg sample(int type)
         m.append_reply.success = true;
         m.append_reply.index = 8;
         m.append_reply.read_seq = 11;
+        m.append_reply.amnesiac = true;
         break;
     case RAFT_MSG_SNAP:
         m.snap.last_index = 20;
@@ -120,6 +122,7 @@ static void test_round_trip(void **state)
             assert_int_equal(back.append.prev_term, 2);
             assert_int_equal(back.append.commit, 4);
             assert_int_equal(back.append.read_seq, 11);
+            assert_true(back.append.amnesia_seen);
             assert_int_equal(back.append.n, 3);
             for (int i = 0; i < 3; i++) {
                 assert_int_equal(back.append.entries[i].term, entries[i].term);
@@ -130,6 +133,7 @@ static void test_round_trip(void **state)
             assert_true(back.append_reply.success);
             assert_int_equal(back.append_reply.index, 8);
             assert_int_equal(back.append_reply.read_seq, 11);
+            assert_true(back.append_reply.amnesiac);
             break;
         case RAFT_MSG_SNAP:
             assert_int_equal(back.snap.last_index, 20);

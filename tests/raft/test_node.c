@@ -349,7 +349,10 @@ static void test_recover(void **state)
 }
 
 /* Tearing the last synced write (here a vote) makes the node count that
- * vote as cast and abstain until a leader has caught it up. */
+ * vote as cast and abstain, and its acknowledgements say it is recovering,
+ * until a leader that has heard so has caught it up to a commit of the
+ * leader's own term; a plain crash meanwhile does not end that (raft.c
+ * note 11). */
 static void damage_cb(FlWorld *w, void *ctx, uint64_t arg)
 {
     FlDisk *disk = fl_world_disk(w, 0);
@@ -374,16 +377,38 @@ static void test_torn_vote(void **state)
     RaftMsg v3 = vote(3, false, 1, 1);
     feed(60, 2, &v3);                        /* abstains while amnesiac */
     RaftMsg hb = append(3, 1, 1, 1, NULL, 0);
-    feed(70, 1, &hb);                        /* caught up to commit 1 */
-    RaftMsg v4 = vote(4, false, 1, 1);
-    feed(80, 2, &v4);
+    feed(70, 1, &hb);                        /* commit 1 is of term 1: not enough */
+    fl_world_at(world, FL_MS(75), crash_cb, NULL, 0);
+    fl_world_at(world, FL_MS(78), restart_cb, NULL, 0);
+    feed(80, 2, &v3);                        /* a plain restart: still abstains */
+    RaftEntry es3[] = { entry(3, 2) };
+    RaftMsg a3 = append(3, 1, 1, 2, es3, 1);
+    feed(85, 1, &a3);                        /* the leader may count its old acks */
+    RaftMsg a3s = append(3, 1, 1, 2, es3, 1);
+    a3s.append.amnesia_seen = true;
+    feed(90, 1, &a3s);                       /* caught up to a commit of term 3, heard */
+    RaftMsg v4 = vote(4, false, 2, 3);
+    feed(100, 2, &v4);
     run();
     assert_true(reply_to(1, 0)->append_reply.success);
+    assert_false(reply_to(1, 0)->append_reply.amnesiac);
     assert_true(reply_to(1, 1)->vote_reply.granted);
     assert_false(reply_to(2, 0)->vote_reply.granted);
     assert_false(reply_to(2, 1)->vote_reply.granted);
     assert_true(reply_to(1, 2)->append_reply.success);
-    assert_true(reply_to(2, 2)->vote_reply.granted);
+    assert_true(reply_to(1, 2)->append_reply.amnesiac);
+    assert_false(reply_to(2, 2)->vote_reply.granted);
+    assert_true(reply_to(1, 3)->append_reply.success);
+    assert_true(reply_to(1, 3)->append_reply.amnesiac);
+    assert_true(reply_to(1, 4)->append_reply.success);
+    assert_false(reply_to(1, 4)->append_reply.amnesiac);
+    assert_true(reply_to(2, 3)->vote_reply.granted);
+    RaftLog log;
+    RaftDurable d;
+    raft_log_init(&log);
+    durable_log(&log, &d);
+    assert_int_equal(d.amnesia_term, 0);     /* the cure is durable too */
+    raft_log_deinit(&log);
 }
 
 /* ---- Hostile input ---------------------------------------------------- */

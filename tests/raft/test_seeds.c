@@ -25,6 +25,7 @@ static const char *const scenarios[] = {
     "raft-flapping",
     "raft-clock-jumps",
     "raft-disk-tail",
+    "raft-disk-crash",
     "raft-rolling-restart",
     "raft-snapshot-catchup",
     "raft-nemesis",
