@@ -35,7 +35,11 @@
  *     restarted node never forgets a value a majority counted on.
  *  5. Registers and kv put/get only: cas and append need a read and a write
  *     in one atomic step, which ABD does not give; they fail (certainly not
- *     applied).  Final reads (FL_OP_F_LOCAL) answer from the node's copy.
+ *     applied).  Final reads (FL_OP_F_LOCAL) answer from the node's copy,
+ *     outside any quorum.  ABD has no anti-entropy: a store a node missed
+ *     (lost, or sent while it was down or cut off) after the operation had
+ *     its majority is never resent, so copies need not converge, and a
+ *     final read is neither a linearizable read nor proof of convergence.
  *  6. Bounds: MAX_PENDING operations coordinated at once per node.
  *  7. Operation ids are (incarnation, counter).  The counter is volatile; the
  *     incarnation comes from protocols/epoch.h, which stores and syncs a new
