@@ -18,7 +18,12 @@
  * Design notes.
  *  1. Tags (ts, writer, op) are totally ordered and unique; a node keeps the value with
  *     the highest tag it was sent.  The coordinator counts itself in each
- *     majority (its own copy is read and written at once).
+ *     majority (its own copy is read and written at once).  ABD's tag is
+ *     (timestamp, writer id), and its proof needs that no two different
+ *     values ever carry one tag: replicas that hold the same tag must hold
+ *     the same value.  Here a node coordinates many writes at once, each
+ *     its own "writer", so the writer id is the pair (node, operation id)
+ *     and operation ids must be unique for the node's whole life (note 7).
  *  2. If every reply of a read's majority has the same tag, the value is
  *     already on a majority and the write-back is skipped (a standard
  *     optimisation that keeps linearizability).
@@ -30,9 +35,33 @@
  *     restarted node never forgets a value a majority counted on.
  *  5. Registers and kv put/get only: cas and append need a read and a write
  *     in one atomic step, which ABD does not give; they fail (certainly not
- *     applied).  Final reads (FL_OP_F_LOCAL) answer from the node's copy.
+ *     applied).  Final reads (FL_OP_F_LOCAL) answer from the node's copy,
+ *     outside any quorum.  ABD has no anti-entropy: a store a node missed
+ *     (lost, or sent while it was down or cut off) after the operation had
+ *     its majority is never resent, so copies need not converge, and a
+ *     final read is neither a linearizable read nor proof of convergence.
  *  6. Bounds: MAX_PENDING operations coordinated at once per node.
+ *  7. Operation ids are (incarnation, counter).  The counter is volatile; the
+ *     incarnation comes from protocols/epoch.h, which stores and syncs a new
+ *     one before the node does anything else, so no two operations of one
+ *     node, before and after any number of crashes, share an id.  Both
+ *     things the id is used for depend on it: replies name the operation
+ *     they answer by id alone, so a late reply to an operation of an earlier
+ *     incarnation must not count towards a new one (it was sent before the
+ *     crash and may describe a state older than what the new phase needs:
+ *     a stale query reply could hide the latest write from a read's
+ *     majority, a stale store ack could count a node that never stored the
+ *     new value); and the id is part of the tag (note 1).
+ *  8. The `bug` parameter `volatile-ids` keeps the teachable mistake: ids
+ *     are the volatile counter alone, so they restart at 1 after a crash.
+ *     A reply still in flight to the old operation k then counts for the
+ *     new operation k, and a new write can take a tag (ts, node, k) that an
+ *     old write already gave another value: two replicas hold different
+ *     values under one tag, a phase "reaches a majority" that never saw the
+ *     latest write, and reads go back in time
+ *     (scenarios/03-replication/bugs/abd-volatile-ids.json).
  */
+#include "protocols/epoch.h"
 #include "sim/node.h"
 
 #include <string.h>
@@ -42,12 +71,21 @@ enum { TIMER_RETRY = 1 };
 
 #define MAX_PENDING 1024
 
-/* (ts, writer, op): two writes one coordinator runs at once must not share
- * a tag, or replicas would keep different values under one tag. */
+/* An operation's id, unique over every incarnation of its coordinator
+ * (note 7); epoch 0 is never handed out by protocols/epoch.h, the bug
+ * variant (note 8) uses it for every incarnation. */
+typedef struct OpId {
+    uint64_t epoch;
+    uint64_t seq;
+} OpId;
+
+/* (ts, writer, op): two writes one coordinator runs at once, or one before
+ * and one after a crash, must not share a tag, or replicas would keep
+ * different values under one tag (note 1). */
 typedef struct Tag {
     uint64_t ts;
     uint32_t writer;
-    uint64_t op;
+    OpId op;
 } Tag;
 
 typedef struct Val {
@@ -58,7 +96,7 @@ typedef struct Val {
 } Val;
 
 typedef struct Pending {
-    uint64_t id;
+    OpId id;
     FlRequest req;
     int phase;            /* 1 query, 2 store */
     FlTime started;
@@ -71,13 +109,17 @@ typedef struct Pending {
 typedef struct Abd {
     GArray *regs;         /* of Val, by key */
     GArray *pending;      /* of Pending */
-    uint64_t next_id;
+    uint64_t epoch;       /* this incarnation (note 7); 0 with bug volatile-ids */
+    uint64_t next_id;     /* volatile: restarts at 0 after a crash */
+    bool bug_volatile_ids;
     FlDuration retry, give_up;
 } Abd;
 
 static const FlParam abd_params[] = {
     { "retry", FL_PARAM_DURATION, "\"50ms\"", "resend a phase's message to silent nodes after this", NULL, 1, 1e12 },
     { "give_up", FL_PARAM_DURATION, "\"2s\"", "drop an operation unanswered for this long", NULL, 1, 1e13 },
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake, for teaching (see abd.c note 8): volatile-ids (operation ids restart at 1 after a crash)",
+      "none|volatile-ids", 0, 0 },
     { NULL },
 };
 
@@ -87,7 +129,14 @@ static int tag_cmp(Tag a, Tag b)
         return a.ts < b.ts ? -1 : 1;
     if (a.writer != b.writer)
         return a.writer < b.writer ? -1 : 1;
-    return a.op < b.op ? -1 : a.op > b.op;
+    if (a.op.epoch != b.op.epoch)
+        return a.op.epoch < b.op.epoch ? -1 : 1;
+    return a.op.seq < b.op.seq ? -1 : a.op.seq > b.op.seq;
+}
+
+static bool opid_eq(OpId a, OpId b)
+{
+    return a.epoch == b.epoch && a.seq == b.seq;
 }
 
 static void val_set(Val *dst, const Val *src)
@@ -127,11 +176,25 @@ static bool is_text_op(uint8_t kind)
 
 /* ---- Encoding --------------------------------------------------------- */
 
+static void put_opid(FlWriter *w, OpId id)
+{
+    fl_put_u64(w, id.epoch);
+    fl_put_u64(w, id.seq);
+}
+
+static OpId get_opid(FlReader *r)
+{
+    OpId id;
+    id.epoch = fl_get_u64(r);
+    id.seq = fl_get_u64(r);
+    return id;
+}
+
 static void put_val(FlWriter *w, const Val *v)
 {
     fl_put_u64(w, v->tag.ts);
     fl_put_u32(w, v->tag.writer);
-    fl_put_u64(w, v->tag.op);
+    put_opid(w, v->tag.op);
     fl_put_u8(w, v->set);
     fl_put_i64(w, v->v);
     fl_put_u8(w, v->text != NULL);
@@ -151,7 +214,7 @@ static bool get_val(FlReader *r, uint32_t nodes, ValMsg *m)
     memset(m, 0, sizeof *m);
     m->v.tag.ts = fl_get_u64(r);
     m->v.tag.writer = fl_get_u32(r);
-    m->v.tag.op = fl_get_u64(r);
+    m->v.tag.op = get_opid(r);
     m->v.set = fl_get_u8(r) != 0;
     m->v.v = fl_get_i64(r);
     m->has_text = fl_get_u8(r) != 0;
@@ -195,6 +258,11 @@ static bool adopt(Abd *a, uint32_t key, const Val *v)
 static void abd_init(FlNode *n, void *state)
 {
     Abd *a = state;
+    a->bug_volatile_ids = strcmp(fl_param_enum(n, "bug"), "volatile-ids") == 0;
+    /* Note 7: the new incarnation is durable before any operation id of it
+     * is handed out. */
+    a->epoch = a->bug_volatile_ids ? 0 : fl_epoch_next(n);
+    a->next_id = 0;
     a->regs = g_array_new(FALSE, TRUE, sizeof(Val));
     a->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
     a->retry = fl_param_duration(n, "retry");
@@ -254,7 +322,7 @@ static void send_phase(FlNode *n, Pending *p, bool only_silent)
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     fl_put_u8(&w, p->phase == 1 ? MSG_QUERY : MSG_STORE);
-    fl_put_u64(&w, p->id);
+    put_opid(&w, p->id);
     fl_put_u32(&w, p->req.op.key);
     if (p->phase == 2)
         put_val(&w, &p->best);
@@ -275,10 +343,11 @@ static void start_phase(FlNode *n, Abd *a, Pending *p, int phase)
     send_phase(n, p, false);
 }
 
-static Pending *find(Abd *a, uint64_t id, guint *at)
+/* The operation a reply names, by its id alone (note 7). */
+static Pending *find(Abd *a, OpId id, guint *at)
 {
     for (guint i = 0; i < a->pending->len; i++)
-        if (g_array_index(a->pending, Pending, i).id == id) {
+        if (opid_eq(g_array_index(a->pending, Pending, i).id, id)) {
             *at = i;
             return &g_array_index(a->pending, Pending, i);
         }
@@ -356,12 +425,12 @@ static void count(FlNode *n, Abd *a, guint at, uint32_t from)
 
 /* ---- Handlers ------------------------------------------------------------ */
 
-static void reply_val(FlNode *n, uint32_t to, uint8_t type, uint64_t id, const Val *v)
+static void reply_val(FlNode *n, uint32_t to, uint8_t type, OpId id, const Val *v)
 {
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     fl_put_u8(&w, type);
-    fl_put_u64(&w, id);
+    put_opid(&w, id);
     if (v)
         put_val(&w, v);
     fl_send(n, to, w.data, w.len);
@@ -370,7 +439,7 @@ static void reply_val(FlNode *n, uint32_t to, uint8_t type, uint64_t id, const V
 
 static void on_query(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 {
-    uint64_t id = fl_get_u64(r);
+    OpId id = get_opid(r);
     uint32_t key = fl_get_u32(r);
     if (!fl_reader_done(r) || key >= FL_MAX_KEYS)
         return;
@@ -379,7 +448,7 @@ static void on_query(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 
 static void on_qreply(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 {
-    uint64_t id = fl_get_u64(r);
+    OpId id = get_opid(r);
     ValMsg m;
     guint at;
     if (!get_val(r, fl_nodes(n), &m) || !fl_reader_done(r))
@@ -397,7 +466,7 @@ static void on_qreply(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 
 static void on_store(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 {
-    uint64_t id = fl_get_u64(r);
+    OpId id = get_opid(r);
     uint32_t key = fl_get_u32(r);
     ValMsg m;
     if (!get_val(r, fl_nodes(n), &m) || !fl_reader_done(r) || key >= FL_MAX_KEYS)
@@ -412,7 +481,7 @@ static void on_store(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 
 static void on_sack(FlNode *n, Abd *a, uint32_t from, FlReader *r)
 {
-    uint64_t id = fl_get_u64(r);
+    OpId id = get_opid(r);
     guint at;
     if (!fl_reader_done(r))
         return;
@@ -482,7 +551,7 @@ static void abd_on_request(FlNode *n, void *state, const FlRequest *req)
         fl_reply_fail(n, req);   /* not started: certainly not applied */
         return;
     }
-    Pending p = { .id = ++a->next_id, .req = *req, .started = fl_now(n), .same_tag = true };
+    Pending p = { .id = { a->epoch, ++a->next_id }, .req = *req, .started = fl_now(n), .same_tag = true };
     p.answered = g_new0(uint8_t, fl_nodes(n));
     val_set(&p.best, reg(a, op->key));   /* the coordinator's own copy */
     g_array_append_val(a->pending, p);
