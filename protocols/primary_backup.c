@@ -74,11 +74,12 @@
  *     one holds every acknowledged update: in sync mode an update of view
  *     v was answered only once every backup the primary did not suspect
  *     had it on disk; with an accurate detector the others were down, and
- *     came back unsynced, holding a state of an older view.  States of one
- *     view are prefixes of one sequence (a view has one primary), so the
- *     greatest seq of the latest view contains all of that view's
- *     acknowledged updates, and that view's initial state was itself the
- *     greatest of its own gathering.  Views are compared before seqs: an
+ *     came back unsynced with what their disks kept: an older view's state,
+ *     or a shorter prefix of view v's.  States of one view are prefixes of
+ *     one sequence (a view has one primary), so as long as one node that
+ *     held the update is up (the fault bound), the greatest seq of the
+ *     latest view contains it, and that view's initial state was itself
+ *     the greatest of its own gathering.  Views are compared before seqs: an
  *     old primary's longer state of an older view holds updates nobody
  *     acknowledged after it, and must not win.  In async mode the gathering
  *     still picks the most up-to-date survivor, but what the old primary
