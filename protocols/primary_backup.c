@@ -9,7 +9,8 @@
  *  1. Views.  The primary of view v is node v mod n.  A node that suspects
  *     the primary of its view looks for the next view whose primary it
  *     does not suspect; if that primary is itself, it takes over: it
- *     installs the view and sends its whole state (STATE) to every backup.
+ *     collects the survivors' state first (note 8), then installs the view
+ *     and sends its whole state (STATE) to every backup.
  *     A node that hears of a higher view adopts it; a primary that does
  *     steps down.  Views are written to disk, so a restarted node never
  *     goes back to an older one.
@@ -53,6 +54,40 @@
  *  6. Bounds: the primary keeps the last `window` updates for resending;
  *     a backup further behind gets a STATE.  Pending answers are bounded by
  *     MAX_PENDING; past it, updates are refused (fail: not applied).
+ *  8. The view change gathers before it installs, as Viewstamped
+ *     Replication's does (Liskov and Cowling, "Viewstamped Replication
+ *     Revisited", 2012, section 4.2: the new primary takes the log of the
+ *     DO-VIEW-CHANGE with the largest last normal view, then the largest
+ *     op-number).  The node next in line may itself be behind: a backup
+ *     that has just restarted holds only what its disk kept and is not
+ *     synced until the primary sends it the state, and if the primary
+ *     crashes in that window, the next in line may be exactly that node.
+ *     Taking over with its own state would serve values older than
+ *     acknowledged writes (03-replication/pb-failover-crash-restart).  So
+ *     the node taking over view w first sends GATHER(w) to every other
+ *     node, which answers HAVE(w) with the view its state belongs to (the
+ *     view it was synced in when it last wrote it: `state_view`), its seq
+ *     and its store, synced or not: what a node acknowledged is on its disk
+ *     (note 4), so even a restarted node's old state counts.  Once every
+ *     node it does not suspect has answered, it keeps the greatest
+ *     (state_view, seq), its own included, and only then serves.  Why that
+ *     one holds every acknowledged update: in sync mode an update of view
+ *     v was answered only once every backup the primary did not suspect
+ *     had it on disk; with an accurate detector the others were down, and
+ *     came back unsynced with what their disks kept: an older view's state,
+ *     or a shorter prefix of view v's.  States of one view are prefixes of
+ *     one sequence (a view has one primary), so as long as one node that
+ *     held the update is up (the fault bound), the greatest seq of the
+ *     latest view contains it, and that view's initial state was itself
+ *     the greatest of its own gathering.  Views are compared before seqs: an
+ *     old primary's longer state of an older view holds updates nobody
+ *     acknowledged after it, and must not win.  In async mode the gathering
+ *     still picks the most up-to-date survivor, but what the old primary
+ *     answered and never sent is gone anyway (note 3).
+ *     The param `bug` "stale-failover" keeps the earlier rule, kept for
+ *     teaching (03-replication/bugs/pb-stale-failover): the node next in
+ *     line takes over at once with whatever it holds, which is right only
+ *     while every survivor is caught up.
  */
 #include "protocols/primary_backup.h"
 #include "sim/fd.h"
@@ -61,7 +96,7 @@
 
 #include <string.h>
 
-enum { MSG_REPL = 1, MSG_ACK, MSG_STATE, MSG_NEED, MSG_VIEW, MSG_FD = 0xFD };
+enum { MSG_REPL = 1, MSG_ACK, MSG_STATE, MSG_NEED, MSG_VIEW, MSG_GATHER, MSG_HAVE, MSG_FD = 0xFD };
 enum { TIMER_TICK = 1, TIMER_FD = 100 };
 
 #define MAX_PENDING 4096
@@ -87,8 +122,15 @@ typedef struct PB {
     uint64_t view;
     bool synced;          /* holds this view's state (always true for its primary) */
     bool primary_restarted;   /* our primary said NEED: it lost its state */
+    bool bug_stale_failover;  /* note 8: take over without gathering */
     FlStore *store;
     uint64_t seq;         /* updates applied */
+    uint64_t state_view;  /* the view the store and seq belong to (note 8) */
+    /* Taking over this view, gathering states (note 8). */
+    bool gathering;
+    bool *heard;          /* per node: its HAVE arrived */
+    uint64_t best_view, best_seq;   /* the greatest state heard, ours included */
+    FlStore *best_store;  /* owned; NULL while ours is the greatest */
     /* Primary only. */
     int64_t *acked;       /* per node: highest seq acknowledged in this view, -1 unknown */
     GArray *recent;       /* of Entry: the last `window` updates */
@@ -106,6 +148,9 @@ static const FlParam pb_params[] = {
       "sync|async", 0, 0 },
     { "failover", FL_PARAM_BOOL, "false", "views: a backup takes over when the detector suspects the primary",
       NULL, 0, 0 },
+    { "bug", FL_PARAM_ENUM, "\"none\"",
+      "a deliberate mistake: stale-failover (take over without gathering the survivors' state)",
+      "none|stale-failover", 0, 0 },
     FL_FD_PARAMS,
     { NULL },
 };
@@ -150,6 +195,19 @@ static void send_state(FlNode *n, PB *pb, uint32_t to)
     fl_writer_deinit(&w);
 }
 
+/* HAVE: our state and the view it belongs to, for a gathering (note 8). */
+static void send_have(FlNode *n, PB *pb, uint32_t to)
+{
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    send_hdr(&w, MSG_HAVE, pb->view);
+    fl_put_u64(&w, pb->state_view);
+    fl_put_u64(&w, pb->seq);
+    fl_store_encode(pb->store, &w);
+    fl_send(n, to, w.data, w.len);
+    fl_writer_deinit(&w);
+}
+
 static void send_simple(FlNode *n, PB *pb, uint8_t type, uint32_t to)
 {
     uint8_t buf[32];
@@ -181,7 +239,18 @@ static void save_view(FlNode *n, PB *pb)
 
 static void show_role(FlNode *n, PB *pb)
 {
-    fl_role(n, is_primary(pb) ? "primary" : pb->synced ? "backup" : "joining");
+    fl_role(n, is_primary(pb)    ? "primary"
+               : pb->gathering ? "gathering"
+               : pb->synced    ? "backup"
+                               : "joining");
+}
+
+static void gather_stop(PB *pb)
+{
+    pb->gathering = false;
+    if (pb->best_store)
+        fl_store_free(pb->best_store);
+    pb->best_store = NULL;
 }
 
 /* Adopts a higher view as a backup, not synced yet. */
@@ -191,6 +260,7 @@ static void enter_view(FlNode *n, PB *pb, uint64_t view)
     pb->view = view;
     pb->synced = false;
     pb->primary_restarted = false;
+    gather_stop(pb);   /* a higher view's primary gathers instead */
     g_array_set_size(pb->ahead, 0);
     pending_free(pb);   /* a deposed primary's unanswered clients time out */
     save_view(n, pb);
@@ -222,19 +292,72 @@ static bool suspects(const PB *pb, uint32_t peer)
     return peer != pb->self && pb->fd_running && fl_fd_suspects(&pb->fd, peer);
 }
 
+static void persist(FlNode *n, PB *pb);
+
+/* Note 8: once every node we do not suspect has sent its state, take over
+ * with the greatest.  A node that crashes meanwhile is soon suspected and
+ * waited for no more; one that restarts is trusted again and asked again. */
+static void gather_check(FlNode *n, PB *pb)
+{
+    if (!pb->gathering)
+        return;
+    for (uint32_t i = 0; i < pb->nodes; i++)
+        if (!pb->heard[i] && !suspects(pb, i))
+            return;
+    if (pb->best_store) {
+        fl_store_free(pb->store);
+        pb->store = pb->best_store;
+        pb->best_store = NULL;
+        pb->seq = pb->best_seq;
+    }
+    gather_stop(pb);
+    g_array_set_size(pb->ahead, 0);
+    pb->synced = true;   /* persist() labels the state with this view */
+    persist(n, pb);
+    take_over(n, pb, pb->view);
+}
+
+static void gather_ask(FlNode *n, PB *pb)
+{
+    for (uint32_t i = 0; i < pb->nodes; i++)
+        if (!pb->heard[i] && !suspects(pb, i))
+            send_simple(n, pb, MSG_GATHER, i);
+}
+
+/* Note 8: enters @view as its primary-to-be and asks everyone for their
+ * state; serves nothing until gather_check() says it holds the greatest. */
+static void gather_start(FlNode *n, PB *pb, uint64_t view)
+{
+    enter_view(n, pb, view);
+    pb->gathering = true;
+    for (uint32_t i = 0; i < pb->nodes; i++)
+        pb->heard[i] = i == pb->self;
+    pb->best_view = pb->state_view;
+    pb->best_seq = pb->seq;
+    fl_log(n, "gathers states for view %" G_GUINT64_FORMAT " (holds view %" G_GUINT64_FORMAT
+           " seq %" G_GUINT64_FORMAT ")", view, pb->state_view, pb->seq);
+    show_role(n, pb);
+    gather_ask(n, pb);
+    gather_check(n, pb);   /* alone: at once */
+}
+
 /* Note 1: if the primary is suspected, the next view whose primary is not;
  * take it over if that is us. */
 static void check_view(FlNode *n, PB *pb)
 {
     if (!pb->failover)
         return;   /* note 7 */
+    gather_check(n, pb);   /* a suspicion may end a gathering (note 8) */
     uint32_t p = primary_of(pb, pb->view);
     if (p == pb->self || (!suspects(pb, p) && !pb->primary_restarted))
         return;
     for (uint64_t v = pb->view + 1; v <= pb->view + pb->nodes; v++) {
         uint32_t q = primary_of(pb, v);
         if (q == pb->self) {
-            take_over(n, pb, v);
+            if (pb->bug_stale_failover)
+                take_over(n, pb, v);   /* the bug (note 8): with what we hold */
+            else
+                gather_start(n, pb, v);
             return;
         }
         if (!suspects(pb, q))
@@ -269,6 +392,7 @@ static void persist(FlNode *n, PB *pb)
     fl_disk_write(n, "state", w.data, w.len);
     fl_disk_sync(n, "state");
     fl_writer_deinit(&w);
+    pb->state_view = pb->view;   /* only ever written while synced in it */
 }
 
 /* Reads the state back; false (and nothing changed) if it is missing,
@@ -294,6 +418,7 @@ static bool load(FlNode *n, PB *pb)
     fl_store_free(pb->store);
     pb->store = s;
     pb->seq = seq;
+    pb->state_view = view;
     if (view > pb->view)
         pb->view = view;
     return true;
@@ -360,7 +485,9 @@ static void pb_start(FlNode *n, PB *pb)
     pb->self = fl_self(n);
     pb->async = strcmp(fl_param_enum(n, "mode"), "async") == 0;
     pb->failover = fl_param_bool(n, "failover");
+    pb->bug_stale_failover = strcmp(fl_param_enum(n, "bug"), "stale-failover") == 0;
     pb->store = fl_store_new();
+    pb->heard = g_new0(bool, pb->nodes);
     pb->retransmit = fl_param_duration(n, "retransmit");
     pb->window = (uint32_t)fl_param_int(n, "window");
     pb->acked = g_new(int64_t, pb->nodes);
@@ -412,6 +539,8 @@ static void fo_destroy(FlNode *n, void *state)
     if (pb->fd_running)
         fl_fd_deinit(&pb->fd);
     fl_store_free(pb->store);
+    gather_stop(pb);
+    g_free(pb->heard);
     g_free(pb->acked);
     g_array_free(pb->recent, TRUE);
     g_array_free(pb->ahead, TRUE);
@@ -526,6 +655,42 @@ static void on_need(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *r
     }
 }
 
+/* Note 8: the node taking over @view asks for our state.  Whatever we hold
+ * counts, synced or not: what we acknowledged is on our disk. */
+static void on_gather(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *r)
+{
+    fl_get_u64(r);
+    if (!fl_reader_done(r) || from != primary_of(pb, view) || from == pb->self ||
+        !view_ok(n, pb, view))
+        return;
+    send_have(n, pb, from);
+}
+
+/* Note 8: a state for our gathering; keep the greatest (state_view, seq). */
+static void on_have(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *r)
+{
+    uint64_t state_view = fl_get_u64(r), seq = fl_get_u64(r);
+    if (!fl_reader_ok(r) || !pb->gathering || view != pb->view || from == pb->self ||
+        pb->heard[from] || state_view >= view)
+        return;   /* a state of this view or later cannot exist before we install it */
+    FlStore *s = fl_store_new();
+    if (!fl_store_decode(s, r) || !fl_reader_done(r)) {
+        fl_store_free(s);
+        return;
+    }
+    pb->heard[from] = true;
+    if (state_view > pb->best_view || (state_view == pb->best_view && seq > pb->best_seq)) {
+        if (pb->best_store)
+            fl_store_free(pb->best_store);
+        pb->best_store = s;
+        pb->best_view = state_view;
+        pb->best_seq = seq;
+    } else {
+        fl_store_free(s);
+    }
+    gather_check(n, pb);
+}
+
 static void fo_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg,
                           size_t len)
 {
@@ -552,6 +717,8 @@ static void fo_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *
     case MSG_STATE: on_state(n, pb, from, view, &r); break;
     case MSG_ACK: on_ack(n, pb, from, view, &r); break;
     case MSG_NEED: on_need(n, pb, from, view, &r); break;
+    case MSG_GATHER: on_gather(n, pb, from, view, &r); break;
+    case MSG_HAVE: on_have(n, pb, from, view, &r); break;
     default: break;   /* not ours: drop */
     }
 }
@@ -570,6 +737,8 @@ static void fo_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     if (is_primary(pb)) {
         resend(n, pb);
         release(n, pb);
+    } else if (pb->gathering) {
+        gather_ask(n, pb);   /* GATHER or HAVE may have been lost */
     } else if (!pb->synced) {
         send_simple(n, pb, MSG_NEED, primary_of(pb, pb->view));
     }
