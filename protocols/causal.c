@@ -14,32 +14,62 @@
  *     holds the visible version with the highest stamp (last writer wins,
  *     with a causal order that every replica agrees on), so replicas
  *     converge: COPS's "causal+".
- *  2. Client context.  The store keeps, for each client, its nearest
- *     dependencies: per key, the highest version it read or wrote through
- *     this node.  A write depends on the whole context, then replaces it by
- *     itself alone: the write depends on everything before it, and a
- *     replica only shows a write once its dependencies are visible, so the
- *     dependencies of a dependency are visible too (COPS section 4.2).
- *     Clients stay with the node that answered them; a client that moves
- *     (after a timeout) starts a new session.
+ *  2. Client context.  The store keeps, for each client, the causal past
+ *     of its session: per key, the highest version of that key among the
+ *     writes the client read or wrote through this node and everything
+ *     those writes depended on (a read adds the version read and that
+ *     version's own dependency list).  A write depends on the whole
+ *     context, and the context then also holds the write.  So a write's
+ *     dependency list is its whole causal past, one entry per key, not only
+ *     its nearest dependencies (COPS section 4.2 keeps only the nearest
+ *     ones and relies on transitivity, which note 3 explains breaks here;
+ *     COPS-GT stores every version's full dependencies, as here).  The list
+ *     is bounded by the number of keys.  Clients stay with the node that
+ *     answered them; a client that moves (after a timeout) starts a new
+ *     session.
  *  3. Dependency check.  A dependency (k, v) is satisfied when the visible
  *     version of k is at least v.  A remote write whose dependencies are
  *     not all satisfied waits in `pending`; every write made visible wakes
- *     the pending ones.
+ *     the pending ones.  Why "at least" is safe only with note 2's full
+ *     lists: a version v' of k newer than v may be concurrent with v, so
+ *     v' being visible says nothing of v's own dependencies.  With nearest
+ *     dependencies alone, v' would stand in for v while v's causes are
+ *     still missing, and a client would see an effect before its cause.
+ *     With full lists, v's causes are entries of the same list and are
+ *     checked on their own; v' stands in only for v itself, which last
+ *     writer wins would hide behind v' anyway (Lamport stamps follow
+ *     causality, so v' is never causally older than v).  We keep "at
+ *     least" rather than COPS's exact version or a causal successor: a key
+ *     keeps only its newest version (note 4), so a v that was lost in the
+ *     network and then overwritten everywhere by a concurrent write would
+ *     never arrive, and a write waiting for exactly v would wait forever.
+ *     Invariant: every visible version's dependency list is covered by
+ *     what is visible here (visible versions only grow).
  *  4. Anti-entropy.  Every `gossip` interval (jittered by half either
  *     way) a node sends every visible
  *     version, with its dependencies, to one random peer: writes lost in
  *     the network or sent during a partition arrive in the end.  A key keeps
  *     only its newest version, so older ones never travel again; instead the
- *     digest is the sender's whole visible state, which is causally closed,
- *     and its writes become visible together (a dependency may be met by
- *     another write of the same digest).
+ *     digest is the sender's whole visible state, which is causally closed
+ *     by note 3's invariant (each entry's dependencies are met by the
+ *     digest's own entries), and its writes become visible together: a
+ *     dependency may be met by another write of the same digest, under the
+ *     same rule as note 3, that write's own dependencies being checked in
+ *     the same pass.
  *  5. Durability: the state (versions, contexts, clock) is written and
  *     synced before a client is answered and after each remote write is
  *     made visible, so a restarted node never shows its clients an older
  *     state than they saw.
  *  6. Bounds: MAX_PENDING waiting writes (past it the oldest is dropped:
  *     anti-entropy brings it back), at most FL_MAX_KEYS dependencies.
+ *  7. The teachable bug `newer-satisfies` is the store before note 2's fix:
+ *     a context holds only nearest dependencies (a read adds the version
+ *     read, not its dependencies; a write replaces the context by itself),
+ *     and note 3's "at least" rule then lets a concurrent newer version of
+ *     k stand in for v while v's own dependencies are missing, here and in
+ *     a digest.  Under 5% message loss alone the causal check fails on
+ *     19 of seeds 1..200 (scenarios/03-replication/bugs/
+ *     causal-newer-satisfies.json).
  */
 #include "sim/node.h"
 
@@ -49,7 +79,10 @@ enum { MSG_REPL = 1, MSG_DIGEST = 2 };
 enum { TIMER_GOSSIP = 1 };
 
 #define MAX_PENDING 4096
-#define MAX_DEPS 4096
+/* A dependency list holds at most one entry per key (note 2); a longer cap
+ * than the workload's keys would make a node drop, and on restart lose, a
+ * list it wrote itself. */
+#define MAX_DEPS FL_MAX_KEYS
 #define MAX_DIGEST 4096
 
 typedef struct Ver {
@@ -85,12 +118,16 @@ typedef struct Causal {
     GArray *pending;      /* of Update, oldest first */
     FlDuration gossip;
     uint32_t next_key;
+    bool bug_newer_satisfies;   /* note 7 */
 } Causal;
 
 static const FlParam causal_params[] = {
     { "gossip", FL_PARAM_DURATION, "\"200ms\"",
       "anti-entropy: every interval, send every visible version to one random peer (0: never)",
       NULL, 0, 1e12 },
+    { "bug", FL_PARAM_ENUM, "\"none\"",
+      "a deliberate mistake: newer-satisfies (nearest dependencies only, so a concurrent newer version stands in for a dependency whose own dependencies are missing)",
+      "none|newer-satisfies", 0, 0 },
     { NULL },
 };
 
@@ -159,6 +196,20 @@ static void deps_add(GArray *deps, uint32_t key, Ver ver)
     }
     Dep d = { key, ver };
     g_array_insert_val(deps, i, d);
+}
+
+/* What a client learns from seeing @u (borrowed): @u itself and, unless the
+ * bug of note 7 is on, @u's dependency list, which is @u's causal past
+ * (note 2). */
+static void context_see(const Causal *c, GArray *deps, const Update *u)
+{
+    deps_add(deps, u->key, u->ver);
+    if (c->bug_newer_satisfies)
+        return;
+    for (guint i = 0; u->deps && i < u->deps->len; i++) {
+        const Dep *d = &g_array_index(u->deps, Dep, i);
+        deps_add(deps, d->key, d->ver);
+    }
 }
 
 /* ---- Encoding ----------------------------------------------------------- */
@@ -329,6 +380,7 @@ static void causal_init(FlNode *n, void *state)
     c->contexts = g_array_new(FALSE, FALSE, sizeof(Context));
     c->pending = g_array_new(FALSE, FALSE, sizeof(Update));
     c->gossip = fl_param_duration(n, "gossip");
+    c->bug_newer_satisfies = strcmp(fl_param_enum(n, "bug"), "newer-satisfies") == 0;
     fl_role(n, "replica");
     if (c->gossip > 0 && fl_nodes(n) > 1)
         fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
@@ -502,7 +554,8 @@ static void causal_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
 }
 
-/* A client's write (note 2): depends on its context, becomes its context. */
+/* A client's write (note 2): depends on its context, joins its context
+ * (with the bug of note 7, replaces it). */
 static void local_write(FlNode *n, Causal *c, const FlRequest *req, bool is_text, int64_t v,
                         const char *text, size_t tlen)
 {
@@ -512,7 +565,8 @@ static void local_write(FlNode *n, Causal *c, const FlRequest *req, bool is_text
     u.text = is_text ? g_string_new_len(text, (gssize)tlen) : NULL;
     u.deps = g_array_new(FALSE, FALSE, sizeof(Dep));
     g_array_append_vals(u.deps, x->deps->data, x->deps->len);
-    g_array_set_size(x->deps, 0);
+    if (c->bug_newer_satisfies)
+        g_array_set_size(x->deps, 0);
     deps_add(x->deps, u.key, u.ver);
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
@@ -535,7 +589,7 @@ static void causal_on_request(FlNode *n, void *state, const FlRequest *req)
     size_t tn;
     /* What the client sees here becomes part of its context. */
     if (s->ver.ts && op->kind != FL_OP_PUT && op->kind != FL_OP_WRITE)
-        deps_add(context(c, req->client)->deps, op->key, s->ver);
+        context_see(c, context(c, req->client)->deps, s);
     switch (op->kind) {
     case FL_OP_READ:
         res.has_value = s->set;
