@@ -15,7 +15,12 @@
  *    answer is the same for any number of workers.
  * 3. Shrinking works on the resolved scenario of the failing run (ranges
  *    drawn, defaults filled, seed fixed), so every candidate is an ordinary,
- *    self-contained scenario file. */
+ *    self-contained scenario file.
+ * 4. A worker's standard output and error go to a file of its own, never to
+ *    the parent's: what a dying worker prints (GLib's assertion message,
+ *    "Bail out!") would otherwise land in the middle of `--json` output.
+ *    The file shares its offset with the worker, so the parent empties it
+ *    between seeds, and a death reports what that seed printed. */
 #include "sim/fuzz.h"
 
 #include "faults/nemesis.h"
@@ -171,6 +176,7 @@ typedef struct Worker {
     bool busy;
     size_t pos;       /* position of the seed it runs, when busy */
     GString *buf;     /* what it wrote of its current result */
+    int log;          /* its standard output and error (note 4), or -1 */
 } Worker;
 
 /* The worker's life: a seed in, a result frame (u32 length, JSON) out, until
@@ -185,7 +191,11 @@ G_GNUC_NORETURN static void worker_main(json_t *scenario, const char *file, doub
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
     uint64_t seed;
+    /* Tests make a worker fail a real assertion at one seed. */
+    const char *hook = g_getenv("FAULTLINE_TEST_ASSERT_SEED");
+    uint64_t assert_seed = hook ? g_ascii_strtoull(hook, NULL, 10) : 0;
     while (read_all(in, &seed, sizeof seed)) {
+        g_assert_cmpuint(seed, !=, assert_seed);
         if (limit > 0)
             alarm((unsigned)ceil(limit));
         char *text = run_seed(scenario, file, seed, limit);
@@ -206,11 +216,20 @@ static bool worker_start(Worker *wk, Worker *all, uint32_t nall, json_t *scenari
                          const char *file, double limit)
 {
     int in[2], out[2];
-    if (pipe(in) != 0)
+    FILE *logf = tmpfile();
+    int log = logf ? dup(fileno(logf)) : -1;
+    if (logf)
+        fclose(logf);
+    if (pipe(in) != 0) {
+        if (log >= 0)
+            close(log);
         return false;
+    }
     if (pipe(out) != 0) {
         close(in[0]);
         close(in[1]);
+        if (log >= 0)
+            close(log);
         return false;
     }
     fflush(NULL);
@@ -231,6 +250,14 @@ static bool worker_start(Worker *wk, Worker *all, uint32_t nall, json_t *scenari
         }
         close(in[1]);
         close(out[0]);
+        for (uint32_t k = 0; k < nall; k++)
+            if (all[k].pid && all[k].log >= 0)
+                close(all[k].log);
+        if (log >= 0) {
+            dup2(log, 1);
+            dup2(log, 2);
+            close(log);
+        }
         signal(SIGINT, SIG_IGN);   /* the parent decides what an interrupt stops */
         worker_main(scenario, file, limit, in[0], out[1]);
     }
@@ -241,6 +268,7 @@ static bool worker_start(Worker *wk, Worker *all, uint32_t nall, json_t *scenari
     wk->from = out[0];
     wk->busy = false;
     wk->buf = g_string_new(NULL);
+    wk->log = log;
     return true;
 }
 
@@ -255,6 +283,8 @@ static int worker_stop(Worker *wk, bool kill_it)
     while (waitpid(wk->pid, &status, 0) < 0 && errno == EINTR)
         ;
     g_string_free(wk->buf, TRUE);
+    if (wk->log >= 0)
+        close(wk->log);
     memset(wk, 0, sizeof *wk);
     return status;
 }
@@ -264,6 +294,11 @@ static bool worker_send(Worker *wk, uint64_t seed, size_t pos)
     wk->busy = true;
     wk->pos = pos;
     g_string_truncate(wk->buf, 0);
+    if (wk->log >= 0) {
+        /* The worker is idle: nothing it prints can race this. */
+        if (ftruncate(wk->log, 0) != 0 || lseek(wk->log, 0, SEEK_SET) != 0)
+            g_warning("fuzz: cannot empty a worker's log: %s", g_strerror(errno));
+    }
     return write_all(wk->to, &seed, sizeof seed);
 }
 
@@ -289,7 +324,29 @@ static int worker_read(Worker *wk)
 
 /* Turns what a worker wrote for @seed (@len bytes of JSON, none if it died)
  * and how it ended into an outcome. */
-static void finish(uint64_t seed, const char *text, size_t len, int status, FlOutcome *o)
+/* The last lines @log_fd holds (what a dead worker printed for its seed),
+ * on one line, or NULL when it printed nothing. */
+static char *last_words(int log_fd)
+{
+    if (log_fd < 0)
+        return NULL;
+    off_t end = lseek(log_fd, 0, SEEK_END);
+    if (end <= 0)
+        return NULL;
+    size_t want = end > 600 ? 600 : (size_t)end;
+    char *buf = g_malloc0(want + 1);
+    ssize_t got = pread(log_fd, buf, want, end - (off_t)want);
+    if (got <= 0) {
+        g_free(buf);
+        return NULL;
+    }
+    buf[got] = '\0';
+    g_strstrip(g_strdelimit(buf, "\n\r\t", ' '));
+    return buf;
+}
+
+static void finish(uint64_t seed, const char *text, size_t len, int status, const char *said,
+                   FlOutcome *o)
 {
     memset(o, 0, sizeof *o);
     o->seed = seed;
@@ -301,6 +358,11 @@ static void finish(uint64_t seed, const char *text, size_t len, int status, FlOu
                     : sig ? g_strdup_printf("the simulator died of signal %d (%s)", sig, g_strsignal(sig))
                           : g_strdup_printf("the simulator exited with status %d without a result",
                                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (said && *said && sig != SIGALRM) {
+            char *d = g_strdup_printf("%s: %s", o->detail, said);
+            g_free(o->detail);
+            o->detail = d;
+        }
         o->failed = true;
         if (j)
             json_decref(j);
@@ -321,7 +383,7 @@ static void finish(uint64_t seed, const char *text, size_t len, int status, FlOu
 /* The outcome of the whole result @wk wrote for @seed. */
 static void worker_outcome(Worker *wk, uint64_t seed, FlOutcome *o)
 {
-    finish(seed, wk->buf->str + 4, wk->buf->len - 4, 0, o);
+    finish(seed, wk->buf->str + 4, wk->buf->len - 4, 0, NULL, o);
 }
 
 bool fl_fuzz_run_one(json_t *scenario, const char *file, uint64_t seed, double time_limit_s,
@@ -337,7 +399,8 @@ bool fl_fuzz_run_one(json_t *scenario, const char *file, uint64_t seed, double t
         worker_outcome(&wk, seed, o);
         worker_stop(&wk, false);
     } else {
-        finish(seed, NULL, 0, worker_stop(&wk, false), o);
+        g_autofree char *said = last_words(wk.log);
+        finish(seed, NULL, 0, worker_stop(&wk, false), said, o);
     }
     return true;
 }
@@ -434,8 +497,9 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
                 worker_outcome(wk, seed, &out[pos]);
                 wk->busy = false;
             } else {
+                g_autofree char *said = last_words(wk->log);
                 int status = worker_stop(wk, false);
-                finish(seed, NULL, 0, status, &out[pos]);
+                finish(seed, NULL, 0, status, said, &out[pos]);
             }
             done[pos] = true;
             completed++;

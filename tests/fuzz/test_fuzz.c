@@ -251,6 +251,36 @@ static void test_claims_over_seeds(void **st)
     g_free(o4);
 }
 
+/* A worker that fails a real assertion (the test hook makes one fail at
+ * seed 3) costs only that seed; what it printed goes into the failure's
+ * detail, never onto standard output, so --json stays parseable. */
+static void test_assertion_in_worker(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    g_setenv("FAULTLINE_TEST_ASSERT_SEED", "3", TRUE);
+    char *out = NULL;
+    int status = run(&out, "fuzz", BUGGY, "--seeds", "4", "--jobs", "2", "--keep-going",
+                     "--no-shrink", "--json", "--out", dir, NULL);
+    g_unsetenv("FAULTLINE_TEST_ASSERT_SEED");
+    assert_int_equal(status, 1);
+    assert_true(out[0] == '{');   /* nothing the worker printed came first */
+    json_t *sum = parse(out);
+    assert_int_equal(json_integer_value(json_object_get(sum, "ran")), 4);
+    json_t *f;
+    size_t i;
+    bool seen = false;
+    json_array_foreach(json_object_get(sum, "failures"), i, f) {
+        if (json_integer_value(json_object_get(f, "seed")) != 3)
+            continue;
+        seen = true;
+        assert_string_equal(json_string_value(json_object_get(f, "kind")), "crash");
+        assert_non_null(strstr(json_string_value(json_object_get(f, "detail")), "assertion failed"));
+    }
+    assert_true(seen);
+    json_decref(sum);
+    g_free(out);
+}
+
 static void test_interrupt_writes_what_was_found(void **st)
 {
     TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
@@ -407,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_found_shrunk_and_replayed),
         cmocka_unit_test(test_check_is_the_default_expectation),
         cmocka_unit_test(test_claims_over_seeds),
+        cmocka_unit_test(test_assertion_in_worker),
         cmocka_unit_test(test_interrupt_writes_what_was_found),
         cmocka_unit_test(test_workers_match_single_runs),
         cmocka_unit_test(test_killed_worker_loses_nothing),
