@@ -602,14 +602,14 @@ static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m)
     m->last = 0;
     for (uint64_t s = from; s <= last_slot(px); s++) {
         Slot *sl = slot_at(px, s);
-        if (!sl->acc_ballot && !sl->chosen)
+        if (!sl->acc_ballot && (!sl->chosen || px->bug_trust_disk))
             continue;
         if (m->count == PAXOS_MAX_ENTRIES) {
             m->more = true;
             m->last = m->entries[m->count - 1].slot;
             break;
         }
-        if (sl->chosen)
+        if (sl->chosen && !px->bug_trust_disk)
             m->entries[m->count++] = (PaxosEntry){ .slot = s, .ballot = m->ballot, .value = sl->chosen_value };
         else
             m->entries[m->count++] = (PaxosEntry){ .slot = s, .ballot = sl->acc_ballot, .value = sl->acc_value };
