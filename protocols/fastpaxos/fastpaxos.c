@@ -60,8 +60,8 @@
  *    recovering mark until recovery ends with a checkpoint.  The limits of
  *    paxos.c note 9 apply here too.
  * 10. The `bug` parameter `trust-disk` is the behaviour before note 9: the
- *    replay ignores checksums, believes whatever decodes, and the node
- *    takes part at once. */
+ *    replay ignores checksums, believes whatever decodes, the node takes
+ *    part at once, and phase 1 reports votes only, not decisions. */
 #include "protocols/fastpaxos/fastpaxos.h"
 
 #include "protocols/paxos/journal.h"
@@ -699,14 +699,15 @@ static void promise_entries(Fp *fp, uint64_t from, FpMsg *m)
     m->last = 0;
     for (uint64_t s = from; s <= last_slot(fp); s++) {
         Slot *sl = slot_at(fp, s);
-        if (!sl->vrnd && !sl->chosen)
+        bool decided = sl->chosen && !fp->bug_trust_disk;
+        if (!sl->vrnd && !decided)
             continue;
         if (m->count == FP_MAX_ENTRIES) {
             m->more = true;
             m->last = m->entries[m->count - 1].slot;
             break;
         }
-        if (sl->chosen)
+        if (decided)
             m->entries[m->count++] = (FpEntry){ .slot = s, .rnd = decided_round(fp_round(m->ballot, 0)),
                                                 .value = sl->chosen_value };
         else
@@ -916,7 +917,7 @@ static void on_recover(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
     }
     sync_acceptor(n, fp);
     FpEntry e = { .slot = m->slot, .rnd = sl->vrnd, .value = sl->vval };
-    if (sl->chosen)
+    if (sl->chosen && !fp->bug_trust_disk)
         e = (FpEntry){ .slot = m->slot, .rnd = decided_round(m->rnd), .value = sl->chosen_value };
     FpMsg reply = { .type = FP_RECOVERED, .rnd = m->rnd, .slot = m->slot, .entries = &e,
                     .count = e.rnd ? 1 : 0 };

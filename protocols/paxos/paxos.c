@@ -72,9 +72,10 @@
  *    looks whole; and three damaged acceptors of five at once, who wait for
  *    one another (each needs a majority of others that are not recovering).
  * 10. The `bug` parameter `trust-disk` is the behaviour before note 9: the
- *    replay ignores checksums and believes whatever decodes, and the node
- *    takes part at once.  Histories then lose acknowledged writes when a
- *    damaged acceptor completes a quorum that forgets a chosen value. */
+ *    replay ignores checksums and believes whatever decodes, the node
+ *    takes part at once, and promises report votes only, not decisions.
+ *    Histories then lose acknowledged writes when a damaged acceptor
+ *    completes a quorum that forgets a chosen value. */
 #include "protocols/paxos/paxos.h"
 
 #include "protocols/paxos/journal.h"
