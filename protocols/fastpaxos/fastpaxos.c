@@ -296,8 +296,9 @@ static void persist_slot(FlNode *n, Fp *fp, uint8_t kind, uint64_t s, uint64_t r
 }
 
 /* Note 9: rewrites the journal whole, synced: the promise, each slot's
- * decided value if known, else its vote and its promise; with @mark the
- * recovering mark. */
+ * decided value if known, its vote and its promise (kept for decided slots
+ * too: a slot promise below the ballot promise still forbids a late 2a of
+ * an older sub-round); with @mark the recovering mark. */
 static void checkpoint(FlNode *n, Fp *fp, bool mark)
 {
     FlWriter w;
@@ -310,10 +311,8 @@ static void checkpoint(FlNode *n, Fp *fp, bool mark)
     put_promise(&w, fp->promised);
     for (uint64_t s = 1; s <= fp->log->len; s++) {
         const Slot *sl = &g_array_index(fp->log, Slot, s - 1);
-        if (sl->chosen) {
+        if (sl->chosen)
             put_slot(&w, REC_CHOSEN, s, 0, &sl->chosen_value);
-            continue;
-        }
         if (sl->vrnd)
             put_slot(&w, REC_VOTE, s, sl->vrnd, &sl->vval);
         if (sl->minrnd)
