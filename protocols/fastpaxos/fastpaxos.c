@@ -38,8 +38,33 @@
  *    realigns them (safety does not depend on where an acceptor votes, only
  *    on voting once per round).
  * 8. Acceptor state (promise, per-slot vote and per-slot promise) is
- *    appended to "acceptor" and synced before any vote or promise leaves. */
+ *    appended to the journal "acceptor" (protocols/paxos/journal.h: framed
+ *    records with a CRC-32 each) and synced before any vote or promise
+ *    leaves.
+ * 9. Damaged disks: as Multi-Paxos (protocols/paxos/paxos.c, note 9, after
+ *    "Paxos Made Live" section 5.1 and Alagappan et al., FAST 2018).  An
+ *    acceptor whose journal replays damaged (cut short, a checksum that
+ *    fails, a checkpoint never closed) may have lost a promise, a per-slot
+ *    promise or a vote that a quorum relied on.  It stays a non-voting
+ *    member, with no promise (PREPARE, RECOVER), no vote (classic or fast:
+ *    client requests are held) and no campaign, until a majority of the
+ *    other acceptors, not recovering themselves, answered a REJOIN with a
+ *    nonce drawn after the restart (it adopts their highest promise; the
+ *    highest slot they hold a vote, a slot promise or a decision in is its
+ *    horizon) and it has learned every slot up to the horizon.  A slot it
+ *    knows decided is reported, in a promise or a slot's phase 1b, as
+ *    voted in the highest classic round below the one asking: every vote
+ *    in a round above the one that chose a value is for that value (rule
+ *    O4 and the ANY messages, sent only above phase 1's slots, keep it so),
+ *    so rule O4 returns the decided value.  The journal carries a
+ *    recovering mark until recovery ends with a checkpoint.  The limits of
+ *    paxos.c note 9 apply here too.
+ * 10. The `bug` parameter `trust-disk` is the behaviour before note 9: the
+ *    replay ignores checksums, believes whatever decodes, the node takes
+ *    part at once, and phase 1 reports votes only, not decisions. */
 #include "protocols/fastpaxos/fastpaxos.h"
+
+#include "protocols/paxos/journal.h"
 
 #include <string.h>
 
@@ -86,6 +111,7 @@ typedef struct Fp {
     uint32_t self, n;
     FlDuration heartbeat, elect_lo, elect_hi, recovery;
     uint64_t max_slots;
+    bool bug_trust_disk;
 
     FlStore *store;
     GArray *log;                  /* of Slot; slot s at s - 1 */
@@ -100,6 +126,13 @@ typedef struct Fp {
     uint64_t next_free;
     GTree *voted;                 /* client -> Voted: our last fast vote for it */
     GTree *held;                  /* client -> FlRequest: received without permission */
+    /* note 9: back from a damaged disk, not voting yet */
+    bool recovering;
+    bool rec_marked;              /* the replayed journal carried the recovering mark */
+    uint64_t rec_nonce;
+    uint64_t rec_acks;            /* who answered this recovery's REJOIN */
+    uint64_t rec_floor;           /* the highest ballot they promised */
+    uint64_t rec_horizon;         /* the highest slot they know anything of */
 
     /* coordinator */
     int role;
@@ -124,6 +157,7 @@ static const FlParam fp_params[] = {
     { "election_timeout", FL_PARAM_RANGE, "[\"150ms\",\"300ms\"]", "silence after which a node runs phase 1", NULL, 1e5, 1e11 },
     { "recovery", FL_PARAM_DURATION, "\"30ms\"", "how long a slot may stay undecided before the coordinator recovers it", NULL, 1e5, 1e11 },
     { "max_slots", FL_PARAM_INT, "65536", "length bound of the log", NULL, 16, 1e7 },
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: trust-disk (a damaged journal is believed)", "none|trust-disk", 0, 0 },
     { NULL },
 };
 
@@ -207,32 +241,88 @@ static FlRequest noop(void)
 
 /* ---- Acceptor durability (note 8) -------------------------------------- */
 
-enum { REC_PROMISE = 'P', REC_VOTE = 'V', REC_MINRND = 'M' };
+/* Journal records (journal.h frames them): the promise, a vote, a slot's
+ * promise, a decided value (checkpoints only) and the recovering mark. */
+enum { REC_PROMISE = 'P', REC_VOTE = 'V', REC_MINRND = 'M', REC_CHOSEN = 'C', REC_RECOVERING = 'R' };
+
+static void put_promise(FlWriter *w, uint64_t b)
+{
+    uint8_t buf[16];
+    FlWriter body;
+    fl_writer_init(&body, buf, sizeof buf);
+    fl_put_u8(&body, REC_PROMISE);
+    fl_put_u64(&body, b);
+    paxos_journal_put(w, body.data, body.len);
+    fl_writer_deinit(&body);
+}
+
+/* REC_VOTE and REC_CHOSEN carry a value; REC_CHOSEN no round. */
+static void put_slot(FlWriter *w, uint8_t kind, uint64_t s, uint64_t rnd, const FlRequest *v)
+{
+    uint8_t buf[64];
+    FlWriter body;
+    fl_writer_init(&body, buf, sizeof buf);
+    fl_put_u8(&body, kind);
+    fl_put_u64(&body, s);
+    if (kind != REC_CHOSEN)
+        fl_put_u64(&body, rnd);
+    if (v)
+        fl_request_encode(&body, v);
+    paxos_journal_put(w, body.data, body.len);
+    fl_writer_deinit(&body);
+}
 
 static void persist_promise(FlNode *n, Fp *fp)
 {
-    uint8_t buf[16];
+    uint8_t buf[32];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u8(&w, REC_PROMISE);
-    fl_put_u64(&w, fp->promised);
+    put_promise(&w, fp->promised);
     fl_disk_append(n, "acceptor", w.data, w.len);
+    fl_writer_deinit(&w);
     fp->dirty = true;
 }
 
 static void persist_slot(FlNode *n, Fp *fp, uint8_t kind, uint64_t s, uint64_t rnd,
                          const FlRequest *v)
 {
-    uint8_t buf[64];
+    uint8_t buf[96];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u8(&w, kind);
-    fl_put_u64(&w, s);
-    fl_put_u64(&w, rnd);
-    if (v)
-        fl_request_encode(&w, v);
+    put_slot(&w, kind, s, rnd, v);
     fl_disk_append(n, "acceptor", w.data, w.len);
+    fl_writer_deinit(&w);
     fp->dirty = true;
+}
+
+/* Note 9: rewrites the journal whole, synced: the promise, each slot's
+ * decided value if known, its vote and its promise (kept for decided slots
+ * too: a slot promise below the ballot promise still forbids a late 2a of
+ * an older sub-round); with @mark the recovering mark. */
+static void checkpoint(FlNode *n, Fp *fp, bool mark)
+{
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    paxos_journal_begin(&w);
+    if (mark) {
+        uint8_t k = REC_RECOVERING;
+        paxos_journal_put(&w, &k, 1);
+    }
+    put_promise(&w, fp->promised);
+    for (uint64_t s = 1; s <= fp->log->len; s++) {
+        const Slot *sl = &g_array_index(fp->log, Slot, s - 1);
+        if (sl->chosen)
+            put_slot(&w, REC_CHOSEN, s, 0, &sl->chosen_value);
+        if (sl->vrnd)
+            put_slot(&w, REC_VOTE, s, sl->vrnd, &sl->vval);
+        if (sl->minrnd)
+            put_slot(&w, REC_MINRND, s, sl->minrnd, NULL);
+    }
+    paxos_journal_end(&w);
+    fl_disk_write(n, "acceptor", w.data, w.len);
+    fl_disk_sync(n, "acceptor");
+    fl_writer_deinit(&w);
+    fp->dirty = false;
 }
 
 static void sync_acceptor(FlNode *n, Fp *fp)
@@ -252,39 +342,56 @@ static void raise_promise(FlNode *n, Fp *fp, uint64_t b)
         fp->max_seen = b;
 }
 
-static void replay_acceptor(FlNode *n, Fp *fp)
+/* One journal record (journal.h); false stops the replay as damage. */
+static bool replay_record(void *ctx, FlReader *r)
+{
+    Fp *fp = ctx;
+    uint8_t kind = fl_get_u8(r);
+    if (kind == REC_RECOVERING) {
+        fp->rec_marked = true;
+        return fl_reader_done(r);
+    }
+    if (kind == REC_PROMISE) {
+        uint64_t b = fl_get_u64(r);
+        if (!fl_reader_done(r))
+            return false;
+        if (b > fp->promised)
+            fp->promised = b;
+        return true;
+    }
+    if (kind != REC_VOTE && kind != REC_MINRND && kind != REC_CHOSEN)
+        return false;
+    uint64_t s = fl_get_u64(r), rnd = kind != REC_CHOSEN ? fl_get_u64(r) : 0;
+    FlRequest v;
+    if (kind != REC_MINRND && !fl_request_decode(r, &v))
+        return false;
+    if (!fl_reader_done(r) || s < 1 || s > fp->max_slots)
+        return false;
+    Slot *sl = slot_at(fp, s);
+    if (kind == REC_CHOSEN) {
+        sl->chosen = true;
+        sl->chosen_value = v;
+        return true;
+    }
+    if (kind == REC_VOTE && rnd >= sl->vrnd) {
+        sl->vrnd = rnd;
+        sl->vval = v;
+    } else if (kind == REC_MINRND && rnd > sl->minrnd) {
+        sl->minrnd = rnd;
+    }
+    if (fp_round_ballot(rnd) > fp->promised)
+        fp->promised = fp_round_ballot(rnd);
+    return true;
+}
+
+/* Returns false when the journal is damaged (note 9). */
+static bool replay_acceptor(FlNode *n, Fp *fp)
 {
     size_t len;
     const uint8_t *p = fl_disk_view(n, "acceptor", &len);
-    FlReader r;
-    fl_reader_init(&r, p, len);
-    while (fl_reader_left(&r) > 0) {
-        uint8_t kind = fl_get_u8(&r);
-        if (kind == REC_PROMISE) {
-            uint64_t b = fl_get_u64(&r);
-            if (!fl_reader_ok(&r))
-                break;
-            if (b > fp->promised)
-                fp->promised = b;
-            continue;
-        }
-        uint64_t s = fl_get_u64(&r), rnd = fl_get_u64(&r);
-        FlRequest v;
-        if (kind == REC_VOTE && !fl_request_decode(&r, &v))
-            break;
-        if (!fl_reader_ok(&r) || s < 1 || s > fp->max_slots || (kind != REC_VOTE && kind != REC_MINRND))
-            break;   /* a torn tail */
-        Slot *sl = slot_at(fp, s);
-        if (kind == REC_VOTE && rnd >= sl->vrnd) {
-            sl->vrnd = rnd;
-            sl->vval = v;
-        } else if (kind == REC_MINRND && rnd > sl->minrnd) {
-            sl->minrnd = rnd;
-        }
-        if (fp_round_ballot(rnd) > fp->promised)
-            fp->promised = fp_round_ballot(rnd);
-    }
+    bool whole = paxos_journal_replay(p, len, !fp->bug_trust_disk, replay_record, fp);
     fp->max_seen = fp->promised;
+    return whole;
 }
 
 /* Votes @v in round @rnd of slot @s, durably. */
@@ -298,6 +405,79 @@ static void vote(FlNode *n, Fp *fp, uint64_t s, uint64_t rnd, const FlRequest *v
         persist_slot(n, fp, REC_VOTE, s, rnd, v);
     }
     sync_acceptor(n, fp);
+}
+
+/* ---- Recovery from a damaged disk (note 9) ------------------------------ */
+
+/* The highest slot in which we hold a vote, a slot promise or a decision. */
+static uint64_t known_top(const Fp *fp)
+{
+    for (uint64_t s = fp->log->len; s >= 1; s--) {
+        const Slot *sl = &g_array_index(fp->log, Slot, s - 1);
+        if (sl->chosen || sl->vrnd || sl->minrnd)
+            return s;
+    }
+    return 0;
+}
+
+/* The round at which a slot known decided is reported to a phase 1 of
+ * round @asking: the highest classic round below it (note 9). */
+static uint64_t decided_round(uint64_t asking)
+{
+    uint64_t r = asking - 1;
+    return fp_round_fast(r) ? r - 1 : r;
+}
+
+static void ask_rejoin(FlNode *n, Fp *fp)
+{
+    FpMsg m = { .type = FP_REJOIN, .nonce = fp->rec_nonce };
+    send_msg(n, fp, FL_NO_HINT, &m);
+}
+
+static void release_held(FlNode *n, Fp *fp);
+
+/* Note 9: answered by a majority of others and caught up to the horizon:
+ * vote again, from a checkpoint that no longer carries the mark. */
+static void end_recovery(FlNode *n, Fp *fp)
+{
+    if (!fp->recovering || paxos_count(fp->rec_acks) < paxos_majority(fp->n) ||
+        fp->commit < fp->rec_horizon)
+        return;
+    fp->recovering = false;
+    checkpoint(n, fp, false);
+    fl_log(n, "recovered: promised %" G_GUINT64_FORMAT ", learned up to slot %" G_GUINT64_FORMAT
+           ": voting again", fp->promised, fp->commit);
+    release_held(n, fp);
+}
+
+/* A peer back from a damaged disk asks what it may have forgotten; only an
+ * acceptor that is not recovering itself can vouch for it. */
+static void on_rejoin(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
+{
+    if (fp->recovering)
+        return;
+    FpMsg ack = { .type = FP_REJOIN_ACK, .nonce = m->nonce, .ballot = fp->promised,
+                  .last = known_top(fp) };
+    send_msg(n, fp, from, &ack);
+}
+
+static void on_rejoin_ack(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
+{
+    if (!fp->recovering || m->nonce != fp->rec_nonce || from == fp->self ||
+        (fp->rec_acks & paxos_bit(from)) || paxos_count(fp->rec_acks) >= paxos_majority(fp->n))
+        return;
+    fp->rec_acks |= paxos_bit(from);
+    if (m->ballot > fp->rec_floor)
+        fp->rec_floor = m->ballot;
+    if (m->last > fp->rec_horizon)
+        fp->rec_horizon = m->last;
+    if (paxos_count(fp->rec_acks) < paxos_majority(fp->n))
+        return;
+    raise_promise(n, fp, fp->rec_floor);
+    sync_acceptor(n, fp);
+    fl_log(n, "recovery: promised %" G_GUINT64_FORMAT ", learning up to slot %" G_GUINT64_FORMAT,
+           fp->promised, fp->rec_horizon);
+    end_recovery(n, fp);
 }
 
 /* ---- Learner ------------------------------------------------------------- */
@@ -334,6 +514,7 @@ static void learn(FlNode *n, Fp *fp, uint64_t s, const FlRequest *v)
     sl->chosen = true;
     sl->chosen_value = *v;
     apply_chosen(n, fp);
+    end_recovery(n, fp);
 }
 
 static bool applied_already(Fp *fp, const FlRequest *r)
@@ -507,6 +688,8 @@ static void send_prepare(FlNode *n, Fp *fp)
 
 static void collect_promise(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m);
 
+/* Our votes in slots >= @from; a slot known decided reports the decided
+ * value at the highest classic round below the ballot asking (note 9). */
 static void promise_entries(Fp *fp, uint64_t from, FpMsg *m)
 {
     m->entries = fp->buf;
@@ -515,14 +698,19 @@ static void promise_entries(Fp *fp, uint64_t from, FpMsg *m)
     m->last = 0;
     for (uint64_t s = from; s <= last_slot(fp); s++) {
         Slot *sl = slot_at(fp, s);
-        if (!sl->vrnd)
+        bool decided = sl->chosen && !fp->bug_trust_disk;
+        if (!sl->vrnd && !decided)
             continue;
         if (m->count == FP_MAX_ENTRIES) {
             m->more = true;
             m->last = m->entries[m->count - 1].slot;
             break;
         }
-        m->entries[m->count++] = (FpEntry){ .slot = s, .rnd = sl->vrnd, .value = sl->vval };
+        if (decided)
+            m->entries[m->count++] = (FpEntry){ .slot = s, .rnd = decided_round(fp_round(m->ballot, 0)),
+                                                .value = sl->chosen_value };
+        else
+            m->entries[m->count++] = (FpEntry){ .slot = s, .rnd = sl->vrnd, .value = sl->vval };
     }
 }
 
@@ -568,6 +756,8 @@ static void on_prepare(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
 {
     if (paxos_ballot_node(m->ballot) != from)
         return;
+    if (fp->recovering)
+        return;   /* note 9: no promise from an acceptor that may have forgotten one */
     bool leader_alive = fp->leader != FL_NO_HINT && fp->leader != from && fp->leader != fp->self &&
                         paxos_elapsed(fl_now(n), fp->last_heard) < (FlTime)fp->elect_lo;
     if (leader_alive && m->ballot > fp->promised)
@@ -622,7 +812,8 @@ static void fast_vote(FlNode *n, Fp *fp, const FlRequest *req);
 /* Votes for the requests held while there was no fast round. */
 static void release_held(FlNode *n, Fp *fp)
 {
-    while (g_tree_nnodes(fp->held) > 0 && fp->any_ballot && fp->any_ballot == fp->promised) {
+    while (!fp->recovering && g_tree_nnodes(fp->held) > 0 && fp->any_ballot &&
+           fp->any_ballot == fp->promised) {
         GTreeNode *first = g_tree_node_first(fp->held);
         FlRequest req = *(FlRequest *)g_tree_node_value(first);
         g_tree_remove(fp->held, g_tree_node_key(first));
@@ -633,9 +824,9 @@ static void release_held(FlNode *n, Fp *fp)
 /* Note 4: a client's request reaches an acceptor during a fast round. */
 static void fast_vote(FlNode *n, Fp *fp, const FlRequest *req)
 {
-    if (!fp->any_ballot || fp->any_ballot != fp->promised) {
-        /* No permission yet: hold the client's latest request until a
-         * coordinator opens a fast round (one per client: bounded). */
+    if (fp->recovering || !fp->any_ballot || fp->any_ballot != fp->promised) {
+        /* No permission yet (or recovering, note 9): hold the client's
+         * latest request until we may vote (one per client: bounded). */
         FlRequest *h = g_tree_lookup(fp->held, GUINT_TO_POINTER(req->client));
         if (!h || h->id < req->id)
             g_tree_replace(fp->held, GUINT_TO_POINTER(req->client), g_memdup2(req, sizeof *req));
@@ -683,6 +874,8 @@ static void on_accept(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
     uint64_t b = fp_round_ballot(m->rnd);
     if (paxos_ballot_node(b) != from || fp_round_sub(m->rnd) == 0)
         return;
+    if (fp->recovering)
+        return;   /* note 9: no vote; the coordinator resends */
     if (b < fp->promised) {
         nack(n, fp, from);
         return;
@@ -706,6 +899,8 @@ static void on_recover(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
     uint64_t b = fp_round_ballot(m->rnd);
     if (paxos_ballot_node(b) != from || fp_round_sub(m->rnd) == 0)
         return;
+    if (fp->recovering)
+        return;   /* note 9: no slot promise either */
     if (b < fp->promised) {
         nack(n, fp, from);
         return;
@@ -721,8 +916,10 @@ static void on_recover(FlNode *n, Fp *fp, uint32_t from, const FpMsg *m)
     }
     sync_acceptor(n, fp);
     FpEntry e = { .slot = m->slot, .rnd = sl->vrnd, .value = sl->vval };
+    if (sl->chosen && !fp->bug_trust_disk)
+        e = (FpEntry){ .slot = m->slot, .rnd = decided_round(m->rnd), .value = sl->chosen_value };
     FpMsg reply = { .type = FP_RECOVERED, .rnd = m->rnd, .slot = m->slot, .entries = &e,
-                    .count = sl->vrnd ? 1 : 0 };
+                    .count = e.rnd ? 1 : 0 };
     send_msg(n, fp, from, &reply);
 }
 
@@ -915,6 +1112,7 @@ static void fp_init(FlNode *n, void *state)
     fl_param_range(n, "election_timeout", &fp->elect_lo, &fp->elect_hi);
     fp->recovery = fl_param_duration(n, "recovery");
     fp->max_slots = (uint64_t)fl_param_int(n, "max_slots");
+    fp->bug_trust_disk = strcmp(fl_param_enum(n, "bug"), "trust-disk") == 0;
     fp->store = fl_store_new();
     fp->log = g_array_new(FALSE, TRUE, sizeof(Slot));
     fp->applied = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -935,7 +1133,19 @@ static void fp_recover(FlNode *n, void *state)
 {
     Fp *fp = state;
     fp_init(n, state);
-    replay_acceptor(n, fp);
+    bool whole = replay_acceptor(n, fp);
+    apply_chosen(n, fp);   /* decisions a checkpoint kept */
+    if (fp->bug_trust_disk || (whole && !fp->rec_marked))
+        return;
+    /* Note 9: something synced is gone, or an earlier recovery did not
+     * finish.  Mark the journal first, so that a crash from here on comes
+     * back recovering too, and ask the others. */
+    fp->recovering = true;
+    fp->rec_nonce = fl_random(n);
+    checkpoint(n, fp, true);
+    fl_log(n, "%s: no promise or vote until recovered",
+           whole ? "recovery was not finished" : "acceptor journal damaged");
+    ask_rejoin(n, fp);
 }
 
 static void fp_destroy(FlNode *n, void *state)
@@ -969,6 +1179,8 @@ static void fp_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *
     case FP_DECIDE: on_decide(n, fp, from, &m); break;
     case FP_HEARTBEAT: on_heartbeat(n, fp, from, &m); break;
     case FP_HEARTBEAT_ACK: on_heartbeat_ack(n, fp, from, &m); break;
+    case FP_REJOIN: on_rejoin(n, fp, from, &m); break;
+    case FP_REJOIN_ACK: on_rejoin_ack(n, fp, from, &m); break;
     }
 }
 
@@ -1045,6 +1257,14 @@ static void fp_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     if (tag != TIMER_TICK)
         return;
     FlTime now = fl_now(n);
+    if (fp->recovering) {
+        /* Note 9: a follower that does not campaign; it asks again until
+         * a majority of the others answered. */
+        if (paxos_count(fp->rec_acks) < paxos_majority(fp->n))
+            ask_rejoin(n, fp);
+        fl_timer(n, fp->heartbeat, TIMER_TICK);
+        return;
+    }
     switch (fp->role) {
     case LEADER:
         leader_tick(n, fp);

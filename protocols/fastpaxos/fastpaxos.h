@@ -63,6 +63,8 @@ enum {
     FP_DECIDE,        /* entries (slot, value) */
     FP_HEARTBEAT,     /* ballot, commit, slot (= first open slot) */
     FP_HEARTBEAT_ACK, /* ballot, commit */
+    FP_REJOIN,        /* nonce: an acceptor back from a damaged disk asks (note 9) */
+    FP_REJOIN_ACK,    /* nonce, ballot (promised), last (highest slot with a vote, promise or decision) */
 };
 
 #define FP_MAX_ENTRIES 4096u
@@ -79,6 +81,7 @@ typedef struct FpMsg {
     uint64_t rnd;        /* ACCEPT, ACCEPTED, RECOVER, RECOVERED */
     uint64_t slot;
     uint64_t commit;
+    uint64_t nonce;      /* REJOIN(_ACK): names one recovery, so that old answers do not count */
     bool more;
     uint64_t last;
     FlRequest value;     /* ACCEPT, ACCEPTED */

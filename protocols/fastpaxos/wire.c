@@ -95,6 +95,14 @@ void fp_encode(FlWriter *w, const FpMsg *m)
         fl_put_u64(w, m->ballot);
         fl_put_u64(w, m->commit);
         break;
+    case FP_REJOIN:
+        fl_put_u64(w, m->nonce);
+        break;
+    case FP_REJOIN_ACK:
+        fl_put_u64(w, m->nonce);
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->last);
+        break;
     default:
         g_assert_not_reached();
     }
@@ -185,6 +193,16 @@ bool fp_decode(const uint8_t *msg, size_t len, FpMsg *m, FpEntry *buf, uint32_t 
         m->ballot = fl_get_u64(&r);
         m->commit = fl_get_u64(&r);
         if (m->commit > max_slot)
+            return false;
+        break;
+    case FP_REJOIN:
+        m->nonce = fl_get_u64(&r);
+        break;
+    case FP_REJOIN_ACK:
+        m->nonce = fl_get_u64(&r);
+        m->ballot = fl_get_u64(&r);
+        m->last = fl_get_u64(&r);
+        if (m->last > max_slot)
             return false;
         break;
     default:

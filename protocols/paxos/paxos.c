@@ -18,9 +18,10 @@
  *    no-op commands").  After that it is active: each client request gets the
  *    next slot and one round trip of phase 2.
  * 4. Acceptor state (the promised ballot and each slot's last vote) is
- *    appended to the file "acceptor" and synced before any reply leaves.
- *    A restarted node replays it; what it had learned is relearned from the
- *    leader (design note 6).
+ *    appended to the journal "acceptor" (journal.h: framed records with a
+ *    CRC-32 each) and synced before any reply leaves.  A restarted node
+ *    replays it; what it had learned is relearned from the leader (design
+ *    note 6).  A replay that finds damage is note 9's business.
  * 5. A slot is chosen when a majority accepted the leader's proposal; the
  *    leader applies it, answers the client if it holds the request, and
  *    broadcasts DECIDE.  Reads go through the log like writes, which makes
@@ -38,8 +39,46 @@
  * 8. The `bug` parameter `ignore-accepted` makes a new leader drop what the
  *    promises reported and start proposing at its own first unchosen slot:
  *    a value chosen under an earlier ballot that this leader had not learned
- *    is overwritten.  Histories then lose acknowledged writes. */
+ *    is overwritten.  Histories then lose acknowledged writes.
+ * 9. Damaged disks ("Paxos Made Live", Chandra et al. 2007, section 5.1;
+ *    "Protocol-Aware Recovery", Alagappan et al., FAST 2018).  Paxos
+ *    assumes that an acceptor never forgets a promise or a vote.  When the
+ *    replay finds the journal damaged (a record cut short, a checksum that
+ *    fails, a checkpoint never closed), the lost record may be the very
+ *    promise or vote that a chosen value's quorum relied on, and the node
+ *    cannot tell which.  Answering as if it had never voted could let a
+ *    quorum of which it is the only witness choose a second value.  So it
+ *    stays a non-voting member: it learns and answers heartbeats, but sends
+ *    no promise and no vote and does not campaign, until
+ *    (a) a majority of the OTHER acceptors answered a RECOVER carrying a
+ *        nonce drawn after the restart.  Any quorum it belonged to shares
+ *        one of them, who remembers: their highest promise is at least any
+ *        ballot it promised, and the highest slot in which they hold a vote
+ *        or a decision (the horizon) is at least any slot where its lost
+ *        vote can be part of a chosen value.  It adopts that promise;
+ *    (b) it has learned every slot up to the horizon ("until it observes one
+ *        complete instance of Paxos that was started after the replica
+ *        started rebuilding its state").
+ *    Knowing a decision stands in for the lost vote: a promise reports, for
+ *    each slot it knows decided, the decided value at the promise's own
+ *    ballot.  That is sound for any acceptor (every vote at or above the
+ *    ballot that chose a value is for that value), so a new leader adopts
+ *    exactly what was chosen.  A recovering node writes a mark into its
+ *    journal, so that a crash during recovery does not end it, and when done
+ *    rewrites the journal whole as a checkpoint (promise, votes, decisions)
+ *    without the mark.  What this does not cover: a PREPARE or ACCEPT from
+ *    before the crash still in flight after (a) was answered; a tear that
+ *    falls exactly between records, which leaves a shorter journal that
+ *    looks whole; and three damaged acceptors of five at once, who wait for
+ *    one another (each needs a majority of others that are not recovering).
+ * 10. The `bug` parameter `trust-disk` is the behaviour before note 9: the
+ *    replay ignores checksums and believes whatever decodes, the node
+ *    takes part at once, and promises report votes only, not decisions.
+ *    Histories then lose acknowledged writes when a damaged acceptor
+ *    completes a quorum that forgets a chosen value. */
 #include "protocols/paxos/paxos.h"
+
+#include "protocols/paxos/journal.h"
 
 #include <string.h>
 
@@ -74,6 +113,7 @@ typedef struct Paxos {
     uint32_t window;
     uint64_t max_slots;
     bool bug_ignore_accepted;
+    bool bug_trust_disk;
 
     FlStore *store;
     GArray *log;                  /* of Slot; slot s at index s - 1 */
@@ -82,6 +122,13 @@ typedef struct Paxos {
     /* acceptor */
     uint64_t promised;
     bool dirty;                   /* acceptor state written but not yet synced */
+    /* note 9: back from a damaged disk, not voting yet */
+    bool recovering;
+    bool rec_marked;              /* the replayed journal carried the recovering mark */
+    uint64_t rec_nonce;
+    uint64_t rec_acks;            /* who answered this recovery's RECOVER */
+    uint64_t rec_floor;           /* the highest ballot they promised */
+    uint64_t rec_horizon;         /* the highest slot they know a vote or decision in */
 
     /* proposer */
     int role;
@@ -108,7 +155,7 @@ static const FlParam paxos_params[] = {
     { "election_timeout", FL_PARAM_RANGE, "[\"150ms\",\"300ms\"]", "silence after which a follower runs phase 1 (drawn per wait)", NULL, 1e5, 1e11 },
     { "window", FL_PARAM_INT, "256", "most slots proposed but not yet chosen", NULL, 1, 1e5 },
     { "max_slots", FL_PARAM_INT, "65536", "length bound of the log (no snapshots: runs are short)", NULL, 16, 1e7 },
-    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: ignore-accepted (phase 1 drops reported votes)", "none|ignore-accepted", 0, 0 },
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: ignore-accepted (phase 1 drops reported votes), trust-disk (a damaged journal is believed)", "none|ignore-accepted|trust-disk", 0, 0 },
     { NULL },
 };
 
@@ -154,15 +201,41 @@ static void new_timeout(FlNode *n, Paxos *px)
 
 /* ---- Acceptor durability (note 4) ------------------------------------ */
 
-enum { REC_PROMISE = 'P', REC_ACCEPT = 'A' };
+/* Journal records (journal.h frames them): a promise, a vote, a decided
+ * value (written only by checkpoints) and the recovering mark (note 9). */
+enum { REC_PROMISE = 'P', REC_ACCEPT = 'A', REC_CHOSEN = 'C', REC_RECOVERING = 'R' };
+
+static void put_promise(FlWriter *w, uint64_t b)
+{
+    uint8_t buf[16];
+    FlWriter body;
+    fl_writer_init(&body, buf, sizeof buf);
+    fl_put_u8(&body, REC_PROMISE);
+    fl_put_u64(&body, b);
+    paxos_journal_put(w, body.data, body.len);
+    fl_writer_deinit(&body);
+}
+
+static void put_slot(FlWriter *w, uint8_t kind, uint64_t s, uint64_t b, const FlRequest *v)
+{
+    uint8_t buf[64];
+    FlWriter body;
+    fl_writer_init(&body, buf, sizeof buf);
+    fl_put_u8(&body, kind);
+    fl_put_u64(&body, s);
+    if (kind == REC_ACCEPT)
+        fl_put_u64(&body, b);
+    fl_request_encode(&body, v);
+    paxos_journal_put(w, body.data, body.len);
+    fl_writer_deinit(&body);
+}
 
 static void persist_promise(FlNode *n, Paxos *px)
 {
-    uint8_t buf[16];
+    uint8_t buf[32];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u8(&w, REC_PROMISE);
-    fl_put_u64(&w, px->promised);
+    put_promise(&w, px->promised);
     fl_disk_append(n, "acceptor", w.data, w.len);
     fl_writer_deinit(&w);
     px->dirty = true;
@@ -170,16 +243,40 @@ static void persist_promise(FlNode *n, Paxos *px)
 
 static void persist_accept(FlNode *n, Paxos *px, uint64_t s, uint64_t b, const FlRequest *v)
 {
-    uint8_t buf[64];
+    uint8_t buf[96];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u8(&w, REC_ACCEPT);
-    fl_put_u64(&w, s);
-    fl_put_u64(&w, b);
-    fl_request_encode(&w, v);
+    put_slot(&w, REC_ACCEPT, s, b, v);
     fl_disk_append(n, "acceptor", w.data, w.len);
     fl_writer_deinit(&w);
     px->dirty = true;
+}
+
+/* Note 9: rewrites the journal whole, synced: the promise, the decided
+ * value of every slot known decided and the vote in every other slot, and
+ * with @mark the recovering mark. */
+static void checkpoint(FlNode *n, Paxos *px, bool mark)
+{
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    paxos_journal_begin(&w);
+    if (mark) {
+        uint8_t k = REC_RECOVERING;
+        paxos_journal_put(&w, &k, 1);
+    }
+    put_promise(&w, px->promised);
+    for (uint64_t s = 1; s <= px->log->len; s++) {
+        const Slot *sl = &g_array_index(px->log, Slot, s - 1);
+        if (sl->chosen)
+            put_slot(&w, REC_CHOSEN, s, 0, &sl->chosen_value);
+        else if (sl->acc_ballot)
+            put_slot(&w, REC_ACCEPT, s, sl->acc_ballot, &sl->acc_value);
+    }
+    paxos_journal_end(&w);
+    fl_disk_write(n, "acceptor", w.data, w.len);
+    fl_disk_sync(n, "acceptor");
+    fl_writer_deinit(&w);
+    px->dirty = false;
 }
 
 /* Makes the acceptor's state durable: called before any reply leaves. */
@@ -190,37 +287,121 @@ static void sync_acceptor(FlNode *n, Paxos *px)
     px->dirty = false;
 }
 
-static void replay_acceptor(FlNode *n, Paxos *px)
+/* One journal record (journal.h); false stops the replay as damage. */
+static bool replay_record(void *ctx, FlReader *r)
+{
+    Paxos *px = ctx;
+    uint8_t kind = fl_get_u8(r);
+    if (kind == REC_RECOVERING) {
+        px->rec_marked = true;
+        return fl_reader_done(r);
+    }
+    if (kind == REC_PROMISE) {
+        uint64_t b = fl_get_u64(r);
+        if (!fl_reader_done(r))
+            return false;
+        if (b > px->promised)
+            px->promised = b;
+        return true;
+    }
+    if (kind != REC_ACCEPT && kind != REC_CHOSEN)
+        return false;
+    uint64_t s = fl_get_u64(r), b = kind == REC_ACCEPT ? fl_get_u64(r) : 0;
+    FlRequest v;
+    if (!fl_request_decode(r, &v) || !fl_reader_done(r) || s < 1 || s > px->max_slots)
+        return false;
+    Slot *sl = slot_at(px, s);
+    if (kind == REC_CHOSEN) {
+        sl->chosen = true;
+        sl->chosen_value = v;
+        return true;
+    }
+    if (b >= sl->acc_ballot) {
+        sl->acc_ballot = b;
+        sl->acc_value = v;
+    }
+    if (b > px->promised)
+        px->promised = b;
+    return true;
+}
+
+/* Returns false when the journal is damaged (note 9). */
+static bool replay_acceptor(FlNode *n, Paxos *px)
 {
     size_t len;
     const uint8_t *p = fl_disk_view(n, "acceptor", &len);
-    FlReader r;
-    fl_reader_init(&r, p, len);
-    while (fl_reader_left(&r) > 0) {
-        uint8_t kind = fl_get_u8(&r);
-        if (kind == REC_PROMISE) {
-            uint64_t b = fl_get_u64(&r);
-            if (!fl_reader_ok(&r))
-                break;
-            if (b > px->promised)
-                px->promised = b;
-        } else if (kind == REC_ACCEPT) {
-            uint64_t s = fl_get_u64(&r), b = fl_get_u64(&r);
-            FlRequest v;
-            if (!fl_request_decode(&r, &v) || s < 1 || s > px->max_slots)
-                break;   /* a torn tail: never synced, never answered */
-            Slot *sl = slot_at(px, s);
-            if (b >= sl->acc_ballot) {
-                sl->acc_ballot = b;
-                sl->acc_value = v;
-            }
-            if (b > px->promised)
-                px->promised = b;
-        } else {
-            break;
-        }
-    }
+    bool whole = paxos_journal_replay(p, len, !px->bug_trust_disk, replay_record, px);
     px->max_seen = px->promised;
+    return whole;
+}
+
+/* ---- Recovery from a damaged disk (note 9) ------------------------------ */
+
+/* The highest slot in which we hold a vote or know the decision. */
+static uint64_t known_top(const Paxos *px)
+{
+    for (uint64_t s = px->log->len; s >= 1; s--) {
+        const Slot *sl = &g_array_index(px->log, Slot, s - 1);
+        if (sl->chosen || sl->acc_ballot)
+            return s;
+    }
+    return 0;
+}
+
+static void ask_recovery(FlNode *n, Paxos *px)
+{
+    PaxosMsg m = { .type = PAXOS_RECOVER, .nonce = px->rec_nonce };
+    send_msg(n, px, FL_NO_HINT, &m);
+}
+
+/* Note 9 (b): answered by a majority of others and caught up to the
+ * horizon: vote again, from a checkpoint that no longer carries the mark. */
+static void end_recovery(FlNode *n, Paxos *px)
+{
+    if (!px->recovering || paxos_count(px->rec_acks) < paxos_majority(px->n) ||
+        px->commit < px->rec_horizon)
+        return;
+    px->recovering = false;
+    checkpoint(n, px, false);
+    fl_log(n, "recovered: promised %" G_GUINT64_FORMAT ", learned up to slot %" G_GUINT64_FORMAT
+           ": voting again", px->promised, px->commit);
+}
+
+/* A peer back from a damaged disk asks what it may have forgotten.  Only
+ * an acceptor that is not recovering itself can vouch for it. */
+static void on_recover(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
+{
+    if (px->recovering)
+        return;
+    PaxosMsg ack = { .type = PAXOS_RECOVER_ACK, .nonce = m->nonce, .ballot = px->promised,
+                     .last = known_top(px) };
+    send_msg(n, px, from, &ack);
+}
+
+/* Note 9 (a). */
+static void on_recover_ack(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
+{
+    if (!px->recovering || m->nonce != px->rec_nonce || from == px->self ||
+        (px->rec_acks & paxos_bit(from)) ||
+        paxos_count(px->rec_acks) >= paxos_majority(px->n))
+        return;
+    px->rec_acks |= paxos_bit(from);
+    if (m->ballot > px->rec_floor)
+        px->rec_floor = m->ballot;
+    if (m->last > px->rec_horizon)
+        px->rec_horizon = m->last;
+    if (paxos_count(px->rec_acks) < paxos_majority(px->n))
+        return;
+    if (px->rec_floor > px->promised) {
+        px->promised = px->rec_floor;
+        persist_promise(n, px);
+        sync_acceptor(n, px);
+    }
+    if (px->promised > px->max_seen)
+        px->max_seen = px->promised;
+    fl_log(n, "recovery: promised %" G_GUINT64_FORMAT ", learning up to slot %" G_GUINT64_FORMAT,
+           px->promised, px->rec_horizon);
+    end_recovery(n, px);
 }
 
 /* ---- Learner ------------------------------------------------------------ */
@@ -263,6 +444,7 @@ static void learn(FlNode *n, Paxos *px, uint64_t s, const FlRequest *v)
     sl->chosen = true;
     sl->chosen_value = *v;
     apply_chosen(n, px);
+    end_recovery(n, px);
 }
 
 /* ---- Roles --------------------------------------------------------------- */
@@ -411,7 +593,8 @@ static void start_election(FlNode *n, Paxos *px)
 
 /* ---- Acceptor handlers ------------------------------------------------- */
 
-/* Fills @m with our votes in slots >= @from, at most PAXOS_MAX_ENTRIES. */
+/* Fills @m with our votes in slots >= @from, at most PAXOS_MAX_ENTRIES;
+ * a slot we know decided reports its decided value at m->ballot (note 9). */
 static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m)
 {
     m->entries = px->buf;
@@ -420,14 +603,17 @@ static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m)
     m->last = 0;
     for (uint64_t s = from; s <= last_slot(px); s++) {
         Slot *sl = slot_at(px, s);
-        if (!sl->acc_ballot)
+        if (!sl->acc_ballot && (!sl->chosen || px->bug_trust_disk))
             continue;
         if (m->count == PAXOS_MAX_ENTRIES) {
             m->more = true;
             m->last = m->entries[m->count - 1].slot;
             break;
         }
-        m->entries[m->count++] = (PaxosEntry){ .slot = s, .ballot = sl->acc_ballot, .value = sl->acc_value };
+        if (sl->chosen && !px->bug_trust_disk)
+            m->entries[m->count++] = (PaxosEntry){ .slot = s, .ballot = m->ballot, .value = sl->chosen_value };
+        else
+            m->entries[m->count++] = (PaxosEntry){ .slot = s, .ballot = sl->acc_ballot, .value = sl->acc_value };
     }
 }
 
@@ -437,6 +623,8 @@ static void on_prepare(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
 {
     if (paxos_ballot_node(m->ballot) != from)
         return;   /* only a ballot's owner runs its phase 1 */
+    if (px->recovering)
+        return;   /* note 9: no promise from an acceptor that may have forgotten one */
     bool leader_alive = px->leader != FL_NO_HINT && px->leader != from && px->leader != px->self &&
                         paxos_elapsed(fl_now(n), px->last_heard) < (FlTime)px->elect_lo;
     if (leader_alive && m->ballot > px->promised)
@@ -466,6 +654,8 @@ static void on_accept(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
 {
     if (paxos_ballot_node(m->ballot) != from)
         return;
+    if (px->recovering)
+        return;   /* note 9: no vote either; the leader resends until we count */
     if (m->ballot < px->promised) {
         PaxosMsg nack = { .type = PAXOS_NACK, .ballot = px->promised };
         send_msg(n, px, from, &nack);
@@ -618,6 +808,7 @@ static void paxos_init(FlNode *n, void *state)
     px->window = (uint32_t)fl_param_int(n, "window");
     px->max_slots = (uint64_t)fl_param_int(n, "max_slots");
     px->bug_ignore_accepted = strcmp(fl_param_enum(n, "bug"), "ignore-accepted") == 0;
+    px->bug_trust_disk = strcmp(fl_param_enum(n, "bug"), "trust-disk") == 0;
     px->store = fl_store_new();
     px->log = g_array_new(FALSE, TRUE, sizeof(Slot));
     px->pending = g_tree_new_full(cmp_u32, NULL, NULL, g_free);
@@ -634,7 +825,19 @@ static void paxos_recover(FlNode *n, void *state)
 {
     Paxos *px = state;
     paxos_init(n, state);
-    replay_acceptor(n, px);
+    bool whole = replay_acceptor(n, px);
+    apply_chosen(n, px);   /* decisions a checkpoint kept */
+    if (px->bug_trust_disk || (whole && !px->rec_marked))
+        return;
+    /* Note 9: something synced is gone, or an earlier recovery did not
+     * finish.  Mark the journal first, so that a crash from here on comes
+     * back recovering too, and ask the others. */
+    px->recovering = true;
+    px->rec_nonce = fl_random(n);
+    checkpoint(n, px, true);
+    fl_log(n, "%s: no promise or vote until recovered",
+           whole ? "recovery was not finished" : "acceptor journal damaged");
+    ask_recovery(n, px);
 }
 
 static void paxos_destroy(FlNode *n, void *state)
@@ -661,6 +864,8 @@ static void paxos_on_message(FlNode *n, void *state, uint32_t from, const uint8_
     case PAXOS_DECIDE: on_decide(n, px, from, &m); break;
     case PAXOS_HEARTBEAT: on_heartbeat(n, px, from, &m); break;
     case PAXOS_HEARTBEAT_ACK: on_heartbeat_ack(n, px, from, &m); break;
+    case PAXOS_RECOVER: on_recover(n, px, from, &m); break;
+    case PAXOS_RECOVER_ACK: on_recover_ack(n, px, from, &m); break;
     }
 }
 
@@ -698,6 +903,14 @@ static void paxos_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     if (tag != TIMER_TICK)
         return;
     FlTime now = fl_now(n);
+    if (px->recovering) {
+        /* Note 9: a follower that does not campaign; it asks again until
+         * a majority of the others answered. */
+        if (paxos_count(px->rec_acks) < paxos_majority(px->n))
+            ask_recovery(n, px);
+        fl_timer(n, px->heartbeat, TIMER_TICK);
+        return;
+    }
     switch (px->role) {
     case LEADER:
         leader_tick(n, px);

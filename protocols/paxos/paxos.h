@@ -36,6 +36,8 @@ enum {
     PAXOS_DECIDE,         /* entries: chosen values (ballot unused) */
     PAXOS_HEARTBEAT,      /* ballot, commit */
     PAXOS_HEARTBEAT_ACK,  /* ballot, commit */
+    PAXOS_RECOVER,        /* nonce: an acceptor back from a damaged disk asks (note 9) */
+    PAXOS_RECOVER_ACK,    /* nonce, ballot (promised), last (highest slot with a vote or decision) */
 };
 
 /* Most entries in one message: a promise with more sets `more`. */
@@ -52,8 +54,9 @@ typedef struct PaxosMsg {
     uint64_t ballot;
     uint64_t slot;        /* ACCEPT/ACCEPTED: the slot; PREPARE/PROMISE: first slot asked */
     uint64_t commit;      /* HEARTBEAT(_ACK): the sender's commit index */
+    uint64_t nonce;       /* RECOVER(_ACK): names one recovery, so that old answers do not count */
     bool more;            /* PROMISE: entries past `last` were left out */
-    uint64_t last;        /* PROMISE with more: the last slot included */
+    uint64_t last;        /* PROMISE with more: the last slot included; RECOVER_ACK: horizon */
     FlRequest value;      /* ACCEPT */
     PaxosEntry *entries;  /* PROMISE, DECIDE: borrowed from the caller's array */
     uint32_t count;

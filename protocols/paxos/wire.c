@@ -66,6 +66,14 @@ void paxos_encode(FlWriter *w, const PaxosMsg *m)
         fl_put_u64(w, m->ballot);
         fl_put_u64(w, m->commit);
         break;
+    case PAXOS_RECOVER:
+        fl_put_u64(w, m->nonce);
+        break;
+    case PAXOS_RECOVER_ACK:
+        fl_put_u64(w, m->nonce);
+        fl_put_u64(w, m->ballot);
+        fl_put_u64(w, m->last);
+        break;
     default:
         g_assert_not_reached();
     }
@@ -140,6 +148,16 @@ bool paxos_decode(const uint8_t *msg, size_t len, PaxosMsg *m, PaxosEntry *buf, 
         m->ballot = fl_get_u64(&r);
         m->commit = fl_get_u64(&r);
         if (m->commit > max_slot)
+            return false;
+        break;
+    case PAXOS_RECOVER:
+        m->nonce = fl_get_u64(&r);
+        break;
+    case PAXOS_RECOVER_ACK:
+        m->nonce = fl_get_u64(&r);
+        m->ballot = fl_get_u64(&r);
+        m->last = fl_get_u64(&r);
+        if (m->last > max_slot)
             return false;
         break;
     default:

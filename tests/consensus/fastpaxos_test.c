@@ -111,6 +111,46 @@ static void test_codec(void **st)
     fl_writer_deinit(&w);
 }
 
+/* Note 9: a slot known decided is reported at the highest classic round
+ * below the ballot asking, which outranks every real vote below that
+ * ballot, so rule O4 hands the coordinator the decided value even when a
+ * fast round's votes for another value reach the "possibly chosen" count. */
+static void test_decided_report_wins(void **st)
+{
+    uint64_t asking = paxos_ballot(9, 1);
+    FlRequest v = { .client = 1, .id = 5, .op = { .kind = FL_OP_WRITE, .a = 50 } };
+    FlRequest w = { .client = 2, .id = 6, .op = { .kind = FL_OP_WRITE, .a = 60 } };
+    FpVote reps[3] = {
+        { .rnd = fp_round(paxos_ballot(8, 0), 0), .value = w },
+        { .rnd = fp_round(paxos_ballot(8, 0), 0), .value = w },
+        { .rnd = fp_round(asking - 1, FP_SUB_MAX), .value = v },
+    };
+    FlRequest out;
+    assert_int_equal(fp_pick(reps, 3, 5, &out), FP_PICK_VALUE);
+    assert_true(paxos_value_eq(&out, &v));
+}
+
+/* The recovery handshake of note 9 round-trips; a horizon past the log
+ * bound is refused. */
+static void test_codec_rejoin(void **st)
+{
+    FpEntry buf[2];
+    uint8_t b[64];
+    FlWriter w;
+    fl_writer_init(&w, b, sizeof b);
+    FpMsg m = { .type = FP_REJOIN_ACK, .nonce = 9, .ballot = paxos_ballot(4, 3), .last = 12 };
+    fp_encode(&w, &m);
+    FpMsg d;
+    assert_true(fp_decode(w.data, w.len, &d, buf, 2, 100));
+    assert_int_equal(d.type, FP_REJOIN_ACK);
+    assert_int_equal(d.nonce, 9);
+    assert_int_equal(d.ballot, paxos_ballot(4, 3));
+    assert_int_equal(d.last, 12);
+    assert_false(fp_decode(w.data, w.len, &d, buf, 2, 11));
+    assert_false(fp_decode(w.data, w.len - 1, &d, buf, 2, 100));
+    fl_writer_deinit(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +161,8 @@ int main(void)
         cmocka_unit_test(test_quorum_sizes_intersect),
         cmocka_unit_test(test_collision),
         cmocka_unit_test(test_codec),
+        cmocka_unit_test(test_decided_report_wins),
+        cmocka_unit_test(test_codec_rejoin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
