@@ -61,6 +61,11 @@
 
 enum { TIMER_TICK = 1 };
 
+typedef enum { BUG_NONE, BUG_F_EQUALS_N_OVER_3, BUG_TRUST_DISK, BUG_IGNORE_MIN_S } Bug;
+
+/* What read_record found. */
+typedef enum { RECORD_MISSING, RECORD_BAD_SUM, RECORD_OK } RecordRead;
+
 typedef struct Entry {
     uint64_t seq;              /* 0: unused */
     /* the pre-prepare accepted in the current view */
@@ -104,7 +109,7 @@ typedef struct VcSet {
 
 typedef struct Pbft {
     uint32_t self, n, f, q;
-    bool bug;
+    Bug bug;
     FlDuration tick, vc_timeout, resend;
     uint32_t K, L;
 
@@ -121,6 +126,10 @@ typedef struct Pbft {
     uint64_t mute_view;        /* note 7 */
     uint64_t mute_seq;         /* note 7: votes before the crash were at or below this */
     bool muted;
+    uint64_t reach;            /* note 9: the top of the highest window we ever had (on disk) */
+    bool damaged;              /* note 9: our record was lost; bounds not yet learned (on disk) */
+    uint64_t rep_who;          /* note 9: peers whose STATUS we took while damaged */
+    uint64_t rep_view, rep_reach;   /* note 9: the highest they reported */
     GBytes *nv;                /* the NEW-VIEW that started this view */
     uint64_t next_seq;         /* primary */
     FlTime last_resend;
@@ -144,7 +153,7 @@ static const FlParam pbft_params[] = {
     { "view_change_timeout", FL_PARAM_DURATION, "\"200ms\"", "how long a request may wait before backups suspect the primary", NULL, 1e6, 1e11 },
     { "resend", FL_PARAM_DURATION, "\"50ms\"", "how often votes for unexecuted requests and STATUS are resent", NULL, 1e6, 1e11 },
     { "checkpoint_interval", FL_PARAM_INT, "32", "K: a checkpoint every K executed requests; the window is L = 2K", NULL, 2, 512 },
-    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: f-equals-n-over-3 (f = ceil(n/3): quorums too small)", "none|f-equals-n-over-3", 0, 0 },
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: f-equals-n-over-3 (f = ceil(n/3): quorums too small), trust-disk (a restart believes its record unchecked; none read means a fresh start), ignore-min-s (a new view keeps the replica's own low watermark and next sequence number)", "none|f-equals-n-over-3|trust-disk|ignore-min-s", 0, 0 },
     { NULL },
 };
 
@@ -279,7 +288,17 @@ static GBytes *make_pp(Pbft *pb, uint64_t view, uint64_t seq, const FlRequest *r
  * have voted for lies below the stable checkpoint. */
 static bool amnesiac(const Pbft *pb)
 {
-    return pb->muted && pb->view <= pb->mute_view && pb->stable < pb->mute_seq;
+    return pb->damaged || (pb->muted && pb->view <= pb->mute_view && pb->stable < pb->mute_seq);
+}
+
+/* Note 7: leaves the mute role once nothing we may have voted for can matter. */
+static void unmute_if_done(FlNode *n, Pbft *pb)
+{
+    if (pb->muted && !amnesiac(pb)) {
+        pb->muted = false;
+        fl_role(n, pbft_primary(pb->view, pb->n) == pb->self ? "primary" : "backup");
+        fl_log(n, "recovered: voting again");
+    }
 }
 
 static bool can_vote(const Pbft *pb)
@@ -311,15 +330,58 @@ static uint64_t state_digest(FlStore *s, GBytes **snap)
     return d;
 }
 
+/* The highest view we voted in or asked for (a VIEW-CHANGE is a promise). */
+static uint64_t promised_view(const Pbft *pb)
+{
+    return pb->in_vc && pb->vc_view > pb->view ? pb->vc_view : pb->view;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Note 9: the one record on disk, checksummed:
+ *   promised view u64, reach u64, damaged u8, sum u64. */
+enum { RECORD_LEN = 8 + 8 + 1 + 8 };
+
+static uint64_t record_sum(const void *p, size_t len)
+{
+    return pbft_siphash(0x7062667472656331ULL, 0x7669657731ULL, p, len);
+}
+
 static void persist_view(FlNode *n, Pbft *pb)
 {
-    uint8_t buf[16];
+    uint64_t top = add_sat(pb->stable, pb->L);
+    if (top > pb->reach)
+        pb->reach = top;
+    uint8_t buf[RECORD_LEN];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u64(&w, pb->in_vc && pb->vc_view > pb->view ? pb->vc_view : pb->view);
-    fl_put_u64(&w, pb->stable);
+    fl_put_u64(&w, promised_view(pb));
+    fl_put_u64(&w, pb->reach);
+    fl_put_u8(&w, pb->damaged);
+    fl_put_u64(&w, record_sum(w.data, w.len));
     fl_disk_write(n, "view", w.data, w.len);
     fl_disk_sync(n, "view");
+}
+
+/* Note 9: reads the record: missing or short (a torn write), failing its
+ * sum (corrupted: the fields are filled anyway, for the trust-disk bug),
+ * or good. */
+static RecordRead read_record(FlNode *n, uint64_t *view, uint64_t *reach, bool *damaged)
+{
+    uint8_t buf[RECORD_LEN + 1];
+    if (fl_disk_read(n, "view", buf, sizeof buf) != RECORD_LEN)
+        return RECORD_MISSING;
+    FlReader r;
+    fl_reader_init(&r, buf, RECORD_LEN);
+    *view = fl_get_u64(&r);
+    *reach = fl_get_u64(&r);
+    uint8_t flag = fl_get_u8(&r);
+    uint64_t sum = fl_get_u64(&r);
+    *damaged = flag == 1;
+    return flag <= 1 && sum == record_sum(buf, RECORD_LEN - 8) ? RECORD_OK : RECORD_BAD_SUM;
 }
 
 /* ---- Execution and checkpoints (notes 3 and 4) --------------------------- */
@@ -364,10 +426,7 @@ static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GByt
     pb->stable = seq;
     pb->stable_digest = digest;
     persist_view(n, pb);
-    if (pb->muted && !amnesiac(pb)) {
-        pb->muted = false;
-        fl_role(n, pbft_primary(pb->view, pb->n) == pb->self ? "primary" : "backup");
-    }
+    unmute_if_done(n, pb);
     bytes_clear(&pb->stable_snap);
     pb->stable_snap = g_bytes_ref(snap);
     g_ptr_array_set_size(pb->stable_proof, 0);
@@ -735,6 +794,7 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
     pb->nv = g_bytes_ref(nv);
     fl_role(n, pbft_primary(view, pb->n) == pb->self ? "primary" : "backup");
     fl_log(n, "entered view %" G_GUINT64_FORMAT, view);
+    unmute_if_done(n, pb);
     /* Drop view changes for this view and older. */
     while (g_tree_nnodes(pb->vcs) > 0) {
         GTreeNode *first = g_tree_node_first(pb->vcs);
@@ -897,14 +957,16 @@ static void on_view_change(FlNode *n, Pbft *pb, const PbftStmt *st)
 
 static void send_status(FlNode *n, Pbft *pb)
 {
-    uint8_t buf[64];
+    uint8_t buf[96];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     pbft_stmt_begin(&w, PBFT_STATUS, pb->self);
     fl_put_u64(&w, pb->view);
-    fl_put_u8(&w, pb->in_vc);
+    fl_put_u8(&w, (uint8_t)((pb->in_vc ? PBFT_STATUS_IN_VC : 0) | (amnesiac(pb) ? PBFT_STATUS_AMNESIAC : 0)));
     fl_put_u64(&w, pb->last_exec);
     fl_put_u64(&w, pb->stable);
+    fl_put_u64(&w, promised_view(pb));
+    fl_put_u64(&w, pb->reach);
     g_autoptr(GBytes) st = finish(&w, pb->self);
     multicast(n, pb, st);
 }
@@ -928,9 +990,36 @@ static void send_state(FlNode *n, Pbft *pb, uint32_t to)
     send_bytes(n, pb, to, st);
 }
 
+/* Note 9: a damaged replica bounds what it may have promised from the
+ * reports of 2f peers that are not amnesiac themselves. */
+static void take_report(FlNode *n, Pbft *pb, const PbftStmt *st)
+{
+    if (!pb->damaged || st->amnesiac || st->signer == pb->self)
+        return;
+    pb->rep_who |= paxos_bit(st->signer);
+    if (st->promised > pb->rep_view)
+        pb->rep_view = st->promised;
+    if (st->reach > pb->rep_reach)
+        pb->rep_reach = st->reach;
+    uint32_t need = 2 * pb->f > 0 ? 2 * pb->f : 1;
+    if (paxos_count(pb->rep_who) < need)
+        return;
+    pb->damaged = false;
+    pb->muted = true;
+    pb->mute_view = pb->rep_view;
+    pb->mute_seq = add_sat(pb->rep_reach, pb->L);
+    if (pb->mute_seq > pb->reach)
+        pb->reach = pb->mute_seq;   /* a crash before we recover keeps the bound */
+    persist_view(n, pb);
+    fl_log(n, "damage bounded: mute to view %" G_GUINT64_FORMAT " or checkpoint %" G_GUINT64_FORMAT,
+           pb->mute_view, pb->mute_seq);
+    unmute_if_done(n, pb);
+}
+
 static void on_status(FlNode *n, Pbft *pb, const PbftStmt *st)
 {
     uint32_t j = st->signer;
+    take_report(n, pb, st);
     if (st->view < pb->view && pb->nv && !pb->in_vc)
         send_bytes(n, pb, j, pb->nv);
     if (st->seq < pb->stable && pb->stable_snap) {
@@ -997,16 +1086,19 @@ static void on_checkpoint(FlNode *n, Pbft *pb, const PbftStmt *st)
 
 /* ---- Entry points ---------------------------------------------------------------- */
 
-static void pbft_init(FlNode *n, void *state)
+static void init_state(FlNode *n, Pbft *pb)
 {
-    Pbft *pb = state;
     pb->self = fl_self(n);
     pb->n = fl_nodes(n);
     if (pb->n > PBFT_MAX_NODES)
         g_error("pbft: at most %u nodes", PBFT_MAX_NODES);
-    pb->bug = strcmp(fl_param_enum(n, "bug"), "f-equals-n-over-3") == 0;
+    const char *bug = fl_param_enum(n, "bug");
+    pb->bug = strcmp(bug, "f-equals-n-over-3") == 0 ? BUG_F_EQUALS_N_OVER_3
+            : strcmp(bug, "trust-disk") == 0        ? BUG_TRUST_DISK
+            : strcmp(bug, "ignore-min-s") == 0      ? BUG_IGNORE_MIN_S
+                                                    : BUG_NONE;
     pb->f = pbft_faults(pb->n, false);
-    pb->q = pbft_quorum(pb->n, pb->bug);
+    pb->q = pbft_quorum(pb->n, pb->bug == BUG_F_EQUALS_N_OVER_3);
     pb->tick = fl_param_duration(n, "tick");
     pb->vc_timeout = fl_param_duration(n, "view_change_timeout");
     pb->resend = fl_param_duration(n, "resend");
@@ -1035,21 +1127,42 @@ static void pbft_init(FlNode *n, void *state)
     fl_timer(n, pb->tick, TIMER_TICK);
 }
 
+static void pbft_init(FlNode *n, void *state)
+{
+    Pbft *pb = state;
+    init_state(n, pb);
+    /* Note 9: from now on a restart that finds no valid record knows that
+     * its disk was damaged. */
+    persist_view(n, pb);
+}
+
 static void pbft_recover(FlNode *n, void *state)
 {
     Pbft *pb = state;
-    pbft_init(n, state);
-    uint8_t buf[16];
-    if (fl_disk_read(n, "view", buf, sizeof buf) == sizeof buf) {
-        FlReader r;
-        fl_reader_init(&r, buf, sizeof buf);
-        pb->view = fl_get_u64(&r);
-        uint64_t stable = fl_get_u64(&r);
-        pb->mute_view = pb->view;
-        pb->mute_seq = stable + pb->L;
-        pb->muted = true;   /* note 7 */
+    init_state(n, pb);
+    uint64_t view = 0, reach = 0;
+    bool damaged = false;
+    RecordRead got = read_record(n, &view, &reach, &damaged);
+    if (pb->bug == BUG_TRUST_DISK) {
+        /* Note 10: what the code did before records had sums. */
+        if (got == RECORD_MISSING)
+            return;   /* taken for a first start: votes at once */
+        damaged = false;
+    } else if (got != RECORD_OK || damaged) {
+        /* Note 9: what we promised is unknown until peers bound it. */
+        pb->muted = true;
+        pb->damaged = true;
         fl_role(n, "mute");
+        persist_view(n, pb);
+        fl_log(n, "disk damage found: no votes until peers bound what we may have promised");
+        return;
     }
+    pb->muted = true;   /* note 7: the log was in memory */
+    fl_role(n, "mute");
+    pb->view = view;
+    pb->reach = reach;
+    pb->mute_view = view;
+    pb->mute_seq = reach;
 }
 
 static void pbft_destroy(FlNode *n, void *state)
