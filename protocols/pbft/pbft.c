@@ -419,7 +419,8 @@ static void ckpt_free(Pbft *pb, Ckpt *c)
     g_free(c->digest);
 }
 
-/* Garbage collection (note 4): the window moves up to @seq. */
+/* Garbage collection (note 4): the window moves up to @seq.  @snap is the
+ * state at @seq, or NULL when we have not reached it (note 11). */
 static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GBytes *snap,
                         GPtrArray *proof)
 {
@@ -428,7 +429,7 @@ static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GByt
     persist_view(n, pb);
     unmute_if_done(n, pb);
     bytes_clear(&pb->stable_snap);
-    pb->stable_snap = g_bytes_ref(snap);
+    pb->stable_snap = snap ? g_bytes_ref(snap) : NULL;   /* NULL: note 11, STATE brings it */
     g_ptr_array_set_size(pb->stable_proof, 0);
     for (guint i = 0; i < proof->len; i++)
         g_ptr_array_add(pb->stable_proof, g_bytes_ref(g_ptr_array_index(proof, i)));
@@ -776,10 +777,24 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
     try_new_view(n, pb, view);
 }
 
+/* Note 11: the NEW-VIEW proves checkpoint @seq stable; the window starts
+ * there.  Without our own state for it, the state comes by STATE. */
+static void adopt_checkpoint(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GPtrArray *proof)
+{
+    Ckpt *c = ckpt(pb, seq, false);
+    GBytes *snap = c && c->own_snap && c->own_digest == digest ? g_bytes_ref(c->own_snap) : NULL;
+    make_stable(n, pb, seq, digest, snap, proof);
+    if (snap)
+        g_bytes_unref(snap);
+    else
+        fl_log(n, "new view starts at checkpoint %" G_GUINT64_FORMAT ", which we lack", seq);
+}
+
 /* Installs view @view from its NEW-VIEW (already checked): ops are the
- * pre-prepares it implies. */
+ * pre-prepares it implies, above min-s, checkpoint @min_s proven by
+ * @min_proof (section 4.4). */
 static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *ops, int nops,
-                       GBytes *nv)
+                       GBytes *nv, uint64_t min_s, uint64_t min_digest, GPtrArray *min_proof)
 {
     if (pbft_primary(view, pb->n) == pb->self) {
         /* Counted once, by the new primary. */
@@ -794,6 +809,10 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
     pb->nv = g_bytes_ref(nv);
     fl_role(n, pbft_primary(view, pb->n) == pb->self ? "primary" : "backup");
     fl_log(n, "entered view %" G_GUINT64_FORMAT, view);
+    /* Note 11: h = min-s, so that the next sequence number (below) starts
+     * above every request the old views may have committed. */
+    if (pb->bug != BUG_IGNORE_MIN_S && min_s > pb->stable)
+        adopt_checkpoint(n, pb, min_s, min_digest, min_proof);
     unmute_if_done(n, pb);
     /* Drop view changes for this view and older. */
     while (g_tree_nnodes(pb->vcs) > 0) {
@@ -846,7 +865,8 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
 }
 
 /* Checks a NEW-VIEW's view changes and computes its pre-prepares. */
-static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint32_t cap)
+static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint32_t cap,
+                          uint64_t *min_s, uint32_t *min_vc)
 {
     if (st->nsub < pb->q)
         return -1;
@@ -862,9 +882,7 @@ static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint3
     }
     if (k < pb->q)
         return -1;
-    uint64_t min_s;
-    uint32_t min_vc;
-    return pbft_new_view_ops(pb->vc_buf, k, ops, cap, &min_s, &min_vc);
+    return pbft_new_view_ops(pb->vc_buf, k, ops, cap, min_s, min_vc);
 }
 
 static void process_new_view(FlNode *n, Pbft *pb, const uint8_t *p, size_t len)
@@ -879,10 +897,21 @@ static void process_new_view(FlNode *n, Pbft *pb, const uint8_t *p, size_t len)
     memcpy(subs, st.subs, sizeof(PbftBytes) * st.nsub);
     st.subs = subs;
     PbftPrepared *ops = g_new(PbftPrepared, PBFT_MAX_WINDOW);
-    int nops = check_new_view(pb, &st, ops, PBFT_MAX_WINDOW);
+    uint64_t min_s = 0;
+    uint32_t min_vc = 0;
+    int nops = check_new_view(pb, &st, ops, PBFT_MAX_WINDOW, &min_s, &min_vc);
     if (nops >= 0) {
+        /* min-s's proof: the checkpoints carried by the view change that
+         * proves it (checked by check_new_view). */
+        uint64_t min_digest = pb->vc_buf[min_vc].stable_digest;
+        g_autoptr(GPtrArray) proof = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        PbftStmt vc;
+        if (!pbft_stmt_parse(subs[min_vc].p, subs[min_vc].len, pb->n, &vc, &pb->scratch))
+            g_assert_not_reached();
+        for (uint32_t i = 0; i < vc.nsub; i++)
+            g_ptr_array_add(proof, bytes_of(&vc.subs[i]));
         g_autoptr(GBytes) nv = g_bytes_new(p, len);
-        enter_view(n, pb, st.view, ops, nops, nv);
+        enter_view(n, pb, st.view, ops, nops, nv, min_s, min_digest, proof);
     }
     g_free(ops);
 }
@@ -1046,7 +1075,7 @@ static void on_status(FlNode *n, Pbft *pb, const PbftStmt *st)
 
 static void on_state(FlNode *n, Pbft *pb, const PbftStmt *st)
 {
-    if (st->seq <= pb->last_exec ||
+    if (st->seq <= pb->last_exec || st->seq < pb->stable ||
         !pbft_proof_check(st->subs, st->nsub, pb->n, pb->q, st->seq, st->digest))
         return;
     if (blob_digest(st->blob.p, st->blob.len) != st->digest)
