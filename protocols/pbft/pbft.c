@@ -42,19 +42,66 @@
  *    sequence numbers not committed in this view, and a STATUS message; a peer
  *    that is ahead answers with what the other lacks (the NEW-VIEW, votes,
  *    or a STATE transfer).
- * 7. Crash and restart: the view number and the stable checkpoint's
- *    sequence number are kept on disk (synced).  A restarted replica has
- *    lost its log, so it must not vote again where it may have voted, nor
- *    send a VIEW-CHANGE whose missing certificates could let a new view
- *    forget a committed request: it stays mute (executing what the others
- *    commit, never voting) until it accepts a NEW-VIEW made by the others,
- *    whose pre-prepares give back every certificate above the stable
- *    checkpoint, or until the stable checkpoint passes the top of the
- *    window it had (everything it may have voted for is then discarded).
- * 8. The `bug` parameter f-equals-n-over-3 computes f = ceil(n/3), so
- *    quorums shrink to n - ceil(n/3): 2 of 4.  Two halves of a partition
- *    each gather a "quorum", order different requests at the same
- *    sequence numbers, and clients see both histories. */
+ * 7. Crash and restart: one record is kept on disk (synced, note 9): the
+ *    highest view we voted in or asked for, and our reach, the top of the
+ *    highest window we ever had (stable checkpoint + L, never lowered, so a
+ *    second crash before recovery keeps the first one's bound).  A
+ *    restarted replica has lost its log, so it must not vote again where
+ *    it may have voted, nor send a VIEW-CHANGE whose missing certificates
+ *    could let a new view forget a committed request: it stays mute
+ *    (executing what the others commit, never voting) until it accepts a
+ *    NEW-VIEW made by the others, whose pre-prepares give back every
+ *    certificate above the stable checkpoint, or until the stable
+ *    checkpoint passes its reach (everything it may have voted for is then
+ *    discarded).  A mute replica counts as one of the f faulty ones: a
+ *    second one at the same time (a crash while the first is still mute)
+ *    leaves too few voters, and the cluster waits for one of them.
+ * 8. Teachable bugs (param `bug`):
+ *    f-equals-n-over-3  computes f = ceil(n/3), so quorums shrink to
+ *                       n - ceil(n/3): 2 of 4.  Two halves of a partition
+ *                       each gather a "quorum", order different requests
+ *                       at the same sequence numbers, and clients see both
+ *                       histories.
+ *    trust-disk         the record as it was before note 9: no sum, and a
+ *                       restart that reads no whole record takes itself
+ *                       for a first start.  A torn record makes a replica
+ *                       that voted before the crash vote again with an
+ *                       empty log (as primary, it numbers requests from 1
+ *                       again); a corrupted one makes it believe a view or
+ *                       reach that it never had, and leave mute too early.
+ *    ignore-min-s       a replica entering a new view keeps its own low
+ *                       watermark and numbers new requests from its own
+ *                       last execution (note 10 undone).
+ * 9. Damaged disks (the idea of Alagappan et al., FAST 2018, applied to
+ *    PBFT's recovery, Castro & Liskov TOCS 2002 section 4.3.2).  The record
+ *    carries a sum, and the first start writes one, so a restart that
+ *    finds none, a short one or a wrong sum knows its disk was damaged:
+ *    torn writes and flipped bytes are detected, not believed.  Such a
+ *    replica knows neither the views it voted in nor how far its window
+ *    reached, so it marks itself damaged (on disk too) and stays mute; its
+ *    STATUS says so, so that nobody takes its numbers as a bound.  It
+ *    bounds its promises from the STATUS of 2f peers that are not mute
+ *    themselves, as the paper's recovering replica estimates H from the
+ *    others' replies: the checkpoint it last made stable was signed by
+ *    2f+1 replicas, at least f+1 of them correct others; any 2f reporters
+ *    among the 3f others include one of those, whose reach is at least
+ *    that checkpoint; so max(reach) + L covers every sequence number it
+ *    may have voted at, and the highest view they promised covers every
+ *    view it voted in (2f+1 view changes made it).  Then note 7 applies
+ *    with those bounds.  A Byzantine peer can only inflate them, which
+ *    delays the replica, never makes it unsafe.
+ * 10. A new view starts at min-s (section 4.4): the NEW-VIEW proves min-s,
+ *    the highest stable checkpoint among its view changes, and every
+ *    replica entering the view moves its low watermark h there, so the
+ *    pre-prepares the NEW-VIEW implies, (min-s, max-s], all lie in its
+ *    window, and the primary numbers new requests from above max-s and
+ *    min-s.  Without it a lagging new primary (its checkpoint and
+ *    executions below min-s) skips the implied pre-prepares that fall
+ *    outside its old window and numbers new requests from its own last
+ *    execution: sequence numbers that the old views already used for
+ *    other requests.  A replica without the state at min-s keeps the
+ *    proof, executes nothing until a STATE brings that state (note 4),
+ *    and does not accept an older one. */
 #include "protocols/pbft/pbft.h"
 
 #include <string.h>
@@ -420,7 +467,7 @@ static void ckpt_free(Pbft *pb, Ckpt *c)
 }
 
 /* Garbage collection (note 4): the window moves up to @seq.  @snap is the
- * state at @seq, or NULL when we have not reached it (note 11). */
+ * state at @seq, or NULL when we have not reached it (note 10). */
 static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GBytes *snap,
                         GPtrArray *proof)
 {
@@ -429,7 +476,7 @@ static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GByt
     persist_view(n, pb);
     unmute_if_done(n, pb);
     bytes_clear(&pb->stable_snap);
-    pb->stable_snap = snap ? g_bytes_ref(snap) : NULL;   /* NULL: note 11, STATE brings it */
+    pb->stable_snap = snap ? g_bytes_ref(snap) : NULL;   /* NULL: note 10, STATE brings it */
     g_ptr_array_set_size(pb->stable_proof, 0);
     for (guint i = 0; i < proof->len; i++)
         g_ptr_array_add(pb->stable_proof, g_bytes_ref(g_ptr_array_index(proof, i)));
@@ -777,7 +824,7 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
     try_new_view(n, pb, view);
 }
 
-/* Note 11: the NEW-VIEW proves checkpoint @seq stable; the window starts
+/* Note 10: the NEW-VIEW proves checkpoint @seq stable; the window starts
  * there.  Without our own state for it, the state comes by STATE. */
 static void adopt_checkpoint(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GPtrArray *proof)
 {
@@ -809,7 +856,7 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
     pb->nv = g_bytes_ref(nv);
     fl_role(n, pbft_primary(view, pb->n) == pb->self ? "primary" : "backup");
     fl_log(n, "entered view %" G_GUINT64_FORMAT, view);
-    /* Note 11: h = min-s, so that the next sequence number (below) starts
+    /* Note 10: h = min-s, so that the next sequence number (below) starts
      * above every request the old views may have committed. */
     if (pb->bug != BUG_IGNORE_MIN_S && min_s > pb->stable)
         adopt_checkpoint(n, pb, min_s, min_digest, min_proof);
@@ -1173,7 +1220,7 @@ static void pbft_recover(FlNode *n, void *state)
     bool damaged = false;
     RecordRead got = read_record(n, &view, &reach, &damaged);
     if (pb->bug == BUG_TRUST_DISK) {
-        /* Note 10: what the code did before records had sums. */
+        /* Note 8: what the code did before records had sums. */
         if (got == RECORD_MISSING)
             return;   /* taken for a first start: votes at once */
         damaged = false;
