@@ -824,6 +824,8 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
     try_new_view(n, pb, view);
 }
 
+static void send_status(FlNode *n, Pbft *pb);
+
 /* Note 10: the NEW-VIEW proves checkpoint @seq stable; the window starts
  * there.  Without our own state for it, the state comes by STATE. */
 static void adopt_checkpoint(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GPtrArray *proof)
@@ -831,10 +833,14 @@ static void adopt_checkpoint(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest,
     Ckpt *c = ckpt(pb, seq, false);
     GBytes *snap = c && c->own_snap && c->own_digest == digest ? g_bytes_ref(c->own_snap) : NULL;
     make_stable(n, pb, seq, digest, snap, proof);
-    if (snap)
+    if (snap) {
         g_bytes_unref(snap);
-    else
-        fl_log(n, "new view starts at checkpoint %" G_GUINT64_FORMAT ", which we lack", seq);
+        return;
+    }
+    fl_log(n, "new view starts at checkpoint %" G_GUINT64_FORMAT ", which we lack", seq);
+    /* Ask for it now: until it comes we execute nothing, and while we lag
+     * the checkpoints that move the window need the others alone. */
+    send_status(n, pb);
 }
 
 /* Installs view @view from its NEW-VIEW (already checked): ops are the
