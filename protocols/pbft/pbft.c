@@ -42,24 +42,76 @@
  *    sequence numbers not committed in this view, and a STATUS message; a peer
  *    that is ahead answers with what the other lacks (the NEW-VIEW, votes,
  *    or a STATE transfer).
- * 7. Crash and restart: the view number and the stable checkpoint's
- *    sequence number are kept on disk (synced).  A restarted replica has
- *    lost its log, so it must not vote again where it may have voted, nor
- *    send a VIEW-CHANGE whose missing certificates could let a new view
- *    forget a committed request: it stays mute (executing what the others
- *    commit, never voting) until it accepts a NEW-VIEW made by the others,
- *    whose pre-prepares give back every certificate above the stable
- *    checkpoint, or until the stable checkpoint passes the top of the
- *    window it had (everything it may have voted for is then discarded).
- * 8. The `bug` parameter f-equals-n-over-3 computes f = ceil(n/3), so
- *    quorums shrink to n - ceil(n/3): 2 of 4.  Two halves of a partition
- *    each gather a "quorum", order different requests at the same
- *    sequence numbers, and clients see both histories. */
+ * 7. Crash and restart: one record is kept on disk (synced, note 9): the
+ *    highest view we voted in or asked for, and our reach, the top of the
+ *    highest window we ever had (stable checkpoint + L, never lowered, so a
+ *    second crash before recovery keeps the first one's bound).  A
+ *    restarted replica has lost its log, so it must not vote again where
+ *    it may have voted, nor send a VIEW-CHANGE whose missing certificates
+ *    could let a new view forget a committed request: it stays mute
+ *    (executing what the others commit, never voting) until it accepts a
+ *    NEW-VIEW made by the others, whose pre-prepares give back every
+ *    certificate above the stable checkpoint, or until the stable
+ *    checkpoint passes its reach (everything it may have voted for is then
+ *    discarded).  A mute replica counts as one of the f faulty ones: a
+ *    second one at the same time (a crash while the first is still mute)
+ *    leaves too few voters, and the cluster waits for one of them.
+ * 8. Teachable bugs (param `bug`):
+ *    f-equals-n-over-3  computes f = ceil(n/3), so quorums shrink to
+ *                       n - ceil(n/3): 2 of 4.  Two halves of a partition
+ *                       each gather a "quorum", order different requests
+ *                       at the same sequence numbers, and clients see both
+ *                       histories.
+ *    trust-disk         the record as it was before note 9: no sum, and a
+ *                       restart that reads no whole record takes itself
+ *                       for a first start.  A torn record makes a replica
+ *                       that voted before the crash vote again with an
+ *                       empty log (as primary, it numbers requests from 1
+ *                       again); a corrupted one makes it believe a view or
+ *                       reach that it never had, and leave mute too early.
+ *    ignore-min-s       a replica entering a new view keeps its own low
+ *                       watermark and numbers new requests from its own
+ *                       last execution (note 10 undone).
+ * 9. Damaged disks (the idea of Alagappan et al., FAST 2018, applied to
+ *    PBFT's recovery, Castro & Liskov TOCS 2002 section 4.3.2).  The record
+ *    carries a sum, and the first start writes one, so a restart that
+ *    finds none, a short one or a wrong sum knows its disk was damaged:
+ *    torn writes and flipped bytes are detected, not believed.  Such a
+ *    replica knows neither the views it voted in nor how far its window
+ *    reached, so it marks itself damaged (on disk too) and stays mute; its
+ *    STATUS says so, so that nobody takes its numbers as a bound.  It
+ *    bounds its promises from the STATUS of 2f peers that are not mute
+ *    themselves, as the paper's recovering replica estimates H from the
+ *    others' replies: the checkpoint it last made stable was signed by
+ *    2f+1 replicas, at least f+1 of them correct others; any 2f reporters
+ *    among the 3f others include one of those, whose reach is at least
+ *    that checkpoint; so max(reach) + L covers every sequence number it
+ *    may have voted at, and the highest view they promised covers every
+ *    view it voted in (2f+1 view changes made it).  Then note 7 applies
+ *    with those bounds.  A Byzantine peer can only inflate them, which
+ *    delays the replica, never makes it unsafe.
+ * 10. A new view starts at min-s (section 4.4): the NEW-VIEW proves min-s,
+ *    the highest stable checkpoint among its view changes, and every
+ *    replica entering the view moves its low watermark h there, so the
+ *    pre-prepares the NEW-VIEW implies, (min-s, max-s], all lie in its
+ *    window, and the primary numbers new requests from above max-s and
+ *    min-s.  Without it a lagging new primary (its checkpoint and
+ *    executions below min-s) skips the implied pre-prepares that fall
+ *    outside its old window and numbers new requests from its own last
+ *    execution: sequence numbers that the old views already used for
+ *    other requests.  A replica without the state at min-s keeps the
+ *    proof, executes nothing until a STATE brings that state (note 4),
+ *    and does not accept an older one. */
 #include "protocols/pbft/pbft.h"
 
 #include <string.h>
 
 enum { TIMER_TICK = 1 };
+
+typedef enum { BUG_NONE, BUG_F_EQUALS_N_OVER_3, BUG_TRUST_DISK, BUG_IGNORE_MIN_S } Bug;
+
+/* What read_record found. */
+typedef enum { RECORD_MISSING, RECORD_BAD_SUM, RECORD_OK } RecordRead;
 
 typedef struct Entry {
     uint64_t seq;              /* 0: unused */
@@ -104,7 +156,7 @@ typedef struct VcSet {
 
 typedef struct Pbft {
     uint32_t self, n, f, q;
-    bool bug;
+    Bug bug;
     FlDuration tick, vc_timeout, resend;
     uint32_t K, L;
 
@@ -121,6 +173,10 @@ typedef struct Pbft {
     uint64_t mute_view;        /* note 7 */
     uint64_t mute_seq;         /* note 7: votes before the crash were at or below this */
     bool muted;
+    uint64_t reach;            /* note 9: the top of the highest window we ever had (on disk) */
+    bool damaged;              /* note 9: our record was lost; bounds not yet learned (on disk) */
+    uint64_t rep_who;          /* note 9: peers whose STATUS we took while damaged */
+    uint64_t rep_view, rep_reach;   /* note 9: the highest they reported */
     GBytes *nv;                /* the NEW-VIEW that started this view */
     uint64_t next_seq;         /* primary */
     FlTime last_resend;
@@ -144,7 +200,7 @@ static const FlParam pbft_params[] = {
     { "view_change_timeout", FL_PARAM_DURATION, "\"200ms\"", "how long a request may wait before backups suspect the primary", NULL, 1e6, 1e11 },
     { "resend", FL_PARAM_DURATION, "\"50ms\"", "how often votes for unexecuted requests and STATUS are resent", NULL, 1e6, 1e11 },
     { "checkpoint_interval", FL_PARAM_INT, "32", "K: a checkpoint every K executed requests; the window is L = 2K", NULL, 2, 512 },
-    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: f-equals-n-over-3 (f = ceil(n/3): quorums too small)", "none|f-equals-n-over-3", 0, 0 },
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake: f-equals-n-over-3 (f = ceil(n/3): quorums too small), trust-disk (a restart believes its record unchecked; none read means a fresh start), ignore-min-s (a new view keeps the replica's own low watermark and next sequence number)", "none|f-equals-n-over-3|trust-disk|ignore-min-s", 0, 0 },
     { NULL },
 };
 
@@ -279,7 +335,17 @@ static GBytes *make_pp(Pbft *pb, uint64_t view, uint64_t seq, const FlRequest *r
  * have voted for lies below the stable checkpoint. */
 static bool amnesiac(const Pbft *pb)
 {
-    return pb->muted && pb->view <= pb->mute_view && pb->stable < pb->mute_seq;
+    return pb->damaged || (pb->muted && pb->view <= pb->mute_view && pb->stable < pb->mute_seq);
+}
+
+/* Note 7: leaves the mute role once nothing we may have voted for can matter. */
+static void unmute_if_done(FlNode *n, Pbft *pb)
+{
+    if (pb->muted && !amnesiac(pb)) {
+        pb->muted = false;
+        fl_role(n, pbft_primary(pb->view, pb->n) == pb->self ? "primary" : "backup");
+        fl_log(n, "recovered: voting again");
+    }
 }
 
 static bool can_vote(const Pbft *pb)
@@ -311,15 +377,58 @@ static uint64_t state_digest(FlStore *s, GBytes **snap)
     return d;
 }
 
+/* The highest view we voted in or asked for (a VIEW-CHANGE is a promise). */
+static uint64_t promised_view(const Pbft *pb)
+{
+    return pb->in_vc && pb->vc_view > pb->view ? pb->vc_view : pb->view;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Note 9: the one record on disk, checksummed:
+ *   promised view u64, reach u64, damaged u8, sum u64. */
+enum { RECORD_LEN = 8 + 8 + 1 + 8 };
+
+static uint64_t record_sum(const void *p, size_t len)
+{
+    return pbft_siphash(0x7062667472656331ULL, 0x7669657731ULL, p, len);
+}
+
 static void persist_view(FlNode *n, Pbft *pb)
 {
-    uint8_t buf[16];
+    uint64_t top = add_sat(pb->stable, pb->L);
+    if (top > pb->reach)
+        pb->reach = top;
+    uint8_t buf[RECORD_LEN];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    fl_put_u64(&w, pb->in_vc && pb->vc_view > pb->view ? pb->vc_view : pb->view);
-    fl_put_u64(&w, pb->stable);
+    fl_put_u64(&w, promised_view(pb));
+    fl_put_u64(&w, pb->reach);
+    fl_put_u8(&w, pb->damaged);
+    fl_put_u64(&w, record_sum(w.data, w.len));
     fl_disk_write(n, "view", w.data, w.len);
     fl_disk_sync(n, "view");
+}
+
+/* Note 9: reads the record: missing or short (a torn write), failing its
+ * sum (corrupted: the fields are filled anyway, for the trust-disk bug),
+ * or good. */
+static RecordRead read_record(FlNode *n, uint64_t *view, uint64_t *reach, bool *damaged)
+{
+    uint8_t buf[RECORD_LEN + 1];
+    if (fl_disk_read(n, "view", buf, sizeof buf) != RECORD_LEN)
+        return RECORD_MISSING;
+    FlReader r;
+    fl_reader_init(&r, buf, RECORD_LEN);
+    *view = fl_get_u64(&r);
+    *reach = fl_get_u64(&r);
+    uint8_t flag = fl_get_u8(&r);
+    uint64_t sum = fl_get_u64(&r);
+    *damaged = flag == 1;
+    return flag <= 1 && sum == record_sum(buf, RECORD_LEN - 8) ? RECORD_OK : RECORD_BAD_SUM;
 }
 
 /* ---- Execution and checkpoints (notes 3 and 4) --------------------------- */
@@ -357,19 +466,17 @@ static void ckpt_free(Pbft *pb, Ckpt *c)
     g_free(c->digest);
 }
 
-/* Garbage collection (note 4): the window moves up to @seq. */
+/* Garbage collection (note 4): the window moves up to @seq.  @snap is the
+ * state at @seq, or NULL when we have not reached it (note 10). */
 static void make_stable(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GBytes *snap,
                         GPtrArray *proof)
 {
     pb->stable = seq;
     pb->stable_digest = digest;
     persist_view(n, pb);
-    if (pb->muted && !amnesiac(pb)) {
-        pb->muted = false;
-        fl_role(n, pbft_primary(pb->view, pb->n) == pb->self ? "primary" : "backup");
-    }
+    unmute_if_done(n, pb);
     bytes_clear(&pb->stable_snap);
-    pb->stable_snap = g_bytes_ref(snap);
+    pb->stable_snap = snap ? g_bytes_ref(snap) : NULL;   /* NULL: note 10, STATE brings it */
     g_ptr_array_set_size(pb->stable_proof, 0);
     for (guint i = 0; i < proof->len; i++)
         g_ptr_array_add(pb->stable_proof, g_bytes_ref(g_ptr_array_index(proof, i)));
@@ -717,10 +824,30 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
     try_new_view(n, pb, view);
 }
 
+static void send_status(FlNode *n, Pbft *pb);
+
+/* Note 10: the NEW-VIEW proves checkpoint @seq stable; the window starts
+ * there.  Without our own state for it, the state comes by STATE. */
+static void adopt_checkpoint(FlNode *n, Pbft *pb, uint64_t seq, uint64_t digest, GPtrArray *proof)
+{
+    Ckpt *c = ckpt(pb, seq, false);
+    GBytes *snap = c && c->own_snap && c->own_digest == digest ? g_bytes_ref(c->own_snap) : NULL;
+    make_stable(n, pb, seq, digest, snap, proof);
+    if (snap) {
+        g_bytes_unref(snap);
+        return;
+    }
+    fl_log(n, "new view starts at checkpoint %" G_GUINT64_FORMAT ", which we lack", seq);
+    /* Ask for it now: until it comes we execute nothing, and while we lag
+     * the checkpoints that move the window need the others alone. */
+    send_status(n, pb);
+}
+
 /* Installs view @view from its NEW-VIEW (already checked): ops are the
- * pre-prepares it implies. */
+ * pre-prepares it implies, above min-s, checkpoint @min_s proven by
+ * @min_proof (section 4.4). */
 static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *ops, int nops,
-                       GBytes *nv)
+                       GBytes *nv, uint64_t min_s, uint64_t min_digest, GPtrArray *min_proof)
 {
     if (pbft_primary(view, pb->n) == pb->self) {
         /* Counted once, by the new primary. */
@@ -735,6 +862,11 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
     pb->nv = g_bytes_ref(nv);
     fl_role(n, pbft_primary(view, pb->n) == pb->self ? "primary" : "backup");
     fl_log(n, "entered view %" G_GUINT64_FORMAT, view);
+    /* Note 10: h = min-s, so that the next sequence number (below) starts
+     * above every request the old views may have committed. */
+    if (pb->bug != BUG_IGNORE_MIN_S && min_s > pb->stable)
+        adopt_checkpoint(n, pb, min_s, min_digest, min_proof);
+    unmute_if_done(n, pb);
     /* Drop view changes for this view and older. */
     while (g_tree_nnodes(pb->vcs) > 0) {
         GTreeNode *first = g_tree_node_first(pb->vcs);
@@ -786,7 +918,8 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
 }
 
 /* Checks a NEW-VIEW's view changes and computes its pre-prepares. */
-static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint32_t cap)
+static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint32_t cap,
+                          uint64_t *min_s, uint32_t *min_vc)
 {
     if (st->nsub < pb->q)
         return -1;
@@ -802,9 +935,7 @@ static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint3
     }
     if (k < pb->q)
         return -1;
-    uint64_t min_s;
-    uint32_t min_vc;
-    return pbft_new_view_ops(pb->vc_buf, k, ops, cap, &min_s, &min_vc);
+    return pbft_new_view_ops(pb->vc_buf, k, ops, cap, min_s, min_vc);
 }
 
 static void process_new_view(FlNode *n, Pbft *pb, const uint8_t *p, size_t len)
@@ -819,10 +950,21 @@ static void process_new_view(FlNode *n, Pbft *pb, const uint8_t *p, size_t len)
     memcpy(subs, st.subs, sizeof(PbftBytes) * st.nsub);
     st.subs = subs;
     PbftPrepared *ops = g_new(PbftPrepared, PBFT_MAX_WINDOW);
-    int nops = check_new_view(pb, &st, ops, PBFT_MAX_WINDOW);
+    uint64_t min_s = 0;
+    uint32_t min_vc = 0;
+    int nops = check_new_view(pb, &st, ops, PBFT_MAX_WINDOW, &min_s, &min_vc);
     if (nops >= 0) {
+        /* min-s's proof: the checkpoints carried by the view change that
+         * proves it (checked by check_new_view). */
+        uint64_t min_digest = pb->vc_buf[min_vc].stable_digest;
+        g_autoptr(GPtrArray) proof = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        PbftStmt vc;
+        if (!pbft_stmt_parse(subs[min_vc].p, subs[min_vc].len, pb->n, &vc, &pb->scratch))
+            g_assert_not_reached();
+        for (uint32_t i = 0; i < vc.nsub; i++)
+            g_ptr_array_add(proof, bytes_of(&vc.subs[i]));
         g_autoptr(GBytes) nv = g_bytes_new(p, len);
-        enter_view(n, pb, st.view, ops, nops, nv);
+        enter_view(n, pb, st.view, ops, nops, nv, min_s, min_digest, proof);
     }
     g_free(ops);
 }
@@ -897,14 +1039,16 @@ static void on_view_change(FlNode *n, Pbft *pb, const PbftStmt *st)
 
 static void send_status(FlNode *n, Pbft *pb)
 {
-    uint8_t buf[64];
+    uint8_t buf[96];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     pbft_stmt_begin(&w, PBFT_STATUS, pb->self);
     fl_put_u64(&w, pb->view);
-    fl_put_u8(&w, pb->in_vc);
+    fl_put_u8(&w, (uint8_t)((pb->in_vc ? PBFT_STATUS_IN_VC : 0) | (amnesiac(pb) ? PBFT_STATUS_AMNESIAC : 0)));
     fl_put_u64(&w, pb->last_exec);
     fl_put_u64(&w, pb->stable);
+    fl_put_u64(&w, promised_view(pb));
+    fl_put_u64(&w, pb->reach);
     g_autoptr(GBytes) st = finish(&w, pb->self);
     multicast(n, pb, st);
 }
@@ -928,9 +1072,36 @@ static void send_state(FlNode *n, Pbft *pb, uint32_t to)
     send_bytes(n, pb, to, st);
 }
 
+/* Note 9: a damaged replica bounds what it may have promised from the
+ * reports of 2f peers that are not amnesiac themselves. */
+static void take_report(FlNode *n, Pbft *pb, const PbftStmt *st)
+{
+    if (!pb->damaged || st->amnesiac || st->signer == pb->self)
+        return;
+    pb->rep_who |= paxos_bit(st->signer);
+    if (st->promised > pb->rep_view)
+        pb->rep_view = st->promised;
+    if (st->reach > pb->rep_reach)
+        pb->rep_reach = st->reach;
+    uint32_t need = 2 * pb->f > 0 ? 2 * pb->f : 1;
+    if (paxos_count(pb->rep_who) < need)
+        return;
+    pb->damaged = false;
+    pb->muted = true;
+    pb->mute_view = pb->rep_view;
+    pb->mute_seq = add_sat(pb->rep_reach, pb->L);
+    if (pb->mute_seq > pb->reach)
+        pb->reach = pb->mute_seq;   /* a crash before we recover keeps the bound */
+    persist_view(n, pb);
+    fl_log(n, "damage bounded: mute to view %" G_GUINT64_FORMAT " or checkpoint %" G_GUINT64_FORMAT,
+           pb->mute_view, pb->mute_seq);
+    unmute_if_done(n, pb);
+}
+
 static void on_status(FlNode *n, Pbft *pb, const PbftStmt *st)
 {
     uint32_t j = st->signer;
+    take_report(n, pb, st);
     if (st->view < pb->view && pb->nv && !pb->in_vc)
         send_bytes(n, pb, j, pb->nv);
     if (st->seq < pb->stable && pb->stable_snap) {
@@ -957,7 +1128,7 @@ static void on_status(FlNode *n, Pbft *pb, const PbftStmt *st)
 
 static void on_state(FlNode *n, Pbft *pb, const PbftStmt *st)
 {
-    if (st->seq <= pb->last_exec ||
+    if (st->seq <= pb->last_exec || st->seq < pb->stable ||
         !pbft_proof_check(st->subs, st->nsub, pb->n, pb->q, st->seq, st->digest))
         return;
     if (blob_digest(st->blob.p, st->blob.len) != st->digest)
@@ -997,16 +1168,19 @@ static void on_checkpoint(FlNode *n, Pbft *pb, const PbftStmt *st)
 
 /* ---- Entry points ---------------------------------------------------------------- */
 
-static void pbft_init(FlNode *n, void *state)
+static void init_state(FlNode *n, Pbft *pb)
 {
-    Pbft *pb = state;
     pb->self = fl_self(n);
     pb->n = fl_nodes(n);
     if (pb->n > PBFT_MAX_NODES)
         g_error("pbft: at most %u nodes", PBFT_MAX_NODES);
-    pb->bug = strcmp(fl_param_enum(n, "bug"), "f-equals-n-over-3") == 0;
+    const char *bug = fl_param_enum(n, "bug");
+    pb->bug = strcmp(bug, "f-equals-n-over-3") == 0 ? BUG_F_EQUALS_N_OVER_3
+            : strcmp(bug, "trust-disk") == 0        ? BUG_TRUST_DISK
+            : strcmp(bug, "ignore-min-s") == 0      ? BUG_IGNORE_MIN_S
+                                                    : BUG_NONE;
     pb->f = pbft_faults(pb->n, false);
-    pb->q = pbft_quorum(pb->n, pb->bug);
+    pb->q = pbft_quorum(pb->n, pb->bug == BUG_F_EQUALS_N_OVER_3);
     pb->tick = fl_param_duration(n, "tick");
     pb->vc_timeout = fl_param_duration(n, "view_change_timeout");
     pb->resend = fl_param_duration(n, "resend");
@@ -1035,21 +1209,42 @@ static void pbft_init(FlNode *n, void *state)
     fl_timer(n, pb->tick, TIMER_TICK);
 }
 
+static void pbft_init(FlNode *n, void *state)
+{
+    Pbft *pb = state;
+    init_state(n, pb);
+    /* Note 9: from now on a restart that finds no valid record knows that
+     * its disk was damaged. */
+    persist_view(n, pb);
+}
+
 static void pbft_recover(FlNode *n, void *state)
 {
     Pbft *pb = state;
-    pbft_init(n, state);
-    uint8_t buf[16];
-    if (fl_disk_read(n, "view", buf, sizeof buf) == sizeof buf) {
-        FlReader r;
-        fl_reader_init(&r, buf, sizeof buf);
-        pb->view = fl_get_u64(&r);
-        uint64_t stable = fl_get_u64(&r);
-        pb->mute_view = pb->view;
-        pb->mute_seq = stable + pb->L;
-        pb->muted = true;   /* note 7 */
+    init_state(n, pb);
+    uint64_t view = 0, reach = 0;
+    bool damaged = false;
+    RecordRead got = read_record(n, &view, &reach, &damaged);
+    if (pb->bug == BUG_TRUST_DISK) {
+        /* Note 8: what the code did before records had sums. */
+        if (got == RECORD_MISSING)
+            return;   /* taken for a first start: votes at once */
+        damaged = false;
+    } else if (got != RECORD_OK || damaged) {
+        /* Note 9: what we promised is unknown until peers bound it. */
+        pb->muted = true;
+        pb->damaged = true;
         fl_role(n, "mute");
+        persist_view(n, pb);
+        fl_log(n, "disk damage found: no votes until peers bound what we may have promised");
+        return;
     }
+    pb->muted = true;   /* note 7: the log was in memory */
+    fl_role(n, "mute");
+    pb->view = view;
+    pb->reach = reach;
+    pb->mute_view = view;
+    pb->mute_seq = reach;
 }
 
 static void pbft_destroy(FlNode *n, void *state)

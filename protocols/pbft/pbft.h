@@ -55,8 +55,14 @@ enum {
     PBFT_CHECKPOINT,       /* seq, digest (of the state) */
     PBFT_VIEW_CHANGE,      /* view (new), seq (stable), proofs: checkpoints; certs */
     PBFT_NEW_VIEW,         /* view, subs: view-change statements */
-    PBFT_STATUS,           /* view, in_vc, seq (last executed), stable */
+    PBFT_STATUS,           /* view, flags, seq (last executed), stable, promised view, reach */
     PBFT_STATE,            /* seq, blob (snapshot), subs: checkpoint proof */
+};
+
+/* STATUS flags. */
+enum {
+    PBFT_STATUS_IN_VC = 1,      /* waiting for a NEW-VIEW */
+    PBFT_STATUS_AMNESIAC = 2,   /* restarted and not recovered: its report bounds nothing */
 };
 
 typedef struct PbftBytes {
@@ -77,6 +83,9 @@ typedef struct PbftStmt {
     uint32_t signer;
     uint64_t view, seq, digest, stable;
     bool in_vc;
+    bool amnesiac;         /* STATUS */
+    uint64_t promised;     /* STATUS: the highest view the signer voted or asked for */
+    uint64_t reach;        /* STATUS: the top of the highest window the signer ever had */
     FlRequest req;         /* PRE_PREPARE */
     PbftBytes blob;        /* STATE: the snapshot */
     uint32_t nsub;         /* VIEW_CHANGE: checkpoints; NEW_VIEW: view changes; STATE: checkpoints */

@@ -88,9 +88,17 @@ bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, Pbf
         break;
     case PBFT_STATUS:
         st->view = fl_get_u64(&r);
-        st->in_vc = fl_get_u8(&r) != 0;
+        {
+            uint8_t flags = fl_get_u8(&r);
+            if (flags > (PBFT_STATUS_IN_VC | PBFT_STATUS_AMNESIAC))
+                return false;
+            st->in_vc = (flags & PBFT_STATUS_IN_VC) != 0;
+            st->amnesiac = (flags & PBFT_STATUS_AMNESIAC) != 0;
+        }
         st->seq = fl_get_u64(&r);
         st->stable = fl_get_u64(&r);
+        st->promised = fl_get_u64(&r);
+        st->reach = fl_get_u64(&r);
         break;
     case PBFT_STATE:
         st->seq = fl_get_u64(&r);

@@ -1,6 +1,12 @@
 /* PBFT: quorums, authentication, certificates and the new view's choice,
- * called directly. */
+ * called directly; then small worlds whose send hooks shape the network
+ * and watch what the replicas send (a damaged restart, a lagging new
+ * primary). */
 #include "protocols/pbft/pbft.h"
+#include "sim/disk.h"
+#include "sim/world.h"
+
+#include <jansson.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,6 +180,193 @@ static void test_new_view_ops(void **st)
     assert_int_equal(pbft_new_view_ops(vcs, 3, ops, 2, &min_s, &min_vc), -1);
 }
 
+/* ---- Small worlds ---------------------------------------------------------- */
+
+/* Four replicas, two clients, checkpoints every 2 requests (window 4), a
+ * crash of @crash at 1s with restart at @restart_ms, and @bug. */
+static FlWorld *world_new(FlScenario **sc, const char *bug, uint32_t crash, uint32_t restart_ms,
+                          int64_t seed)
+{
+    g_autofree char *text = g_strdup_printf(
+        "{ \"name\": \"pbft-world\", \"duration\": \"4s\","
+        "  \"cluster\": { \"protocol\": \"pbft\", \"nodes\": 4,"
+        "    \"params\": { \"checkpoint_interval\": 2, \"bug\": \"%s\" } },"
+        "  \"network\": { \"timing\": \"async\", \"delay\": { \"dist\": \"lognormal\", \"median\": \"2ms\", \"p99\": \"10ms\" } },"
+        "  \"workload\": { \"model\": \"kv\", \"clients\": 2, \"keys\": 2, \"rate\": 40, \"timeout\": \"1s\", \"until\": \"3s\" },"
+        "  \"faults\": [ { \"at\": \"1s\", \"kind\": \"crash\", \"node\": %u, \"restart_after\": \"%ums\" } ] }",
+        bug, crash, restart_ms - 1000);
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    assert_non_null(root);
+    GError *err = NULL;
+    *sc = fl_scenario_from_json(root, "test.json", seed, &err);
+    json_decref(root);
+    if (!*sc)
+        fail_msg("%s", err->message);
+    FlWorldOptions wo = { 0 };
+    FlWorld *w = fl_world_new(*sc, &wo, &err);
+    if (!w)
+        fail_msg("%s", err->message);
+    return w;
+}
+
+static uint8_t stmt_type(const GByteArray *msg)
+{
+    return msg->len ? msg->data[0] : 0;
+}
+
+/* (b) A new primary that lags behind the stable checkpoint.  Until 1.6s
+ * the network loses everything sent to replica 1 but view changes, so 1
+ * executes nothing while 0, 2 and 3 pass checkpoints.  Primary 0 crashes
+ * at 1s; 2 and 3 ask for view 1, whose primary is the lagging 1.  Its
+ * NEW-VIEW proves min-s, their stable checkpoint (section 4.4). */
+typedef struct Lag {
+    uint64_t min_s;          /* from replica 1's NEW-VIEW for view 1 */
+    uint64_t pp_low, pp_high;   /* replica 1's pre-prepares in view 1 */
+    uint32_t pps;
+} Lag;
+
+static bool lag_cb(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GByteArray *msg)
+{
+    Lag *lag = ctx;
+    if (from == 1 && msg->len > 8) {
+        PbftStmt st;
+        PbftScratch sc = { .certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW) };
+        if (pbft_stmt_parse(msg->data, msg->len - 8, 4, &st, &sc)) {
+            if (st.type == PBFT_NEW_VIEW && st.view == 1 && lag->min_s == UINT64_MAX) {
+                PbftBytes subs[PBFT_MAX_NODES];
+                memcpy(subs, st.subs, sizeof(PbftBytes) * st.nsub);
+                lag->min_s = 0;
+                PbftVC vc = { .prepared = g_new(PbftPrepared, PBFT_MAX_WINDOW) };
+                for (uint32_t i = 0; i < st.nsub; i++) {
+                    assert_true(pbft_vc_check(subs[i].p, subs[i].len, 4, 3, 4, &vc, &sc));
+                    if (vc.stable > lag->min_s)
+                        lag->min_s = vc.stable;
+                }
+                g_free(vc.prepared);
+            }
+            if (st.type == PBFT_PRE_PREPARE && st.view == 1) {
+                lag->pps++;
+                if (st.seq < lag->pp_low)
+                    lag->pp_low = st.seq;
+                if (st.seq > lag->pp_high)
+                    lag->pp_high = st.seq;
+            }
+        }
+        g_free(sc.certs);
+    }
+    if (to == 1 && from != 1 && fl_world_now(w) < FL_MS(1600) && stmt_type(msg) != PBFT_VIEW_CHANGE)
+        return false;
+    return true;
+}
+
+static Lag run_lagging_primary(const char *bug, int64_t seed)
+{
+    FlScenario *sc;
+    FlWorld *w = world_new(&sc, bug, 0, 3000, seed);
+    Lag lag = { .min_s = UINT64_MAX, .pp_low = UINT64_MAX };
+    for (uint32_t i = 0; i < 4; i++)
+        fl_world_set_send_hook(w, i, lag_cb, &lag);
+    GError *err = NULL;
+    if (fl_world_run(w, &err) != 0)
+        fail_msg("%s", err->message);
+    fl_world_free(w);
+    fl_scenario_free(sc);
+    return lag;
+}
+
+/* Fixed: the new primary sets h = min-s and numbers from above it and
+ * max-s.  Bug ignore-min-s: it keeps its own window (0, 4] and numbers
+ * new requests from its own last execution, at or below min-s: sequence
+ * numbers that the old view already used for other requests. */
+static void test_new_view_starts_at_min_s(void **st)
+{
+    for (int64_t seed = 1; seed <= 10; seed++) {
+        Lag lag = run_lagging_primary("none", seed);
+        assert_true(lag.min_s != UINT64_MAX);
+        assert_true(lag.min_s >= 8);      /* 0, 2, 3 ran ahead: the lag is real */
+        assert_true(lag.pps > 0);
+        assert_true(lag.pp_low > lag.min_s);
+    }
+    Lag bad = run_lagging_primary("ignore-min-s", 1);
+    assert_true(bad.min_s != UINT64_MAX && bad.min_s >= 8);
+    assert_true(bad.pps > 0);
+    assert_true(bad.pp_low <= bad.min_s);
+}
+
+/* (a) Replica 2 crashes at 1s; its record is torn (a prefix of the last
+ * synced write survives) and it restarts at 1.3s.  While its role is
+ * "mute" it must send no PREPARE, COMMIT or VIEW-CHANGE:
+ * its votes before the crash are lost with the record.  It votes again
+ * later (the others bound its promises and the checkpoint passes them). */
+typedef struct Torn {
+    FlTime restart;
+    uint32_t votes_amnesiac;    /* votes while mute */
+    uint32_t votes_after;       /* votes after it recovered */
+    bool recovered;
+    bool sent_any, mute_at_restart;
+} Torn;
+
+static void tear_cb(FlWorld *w, void *ctx, uint64_t arg)
+{
+    FlDisk *disk = fl_world_disk(w, 2);
+    GByteArray *b = fl_disk_durable(disk, 0);   /* "view", its only file */
+    g_byte_array_set_size(b, b->len / 2);
+    fl_disk_crash(disk);   /* what recover will read */
+}
+
+static bool torn_cb(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GByteArray *msg)
+{
+    Torn *t = ctx;
+    if (from != 2 || fl_world_now(w) < FL_MS(1300) || msg->len <= 8)
+        return true;
+    PbftStmt st;
+    PbftScratch sc = { .certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW) };
+    if (pbft_stmt_parse(msg->data, msg->len - 8, 4, &st, &sc)) {
+        /* The role says "mute" from the restart until it may vote again. */
+        t->recovered = strcmp(fl_world_role(w, 2), "mute") != 0;
+        if (!t->sent_any)
+            t->mute_at_restart = !t->recovered;
+        t->sent_any = true;
+        bool vote = st.type == PBFT_PREPARE || st.type == PBFT_COMMIT || st.type == PBFT_VIEW_CHANGE;
+        if (vote && !t->recovered)
+            t->votes_amnesiac++;
+        if (vote && t->recovered)
+            t->votes_after++;
+    }
+    g_free(sc.certs);
+    return true;
+}
+
+static Torn run_torn(const char *bug)
+{
+    FlScenario *sc;
+    FlWorld *w = world_new(&sc, bug, 2, 1300, 1);
+    Torn t = { 0 };
+    fl_world_at(w, FL_MS(1100), tear_cb, NULL, 0);   /* while 2 is down: recover reads it */
+    for (uint32_t i = 0; i < 4; i++)
+        fl_world_set_send_hook(w, i, torn_cb, &t);
+    GError *err = NULL;
+    if (fl_world_run(w, &err) != 0)
+        fail_msg("%s", err->message);
+    fl_world_free(w);
+    fl_scenario_free(sc);
+    return t;
+}
+
+static void test_torn_record_mutes(void **st)
+{
+    Torn t = run_torn("none");
+    assert_true(t.mute_at_restart);
+    assert_int_equal(t.votes_amnesiac, 0);
+    assert_true(t.recovered);
+    assert_true(t.votes_after > 0);
+    /* trust-disk: the torn record reads as a first start, and it votes at once. */
+    Torn bad = run_torn("trust-disk");
+    assert_false(bad.mute_at_restart);
+    assert_true(bad.votes_after > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_link_macs),
         cmocka_unit_test(test_prepared_certificates),
         cmocka_unit_test(test_new_view_ops),
+        cmocka_unit_test(test_new_view_starts_at_min_s),
+        cmocka_unit_test(test_torn_record_mutes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
