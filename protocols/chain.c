@@ -238,7 +238,9 @@ static void send_fwd(FlNode *n, Chain *c, uint32_t to, const Entry *e)
 static void send_ack(FlNode *n, Chain *c)
 {
     int64_t p = predecessor(c);
-    if (p < 0)
+    /* A node not synced holds what it had before it left the chain: its
+     * predecessor must not take that for what it was sent. */
+    if (p < 0 || (!c->synced && c->bug == BUG_NONE))
         return;
     uint8_t buf[32];
     FlWriter w;
@@ -503,8 +505,12 @@ static void install(FlNode *n, Chain *c, uint64_t epoch, uint32_t proposer, cons
     }
     if (successor(c) != old_succ)
         c->succ_applied = -1;
-    fl_log(n, "configuration %" G_GUINT64_FORMAT ": %u members, head %u, tail %u", epoch, count,
-           count ? m[0] : 0, count ? m[count - 1] : 0);
+    char chain[16 * 11] = "";
+    for (uint32_t i = 0, at = 0; i < count && at + 12 < sizeof chain; i++)
+        at += (uint32_t)g_snprintf(chain + at, sizeof chain - at, i ? "-%u" : "%u", m[i]);
+    fl_log(n, "configuration %" G_GUINT64_FORMAT ": %u members, head %u, tail %u (%s%s)", epoch,
+           count, count ? m[0] : 0, count ? m[count - 1] : 0, chain,
+           count > 16 ? "..." : "");
     show_role(n, c);
     resend(n, c);
     send_ack(n, c);
@@ -1064,6 +1070,10 @@ static void chain_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
             if (i != c->self)
                 send_small(n, c, MSG_JOIN, i);
     } else {
+        /* A member waiting for its STATE asks its predecessor for it: the
+         * predecessor may believe it holds more than it does. */
+        if (!c->synced && predecessor(c) >= 0)
+            send_small(n, c, MSG_NEED, (uint32_t)predecessor(c));
         resend(n, c);
         if (is_tail(c))
             send_ack(n, c);
