@@ -1062,10 +1062,12 @@ static void chain_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         reconfigure_solo(n, c);
     else
         prop_tick(n, c);
-    if (!member(c) || (!c->synced && c->bug == BUG_SOLO_RECONFIG)) {
+    if (!member(c) || (!c->synced && (c->bug == BUG_SOLO_RECONFIG || is_head(c)))) {
         /* Note 4: ask to join; the config's epoch tells who is current.  With
-         * the fix a member that is not synced yet waits for its STATE: a
-         * JOIN would move it again, and each move costs a lease's wait. */
+         * the fix a member that is not synced yet waits for STATE from its
+         * predecessor, in place, which keeps each member's updates a prefix
+         * of its predecessor's; a JOIN would move it to the tail and cost
+         * a lease's wait.  A head has no predecessor: it asks to move. */
         for (uint32_t i = 0; i < c->nodes; i++)
             if (i != c->self)
                 send_small(n, c, MSG_JOIN, i);
