@@ -15,12 +15,14 @@
  *     per key, the siblings: versions no other dominates.  A new version
  *     replaces those it dominates and is dropped if dominated.  A read
  *     merges the siblings of its replies; if more than one is left, it
- *     answers with the one of the highest (clock sum, coordinator): the
+ *     answers with the one of the highest (clock sum, coordinator, clock)
+ *     (a total order, so every replica shows the same one): the
  *     register cannot show siblings, Dynamo's clients would see them all.
  *  2. A write first reads (as Dynamo's clients do, to get the context):
  *     the new version's clock is the join of every sibling seen, plus one
  *     at the coordinator, so it replaces them all.  Two concurrent writes
- *     produce siblings.
+ *     through different coordinators produce siblings.  "Plus one" is not
+ *     context[self] + 1 but the coordinator's next event (note 8).
  *  3. Sloppy quorum and hinted handoff (param `sloppy`, section 4.6).  The
  *     coordinator skips preference-list nodes its failure detector
  *     suspects and takes the next nodes on the ring instead; each such
@@ -39,7 +41,37 @@
  *  7. Bounds: MAX_SIBLINGS per key (past it the siblings with the lowest
  *     clock sums are dropped, and counted); MAX_PENDING coordinated
  *     operations; MAX_HINTS hints per node.
+ *  8. Every version a coordinator makes gets its own event: its entry is
+ *     one more than the larger of the context's entry and the last event
+ *     this coordinator issued, for any key.  A vector clock names a version
+ *     only if no two versions share one: two writes through one coordinator
+ *     that read the same context would otherwise carry the same clock, and
+ *     since a replica treats an equal clock as a version it already holds,
+ *     replicas that got them in different orders keep different values for
+ *     good (no fault needed).  The counter must not restart after a crash
+ *     either, or the restarted coordinator reissues its old events: it
+ *     starts at epoch << 32 (protocols/epoch.h, one more incarnation per
+ *     start, synced to disk before anything else), above every event an
+ *     earlier incarnation can have issued (fewer than 2^32 each).  This is
+ *     the per-server counter of Dynamo's successors (Riak's vnode clocks):
+ *     two concurrent writes through one coordinator are now ordered by
+ *     their events, the later one superseding the other, so they converge
+ *     but do not show as siblings; dotted version vectors (Preguica et al.,
+ *     "Dotted Version Vectors", 2010) keep both, but need the coordinator
+ *     to be a replica that holds its own earlier writes, which this store
+ *     does not require.
+ *  9. Operation ids are unique across restarts too: epoch << 32 plus a
+ *     counter.  Replies are matched by id, so an id that restarted at 1
+ *     after a crash would let a late reply to the previous incarnation's
+ *     operation k (a GOT with old siblings, a PUTACK for a write that never
+ *     happened in this incarnation) count for the new operation k.  Id 0
+ *     stays reserved for hint hand-off (note 3).
+ * 10. Teaching variants (param `bug`): "same-clock" makes a version's
+ *     entry context[self] + 1, as before note 8 (repro: scenarios/
+ *     03-replication/bugs/dynamo-same-clock.json); "volatile-ids" restarts
+ *     operation ids at 1 after a crash, as before note 9.
  */
+#include "protocols/epoch.h"
 #include "sim/fd.h"
 #include "sim/node.h"
 
@@ -93,7 +125,10 @@ typedef struct Dynamo {
     GArray *store;        /* of Sibs, by key */
     GArray *hints;        /* of Hint */
     GArray *pending;      /* of Pending */
-    uint64_t next_id;
+    uint64_t epoch;       /* this incarnation (note 8) */
+    uint64_t next_id;     /* the last operation id issued (note 9) */
+    uint64_t last_event;  /* the last vector clock entry issued (note 8) */
+    bool bug_same_clock, bug_volatile_ids;   /* note 10 */
     uint32_t next_key;
     FlDuration tick, give_up, gossip;
     FlTime last_gossip;
@@ -108,6 +143,8 @@ static const FlParam dynamo_params[] = {
     { "give_up", FL_PARAM_DURATION, "\"1s\"", "drop an operation unanswered for this long (a read then fails)", NULL, 1, 1e13 },
     { "gossip", FL_PARAM_DURATION, "\"200ms\"", "anti-entropy: send one key's siblings to its replicas (0: never)", NULL, 0, 1e12 },
     FL_FD_PARAMS,
+    { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake, for teaching (see dynamo.c note 10)",
+      "none|same-clock|volatile-ids", 0, 0 },
     { NULL },
 };
 
@@ -163,11 +200,23 @@ static uint64_t vc_sum(const Dynamo *d, const uint64_t *a)
     return s;
 }
 
-/* Whether @a ranks above @b when one sibling must be shown (note 1). */
+/* Whether @a ranks above @b when one sibling must be shown (note 1).  The
+ * order must be total on distinct versions, whatever order a replica got
+ * them in, or replicas holding the same siblings show different values:
+ * (sum, writer) ties between two versions of one coordinator whose
+ * entries trade places, so the clocks themselves break the tie, and since
+ * no two versions share a clock (note 8) they always do. */
 static bool ranks_above(const Dynamo *d, const Version *a, const Version *b)
 {
     uint64_t sa = vc_sum(d, a->vc), sb = vc_sum(d, b->vc);
-    return sa != sb ? sa > sb : a->writer > b->writer;
+    if (sa != sb)
+        return sa > sb;
+    if (a->writer != b->writer)
+        return a->writer > b->writer;
+    for (uint32_t i = 0; i < d->nodes; i++)
+        if (a->vc[i] != b->vc[i])
+            return a->vc[i] > b->vc[i];
+    return false;
 }
 
 /* Merges a copy of @v into @s; returns whether @s changed. */
@@ -377,6 +426,13 @@ static void dynamo_start(FlNode *n, Dynamo *d)
     d->tick = fl_param_duration(n, "retry");
     d->give_up = fl_param_duration(n, "give_up");
     d->gossip = fl_param_duration(n, "gossip");
+    d->bug_same_clock = strcmp(fl_param_enum(n, "bug"), "same-clock") == 0;
+    d->bug_volatile_ids = strcmp(fl_param_enum(n, "bug"), "volatile-ids") == 0;
+    /* Notes 8 and 9: both counters start above anything an earlier
+     * incarnation issued. */
+    d->epoch = fl_epoch_next(n);
+    d->last_event = d->epoch << 32;
+    d->next_id = d->bug_volatile_ids ? 0 : d->epoch << 32;
     d->store = g_array_new(FALSE, TRUE, sizeof(Sibs));
     d->hints = g_array_new(FALSE, FALSE, sizeof(Hint));
     d->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
@@ -619,7 +675,13 @@ static void check_done(FlNode *n, Dynamo *d, guint at)
                 if (x->vc[j] > v.vc[j])
                     v.vc[j] = x->vc[j];
         }
-        v.vc[d->self]++;
+        if (d->bug_same_clock) {
+            v.vc[d->self]++;
+        } else {
+            /* Note 8: an event no other version of any key carries. */
+            d->last_event = MAX(d->last_event, v.vc[d->self]) + 1;
+            v.vc[d->self] = d->last_event;
+        }
         if (op->kind == FL_OP_PUT) {
             char tok[24];
             size_t tn = fl_kv_token(op->a, tok);
