@@ -12,6 +12,17 @@
  *    nodes down at once becomes a fault of another kind, or is skipped.  A
  *    node is free again strictly after its fault ends, so a restart and the
  *    next crash of one node never share an instant.
+ * 4. The storage-fault budget.  A node that restarts after a disk fault
+ *    that tore or corrupted what it had synced may have lost promises (a
+ *    vote, an acknowledged entry); a correct protocol keeps it out of
+ *    quorums until it has recovered them (Raft and Paxos abstain, PBFT stays
+ *    mute).  Until then it is as good as down, so it counts against
+ *    `max_down` for `recover` after its restart: the nemesis never draws
+ *    more simultaneous storage damage than a protocol tolerating `max_down`
+ *    failures can survive, as TigerBeetle's simulator keeps every storage
+ *    fault recoverable.  A plain crash (or lose-unsynced) loses only what
+ *    was never promised, so it gets no window: a protocol must survive a
+ *    second crash right after a restart.
  * 3. Each drawn fault is an ordinary fault object with explicit node ids,
  *    orders and times, parsed by its kind like one from a scenario file.
  *    fl_nemesis_schedule gives them back as JSON, and the trace shows them
@@ -32,6 +43,7 @@ typedef struct Nemesis {
     GPtrArray *kinds;        /* of const char* (static strings) */
     FlDuration every_lo, every_hi, for_lo, for_hi;
     FlDuration from, until;
+    FlDuration recover;      /* note 4 */
     int64_t max_down;
     uint32_t nodes;
     const FlScenario *sc;
@@ -89,6 +101,7 @@ static bool nemesis_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
         !fl_jv_int(jv, spec, path, "max_down", out, false, max_down_def, 0, sc->nodes,
                    &m->max_down) ||
         !fl_jv_duration(jv, spec, path, "from", out, false, 0, 0, &m->from) ||
+        !fl_jv_duration(jv, spec, path, "recover", out, false, FL_SEC(1), 0, &m->recover) ||
         !fl_jv_duration(jv, spec, path, "until", out, false, sc->duration, 0, &m->until))
         return false;
     if (m->every_lo < 1)
@@ -227,6 +240,9 @@ static void draw_schedule(Nemesis *m, FlRng *rng, FlTime now)
         json_object_set_new(o, "kind", json_string(k));
         json_object_set_new(o, "at", dur_json((FlDuration)t));
         draw_fields(m, rng, k, node, d, o);
+        const char *mode = json_string_value(json_object_get(o, "mode"));
+        if (strcmp(k, "disk") == 0 && mode && strcmp(mode, "lose-unsynced") != 0)
+            busy[node] += (FlTime)m->recover;   /* note 4 */
         json_array_append_new(m->drawn, o);
     }
 }
@@ -360,7 +376,8 @@ static const FlFaultField nemesis_fields[] = {
     { "kinds", "fault kinds to draw from: crash, pause, disk, partition, omission, delay, duplicate, clock, clog (default crash, pause, partition)" },
     { "every", "time between two faults' starts, a duration or a range (default [\"1s\",\"3s\"])" },
     { "for", "how long each fault lasts, a duration or a range (default [\"500ms\",\"2s\"])" },
-    { "max_down", "most nodes crashed or paused at once (default a minority, (n-1)/2)" },
+    { "max_down", "most nodes crashed, paused or recovering from storage damage at once (default a minority, (n-1)/2)" },
+    { "recover", "how long a node still counts as down after it restarts from a torn or corrupt disk fault, while it recovers the promises it lost (default 1s): the budget that keeps storage damage within what the protocol tolerates" },
     { "from", "when the nemesis starts (default 0)" },
     { "until", "every fault has healed by then (default the end of the run)" },
     { NULL, NULL },

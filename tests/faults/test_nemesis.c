@@ -181,11 +181,57 @@ static void test_explicit_replay(void **state)
     }
 }
 
+/* The storage-fault budget (nemesis.c note 4): a node restarted from a torn
+ * or corrupt disk counts as down for `recover` more, so with max_down 1 no
+ * other down fault starts before that window ends; plain crashes get none. */
+static FlTime dur_of(json_t *o, const char *key)
+{
+    FlDuration d = 0;
+    const char *s = json_string_value(json_object_get(o, key));
+    assert_non_null(s);
+    assert_int_equal(fl_duration_parse(s, &d), 0);
+    return (FlTime)d;
+}
+
+static void test_storage_budget(void **state)
+{
+    int windows = 0, crashes_close = 0;
+    for (int seed = 1; seed <= 40; seed++) {
+        FlScenario *sc = nemesis_scenario(seed, 3,
+            "{\"kind\":\"nemesis\",\"kinds\":[\"disk\",\"crash\"],\"max_down\":1,"
+            "\"every\":[\"100ms\",\"400ms\"],\"for\":[\"50ms\",\"200ms\"],"
+            "\"recover\":\"700ms\",\"until\":\"10s\"}");
+        uint64_t h;
+        json_t *s = schedule_of(sc, &h);
+        FlTime free_at = 0;
+        bool prev_damaged = false;
+        size_t i;
+        json_t *o;
+        json_array_foreach(s, i, o) {
+            FlTime at = dur_of(o, "at");
+            if (i > 0) {
+                assert_true(at > free_at);
+                if (!prev_damaged && at <= free_at + FL_MS(700))
+                    crashes_close++;
+            }
+            const char *mode = json_string_value(json_object_get(o, "mode"));
+            prev_damaged = mode && strcmp(mode, "lose-unsynced") != 0;
+            free_at = at + dur_of(o, "restart_after") + (prev_damaged ? FL_MS(700) : 0);
+            windows += prev_damaged;
+        }
+        json_decref(s);
+        fl_scenario_free(sc);
+    }
+    assert_true(windows > 20);
+    assert_true(crashes_close > 20);   /* the window is for storage damage only */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_schedule),
         cmocka_unit_test(test_max_down),
+        cmocka_unit_test(test_storage_budget),
         cmocka_unit_test(test_nothing_to_draw),
         cmocka_unit_test(test_explicit_replay),
     };
