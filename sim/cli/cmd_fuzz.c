@@ -111,6 +111,9 @@ static int merge(char **files, int n, bool as_json)
     const char *name = NULL;
     json_t *keep = json_array();
     bool interrupted = false;
+    uint64_t shards = 0;
+    json_int_t first_from = 0, first_to = 0;
+    g_autofree int *seen = NULL;   /* per shard index: 1 + the file that gave it */
     for (int i = 0; i < n; i++) {
         json_error_t je;
         json_t *j = json_load_file(files[i], 0, &je);
@@ -129,6 +132,35 @@ static int merge(char **files, int n, bool as_json)
             return 2;
         }
         name = sn;
+        /* Each shard once, all of one split of one seed range. */
+        const char *sh = json_string_value(json_object_get(j, "shard"));
+        uint64_t si = 0, sn_ = 1;
+        json_int_t from = json_integer_value(json_object_get(j, "from"));
+        json_int_t to = json_integer_value(json_object_get(j, "to"));
+        g_auto(GStrv) parts = sh ? g_strsplit(sh, "/", 2) : NULL;
+        if (!parts || !parts[0] || !parts[1] || !parse_u64(parts[0], &si) || !parse_u64(parts[1], &sn_) ||
+            sn_ == 0 || si >= sn_ || sn_ > 65536) {
+            fprintf(stderr, "faultline fuzz --merge: %s: expected \"shard\": \"I/N\" (the JSON of faultline fuzz --json)\n", files[i]);
+            return 2;
+        }
+        if (i == 0) {
+            shards = sn_;
+            first_from = from;
+            first_to = to;
+            seen = g_new0(int, shards);
+        } else if (sn_ != shards || from != first_from || to != first_to) {
+            fprintf(stderr, "faultline fuzz --merge: %s: shard %s of seeds %" JSON_INTEGER_FORMAT "..%"
+                    JSON_INTEGER_FORMAT ", but %s is one of %" PRIu64 " shards of seeds %" JSON_INTEGER_FORMAT
+                    "..%" JSON_INTEGER_FORMAT ": results of different runs cannot be merged\n", files[i], sh,
+                    from, to, files[0], shards, first_from, first_to);
+            return 2;
+        }
+        if (seen[si]) {
+            fprintf(stderr, "faultline fuzz --merge: %s: shard %s is also in %s; give each shard once\n",
+                    files[i], sh, files[seen[si] - 1]);
+            return 2;
+        }
+        seen[si] = i + 1;
         ran += json_integer_value(json_object_get(j, "ran"));
         jobs += json_integer_value(json_object_get(j, "jobs"));
         secs = MAX(secs, json_number_value(json_object_get(j, "seconds")));
@@ -151,6 +183,16 @@ static int merge(char **files, int n, bool as_json)
                             "ran", ran, "jobs", jobs, "seconds", secs, "virtual_seconds", vsecs,
                             "interrupted", interrupted, "failures", sorted, "kinds", count_kinds(sorted),
                             "merged", n);
+    int status = len ? 1 : 0;
+    g_autoptr(GString) missing = g_string_new(NULL);
+    json_t *missing_j = json_array();
+    for (uint64_t k = 0; k < shards; k++) {
+        if (seen[k])
+            continue;
+        g_string_append_printf(missing, "%s%" PRIu64 "/%" PRIu64, missing->len ? ", " : "", k, shards);
+        json_array_append_new(missing_j, json_integer((json_int_t)k));
+    }
+    json_object_set_new(sum, "missing_shards", missing_j);
     if (as_json) {
         char *s = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(s);
@@ -158,7 +200,11 @@ static int merge(char **files, int n, bool as_json)
     } else {
         print_summary(sum, stdout);
     }
-    int status = len ? 1 : 0;
+    if (missing->len) {
+        fprintf(stderr, "faultline fuzz --merge: incomplete: shard%s %s missing; the seeds they hold were not run\n",
+                strchr(missing->str, ',') ? "s" : "", missing->str);
+        status = 1;
+    }
     json_decref(sum);
     json_decref(all);
     json_decref(keep);

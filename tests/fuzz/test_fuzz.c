@@ -127,6 +127,32 @@ static void test_shards_cover_range_once(void **st)
     assert_int_equal(json_integer_value(json_object_get(m, "ran")), 29);
     g_autofree char *kw = failures_key(w), *km = failures_key(m);
     assert_string_equal(kw, km);
+    /* A shard given twice, or results of another split, are refused; a
+     * missing shard makes the union incomplete: exit 1. */
+    char *again = NULL;
+    assert_int_equal(run(&again, "fuzz", "--merge", "--json", g_ptr_array_index(files, 0),
+                         g_ptr_array_index(files, 0), NULL), 2);
+    g_free(again);
+    char *other = NULL, *mixed = NULL;
+    run(&other, "fuzz", BUGGY, "--seed-range", "5..33", "--shard", "0/2", "--keep-going",
+        "--no-shrink", "--json", "--out", dir, NULL);
+    g_autofree char *opath = g_strdup_printf("%s/other.json", dir);
+    assert_true(g_file_set_contents(opath, other, -1, NULL));
+    assert_int_equal(run(&mixed, "fuzz", "--merge", "--json", g_ptr_array_index(files, 1), opath,
+                         NULL), 2);
+    g_free(other);
+    g_free(mixed);
+    char *part = NULL;
+    assert_int_equal(run(&part, "fuzz", "--merge", "--json", g_ptr_array_index(files, 1),
+                         g_ptr_array_index(files, 3), NULL), 1);
+    json_t *pj = parse(part);
+    json_t *miss = json_object_get(pj, "missing_shards");
+    assert_int_equal(json_array_size(miss), 2);
+    assert_int_equal(json_integer_value(json_array_get(miss, 0)), 0);
+    assert_int_equal(json_integer_value(json_array_get(miss, 1)), 2);
+    assert_int_equal(json_array_size(json_object_get(m, "missing_shards")), 0);
+    json_decref(pj);
+    g_free(part);
     json_decref(w);
     json_decref(m);
     g_free(whole);
