@@ -90,6 +90,9 @@ static const Bad bad[] = {
     { "expect-trace-hash-sign.json", ": /expect/trace_hash: ", "16 hex digits" },
     { "liveness-past-duration.json", ": /expect/liveness: ", "must not pass" },
     { "liveness-unknown-key.json", ": /expect/liveness/min_oks: ", "unknown field" },
+    /* Valid JSON, extreme values (../shared/repro/inputs). */
+    { "expect-valid-not-bool.json", ": /expect/valid: ", "true or false" },
+    { "fd-interval-1ns.json", ": /cluster/params/fd_interval: ", "at least 1us" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose
@@ -297,6 +300,28 @@ static void test_ranges_drawn_from_seed(void **state)
     fl_scenario_free(b);
 }
 
+/* Valid scenarios with extreme values that once crashed a sanitizer build or
+ * never ended (tests/engine/inputs, kept as regression cases): a set read
+ * of no items, and a heartbeat every microsecond over 20s, which must stop
+ * at once with a message (the pace guard, world.c) rather than run for
+ * hours. */
+static void test_extreme_inputs(void **state)
+{
+    g_autofree char *tmp = g_dir_make_tmp("faultline-extreme-XXXXXX", NULL);
+    g_autofree char *out = g_build_filename(tmp, "run", NULL);
+    CliResult r;
+    cli_run(&r, NULL, "run", "tests/engine/inputs/crdt-check-memcmp-null.json", "--out", out);
+    assert_true(r.status == 0 || r.status == 1);
+    cli_result_clear(&r);
+    g_autofree char *out2 = g_build_filename(tmp, "pace", NULL);
+    cli_run(&r, NULL, "run", "tests/engine/inputs/fd-interval-1us-pace.json", "--out", out2);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "more than max_events"));
+    assert_false(g_file_test(out2, G_FILE_TEST_EXISTS));
+    cli_result_clear(&r);
+    cli_rm_rf(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_good_values),
         cmocka_unit_test(test_large_seed_exact),
         cmocka_unit_test(test_ranges_drawn_from_seed),
+        cmocka_unit_test(test_extreme_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
