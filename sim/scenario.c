@@ -721,16 +721,18 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     }
     json_t *models = json_object_get(in, "models");
     if (ok && models) {
-        /* Which of the checked models hold: {"linearizable": false, ...}. */
+        /* Which of the checked models hold: {"linearizable": false, ...};
+         * null: checked for its rate over seeds (`faultline claims`), with
+         * no claim either way. */
         if (!json_is_object(models) || json_object_size(models) == 0)
             return fl_jv_error(jv, "/expect", "models", models,
-                               "an object from checked models to true or false");
+                               "an object from checked models to true, false or null");
         g_auto(GStrv) checked = g_strsplit(sc->consistency ? sc->consistency : "", ",", -1);
         const char *name;
         json_t *want;
         json_object_foreach(models, name, want) {
-            if (!json_is_boolean(want))
-                return fl_jv_error(jv, "/expect/models", name, want, "true or false");
+            if (!json_is_boolean(want) && !json_is_null(want))
+                return fl_jv_error(jv, "/expect/models", name, want, "true, false or null");
             if (!g_strv_contains((const char *const *)checked, name))
                 return fl_jv_errorf(jv, "/expect/models", name, "\"%s\" is not among the "
                                     "checked models (/check/consistency)", name);
