@@ -268,6 +268,11 @@ static bool parse_u64(const char *s, uint64_t *v)
     return errno == 0 && end && *end == '\0';
 }
 
+static gint cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Runs @file over the seeds of @base; NULL (message printed) on bad input. */
 static Result *weigh_file(const char *file, const FlFuzzOptions *base)
 {
@@ -380,6 +385,31 @@ static void print_markdown(GPtrArray *results, FILE *out)
     }
 }
 
+/* Adds @path to @files, or every *.json under it when it is a folder,
+ * in name order (so the output does not depend on the file system). */
+static void add_files(const char *path, GPtrArray *files)
+{
+    if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        g_ptr_array_add(files, g_strdup(path));
+        return;
+    }
+    GDir *d = g_dir_open(path, 0, NULL);
+    if (!d) {
+        g_ptr_array_add(files, g_strdup(path));   /* reported when read */
+        return;
+    }
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (const char *n; (n = g_dir_read_name(d));)
+        g_ptr_array_add(names, g_strdup(n));
+    g_dir_close(d);
+    g_ptr_array_sort(names, (GCompareFunc)cmp_names);
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *p = g_build_filename(path, (char *)g_ptr_array_index(names, i), NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) || g_str_has_suffix(p, ".json"))
+            add_files(p, files);
+    }
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_sigint(int sig)
@@ -408,7 +438,7 @@ int fl_cmd_claims(int argc, char **argv)
         { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print the results as JSON", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO...");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO|FOLDER...");
     g_option_context_set_summary(ctx,
         "Weighs every claim of each scenario over many seeds.  A model claimed\n"
         "to hold (by expect.models, expect.valid, or by naming it in check and\n"
@@ -417,7 +447,7 @@ int fl_cmd_claims(int argc, char **argv)
         "every seed, and is loose when it sits under 80% of the worst seed's\n"
         "figure (over 125% for maxima).  Prints, per claim, on how many seeds it\n"
         "held and the first seed to replay where it did not.  The file's own\n"
-        "seed is always weighed too.\n"
+        "seed is always weighed too.  A folder stands for every *.json under it.\n"
         "Exit status: 0 every claim true, 1 some claim false (or loose, with\n"
         "--strict-bounds), 2 bad usage or input.");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -462,10 +492,18 @@ int fl_cmd_claims(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify)result_free);
-    for (int i = 1; i < argc && !stop; i++) {
-        fprintf(stderr, "claims: %s, seeds %" PRIu64 "..%" PRIu64 " (%d of %d)\n", argv[i], opt.first,
-                opt.last, i, argc - 1);
-        Result *r = weigh_file(argv[i], &opt);
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    for (int i = 1; i < argc; i++)
+        add_files(argv[i], files);
+    if (files->len == 0) {
+        fprintf(stderr, "faultline claims: no scenario file in %s\n", argv[1]);
+        return 2;
+    }
+    for (guint i = 0; i < files->len && !stop; i++) {
+        const char *file = g_ptr_array_index(files, i);
+        fprintf(stderr, "claims: %s, seeds %" PRIu64 "..%" PRIu64 " (%u of %u)\n", file, opt.first,
+                opt.last, i + 1, files->len);
+        Result *r = weigh_file(file, &opt);
         if (!r)
             return 2;
         g_ptr_array_add(results, r);
