@@ -222,7 +222,7 @@ static gboolean parse_consistency(const char *name, FlConsistency *out, GError *
         *out = FL_CONSISTENCY_LINEARIZABLE;
         return TRUE;
     }
-    if (strcmp(name, "sequential") == 0) {
+    if (strcmp(name, "sequential-per-key") == 0) {
         *out = FL_CONSISTENCY_SEQUENTIAL;
         return TRUE;
     }
@@ -351,7 +351,7 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
         }
         fl_search_result_clear(&r);
     }
-    const char *cname = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable" : "sequential";
+    const char *cname = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable" : "sequential-per-key";
     if (report && verdict != FL_VERDICT_INVALID) {
         g_string_append_printf(report, "%u operations, %u key%s, model %s, %s: %s",
                                h->ops->len - finals, MAX(h->keys->len, 1),
@@ -394,7 +394,8 @@ int fl_check_main(int argc, char **argv)
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
           "register (cas-register), kv, mutex, set, queue, counter, txn, files, mapreduce or stream", "MODEL" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default), sequential, atomic (txn), sequential-multikey, causal, "
+          "linearizable (default), sequential (Lamport's: one order of the whole history), "
+          "sequential-per-key (each key alone; weaker: it does not compose), atomic (txn), causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
           "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },

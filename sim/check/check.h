@@ -22,7 +22,8 @@ typedef enum {
 
 /* Checks the history file at @path.
  * @model: "register", "cas-register", "kv", "mutex", "set", "queue".
- * @consistency: "linearizable" or "sequential" (others as checkers add them).
+ * @consistency: "linearizable", "sequential" (Lamport's, over the whole
+ *   history), "sequential-per-key" (each key alone), or others (weak.h).
  * @format: NULL to choose by extension, or "jsonl" / "edn".
  * @timeout_s: wall-clock budget for the search; <= 0 means none.
  * @report: if not NULL, receives a human-readable explanation (the

@@ -5,9 +5,10 @@
  * returns the latest write.  Unlike linearizability it does not compose:
  * each key can be sequentially consistent on its own while the whole
  * history is not (the store-buffer pattern: p writes x then reads y = 0, q
- * writes y then reads x = 0).  `sequential` (search.c) checks key by key;
- * this checks the keys together, which is what tells a causal store from a
- * sequentially consistent one.
+ * writes y then reads x = 0).  This is `sequential`: the keys together,
+ * which is what tells a causal store from a sequentially consistent one
+ * (`sequential-multikey` is its old name).  `sequential-per-key` (search.c)
+ * checks each key alone, and so is weaker.
  *
  * Deciding it is NP-complete in general (Gibbons and Korach); with unique
  * written values the reads-from relation is known, and this checker uses

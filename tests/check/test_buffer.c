@@ -99,7 +99,7 @@ static guint same_for_dir(const char *dir, const char *model_override,
         g_auto(GStrv) mp = g_strsplit(parts[0], "__", 2);
         const char *model = model_override ? model_override : mp[0];
         const char *consistency = consistency_override ? consistency_override
-                                  : g_str_has_prefix(parts[1], "sequential-") ? "sequential"
+                                  : g_str_has_prefix(parts[1], "sequential-") ? "sequential-per-key"
                                   : "linearizable";
         g_autofree char *text = NULL;
         gsize len = 0;

@@ -68,7 +68,7 @@ static void check_one(const char *name)
     gboolean seq = g_str_has_prefix(expect, "sequential-");
     if (seq) expect += strlen("sequential-");
     const char *args[] = { "check", "--model", model, "--consistency",
-                           seq ? "sequential" : "linearizable",
+                           seq ? "sequential-per-key" : "linearizable",
                            "--timeout", strcmp(expect, "unknown") == 0 ? "0.3" : "60",
                            path, NULL };
     Run r = run(args);
@@ -96,7 +96,7 @@ static void check_one(const char *name)
 
     /* The same as data. */
     const char *jargs[] = { "check", "--json", "--model", model, "--consistency",
-                            seq ? "sequential" : "linearizable",
+                            seq ? "sequential-per-key" : "linearizable",
                             "--timeout", strcmp(expect, "unknown") == 0 ? "0.3" : "60",
                             path, NULL };
     r = run(jargs);

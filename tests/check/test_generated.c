@@ -30,7 +30,7 @@ static FlVerdict check_text(const char *model, const GString *text,
     }
     FlVerdict v = fl_check_history(h, consistency, 0, NULL, NULL, &err);
     assert_null(err);
-    if (oracle) *oracle = fl_oracle(h, g_strcmp0(consistency, "sequential") == 0);
+    if (oracle) *oracle = fl_oracle(h, g_strcmp0(consistency, "sequential-per-key") == 0);
     fl_history_free(h);
     return v;
 }
@@ -70,7 +70,7 @@ static void test_generated_valid(void **state)
                 fprintf(stderr, "model %s seed %" G_GUINT64_FORMAT ": %d\n", models[m], seed, v);
             assert_int_equal(v, FL_VERDICT_VALID);
             if (seed % 4 == 0)
-                assert_int_equal(check_text(models[m], text, "jsonl", "sequential", NULL),
+                assert_int_equal(check_text(models[m], text, "jsonl", "sequential-per-key", NULL),
                                  FL_VERDICT_VALID);
             g_string_free(text, TRUE);
         }
@@ -133,10 +133,10 @@ static void test_oracle_random(void **state)
             fl_gen_random(models[m], 4 + (guint32)(seed % 9), 2 + (guint32)(seed % 3), seed, text);
             for (int sc = 0; sc < 2; sc++) {
                 gboolean expect;
-                FlVerdict v = check_text(models[m], text, "jsonl", sc ? "sequential" : NULL, &expect);
+                FlVerdict v = check_text(models[m], text, "jsonl", sc ? "sequential-per-key" : NULL, &expect);
                 if (v != (expect ? FL_VERDICT_VALID : FL_VERDICT_INVALID))
                     fprintf(stderr, "model %s seed %" G_GUINT64_FORMAT " %s: search %d oracle %d\n%s",
-                            models[m], seed, sc ? "sequential" : "linearizable", v, expect, text->str);
+                            models[m], seed, sc ? "sequential-per-key" : "linearizable", v, expect, text->str);
                 assert_int_equal(v, expect ? FL_VERDICT_VALID : FL_VERDICT_INVALID);
                 if (!sc) {
                     valid += expect;

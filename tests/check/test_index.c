@@ -149,7 +149,7 @@ static void test_verdicts(void **state)
     same_with_index(register_valid, NULL, "register", NULL, &o);
     assert_int_equal(o.v, FL_VERDICT_VALID);
     outcome_clear(&o);
-    same_with_index(register_valid, NULL, "register", "sequential", NULL);
+    same_with_index(register_valid, NULL, "register", "sequential-per-key", NULL);
     same_with_index(register_valid, NULL, "register", "linearizable,sequential", NULL);
 
     same_with_index(register_invalid, NULL, "register", NULL, &o);
@@ -162,7 +162,7 @@ static void test_verdicts(void **state)
     assert_int_equal(o.v, FL_VERDICT_INVALID);
     assert_non_null(strstr(o.report, "\"final\": true"));
     outcome_clear(&o);
-    same_with_index(kv_stale, NULL, "kv", "sequential", &o);
+    same_with_index(kv_stale, NULL, "kv", "sequential-per-key", &o);
     assert_int_equal(o.v, FL_VERDICT_VALID);
     outcome_clear(&o);
     /* A checker of its own (weak.c) loads through the index as well. */

@@ -13,7 +13,7 @@ static const char *const order[] = {
 
 static const struct { const char *model, *title; } columns[] = {
     { "linearizable", "linearizable" },
-    { "sequential-multikey", "sequential" },
+    { "sequential", "sequential" },
     { "causal", "causal" },
     { "causal-convergence", "causal+" },
     { "read-your-writes", "RYW" },

@@ -82,8 +82,8 @@ static void hierarchy(void **state)
         if (!checked(r->name, "causal"))
             continue;
         if (holds(r->name, "linearizable"))
-            assert_true(holds(r->name, "sequential-multikey"));
-        if (holds(r->name, "sequential-multikey"))
+            assert_true(holds(r->name, "sequential"));
+        if (holds(r->name, "sequential"))
             assert_true(holds(r->name, "causal"));
         if (holds(r->name, "causal-convergence"))
             assert_true(holds(r->name, "causal"));
@@ -103,7 +103,7 @@ static void claims(void **state)
     /* Causal is causal but not sequential under a partition. */
     assert_true(holds("causal-partition", "causal"));
     assert_true(holds("causal-partition", "causal-convergence"));
-    assert_false(holds("causal-partition", "sequential-multikey"));
+    assert_false(holds("causal-partition", "sequential"));
     /* lww converges but is not causal. */
     assert_true(holds("lww-partition", "eventual"));
     assert_false(holds("lww-partition", "causal"));
