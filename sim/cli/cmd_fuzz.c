@@ -103,6 +103,14 @@ static int cmp_seed(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Bad input to --merge: frees what was read so far; the exit status. */
+static int merge_refused(json_t *all, json_t *keep)
+{
+    json_decref(all);
+    json_decref(keep);
+    return 2;
+}
+
 static int merge(char **files, int n, bool as_json)
 {
     json_t *all = json_array();
@@ -119,17 +127,17 @@ static int merge(char **files, int n, bool as_json)
         json_t *j = json_load_file(files[i], 0, &je);
         if (!j) {
             fprintf(stderr, "faultline fuzz --merge: %s:%d:%d: %s\n", files[i], je.line, je.column, je.text);
-            return 2;
+            return merge_refused(all, keep);
         }
         json_array_append_new(keep, j);
         const char *sn = json_string_value(json_object_get(j, "scenario"));
         if (!sn || !json_is_array(json_object_get(j, "failures")) || !json_is_integer(json_object_get(j, "ran"))) {
             fprintf(stderr, "faultline fuzz --merge: %s: expected the JSON written by faultline fuzz --json\n", files[i]);
-            return 2;
+            return merge_refused(all, keep);
         }
         if (name && strcmp(name, sn) != 0) {
             fprintf(stderr, "faultline fuzz --merge: %s: scenario \"%s\", but %s has \"%s\"\n", files[i], sn, files[0], name);
-            return 2;
+            return merge_refused(all, keep);
         }
         name = sn;
         /* Each shard once, all of one split of one seed range. */
@@ -141,7 +149,7 @@ static int merge(char **files, int n, bool as_json)
         if (!parts || !parts[0] || !parts[1] || !parse_u64(parts[0], &si) || !parse_u64(parts[1], &sn_) ||
             sn_ == 0 || si >= sn_ || sn_ > 65536) {
             fprintf(stderr, "faultline fuzz --merge: %s: expected \"shard\": \"I/N\" (the JSON of faultline fuzz --json)\n", files[i]);
-            return 2;
+            return merge_refused(all, keep);
         }
         if (i == 0) {
             shards = sn_;
@@ -153,12 +161,12 @@ static int merge(char **files, int n, bool as_json)
                     JSON_INTEGER_FORMAT ", but %s is one of %" PRIu64 " shards of seeds %" JSON_INTEGER_FORMAT
                     "..%" JSON_INTEGER_FORMAT ": results of different runs cannot be merged\n", files[i], sh,
                     from, to, files[0], shards, first_from, first_to);
-            return 2;
+            return merge_refused(all, keep);
         }
         if (seen[si]) {
             fprintf(stderr, "faultline fuzz --merge: %s: shard %s is also in %s; give each shard once\n",
                     files[i], sh, files[seen[si] - 1]);
-            return 2;
+            return merge_refused(all, keep);
         }
         seen[si] = i + 1;
         ran += json_integer_value(json_object_get(j, "ran"));
