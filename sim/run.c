@@ -411,6 +411,11 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
                 if (*lines[i])
                     fprintf(out, "            %s\n", lines[i]);
         }
+        /* Final reads ask each node for its own copy, outside the protocol
+         * (a quorum system would answer a quorum read otherwise): they say
+         * whether replicas converged, not what clients were promised. */
+        if (sc->workload.final_reads)
+            fprintf(out, "            (final reads read each node's own copy: only eventual checks them)\n");
     }
     if (res->met)
         fprintf(out, "  expect    met\n");
