@@ -269,7 +269,7 @@ FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
                           GError **err)
 {
     if (json_out) *json_out = NULL;
-    if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
+    if ((model && strcmp(model, "txn") == 0) || (consistency && (strcmp(consistency, "atomic") == 0 || strcmp(consistency, "atomic-commit") == 0)))
         return fl_check_atomic(src, model, consistency, format, report, json_out, err);
     if (model && strcmp(model, "mapreduce") == 0)
         return fl_check_mapreduce(src, consistency, format, report, json_out, err);
@@ -386,16 +386,20 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
 
 int fl_check_main(int argc, char **argv)
 {
-    g_autofree char *model = NULL, *consistency = NULL, *format = NULL;
+    g_autofree char *model = NULL, *type = NULL, *consistency = NULL, *format = NULL;
     double timeout_s = 0;
     gboolean as_json = FALSE;
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
+        { "type", 'T', 0, G_OPTION_ARG_STRING, &type,
+          "the data type the history operates on: register (cas-register), kv, mutex, set, queue, "
+          "counter, txn, files, mapreduce or stream (faultline list types)", "TYPE" },
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set, queue, counter, txn, files, mapreduce or stream", "MODEL" },
+          "the old name of --type, still accepted (a consistency model is --consistency)", "TYPE" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default), sequential (Lamport's: one order of the whole history), "
-          "sequential-per-key (each key alone; weaker: it does not compose), atomic (txn), causal, "
+          "the consistency model (faultline list consistency): linearizable (default), sequential (Lamport's: one order of the whole history), "
+          "sequential-per-key (each key alone; weaker: it does not compose), atomic-commit (txn; "
+          "old name atomic), causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
           "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
@@ -429,8 +433,18 @@ int fl_check_main(int argc, char **argv)
                         "(see faultline check --help)\n");
         return 2;
     }
+    if (type && model && strcmp(type, model) != 0) {
+        fprintf(stderr, "faultline check: --type %s and --model %s disagree (--model is the old "
+                        "name of --type)\n", type, model);
+        return 2;
+    }
+    if (type) {
+        g_free(model);
+        model = g_steal_pointer(&type);
+    }
     if (model == NULL) {
-        fprintf(stderr, "faultline check: --model is required (see faultline check --help)\n");
+        fprintf(stderr, "faultline check: --type is required: the history's data type, e.g. "
+                        "--type register (see faultline list types)\n");
         return 2;
     }
     GString *report = g_string_new(NULL);

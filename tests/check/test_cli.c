@@ -190,7 +190,23 @@ static void test_usage(void **state)
     const char *no_model[] = { "check", DIR "/register__empty.valid.jsonl", NULL };
     r = run(no_model);
     assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "--model"));
+    assert_non_null(strstr(r.err, "--type"));
+    run_clear(&r);
+
+    /* --model is the old name of --type: both still work, and they must agree. */
+    const char *old_name[] = { "check", "--model", "register", DIR "/register__empty.valid.jsonl", NULL };
+    r = run(old_name);
+    assert_int_equal(r.status, 0);
+    run_clear(&r);
+    const char *new_name[] = { "check", "--type", "register", DIR "/register__empty.valid.jsonl", NULL };
+    r = run(new_name);
+    assert_int_equal(r.status, 0);
+    run_clear(&r);
+    const char *both[] = { "check", "--type", "register", "--model", "kv",
+                           DIR "/register__empty.valid.jsonl", NULL };
+    r = run(both);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "disagree"));
     run_clear(&r);
 
     const char *bad_model[] = { "check", "--model", "stack", DIR "/register__empty.valid.jsonl", NULL };
