@@ -49,7 +49,7 @@ static const Bug bugs[] = {
     { "volatile-ids", "scenarios/03-replication/dynamo-nemesis.json" },
     { "volatile-ids", "scenarios/03-replication/abd-nemesis.json" },
     { "newer-satisfies", "scenarios/03-replication/causal-nemesis.json" },
-    { "stale-failover", "scenarios/01-failure/pb-nemesis.json" },
+    { "stale-failover", "scenarios/03-replication/pb-failover-crash-restart.json" },
 };
 
 typedef struct Hunt {
