@@ -8,6 +8,7 @@
  */
 #include "sim/check/check.h"
 #include "sim/check/atomic.h"
+#include "sim/check/story.h"
 #include "sim/check/files.h"
 #include "sim/check/history.h"
 #include "sim/check/mapreduce.h"
@@ -117,9 +118,15 @@ static json_t *json_ops(FlHistory *h, const guint32 *idx, guint n)
 }
 
 /* The explanation of an invalid key, as text and as data. */
-static void explain(FlHistory *h, FlAtom key, FlConsistency c,
+static void explain(FlHistory *h, FlAtom key, FlConsistency c, const guint32 *idx, guint nidx,
                     const FlSearchResult *r, GString *report, json_t *json)
 {
+    /* The contradiction in the history's own terms first (story.h), when
+     * it has a textbook shape; the search's account after it. */
+    g_autoptr(GString) story = g_string_new(NULL);
+    g_autoptr(GArray) story_ops = g_array_new(FALSE, FALSE, sizeof(guint32));
+    if (c == FL_CONSISTENCY_LINEARIZABLE)
+        fl_story_register(h, idx, nidx, story, story_ops);
     const char *what = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable"
                                                        : "sequentially consistent";
     g_autoptr(GString) keytext = g_string_new(NULL);
@@ -130,6 +137,13 @@ static void explain(FlHistory *h, FlAtom key, FlConsistency c,
         g_string_append_printf(report, "The history is not %s for model %s%s%s.\n",
                                what, h->model->name, key != FL_ATOM_NONE ? ", key " : "",
                                keytext->str);
+        if (story->len) {
+            g_string_append(report, story->str);
+            g_string_append(report, "The operations it names:\n");
+            for (guint i = 0; i < story_ops->len; i++)
+                show_op(h, g_array_index(story_ops, guint32, i), report);
+            g_string_append(report, "How the checker's search got there:\n");
+        }
         if (r->why->len) {
             /* Decided by the cluster check (search.c note 11); the search
              * found no ordered prefix within its budget. */
@@ -172,6 +186,13 @@ json:
     if (json) {
         json_t *cx = json_object();
         if (key != FL_ATOM_NONE) json_object_set_new(cx, "key", json_of_text(keytext->str));
+        if (story->len) {
+            g_autofree char *t = g_strndup(story->str + strlen("In short: "),
+                                           story->len - strlen("In short: ") - 1);
+            json_object_set_new(cx, "story", json_string(t));
+            json_object_set_new(cx, "story_ops", json_ops(h, (const guint32 *)story_ops->data,
+                                                          story_ops->len));
+        }
         json_object_set_new(cx, "prefix_length", json_integer(n));
         json_object_set_new(cx, "prefix", json_ops(h, (const guint32 *)r->prefix->data + from, n - from));
         if (r->why->len) json_object_set_new(cx, "reason", json_string(r->why->str));
@@ -345,7 +366,7 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
         if (v == FL_VERDICT_INVALID) {
             verdict = FL_VERDICT_INVALID;
             FlAtom key = h->keys->len ? g_array_index(h->keys, FlAtom, k) : FL_ATOM_NONE;
-            explain(h, key, c, &r, report, cx);
+            explain(h, key, c, (const guint32 *)g->data, g->len, &r, report, cx);
             fl_search_result_clear(&r);
             break;
         }
