@@ -52,13 +52,22 @@ static void show_op(FlHistory *h, guint32 idx, GString *out)
     g_string_append_printf(out, "  process %-4" G_GINT64_FORMAT " %-8s %-14s",
                            op->process, h->model->ops[op->f], v->str);
     g_string_free(v, TRUE);
-    if (op->inv_time >= 0)
+    /* Times of a millisecond or more (a simulator's or Jepsen's
+     * nanoseconds) read better in ms; small ones are a hand-written
+     * history's own numbers. */
+    if (op->inv_time >= 1000000)
+        g_string_append_printf(out, " invoked %.1f ms (line %u)", (double)op->inv_time / 1e6,
+                               op->inv_line);
+    else if (op->inv_time >= 0)
         g_string_append_printf(out, " invoked %" G_GINT64_FORMAT " (line %u)",
                                op->inv_time, op->inv_line);
     else
         g_string_append_printf(out, " invoked at line %u", op->inv_line);
     if (op->ret_line == 0)
         g_string_append(out, ", never completed");
+    else if (op->ret_time >= 1000000)
+        g_string_append_printf(out, ", %s %.1f ms (line %u)", status_word(op),
+                               (double)op->ret_time / 1e6, op->ret_line);
     else if (op->ret_time >= 0)
         g_string_append_printf(out, ", %s %" G_GINT64_FORMAT " (line %u)",
                                status_word(op), op->ret_time, op->ret_line);
@@ -125,8 +134,8 @@ static void explain(FlHistory *h, FlAtom key, FlConsistency c, const guint32 *id
      * it has a textbook shape; the search's account after it. */
     g_autoptr(GString) story = g_string_new(NULL);
     g_autoptr(GArray) story_ops = g_array_new(FALSE, FALSE, sizeof(guint32));
-    if (c == FL_CONSISTENCY_LINEARIZABLE)
-        fl_story_register(h, idx, nidx, story, story_ops);
+    if (c == FL_CONSISTENCY_LINEARIZABLE && !fl_story_register(h, idx, nidx, story, story_ops))
+        fl_story_append(h, idx, nidx, story, story_ops);
     const char *what = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable"
                                                        : "sequentially consistent";
     g_autoptr(GString) keytext = g_string_new(NULL);

@@ -18,10 +18,21 @@
  *    every writer of v2 began.  The second read must follow a writer of
  *    v2, which follows every writer of v1.
  * 4. Pairs of reads are quadratic: the search for inversions stops after
- *    PAIRS_MAX pairs; the story is then simply not told. */
+ *    PAIRS_MAX pairs; the story is then simply not told.
+ * 5. Appends (kv): the value is the concatenation of the appended strings
+ *    in linearization order since the last put, so an append that ended
+ *    before a get began is somewhere in what the get returned, and two
+ *    appends ordered in real time appear in that order, unless a put may
+ *    fall between the append and the get (a put not wholly before the
+ *    append nor wholly after the get) whose value begins the get's: then
+ *    no story.  A missing
+ *    string is a proof; an order is read only from strings that occur
+ *    exactly once in the result, where their place is certain. */
 #include "sim/check/story.h"
 
 #include "sim/check/model.h"
+
+#include <string.h>
 
 #define PAIRS_MAX 4000000
 
@@ -353,4 +364,138 @@ gboolean fl_story_register(FlHistory *h, const guint32 *idx, guint n, GString *t
         told = inversion(&s, reads, text, ops);
     g_hash_table_unref(s.writers);
     return told;
+}
+
+/* How often @p (@m bytes) occurs in @s (@n bytes), stopping at 2; the
+ * first place in @at. */
+static int occurs(const char *s, gsize n, const char *p, gsize m, gsize *at)
+{
+    int c = 0;
+    for (gsize i = 0; m && i + m <= n && c < 2; i++) {
+        const char *q = memchr(s + i, p[0], n - i - m + 1);
+        if (!q)
+            break;
+        i = (gsize)(q - s);
+        if (memcmp(q, p, m) == 0) {
+            if (c++ == 0)
+                *at = i;
+        }
+    }
+    return c;
+}
+
+static void bytes_json(const Story *s, FlAtom v, GString *out)
+{
+    fl_atoms_to_json(s->h->ctx.atoms, v, out);
+}
+
+/* Note 5: some put may be linearized between @a and @g and explain what
+ * @g returned: the value after a put starts with what it put. */
+static gboolean put_between(const Story *s, const GArray *puts, const FlOp *a, const FlOp *g)
+{
+    gsize glen, plen;
+    const char *gs = fl_atoms_bytes(s->h->ctx.atoms, g->a, &glen);
+    for (guint k = 0; k < puts->len; k++) {
+        const FlOp *p = op_at(s, g_array_index(puts, guint32, k));
+        const char *ps = fl_atoms_bytes(s->h->ctx.atoms, p->a, &plen);
+        if (!(p->ret < a->inv) && !(g->ret < p->inv) && plen <= glen && memcmp(ps, gs, plen) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean fl_story_append(FlHistory *h, const guint32 *idx, guint n, GString *text, GArray *ops)
+{
+    enum { GET, PUT, APPEND };   /* model_kv.c */
+    if (strcmp(h->model->name, "kv") != 0)
+        return FALSE;
+    Story st = { .h = h, .m = h->model };
+    Story *s = &st;
+    g_autoptr(GArray) apps = g_array_new(FALSE, FALSE, sizeof(guint32));
+    g_autoptr(GArray) gets = g_array_new(FALSE, FALSE, sizeof(guint32));
+    g_autoptr(GArray) puts = g_array_new(FALSE, FALSE, sizeof(guint32));
+    for (guint k = 0; k < n; k++) {
+        const FlOp *op = op_at(s, idx[k]);
+        if (op->status == FL_OP_FAIL)
+            continue;
+        if (op->f == PUT)
+            g_array_append_val(puts, idx[k]);
+        if (op->f == APPEND && op->status == FL_OP_OK)
+            g_array_append_val(apps, idx[k]);
+        if (op->f == GET && op->status == FL_OP_OK && op->a != FL_ATOM_NONE)
+            g_array_append_val(gets, idx[k]);
+    }
+    guint64 pairs = 0;
+    for (guint i = 0; i < gets->len; i++) {
+        const FlOp *g = op_at(s, g_array_index(gets, guint32, i));
+        gsize glen;
+        const char *gs = fl_atoms_bytes(h->ctx.atoms, g->a, &glen);
+        for (guint j = 0; j < apps->len; j++) {
+            const FlOp *a = op_at(s, g_array_index(apps, guint32, j));
+            gsize alen, at;
+            const char *as = fl_atoms_bytes(h->ctx.atoms, a->a, &alen);
+            if (a->ret >= g->inv || alen == 0 || occurs(gs, glen, as, alen, &at) > 0 ||
+                put_between(s, puts, a, g))
+                continue;
+            g_string_append(text, "In short: ");
+            name(s, a, text);
+            g_string_append(text, " ended ");
+            when(a, TRUE, text);
+            g_string_append(text, " before ");
+            name(s, g, text);
+            g_string_append(text, " began ");
+            when(g, FALSE, text);
+            g_string_append(text, ", but the get returned ");
+            bytes_json(s, g->a, text);
+            g_string_append(text, ", which lacks ");
+            bytes_json(s, a->a, text);
+            g_string_append(text, ": appends only add to the value, so an append that had ended "
+                                  "is in every later get.  The get read a value from before the "
+                                  "append (a stale read), or the append was lost.\n");
+            add(ops, g_array_index(apps, guint32, j));
+            add(ops, g_array_index(gets, guint32, i));
+            return TRUE;
+        }
+        for (guint j = 0; j < apps->len; j++) {
+            const FlOp *a = op_at(s, g_array_index(apps, guint32, j));
+            gsize alen, apos;
+            const char *as = fl_atoms_bytes(h->ctx.atoms, a->a, &alen);
+            if (alen == 0 || occurs(gs, glen, as, alen, &apos) != 1 || put_between(s, puts, a, g))
+                continue;
+            for (guint k = 0; k < apps->len; k++) {
+                if (++pairs > PAIRS_MAX)
+                    return FALSE;
+                const FlOp *b = op_at(s, g_array_index(apps, guint32, k));
+                gsize blen, bpos;
+                const char *bs = fl_atoms_bytes(h->ctx.atoms, b->a, &blen);
+                /* Both copies are in the get's value only if both ended
+                 * before it began (b after a, so b's end is enough). */
+                if (a->ret >= b->inv || b->ret >= g->inv || blen == 0 ||
+                    occurs(gs, glen, bs, blen, &bpos) != 1 || bpos >= apos)
+                    continue;
+                g_string_append(text, "In short: ");
+                name(s, a, text);
+                g_string_append(text, " ended ");
+                when(a, TRUE, text);
+                g_string_append(text, " before ");
+                name(s, b, text);
+                g_string_append(text, " began ");
+                when(b, FALSE, text);
+                g_string_append(text, ", but ");
+                name(s, g, text);
+                g_string_append(text, " ");
+                when(g, TRUE, text);
+                g_string_append(text, " has ");
+                bytes_json(s, b->a, text);
+                g_string_append(text, " before ");
+                bytes_json(s, a->a, text);
+                g_string_append(text, ": the appends were applied out of order.\n");
+                add(ops, g_array_index(apps, guint32, j));
+                add(ops, g_array_index(apps, guint32, k));
+                add(ops, g_array_index(gets, guint32, i));
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
 }

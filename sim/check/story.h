@@ -10,8 +10,9 @@
  * exists (a value nobody wrote, a read from the future, a stale read, a
  * new-old inversion) and tells the first it finds.  It knows only the
  * register's shape (reads observe one value, every other operation writes
- * one exact value), so it says nothing for other types; the search's
- * explanation stays the complete one.
+ * one exact value) and the kv type's appends (an append that ended is in
+ * every later get's value, in real-time order), so it says nothing for
+ * other types; the search's explanation stays the complete one.
  *
  * Memory: @text is appended to; @ops receives op indices (guint32); both
  * are the caller's. */
@@ -26,3 +27,7 @@
  * it names, in the order it names them) when a pattern is found. */
 gboolean fl_story_register(FlHistory *h, const guint32 *idx, guint n, GString *text,
                            GArray *ops);
+
+/* The same for a kv key whose writes are all appends: an append missing
+ * from a later get, or two appends seen out of order. */
+gboolean fl_story_append(FlHistory *h, const guint32 *idx, guint n, GString *text, GArray *ops);
