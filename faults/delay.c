@@ -20,9 +20,9 @@
 #include <string.h>
 
 typedef struct Delay {
+    int filter;          /* first: fl_fault_net_stop */
     FlLinks links;
     FlDuration extra, jitter;
-    int filter;
 } Delay;
 
 static bool delay_parse(FlFault *f, json_t *spec, const char *path, json_t *out, FlJv *jv,
@@ -64,16 +64,6 @@ static void delay_start(FlFault *f, FlWorld *w)
     fl_world_fault_event(w, f->index, f->kind->name, "start", text);
 }
 
-static void delay_stop(FlFault *f, FlWorld *w)
-{
-    Delay *d = f->state;
-    if (!d->filter)
-        return;
-    fl_net_remove_filter(fl_world_net(w), d->filter);
-    d->filter = 0;
-    fl_world_fault_event(w, f->index, f->kind->name, "stop", NULL);
-}
-
 static void delay_destroy(FlFault *f)
 {
     Delay *d = f->state;
@@ -96,7 +86,7 @@ const FlFaultKind fl_fault_delay = {
     .state_size = sizeof(Delay),
     .parse = delay_parse,
     .start = delay_start,
-    .stop = delay_stop,
+    .stop = fl_fault_net_stop,
     .destroy = delay_destroy,
 };
 
@@ -123,6 +113,6 @@ const FlFaultKind fl_fault_reorder = {
     .state_size = sizeof(Delay),
     .parse = reorder_parse,
     .start = delay_start,
-    .stop = delay_stop,
+    .stop = fl_fault_net_stop,
     .destroy = delay_destroy,
 };

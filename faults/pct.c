@@ -40,6 +40,7 @@
 #include "faults/links.h"
 
 typedef struct Pct {
+    int filter;           /* first: fl_fault_net_stop */
     FlDuration step;
     int64_t changes;
     uint32_t nodes;
@@ -48,7 +49,6 @@ typedef struct Pct {
     FlTime *points;       /* change times, ascending */
     uint32_t done;        /* change points passed */
     uint32_t fault;
-    int filter;
 } Pct;
 
 static bool pct_parse(FlFault *f, json_t *spec, const char *path, json_t *out, FlJv *jv,
@@ -157,13 +157,9 @@ static void pct_start(FlFault *f, FlWorld *w)
 static void pct_stop(FlFault *f, FlWorld *w)
 {
     Pct *p = f->state;
-    if (!p->filter)
-        return;
-    fl_net_remove_filter(fl_world_net(w), p->filter);
-    p->filter = 0;
     g_autofree char *text = g_strdup_printf("%u of %" G_GINT64_FORMAT " change points passed",
                                             p->done, p->changes);
-    fl_world_fault_event(w, f->index, "pct", "stop", text);
+    fl_fault_net_stop_text(f, w, text);
 }
 
 static void pct_destroy(FlFault *f)

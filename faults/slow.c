@@ -21,6 +21,7 @@
 #include "faults/links.h"
 
 typedef struct Slow {
+    int scale;            /* first: fl_fault_net_stop */
     FlLinks links;        /* slow-link */
     bool drawn;           /* slow-link: no from/to given, drawn at start */
     FlSelector node;      /* slow-node */
@@ -28,7 +29,6 @@ typedef struct Slow {
     bool clients;         /* slow-node */
     uint32_t nodes;
     double factor;
-    int scale;
 } Slow;
 
 static bool factor_field(Slow *s, json_t *spec, const char *path, json_t *out, FlJv *jv)
@@ -125,16 +125,6 @@ static void slow_node_start(FlFault *f, FlWorld *w)
     fl_world_fault_event(w, f->index, f->kind->name, "start", text);
 }
 
-static void slow_stop(FlFault *f, FlWorld *w)
-{
-    Slow *s = f->state;
-    if (!s->scale)
-        return;
-    fl_net_remove_filter(fl_world_net(w), s->scale);
-    s->scale = 0;
-    fl_world_fault_event(w, f->index, f->kind->name, "stop", NULL);
-}
-
 static void slow_destroy(FlFault *f)
 {
     Slow *s = f->state;
@@ -157,7 +147,7 @@ const FlFaultKind fl_fault_slow_link = {
     .state_size = sizeof(Slow),
     .parse = slow_link_parse,
     .start = slow_link_start,
-    .stop = slow_stop,
+    .stop = fl_fault_net_stop,
     .destroy = slow_destroy,
 };
 
@@ -175,6 +165,6 @@ const FlFaultKind fl_fault_slow_node = {
     .state_size = sizeof(Slow),
     .parse = slow_node_parse,
     .start = slow_node_start,
-    .stop = slow_stop,
+    .stop = fl_fault_net_stop,
     .destroy = slow_destroy,
 };
