@@ -53,6 +53,8 @@ static bool slow_link_parse(FlFault *f, json_t *spec, const char *path, json_t *
         !fl_jv_bool(jv, spec, path, "both", out, false, false, &s->links.both) ||
         !factor_field(s, spec, path, out, jv))
         return false;
+    /* fl_links_parse writes `clients`, which a slow link does not take. */
+    json_object_del(out, "clients");
     if (s->drawn) {
         /* Not "*": the scenario as run draws again, from the same stream. */
         json_object_del(out, "from");

@@ -316,13 +316,16 @@ static void test_slow_node(void **state)
     json_decref(trace);
 }
 
-/* Every kind replays: one scenario and seed, one trace hash. */
+/* Every kind replays: one scenario and seed, one trace hash; and the
+ * scenario as run (what `run` writes to scenario.json, which a slow link
+ * drawn at start leaves undrawn) loads and replays to the same trace. */
 static void test_replay(void **state)
 {
     static const char *const faults[] = {
         "[{\"kind\":\"pct\",\"at\":\"1s\",\"for\":\"5s\",\"changes\":3}]",
         "[{\"kind\":\"reorder\",\"at\":\"1s\",\"for\":\"5s\"}]",
         "[{\"kind\":\"slow-link\",\"at\":\"1s\",\"for\":\"5s\"}]",
+        "[{\"kind\":\"slow-link\",\"from\":1,\"to\":\"random\",\"both\":true,\"factor\":3}]",
         "[{\"kind\":\"slow-node\",\"at\":\"1s\",\"for\":\"5s\",\"node\":\"random\"}]",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(faults); i++) {
@@ -330,9 +333,18 @@ static void test_replay(void **state)
         FlScenario *sc = fx_scenario(LWW, faults[i], NULL, NULL);
         fx_run(sc, &a);
         fx_run(sc, &b);
+        GError *err = NULL;
+        FlScenario *again = fl_scenario_from_json(sc->resolved, "as-run.json", -1, &err);
+        if (!again)
+            fail_msg("%s: the scenario as run does not load: %s", faults[i], err->message);
         fl_scenario_free(sc);
         if (a.trace_hash != b.trace_hash)
             fail_msg("%s: two runs, two trace hashes", faults[i]);
+        fl_run_result_clear(&b);
+        fx_run(again, &b);
+        fl_scenario_free(again);
+        if (a.trace_hash != b.trace_hash)
+            fail_msg("%s: the scenario as run replays to another trace", faults[i]);
         fl_run_result_clear(&a);
         fl_run_result_clear(&b);
     }
