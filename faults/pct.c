@@ -30,7 +30,10 @@
  *    before it, exactly PCT's assignment.  PCT demotes the thread running
  *    at that step; in a network every node may have messages in flight, so
  *    we demote the one the schedule favours, which is the one PCT would
- *    most likely be running.
+ *    most likely be running.  With `changes` >= n every node is demoted at
+ *    some point; a later change point then demotes the latest-demoted
+ *    node, which stays on top (PCT's value i rises with i), and the order
+ *    no longer changes: depths beyond the node count add nothing here.
  * 4. Client requests and replies are not ranked: the workload's latency
  *    changes only through what the servers do.
  * 5. Everything is drawn from the faults' stream when the fault starts: the
