@@ -10,7 +10,8 @@
  * run carries the field and replays it.  Then the command line: `fuzz`
  * turns BUGGIFY on by default and writes it into each failure, whose
  * `replay` gives the same run, and which without the field is another run;
- * `"buggify": false` in the file keeps it off. */
+ * `"buggify": false` in the file keeps it off, and is written into failures
+ * too. */
 #include "sim/run.h"
 #include "sim/scenario.h"
 
@@ -223,14 +224,41 @@ static void test_cli_fuzz_replay(void **state)
     g_rmdir(failures);
     g_rmdir(out);
 
-    /* Turned off in the file, the same search finds nothing. */
+    /* Turned off in the file, it stays off: with a bound that every run
+     * misses, each failure says "buggify": false and is, without the field,
+     * the same run. */
     json_object_set_new(root, "buggify", json_false());
+    json_object_set_new(root, "expect", json_pack("{s:I}", "min_ok", (json_int_t)1000000000));
     write_json(root, scenario);
-    cli_run(&r, NULL, "fuzz", scenario, "--seeds", "6", "--jobs", "1", "--keep-going", "--no-shrink",
+    cli_run(&r, NULL, "fuzz", scenario, "--seeds", "3", "--jobs", "1", "--keep-going", "--no-shrink",
             "--out", out);
-    if (r.status != 0)
-        fail_msg("fuzz with \"buggify\": false exited %d:\n%s%s", r.status, r.out, r.err);
+    if (r.status != 1)
+        fail_msg("fuzz with \"buggify\": false exited %d, expected 1:\n%s%s", r.status, r.out, r.err);
     cli_result_clear(&r);
+    d = g_dir_open(failures, 0, NULL);
+    assert_non_null(d);
+    nfail = 0;
+    while ((name = g_dir_read_name(d))) {
+        if (!g_str_has_suffix(name, ".json"))
+            continue;
+        g_autofree char *path = g_build_filename(failures, name, NULL);
+        json_t *f = load_json(path);
+        if (!json_is_false(json_object_get(f, "buggify")))
+            fail_msg("%s: the failure does not say \"buggify\": false", path);
+        json_object_del(f, "buggify");
+        g_autofree char *bare = g_build_filename(dir, "bare.json", NULL);
+        write_json(f, bare);
+        cli_run(&r, NULL, "replay", bare);
+        if (r.status != 0)
+            fail_msg("replay of %s without \"buggify\": false exited %d:\n%s%s", path, r.status, r.out, r.err);
+        cli_result_clear(&r);
+        g_remove(bare);
+        g_remove(path);
+        json_decref(f);
+        nfail++;
+    }
+    g_dir_close(d);
+    assert_int_equal(nfail, 3);
     g_rmdir(failures);
     g_rmdir(out);
     g_remove(scenario);
