@@ -75,7 +75,23 @@
  *    replay ignores checksums and believes whatever decodes, the node
  *    takes part at once, and promises report votes only, not decisions.
  *    Histories then lose acknowledged writes when a damaged acceptor
- *    completes a quorum that forgets a chosen value. */
+ *    completes a quorum that forgets a chosen value.
+ * 11. BUGGIFY sites (sim/node.h fl_buggify): choices the protocol leaves
+ *    open, taken on purpose where random schedules seldom go.
+ *    paxos.promise-cut-short    a promise carries one vote and says "more",
+ *                               so the leader's re-ask of note 2 runs even
+ *                               with short logs (otherwise it needs more
+ *                               than PAXOS_MAX_ENTRIES votes).
+ *    paxos.election-timeout-min the election timeout at the bottom of its
+ *                               range: nodes campaign together and duel.
+ *    paxos.decide-one           catch-up (note 6) one decision per
+ *                               heartbeat answer instead of a full batch.
+ *    paxos.decide-withheld      a chosen value not broadcast (as if the
+ *                               DECIDE were lost): followers learn it only
+ *                               by catch-up, and their logs lag with gaps.
+ *    paxos.accept-resent-early  an unanswered ACCEPT resent before its
+ *                               heartbeat is up (note 7): a duplicate vote
+ *                               must count once. */
 #include "protocols/paxos/paxos.h"
 
 #include "protocols/paxos/journal.h"
@@ -742,7 +758,9 @@ static void on_accepted(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
     learn(n, px, m->slot, &v);
     PaxosEntry e = { .slot = m->slot, .value = v };
     PaxosMsg d = { .type = PAXOS_DECIDE, .entries = &e, .count = 1 };
-    send_msg(n, px, FL_NO_HINT, &d);
+    /* Note 11: the followers then learn it from the catch-up of note 6. */
+    if (!fl_buggify(n, "paxos.decide-withheld"))
+        send_msg(n, px, FL_NO_HINT, &d);
     propose_held(n, px);   /* the window may have opened */
 }
 
