@@ -5,7 +5,8 @@
  *    summaries of those events, never their times or payloads.  We keep the
  *    same spirit with what the engine sees, as 64-bit features:
  *    - an event label per node event: (event, the node's role, the message's
- *      kind or the timer's tag);
+ *      kind); a timer's tag is left out, since protocols pack generations
+ *      and indexes into it;
  *    - node-local happens-before: (previous label of that node, label), so
  *      "a follower got a vote request, then sent a vote reply" and "... then
  *      its election timer fired" differ;
@@ -21,7 +22,8 @@
  *    and crashes" are one behaviour; role names enter as hashes of their
  *    text, so features mean the same in every run.
  * 2. A message's kind is its first byte: every protocol here writes its type
- *    tag first (sim/codec.h).  When FlProtocol grows a msg_kind hook, that is
+ *    tag first (sim/codec.h).  A reply to a client is the engine's own
+ *    (fl_reply): its kind is its status, after the 8-byte request id.  When FlProtocol grows a msg_kind hook, that is
  *    the better source.
  * 3. Cost.  The world calls in only when a coverage object is installed
  *    (FlWorldOptions.coverage): plain runs and plain fuzzing pay one untaken
@@ -82,8 +84,11 @@ static void grow(FlCoverage *c)
     g_free(old);
 }
 
-static void add(FlCoverage *c, uint64_t f)
+/* Adds a feature of class @cls (its top byte, so that a feature says what
+ * kind of behaviour it stands for) and hash @h. */
+static void add(FlCoverage *c, uint64_t cls, uint64_t h)
 {
+    uint64_t f = (cls << 56) | (h & 0x00ffffffffffffffULL);
     f |= f == 0;   /* 0 marks an empty slot */
     size_t j = (size_t)f & (c->cap - 1);
     while (c->slot[j]) {
@@ -142,17 +147,17 @@ static void cluster_changed(FlCoverage *c)
     for (uint32_t i = 0; i < n; i++)
         h = mix2(h, buf[i]);
     c->cluster = h;
-    add(c, mix2(4, h));
+    add(c, 4, mix2(4, h));
 }
 
 /* One labelled event of a server: the label alone and after the node's
  * previous label (note 1). */
 static void node_event(FlCoverage *c, uint32_t node, uint64_t label)
 {
-    add(c, mix2(1, label));
+    add(c, 1, mix2(1, label));
     if (node < c->nodes) {
         NodeCov *nc = &c->node[node];
-        add(c, mix4(2, nc->last, label, 0));
+        add(c, 2, mix4(2, nc->last, label, 0));
         nc->last = label;
     }
 }
@@ -180,7 +185,8 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_t 
 {
     switch (kind) {
     case FL_TR_TIMER:
-        node_event(c, node, mix4(kind, role_of(c, node), a & 0xffff, 0));
+        /* Not the tag: protocols pack generations and indexes into it. */
+        node_event(c, node, mix4(kind, role_of(c, node), 0, 0));
         break;
     case FL_TR_CRASH:
     case FL_TR_RESTART:
@@ -206,13 +212,13 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_t 
     }
     case FL_TR_FAULT:
         /* "start crash node 3 ...": what and which kind, not the details. */
-        add(c, mix4(5, words_hash(text, 2), c->down, 0));
+        add(c, 5, mix4(5, words_hash(text, 2), c->down, 0));
         break;
     case FL_TR_DROP:
-        add(c, mix4(7, role_of(c, node), words_hash(text, 1), 0));
+        add(c, 7, mix4(7, role_of(c, node), words_hash(text, 1), 0));
         break;
     case FL_TR_COMPLETE:
-        add(c, mix4(8, words_hash(text, 1), c->cluster, 0));
+        add(c, 8, mix4(8, words_hash(text, 1), c->cluster, 0));
         break;
     default:
         break;
@@ -223,9 +229,11 @@ void fl_coverage_message(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_
                          const uint8_t *msg, size_t len)
 {
     uint64_t mk = len ? msg[0] : 0x100;
+    if (kind == FL_TR_SEND && peer >= c->nodes)
+        mk = 0x200 | (len > 8 ? msg[8] : 0);   /* a reply (fl_reply): request id, then status */
     uint32_t role = role_of(c, node);
     node_event(c, node, mix4(kind, role, mk, 0));
-    add(c, mix4(3, mix2(kind, mk), role, role_of(c, peer)));
+    add(c, 3, mix4(3, mix2(kind, mk), role, role_of(c, peer)));
 }
 
 void fl_coverage_counters(FlCoverage *c, json_t *counters)
@@ -235,7 +243,7 @@ void fl_coverage_counters(FlCoverage *c, json_t *counters)
     json_object_foreach(counters, name, v) {
         double x = json_number_value(v);
         int bucket = x <= 0 ? (x < 0 ? -1 : 0) : 1 + (int)floor(log2(x + 1));
-        add(c, mix4(9, fl_hash_str(name), (uint64_t)(int64_t)bucket, 0));
+        add(c, 9, mix4(9, fl_hash_str(name), (uint64_t)(int64_t)bucket, 0));
     }
 }
 
