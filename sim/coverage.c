@@ -29,7 +29,13 @@
  *    (FlWorldOptions.coverage): plain runs and plain fuzzing pay one untaken
  *    branch per event.  With it, a message costs three probes of a small
  *    open-addressing set; the set is bounded (MAX_FEATURES) and a run that
- *    reaches the bound simply stops adding features. */
+ *    reaches the bound simply stops adding features.
+ * 4. Besides features, the object keeps the run's role changes (when which
+ *    node became what, and crashes), so that the fuzzer can breed a
+ *    schedule that aims a fault at whoever held a role at that moment of
+ *    the parent's run, or starts it right after a role changed.  Role
+ *    changes are rare (elections, crashes), so this costs little; the list
+ *    is bounded. */
 #include "sim/coverage.h"
 
 #include "sim/rng.h"
@@ -38,7 +44,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { MAX_FEATURES = 1 << 16, CLIENT_ROLE = 0xC11E };
+enum { MAX_FEATURES = 1 << 16, MAX_ROLE_CHANGES = 1024, CLIENT_ROLE = 0xC11E };
 
 enum { ST_UP = 0, ST_PAUSED = 1, ST_DOWN = 2 };
 
@@ -55,6 +61,7 @@ struct FlCoverage {
     uint32_t down;
     uint64_t *slot;     /* open addressing, 0 = empty */
     size_t cap, count;
+    json_t *roles;      /* role changes (fl_coverage_roles) */
 };
 
 static inline uint64_t mix2(uint64_t a, uint64_t b)
@@ -108,6 +115,7 @@ FlCoverage *fl_coverage_new(uint32_t nodes)
     FlCoverage *c = g_new0(FlCoverage, 1);
     c->nodes = nodes;
     c->node = g_new0(NodeCov, nodes ? nodes : 1);
+    c->roles = json_array();
     grow(c);
     return c;
 }
@@ -118,6 +126,7 @@ void fl_coverage_free(FlCoverage *c)
         return;
     g_free(c->node);
     g_free(c->slot);
+    json_decref(c->roles);
     g_free(c);
 }
 
@@ -180,8 +189,15 @@ static uint64_t words_hash(const char *text, int words)
     return fl_mix64(h);
 }
 
-void fl_coverage_event(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_t peer, uint64_t a,
-                       const char *text)
+/* Notes a role change for fl_coverage_roles (bounded, note 4). */
+static void timeline(FlCoverage *c, FlTime time, uint32_t node, const char *role)
+{
+    if (json_array_size(c->roles) < MAX_ROLE_CHANGES)
+        json_array_append_new(c->roles, json_pack("[I,i,s]", (json_int_t)time, (int)node, role));
+}
+
+void fl_coverage_event(FlCoverage *c, FlTraceKind kind, FlTime time, uint32_t node, uint32_t peer,
+                       uint64_t a, const char *text)
 {
     switch (kind) {
     case FL_TR_TIMER:
@@ -198,6 +214,8 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_t 
         c->node[node].status = kind == FL_TR_CRASH ? ST_DOWN : kind == FL_TR_PAUSE ? ST_PAUSED : ST_UP;
         if (kind == FL_TR_CRASH || kind == FL_TR_RESTART)
             c->node[node].last = 0;   /* a restarted node begins a new history */
+        if (kind == FL_TR_CRASH)
+            timeline(c, time, node, "");
         cluster_changed(c);
         break;
     case FL_TR_ROLE: {
@@ -207,6 +225,7 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_t 
         role |= role == 0;
         node_event(c, node, mix4(kind, c->node[node].role, role, 0));
         c->node[node].role = role;
+        timeline(c, time, node, text);
         cluster_changed(c);
         break;
     }
@@ -273,6 +292,11 @@ json_t *fl_coverage_features(const FlCoverage *c)
         json_array_append_new(a, json_string(buf));
     }
     return a;
+}
+
+json_t *fl_coverage_roles(const FlCoverage *c)
+{
+    return json_deep_copy(c->roles);
 }
 
 bool fl_coverage_parse(const char *s, uint64_t *feature)

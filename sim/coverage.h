@@ -25,8 +25,8 @@ void fl_coverage_free(FlCoverage *c);
 
 /* An event as fl_trace records it (@text borrowed for the call).  Sends and
  * deliveries are ignored here: fl_coverage_message sees them. */
-void fl_coverage_event(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_t peer, uint64_t a,
-                       const char *text);
+void fl_coverage_event(FlCoverage *c, FlTraceKind kind, FlTime time, uint32_t node, uint32_t peer,
+                       uint64_t a, const char *text);
 
 /* A message @node sends to @peer (@kind FL_TR_SEND) or receives from @peer
  * (FL_TR_DELIVER); @msg is borrowed for the call.  Its first byte stands for
@@ -44,6 +44,11 @@ size_t fl_coverage_count(const FlCoverage *c);
 /* The features, ascending, as a JSON array of 16-hex-digit strings
  * (transfer full).  Sorted, so the text depends on the run only. */
 json_t *fl_coverage_features(const FlCoverage *c);
+
+/* The run's role changes, for breeding schedules that aim at roles: a JSON
+ * array of [time_ns, node, role] in time order, role "" when the node
+ * crashed (transfer full).  At most the first 1024 are kept. */
+json_t *fl_coverage_roles(const FlCoverage *c);
 
 /* Parses one feature string of fl_coverage_features; false if malformed. */
 bool fl_coverage_parse(const char *s, uint64_t *feature);

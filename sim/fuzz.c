@@ -90,6 +90,8 @@ void fl_outcome_clear(FlOutcome *o)
     g_free(o->origin);
     if (o->features)
         json_decref(o->features);
+    if (o->roles)
+        json_decref(o->roles);
     if (o->resolved)
         json_decref(o->resolved);
     if (o->explicit_faults)
@@ -182,6 +184,7 @@ static char *run_seed(json_t *scenario, const char *file, uint64_t seed, double 
             if (cov) {
                 fl_coverage_counters(cov, json_object_get(res.metrics, "counters"));
                 json_object_set_new(out, "features", fl_coverage_features(cov));
+                json_object_set_new(out, "roles", fl_coverage_roles(cov));
             }
             fl_run_result_clear(&res);
         }
@@ -449,6 +452,7 @@ static void finish(uint64_t seed, const char *text, size_t len, int status, cons
     o->explicit_faults = json_incref(json_object_get(j, "explicit_faults"));
     o->figures = json_incref(json_object_get(j, "figures"));
     o->features = json_incref(json_object_get(j, "features"));
+    o->roles = json_incref(json_object_get(j, "roles"));
     o->failed = strcmp(o->kind, "ok") != 0;
     json_decref(j);
 }
@@ -494,6 +498,7 @@ typedef struct Entry {
     uint64_t seed;      /* what it ran with */
     uint64_t slot;
     size_t lo, count;   /* its bred faults: scenario faults [lo, lo + count) */
+    json_t *roles;      /* its run's role changes (fl_coverage_roles), owned */
 } Entry;
 
 typedef struct Guide {
@@ -667,15 +672,106 @@ static FlDuration uniform_ms(FlRng *rng, FlDuration lo, FlDuration hi)
     return lo + ms_round((FlDuration)fl_rng_below(rng, (uint64_t)(hi - lo) + 1));
 }
 
-/* One mutation of @faults (note 7); appends its name to @what. */
-static void mutate_once(Guide *g, FlRng *rng, json_t *faults, GString *what)
+/* The field of @f that names one node, or NULL. */
+static const char *node_key(json_t *f)
+{
+    return json_object_get(f, "node") ? "node"
+           : json_object_get(f, "isolate") ? "isolate"
+           : strcmp(fault_kind(f), "delay") == 0 ? "from" : NULL;
+}
+
+/* Aims @f (which names one node) at a node that held a role at @f's start
+ * in the parent's run (note 7): a role drawn from those held then, and
+ * one of its holders.  False if no node held a role then. */
+static bool aim(const Guide *g, FlRng *rng, const Entry *e, json_t *f)
+{
+    const char *key = node_key(f);
+    if (!key)
+        return false;
+    FlDuration at = at_of(f);
+    g_autofree const char **role = g_new0(const char *, g->spec.nodes);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(e->roles, i, ev) {
+        json_int_t t = json_integer_value(json_array_get(ev, 0));
+        json_int_t node = json_integer_value(json_array_get(ev, 1));
+        if (t > at)
+            break;
+        if (node >= 0 && node < g->spec.nodes)
+            role[node] = json_string_value(json_array_get(ev, 2));
+    }
+    /* Roles in the order their first holder's id comes: deterministic. */
+    g_autoptr(GPtrArray) distinct = g_ptr_array_new();
+    for (uint32_t k = 0; k < g->spec.nodes; k++) {
+        bool seen = !role[k] || !*role[k];
+        for (guint d = 0; d < distinct->len && !seen; d++)
+            seen = strcmp(g_ptr_array_index(distinct, d), role[k]) == 0;
+        if (!seen)
+            g_ptr_array_add(distinct, (gpointer)role[k]);
+    }
+    if (distinct->len == 0)
+        return false;
+    const char *want = g_ptr_array_index(distinct, fl_rng_below(rng, distinct->len));
+    uint32_t holders = 0, pick;
+    for (uint32_t k = 0; k < g->spec.nodes; k++)
+        holders += role[k] && strcmp(role[k], want) == 0;
+    pick = (uint32_t)fl_rng_below(rng, holders);
+    for (uint32_t k = 0; k < g->spec.nodes; k++)
+        if (role[k] && strcmp(role[k], want) == 0 && pick-- == 0)
+            json_object_set_new(f, key, json_integer(k));
+    return true;
+}
+
+/* Moves @f's start to just after a role change (or crash) of the parent's
+ * run, and half the time aims it at that node (note 7).  False if the
+ * parent's run changed no role within the nemesis's window. */
+static bool chase(const Guide *g, FlRng *rng, const Entry *e, json_t *f)
+{
+    const NemSpec *s = &g->spec;
+    size_t lo = 0, hi = 0, i;
+    json_t *ev;
+    json_array_foreach(e->roles, i, ev) {
+        json_int_t t = json_integer_value(json_array_get(ev, 0));
+        if (t < s->from)
+            lo = i + 1;
+        if (t < s->until)
+            hi = i + 1;
+    }
+    if (hi <= lo)
+        return false;
+    ev = json_array_get(e->roles, lo + fl_rng_below(rng, hi - lo));
+    FlDuration t = json_integer_value(json_array_get(ev, 0));
+    put_dur(f, "at", ms_round(t + FL_MS(1) - 1) + uniform_ms(rng, 0, s->for_lo));
+    const char *key = node_key(f);
+    if (key && fl_rng_chance(rng, 0.5))
+        json_object_set(f, key, json_array_get(ev, 1));
+    return true;
+}
+
+/* One mutation of @faults, bred from @e (note 7); appends its name to
+ * @what. */
+static void mutate_once(Guide *g, FlRng *rng, const Entry *e, json_t *faults, GString *what)
 {
     const NemSpec *s = &g->spec;
     size_t n = json_array_size(faults);
-    uint64_t op = fl_rng_below(rng, 6);
+    uint64_t op = fl_rng_below(rng, 8);
     if (n == 0)
         op = 4;
     json_t *f = n ? json_array_get(faults, fl_rng_below(rng, n)) : NULL;
+    if (op == 6) {
+        if (aim(g, rng, e, f)) {
+            g_string_append(what, "aim ");
+            return;
+        }
+        op = 2;
+    }
+    if (op == 7) {
+        if (chase(g, rng, e, f)) {
+            g_string_append(what, "chase ");
+            return;
+        }
+        op = 0;
+    }
     if (op == 2 && !json_object_get(f, "node") && !json_object_get(f, "isolate") &&
         !json_object_get(f, "order") && !(strcmp(fault_kind(f), "delay") == 0))
         op = 0;
@@ -694,9 +790,7 @@ static void mutate_once(Guide *g, FlRng *rng, json_t *faults, GString *what)
         g_string_append(what, "length ");
         break;
     case 2: {   /* retarget */
-        const char *key = json_object_get(f, "node") ? "node"
-                          : json_object_get(f, "isolate") ? "isolate"
-                          : strcmp(fault_kind(f), "delay") == 0 ? "from" : NULL;
+        const char *key = node_key(f);
         if (key) {
             json_int_t old = json_integer_value(json_object_get(f, key));
             json_int_t to = s->nodes > 1 ? (old + 1 + (json_int_t)fl_rng_below(rng, s->nodes - 1)) % s->nodes : 0;
@@ -769,7 +863,7 @@ static void plan_make(Guide *g, uint64_t slot, Plan *p)
             json_array_append_new(bred, json_deep_copy(json_array_get(all, e->lo + i)));
         g_autoptr(GString) what = g_string_new(NULL);
         for (uint64_t k = 0, ops = 1ULL << fl_rng_below(&rng, 3); k < ops; k++)
-            mutate_once(g, &rng, bred, what);
+            mutate_once(g, &rng, e, bred, what);
         sort_by_at(bred);
         if (!keeps_rules(&g->spec, bred)) {
             json_decref(bred);
@@ -807,6 +901,8 @@ static void plan_clear(Plan *p)
 static void entry_free(Entry *e)
 {
     json_decref(e->scenario);
+    if (e->roles)
+        json_decref(e->roles);
     g_free(e);
 }
 
@@ -852,6 +948,7 @@ static size_t guide_merge(Guide *g, const FlOutcome *o, json_t *base)
     e->slot = o->slot;
     e->lo = at;
     e->count = len - others;
+    e->roles = o->roles ? json_incref(o->roles) : json_array();
     g_ptr_array_add(g->corpus, e);
     return added;
 }
@@ -868,6 +965,7 @@ static void merge_batch(Guide *g, FlFuzzReport *r, json_t *base, FlOutcome *out,
             guide_merge(g, &out[i], base);
         r->mutants += plans[i].text != NULL;
         g_clear_pointer(&out[i].features, json_decref);
+        g_clear_pointer(&out[i].roles, json_decref);
     }
     FlCoveragePoint point = { MIN(hi, stop_at + 1), g_hash_table_size(g->seen) };
     g_array_append_val(r->curve, point);
@@ -1056,7 +1154,7 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
                 copy.kind = g_strdup(copy.kind);
                 copy.detail = g_strdup(copy.detail);
                 copy.origin = g_strdup(copy.origin);
-                copy.features = NULL;
+                copy.features = copy.roles = NULL;
                 copy.resolved = copy.explicit_faults = NULL;
                 copy.figures = copy.figures ? json_incref(copy.figures) : NULL;
                 g_array_append_val(r->all, copy);

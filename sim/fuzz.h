@@ -29,6 +29,7 @@ typedef struct FlOutcome {
                           * for a guided mutant, which may run with its parent's seed */
     char *origin;        /* guided: how its scenario came about ("fresh", "mutant of ..."); else NULL */
     json_t *features;    /* with coverage: the run's features (sim/coverage.h), else NULL */
+    json_t *roles;       /* with coverage: its role changes (fl_coverage_roles), else NULL */
     bool failed;
     char *kind;          /* "ok", "invalid", "min_ok", "liveness", "crash", "timeout", "error", ... */
     char *detail;        /* one line for people */

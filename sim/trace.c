@@ -104,7 +104,7 @@ void fl_trace(FlTrace *t, FlTraceKind kind, FlTime time, uint32_t node, uint32_t
 {
     fl_trace_fast(t, kind, time, node, peer, a, b ^ (text ? fl_hash_str(text) : 0));
     if (t->cov)
-        fl_coverage_event(t->cov, kind, node, peer, a, text);
+        fl_coverage_event(t->cov, kind, time, node, peer, a, text);
     if (!t->out)
         return;
     FILE *f = t->out;
