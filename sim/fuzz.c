@@ -45,7 +45,14 @@
  *    the nemesis's `for` range, retarget it (another node, another
  *    partition order), drop it, add a fault copied from another entry's
  *    schedule at a random time (a fault "drawn as the nemesis would": the
- *    nemesis drew it), or nudge a probability.  It keeps the parent's seed,
+ *    nemesis drew it), nudge a probability, aim it at whoever held a role
+ *    (leader, candidate, primary, ...) at its start in the parent's run,
+ *    or chase: move its start to just after one of the parent's role
+ *    changes or crashes, half the time at that very node.  The last two
+ *    use the parent's role changes, which the worker reports with its
+ *    coverage (sim/coverage.c note 4); they are what lets a search learn
+ *    "crash the node that just became leader" without a selector for it.
+ *    It keeps the parent's seed,
  *    so the run is the parent's run up to the first change and the
  *    schedule's node ids still point at the nodes the parent's nemesis
  *    aimed at (who leads depends on the seed); one mutant in five runs with
