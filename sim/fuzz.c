@@ -40,7 +40,9 @@
  *    batch, and any seed whose stream says so (a quarter of them), draws
  *    afresh exactly as plain fuzzing would, so guided search never loses
  *    the diversity of fresh draws.
- * 7. Guided search: mutations.  A mutant takes a corpus entry's schedule and
+ * 7. Guided search: mutations.  A mutant takes a corpus entry's schedule
+ *    (drawn with more weight for entries that reached rarely reached
+ *    features, pick_parent) and
  *    applies 1, 2 or 4 of: shift a fault's start, redraw its duration from
  *    the nemesis's `for` range, retarget it (another node, another
  *    partition order), drop it, add a fault copied from another entry's
@@ -506,14 +508,18 @@ typedef struct Entry {
     uint64_t slot;
     size_t lo, count;   /* its bred faults: scenario faults [lo, lo + count) */
     json_t *roles;      /* its run's role changes (fl_coverage_roles), owned */
+    GArray *features;   /* of uint64_t: its run's features, ascending */
 } Entry;
 
 typedef struct Guide {
     bool active;        /* the scenario has exactly one nemesis */
     bool have_spec;     /* spec read (from the first run that shows the nemesis) */
     NemSpec spec;
-    GHashTable *seen;   /* the union of features: uint64_t* -> itself */
+    GHashTable *seen;   /* the union of features: uint64_t* -> how many runs reached it */
     GPtrArray *corpus;  /* of Entry* */
+    uint64_t merges;    /* batches merged so far */
+    GArray *weights;    /* of double: pick_parent's, as of merge weights_for */
+    uint64_t weights_for;
 } Guide;
 
 static bool dur_of(json_t *v, FlDuration *d)
@@ -843,6 +849,38 @@ static void mutate_once(Guide *g, FlRng *rng, const Entry *e, json_t *faults, GS
     }
 }
 
+/* A corpus entry to breed from, drawn with weight the sum over its
+ * features of 1 / (runs that reached it so far): a schedule that reached
+ * behaviour few runs reach gets more mutants, as AFL's and libFuzzer's
+ * schedulers favour inputs with rare features.  The weights depend only on
+ * the corpus and counts as of the last merged batch (note 6). */
+static Entry *pick_parent(Guide *g, FlRng *rng)
+{
+    if (g->weights_for != g->merges) {
+        g_array_set_size(g->weights, g->corpus->len);
+        for (guint i = 0; i < g->corpus->len; i++) {
+            const Entry *e = g_ptr_array_index(g->corpus, i);
+            double w = 0;
+            for (guint k = 0; k < e->features->len; k++) {
+                gpointer hits = g_hash_table_lookup(g->seen, &g_array_index(e->features, uint64_t, k));
+                w += 1.0 / (double)MAX(GPOINTER_TO_SIZE(hits), 1);
+            }
+            g_array_index(g->weights, double, i) = w;
+        }
+        g->weights_for = g->merges;
+    }
+    double total = 0;
+    for (guint i = 0; i < g->weights->len; i++)
+        total += g_array_index(g->weights, double, i);
+    double x = fl_rng_double(rng) * total;
+    for (guint i = 0; i < g->weights->len; i++) {
+        x -= g_array_index(g->weights, double, i);
+        if (x < 0)
+            return g_ptr_array_index(g->corpus, i);
+    }
+    return g_ptr_array_index(g->corpus, g->corpus->len - 1);
+}
+
 /* What the seed at a position runs: its own draw (scenario NULL) or a
  * mutant (note 6, 7). */
 typedef struct Plan {
@@ -861,7 +899,7 @@ static void plan_make(Guide *g, uint64_t slot, Plan *p)
         p->origin = g_strdup("fresh");
         return;
     }
-    Entry *e = g_ptr_array_index(g->corpus, fl_rng_below(&rng, g->corpus->len));
+    Entry *e = pick_parent(g, &rng);
     bool reseed = fl_rng_chance(&rng, 0.2);
     for (int attempt = 0; attempt < 8; attempt++) {
         json_t *all = json_object_get(e->scenario, "faults");
@@ -910,6 +948,7 @@ static void entry_free(Entry *e)
     json_decref(e->scenario);
     if (e->roles)
         json_decref(e->roles);
+    g_array_unref(e->features);
     g_free(e);
 }
 
@@ -920,14 +959,18 @@ static size_t guide_merge(Guide *g, const FlOutcome *o, json_t *base)
 {
     size_t added = 0, i;
     json_t *v;
+    g_autoptr(GArray) mine = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     json_array_foreach(o->features, i, v) {
         uint64_t f;
-        if (!fl_coverage_parse(json_string_value(v), &f) ||
-            g_hash_table_contains(g->seen, &f))
+        if (!fl_coverage_parse(json_string_value(v), &f))
             continue;
-        uint64_t *k = g_new(uint64_t, 1);
-        *k = f;
-        g_hash_table_add(g->seen, k);
+        g_array_append_val(mine, f);
+        gpointer hits;
+        if (g_hash_table_lookup_extended(g->seen, &f, NULL, &hits)) {
+            g_hash_table_replace(g->seen, g_memdup2(&f, sizeof f), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(hits) + 1));
+            continue;
+        }
+        g_hash_table_insert(g->seen, g_memdup2(&f, sizeof f), GSIZE_TO_POINTER(1));
         added++;
     }
     if (g->active && !g->have_spec && o->resolved && the_nemesis(o->resolved, &(size_t){ 0 })) {
@@ -956,6 +999,7 @@ static size_t guide_merge(Guide *g, const FlOutcome *o, json_t *base)
     e->lo = at;
     e->count = len - others;
     e->roles = o->roles ? json_incref(o->roles) : json_array();
+    e->features = g_array_ref(mine);
     g_ptr_array_add(g->corpus, e);
     return added;
 }
@@ -974,6 +1018,7 @@ static void merge_batch(Guide *g, FlFuzzReport *r, json_t *base, FlOutcome *out,
         g_clear_pointer(&out[i].features, json_decref);
         g_clear_pointer(&out[i].roles, json_decref);
     }
+    g->merges++;
     FlCoveragePoint point = { MIN(hi, stop_at + 1), g_hash_table_size(g->seen) };
     g_array_append_val(r->curve, point);
 }
@@ -1027,6 +1072,8 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
     Plan *plans = g_new0(Plan, total ? total : 1);
     if (coverage) {
         guide.seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+        guide.weights = g_array_new(FALSE, FALSE, sizeof(double));
+        guide.weights_for = UINT64_MAX;
         guide.corpus = g_ptr_array_new_with_free_func((GDestroyNotify)entry_free);
         guide.active = opt->guided && the_nemesis(scenario, &(size_t){ 0 }) != NULL;
         r->curve = g_array_new(FALSE, FALSE, sizeof(FlCoveragePoint));
@@ -1143,6 +1190,7 @@ FlFuzzReport *fl_fuzz(json_t *scenario, const char *file, const FlFuzzOptions *o
         r->coverage = g_hash_table_size(guide.seen);
         r->corpus = guide.corpus->len;
         g_hash_table_unref(guide.seen);
+        g_array_unref(guide.weights);
         g_ptr_array_unref(guide.corpus);
     }
     for (size_t i = 0; i < total; i++)
