@@ -44,7 +44,7 @@
  *    (drawn with more weight for entries that reached rarely reached
  *    features, pick_parent) and
  *    applies 1, 2 or 4 of: shift a fault's start, redraw its duration from
- *    the nemesis's `for` range, retarget it (another node, another
+ *    the nemesis's `for` range or halve or double it, retarget it (another node, another
  *    partition order), drop it, add a fault copied from another entry's
  *    schedule at a random time (a fault "drawn as the nemesis would": the
  *    nemesis drew it), nudge a probability, aim it at whoever held a role
@@ -798,10 +798,18 @@ static void mutate_once(Guide *g, FlRng *rng, const Entry *e, json_t *faults, GS
         g_string_append(what, "shift ");
         break;
     }
-    case 1:     /* duration, as the nemesis draws it */
-        put_dur(f, dur_field(f), MAX(uniform_ms(rng, s->for_lo, s->for_hi), FL_MS(1)));
-        g_string_append(what, "length ");
+    case 1: {   /* duration: as the nemesis draws it, or halved or doubled */
+        FlDuration d = 0;
+        dur_of(json_object_get(f, dur_field(f)), &d);
+        uint64_t how = fl_rng_below(rng, 3);
+        /* Halving goes below the nemesis's range on purpose: a crash that
+         * restarts within milliseconds, with replies still in flight, is
+         * within the rules (note 8) and a classic source of bugs. */
+        d = how == 0 ? uniform_ms(rng, s->for_lo, s->for_hi) : how == 1 ? d / 2 : d * 2;
+        put_dur(f, dur_field(f), MAX(ms_round(d), FL_MS(1)));
+        g_string_append(what, how == 0 ? "length " : how == 1 ? "shorten " : "lengthen ");
         break;
+    }
     case 2: {   /* retarget */
         const char *key = node_key(f);
         if (key) {
