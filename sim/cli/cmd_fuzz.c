@@ -32,17 +32,20 @@ static json_t *failure_json(const FlOutcome *o, const char *file, const char *no
 {
     char hash[24];
     g_snprintf(hash, sizeof hash, "%016" PRIx64, o->trace_hash);
-    json_t *f = json_pack("{s:I,s:s,s:s,s:s}", "seed", (json_int_t)o->seed, "kind", o->kind,
+    /* "seed" is the seed of the range whose turn found it, so that "seed k
+     * is the k-th run" holds for guided runs too (readers count seeds to
+     * the first failure by it); a guided mutant may have run with its
+     * parent's seed, given as "run_seed" (the failure file holds it). */
+    json_t *f = json_pack("{s:I,s:s,s:s,s:s}", "seed", (json_int_t)o->slot, "kind", o->kind,
                           "detail", o->detail ? o->detail : "", "trace_hash", hash);
+    if (o->seed != o->slot)
+        json_object_set_new(f, "run_seed", json_integer((json_int_t)o->seed));
     if (file)
         json_object_set_new(f, "file", json_string(file));
     if (note)
         json_object_set_new(f, "shrunk", json_string(note));
-    if (o->origin) {
-        /* Guided: which seed's turn found it, and from what. */
-        json_object_set_new(f, "slot", json_integer((json_int_t)o->slot));
+    if (o->origin)   /* guided: how its scenario came about */
         json_object_set_new(f, "origin", json_string(o->origin));
-    }
     return f;
 }
 
@@ -75,10 +78,14 @@ static void print_summary(json_t *sum, FILE *out)
         }
         fprintf(out, "  seed %-8" JSON_INTEGER_FORMAT " %-12s %s\n", json_integer_value(json_object_get(f, "seed")),
                 json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "detail")));
-        if (json_object_get(f, "origin"))
-            fprintf(out, "           found at seed %" JSON_INTEGER_FORMAT "'s turn: %s\n",
-                    json_integer_value(json_object_get(f, "slot")),
-                    json_string_value(json_object_get(f, "origin")));
+        const char *origin = json_string_value(json_object_get(f, "origin"));
+        if (origin && strcmp(origin, "fresh") != 0) {
+            fprintf(out, "           guided: %s", origin);
+            if (json_object_get(f, "run_seed"))
+                fprintf(out, "; runs with seed %" JSON_INTEGER_FORMAT,
+                        json_integer_value(json_object_get(f, "run_seed")));
+            fprintf(out, "\n");
+        }
         if (json_object_get(f, "file"))
             fprintf(out, "           -> %s\n", json_string_value(json_object_get(f, "file")));
         if (json_object_get(f, "shrunk"))
@@ -415,11 +422,9 @@ int fl_cmd_fuzz(int argc, char **argv)
                                               note->str);
         json_object_set_new(doc, "description", json_string(d2));
         g_autofree char *fdir = g_build_filename(dir, "failures", NULL);
-        /* A guided mutant may run with its parent's seed: name it by its turn
-         * too, so that two of them never share a file. */
-        g_autofree char *path = o->slot != o->seed
-            ? g_strdup_printf("%s/%s-seed%" PRIu64 "-turn%" PRIu64 ".json", fdir, name, o->seed, o->slot)
-            : g_strdup_printf("%s/%s-seed%" PRIu64 ".json", fdir, name, o->seed);
+        /* Named by the turn that found it (a guided mutant may run with its
+         * parent's seed, which its "seed" field holds): unique per run. */
+        g_autofree char *path = g_strdup_printf("%s/%s-seed%" PRIu64 ".json", fdir, name, o->slot);
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         g_autofree char *text_nl = g_strdup_printf("%s\n", text);
         free(text);

@@ -109,7 +109,7 @@ static char *guided_key(json_t *sum)
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(sum, "failures"), i, f)
-        g_string_append_printf(s, "%" JSON_INTEGER_FORMAT ":%s ", json_integer_value(json_object_get(f, "slot")),
+        g_string_append_printf(s, "%" JSON_INTEGER_FORMAT ":%s ", json_integer_value(json_object_get(f, "run_seed")),
                                json_string_value(json_object_get(f, "origin")));
     char *cov = json_dumps(json_object_get(sum, "coverage"), JSON_COMPACT | JSON_SORT_KEYS);
     g_string_append(s, cov);
@@ -170,8 +170,10 @@ static void test_guided_failure_replays(void **st)
     assert_non_null(doc);
     json_array_foreach(json_object_get(doc, "faults"), i, f)
         assert_string_not_equal(json_string_value(json_object_get(f, "kind")), "nemesis");
+    /* It names the seed it ran with: its parent's, or its own turn's. */
+    json_t *run_seed = json_object_get(mutant, "run_seed");
     assert_int_equal(json_integer_value(json_object_get(doc, "seed")),
-                     json_integer_value(json_object_get(mutant, "seed")));
+                     json_integer_value(run_seed ? run_seed : json_object_get(mutant, "seed")));
     char *rep = NULL;
     assert_int_equal(run(&rep, "replay", file, NULL), 0);
     json_decref(doc);
