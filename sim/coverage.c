@@ -52,6 +52,7 @@ typedef struct NodeCov {
     uint32_t role;      /* low bits of the hash of its role's text; 0: none */
     uint8_t status;     /* ST_* */
     uint64_t last;      /* label of its previous event, 0 at start */
+    uint64_t before;    /* and of the one before that */
 } NodeCov;
 
 struct FlCoverage {
@@ -163,12 +164,22 @@ static void cluster_changed(FlCoverage *c)
  * previous label (note 1). */
 static void node_event(FlCoverage *c, uint32_t node, uint64_t label)
 {
-    add(c, 1, mix2(1, label));
-    if (node < c->nodes) {
-        NodeCov *nc = &c->node[node];
-        add(c, 2, mix4(2, nc->last, label, 0));
+    NodeCov *nc = node < c->nodes ? &c->node[node] : NULL;
+    if (nc && nc->last == label && nc->before == label)
+        return;   /* a run of one label: its features are in already */
+    add(c, 1, fl_mix64(label ^ 0x6c6162656cULL));
+    if (nc) {
+        add(c, 2, fl_mix64((nc->last * 0x9e3779b97f4a7c15ULL) ^ label));
+        nc->before = nc->last;
         nc->last = label;
     }
+}
+
+/* A label packed, not hashed: the hot path (messages) mixes once per
+ * feature.  @role is a 30-bit role hash, @what up to 24 bits. */
+static inline uint64_t label_of(FlTraceKind kind, uint32_t role, uint64_t what)
+{
+    return ((uint64_t)kind << 56) ^ ((uint64_t)role << 24) ^ (what & 0xffffff);
 }
 
 /* The hash of the first @words words of @text. */
@@ -202,7 +213,7 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, FlTime time, uint32_t no
     switch (kind) {
     case FL_TR_TIMER:
         /* Not the tag: protocols pack generations and indexes into it. */
-        node_event(c, node, mix4(kind, role_of(c, node), 0, 0));
+        node_event(c, node, label_of(kind, role_of(c, node), 0));
         break;
     case FL_TR_CRASH:
     case FL_TR_RESTART:
@@ -210,10 +221,10 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, FlTime time, uint32_t no
     case FL_TR_RESUME:
         if (node >= c->nodes)
             break;
-        node_event(c, node, mix4(kind, role_of(c, node), 0, 0));
+        node_event(c, node, label_of(kind, role_of(c, node), 0));
         c->node[node].status = kind == FL_TR_CRASH ? ST_DOWN : kind == FL_TR_PAUSE ? ST_PAUSED : ST_UP;
         if (kind == FL_TR_CRASH || kind == FL_TR_RESTART)
-            c->node[node].last = 0;   /* a restarted node begins a new history */
+            c->node[node].last = c->node[node].before = 0;   /* a restarted node begins a new history */
         if (kind == FL_TR_CRASH)
             timeline(c, time, node, "");
         cluster_changed(c);
@@ -223,7 +234,7 @@ void fl_coverage_event(FlCoverage *c, FlTraceKind kind, FlTime time, uint32_t no
             break;
         uint32_t role = (uint32_t)(fl_hash_str(text) & 0x3fffffff);
         role |= role == 0;
-        node_event(c, node, mix4(kind, c->node[node].role, role, 0));
+        node_event(c, node, label_of(kind, role, c->node[node].role));
         c->node[node].role = role;
         timeline(c, time, node, text);
         cluster_changed(c);
@@ -251,8 +262,9 @@ void fl_coverage_message(FlCoverage *c, FlTraceKind kind, uint32_t node, uint32_
     if (kind == FL_TR_SEND && peer >= c->nodes)
         mk = 0x200 | (len > 8 ? msg[8] : 0);   /* a reply (fl_reply): request id, then status */
     uint32_t role = role_of(c, node);
-    node_event(c, node, mix4(kind, role, mk, 0));
-    add(c, 3, mix4(3, mix2(kind, mk), role, role_of(c, peer)));
+    uint64_t label = label_of(kind, role, mk);
+    node_event(c, node, label);
+    add(c, 3, fl_mix64(label ^ ((uint64_t)role_of(c, peer) * 0xc2b2ae3d27d4eb4fULL)));
 }
 
 void fl_coverage_counters(FlCoverage *c, json_t *counters)
