@@ -15,7 +15,12 @@
  * explicit fault schedule of a run that reached new behaviour in batches
  * before k, from a random stream of its own seed.  Batch k starts only
  * when every earlier batch has finished, so the runs, the corpus and the
- * coverage are the same for any number of workers. */
+ * coverage are the same for any number of workers (with more than 16
+ * workers, the rest idle).  Results stay keyed by the seed of the range
+ * whose turn it was (FlOutcome.slot; "seed" in `fuzz --json`), so "the
+ * first failure came at the k-th seed" means the same in both searches; a
+ * mutant that ran with its parent's seed says so (FlOutcome.seed,
+ * "run_seed"), and its failure file holds that seed. */
 #pragma once
 
 #include <glib.h>
