@@ -148,6 +148,35 @@ static void test_guided_same_whatever_jobs(void **st)
     g_free(o2);
 }
 
+/* Coverage only watches: the same seeds give the same runs (trace hashes)
+ * with it as without, and twice the same coverage.  A scenario without a
+ * nemesis is never bred: --guided then runs exactly the plain seeds. */
+static void test_coverage_is_passive(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *o1 = NULL, *o2 = NULL, *o3 = NULL;
+    assert_int_equal(run(&o1, "fuzz", BUGGY, "--seeds", "20", "--keep-going", "--no-shrink", "--json",
+                         "--jobs", "1", "--out", dir, NULL), 1);
+    assert_int_equal(run(&o2, "fuzz", BUGGY, "--seeds", "20", "--keep-going", "--no-shrink", "--json",
+                         "--coverage", "--jobs", "2", "--out", dir, NULL), 1);
+    assert_int_equal(run(&o3, "fuzz", BUGGY, "--seeds", "20", "--keep-going", "--no-shrink", "--json",
+                         "--guided", "--jobs", "1", "--out", dir, NULL), 1);
+    json_t *a = parse(o1), *b = parse(o2), *c = parse(o3);
+    g_autofree char *ka = failures_key(a), *kb = failures_key(b), *kc = failures_key(c);
+    assert_string_equal(ka, kb);
+    assert_string_equal(ka, kc);
+    json_t *cb = json_object_get(b, "coverage"), *cc = json_object_get(c, "coverage");
+    assert_true(json_integer_value(json_object_get(cb, "features")) > 0);
+    assert_true(json_equal(json_object_get(cb, "curve"), json_object_get(cc, "curve")));
+    assert_int_equal(json_integer_value(json_object_get(cc, "mutants")), 0);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    g_free(o1);
+    g_free(o2);
+    g_free(o3);
+}
+
 /* A failure found by a mutant is written as a plain scenario (explicit
  * faults, no nemesis, the seed it ran with) that replays exactly. */
 static void test_guided_failure_replays(void **st)
@@ -577,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_shards_cover_range_once),
         cmocka_unit_test(test_guided_same_whatever_jobs),
         cmocka_unit_test(test_guided_failure_replays),
+        cmocka_unit_test(test_coverage_is_passive),
         cmocka_unit_test(test_guided_corpus_grows),
         cmocka_unit_test(test_found_shrunk_and_replayed),
         cmocka_unit_test(test_check_is_the_default_expectation),
