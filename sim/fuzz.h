@@ -7,7 +7,20 @@
  * reported in seed order, so the output does not depend on how many workers
  * ran.  A failure is shrunk by delta debugging over the explicit scenario
  * (the fault list, the workload's length and clients, the duration), keeping
- * a change only when the run still fails with the same kind. */
+ * a change only when the run still fails with the same kind.
+ *
+ * Guided search (--guided, notes 5-8 of sim/fuzz.c): runs report their
+ * abstract behaviour (sim/coverage.h); seeds come in batches of
+ * FL_FUZZ_BATCH, and each seed of batch k either draws afresh or mutates the
+ * explicit fault schedule of a run that reached new behaviour in batches
+ * before k, from a random stream of its own seed.  Batch k starts only
+ * when every earlier batch has finished, so the runs, the corpus and the
+ * coverage are the same for any number of workers (with more than 16
+ * workers, the rest idle).  Results stay keyed by the seed of the range
+ * whose turn it was (FlOutcome.slot; "seed" in `fuzz --json`), so "the
+ * first failure came at the k-th seed" means the same in both searches; a
+ * mutant that ran with its parent's seed says so (FlOutcome.seed,
+ * "run_seed"), and its failure file holds that seed. */
 #pragma once
 
 #include <glib.h>
@@ -16,7 +29,12 @@
 #include <stdint.h>
 
 typedef struct FlOutcome {
-    uint64_t seed;
+    uint64_t seed;       /* the seed the scenario ran with (what replays it) */
+    uint64_t slot;       /* the seed of the range whose turn it was: equal to @seed, except
+                          * for a guided mutant, which may run with its parent's seed */
+    char *origin;        /* guided: how its scenario came about ("fresh", "mutant of ..."); else NULL */
+    json_t *features;    /* with coverage: the run's features (sim/coverage.h), else NULL */
+    json_t *roles;       /* with coverage: its role changes (fl_coverage_roles), else NULL */
     bool failed;
     char *kind;          /* "ok", "invalid", "min_ok", "liveness", "crash", "timeout", "error", ... */
     char *detail;        /* one line for people */
@@ -49,7 +67,18 @@ typedef struct FlFuzzOptions {
     uint32_t shrink_runs;      /* most runs one shrink may use */
     bool progress;             /* on stderr */
     bool keep_all;             /* report every seed's outcome, not only failures */
+    bool coverage;             /* collect and report coverage (implied by guided) */
+    bool guided;               /* breed schedules from runs that reached new behaviour */
 } FlFuzzOptions;
+
+/* Seeds per guided generation (sim/fuzz.c note 6).  A constant, never
+ * derived from --jobs: the batches decide which runs happen. */
+#define FL_FUZZ_BATCH 16
+
+/* Coverage after a batch: seeds run so far, distinct features then. */
+typedef struct FlCoveragePoint {
+    uint64_t seeds, features;
+} FlCoveragePoint;
 
 typedef struct FlFuzzReport {
     uint64_t ran;
@@ -60,6 +89,14 @@ typedef struct FlFuzzReport {
     double seconds;
     double virtual_s;
     bool interrupted;
+    /* With coverage: distinct features over every run reported, the runs
+     * that added some (the corpus), and after each batch, in seed order,
+     * the pair (seeds run, distinct features) (of FlCoveragePoint); else 0
+     * and NULL. */
+    uint64_t coverage;
+    uint64_t corpus;
+    uint64_t mutants;          /* guided: runs whose schedule was bred, not drawn */
+    GArray *curve;
 } FlFuzzReport;
 
 /* Runs the seeds of @opt over @scenario.  Returns the report (free with

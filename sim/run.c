@@ -251,7 +251,8 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
         g_autofree char *stale = g_build_filename(opt->out_dir, "trace.jsonl", NULL);
         g_unlink(stale);
     }
-    FlWorldOptions wo = { .trace_path = trace_path, .record_history = true };
+    FlWorldOptions wo = { .trace_path = trace_path, .record_history = true,
+                          .coverage = opt->coverage };
     gint64 t0 = g_get_monotonic_time();
     FlWorld *w = fl_world_new(sc, &wo, err);
     if (w && fl_world_run(w, err) != 0) {

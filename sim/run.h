@@ -17,6 +17,8 @@ typedef struct FlRunOptions {
     bool write_trace;        /* trace.jsonl too (only with out_dir) */
     bool check;              /* run the checker */
     double check_timeout_s;
+    struct FlCoverage *coverage;   /* guided fuzzing: the run's abstract behaviour is
+                                    * added to it (sim/coverage.h); NULL: none. Borrowed. */
 } FlRunOptions;
 
 typedef struct FlRunResult {

@@ -1,5 +1,7 @@
 #include "sim/trace.h"
 
+#include "sim/coverage.h"
+
 #include "sim/codec.h"
 
 #include "sim/rng.h"
@@ -101,6 +103,8 @@ void fl_trace(FlTrace *t, FlTraceKind kind, FlTime time, uint32_t node, uint32_t
               uint64_t a, uint64_t b, const char *text)
 {
     fl_trace_fast(t, kind, time, node, peer, a, b ^ (text ? fl_hash_str(text) : 0));
+    if (t->cov)
+        fl_coverage_event(t->cov, kind, time, node, peer, a, text);
     if (!t->out)
         return;
     FILE *f = t->out;

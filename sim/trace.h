@@ -30,10 +30,16 @@ typedef enum {
     FL_TR_END,
 } FlTraceKind;
 
+struct FlCoverage;
+
 typedef struct FlTrace {
     uint64_t hash;
     uint64_t events;
     FILE *out;        /* NULL: hash only */
+    /* Guided fuzzing (sim/coverage.h): sees every event fl_trace records
+     * except sends and deliveries, which the world hands it with their
+     * bytes.  NULL (the default) costs one untaken branch.  Borrowed. */
+    struct FlCoverage *cov;
 } FlTrace;
 
 void fl_trace_init(FlTrace *t);

@@ -9,6 +9,7 @@
 #include "sim/world_impl.h"
 
 #include "faults/fault.h"
+#include "sim/coverage.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -71,6 +72,8 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_trace(&w->trace, FL_TR_SEND, w->now, from, to, len, h, NULL);
     else
         fl_trace_fast(&w->trace, FL_TR_SEND, w->now, from, to, len, h);
+    if (w->trace.cov)
+        fl_coverage_message(w->trace.cov, FL_TR_SEND, from, to, msg, len);
     FlTime at[FL_NET_MAX_COPIES];
     const char *why;
     uint32_t copies = fl_net_route_copies(w->net, from, to, w->now, at, FL_NET_MAX_COPIES, &why);
@@ -207,6 +210,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->nclients = sc->workload.model ? sc->workload.clients : 0;
     w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
     fl_trace_init(&w->trace);
+    w->trace.cov = opt ? opt->coverage : NULL;
     w->end = (FlTime)sc->duration;
     w->leader = FL_NO_HINT;
     w->record_history = opt ? opt->record_history : true;
@@ -371,6 +375,8 @@ static void deliver(FlWorld *w, FlEvent *ev)
             fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b, NULL);
         else
             fl_trace_fast(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b);
+        if (w->trace.cov)
+            fl_coverage_message(w->trace.cov, FL_TR_DELIVER, to, from, msg, len);
         fl_node_deliver(w, &w->nodes[to], from, msg, len);
     }
     fl_world_buf_free(w, ev->data, len);

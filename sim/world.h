@@ -20,6 +20,8 @@ typedef struct FlWorld FlWorld;
 typedef struct FlWorldOptions {
     const char *trace_path;     /* write trace.jsonl here; NULL: hash only */
     bool record_history;        /* keep history lines (default in runs) */
+    struct FlCoverage *coverage;  /* guided fuzzing: told of every event (sim/coverage.h);
+                                   * NULL: none.  Borrowed for the world's life. */
 } FlWorldOptions;
 
 /* Counts and samples a run produces. */

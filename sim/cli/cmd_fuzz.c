@@ -1,5 +1,5 @@
 /* faultline fuzz SCENARIO [--seeds N | --seed-range A..B] [--jobs J] [--shard I/N]
- *                [--time-limit S] [--out DIR] [--keep-going] [--json]
+ *                [--time-limit S] [--out DIR] [--keep-going] [--json] [--guided | --coverage]
  * faultline fuzz --merge RESULT.json... */
 #include "sim/cli/cli.h"
 #include "sim/fuzz.h"
@@ -32,12 +32,20 @@ static json_t *failure_json(const FlOutcome *o, const char *file, const char *no
 {
     char hash[24];
     g_snprintf(hash, sizeof hash, "%016" PRIx64, o->trace_hash);
-    json_t *f = json_pack("{s:I,s:s,s:s,s:s}", "seed", (json_int_t)o->seed, "kind", o->kind,
+    /* "seed" is the seed of the range whose turn found it, so that "seed k
+     * is the k-th run" holds for guided runs too (readers count seeds to
+     * the first failure by it); a guided mutant may have run with its
+     * parent's seed, given as "run_seed" (the failure file holds it). */
+    json_t *f = json_pack("{s:I,s:s,s:s,s:s}", "seed", (json_int_t)o->slot, "kind", o->kind,
                           "detail", o->detail ? o->detail : "", "trace_hash", hash);
+    if (o->seed != o->slot)
+        json_object_set_new(f, "run_seed", json_integer((json_int_t)o->seed));
     if (file)
         json_object_set_new(f, "file", json_string(file));
     if (note)
         json_object_set_new(f, "shrunk", json_string(note));
+    if (o->origin)   /* guided: how its scenario came about */
+        json_object_set_new(f, "origin", json_string(o->origin));
     return f;
 }
 
@@ -70,10 +78,36 @@ static void print_summary(json_t *sum, FILE *out)
         }
         fprintf(out, "  seed %-8" JSON_INTEGER_FORMAT " %-12s %s\n", json_integer_value(json_object_get(f, "seed")),
                 json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "detail")));
+        const char *origin = json_string_value(json_object_get(f, "origin"));
+        if (origin && strcmp(origin, "fresh") != 0) {
+            fprintf(out, "           guided: %s", origin);
+            if (json_object_get(f, "run_seed"))
+                fprintf(out, "; runs with seed %" JSON_INTEGER_FORMAT,
+                        json_integer_value(json_object_get(f, "run_seed")));
+            fprintf(out, "\n");
+        }
         if (json_object_get(f, "file"))
             fprintf(out, "           -> %s\n", json_string_value(json_object_get(f, "file")));
         if (json_object_get(f, "shrunk"))
             fprintf(out, "              shrunk: %s\n", json_string_value(json_object_get(f, "shrunk")));
+    }
+    json_t *cov = json_object_get(sum, "coverage");
+    if (cov) {
+        json_t *curve = json_object_get(cov, "curve");
+        size_t n = json_array_size(curve);
+        fprintf(out, "  coverage %" JSON_INTEGER_FORMAT " distinct features; corpus %" JSON_INTEGER_FORMAT
+                " schedules; %" JSON_INTEGER_FORMAT " mutant runs",
+                json_integer_value(json_object_get(cov, "features")),
+                json_integer_value(json_object_get(cov, "corpus")),
+                json_integer_value(json_object_get(cov, "mutants")));
+        /* Whether it is still learning: what the last quarter of the seeds added. */
+        if (n >= 4) {
+            json_t *q = json_array_get(curve, n - 1 - n / 4), *z = json_array_get(curve, n - 1);
+            fprintf(out, "; the last %" JSON_INTEGER_FORMAT " seeds added %" JSON_INTEGER_FORMAT,
+                    json_integer_value(json_array_get(z, 0)) - json_integer_value(json_array_get(q, 0)),
+                    json_integer_value(json_array_get(z, 1)) - json_integer_value(json_array_get(q, 1)));
+        }
+        fprintf(out, "\n");
     }
     double secs = json_number_value(json_object_get(sum, "seconds"));
     json_int_t ran = json_integer_value(json_object_get(sum, "ran"));
@@ -226,6 +260,7 @@ int fl_cmd_fuzz(int argc, char **argv)
     gint jobs = 0;
     double limit = 60;
     gboolean keep_going = FALSE, as_json = FALSE, do_merge = FALSE, no_shrink = FALSE;
+    gboolean guided = FALSE, coverage = FALSE;
     gint shrink_runs = 200;
     GOptionEntry entries[] = {
         { "seeds", 'n', 0, G_OPTION_ARG_INT64, &nseeds, "Run seeds 1..N (default 100)", "N" },
@@ -239,6 +274,8 @@ int fl_cmd_fuzz(int argc, char **argv)
         { "shrink-runs", 0, 0, G_OPTION_ARG_INT, &shrink_runs, "Most runs one shrink may take (default 200)", "N" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print the summary as JSON", NULL },
         { "merge", 0, 0, G_OPTION_ARG_NONE, &do_merge, "Combine the --json results of several shards", NULL },
+        { "guided", 'g', 0, G_OPTION_ARG_NONE, &guided, "Breed fault schedules from runs that reached new behaviour (implies --coverage)", NULL },
+        { "coverage", 0, 0, G_OPTION_ARG_NONE, &coverage, "Measure and report coverage: distinct abstract behaviours reached", NULL },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO | --merge RESULT.json...");
@@ -250,11 +287,20 @@ int fl_cmd_fuzz(int argc, char **argv)
         "simulator crashes or a run passes its time limit; each failure is shrunk\n"
         "(faults, operations, clients, duration) and written to DIR/failures/ as a\n"
         "scenario that `faultline replay` reproduces.  Results come in seed order\n"
-        "whatever J is.  Exit status: 0 no failure, 1 failures, 2 bad usage.\n"
+        "whatever J is.\n"
+        "With --guided, seeds go in batches of 16: after the first batch, most seeds\n"
+        "mutate the fault schedule of an earlier run that reached new abstract\n"
+        "behaviour (roles, message kinds and their order, cluster states, counters)\n"
+        "instead of drawing afresh; the rest draw afresh.  Only a scenario with one\n"
+        "nemesis is bred, and mutants keep its rules.  Coverage (distinct\n"
+        "behaviours) is reported as seeds go by: when it stops growing, the search\n"
+        "has stopped learning.  The same seed range gives the same runs whatever J\n"
+        "is.\n"
         "BUGGIFY is on for every seed (protocols take rare but legal paths at\n"
         "named sites, each enabled on about a quarter of the seeds; firings are\n"
         "\"buggify SITE\" trace lines) unless the scenario says \"buggify\": false;\n"
-        "failure files carry the field, so replay takes the same paths.");
+        "failure files carry the field, so replay takes the same paths.\n"
+        "Exit status: 0 no failure, 1 failures, 2 bad usage.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!fl_cli_parse(ctx, &argc, &argv, "fuzz"))
         return 2;
@@ -271,7 +317,8 @@ int fl_cmd_fuzz(int argc, char **argv)
     }
     FlFuzzOptions opt = { .first = 1, .last = 100, .shard = 0, .shards = 1, .time_limit_s = limit,
                           .keep_going = keep_going, .shrink = !no_shrink,
-                          .shrink_runs = (uint32_t)MAX(shrink_runs, 0), .progress = true };
+                          .shrink_runs = (uint32_t)MAX(shrink_runs, 0), .progress = true,
+                          .guided = guided, .coverage = coverage || guided };
     if (nseeds && range) {
         fprintf(stderr, "faultline fuzz: give --seeds or --seed-range, not both\n");
         return 2;
@@ -373,13 +420,17 @@ int fl_cmd_fuzz(int argc, char **argv)
             json_object_set_new(expect, "trace_hash", json_string(hash));
         }
         const char *desc = json_string_value(json_object_get(doc, "description"));
-        g_autofree char *d2 = g_strdup_printf("%s%sFound by faultline fuzz with seed %" PRIu64 ": %s (%s). Shrunk: %s.",
-                                              desc ? desc : "", desc && *desc ? " " : "", o->seed, o->kind,
+        g_autofree char *how = o->origin && strcmp(o->origin, "fresh") != 0
+            ? g_strdup_printf(" (guided, at seed %" PRIu64 "'s turn: %s)", o->slot, o->origin) : g_strdup("");
+        g_autofree char *d2 = g_strdup_printf("%s%sFound by faultline fuzz with seed %" PRIu64 "%s: %s (%s). Shrunk: %s.",
+                                              desc ? desc : "", desc && *desc ? " " : "", o->seed, how, o->kind,
                                               confirm.detail && *confirm.detail ? confirm.detail : o->detail,
                                               note->str);
         json_object_set_new(doc, "description", json_string(d2));
         g_autofree char *fdir = g_build_filename(dir, "failures", NULL);
-        g_autofree char *path = g_strdup_printf("%s/%s-seed%" PRIu64 ".json", fdir, name, o->seed);
+        /* Named by the turn that found it (a guided mutant may run with its
+         * parent's seed, which its "seed" field holds): unique per run. */
+        g_autofree char *path = g_strdup_printf("%s/%s-seed%" PRIu64 ".json", fdir, name, o->slot);
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         g_autofree char *text_nl = g_strdup_printf("%s\n", text);
         free(text);
@@ -389,6 +440,9 @@ int fl_cmd_fuzz(int argc, char **argv)
         }
         FlOutcome *shown = confirm.kind ? &confirm : o;
         shown->seed = o->seed;
+        shown->slot = o->slot;
+        if (shown != o && o->origin)
+            shown->origin = g_strdup(o->origin);
         json_array_append_new(fails, failure_json(shown, path, note->str));
         fl_outcome_clear(&confirm);
         fl_outcome_clear(&shrunk);
@@ -399,6 +453,18 @@ int fl_cmd_fuzz(int argc, char **argv)
                             "shard", shard ? shard : "0/1", "ran", (json_int_t)r->ran, "jobs", (int)opt.jobs,
                             "seconds", r->seconds, "virtual_seconds", r->virtual_s,
                             "interrupted", r->interrupted, "failures", fails, "kinds", count_kinds(fails));
+    if (r->curve) {
+        json_t *curve = json_array();
+        for (guint i = 0; i < r->curve->len; i++) {
+            const FlCoveragePoint *p = &g_array_index(r->curve, FlCoveragePoint, i);
+            json_array_append_new(curve, json_pack("[I,I]", (json_int_t)p->seeds, (json_int_t)p->features));
+        }
+        json_object_set_new(sum, "coverage",
+                            json_pack("{s:b,s:I,s:I,s:I,s:i,s:o}", "guided", guided,
+                                      "features", (json_int_t)r->coverage, "corpus", (json_int_t)r->corpus,
+                                      "mutants", (json_int_t)r->mutants, "batch", FL_FUZZ_BATCH,
+                                      "curve", curve));
+    }
     if (as_json) {
         char *s = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(s);

@@ -18,6 +18,8 @@
 #define ALWAYS "tests/fuzz/always-fails.json"
 #define SLOW "tests/fuzz/slow.json"
 #define NOEXPECT "tests/fuzz/check-no-expect.json"
+#define GUIDED_PAXOS "tests/fuzz/guided-paxos.json"
+#define GUIDED_RAFT "tests/fuzz/guided-raft.json"
 
 static const char *exe(void)
 {
@@ -96,6 +98,148 @@ static void test_same_results_whatever_jobs(void **st)
     json_decref(b);
     g_free(o1);
     g_free(o3);
+}
+
+/* The failures with where they were found (turn and origin), and the
+ * coverage report, as one string. */
+static char *guided_key(json_t *sum)
+{
+    g_autofree char *fails = failures_key(sum);
+    GString *s = g_string_new(fails);
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(sum, "failures"), i, f)
+        g_string_append_printf(s, "%" JSON_INTEGER_FORMAT ":%s ", json_integer_value(json_object_get(f, "run_seed")),
+                               json_string_value(json_object_get(f, "origin")));
+    char *cov = json_dumps(json_object_get(sum, "coverage"), JSON_COMPACT | JSON_SORT_KEYS);
+    g_string_append(s, cov);
+    free(cov);
+    return g_string_free(s, FALSE);
+}
+
+/* Guided runs are reproducible (sim/fuzz.c note 6): with 1 or 2 workers,
+ * the same mutants run, the same failures are found at the same turns, and
+ * coverage grows the same way batch by batch. */
+static void test_guided_same_whatever_jobs(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *o1 = NULL, *o2 = NULL;
+    assert_int_equal(run(&o1, "fuzz", GUIDED_PAXOS, "--seeds", "48", "--keep-going", "--no-shrink",
+                         "--guided", "--json", "--jobs", "1", "--out", dir, NULL), 1);
+    assert_int_equal(run(&o2, "fuzz", GUIDED_PAXOS, "--seeds", "48", "--keep-going", "--no-shrink",
+                         "--guided", "--json", "--jobs", "2", "--out", dir, NULL), 1);
+    json_t *a = parse(o1), *b = parse(o2);
+    json_t *cov = json_object_get(a, "coverage");
+    assert_non_null(cov);
+    assert_true(json_integer_value(json_object_get(cov, "mutants")) > 0);
+    assert_int_equal(json_array_size(json_object_get(cov, "curve")), 3);   /* three batches of 16 */
+    /* Some failure came from a bred schedule, not only from fresh draws. */
+    bool bred = false;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(a, "failures"), i, f)
+        bred |= strncmp(json_string_value(json_object_get(f, "origin")), "mutant", 6) == 0;
+    assert_true(bred);
+    g_autofree char *ka = guided_key(a), *kb = guided_key(b);
+    assert_string_equal(ka, kb);
+    json_decref(a);
+    json_decref(b);
+    g_free(o1);
+    g_free(o2);
+}
+
+/* Coverage only watches: the same seeds give the same runs (trace hashes)
+ * with it as without, and twice the same coverage.  A scenario without a
+ * nemesis is never bred: --guided then runs exactly the plain seeds. */
+static void test_coverage_is_passive(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *o1 = NULL, *o2 = NULL, *o3 = NULL;
+    assert_int_equal(run(&o1, "fuzz", BUGGY, "--seeds", "20", "--keep-going", "--no-shrink", "--json",
+                         "--jobs", "1", "--out", dir, NULL), 1);
+    assert_int_equal(run(&o2, "fuzz", BUGGY, "--seeds", "20", "--keep-going", "--no-shrink", "--json",
+                         "--coverage", "--jobs", "2", "--out", dir, NULL), 1);
+    assert_int_equal(run(&o3, "fuzz", BUGGY, "--seeds", "20", "--keep-going", "--no-shrink", "--json",
+                         "--guided", "--jobs", "1", "--out", dir, NULL), 1);
+    json_t *a = parse(o1), *b = parse(o2), *c = parse(o3);
+    g_autofree char *ka = failures_key(a), *kb = failures_key(b), *kc = failures_key(c);
+    assert_string_equal(ka, kb);
+    assert_string_equal(ka, kc);
+    json_t *cb = json_object_get(b, "coverage"), *cc = json_object_get(c, "coverage");
+    assert_true(json_integer_value(json_object_get(cb, "features")) > 0);
+    assert_true(json_equal(json_object_get(cb, "curve"), json_object_get(cc, "curve")));
+    assert_int_equal(json_integer_value(json_object_get(cc, "mutants")), 0);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    g_free(o1);
+    g_free(o2);
+    g_free(o3);
+}
+
+/* A failure found by a mutant is written as a plain scenario (explicit
+ * faults, no nemesis, the seed it ran with) that replays exactly. */
+static void test_guided_failure_replays(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "fuzz", GUIDED_PAXOS, "--seeds", "48", "--keep-going", "--no-shrink",
+                         "--guided", "--json", "--jobs", "2", "--out", dir, NULL), 1);
+    json_t *sum = parse(out);
+    json_t *mutant = NULL, *f;
+    size_t i;
+    json_array_foreach(json_object_get(sum, "failures"), i, f)
+        if (!mutant && strncmp(json_string_value(json_object_get(f, "origin")), "mutant", 6) == 0)
+            mutant = f;
+    assert_non_null(mutant);
+    const char *file = json_string_value(json_object_get(mutant, "file"));
+    assert_non_null(file);
+    json_error_t je;
+    json_t *doc = json_load_file(file, 0, &je);
+    assert_non_null(doc);
+    json_array_foreach(json_object_get(doc, "faults"), i, f)
+        assert_string_not_equal(json_string_value(json_object_get(f, "kind")), "nemesis");
+    /* It names the seed it ran with: its parent's, or its own turn's. */
+    json_t *run_seed = json_object_get(mutant, "run_seed");
+    assert_int_equal(json_integer_value(json_object_get(doc, "seed")),
+                     json_integer_value(run_seed ? run_seed : json_object_get(mutant, "seed")));
+    char *rep = NULL;
+    assert_int_equal(run(&rep, "replay", file, NULL), 0);
+    json_decref(doc);
+    json_decref(sum);
+    g_free(out);
+    g_free(rep);
+}
+
+/* On a correct protocol the corpus grows past the first schedule, coverage
+ * never shrinks, and bred schedules raise no false alarm (note 8). */
+static void test_guided_corpus_grows(void **st)
+{
+    TMPDIR_AUTO dir = g_dir_make_tmp("fuzz-XXXXXX", NULL);
+    char *out = NULL;
+    assert_int_equal(run(&out, "fuzz", GUIDED_RAFT, "--seeds", "32", "--keep-going", "--no-shrink",
+                         "--guided", "--json", "--jobs", "2", "--out", dir, NULL), 0);
+    json_t *sum = parse(out);
+    json_t *cov = json_object_get(sum, "coverage");
+    assert_true(json_integer_value(json_object_get(cov, "corpus")) > 1);
+    assert_true(json_integer_value(json_object_get(cov, "mutants")) > 0);
+    json_t *curve = json_object_get(cov, "curve");
+    assert_int_equal(json_array_size(curve), 2);
+    json_int_t first = json_integer_value(json_array_get(json_array_get(curve, 0), 1));
+    json_int_t last = json_integer_value(json_array_get(json_array_get(curve, 1), 1));
+    assert_true(first > 0);
+    assert_true(last >= first);
+    assert_int_equal(last, json_integer_value(json_object_get(cov, "features")));
+    assert_int_equal(json_array_size(json_object_get(sum, "failures")), 0);
+    /* Plain fuzzing reports no coverage: collecting it is opt-in. */
+    char *plain = NULL;
+    assert_int_equal(run(&plain, "fuzz", GUIDED_RAFT, "--seeds", "2", "--json", "--out", dir, NULL), 0);
+    json_t *p = parse(plain);
+    assert_null(json_object_get(p, "coverage"));
+    json_decref(p);
+    json_decref(sum);
+    g_free(out);
+    g_free(plain);
 }
 
 static void test_shards_cover_range_once(void **st)
@@ -460,6 +604,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_results_whatever_jobs),
         cmocka_unit_test(test_shards_cover_range_once),
+        cmocka_unit_test(test_guided_same_whatever_jobs),
+        cmocka_unit_test(test_guided_failure_replays),
+        cmocka_unit_test(test_coverage_is_passive),
+        cmocka_unit_test(test_guided_corpus_grows),
         cmocka_unit_test(test_found_shrunk_and_replayed),
         cmocka_unit_test(test_check_is_the_default_expectation),
         cmocka_unit_test(test_claims_over_seeds),
