@@ -140,7 +140,7 @@ static void test_report(void **state)
         assert_int_equal(fixture_count(html, "<link"), 0);
         assert_int_equal(fixture_count(html, "<script"), 0);
         if (r == 0) {
-            assert_non_null(strstr(html, "<span class=\"badge unknown\">unknown</span>"));
+            assert_non_null(strstr(html, "<span class=\"badge unknown\">unchecked</span>"));
             assert_non_null(strstr(html, "None: the checker gave no verdict"));
             assert_non_null(strstr(html, "<td>crash</td><td>node 2</td>"));
             assert_non_null(strstr(html, "<td>omission</td>"));
