@@ -24,30 +24,38 @@
  *     when r read the initial value.  A cycle among forced edges proves the
  *     history is not SC, and the cycle is the explanation.
  *  2. Witness.  Otherwise a topological order, preferring operations that
- *     completed earlier, is replayed on the registers.  If a read sees the
- *     wrong value, the intruding write is put after the read (or before the
- *     read's write, when it must precede the read), the graph is saturated
- *     again, and the replay retried.  A replay that succeeds proves SC.  A
- *     cycle that only appears after such guesses proves nothing: the
- *     verdict is then unknown.  (This is a sound, incomplete procedure; on
- *     the histories of the table it decides.)
+ *     completed earlier, is replayed on the registers.  A replay that
+ *     succeeds proves SC.  If a read r of x sees the wrong value, the
+ *     replay placed another write w' of x between r's write w and r, and
+ *     w', w, r are pairwise unordered by the forced edges (else note 1
+ *     would have ordered them).  Every SC order puts w' outside [w, r]:
+ *     either r before w', or w' before w.  Note 5 tries both.
  *  3. Ops: ok operations and the info writes some read returned (an info
  *     write nobody read can go last in any order: it is dropped).  Final
  *     reads are left out, as every model but convergence leaves them out:
  *     they read one replica's copy, outside the protocol.  kv appends
  *     are not registers: a history with appends gets no verdict.
- *  4. Fallback.  When the witness search gives up (or the history has
- *     appends), the linearizability check runs: a linearizable history is
+ *  4. Fallback.  When the search runs out of time or memory (or the
+ *     history has appends), the linearizability check runs: a linearizable history is
  *     sequentially consistent, and linearizability composes key by key, so
- *     a valid answer there settles it.  Only histories that are neither
- *     shown SC nor linearizable stay undecided.
+ *     a valid answer there settles it.
+ *  5. Complete search.  A depth-first search over the two sides of note
+ *     2's choice: take "r before w'" first (a read concurrent with a later
+ *     write, the common case), saturate again (note 1: the same pruning),
+ *     replay; on a cycle, undo back to the latest choice whose other side
+ *     is untried and take "w' before w".  Each side adds an edge that was
+ *     absent, so the search ends; it misses no order, since every SC order
+ *     obeys one side of every choice.  When both sides of the first choice
+ *     end in cycles the history is not SC.  Only the deadline (--timeout)
+ *     or the memory bound stops it without a verdict.  The edges a branch
+ *     adds are logged, so undoing it clears exactly those bits.  (Before,
+ *     the procedure guessed one side only and answered unknown on a
+ *     cycle.)
  */
 #include "sim/check/rw.h"
 #include "sim/check/weak.h"
 
 #include <string.h>
-
-#define MAX_GUESSES 4096
 
 typedef struct {
     const RwHistory *rw;
@@ -60,7 +68,39 @@ typedef struct {
     guint32 *order;         /* topological order */
     guint32 done;           /* nodes in it (n when acyclic) */
     gint64 *prio;           /* preference: completion position */
+    GArray *log;            /* guint32 pairs (u, v): edges set in extra, in order */
 } Sc;
+
+/* Sets edge u -> v in extra, logging it so a backtrack can clear it
+ * (note 5).  Returns 1 if it was new. */
+static guint64 add_edge(Sc *s, guint32 u, guint32 v)
+{
+    guint64 *row = rw_row(&s->extra, u);
+    if (rw_test(row, v)) return 0;
+    rw_set(row, v);
+    guint32 e[2] = { u, v };
+    g_array_append_vals(s->log, e, 2);
+    return 1;
+}
+
+/* Clears the edges logged after position @mark. */
+static void undo_to(Sc *s, guint mark)
+{
+    while (s->log->len > mark) {
+        guint32 v = g_array_index(s->log, guint32, s->log->len - 1);
+        guint32 u = g_array_index(s->log, guint32, s->log->len - 2);
+        guint64 *row = rw_row(&s->extra, u);
+        row[v >> 6] &= ~((guint64)1 << (v & 63));
+        g_array_set_size(s->log, s->log->len - 2);
+    }
+}
+
+/* One open choice of note 5: read r, its write w, the intruder w2. */
+typedef struct {
+    guint mark;             /* log length before the choice */
+    guint32 r, w, w2;
+    gboolean second;        /* the other side taken */
+} Choice;
 
 static const RwOp *nop(const Sc *s, guint32 v)
 {
@@ -191,17 +231,10 @@ static guint64 saturate_once(Sc *s)
                 guint32 w2 = q * 64 + (guint32)__builtin_ctzll(x);
                 x &= x - 1;
                 if ((gint32)w2 == w || w2 == r) continue;
-                if (w == RW_INIT || (w >= 0 && rw_test(rw_row(&s->pred, w2), (guint32)w))) {
-                    if (!rw_test(rw_row(&s->extra, r), w2)) {
-                        rw_set(rw_row(&s->extra, r), w2);   /* r before w2 */
-                        added++;
-                    }
-                } else if (w >= 0 && rw_test(rw_row(&s->pred, r), w2)) {
-                    if (!rw_test(rw_row(&s->extra, w2), (guint32)w)) {
-                        rw_set(rw_row(&s->extra, w2), (guint32)w);   /* w2 before w */
-                        added++;
-                    }
-                }
+                if (w == RW_INIT || (w >= 0 && rw_test(rw_row(&s->pred, w2), (guint32)w)))
+                    added += add_edge(s, r, w2);            /* r before w2 */
+                else if (w >= 0 && rw_test(rw_row(&s->pred, r), w2))
+                    added += add_edge(s, w2, (guint32)w);   /* w2 before w */
             }
         }
     }
@@ -277,13 +310,44 @@ static void explain_cycle(Sc *s, GString *report, json_t *json)
     }
 }
 
+/* The search of note 5 tried every order: it names the first choice,
+ * which no SC order can make. */
+static void explain_choice(Sc *s, const Choice *c, GString *report, json_t *json)
+{
+    if (report) {
+        g_string_append(report, "The history is not sequentially consistent: no order of the "
+                        "writes works.  The search tried every way to order them (session order, "
+                        "reads-from, and for each read the writes that must not come between it "
+                        "and the write it read); each ends in a cycle.  The first choice: the "
+                        "second write below must come before the first or after the read, and "
+                        "neither is possible:\n");
+        rw_show(s->rw, s->op[c->w], report);
+        rw_show(s->rw, s->op[c->w2], report);
+        rw_show(s->rw, s->op[c->r], report);
+    }
+    if (json) {
+        json_t *a = json_array();
+        json_array_append_new(a, rw_json(s->rw, s->op[c->w]));
+        json_array_append_new(a, rw_json(s->rw, s->op[c->w2]));
+        json_array_append_new(a, rw_json(s->rw, s->op[c->r]));
+        json_object_set_new(json, "no_order", a);
+    }
+}
+
 FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString *report,
                                        json_t *json)
+{
+    return fl_check_sequential_search(h, deadline_us, report, json, FALSE);
+}
+
+FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *report,
+                                     json_t *json, gboolean writes_first)
 {
     g_autoptr(GString) why = g_string_new(NULL);
     RwHistory *rw = rw_new(h, FALSE, why);
     FlVerdict v = FL_VERDICT_UNKNOWN;
     Sc s = { .rw = rw };
+    GArray *stack = NULL;   /* Choice: the open choices of note 5 */
     g_autofree guint8 *read_from = NULL;
     guint32 total = 0;
     if (!rw) goto out;
@@ -340,49 +404,59 @@ FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString
         s.prio[u] = op->ret == FL_POS_INF ? op->inv : op->ret;
         if (rw_writes(o)) rw_set(s.wk + (gsize)o->key * words, u);
     }
-    gboolean guessed = FALSE;
-    for (guint guesses = 0;; ) {
+    s.log = g_array_new(FALSE, FALSE, sizeof(guint32));
+    stack = g_array_new(FALSE, FALSE, sizeof(Choice));
+    Choice first = { 0 };
+    gboolean branched = FALSE;
+    for (;;) {
+        gboolean acyclic;
         for (;;) {
-            if (!closure(&s)) {
-                if (guessed) {
-                    g_string_assign(why, "no witness order found after guessing (the check is "
-                                    "incomplete)");
-                } else {
-                    explain_cycle(&s, report, json);
-                    v = FL_VERDICT_INVALID;
-                }
-                goto out;
-            }
+            acyclic = closure(&s);
             if (deadline_us > 0 && g_get_monotonic_time() > deadline_us) {
                 g_string_assign(why, "no verdict within the time limit");
                 goto out;
             }
-            if (saturate_once(&s) == 0) break;
+            if (!acyclic || saturate_once(&s) == 0) break;
         }
-        gint64 intruder;
-        gint64 r = replay(&s, &intruder);
-        if (r < 0) {
-            v = FL_VERDICT_VALID;
-            break;
+        if (acyclic) {
+            gint64 intruder;
+            gint64 r = replay(&s, &intruder);
+            if (r < 0) {
+                v = FL_VERDICT_VALID;
+                break;
+            }
+            /* Note 2: the replay put write `intruder` between r's write
+             * and r; both sides of the choice add a new edge. */
+            gint32 w = rf_node(&s, (guint32)r);
+            g_assert(w >= 0 && intruder >= 0);
+            Choice c = { .mark = s.log->len, .r = (guint32)r, .w = (guint32)w,
+                         .w2 = (guint32)intruder };
+            if (!branched) first = c;
+            branched = TRUE;
+            g_array_append_val(stack, c);
+            guint64 added = writes_first ? add_edge(&s, c.w2, c.w) : add_edge(&s, c.r, c.w2);
+            g_assert(added == 1);
+            continue;
         }
-        if (++guesses > MAX_GUESSES) {
-            g_string_assign(why, "no witness order found (the check is incomplete)");
+        if (!branched) {
+            /* A cycle among forced edges: the explanation (note 1). */
+            explain_cycle(&s, report, json);
+            v = FL_VERDICT_INVALID;
             goto out;
         }
-        /* Note 2: move the intruding write out of the way. */
-        guessed = TRUE;
-        gint32 w = rf_node(&s, (guint32)r);
-        if (intruder >= 0 && !rw_test(rw_row(&s.pred, (guint32)r), (guint32)intruder))
-            rw_set(rw_row(&s.extra, (guint32)r), (guint32)intruder);
-        else if (intruder >= 0 && w >= 0)
-            rw_set(rw_row(&s.extra, (guint32)intruder), (guint32)w);
-        else if (w >= 0)
-            /* The read's write came after the read: it must come before. */
-            rw_set(rw_row(&s.extra, (guint32)w), (guint32)r);
-        else {
-            g_string_assign(why, "no witness order found (the check is incomplete)");
+        /* Note 5: back to the latest choice with an untried side. */
+        while (stack->len && g_array_index(stack, Choice, stack->len - 1).second)
+            g_array_set_size(stack, stack->len - 1);
+        if (!stack->len) {
+            explain_choice(&s, &first, report, json);
+            v = FL_VERDICT_INVALID;
             goto out;
         }
+        Choice *c = &g_array_index(stack, Choice, stack->len - 1);
+        undo_to(&s, c->mark);
+        c->second = TRUE;
+        guint64 added = writes_first ? add_edge(&s, c->r, c->w2) : add_edge(&s, c->w2, c->w);
+        g_assert(added == 1);
     }
 out:
     if (v == FL_VERDICT_UNKNOWN && (deadline_us <= 0 || g_get_monotonic_time() < deadline_us)) {
@@ -413,6 +487,8 @@ done:
     g_free(s.prio);
     g_free(s.node);
     g_free(s.op);
+    if (s.log) g_array_unref(s.log);
+    if (stack) g_array_unref(stack);
     rw_free(rw);
     return v;
 }
