@@ -43,14 +43,20 @@
  *     2's choice: take "r before w'" first (a read concurrent with a later
  *     write, the common case), saturate again (note 1: the same pruning),
  *     replay; on a cycle, undo back to the latest choice whose other side
- *     is untried and take "w' before w".  Each side adds an edge that was
- *     absent, so the search ends; it misses no order, since every SC order
- *     obeys one side of every choice.  When both sides of the first choice
- *     end in cycles the history is not SC.  Only the deadline (--timeout)
- *     or the memory bound stops it without a verdict.  The edges a branch
- *     adds are logged, so undoing it clears exactly those bits.  (Before,
- *     the procedure guessed one side only and answered unknown on a
- *     cycle.)
+ *     is untried and take "w' before w".  Every SC order obeys one side of
+ *     every choice, so the search misses none; on any path each choice
+ *     settles its pair for good, so it ends.  When every side of every
+ *     choice ends in a cycle the history is not SC.  Only the deadline
+ *     (--timeout) or the memory bound stops it without a verdict.  The
+ *     edges a choice adds are logged, so undoing it clears exactly those.
+ *     Speed: one replay opens a choice for every read it got wrong (one
+ *     closure per round, not per read; a choice an earlier one of the
+ *     round settled is skipped).  When a round ends in a cycle, a binary
+ *     search finds its shortest cyclic prefix and drops the choices after
+ *     it, as if never made: the search is then where choosing one at a
+ *     time would have been, without retrying each dropped choice's other
+ *     side.  (Before, the procedure guessed one side only and answered
+ *     unknown on a cycle.)
  */
 #include "sim/check/rw.h"
 #include "sim/check/weak.h"
@@ -231,33 +237,45 @@ static guint64 saturate_once(Sc *s)
                 guint32 w2 = q * 64 + (guint32)__builtin_ctzll(x);
                 x &= x - 1;
                 if ((gint32)w2 == w || w2 == r) continue;
-                if (w == RW_INIT || (w >= 0 && rw_test(rw_row(&s->pred, w2), (guint32)w)))
-                    added += add_edge(s, r, w2);            /* r before w2 */
-                else if (w >= 0 && rw_test(rw_row(&s->pred, r), w2))
-                    added += add_edge(s, w2, (guint32)w);   /* w2 before w */
+                /* An edge already implied (reachable) is not added: the
+                 * closure's cost grows with the edges. */
+                if (w == RW_INIT || (w >= 0 && rw_test(rw_row(&s->pred, w2), (guint32)w))) {
+                    if (!rw_test(rw_row(&s->pred, w2), r))
+                        added += add_edge(s, r, w2);            /* r before w2 */
+                } else if (w >= 0 && rw_test(rw_row(&s->pred, r), w2)) {
+                    if (!rw_test(rw_row(&s->pred, (guint32)w), w2))
+                        added += add_edge(s, w2, (guint32)w);   /* w2 before w */
+                }
             }
         }
     }
     return added;
 }
 
-/* Replays the order; returns -1 if every read saw its value, else the
- * read that did not, with *@intruder the write it saw instead (-1: the
- * initial value). */
-static gint64 replay(const Sc *s, gint64 *intruder)
+/* Replays the order; appends to @conflicts (guint32 triples r, w, w2)
+ * every read r that did not see its write w, with w2 the write it saw
+ * instead, and returns how many. */
+static guint replay(const Sc *s, GArray *conflicts)
 {
     g_autofree gint32 *cur = g_new(gint32, s->rw->nkeys);   /* node of the last write */
     for (guint32 k = 0; k < s->rw->nkeys; k++) cur[k] = RW_INIT;
+    guint found = 0;
     for (guint32 i = 0; i < s->n; i++) {
         guint32 v = s->order[i];
         const RwOp *o = nop(s, v);
-        if (rw_reads(o) && rf_node(s, v) != cur[o->key]) {
-            *intruder = cur[o->key];
-            return v;
+        gint32 w = rw_reads(o) ? rf_node(s, v) : RW_NONE;
+        if (rw_reads(o) && w != cur[o->key]) {
+            /* Note 2: r's write came before r (a base edge), and after
+             * saturation a read of the initial value precedes every write
+             * of its key, so both are real writes. */
+            g_assert(w >= 0 && cur[o->key] >= 0);
+            guint32 t[3] = { v, (guint32)w, (guint32)cur[o->key] };
+            g_array_append_vals(conflicts, t, 3);
+            found++;
         }
         if (rw_writes(o)) cur[o->key] = (gint32)v;
     }
-    return -1;
+    return found;
 }
 
 static gboolean has_edge(const Sc *s, guint32 u, guint32 v)
@@ -310,6 +328,40 @@ static void explain_cycle(Sc *s, GString *report, json_t *json)
     }
 }
 
+/* Closes and saturates until nothing changes (note 1).  Returns FALSE on
+ * a cycle; sets *@timed_out when the deadline passed. */
+static gboolean settle(Sc *s, gint64 deadline_us, gboolean *timed_out)
+{
+    *timed_out = FALSE;
+    for (;;) {
+        gboolean acyclic = closure(s);
+        if (deadline_us > 0 && g_get_monotonic_time() > deadline_us) {
+            *timed_out = TRUE;
+            return FALSE;
+        }
+        if (!acyclic || saturate_once(s) == 0) return acyclic;
+    }
+}
+
+/* Adds the edge of choice @c's first side ("r before w2", or "w2 before
+ * w" when @writes_first); returns 1 if it was new. */
+static guint64 first_side(Sc *s, const Choice *c, gboolean writes_first)
+{
+    return writes_first ? add_edge(s, c->w2, c->w) : add_edge(s, c->r, c->w2);
+}
+
+/* Undoes everything from choice @base of @stack on, then makes the first
+ * @k choices of the round again (note 5), with their marks. */
+static void apply_prefix(Sc *s, GArray *stack, guint base, guint k, gboolean writes_first)
+{
+    undo_to(s, g_array_index(stack, Choice, base).mark);
+    for (guint i = 0; i < k; i++) {
+        Choice *c = &g_array_index(stack, Choice, base + i);
+        c->mark = s->log->len;
+        first_side(s, c, writes_first);
+    }
+}
+
 /* The search of note 5 tried every order: it names the first choice,
  * which no SC order can make. */
 static void explain_choice(Sc *s, const Choice *c, GString *report, json_t *json)
@@ -348,6 +400,7 @@ FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *
     FlVerdict v = FL_VERDICT_UNKNOWN;
     Sc s = { .rw = rw };
     GArray *stack = NULL;   /* Choice: the open choices of note 5 */
+    GArray *conflicts = g_array_new(FALSE, FALSE, sizeof(guint32));
     g_autofree guint8 *read_from = NULL;
     guint32 total = 0;
     if (!rw) goto out;
@@ -408,34 +461,36 @@ FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *
     stack = g_array_new(FALSE, FALSE, sizeof(Choice));
     Choice first = { 0 };
     gboolean branched = FALSE;
+    guint round_base = 0;      /* stack length before the last round's choices */
+    gboolean fresh = FALSE;    /* the last round's choices are untested */
     for (;;) {
-        gboolean acyclic;
-        for (;;) {
-            acyclic = closure(&s);
-            if (deadline_us > 0 && g_get_monotonic_time() > deadline_us) {
-                g_string_assign(why, "no verdict within the time limit");
-                goto out;
-            }
-            if (!acyclic || saturate_once(&s) == 0) break;
+        gboolean timed_out;
+        gboolean acyclic = settle(&s, deadline_us, &timed_out);
+        if (timed_out) {
+            g_string_assign(why, "no verdict within the time limit");
+            goto out;
         }
         if (acyclic) {
-            gint64 intruder;
-            gint64 r = replay(&s, &intruder);
-            if (r < 0) {
+            g_array_set_size(conflicts, 0);
+            if (replay(&s, conflicts) == 0) {
                 v = FL_VERDICT_VALID;
                 break;
             }
-            /* Note 2: the replay put write `intruder` between r's write
-             * and r; both sides of the choice add a new edge. */
-            gint32 w = rf_node(&s, (guint32)r);
-            g_assert(w >= 0 && intruder >= 0);
-            Choice c = { .mark = s.log->len, .r = (guint32)r, .w = (guint32)w,
-                         .w2 = (guint32)intruder };
-            if (!branched) first = c;
-            branched = TRUE;
-            g_array_append_val(stack, c);
-            guint64 added = writes_first ? add_edge(&s, c.w2, c.w) : add_edge(&s, c.r, c.w2);
-            g_assert(added == 1);
+            /* Note 5: one choice per read the replay got wrong, each
+             * taking its first side. */
+            round_base = stack->len;
+            for (guint i = 0; i < conflicts->len; i += 3) {
+                Choice c = { .mark = s.log->len,
+                             .r = g_array_index(conflicts, guint32, i),
+                             .w = g_array_index(conflicts, guint32, i + 1),
+                             .w2 = g_array_index(conflicts, guint32, i + 2) };
+                if (!first_side(&s, &c, writes_first))
+                    continue;   /* settled by an earlier choice of this round */
+                if (!branched) first = c;
+                branched = TRUE;
+                g_array_append_val(stack, c);
+            }
+            fresh = TRUE;
             continue;
         }
         if (!branched) {
@@ -444,6 +499,25 @@ FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *
             v = FL_VERDICT_INVALID;
             goto out;
         }
+        if (fresh && stack->len - round_base > 1) {
+            /* Note 5: the shortest prefix of the round that is cyclic; the
+             * choices after it are dropped as if never made. */
+            guint lo = 1, hi = stack->len - round_base;
+            while (lo < hi) {
+                guint mid = lo + (hi - lo) / 2;
+                apply_prefix(&s, stack, round_base, mid, writes_first);
+                gboolean cyclic = !settle(&s, deadline_us, &timed_out);
+                if (timed_out) {
+                    g_string_assign(why, "no verdict within the time limit");
+                    goto out;
+                }
+                if (cyclic) hi = mid;
+                else lo = mid + 1;
+            }
+            apply_prefix(&s, stack, round_base, lo, writes_first);
+            g_array_set_size(stack, round_base + lo);
+        }
+        fresh = FALSE;
         /* Note 5: back to the latest choice with an untried side. */
         while (stack->len && g_array_index(stack, Choice, stack->len - 1).second)
             g_array_set_size(stack, stack->len - 1);
@@ -455,8 +529,9 @@ FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *
         Choice *c = &g_array_index(stack, Choice, stack->len - 1);
         undo_to(&s, c->mark);
         c->second = TRUE;
-        guint64 added = writes_first ? add_edge(&s, c->r, c->w2) : add_edge(&s, c->w2, c->w);
-        g_assert(added == 1);
+        /* The edge may be set already, by an earlier choice of the same
+         * round: then this state already obeys the second side. */
+        first_side(&s, c, !writes_first);
     }
 out:
     if (v == FL_VERDICT_UNKNOWN && (deadline_us <= 0 || g_get_monotonic_time() < deadline_us)) {
@@ -489,6 +564,7 @@ done:
     g_free(s.op);
     if (s.log) g_array_unref(s.log);
     if (stack) g_array_unref(stack);
+    g_array_unref(conflicts);
     rw_free(rw);
     return v;
 }
