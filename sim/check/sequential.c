@@ -36,9 +36,10 @@
  *     they read one replica's copy, outside the protocol.  kv appends
  *     are not registers: a history with appends gets no verdict.
  *  4. Fallback.  When the search runs out of time or memory (or the
- *     history has appends), the linearizability check runs: a linearizable history is
- *     sequentially consistent, and linearizability composes key by key, so
- *     a valid answer there settles it.
+ *     history has appends, or repeated written values, which leave
+ *     reads-from unknown), the linearizability check runs: a linearizable
+ *     history is sequentially consistent, and linearizability composes
+ *     key by key, so a valid answer there settles it.
  *  5. Complete search.  A depth-first search over the two sides of note
  *     2's choice: take "r before w'" first (a read concurrent with a later
  *     write, the common case), saturate again (note 1: the same pruning),
@@ -418,6 +419,16 @@ FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *
                                 "register histories and kv histories of get and put");
                 goto out;
             }
+    }
+    if (rw->duplicates) {
+        /* Reads-from is known only when written values are unique (rw.h
+         * attributes a repeated value to its first write): an invalid
+         * answer could be wrong, so only the fallback of note 4 may
+         * decide. */
+        g_string_printf(why, "%u writes repeat a value written before to the same key, so "
+                        "which write a read returned is not known; this check needs unique "
+                        "written values", rw->duplicates);
+        goto out;
     }
     /* Nodes (note 3). */
     total = rw->ops->len;
