@@ -85,7 +85,10 @@ typedef struct {
     guint32 *chain, *pos;   /* each node's process (dense) and place in it */
     guint32 nchains;
     guint32 *vc;            /* reachability (note 6): n rows of nchains entries */
-    guint32 *kstart, *kw;   /* the writes of key k: kw[kstart[k] .. kstart[k + 1]] */
+    guint32 *kstart, *kw;   /* the writes of key k: kw[kstart[k] .. kstart[k + 1]],
+                             * by process, then session order */
+    guint32 *kseg;          /* key k's runs of one process: seg[kseg[k] .. kseg[k + 1]] */
+    guint32 *seg;           /* start of each run in kw; seg[last + 1] ends it */
     guint32 *order;         /* topological order */
     guint32 done;           /* nodes in it (n when acyclic) */
     gint64 *prio;           /* preference: completion position */
@@ -230,7 +233,35 @@ static gboolean closure(Sc *s)
     return done == n;
 }
 
-/* Adds the forced edges (note 1); returns how many were new. */
+/* First index i in [a, b) of kw whose write w reaches (b if none): along
+ * one process's writes, the ones w reaches are a suffix. */
+static guint32 first_reached(const Sc *s, guint32 w, guint32 a, guint32 b)
+{
+    while (a < b) {
+        guint32 mid = a + (b - a) / 2;
+        if (reaches(s, w, s->kw[mid])) b = mid;
+        else a = mid + 1;
+    }
+    return a;
+}
+
+/* First index i in [a, b) of kw (writes of process p) that does not reach
+ * r (b if all do): the ones that reach r are a prefix. */
+static guint32 first_not_reaching(const Sc *s, guint32 r, guint32 p, guint32 a, guint32 b)
+{
+    guint32 lim = s->vc[(gsize)r * s->nchains + p];   /* positions below it reach r */
+    while (a < b) {
+        guint32 mid = a + (b - a) / 2;
+        if (s->pos[s->kw[mid]] >= lim) b = mid;
+        else a = mid + 1;
+    }
+    return a;
+}
+
+/* Adds the forced edges (note 1); returns how many were new.  Per read and
+ * per process writing its key, one edge of each kind suffices (note 6):
+ * to the first write its write reaches, from the last write that reaches
+ * it; session order implies the rest. */
 static guint64 saturate_once(Sc *s)
 {
     guint64 added = 0;
@@ -238,18 +269,22 @@ static guint64 saturate_once(Sc *s)
         const RwOp *o = nop(s, r);
         if (!rw_reads(o)) continue;
         gint32 w = rf_node(s, r);
-        for (guint32 i = s->kstart[o->key]; i < s->kstart[o->key + 1]; i++) {
-            guint32 w2 = s->kw[i];
-            if ((gint32)w2 == w || w2 == r) continue;
-            /* An edge already implied (reachable) is not added: the
-             * closure's cost grows with the edges. */
-            if (w == RW_INIT || (w >= 0 && reaches(s, (guint32)w, w2))) {
-                if (!reaches(s, r, w2))
-                    added += add_edge(s, r, w2);            /* r before w2 */
-            } else if (w >= 0 && reaches(s, w2, r)) {
-                if (!reaches(s, w2, (guint32)w))
-                    added += add_edge(s, w2, (guint32)w);   /* w2 before w */
-            }
+        for (guint32 g = s->kseg[o->key]; g < s->kseg[o->key + 1]; g++) {
+            guint32 a = s->seg[g], b = s->seg[g + 1], p = s->chain[s->kw[a]];
+            /* r before every write its write reaches (every write, when r
+             * read the initial value); after r itself, session order
+             * says so. */
+            guint32 i = w == RW_INIT ? a : first_reached(s, (guint32)w, a, b);
+            if (i < b && (gint32)s->kw[i] == w) i++;
+            if (i < b && s->kw[i] != r && !reaches(s, r, s->kw[i]))
+                added += add_edge(s, r, s->kw[i]);
+            if (w < 0) continue;
+            /* Every write that reaches r before r's write; up to w itself,
+             * session order says so. */
+            guint32 j = first_not_reaching(s, r, p, a, b);
+            if (j > a && s->kw[j - 1] == r) j--;
+            if (j > a && (gint32)s->kw[j - 1] != w && !reaches(s, s->kw[j - 1], (guint32)w))
+                added += add_edge(s, s->kw[j - 1], (guint32)w);
         }
     }
     return added;
@@ -333,6 +368,15 @@ static void explain_cycle(Sc *s, GString *report, json_t *json)
             json_array_append_new(a, rw_json(s->rw, s->op[g_array_index(cyc, guint32, i)]));
         json_object_set_new(json, "cycle", a);
     }
+}
+
+/* Orders writes by process, then by place in it (unique: no ties). */
+static gint by_chain(gconstpointer x, gconstpointer y, gpointer data)
+{
+    const Sc *s = data;
+    guint32 a = *(const guint32 *)x, b = *(const guint32 *)y;
+    if (s->chain[a] != s->chain[b]) return s->chain[a] < s->chain[b] ? -1 : 1;
+    return s->pos[a] < s->pos[b] ? -1 : s->pos[a] > s->pos[b];
 }
 
 /* Closes and saturates until nothing changes (note 1).  Returns FALSE on
@@ -494,6 +538,22 @@ FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *
         g_autofree guint32 *kfill = g_memdup2(s.kstart, sizeof(guint32) * (rw->nkeys + 1));
         for (guint32 u = 0; u < s.n; u++)
             if (rw_writes(nop(&s, u))) s.kw[kfill[nop(&s, u)->key]++] = u;
+        /* Each key's writes by process, then session order (note 6). */
+        for (guint32 k = 0; k < rw->nkeys; k++)
+            g_qsort_with_data(s.kw + s.kstart[k], (gint)(s.kstart[k + 1] - s.kstart[k]),
+                              sizeof(guint32), by_chain, &s);
+        guint32 nw = s.kstart[rw->nkeys];
+        s.kseg = g_new0(guint32, rw->nkeys + 1);
+        s.seg = g_new(guint32, nw + 1);
+        guint32 nseg = 0;
+        for (guint32 k = 0; k < rw->nkeys; k++) {
+            s.kseg[k] = nseg;
+            for (guint32 i = s.kstart[k]; i < s.kstart[k + 1]; i++)
+                if (i == s.kstart[k] || s.chain[s.kw[i]] != s.chain[s.kw[i - 1]])
+                    s.seg[nseg++] = i;
+        }
+        s.kseg[rw->nkeys] = nseg;
+        s.seg[nseg] = nw;
     }
     s.log = g_array_new(FALSE, FALSE, sizeof(guint32));
     stack = g_array_new(FALSE, FALSE, sizeof(Choice));
@@ -599,6 +659,8 @@ done:
     g_free(s.chain);
     g_free(s.pos);
     g_free(s.kstart);
+    g_free(s.kseg);
+    g_free(s.seg);
     g_free(s.kw);
     g_free(s.order);
     g_free(s.prio);
