@@ -48,8 +48,11 @@
  *     every choice, so the search misses none; on any path each choice
  *     settles its pair for good, so it ends.  When every side of every
  *     choice ends in a cycle the history is not SC.  Only the deadline
- *     (--timeout) or the memory bound stops it without a verdict.  The
- *     edges a choice adds are logged, so undoing it clears exactly those.
+ *     (--timeout) or the memory bound stops it without a verdict.  (The
+ *     problem stays NP-complete with reads-from known, Gibbons and Korach
+ *     1997: the search is exponential in the worst case, and the deadline
+ *     is what bounds it.)  The edges a choice adds are logged, so undoing
+ *     it clears exactly those.
  *     Speed: one replay opens a choice for every read it got wrong (one
  *     closure per round, not per read; a choice an earlier one of the
  *     round settled is skipped).  When a round ends in a cycle, a binary
@@ -65,7 +68,12 @@
  *     bit matrix would take n x n bits: a history of 100,000 operations
  *     of 8 processes needs 3 MiB, not 1.2 GiB.  The derived edges are the
  *     undo log itself (their successor lists are rebuilt at each closure),
- *     with a hash set to tell a new edge from a known one.
+ *     with a hash set to tell a new edge from a known one.  Saturation
+ *     uses the same chains: the writes of key x by one process that r's
+ *     write reaches are a suffix of them, and those that reach r a prefix,
+ *     so a binary search finds the one edge of each kind needed per
+ *     process.  The cost: a process replaced after every info operation
+ *     adds a chain, and n x processes past the bound gives unknown.
  */
 #include "sim/check/rw.h"
 #include "sim/check/weak.h"
