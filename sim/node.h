@@ -87,6 +87,13 @@ typedef struct FlProtocol {
      * returns the new length, or 0 to send it unchanged. */
     size_t (*lie)(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
     FlClientMode client_mode;
+    /* The counters this protocol may create (fl_metric_add, fl_metric),
+     * NULL-terminated; `*` matches any text, for names built at run time
+     * ("txn.abort_*").  With a list, a scenario that bounds a counter not
+     * on it is refused at load (exit 2), and a listed counter the run never
+     * created reads as 0.  NULL: not declared; then a bound on a counter the
+     * run never created is an unmet expectation, never a silent pass. */
+    const char *const *counters;
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

@@ -104,6 +104,19 @@ static void unmet(FlRunResult *res, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A bound on a counter this run never created, for a protocol that does
+ * not declare its counters: names the counters the run did create. */
+static void unmet_counter(FlRunResult *res, const char *name, json_t *counters)
+{
+    g_autoptr(GString) have = g_string_new(NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach(counters, k, v)
+        g_string_append_printf(have, "%s%s", have->len ? ", " : "", k);
+    unmet(res, "counters: %s was never created by this run (the counters it created: %s)",
+          name, have->len ? have->str : "none");
+}
+
 /* The failure detectors' expectations, against metrics.json "detectors". */
 static void weigh_detectors(const FlExpect *e, json_t *fd, FlRunResult *res)
 {
@@ -205,6 +218,12 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
     for (guint i = 0; e->counters && i < e->counters->len; i++) {
         const FlExpectCounter *c = &g_array_index(e->counters, FlExpectCounter, i);
         json_t *v = json_object_get(counters, c->name);
+        if (!v && !sc->protocol->counters) {
+            /* Not declared (FlProtocol.counters), never created: reading 0
+             * would pass a misspelt name silently. */
+            unmet_counter(res, c->name, counters);
+            continue;
+        }
         double x = v ? json_number_value(v) : 0;
         if (c->has_min && x < c->min)
             unmet(res, "counters: expected %s at least %.6g, got %.6g", c->name, c->min, x);

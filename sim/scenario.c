@@ -626,7 +626,66 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 
 /* expect.counters: {"name": {"min": x, "max": y}, ...}, bounds on the
  * protocol counters of metrics.json. */
-static bool load_expect_counters(FlJv *jv, FlExpect *e, json_t *in, json_t *out)
+/* Edit distance, to list the declared counters closest to a misspelt
+ * name first. */
+static guint edit_distance(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    g_autofree guint *row = g_new(guint, lb + 1);
+    for (gsize j = 0; j <= lb; j++)
+        row[j] = (guint)j;
+    for (gsize i = 1; i <= la; i++) {
+        guint diag = row[0];
+        row[0] = (guint)i;
+        for (gsize j = 1; j <= lb; j++) {
+            guint up = row[j];
+            guint best = MIN(row[j] + 1, row[j - 1] + 1);
+            row[j] = MIN(best, diag + (a[i - 1] != b[j - 1]));
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+typedef struct {
+    const char *name;
+    guint dist;
+    guint index;
+} CounterHint;
+
+static int cmp_hint(const void *x, const void *y)
+{
+    const CounterHint *a = x, *b = y;
+    if (a->dist != b->dist)
+        return a->dist < b->dist ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* A bound on a counter the protocol does not declare (FlProtocol.counters)
+ * would read as 0 and pass whatever happens: refuse it, naming the
+ * declared counters, closest first. */
+static bool check_counter_declared(FlJv *jv, const FlProtocol *p, const char *name,
+                                   const char *path)
+{
+    if (!p || !p->counters)
+        return true;
+    guint n = 0;
+    for (const char *const *c = p->counters; *c; c++, n++)
+        if (g_pattern_match_simple(*c, name))
+            return true;
+    g_autofree CounterHint *h = g_new(CounterHint, MAX(n, 1));
+    for (guint i = 0; i < n; i++)
+        h[i] = (CounterHint){ p->counters[i], edit_distance(name, p->counters[i]), i };
+    qsort(h, n, sizeof *h, cmp_hint);
+    g_autoptr(GString) names = g_string_new(NULL);
+    for (guint i = 0; i < n; i++)
+        g_string_append_printf(names, "%s%s", i ? ", " : "", h[i].name);
+    return fl_jv_errorf(jv, path, NULL, "protocol %s has no counter \"%s\" (its counters, "
+                        "closest first: %s)", p->name, name, names->str);
+}
+
+static bool load_expect_counters(FlJv *jv, const FlScenario *sc, FlExpect *e, json_t *in,
+                                 json_t *out)
 {
     static const char *const bkeys[] = { "min", "max", NULL };
     if (!json_is_object(in))
@@ -639,6 +698,8 @@ static bool load_expect_counters(FlJv *jv, FlExpect *e, json_t *in, json_t *out)
     json_t *b;
     json_object_foreach(in, name, b) {
         g_autofree char *path = g_strdup_printf("/expect/counters/%s", name);
+        if (!check_counter_declared(jv, sc->protocol, name, path))
+            return false;
         json_t *bo = json_object();
         json_object_set_new(co, name, bo);
         FlExpectCounter c = { 0 };
@@ -742,7 +803,7 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     }
     json_t *counters = json_object_get(in, "counters");
     if (ok && counters)
-        ok = load_expect_counters(jv, e, counters, out);
+        ok = load_expect_counters(jv, sc, e, counters, out);
     json_t *th = json_object_get(in, "trace_hash");
     if (ok && th) {
         const char *s = json_string_value(th);
@@ -765,8 +826,6 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && json_object_get(in, "max_missed_detections"))
         ok = fl_jv_int(jv, in, "/expect", "max_missed_detections", out, true, 0, 0, INT64_MAX,
                        &e->max_missed_detections);
-    if (ok && json_object_get(in, "counters"))
-        ok = load_expect_counters(jv, e, json_object_get(in, "counters"), out);
     return ok;
 }
 

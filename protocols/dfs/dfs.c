@@ -235,6 +235,13 @@ static void dfs_on_request(FlNode *n, void *state, const FlRequest *req)
     dfs_gw_request(n, d, req);
 }
 
+/* The counters the master, chunkservers and gateway create
+ * (FlProtocol.counters). */
+static const char *const dfs_counters[] = {
+    "dfs_corrupt_found", "dfs_push_failures", "dfs_checks", "dfs_repairs", "dfs_regrants",
+    "dfs_given_up", "dfs_repaired_in_place", "dfs_rereplicated", NULL,
+};
+
 const FlProtocol fl_proto_dfs = {
     .name = "dfs",
     .summary = "distributed file system: master with a backup, chunk servers with checksums, chain writes, re-replication",
@@ -246,4 +253,5 @@ const FlProtocol fl_proto_dfs = {
     .on_message = dfs_on_message,
     .on_timer = dfs_on_timer,
     .on_request = dfs_on_request,
+    .counters = dfs_counters,
 };

@@ -203,6 +203,12 @@ static void mr_on_request(FlNode *n, void *state, const FlRequest *req)
     mr_coordinator_request(n, mr, req);
 }
 
+/* The counters the coordinator creates (FlProtocol.counters). */
+static const char *const mr_counters[] = {
+    "mr_jobs", "mr_job_time_ms", "mr_attempts", "mr_reexecuted", "mr_backups",
+    "mr_backup_wins", NULL,
+};
+
 const FlProtocol fl_proto_mapreduce = {
     .name = "mapreduce",
     .summary = "MapReduce: coordinator and workers, re-execution on worker loss, backup tasks (word count, inverted index)",
@@ -214,4 +220,5 @@ const FlProtocol fl_proto_mapreduce = {
     .on_message = mr_on_message,
     .on_timer = mr_on_timer,
     .on_request = mr_on_request,
+    .counters = mr_counters,
 };

@@ -1613,6 +1613,16 @@ static void shard_on_request(FlNode *n, void *state, const FlRequest *req)
     fl_reply_redirect(n, req, 0);
 }
 
+/* The counters this protocol creates (FlProtocol.counters). */
+static const char *const shard_counters[] = {
+    "shard.held_requests", "shard.join_messages", "shard.join_queries",
+    "shard.narrow_queries", "shard.join_ms", "shard.narrow_ms", "shard.wrong_group",
+    "shard.moves", "shard.keys_moved", "shard.move_ms", "shard.joins", "shard.leaves",
+    "shard.membership_changes", "shard.moved_fraction_sum", "shard.bystander_moves",
+    "shard.moved_fraction_last", "shard.moved_fraction_max", "shard.load_spread_last",
+    "shard.load_spread_max", "shard.range_moves", NULL,
+};
+
 const FlProtocol fl_proto_shard_kv = {
     .name = "shard-kv",
     .summary = "sharded kv: a router over primary-backup groups; range, hash, consistent or vertical placement; live moves on joins, leaves and rebalancing",
@@ -1624,4 +1634,5 @@ const FlProtocol fl_proto_shard_kv = {
     .on_message = shard_on_message,
     .on_timer = shard_on_timer,
     .on_request = shard_on_request,
+    .counters = shard_counters,
 };

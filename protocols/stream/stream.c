@@ -246,6 +246,11 @@ static void st_on_request(FlNode *n, void *state, const FlRequest *req)
     st_source_request(n, s, req);
 }
 
+/* The counters the sink and sources create (FlProtocol.counters). */
+static const char *const stream_counters[] = {
+    "stream_results", "stream_latency_ms", "stream_recoveries", "stream_checkpoints", NULL,
+};
+
 const FlProtocol fl_proto_stream = {
     .name = "stream",
     .summary = "stream processing: event-time windows, watermarks, barrier checkpoints, at-least-once or exactly-once sink",
@@ -257,4 +262,5 @@ const FlProtocol fl_proto_stream = {
     .on_message = st_on_message,
     .on_timer = st_on_timer,
     .on_request = st_on_request,
+    .counters = stream_counters,
 };

@@ -312,6 +312,14 @@ static void threepc_on_request(FlNode *n, void *state, const FlRequest *req)
     txn_on_request(n, &((ThreePC *)state)->t, req);
 }
 
+/* The counters txn.c and the termination protocol create
+ * (FlProtocol.counters); the wildcards cover names built from a reason. */
+static const char *const threepc_counters[] = {
+    "txn.commit", "txn.abort", "txn.abort_*", "txn.vote_no_*", "txn.decided_by_*",
+    "txn.blocked", "txn.blocked_ms", "txn.conflicting_decisions", "txn.unilateral_abort",
+    "txn.audit_in_doubt", "txn.commit_without_all_acks", "txn.terminations", NULL,
+};
+
 const FlProtocol fl_proto_threepc = {
     .name = "3pc",
     .summary = "three-phase commit of transfers with Skeen's termination protocol: operational sites never block under sync timing and crashes (after a total failure they wait), unsafe under partitions and pauses",
@@ -323,4 +331,5 @@ const FlProtocol fl_proto_threepc = {
     .on_message = threepc_on_message,
     .on_timer = threepc_on_timer,
     .on_request = threepc_on_request,
+    .counters = threepc_counters,
 };

@@ -157,6 +157,14 @@ static void twopc_on_request(FlNode *n, void *state, const FlRequest *req)
     txn_on_request(n, &((TwoPC *)state)->t, req);
 }
 
+/* The counters txn.c creates (FlProtocol.counters); the wildcards cover
+ * names built from a reason ("txn.abort_timeout", "txn.decided_by_peer"). */
+static const char *const twopc_counters[] = {
+    "txn.commit", "txn.abort", "txn.abort_*", "txn.vote_no_*", "txn.decided_by_*",
+    "txn.blocked", "txn.blocked_ms", "txn.conflicting_decisions", "txn.unilateral_abort",
+    "txn.audit_in_doubt", "txn.commit_without_all_acks", NULL,
+};
+
 const FlProtocol fl_proto_twopc = {
     .name = "2pc",
     .summary = "two-phase commit of transfers: logged votes and decisions; blocks when the coordinator dies (cooperative termination optional)",
@@ -168,4 +176,5 @@ const FlProtocol fl_proto_twopc = {
     .on_message = twopc_on_message,
     .on_timer = twopc_on_timer,
     .on_request = twopc_on_request,
+    .counters = twopc_counters,
 };

@@ -24,43 +24,117 @@
  *     when r read the initial value.  A cycle among forced edges proves the
  *     history is not SC, and the cycle is the explanation.
  *  2. Witness.  Otherwise a topological order, preferring operations that
- *     completed earlier, is replayed on the registers.  If a read sees the
- *     wrong value, the intruding write is put after the read (or before the
- *     read's write, when it must precede the read), the graph is saturated
- *     again, and the replay retried.  A replay that succeeds proves SC.  A
- *     cycle that only appears after such guesses proves nothing: the
- *     verdict is then unknown.  (This is a sound, incomplete procedure; on
- *     the histories of the table it decides.)
+ *     completed earlier, is replayed on the registers.  A replay that
+ *     succeeds proves SC.  If a read r of x sees the wrong value, the
+ *     replay placed another write w' of x between r's write w and r, and
+ *     w', w, r are pairwise unordered by the forced edges (else note 1
+ *     would have ordered them).  Every SC order puts w' outside [w, r]:
+ *     either r before w', or w' before w.  Note 5 tries both.
  *  3. Ops: ok operations and the info writes some read returned (an info
  *     write nobody read can go last in any order: it is dropped).  Final
  *     reads are left out, as every model but convergence leaves them out:
  *     they read one replica's copy, outside the protocol.  kv appends
  *     are not registers: a history with appends gets no verdict.
- *  4. Fallback.  When the witness search gives up (or the history has
- *     appends), the linearizability check runs: a linearizable history is
- *     sequentially consistent, and linearizability composes key by key, so
- *     a valid answer there settles it.  Only histories that are neither
- *     shown SC nor linearizable stay undecided.
+ *  4. Fallback.  When the search runs out of time or memory (or the
+ *     history has appends, or repeated written values, which leave
+ *     reads-from unknown), the linearizability check runs: a linearizable
+ *     history is sequentially consistent, and linearizability composes
+ *     key by key, so a valid answer there settles it.
+ *  5. Complete search.  A depth-first search over the two sides of note
+ *     2's choice: take "r before w'" first (a read concurrent with a later
+ *     write, the common case), saturate again (note 1: the same pruning),
+ *     replay; on a cycle, undo back to the latest choice whose other side
+ *     is untried and take "w' before w".  Every SC order obeys one side of
+ *     every choice, so the search misses none; on any path each choice
+ *     settles its pair for good, so it ends.  When every side of every
+ *     choice ends in a cycle the history is not SC.  Only the deadline
+ *     (--timeout) or the memory bound stops it without a verdict.  (The
+ *     problem stays NP-complete with reads-from known, Gibbons and Korach
+ *     1997: the search is exponential in the worst case, and the deadline
+ *     is what bounds it.)  The edges a choice adds are logged, so undoing
+ *     it clears exactly those.
+ *     Speed: one replay opens a choice for every read it got wrong (one
+ *     closure per round, not per read; a choice an earlier one of the
+ *     round settled is skipped).  When a round ends in a cycle, a binary
+ *     search finds its shortest cyclic prefix and drops the choices after
+ *     it, as if never made: the search is then where choosing one at a
+ *     time would have been, without retrying each dropped choice's other
+ *     side.  (Before, the procedure guessed one side only and answered
+ *     unknown on a cycle.)
+ *  6. Reachability.  Each process's operations form a chain in session
+ *     order, so "u reaches v" is one number per process: the latest
+ *     operation of u's process that reaches v (a vector clock, computed
+ *     in the topological order).  That is n x processes entries where a
+ *     bit matrix would take n x n bits: a history of 100,000 operations
+ *     of 8 processes needs 3 MiB, not 1.2 GiB.  The derived edges are the
+ *     undo log itself (their successor lists are rebuilt at each closure),
+ *     with a hash set to tell a new edge from a known one.  Saturation
+ *     uses the same chains: the writes of key x by one process that r's
+ *     write reaches are a suffix of them, and those that reach r a prefix,
+ *     so a binary search finds the one edge of each kind needed per
+ *     process.  The cost: a process replaced after every info operation
+ *     adds a chain, and n x processes past the bound gives unknown.
  */
 #include "sim/check/rw.h"
 #include "sim/check/weak.h"
 
 #include <string.h>
 
-#define MAX_GUESSES 4096
+/* Edges are kept as (u << 32 | v) in a pointer-sized key. */
+G_STATIC_ASSERT(sizeof(gsize) >= 8);
 
 typedef struct {
     const RwHistory *rw;
     guint32 n;              /* graph nodes */
     guint32 *op;            /* node -> rw op */
     gint32 *node;           /* rw op -> node, or -1 */
-    RwBits extra;           /* derived edges: row u holds successors */
-    RwBits pred;            /* reachability: row v holds predecessors */
-    guint64 *wk;            /* writes of each key (node bits) */
+    GHashTable *eset;       /* derived edges (u << 32 | v), for membership only */
+    guint32 *pprev;         /* previous node of the same process, or G_MAXUINT32 */
+    guint32 *chain, *pos;   /* each node's process (dense) and place in it */
+    guint32 nchains;
+    guint32 *vc;            /* reachability (note 6): n rows of nchains entries */
+    guint32 *kstart, *kw;   /* the writes of key k: kw[kstart[k] .. kstart[k + 1]],
+                             * by process, then session order */
+    guint32 *kseg;          /* key k's runs of one process: seg[kseg[k] .. kseg[k + 1]] */
+    guint32 *seg;           /* start of each run in kw; seg[last + 1] ends it */
     guint32 *order;         /* topological order */
     guint32 done;           /* nodes in it (n when acyclic) */
     gint64 *prio;           /* preference: completion position */
+    GArray *log;            /* guint32 pairs (u, v): edges set in extra, in order */
 } Sc;
+
+/* Sets edge u -> v in extra, logging it so a backtrack can clear it
+ * (note 5).  Returns 1 if it was new. */
+static gpointer edge_key(guint32 u, guint32 v)
+{
+    return GSIZE_TO_POINTER(((gsize)u << 32) | v);
+}
+
+static guint64 add_edge(Sc *s, guint32 u, guint32 v)
+{
+    if (!g_hash_table_add(s->eset, edge_key(u, v))) return 0;
+    guint32 e[2] = { u, v };
+    g_array_append_vals(s->log, e, 2);
+    return 1;
+}
+
+/* Clears the edges logged after position @mark. */
+static void undo_to(Sc *s, guint mark)
+{
+    while (s->log->len > mark) {
+        guint32 v = g_array_index(s->log, guint32, s->log->len - 1);
+        guint32 u = g_array_index(s->log, guint32, s->log->len - 2);
+        g_hash_table_remove(s->eset, edge_key(u, v));
+        g_array_set_size(s->log, s->log->len - 2);
+    }
+}
+
+/* One open choice of note 5: read r, its write w, the intruder w2. */
+typedef struct {
+    guint mark;             /* log length before the choice */
+    guint32 r, w, w2;
+    gboolean second;        /* the other side taken */
+} Choice;
 
 static const RwOp *nop(const Sc *s, guint32 v)
 {
@@ -77,8 +151,7 @@ static gint32 rf_node(const Sc *s, guint32 v)
 static guint32 base_preds(const Sc *s, guint32 v, guint32 out[2])
 {
     guint32 k = 0;
-    const RwOp *o = nop(s, v);
-    if (o->po_prev >= 0 && s->node[o->po_prev] >= 0) out[k++] = (guint32)s->node[o->po_prev];
+    if (s->pprev[v] != G_MAXUINT32) out[k++] = s->pprev[v];
     gint32 rf = rf_node(s, v);
     if (rf >= 0) out[k++] = (guint32)rf;
     return k;
@@ -114,126 +187,141 @@ static guint32 heap_pop(Heap *h)
     return top;
 }
 
-/* Topological order by preference and reachability.  Returns FALSE on a
- * cycle. */
+/* u reaches v (u != v) in the graph of the last closure (note 6). */
+static gboolean reaches(const Sc *s, guint32 u, guint32 v)
+{
+    return s->vc[(gsize)v * s->nchains + s->chain[u]] > s->pos[u];
+}
+
+/* Topological order by preference, and reachability (note 6).  Returns
+ * FALSE on a cycle. */
 static gboolean closure(Sc *s)
 {
-    guint32 n = s->n, words = s->pred.words;
+    guint32 n = s->n, P = s->nchains;
     g_autofree guint32 *indeg = g_new0(guint32, n);
-    g_autofree guint32 *bsucc_start = g_new0(guint32, n + 1);
+    g_autofree guint32 *succ_start = g_new0(guint32, n + 1);
+    guint32 nlog = s->log->len / 2;
+    const guint32 *logv = (const guint32 *)s->log->data;
     for (guint32 v = 0; v < n; v++) {
         guint32 p[2], k = base_preds(s, v, p);
-        for (guint32 i = 0; i < k; i++) bsucc_start[p[i] + 1]++;
+        for (guint32 i = 0; i < k; i++) succ_start[p[i] + 1]++;
         indeg[v] += k;
     }
-    for (guint32 u = 0; u < n; u++) {
-        const guint64 *row = rw_row(&s->extra, u);
-        for (guint32 q = 0; q < words; q++) {
-            guint64 x = row[q];
-            while (x) {
-                indeg[q * 64 + __builtin_ctzll(x)]++;
-                x &= x - 1;
-            }
-        }
+    for (guint32 e = 0; e < nlog; e++) {
+        succ_start[logv[2 * e] + 1]++;
+        indeg[logv[2 * e + 1]]++;
     }
-    for (guint32 v = 0; v < n; v++) bsucc_start[v + 1] += bsucc_start[v];
-    g_autofree guint32 *bsucc = g_new(guint32, MAX(bsucc_start[n], 1));
-    g_autofree guint32 *fill = g_memdup2(bsucc_start, sizeof(guint32) * (n + 1));
+    for (guint32 v = 0; v < n; v++) succ_start[v + 1] += succ_start[v];
+    g_autofree guint32 *succ = g_new(guint32, MAX(succ_start[n], 1));
+    g_autofree guint32 *fill = g_memdup2(succ_start, sizeof(guint32) * (n + 1));
     for (guint32 v = 0; v < n; v++) {
         guint32 p[2], k = base_preds(s, v, p);
-        for (guint32 i = 0; i < k; i++) bsucc[fill[p[i]]++] = v;
+        for (guint32 i = 0; i < k; i++) succ[fill[p[i]]++] = v;
     }
-    memset(s->pred.bits, 0, (gsize)n * words * 8);
+    for (guint32 e = 0; e < nlog; e++) succ[fill[logv[2 * e]]++] = logv[2 * e + 1];
+    memset(s->vc, 0, (gsize)n * P * sizeof(guint32));
     g_autofree guint32 *heap = g_new(guint32, MAX(n, 1));
     Heap H = { .a = heap, .prio = s->prio };
     for (guint32 v = 0; v < n; v++)
         if (!indeg[v]) heap_push(&H, v);
     guint32 done = 0;
-#define RELAX(u, v)                                                   \
-    do {                                                              \
-        guint64 *rv = rw_row(&s->pred, v), *ru = rw_row(&s->pred, u); \
-        for (guint32 q_ = 0; q_ < words; q_++) rv[q_] |= ru[q_];      \
-        rw_set(rv, u);                                                \
-        if (--indeg[v] == 0) heap_push(&H, v);                        \
-    } while (0)
     while (H.n) {
         guint32 u = heap_pop(&H);
         s->order[done++] = u;
-        for (guint32 k = bsucc_start[u]; k < bsucc_start[u + 1]; k++) RELAX(u, bsucc[k]);
-        const guint64 *row = rw_row(&s->extra, u);
-        for (guint32 q = 0; q < words; q++) {
-            guint64 x = row[q];
-            while (x) {
-                guint32 v = q * 64 + (guint32)__builtin_ctzll(x);
-                x &= x - 1;
-                RELAX(u, v);
-            }
+        guint32 *ru = s->vc + (gsize)u * P;
+        ru[s->chain[u]] = s->pos[u] + 1;   /* u reaches itself */
+        for (guint32 k = succ_start[u]; k < succ_start[u + 1]; k++) {
+            guint32 v = succ[k];
+            guint32 *rv = s->vc + (gsize)v * P;
+            for (guint32 q = 0; q < P; q++) rv[q] = MAX(rv[q], ru[q]);
+            if (--indeg[v] == 0) heap_push(&H, v);
         }
     }
-#undef RELAX
     s->done = done;
     return done == n;
 }
 
-/* Adds the forced edges (note 1); returns how many were new. */
+/* First index i in [a, b) of kw whose write w reaches (b if none): along
+ * one process's writes, the ones w reaches are a suffix. */
+static guint32 first_reached(const Sc *s, guint32 w, guint32 a, guint32 b)
+{
+    while (a < b) {
+        guint32 mid = a + (b - a) / 2;
+        if (reaches(s, w, s->kw[mid])) b = mid;
+        else a = mid + 1;
+    }
+    return a;
+}
+
+/* First index i in [a, b) of kw (writes of process p) that does not reach
+ * r (b if all do): the ones that reach r are a prefix. */
+static guint32 first_not_reaching(const Sc *s, guint32 r, guint32 p, guint32 a, guint32 b)
+{
+    guint32 lim = s->vc[(gsize)r * s->nchains + p];   /* positions below it reach r */
+    while (a < b) {
+        guint32 mid = a + (b - a) / 2;
+        if (s->pos[s->kw[mid]] >= lim) b = mid;
+        else a = mid + 1;
+    }
+    return a;
+}
+
+/* Adds the forced edges (note 1); returns how many were new.  Per read and
+ * per process writing its key, one edge of each kind suffices (note 6):
+ * to the first write its write reaches, from the last write that reaches
+ * it; session order implies the rest. */
 static guint64 saturate_once(Sc *s)
 {
     guint64 added = 0;
-    guint32 words = s->pred.words;
     for (guint32 r = 0; r < s->n; r++) {
         const RwOp *o = nop(s, r);
         if (!rw_reads(o)) continue;
         gint32 w = rf_node(s, r);
-        const guint64 *wx = s->wk + (gsize)o->key * words;
-        for (guint32 q = 0; q < words; q++) {
-            guint64 x = wx[q];
-            while (x) {
-                guint32 w2 = q * 64 + (guint32)__builtin_ctzll(x);
-                x &= x - 1;
-                if ((gint32)w2 == w || w2 == r) continue;
-                if (w == RW_INIT || (w >= 0 && rw_test(rw_row(&s->pred, w2), (guint32)w))) {
-                    if (!rw_test(rw_row(&s->extra, r), w2)) {
-                        rw_set(rw_row(&s->extra, r), w2);   /* r before w2 */
-                        added++;
-                    }
-                } else if (w >= 0 && rw_test(rw_row(&s->pred, r), w2)) {
-                    if (!rw_test(rw_row(&s->extra, w2), (guint32)w)) {
-                        rw_set(rw_row(&s->extra, w2), (guint32)w);   /* w2 before w */
-                        added++;
-                    }
-                }
-            }
+        for (guint32 g = s->kseg[o->key]; g < s->kseg[o->key + 1]; g++) {
+            guint32 a = s->seg[g], b = s->seg[g + 1], p = s->chain[s->kw[a]];
+            /* r before every write its write reaches (every write, when r
+             * read the initial value); after r itself, session order
+             * says so. */
+            guint32 i = w == RW_INIT ? a : first_reached(s, (guint32)w, a, b);
+            if (i < b && (gint32)s->kw[i] == w) i++;
+            if (i < b && s->kw[i] != r && !reaches(s, r, s->kw[i]))
+                added += add_edge(s, r, s->kw[i]);
+            if (w < 0) continue;
+            /* Every write that reaches r before r's write; up to w itself,
+             * session order says so. */
+            guint32 j = first_not_reaching(s, r, p, a, b);
+            if (j > a && s->kw[j - 1] == r) j--;
+            if (j > a && (gint32)s->kw[j - 1] != w && !reaches(s, s->kw[j - 1], (guint32)w))
+                added += add_edge(s, s->kw[j - 1], (guint32)w);
         }
     }
     return added;
 }
 
-/* Replays the order; returns -1 if every read saw its value, else the
- * read that did not, with *@intruder the write it saw instead (-1: the
- * initial value). */
-static gint64 replay(const Sc *s, gint64 *intruder)
+/* Replays the order; appends to @conflicts (guint32 triples r, w, w2)
+ * every read r that did not see its write w, with w2 the write it saw
+ * instead, and returns how many. */
+static guint replay(const Sc *s, GArray *conflicts)
 {
     g_autofree gint32 *cur = g_new(gint32, s->rw->nkeys);   /* node of the last write */
     for (guint32 k = 0; k < s->rw->nkeys; k++) cur[k] = RW_INIT;
+    guint found = 0;
     for (guint32 i = 0; i < s->n; i++) {
         guint32 v = s->order[i];
         const RwOp *o = nop(s, v);
-        if (rw_reads(o) && rf_node(s, v) != cur[o->key]) {
-            *intruder = cur[o->key];
-            return v;
+        gint32 w = rw_reads(o) ? rf_node(s, v) : RW_NONE;
+        if (rw_reads(o) && w != cur[o->key]) {
+            /* Note 2: r's write came before r (a base edge), and after
+             * saturation a read of the initial value precedes every write
+             * of its key, so both are real writes. */
+            g_assert(w >= 0 && cur[o->key] >= 0);
+            guint32 t[3] = { v, (guint32)w, (guint32)cur[o->key] };
+            g_array_append_vals(conflicts, t, 3);
+            found++;
         }
         if (rw_writes(o)) cur[o->key] = (gint32)v;
     }
-    return -1;
-}
-
-static gboolean has_edge(const Sc *s, guint32 u, guint32 v)
-{
-    if (rw_test(rw_row(&s->extra, u), v)) return TRUE;
-    guint32 p[2], k = base_preds(s, v, p);
-    for (guint32 i = 0; i < k; i++)
-        if (p[i] == u) return TRUE;
-    return FALSE;
+    return found;
 }
 
 static void explain_cycle(Sc *s, GString *report, json_t *json)
@@ -247,14 +335,27 @@ static void explain_cycle(Sc *s, GString *report, json_t *json)
     for (guint32 v = 0; v < s->n; v++) seen[v] = -1;
     g_autoptr(GArray) path = g_array_new(FALSE, FALSE, sizeof(guint32));
     g_autoptr(GArray) cyc = g_array_new(FALSE, FALSE, sizeof(guint32));
+    guint32 nlog = s->log->len / 2;
+    const guint32 *logv = (const guint32 *)s->log->data;
+    g_autofree guint32 *in_start = g_new0(guint32, s->n + 1);
+    for (guint32 e = 0; e < nlog; e++) in_start[logv[2 * e + 1] + 1]++;
+    for (guint32 x = 0; x < s->n; x++) in_start[x + 1] += in_start[x];
+    g_autofree guint32 *in = g_new(guint32, MAX(nlog, 1));
+    g_autofree guint32 *fill = g_memdup2(in_start, sizeof(guint32) * (s->n + 1));
+    for (guint32 e = 0; e < nlog; e++) in[fill[logv[2 * e + 1]]++] = logv[2 * e];
     guint32 v = 0;
     while (v < s->n && !left[v]) v++;
     while (v < s->n && seen[v] < 0) {
         seen[v] = (gint32)path->len;
         g_array_append_val(path, v);
+        /* The smallest unordered predecessor, as before; the derived
+         * edges into v come from the reverse lists. */
         gint64 next = -1;
-        for (guint32 u = 0; u < s->n && next < 0; u++)
-            if (left[u] && has_edge(s, u, v)) next = u;
+        guint32 p[2], k = base_preds(s, v, p);
+        for (guint32 i = 0; i < k; i++)
+            if (left[p[i]] && (next < 0 || p[i] < next)) next = p[i];
+        for (guint32 i = in_start[v]; i < in_start[v + 1]; i++)
+            if (left[in[i]] && (next < 0 || in[i] < next)) next = in[i];
         if (next < 0) break;
         v = (guint32)next;
     }
@@ -277,13 +378,88 @@ static void explain_cycle(Sc *s, GString *report, json_t *json)
     }
 }
 
+/* Orders writes by process, then by place in it (unique: no ties). */
+static gint by_chain(gconstpointer x, gconstpointer y, gpointer data)
+{
+    const Sc *s = data;
+    guint32 a = *(const guint32 *)x, b = *(const guint32 *)y;
+    if (s->chain[a] != s->chain[b]) return s->chain[a] < s->chain[b] ? -1 : 1;
+    return s->pos[a] < s->pos[b] ? -1 : s->pos[a] > s->pos[b];
+}
+
+/* Closes and saturates until nothing changes (note 1).  Returns FALSE on
+ * a cycle; sets *@timed_out when the deadline passed. */
+static gboolean settle(Sc *s, gint64 deadline_us, gboolean *timed_out)
+{
+    *timed_out = FALSE;
+    for (;;) {
+        gboolean acyclic = closure(s);
+        if (deadline_us > 0 && g_get_monotonic_time() > deadline_us) {
+            *timed_out = TRUE;
+            return FALSE;
+        }
+        if (!acyclic || saturate_once(s) == 0) return acyclic;
+    }
+}
+
+/* Adds the edge of choice @c's first side ("r before w2", or "w2 before
+ * w" when @writes_first); returns 1 if it was new. */
+static guint64 first_side(Sc *s, const Choice *c, gboolean writes_first)
+{
+    return writes_first ? add_edge(s, c->w2, c->w) : add_edge(s, c->r, c->w2);
+}
+
+/* Undoes everything from choice @base of @stack on, then makes the first
+ * @k choices of the round again (note 5), with their marks. */
+static void apply_prefix(Sc *s, GArray *stack, guint base, guint k, gboolean writes_first)
+{
+    undo_to(s, g_array_index(stack, Choice, base).mark);
+    for (guint i = 0; i < k; i++) {
+        Choice *c = &g_array_index(stack, Choice, base + i);
+        c->mark = s->log->len;
+        first_side(s, c, writes_first);
+    }
+}
+
+/* The search of note 5 tried every order: it names the first choice,
+ * which no SC order can make. */
+static void explain_choice(Sc *s, const Choice *c, GString *report, json_t *json)
+{
+    if (report) {
+        g_string_append(report, "The history is not sequentially consistent: no order of the "
+                        "writes works.  The search tried every way to order them (session order, "
+                        "reads-from, and for each read the writes that must not come between it "
+                        "and the write it read); each ends in a cycle.  The first choice: the "
+                        "second write below must come before the first or after the read, and "
+                        "neither is possible:\n");
+        rw_show(s->rw, s->op[c->w], report);
+        rw_show(s->rw, s->op[c->w2], report);
+        rw_show(s->rw, s->op[c->r], report);
+    }
+    if (json) {
+        json_t *a = json_array();
+        json_array_append_new(a, rw_json(s->rw, s->op[c->w]));
+        json_array_append_new(a, rw_json(s->rw, s->op[c->w2]));
+        json_array_append_new(a, rw_json(s->rw, s->op[c->r]));
+        json_object_set_new(json, "no_order", a);
+    }
+}
+
 FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString *report,
                                        json_t *json)
+{
+    return fl_check_sequential_search(h, deadline_us, report, json, FALSE);
+}
+
+FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *report,
+                                     json_t *json, gboolean writes_first)
 {
     g_autoptr(GString) why = g_string_new(NULL);
     RwHistory *rw = rw_new(h, FALSE, why);
     FlVerdict v = FL_VERDICT_UNKNOWN;
     Sc s = { .rw = rw };
+    GArray *stack = NULL;   /* Choice: the open choices of note 5 */
+    GArray *conflicts = g_array_new(FALSE, FALSE, sizeof(guint32));
     g_autofree guint8 *read_from = NULL;
     guint32 total = 0;
     if (!rw) goto out;
@@ -295,6 +471,16 @@ FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString
                                 "register histories and kv histories of get and put");
                 goto out;
             }
+    }
+    if (rw->duplicates) {
+        /* Reads-from is known only when written values are unique (rw.h
+         * attributes a repeated value to its first write): an invalid
+         * answer could be wrong, so only the fallback of note 4 may
+         * decide. */
+        g_string_printf(why, "%u writes repeat a value written before to the same key, so "
+                        "which write a read returned is not known; this check needs unique "
+                        "written values", rw->duplicates);
+        goto out;
     }
     /* Nodes (note 3). */
     total = rw->ops->len;
@@ -325,64 +511,133 @@ FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString
         s.node[i] = (gint32)s.n;
         s.op[s.n++] = i;
     }
-    if (!rw_bits_init(&s.extra, s.n, RW_MAX_BITS_BYTES / 2) ||
-        !rw_bits_init(&s.pred, s.n, RW_MAX_BITS_BYTES / 2)) {
-        g_string_printf(why, "%u operations are more than this checker's bound", s.n);
+    /* Note 6: a row of one entry per process for each operation. */
+    s.nchains = MAX(rw->nprocs, 1);
+    if ((guint64)s.n * s.nchains * sizeof(guint32) > RW_MAX_BITS_BYTES) {
+        g_string_printf(why, "%u operations of %u processes are more than this checker's bound",
+                        s.n, s.nchains);
         goto out;
     }
-    guint32 words = s.pred.words;
-    s.wk = g_new0(guint64, (gsize)rw->nkeys * words);
+    s.vc = g_new(guint32, MAX((gsize)s.n * s.nchains, 1));
+    s.pprev = g_new(guint32, MAX(s.n, 1));
+    s.chain = g_new(guint32, MAX(s.n, 1));
+    s.pos = g_new(guint32, MAX(s.n, 1));
+    s.kstart = g_new0(guint32, rw->nkeys + 1);
     s.order = g_new(guint32, MAX(s.n, 1));
     s.prio = g_new(gint64, MAX(s.n, 1));
-    for (guint32 u = 0; u < s.n; u++) {
-        const RwOp *o = nop(&s, u);
-        const FlOp *op = &g_array_index(h->ops, FlOp, o->op);
-        s.prio[u] = op->ret == FL_POS_INF ? op->inv : op->ret;
-        if (rw_writes(o)) rw_set(s.wk + (gsize)o->key * words, u);
+    s.eset = g_hash_table_new(g_direct_hash, g_direct_equal);
+    {
+        g_autofree guint32 *plen = g_new0(guint32, s.nchains);
+        g_autofree guint32 *plast = g_new(guint32, s.nchains);
+        for (guint32 u = 0; u < s.n; u++) {
+            const RwOp *o = nop(&s, u);
+            const FlOp *op = &g_array_index(h->ops, FlOp, o->op);
+            s.prio[u] = op->ret == FL_POS_INF ? op->inv : op->ret;
+            /* Session order between the operations kept (note 3 drops only
+             * info writes, which end their process). */
+            s.chain[u] = o->proc;
+            s.pos[u] = plen[o->proc]++;
+            s.pprev[u] = s.pos[u] ? plast[o->proc] : G_MAXUINT32;
+            plast[o->proc] = u;
+            if (rw_writes(o)) s.kstart[o->key + 1]++;
+        }
+        for (guint32 k = 0; k < rw->nkeys; k++) s.kstart[k + 1] += s.kstart[k];
+        s.kw = g_new(guint32, MAX(s.kstart[rw->nkeys], 1));
+        g_autofree guint32 *kfill = g_memdup2(s.kstart, sizeof(guint32) * (rw->nkeys + 1));
+        for (guint32 u = 0; u < s.n; u++)
+            if (rw_writes(nop(&s, u))) s.kw[kfill[nop(&s, u)->key]++] = u;
+        /* Each key's writes by process, then session order (note 6). */
+        for (guint32 k = 0; k < rw->nkeys; k++)
+            g_qsort_with_data(s.kw + s.kstart[k], (gint)(s.kstart[k + 1] - s.kstart[k]),
+                              sizeof(guint32), by_chain, &s);
+        guint32 nw = s.kstart[rw->nkeys];
+        s.kseg = g_new0(guint32, rw->nkeys + 1);
+        s.seg = g_new(guint32, nw + 1);
+        guint32 nseg = 0;
+        for (guint32 k = 0; k < rw->nkeys; k++) {
+            s.kseg[k] = nseg;
+            for (guint32 i = s.kstart[k]; i < s.kstart[k + 1]; i++)
+                if (i == s.kstart[k] || s.chain[s.kw[i]] != s.chain[s.kw[i - 1]])
+                    s.seg[nseg++] = i;
+        }
+        s.kseg[rw->nkeys] = nseg;
+        s.seg[nseg] = nw;
     }
-    gboolean guessed = FALSE;
-    for (guint guesses = 0;; ) {
-        for (;;) {
-            if (!closure(&s)) {
-                if (guessed) {
-                    g_string_assign(why, "no witness order found after guessing (the check is "
-                                    "incomplete)");
-                } else {
-                    explain_cycle(&s, report, json);
-                    v = FL_VERDICT_INVALID;
+    s.log = g_array_new(FALSE, FALSE, sizeof(guint32));
+    stack = g_array_new(FALSE, FALSE, sizeof(Choice));
+    Choice first = { 0 };
+    gboolean branched = FALSE;
+    guint round_base = 0;      /* stack length before the last round's choices */
+    gboolean fresh = FALSE;    /* the last round's choices are untested */
+    for (;;) {
+        gboolean timed_out;
+        gboolean acyclic = settle(&s, deadline_us, &timed_out);
+        if (timed_out) {
+            g_string_assign(why, "no verdict within the time limit");
+            goto out;
+        }
+        if (acyclic) {
+            g_array_set_size(conflicts, 0);
+            if (replay(&s, conflicts) == 0) {
+                v = FL_VERDICT_VALID;
+                break;
+            }
+            /* Note 5: one choice per read the replay got wrong, each
+             * taking its first side. */
+            round_base = stack->len;
+            for (guint i = 0; i < conflicts->len; i += 3) {
+                Choice c = { .mark = s.log->len,
+                             .r = g_array_index(conflicts, guint32, i),
+                             .w = g_array_index(conflicts, guint32, i + 1),
+                             .w2 = g_array_index(conflicts, guint32, i + 2) };
+                if (!first_side(&s, &c, writes_first))
+                    continue;   /* settled by an earlier choice of this round */
+                if (!branched) first = c;
+                branched = TRUE;
+                g_array_append_val(stack, c);
+            }
+            fresh = TRUE;
+            continue;
+        }
+        if (!branched) {
+            /* A cycle among forced edges: the explanation (note 1). */
+            explain_cycle(&s, report, json);
+            v = FL_VERDICT_INVALID;
+            goto out;
+        }
+        if (fresh && stack->len - round_base > 1) {
+            /* Note 5: the shortest prefix of the round that is cyclic; the
+             * choices after it are dropped as if never made. */
+            guint lo = 1, hi = stack->len - round_base;
+            while (lo < hi) {
+                guint mid = lo + (hi - lo) / 2;
+                apply_prefix(&s, stack, round_base, mid, writes_first);
+                gboolean cyclic = !settle(&s, deadline_us, &timed_out);
+                if (timed_out) {
+                    g_string_assign(why, "no verdict within the time limit");
+                    goto out;
                 }
-                goto out;
+                if (cyclic) hi = mid;
+                else lo = mid + 1;
             }
-            if (deadline_us > 0 && g_get_monotonic_time() > deadline_us) {
-                g_string_assign(why, "no verdict within the time limit");
-                goto out;
-            }
-            if (saturate_once(&s) == 0) break;
+            apply_prefix(&s, stack, round_base, lo, writes_first);
+            g_array_set_size(stack, round_base + lo);
         }
-        gint64 intruder;
-        gint64 r = replay(&s, &intruder);
-        if (r < 0) {
-            v = FL_VERDICT_VALID;
-            break;
-        }
-        if (++guesses > MAX_GUESSES) {
-            g_string_assign(why, "no witness order found (the check is incomplete)");
+        fresh = FALSE;
+        /* Note 5: back to the latest choice with an untried side. */
+        while (stack->len && g_array_index(stack, Choice, stack->len - 1).second)
+            g_array_set_size(stack, stack->len - 1);
+        if (!stack->len) {
+            explain_choice(&s, &first, report, json);
+            v = FL_VERDICT_INVALID;
             goto out;
         }
-        /* Note 2: move the intruding write out of the way. */
-        guessed = TRUE;
-        gint32 w = rf_node(&s, (guint32)r);
-        if (intruder >= 0 && !rw_test(rw_row(&s.pred, (guint32)r), (guint32)intruder))
-            rw_set(rw_row(&s.extra, (guint32)r), (guint32)intruder);
-        else if (intruder >= 0 && w >= 0)
-            rw_set(rw_row(&s.extra, (guint32)intruder), (guint32)w);
-        else if (w >= 0)
-            /* The read's write came after the read: it must come before. */
-            rw_set(rw_row(&s.extra, (guint32)w), (guint32)r);
-        else {
-            g_string_assign(why, "no witness order found (the check is incomplete)");
-            goto out;
-        }
+        Choice *c = &g_array_index(stack, Choice, stack->len - 1);
+        undo_to(&s, c->mark);
+        c->second = TRUE;
+        /* The edge may be set already, by an earlier choice of the same
+         * round: then this state already obeys the second side. */
+        first_side(&s, c, !writes_first);
     }
 out:
     if (v == FL_VERDICT_UNKNOWN && (deadline_us <= 0 || g_get_monotonic_time() < deadline_us)) {
@@ -406,13 +661,22 @@ out:
         g_string_append_printf(report, "No verdict: %s.\n", why->str);
     if (json && v == FL_VERDICT_UNKNOWN) json_object_set_new(json, "unsupported", json_string(why->str));
 done:
-    rw_bits_clear(&s.extra);
-    rw_bits_clear(&s.pred);
-    g_free(s.wk);
+    if (s.eset) g_hash_table_unref(s.eset);
+    g_free(s.vc);
+    g_free(s.pprev);
+    g_free(s.chain);
+    g_free(s.pos);
+    g_free(s.kstart);
+    g_free(s.kseg);
+    g_free(s.seg);
+    g_free(s.kw);
     g_free(s.order);
     g_free(s.prio);
     g_free(s.node);
     g_free(s.op);
+    if (s.log) g_array_unref(s.log);
+    if (stack) g_array_unref(stack);
+    g_array_unref(conflicts);
     rw_free(rw);
     return v;
 }

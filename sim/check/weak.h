@@ -67,6 +67,11 @@ gint64 fl_convergence_ns(GArray *obs, gint64 t0);
 
 FlVerdict fl_check_sequential_multikey(FlHistory *h, gint64 deadline_us, GString *report,
                                        json_t *json);
+/* The same search trying the other side of each choice first
+ * (sequential.c note 5): the verdict must not change.  For tests, which
+ * use it to exercise the backtracking. */
+FlVerdict fl_check_sequential_search(FlHistory *h, gint64 deadline_us, GString *report,
+                                     json_t *json, gboolean writes_first);
 
 /* Loads the history @src names and checks the weak model @consistency, with
  * fl_check_file's arguments and result (check.c calls it). */

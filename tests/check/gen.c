@@ -472,3 +472,84 @@ void fl_gen_jsonl_to_edn(const char *jsonl, GString *out)
     }
     g_string_append(out, "]\n");
 }
+
+/* Ops of fl_gen_sc, in the order of the sequential execution. */
+typedef struct {
+    guint32 proc, key;
+    gboolean write;
+    gint64 value;           /* written, or read (-1: null) */
+    gint64 t;               /* invocation time */
+} ScOp;
+
+static int cmp_sc_event(const void *x, const void *y)
+{
+    const gint64 *a = x, *b = y;   /* (time, process, op index) */
+    for (int i = 0; i < 3; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+gboolean fl_gen_sc(guint32 ops, guint32 processes, guint32 keys, guint32 lag_max,
+                   gboolean invalid, guint64 seed, GString *out)
+{
+    Rng rng = { seed * 0x9E3779B97F4A7C15ull + 11 }, *r = &rng;
+    keys = MAX(keys, 1);
+    processes = MAX(processes, 1);
+    ScOp *o = g_new0(ScOp, MAX(ops, 1));
+    gint64 *reg = g_new(gint64, keys);
+    for (guint32 k = 0; k < keys; k++) reg[k] = -1;
+    gint64 *lag = g_new(gint64, processes);
+    for (guint32 p = 0; p < processes; p++) lag[p] = below(r, lag_max + 1);
+    /* The sequential execution: one order that explains every read. */
+    for (guint32 i = 0; i < ops; i++) {
+        o[i].proc = below(r, processes);
+        o[i].key = below(r, keys);
+        o[i].write = uniform(r) < 0.5;
+        if (o[i].write) reg[o[i].key] = o[i].value = i + 1;
+        else o[i].value = reg[o[i].key];
+        /* A process's clock runs behind by its lag: real time disagrees
+         * with the execution order, never with the process's own order. */
+        o[i].t = ((gint64)i + lag[o[i].proc]) * 10;
+    }
+    gboolean changed = !invalid;
+    if (invalid) {
+        /* A read of the initial value after the reader's own write of the
+         * key: no order explains it. */
+        guint32 start = below(r, MAX(ops, 1));
+        for (guint32 d = 0; d < ops && !changed; d++) {
+            guint32 i = (start + d) % ops;
+            if (o[i].write || o[i].value < 0) continue;
+            for (guint32 j = 0; j < i && !changed; j++)
+                if (o[j].write && o[j].proc == o[i].proc && o[j].key == o[i].key) {
+                    o[i].value = -1;
+                    changed = TRUE;
+                }
+        }
+    }
+    gint64 *ev = g_new(gint64, (gsize)MAX(ops, 1) * 3);
+    for (guint32 i = 0; i < ops; i++) {
+        ev[i * 3] = o[i].t;
+        ev[i * 3 + 1] = o[i].proc;
+        ev[i * 3 + 2] = i;
+    }
+    qsort(ev, ops, sizeof(gint64) * 3, cmp_sc_event);
+    for (guint32 e = 0; e < ops; e++) {
+        const ScOp *x = &o[ev[e * 3 + 2]];
+        const char *f = x->write ? "write" : "read";
+        g_string_append_printf(out, "{\"process\":%u,\"type\":\"invoke\",\"f\":\"%s\",\"key\":%u,"
+                               "\"value\":", x->proc, f, x->key);
+        if (x->write) g_string_append_printf(out, "%" G_GINT64_FORMAT, x->value);
+        else g_string_append(out, "null");
+        g_string_append_printf(out, ",\"time\":%" G_GINT64_FORMAT "}\n", x->t);
+        g_string_append_printf(out, "{\"process\":%u,\"type\":\"ok\",\"f\":\"%s\",\"key\":%u,"
+                               "\"value\":", x->proc, f, x->key);
+        if (x->value >= 0) g_string_append_printf(out, "%" G_GINT64_FORMAT, x->value);
+        else g_string_append(out, "null");
+        g_string_append_printf(out, ",\"time\":%" G_GINT64_FORMAT "}\n", x->t + 5);
+    }
+    g_free(ev);
+    g_free(lag);
+    g_free(reg);
+    g_free(o);
+    return changed;
+}

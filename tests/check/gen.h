@@ -43,3 +43,16 @@ void fl_gen_random(const char *model, guint32 n, guint32 processes,
 
 /* Rewrites JSON Lines text made by this generator as EDN (one vector). */
 void fl_gen_jsonl_to_edn(const char *jsonl, GString *out);
+
+/* A register history over @keys keys that is sequentially consistent by
+ * construction and usually not linearizable: a random sequential execution
+ * (each step a random process reads or writes a random key; written values
+ * unique), each operation timed at its step plus its process's lag (drawn
+ * in 0..@lag_max steps, fixed per process), so that real time disagrees
+ * with the execution order across processes but never within one.  Each
+ * operation completes ok right after its invocation.  With @invalid, one
+ * read after its own process's write of the key returns the initial value
+ * (null) instead: no order explains that.  Returns FALSE only if @invalid
+ * was asked and no such read exists. */
+gboolean fl_gen_sc(guint32 ops, guint32 processes, guint32 keys, guint32 lag_max,
+                   gboolean invalid, guint64 seed, GString *out);

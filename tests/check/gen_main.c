@@ -12,6 +12,7 @@ int main(int argc, char **argv)
     gint64 seed = 1;
     double info = 0, fail = 0, cas = 0.15;
     gboolean invalid = FALSE, edn = FALSE;
+    gint sc_lag = 0;
     GOptionEntry entries[] = {
         { "model", 0, 0, G_OPTION_ARG_STRING, &model, "register, kv, mutex, set or queue", "M" },
         { "ops", 0, 0, G_OPTION_ARG_INT, &ops, "operations", "N" },
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
         { "invalid", 0, 0, G_OPTION_ARG_NONE, &invalid, "change one result", NULL },
         { "edn", 0, 0, G_OPTION_ARG_NONE, &edn, "write EDN", NULL },
         { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed", "S" },
+        { "sc-lag", 0, 0, G_OPTION_ARG_INT, &sc_lag, "> 0: a sequentially consistent register "
+          "history whose processes lag up to L steps (fl_gen_sc)", "L" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = g_option_context_new("- generate a history");
@@ -41,7 +44,9 @@ int main(int argc, char **argv)
         .invalid = invalid, .edn = edn, .seed = (guint64)seed,
     };
     GString *out = g_string_new(NULL);
-    gboolean ok = fl_gen_history(&p, out);
+    gboolean ok = sc_lag > 0 ? fl_gen_sc(p.ops, p.processes, p.keys, (guint32)sc_lag, invalid,
+                                         p.seed, out)
+                             : fl_gen_history(&p, out);
     fwrite(out->str, 1, out->len, stdout);
     g_string_free(out, TRUE);
     if (!ok) fprintf(stderr, "fl-gen: no result could be changed\n");
