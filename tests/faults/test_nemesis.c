@@ -158,7 +158,8 @@ static void replace_faults(json_t *root, void *ctx)
 static void test_explicit_replay(void **state)
 {
     const char *nem = "[{\"kind\":\"nemesis\",\"kinds\":[\"crash\",\"pause\",\"partition\",\"omission\","
-                      "\"delay\",\"duplicate\",\"clock\"],\"every\":[\"200ms\",\"1s\"],\"from\":\"1s\",\"until\":\"9s\"}]";
+                      "\"delay\",\"duplicate\",\"clock\"],\"every\":[\"200ms\",\"1s\"],\"from\":\"1s\",\"until\":\"9s\","
+                      "\"swarm\":false,\"targets\":[\"node\"],\"shapes\":[\"single\"]}]";
     for (int seed = 1; seed <= 4; seed++) {
         FlScenario *sc = fx_scenario("tests/faults/lww-quiet.json", nem, NULL, NULL);
         sc->seed = (uint64_t)seed;
