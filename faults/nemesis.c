@@ -56,8 +56,8 @@
  *    elected meanwhile, 2 or 3 times: Raft's Figure 8 needs this); 
  *    `sequence` (2 to 4 faults of drawn kinds back to back, each aimed at
  *    whoever leads or changed role when it starts); and, only when the
- *    scenario lists them, `crash-majority` and `crash-all` (a majority, or
- *    every node, crashed at once and restarted together, beyond max_down:
+ *    scenario lists them, `crash-majority` and `crash-all` (a majority drawn
+ *    up front, or every node, crashed at once and restarted together, beyond max_down:
  *    only synced state survives, which a protocol that persists what it
  *    promises survives, and one that keeps state in memory does not, so a
  *    scenario opts in).  These two start only when no other node is down,
@@ -445,8 +445,10 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
     if (target && strcmp(k, "pause") == 0 && d < m->long_pause) {
         /* A GC pause that outlasts the failure detector (note 5). */
         d = m->long_pause + (d - m->for_lo);
-        if (t + (FlTime)d > (FlTime)m->until)
-            d = (FlDuration)((FlTime)m->until - t);
+        if (t + (FlTime)d > (FlTime)m->until) {
+            json_decref(target);   /* too late for a pause that long */
+            return false;
+        }
     }
     if (is_down_kind(k)) {
         bool ok;
@@ -516,7 +518,7 @@ static const char *role_style(FlRng *rng, Draw *dr)
 /* Shape "reform" (note 6): 2 or 3 partitions, each cutting off the side
  * that holds the leader of the moment, healed and formed again.  Each lasts
  * at least long_pause, so that the other side elects a leader that the next
- * round then cuts off.  Returns the start of the last one. */
+ * round then cuts off.  Returns when the last one heals. */
 static FlTime draw_reform(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
 {
     uint32_t rounds = 2 + (uint32_t)fl_rng_below(rng, 2);
@@ -532,14 +534,14 @@ static FlTime draw_reform(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
         json_object_set_new(o, "isolate", json_string(fl_rng_chance(rng, 0.5) ? "leader"
                                                       : "minority-with-leader"));
         append_fault(m, "partition", t, o);
-        last = t;
+        last = t + (FlTime)d;
         t += (FlTime)(d + gap(m, rng));
     }
     return last;
 }
 
 /* Shape "sequence" (note 6): 2 to 4 faults of kept kinds back to back, each
- * aimed at a role when it starts.  Returns the start of the last one. */
+ * aimed at a role when it starts.  Returns when the last one ends. */
 static FlTime draw_sequence(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
 {
     uint32_t count = 2 + (uint32_t)fl_rng_below(rng, 3);
@@ -551,7 +553,7 @@ static FlTime draw_sequence(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
         const char *k = pick(rng, dr->kinds);
         FlDuration took = d;
         if (place_one(m, dr, rng, t, d, k, role_style(rng, dr), &took))
-            last = t;
+            last = t + (FlTime)took;
         t += (FlTime)(took + gap(m, rng));
     }
     return last;
@@ -565,13 +567,31 @@ static bool draw_mass_crash(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDurati
     uint32_t n = m->nodes;
     if (!fits(dr->downs, t, t + (FlTime)d, n, n))
         return false;
-    /* Not "leader+K": a mass crash must happen in a leaderless moment too
-     * (a random majority holds the leader often enough). */
-    json_t *o = json_object();
-    json_object_set_new(o, "node", json_string(all ? "*" : "majority"));
-    json_object_set_new(o, "restart_after", dur_json(d));
     add_down(dr->downs, t, t + (FlTime)d, n, -1);
-    append_fault(m, "crash", t, o);
+    if (all) {
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_string("*"));
+        json_object_set_new(o, "restart_after", dur_json(d));
+        append_fault(m, "crash", t, o);
+        return true;
+    }
+    /* A majority drawn now, one crash per node at the same instant: explicit
+     * ids replay exactly and shrink one node at a time.  Not "leader+K": a
+     * mass crash must hit a leaderless moment too, and a random majority
+     * holds the leader often enough. */
+    json_t *order = order_json(rng, n);
+    g_autofree bool *in = g_new0(bool, n);
+    for (uint32_t i = 0; i < n / 2 + 1; i++)
+        in[json_integer_value(json_array_get(order, i))] = true;
+    json_decref(order);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!in[i])
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_integer(i));
+        json_object_set_new(o, "restart_after", dur_json(d));
+        append_fault(m, "crash", t, o);
+    }
     return true;
 }
 

@@ -608,13 +608,29 @@ size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t
     return r <= cap ? r : 0;
 }
 
-/* Moves @k of the @len ids in @pool (ascending) into @chosen, drawn from the
- * faults' stream: a partial Fisher-Yates shuffle over a sorted pool, so
- * the draw depends on the seed alone. */
-static void draw_some(FlWorld *w, uint32_t *pool, uint32_t len, uint32_t k, bool *chosen)
+/* The stream the role selectors choose with: the faults' own, derived from
+ * the seed, the instant and the selector rather than taken from the shared
+ * fault stream.  A role selector is resolved when its fault starts, often
+ * in a fault the nemesis drew: replayed from the explicit schedule (which
+ * no longer draws the schedule first) or with another fault shrunk away,
+ * the shared stream would be elsewhere and the same selector would pick
+ * another node.  (The older selectors, "random", "minority", "majority",
+ * keep the shared stream, so existing scenarios run as before.) */
+static void select_rng(FlWorld *w, const FlSelector *sel, FlRng *rng)
+{
+    char buf[FL_SELECTOR_TEXT];
+    g_autofree char *name = g_strdup_printf("faults select %s at %" G_GUINT64_FORMAT,
+                                            fl_selector_text(sel, buf), (guint64)w->now);
+    fl_rng_init(rng, w->sc->seed, name);
+}
+
+/* Moves @k of the @len ids in @pool (ascending) into @chosen: a partial
+ * Fisher-Yates shuffle over a sorted pool, so the draw depends on @rng
+ * alone. */
+static void draw_some(FlRng *rng, uint32_t *pool, uint32_t len, uint32_t k, bool *chosen)
 {
     for (uint32_t i = 0; i < k && i < len; i++) {
-        uint32_t j = i + (uint32_t)fl_rng_below(&w->fault_rng, len - i);
+        uint32_t j = i + (uint32_t)fl_rng_below(rng, len - i);
         uint32_t t = pool[i];
         pool[i] = pool[j];
         pool[j] = t;
@@ -626,7 +642,7 @@ static void draw_some(FlWorld *w, uint32_t *pool, uint32_t len, uint32_t k, bool
  * among those live nodes hold (sorted by name), then a holder, so that a
  * rare role (the one leader, the tail) is aimed at as often as a common
  * one (the followers). */
-static void select_role(FlWorld *w, const char *role, GArray *ids)
+static void select_role(FlWorld *w, FlRng *rng, const char *role, GArray *ids)
 {
     uint32_t n = w->nnodes;
     g_autofree uint32_t *holders = g_new(uint32_t, n);
@@ -650,19 +666,23 @@ static void select_role(FlWorld *w, const char *role, GArray *ids)
         }
         if (nroles == 0)
             return;
-        want = roles[fl_rng_below(&w->fault_rng, nroles)];
+        want = roles[fl_rng_below(rng, nroles)];
     }
     for (uint32_t i = 0; i < n; i++)
         if (w->nodes[i].up && strcmp(w->nodes[i].role, want) == 0)
             holders[count++] = i;
     if (count > 0)
-        g_array_append_val(ids, holders[fl_rng_below(&w->fault_rng, count)]);
+        g_array_append_val(ids, holders[fl_rng_below(rng, count)]);
 }
 
 void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
 {
     uint32_t n = w->nnodes, k;
     bool has_leader = w->leader != FL_NO_HINT && w->nodes[w->leader].up;
+    FlRng rng;
+    if (sel->kind == FL_SEL_ROLE || sel->kind == FL_SEL_LEADER_PLUS ||
+        sel->kind == FL_SEL_MINORITY_LEADER)
+        select_rng(w, sel, &rng);
     switch (sel->kind) {
     case FL_SEL_ID:
         g_array_append_val(ids, sel->id);
@@ -702,7 +722,7 @@ void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
         break;
     }
     case FL_SEL_ROLE:
-        select_role(w, g_quark_to_string(sel->id), ids);
+        select_role(w, &rng, g_quark_to_string(sel->id), ids);
         break;
     case FL_SEL_LEADER_PLUS:
     case FL_SEL_MINORITY_LEADER: {
@@ -721,7 +741,7 @@ void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
             if (k != w->leader)
                 pool[len++] = k;
         in[w->leader] = true;
-        draw_some(w, pool, len, others, in);
+        draw_some(&rng, pool, len, others, in);
         for (k = 0; k < n; k++)
             if (in[k])
                 g_array_append_val(ids, k);

@@ -97,7 +97,10 @@ const char *fl_world_role(const FlWorld *w, uint32_t node);
  * uint32_t, ascending).  "leader", "leader+K" and "minority-with-leader"
  * give nothing when no live node leads; "role:..." and "last-role-change"
  * nothing when no live node holds a matching role.  Every choice among
- * candidates (sorted by id) draws from the faults' stream. */
+ * candidates (sorted by id) is drawn from the seed: "random", "minority"
+ * and "majority" from the faults' stream, the role selectors from a stream
+ * of their own derived from the seed, the instant and the selector, so
+ * that they pick the same node however the faults before them drew. */
 void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids);
 
 typedef void (*FlWorldCallback)(FlWorld *w, void *ctx, uint64_t arg);
