@@ -55,7 +55,8 @@
  *    cuts off the leader's side, heals, and forms again around the leader
  *    elected meanwhile, 2 or 3 times: Raft's Figure 8 needs this); 
  *    `sequence` (2 to 4 faults of drawn kinds back to back, each aimed at
- *    whoever leads or changed role when it starts); and, only when the
+ *    whoever leads or changed role when it starts; kinds that cannot be
+ *    aimed, duplicate and clog, are left out); and, only when the
  *    scenario lists them, `crash-majority` and `crash-all` (a majority drawn
  *    up front, or every node, crashed at once and restarted together, beyond max_down:
  *    only synced state survives, which a protocol that persists what it
@@ -69,7 +70,9 @@
  *    at once reaches rarely, since one fault kind often masks another (a
  *    crash ends the pause that would have exposed a stale lease).  The draw
  *    is in the "start" event of the trace, and the explicit schedule, which
- *    is what replays, holds only faults of what was kept. */
+ *    is what replays, holds only faults of what was kept.  A shape is a
+ *    feature of its own: `reform` draws partitions (if the scenario lists
+ *    them) even on a seed that kept no "partition" among its kinds. */
 #include "faults/nemesis.h"
 
 #include "faults/links.h"
@@ -544,13 +547,18 @@ static FlTime draw_reform(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
  * aimed at a role when it starts.  Returns when the last one ends. */
 static FlTime draw_sequence(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
 {
+    /* Only kinds that can be aimed: a duplicate or a clog hits every link. */
+    g_autoptr(GPtrArray) aimable = g_ptr_array_new();
+    for (guint i = 0; i < dr->kinds->len; i++)
+        if (is_aimable(g_ptr_array_index(dr->kinds, i)))
+            g_ptr_array_add(aimable, g_ptr_array_index(dr->kinds, i));
     uint32_t count = 2 + (uint32_t)fl_rng_below(rng, 3);
     FlTime last = t;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < count && aimable->len > 0; i++) {
         FlDuration d = draw(rng, m->for_lo, m->for_hi);
         if (t + (FlTime)d > (FlTime)m->until)
             break;
-        const char *k = pick(rng, dr->kinds);
+        const char *k = pick(rng, aimable);
         FlDuration took = d;
         if (place_one(m, dr, rng, t, d, k, role_style(rng, dr), &took))
             last = t + (FlTime)took;
@@ -642,7 +650,9 @@ static void draw_schedule(Nemesis *m, FlRng *rng, FlTime now, GString *kept)
         if (t + (FlTime)d > (FlTime)m->until)
             break;
         const char *shape = pick(rng, dr.shapes);
-        if (strcmp(shape, "reform") == 0 && has(dr.kinds, "partition")) {
+        /* Reform is a swarm feature of its own: it needs partitions among
+         * the scenario's kinds, not among those this seed kept. */
+        if (strcmp(shape, "reform") == 0 && has(m->kinds, "partition")) {
             t = draw_reform(m, &dr, rng, t);
             continue;
         }
