@@ -3,7 +3,9 @@
  *
  * Layouts:
  *   groups         explicit groups; nodes named in none form one more group
- *   isolate        one node (id or selector) against the rest
+ *   isolate        one node (id or selector) against the rest; a selector
+ *                  of several nodes (minority-with-leader, leader+K)
+ *                  isolates them together: the side that holds the leader
  *   shape halves   two halves of sizes floor(n/2) and ceil(n/2)
  *   shape bridge   two halves that cannot talk, and one node between them
  *                  that talks to both (n >= 3)
@@ -187,10 +189,16 @@ static bool layout(Partition *p, FlWorld *w, GString *text)
         fl_world_select(w, &p->isolate, ids);
         if (ids->len == 0)
             return false;
-        uint32_t who = g_array_index(ids, uint32_t, 0);
+        /* A selector of several nodes ("minority-with-leader",
+         * "leader+K", "minority") cuts that whole side off from the rest. */
         for (uint32_t i = 0; i < n; i++)
-            group[i] = i == who ? 0 : 1;
-        g_string_printf(text, "isolate %u", who);
+            group[i] = 1;
+        g_string_assign(text, "isolate ");
+        for (guint i = 0; i < ids->len; i++) {
+            uint32_t who = g_array_index(ids, uint32_t, i);
+            group[who] = 0;
+            g_string_append_printf(text, "%s%u", i ? "," : "", who);
+        }
         break;
     }
     case SHAPE_GROUPS: {
@@ -286,7 +294,7 @@ static void partition_destroy(FlFault *f)
 
 static const FlFaultField partition_fields[] = {
     { "groups", "explicit groups of node ids, e.g. [[0,1],[2,3,4]]; unnamed nodes form one more group" },
-    { "isolate", "node id or selector cut off from all others" },
+    { "isolate", "node id or selector cut off from all others; a selector of several nodes (minority-with-leader, leader+K, minority) cuts them off together" },
     { "shape", "halves, bridge (two halves joined by one node) or majority-ring (each node sees a different majority)" },
     { "order", "the node ids in the order a shape places them (default: shuffled from the faults' stream)" },
     { "oneway", "cut one direction only: a lower group cannot send to a higher one, but hears it (default false)" },

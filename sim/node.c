@@ -275,6 +275,7 @@ void fl_role(FlNode *n, const char *role)
     if (strncmp(n->role, role, sizeof n->role - 1) == 0 && n->role[0])
         return;
     g_strlcpy(n->role, role, sizeof n->role);
+    n->role_seq = ++w->role_changes;   /* for the "last-role-change" selector */
     fl_trace(&w->trace, FL_TR_ROLE, w->now, n->id, 0, 0, 0, n->role);
     if (strcmp(role, "leader") == 0 || strcmp(role, "primary") == 0)
         w->leader = n->id;

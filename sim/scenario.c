@@ -120,12 +120,37 @@ const char *fl_selector_text(const FlSelector *sel, char *buf)
     static const char *const names[] = {
         [FL_SEL_LEADER] = "leader", [FL_SEL_RANDOM] = "random", [FL_SEL_MINORITY] = "minority",
         [FL_SEL_MAJORITY] = "majority", [FL_SEL_ALL] = "*",
+        [FL_SEL_MINORITY_LEADER] = "minority-with-leader", [FL_SEL_LAST_ROLE] = "last-role-change",
     };
-    if (sel->kind == FL_SEL_ID) {
-        g_snprintf(buf, 16, "%u", sel->id);
+    switch (sel->kind) {
+    case FL_SEL_ID:
+        g_snprintf(buf, FL_SELECTOR_TEXT, "%u", sel->id);
         return buf;
+    case FL_SEL_ROLE:
+        g_snprintf(buf, FL_SELECTOR_TEXT, "role:%s", g_quark_to_string(sel->id));
+        return buf;
+    case FL_SEL_LEADER_PLUS:
+        g_snprintf(buf, FL_SELECTOR_TEXT, "leader+%u", sel->id);
+        return buf;
+    default:
+        return names[sel->kind];
     }
-    return names[sel->kind];
+}
+
+/* A role name as protocols write them: short, lower case, digits, '-',
+ * '_'.  A name with a capital or a space is refused, since no protocol could
+ * ever claim it and the fault would silently hit nothing. */
+static bool role_name_ok(const char *r)
+{
+    size_t len = strlen(r);
+    if (strcmp(r, "*") == 0)
+        return true;
+    if (len == 0 || len >= FL_ROLE_MAX)
+        return false;
+    for (const char *c = r; *c; c++)
+        if (!g_ascii_islower(*c) && !g_ascii_isdigit(*c) && *c != '-' && *c != '_')
+            return false;
+    return true;
 }
 
 bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
@@ -136,10 +161,15 @@ bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
     static const struct { const char *name; FlSelKind kind; } names[] = {
         { "leader", FL_SEL_LEADER }, { "random", FL_SEL_RANDOM },
         { "minority", FL_SEL_MINORITY }, { "majority", FL_SEL_MAJORITY }, { "*", FL_SEL_ALL },
+        { "minority-with-leader", FL_SEL_MINORITY_LEADER },
+        { "last-role-change", FL_SEL_LAST_ROLE },
     };
     g_autofree char *what = g_strdup_printf(
-        "a node id from 0 to %u, or \"leader\", \"random\", \"minority\", \"majority\", \"*\"",
-        nodes - 1);
+        "a node id from 0 to %u, or \"leader\", \"random\", \"minority\", \"majority\", \"*\", "
+        "\"role:NAME\", \"role:*\", \"leader+K\" (K from 1 to %u), \"minority-with-leader\", "
+        "\"last-role-change\"",
+        nodes - 1, nodes > 1 ? nodes - 1 : 1);
+    memset(sel, 0, sizeof *sel);
     if (json_is_integer(v)) {
         json_int_t id = json_integer_value(v);
         if (id < 0 || id >= nodes)
@@ -149,10 +179,24 @@ bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
         return true;
     }
     if (json_is_string(v)) {
+        const char *s = json_string_value(v);
         for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-            if (strcmp(json_string_value(v), names[i].name) == 0) {
+            if (strcmp(s, names[i].name) == 0) {
                 sel->kind = names[i].kind;
-                sel->id = 0;
+                return true;
+            }
+        }
+        if (g_str_has_prefix(s, "role:") && role_name_ok(s + 5)) {
+            sel->kind = FL_SEL_ROLE;
+            sel->id = g_quark_from_string(s + 5);
+            return true;
+        }
+        if (g_str_has_prefix(s, "leader+") && g_ascii_isdigit(s[7])) {
+            char *end = NULL;
+            guint64 k = g_ascii_strtoull(s + 7, &end, 10);
+            if (end && *end == '\0' && k >= 1 && k < nodes) {
+                sel->kind = FL_SEL_LEADER_PLUS;
+                sel->id = (uint32_t)k;
                 return true;
             }
         }

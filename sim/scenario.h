@@ -65,13 +65,24 @@ typedef struct FlExpectCounter {
     double min, max;
 } FlExpectCounter;
 
-/* A node selector, resolved when a fault starts. */
+/* A node selector, resolved when a fault starts.  The role selectors aim
+ * at what a protocol declared with fl_role (sim/world.c, fl_world_select). */
 typedef enum {
     FL_SEL_ID, FL_SEL_LEADER, FL_SEL_RANDOM, FL_SEL_MINORITY, FL_SEL_MAJORITY, FL_SEL_ALL,
+    FL_SEL_ROLE,              /* "role:NAME": one node holding that role; "role:*": any role */
+    FL_SEL_LEADER_PLUS,       /* "leader+K": the leader and K others (K in `id`) */
+    FL_SEL_MINORITY_LEADER,   /* "minority-with-leader": a minority that holds the leader */
+    FL_SEL_LAST_ROLE,         /* "last-role-change": the node whose role changed last */
 } FlSelKind;
+
+#define FL_ROLE_MAX 32        /* a role name's bytes, with its NUL (as FlNode's) */
 
 typedef struct FlSelector {
     FlSelKind kind;
+    /* FL_SEL_ID: the node; FL_SEL_LEADER_PLUS: K; FL_SEL_ROLE: the role's
+     * name as a GQuark (g_quark_to_string gives it back; "*" for any).
+     * Only the name is ever compared, never the quark's value, which
+     * depends on the order strings were interned. */
     uint32_t id;
 } FlSelector;
 
@@ -132,7 +143,11 @@ void fl_scenario_fuzz_defaults(json_t *root);
 const char *fl_model_name(const FlWorkloadModel *m);
 
 /* Parses a node selector (an id, "leader", "random", "minority", "majority",
- * "*") at @path. */
+ * "*", "role:NAME", "role:*", "leader+K", "minority-with-leader",
+ * "last-role-change") at @path. */
 bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
                           FlSelector *sel);
+/* The selector as a scenario names it, in @buf (FL_SELECTOR_TEXT bytes) or
+ * a static string. */
+#define FL_SELECTOR_TEXT 48
 const char *fl_selector_text(const FlSelector *sel, char *buf);

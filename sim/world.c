@@ -620,15 +620,87 @@ size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t
     return r <= cap ? r : 0;
 }
 
+/* The stream the role selectors choose with: the faults' own, derived from
+ * the seed, the instant and the selector rather than taken from the shared
+ * fault stream.  A role selector is resolved when its fault starts, often
+ * in a fault the nemesis drew: replayed from the explicit schedule (which
+ * no longer draws the schedule first) or with another fault shrunk away,
+ * the shared stream would be elsewhere and the same selector would pick
+ * another node.  (The older selectors, "random", "minority", "majority",
+ * keep the shared stream, so existing scenarios run as before.) */
+static void select_rng(FlWorld *w, const FlSelector *sel, FlRng *rng)
+{
+    char buf[FL_SELECTOR_TEXT];
+    g_autofree char *name = g_strdup_printf("faults select %s at %" G_GUINT64_FORMAT,
+                                            fl_selector_text(sel, buf), (guint64)w->now);
+    fl_rng_init(rng, w->sc->seed, name);
+}
+
+/* Moves @k of the @len ids in @pool (ascending) into @chosen: a partial
+ * Fisher-Yates shuffle over a sorted pool, so the draw depends on @rng
+ * alone. */
+static void draw_some(FlRng *rng, uint32_t *pool, uint32_t len, uint32_t k, bool *chosen)
+{
+    for (uint32_t i = 0; i < k && i < len; i++) {
+        uint32_t j = i + (uint32_t)fl_rng_below(rng, len - i);
+        uint32_t t = pool[i];
+        pool[i] = pool[j];
+        pool[j] = t;
+        chosen[pool[i]] = true;
+    }
+}
+
+/* role:NAME picks one live holder of the role; role:* first draws a role
+ * among those live nodes hold (sorted by name), then a holder, so that a
+ * rare role (the one leader, the tail) is aimed at as often as a common
+ * one (the followers). */
+static void select_role(FlWorld *w, FlRng *rng, const char *role, GArray *ids)
+{
+    uint32_t n = w->nnodes;
+    g_autofree uint32_t *holders = g_new(uint32_t, n);
+    uint32_t count = 0;
+    const char *want = role;
+    if (strcmp(role, "*") == 0) {
+        g_autofree const char **roles = g_new0(const char *, n);
+        uint32_t nroles = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const char *r = w->nodes[i].role;
+            if (!w->nodes[i].up || !r[0])
+                continue;
+            uint32_t at = 0;
+            while (at < nroles && strcmp(roles[at], r) < 0)
+                at++;
+            if (at < nroles && strcmp(roles[at], r) == 0)
+                continue;
+            memmove(roles + at + 1, roles + at, (nroles - at) * sizeof *roles);
+            roles[at] = r;
+            nroles++;
+        }
+        if (nroles == 0)
+            return;
+        want = roles[fl_rng_below(rng, nroles)];
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (w->nodes[i].up && strcmp(w->nodes[i].role, want) == 0)
+            holders[count++] = i;
+    if (count > 0)
+        g_array_append_val(ids, holders[fl_rng_below(rng, count)]);
+}
+
 void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
 {
     uint32_t n = w->nnodes, k;
+    bool has_leader = w->leader != FL_NO_HINT && w->nodes[w->leader].up;
+    FlRng rng;
+    if (sel->kind == FL_SEL_ROLE || sel->kind == FL_SEL_LEADER_PLUS ||
+        sel->kind == FL_SEL_MINORITY_LEADER)
+        select_rng(w, sel, &rng);
     switch (sel->kind) {
     case FL_SEL_ID:
         g_array_append_val(ids, sel->id);
         break;
     case FL_SEL_LEADER:
-        if (w->leader != FL_NO_HINT && w->nodes[w->leader].up)
+        if (has_leader)
             g_array_append_val(ids, w->leader);
         break;
     case FL_SEL_RANDOM:
@@ -659,6 +731,48 @@ void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
             if (in[k])
                 g_array_append_val(ids, k);
         g_free(in);
+        break;
+    }
+    case FL_SEL_ROLE:
+        select_role(w, &rng, g_quark_to_string(sel->id), ids);
+        break;
+    case FL_SEL_LEADER_PLUS:
+    case FL_SEL_MINORITY_LEADER: {
+        /* The others are drawn from every other node, down or not, as
+         * "minority" draws: the set is a shape (the side of a partition
+         * that holds the leader), and a crash simply skips a node that is
+         * down already.  No leader, no set. */
+        if (!has_leader)
+            break;
+        uint32_t others = sel->kind == FL_SEL_LEADER_PLUS ? sel->id
+                          : (n - 1) / 2 > 0 ? (n - 1) / 2 - 1 : 0;
+        g_autofree uint32_t *pool = g_new(uint32_t, n);
+        g_autofree bool *in = g_new0(bool, n);
+        uint32_t len = 0;
+        for (k = 0; k < n; k++)
+            if (k != w->leader)
+                pool[len++] = k;
+        in[w->leader] = true;
+        draw_some(&rng, pool, len, others, in);
+        for (k = 0; k < n; k++)
+            if (in[k])
+                g_array_append_val(ids, k);
+        break;
+    }
+    case FL_SEL_LAST_ROLE: {
+        /* The live node whose role changed most recently: a new leader in
+         * its first moments, a candidate mid-election.  Sequence numbers are
+         * unique, so there is no tie to break. */
+        uint64_t best = 0;
+        uint32_t who = 0;
+        for (k = 0; k < n; k++) {
+            if (w->nodes[k].up && w->nodes[k].role_seq > best) {
+                best = w->nodes[k].role_seq;
+                who = k;
+            }
+        }
+        if (best > 0)
+            g_array_append_val(ids, who);
         break;
     }
     }

@@ -96,7 +96,13 @@ double fl_world_clock_drift(const FlWorld *w, uint32_t node);
 const char *fl_world_role(const FlWorld *w, uint32_t node);
 
 /* Resolves a selector now into node ids (appended to @ids, a GArray of
- * uint32_t, ascending).  "leader" gives nothing when no live node leads. */
+ * uint32_t, ascending).  "leader", "leader+K" and "minority-with-leader"
+ * give nothing when no live node leads; "role:..." and "last-role-change"
+ * nothing when no live node holds a matching role.  Every choice among
+ * candidates (sorted by id) is drawn from the seed: "random", "minority"
+ * and "majority" from the faults' stream, the role selectors from a stream
+ * of their own derived from the seed, the instant and the selector, so
+ * that they pick the same node however the faults before them drew. */
 void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids);
 
 typedef void (*FlWorldCallback)(FlWorld *w, void *ctx, uint64_t arg);

@@ -32,7 +32,8 @@ struct FlNode {
     FlDisk *disk;
     int64_t clock_offset;   /* local = global * (1 + drift) + offset */
     double drift;
-    char role[32];
+    char role[FL_ROLE_MAX];
+    uint64_t role_seq;      /* w->role_changes when its role last changed; 0: never */
     GArray *held;           /* events waiting for a paused node (of Held) */
     FlTime down_since;      /* when it last crashed; FL_TIME_NEVER while up */
     FlWorldSendHook send_hook;  /* Byzantine faults: sees its outgoing messages */
@@ -100,6 +101,7 @@ struct FlWorld {
     FlWorkloadGen gen;      /* unique values and recent ones per key */
     FlTime final_at;        /* when the final read phase starts, or FL_TIME_NEVER */
     uint32_t leader;        /* FL_NO_HINT if none */
+    uint64_t role_changes;  /* fl_role calls that changed a role: orders them */
     bool record_history;
     GString *history;
     GArray *history_index;  /* FlHistoryEvent, one per line of history */
