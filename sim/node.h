@@ -87,6 +87,15 @@ typedef struct FlProtocol {
      * returns the new length, or 0 to send it unchanged. */
     size_t (*lie)(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
     FlClientMode client_mode;
+    /* Optional: names the kind of the message @msg ("RequestVote",
+     * "PREPARE"): a static string, one of `kinds`, or NULL when the bytes do
+     * not decode as any.  Only the engine calls it, for faults aimed at
+     * protocol events (the `trigger` fault); it reads @msg (borrowed) and
+     * nothing else, so it must not depend on a node's state. */
+    const char *(*msg_kind)(const uint8_t *msg, size_t len);
+    /* The names msg_kind may return, "a|b|c" (shown by `faultline list`,
+     * checked when a scenario names a kind); NULL with msg_kind NULL. */
+    const char *kinds;
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

@@ -203,6 +203,25 @@ static void mr_on_request(FlNode *n, void *state, const FlRequest *req)
     mr_coordinator_request(n, mr, req);
 }
 
+/* Names a message's kind for faults aimed at protocol events (the
+ * `trigger` fault): the first byte is the type.  NULL for
+ * a type this protocol does not send. */
+static const char *mr_msg_kind(const uint8_t *msg, size_t len)
+{
+    static const char *const names[] = {
+        [MR_HEARTBEAT] = "HEARTBEAT",
+        [MR_ASSIGN] = "ASSIGN",
+        [MR_DONE] = "DONE",
+        [MR_FETCH] = "FETCH",
+        [MR_FETCH_REPLY] = "FETCH_REPLY",
+        [MR_FETCH_FAIL] = "FETCH_FAIL",
+        [MR_JOB_END] = "JOB_END",
+    };
+    if (len == 0 || msg[0] >= G_N_ELEMENTS(names))
+        return NULL;
+    return names[msg[0]];
+}
+
 const FlProtocol fl_proto_mapreduce = {
     .name = "mapreduce",
     .summary = "MapReduce: coordinator and workers, re-execution on worker loss, backup tasks (word count, inverted index)",
@@ -214,4 +233,6 @@ const FlProtocol fl_proto_mapreduce = {
     .on_message = mr_on_message,
     .on_timer = mr_on_timer,
     .on_request = mr_on_request,
+    .msg_kind = mr_msg_kind,
+    .kinds = "HEARTBEAT|ASSIGN|DONE|FETCH|FETCH_REPLY|FETCH_FAIL|JOB_END",
 };

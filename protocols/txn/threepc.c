@@ -323,4 +323,6 @@ const FlProtocol fl_proto_threepc = {
     .on_message = threepc_on_message,
     .on_timer = threepc_on_timer,
     .on_request = threepc_on_request,
+    .msg_kind = txn_msg_kind,
+    .kinds = TXN_KINDS_3PC,
 };

@@ -168,4 +168,6 @@ const FlProtocol fl_proto_twopc = {
     .on_message = twopc_on_message,
     .on_timer = twopc_on_timer,
     .on_request = twopc_on_request,
+    .msg_kind = txn_msg_kind,
+    .kinds = TXN_KINDS_2PC,
 };
