@@ -157,6 +157,12 @@ static void twopc_on_request(FlNode *n, void *state, const FlRequest *req)
     txn_on_request(n, &((TwoPC *)state)->t, req);
 }
 
+/* 2PC sends no PRECOMMIT: such bytes are no message of its. */
+static const char *twopc_msg_kind(const uint8_t *msg, size_t len)
+{
+    return len && msg[0] == TXN_PRECOMMIT ? NULL : txn_msg_kind(msg, len);
+}
+
 const FlProtocol fl_proto_twopc = {
     .name = "2pc",
     .summary = "two-phase commit of transfers: logged votes and decisions; blocks when the coordinator dies (cooperative termination optional)",
@@ -168,6 +174,6 @@ const FlProtocol fl_proto_twopc = {
     .on_message = twopc_on_message,
     .on_timer = twopc_on_timer,
     .on_request = twopc_on_request,
-    .msg_kind = txn_msg_kind,
+    .msg_kind = twopc_msg_kind,
     .kinds = TXN_KINDS_2PC,
 };

@@ -130,6 +130,28 @@ static void test_send_count(void **state)
     fl_scenario_free(sc);
 }
 
+/* when before, in_handler 2: the coordinator told one participant COMMIT
+ * and crashed before the second COMMIT of the same decision left. */
+static void test_send_before(void **state)
+{
+    FlScenario *sc = load(TWOPC("[{\"kind\":\"trigger\",\"at\":\"1s\",\"node\":0,\"on\":\"send\","
+                                "\"message\":\"COMMIT\",\"in_handler\":2,\"when\":\"before\"}]"));
+    json_t *trace = fx_trace(sc);
+    ssize_t fire = find_fault(trace, "start trigger node 0 was about to send COMMIT to ");
+    assert_true(fire > 0);
+    json_t *e = json_array_get(trace, (size_t)fire);
+    assert_non_null(strstr(ev_text(e), "(1st match, 2nd of its handler)"));
+    assert_non_null(strstr(ev_text(e), "the message lost"));
+    /* The first COMMIT left just before, to the other participant. */
+    json_t *sent = json_array_get(trace, (size_t)fire - 1);
+    assert_string_equal(ev_name(sent), "send");
+    assert_int_equal(ev_int(sent, "from"), 0);
+    assert_int_equal(ev_int(sent, "t"), ev_int(e, "t"));
+    assert_crash_follows(trace, (size_t)fire, 0);
+    json_decref(trace);
+    fl_scenario_free(sc);
+}
+
 /* on role: the first node to become Raft leader crashes right after it
  * says so, before its first heartbeat goes out. */
 static void test_role(void **state)
@@ -316,6 +338,8 @@ static void test_bad_specs(void **state)
     assert_refused("[{\"kind\":\"trigger\",\"on\":\"send\",\"mode\":\"torn\"}]",
                    "\"torn\" needs");
     assert_refused("[{\"kind\":\"trigger\",\"on\":\"gossip\"}]", "on");
+    assert_refused("[{\"kind\":\"trigger\",\"on\":\"role\",\"role\":\"x\",\"when\":\"before\"}]",
+                   "\"before\" needs");
     assert_refused("[{\"kind\":\"trigger\",\"on\":\"send\",\"count\":0}]", "count");
 }
 
@@ -356,6 +380,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send),
         cmocka_unit_test(test_send_count),
+        cmocka_unit_test(test_send_before),
         cmocka_unit_test(test_role),
         cmocka_unit_test(test_disk_write),
         cmocka_unit_test(test_disk_trace),
