@@ -204,22 +204,26 @@ static void mr_on_request(FlNode *n, void *state, const FlRequest *req)
 }
 
 /* Names a message's kind for faults aimed at protocol events (the
- * `trigger` fault): the first byte is the type.  NULL for
- * a type this protocol does not send. */
+ * `trigger` fault): the first byte is the type, and a DONE says which phase
+ * finished (the byte after job and attempt, worker.c), since a map task's
+ * output lives on its worker's disk and a reduce task's does not: crashing
+ * a worker right after MAP-DONE is what forces a re-execution.  NULL for a
+ * type this protocol does not send. */
 static const char *mr_msg_kind(const uint8_t *msg, size_t len)
 {
     static const char *const names[] = {
         [MR_HEARTBEAT] = "HEARTBEAT",
         [MR_ASSIGN] = "ASSIGN",
-        [MR_DONE] = "DONE",
         [MR_FETCH] = "FETCH",
         [MR_FETCH_REPLY] = "FETCH_REPLY",
         [MR_FETCH_FAIL] = "FETCH_FAIL",
         [MR_JOB_END] = "JOB_END",
     };
-    if (len == 0 || msg[0] >= G_N_ELEMENTS(names))
+    if (len == 0)
         return NULL;
-    return names[msg[0]];
+    if (msg[0] == MR_DONE)
+        return len < 18 ? NULL : msg[17] == MR_MAP ? "MAP-DONE" : msg[17] == MR_REDUCE ? "REDUCE-DONE" : NULL;
+    return msg[0] < G_N_ELEMENTS(names) ? names[msg[0]] : NULL;
 }
 
 const FlProtocol fl_proto_mapreduce = {
@@ -234,5 +238,5 @@ const FlProtocol fl_proto_mapreduce = {
     .on_timer = mr_on_timer,
     .on_request = mr_on_request,
     .msg_kind = mr_msg_kind,
-    .kinds = "HEARTBEAT|ASSIGN|DONE|FETCH|FETCH_REPLY|FETCH_FAIL|JOB_END",
+    .kinds = "HEARTBEAT|ASSIGN|MAP-DONE|REDUCE-DONE|FETCH|FETCH_REPLY|FETCH_FAIL|JOB_END",
 };
