@@ -201,7 +201,7 @@ static void tear_cb(FlWorld *w, void *ctx, uint64_t node)
     if (total > end)
         g_byte_array_append(d, t->before_bytes->data + end, (guint)(total - end));
     fl_disk_crash(disk);   /* the node is down: what recover reads is the torn file */
-    g_autofree char *text = g_strdup_printf("torn node %u file %s: kept %zu of the write's %zu bytes",
+    g_autofree char *text = g_strdup_printf("node %u file %s: kept %zu of the write's %zu bytes",
                                             (uint32_t)node, t->file, keep, wlen);
     fl_world_fault_event(w, f->index, "trigger", "torn", text);
 }
@@ -316,8 +316,10 @@ static void trigger_start(FlFault *f, FlWorld *w)
     fl_world_add_event_hook(w, on_event, f);
     g_autofree char *set = t->node.kind == FL_SEL_LEADER ? g_strdup("the leader")
                                                          : fl_fault_set_text(t->nodes, t->nnodes);
+    g_autofree char *who = t->node.kind == FL_SEL_LEADER ? g_strdup(set)
+                                                         : g_strdup_printf("node %s", set);
     g_autofree char *text = g_strdup_printf(
-        "crash node %s at its %" G_GINT64_FORMAT "%s %s%s%s", set, t->count,
+        "crash %s at its %" G_GINT64_FORMAT "%s %s%s%s", who, t->count,
         ordinal_suffix(t->count), on_names[t->on],
         strcmp(t->name, "*") == 0 ? "" : " ", strcmp(t->name, "*") == 0 ? "" : t->name);
     fl_world_fault_event(w, f->index, "trigger", "arm", text);
