@@ -18,6 +18,7 @@ extern const FlFaultKind fl_fault_reorder;
 extern const FlFaultKind fl_fault_pct;
 extern const FlFaultKind fl_fault_slow_link;
 extern const FlFaultKind fl_fault_slow_node;
+extern const FlFaultKind fl_fault_trigger;
 
 static const FlFaultKind *const kinds[] = {
     &fl_fault_crash,
@@ -35,6 +36,7 @@ static const FlFaultKind *const kinds[] = {
     &fl_fault_pct,
     &fl_fault_slow_link,
     &fl_fault_slow_node,
+    &fl_fault_trigger,
     NULL,
 };
 

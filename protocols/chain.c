@@ -1162,6 +1162,32 @@ static void chain_on_request(FlNode *n, void *state, const FlRequest *req)
     apply(n, c, &e);
 }
 
+/* Names a message's kind for faults aimed at protocol events (the
+ * `trigger` fault): the first byte is the type (HEARTBEAT: the failure detector's).  NULL for
+ * a type this protocol does not send. */
+static const char *chain_msg_kind(const uint8_t *msg, size_t len)
+{
+    static const char *const names[] = {
+        [MSG_FWD] = "FWD",
+        [MSG_ACK] = "ACK",
+        [MSG_STATE] = "STATE",
+        [MSG_NEED] = "NEED",
+        [MSG_CONFIG] = "CONFIG",
+        [MSG_JOIN] = "JOIN",
+        [MSG_PREPARE] = "PREPARE",
+        [MSG_PROMISE] = "PROMISE",
+        [MSG_NACK] = "NACK",
+        [MSG_ACCEPT] = "ACCEPT",
+        [MSG_ACCEPTED] = "ACCEPTED",
+        [MSG_LEASE] = "LEASE",
+        [MSG_GRANT] = "GRANT",
+        [MSG_FD] = "HEARTBEAT",
+    };
+    if (len == 0 || msg[0] >= G_N_ELEMENTS(names))
+        return NULL;
+    return names[msg[0]];
+}
+
 const FlProtocol fl_proto_chain = {
     .name = "chain",
     .summary = "chain replication: updates enter at the head and are answered by the tail, which serves reads; reconfiguration on failure",
@@ -1173,4 +1199,6 @@ const FlProtocol fl_proto_chain = {
     .on_message = chain_on_message,
     .on_timer = chain_on_timer,
     .on_request = chain_on_request,
+    .msg_kind = chain_msg_kind,
+    .kinds = "FWD|ACK|STATE|NEED|CONFIG|JOIN|PREPARE|PROMISE|NACK|ACCEPT|ACCEPTED|LEASE|GRANT|HEARTBEAT",
 };

@@ -865,6 +865,26 @@ static void pb_on_request(FlNode *n, void *state, const FlRequest *req)
     (p->classic ? fl_pb_classic_on_request : fo_on_request)(n, p->impl, req);
 }
 
+/* Names a message's kind for faults aimed at protocol events (the
+ * `trigger` fault): the first byte is the type (HEARTBEAT: the failure detector's).  NULL for
+ * a type this protocol does not send. */
+static const char *pb_msg_kind(const uint8_t *msg, size_t len)
+{
+    static const char *const names[] = {
+        [MSG_REPL] = "REPL",
+        [MSG_ACK] = "ACK",
+        [MSG_STATE] = "STATE",
+        [MSG_NEED] = "NEED",
+        [MSG_VIEW] = "VIEW",
+        [MSG_GATHER] = "GATHER",
+        [MSG_HAVE] = "HAVE",
+        [MSG_FD] = "HEARTBEAT",
+    };
+    if (len == 0 || msg[0] >= G_N_ELEMENTS(names))
+        return NULL;
+    return names[msg[0]];
+}
+
 const FlProtocol fl_proto_primary_backup = {
     .name = "primary-backup",
     .summary = "a primary orders updates for its backups; with failover, the next node takes over when the detector suspects it (modes sync, async)",
@@ -876,4 +896,6 @@ const FlProtocol fl_proto_primary_backup = {
     .on_message = pb_on_message,
     .on_timer = pb_on_timer,
     .on_request = pb_on_request,
+    .msg_kind = pb_msg_kind,
+    .kinds = "REPL|ACK|STATE|NEED|VIEW|GATHER|HAVE|HEARTBEAT",
 };

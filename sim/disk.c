@@ -157,3 +157,15 @@ size_t fl_disk_unsynced(const FlDisk *d)
     }
     return n;
 }
+
+bool fl_disk_find(const FlDisk *d, const char *file, guint *i)
+{
+    for (guint k = 0; k < d->files->len; k++) {
+        const File *f = g_ptr_array_index(d->files, k);
+        if (strcmp(f->name, file) == 0) {
+            *i = k;
+            return true;
+        }
+    }
+    return false;
+}

@@ -34,5 +34,8 @@ GByteArray *fl_disk_durable(FlDisk *d, guint i);
  * where those bytes start (0 when the sync rewrote the file).  False if no
  * sync ever did.  For the `disk` fault's torn writes. */
 bool fl_disk_last_sync(const FlDisk *d, guint *file, size_t *from);
+/* The index (for fl_disk_durable) of the file named @file; false if there
+ * is none.  For the `trigger` fault's torn writes. */
+bool fl_disk_find(const FlDisk *d, const char *file, guint *i);
 /* Bytes written but not yet synced, summed over files. */
 size_t fl_disk_unsynced(const FlDisk *d);

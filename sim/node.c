@@ -18,10 +18,46 @@ void fl_node_start(FlWorld *w, FlNode *n, bool recover)
     n->up = true;
     n->paused = false;
     n->role[0] = '\0';
+    n->crash_pending = false;
+    n->lost_effects = 0;
+    FlNode *prev = fl_node_enter(w, n);
     if (recover && n->proto->recover)
         n->proto->recover(n, n->state);
     else
         n->proto->init(n, n->state);
+    fl_node_leave(w, n, prev);
+}
+
+FlNode *fl_node_enter(FlWorld *w, FlNode *n)
+{
+    FlNode *prev = w->running;
+    w->running = n;
+    w->handler_calls++;
+    return prev;
+}
+
+/* A trigger asked for a crash during the handler (world.c note 4): it
+ * happens now that the handler has returned. */
+void fl_node_leave(FlWorld *w, FlNode *n, FlNode *prev)
+{
+    w->running = prev;
+    if (!n->crash_pending || !n->up)
+        return;
+    char line[96];
+    g_snprintf(line, sizeof line, "crashed at handler return (trigger): %u later effect%s lost",
+               n->lost_effects, n->lost_effects == 1 ? "" : "s");
+    fl_trace(&w->trace, FL_TR_LOG, w->now, n->id, 0, 0, 0, line);
+    fl_world_crash(w, n->id);
+}
+
+/* True when the node is crashing at the end of this handler: the effect
+ * the caller was about to make is lost with it. */
+static inline bool lost(FlNode *n)
+{
+    if (G_LIKELY(!n->crash_pending))
+        return false;
+    n->lost_effects++;
+    return true;
 }
 
 void fl_node_stop(FlWorld *w, FlNode *n)
@@ -53,17 +89,21 @@ static void request(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, si
 
 void fl_node_deliver(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, size_t len)
 {
+    FlNode *prev = fl_node_enter(w, n);
     if (from >= w->nnodes)
         request(w, n, from, msg, len);
     else
         n->proto->on_message(n, n->state, from, msg, len);
+    fl_node_leave(w, n, prev);
 }
 
 void fl_node_timer(FlWorld *w, FlNode *n, FlEventId id, uint64_t tag)
 {
     fl_trace(&w->trace, FL_TR_TIMER, w->now, n->id, 0, tag, 0, NULL);
+    FlNode *prev = fl_node_enter(w, n);
     if (n->proto->on_timer)
         n->proto->on_timer(n, n->state, id, tag);
+    fl_node_leave(w, n, prev);
 }
 
 /* ---- The API ---------------------------------------------------------- */
@@ -161,19 +201,43 @@ static void send_hooked(FlWorld *w, FlNode *n, uint32_t to, const void *msg, siz
     fl_world_send(w, n->id, to, b->data, b->len);
 }
 
+/* Tells the trigger hooks a message is about to leave, then sends it
+ * unless one of them crashed the node (world.c note 4), then tells them it
+ * left. */
+static void send_with_events(FlWorld *w, FlNode *n, uint32_t to, const void *msg, size_t len)
+{
+    FlProtoEvent ev = {
+        .kind = FL_PEV_SEND, .node = n->id, .peer = to, .data = msg, .len = len,
+        .name = n->proto->msg_kind ? n->proto->msg_kind(msg, len) : NULL,
+        .before = true, .handler = w->handler_calls,
+    };
+    fl_world_proto_event(w, &ev);
+    if (lost(n))
+        return;
+    if (n->send_hook)
+        send_hooked(w, n, to, msg, len);
+    else
+        fl_world_send(w, n->id, to, msg, len);
+    ev.before = false;
+    fl_world_proto_event(w, &ev);
+}
+
 void fl_send(FlNode *n, uint32_t to, const void *msg, size_t len)
 {
     FlWorld *w = n->w;
     g_assert(to < w->nnodes);
+    if (lost(n))
+        return;
     if (len > FL_MAX_MESSAGE) {
         fl_log(n, "refused to send %zu bytes (limit %u)", len, FL_MAX_MESSAGE);
         return;
     }
-    if (n->send_hook) {
+    if (G_UNLIKELY(w->event_hooks != NULL))
+        send_with_events(w, n, to, msg, len);
+    else if (n->send_hook)
         send_hooked(w, n, to, msg, len);
-        return;
-    }
-    fl_world_send(w, n->id, to, msg, len);
+    else
+        fl_world_send(w, n->id, to, msg, len);
 }
 
 void fl_broadcast(FlNode *n, const void *msg, size_t len)
@@ -188,6 +252,8 @@ void fl_reply(FlNode *n, const FlRequest *req, const FlResult *res)
     FlWorld *w = n->w;
     if (req->client < w->nnodes || req->client >= w->nnodes + w->nclients)
         return;   /* not a client: a forged or corrupted request */
+    if (lost(n))
+        return;
     uint8_t buf[128];
     FlWriter wr;
     fl_writer_init(&wr, buf, sizeof buf);
@@ -222,7 +288,7 @@ FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag)
     double rate = 1.0 + n->drift;
     FlDuration global = rate > 0 ? (FlDuration)ceil((double)after / rate) : after;
     FlEvent ev = { .kind = EV_TIMER, .node = n->id, .a = tag, .b = n->incarnation };
-    if (w->stopping)
+    if (w->stopping || lost(n))
         return 0;
     FlEventId id = fl_sched_push(w->sched, w->now + (FlTime)global, &ev);
     if (id == 0)
@@ -235,23 +301,44 @@ void fl_timer_cancel(FlNode *n, FlTimerId t)
     fl_sched_cancel(n->w->sched, t);
 }
 
+/* Tells the trigger hooks of a write that is not yet durable. */
+static void write_event(FlNode *n, const char *file, const void *data, size_t len, bool append)
+{
+    FlProtoEvent ev = { .kind = FL_PEV_DISK_WRITE, .node = n->id, .name = file,
+                        .data = data, .len = len, .append = append,
+                        .handler = n->w->handler_calls };
+    fl_world_proto_event(n->w, &ev);
+}
+
 void fl_disk_write(FlNode *n, const char *file, const void *data, size_t len)
 {
+    if (lost(n))
+        return;
     fl_disk_do_write(n->disk, file, data, len);
+    if (G_UNLIKELY(n->w->event_hooks != NULL))
+        write_event(n, file, data, len, false);
 }
 
 void fl_disk_append(FlNode *n, const char *file, const void *data, size_t len)
 {
+    if (lost(n))
+        return;
     fl_disk_do_append(n->disk, file, data, len);
+    if (G_UNLIKELY(n->w->event_hooks != NULL))
+        write_event(n, file, data, len, true);
 }
 
 void fl_disk_truncate(FlNode *n, const char *file, size_t len)
 {
+    if (lost(n))
+        return;
     fl_disk_do_truncate(n->disk, file, len);
 }
 
 void fl_disk_sync(FlNode *n, const char *file)
 {
+    if (lost(n))
+        return;
     fl_disk_do_sync(n->disk, file);
 }
 
@@ -274,6 +361,8 @@ void fl_role(FlNode *n, const char *role)
     FlWorld *w = n->w;
     if (strncmp(n->role, role, sizeof n->role - 1) == 0 && n->role[0])
         return;
+    if (lost(n))
+        return;
     g_strlcpy(n->role, role, sizeof n->role);
     n->role_seq = ++w->role_changes;   /* for the "last-role-change" selector */
     fl_trace(&w->trace, FL_TR_ROLE, w->now, n->id, 0, 0, 0, n->role);
@@ -281,6 +370,11 @@ void fl_role(FlNode *n, const char *role)
         w->leader = n->id;
     else if (w->leader == n->id)
         w->leader = FL_NO_HINT;
+    if (G_UNLIKELY(w->event_hooks != NULL)) {
+        FlProtoEvent ev = { .kind = FL_PEV_ROLE, .node = n->id, .name = n->role,
+                            .handler = w->handler_calls };
+        fl_world_proto_event(w, &ev);
+    }
 }
 
 void fl_log(FlNode *n, const char *fmt, ...)

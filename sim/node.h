@@ -94,6 +94,15 @@ typedef struct FlProtocol {
      * created reads as 0.  NULL: not declared; then a bound on a counter the
      * run never created is an unmet expectation, never a silent pass. */
     const char *const *counters;
+    /* Optional: names the kind of the message @msg ("RequestVote",
+     * "PREPARE"): a static string, one of `kinds`, or NULL when the bytes do
+     * not decode as any.  Only the engine calls it, for faults aimed at
+     * protocol events (the `trigger` fault); it reads @msg (borrowed) and
+     * nothing else, so it must not depend on a node's state. */
+    const char *(*msg_kind)(const uint8_t *msg, size_t len);
+    /* The names msg_kind may return, "a|b|c" (shown by `faultline list`,
+     * checked when a scenario names a kind); NULL with msg_kind NULL. */
+    const char *kinds;
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

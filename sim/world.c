@@ -5,7 +5,17 @@
  * 2. A crashed node's pending timers stay in the queue and are skipped when
  *    they fire: each carries the node's incarnation, which a crash bumps.
  * 3. Messages carry their bytes in buffers owned by the queue event; small
- *    ones come from a free list, so a steady run allocates nothing. */
+ *    ones come from a free list, so a steady run allocates nothing.
+ * 4. Faults aimed at protocol events (faults/trigger.c) see a node's sends,
+ *    role changes and unsynced disk writes through event hooks, called
+ *    inside the handler right after the effect.  A crash they ask for
+ *    cannot happen there (the handler still runs on the node's state), so
+ *    it takes effect when the handler returns (fl_node_leave), and every
+ *    effect the handler makes after the event is lost: a node that crashed
+ *    right after sending a message sends nothing more, and a write it had
+ *    not synced is lost with the crash even if the handler would have
+ *    synced it next.  This is what a real crash at that instant does; the
+ *    only liberty taken is that the handler's pure computation runs on. */
 #include "sim/world_impl.h"
 
 #include "faults/fault.h"
@@ -343,6 +353,8 @@ void fl_world_free(FlWorld *w)
     g_string_free(w->history, TRUE);
     g_array_unref(w->history_index);
     g_byte_array_unref(w->hook_buf);
+    if (w->event_hooks)
+        g_array_free(w->event_hooks, TRUE);
     g_free(w->refusal);
     fl_fd_book_free(w);
     fl_trace_close(&w->trace);
@@ -823,4 +835,66 @@ json_t *fl_world_counters(const FlWorld *w)
     json_t *o = json_object();
     g_tree_foreach(w->counters, add_counter, o);
     return o;
+}
+
+/* ---- Protocol-event hooks (note 4) ------------------------------------- */
+
+typedef struct EventHook {
+    FlWorldEventHook fn;
+    void *ctx;
+} EventHook;
+
+void fl_world_add_event_hook(FlWorld *w, FlWorldEventHook fn, void *ctx)
+{
+    if (!w->event_hooks)
+        w->event_hooks = g_array_new(FALSE, FALSE, sizeof(EventHook));
+    EventHook h = { fn, ctx };
+    g_array_append_val(w->event_hooks, h);
+}
+
+void fl_world_remove_event_hook(FlWorld *w, FlWorldEventHook fn, void *ctx)
+{
+    for (guint i = 0; w->event_hooks && i < w->event_hooks->len; i++) {
+        EventHook *h = &g_array_index(w->event_hooks, EventHook, i);
+        if (h->fn == fn && h->ctx == ctx) {
+            g_array_remove_index(w->event_hooks, i);
+            break;
+        }
+    }
+    /* No hooks left: the hot paths go back to one NULL test. */
+    if (w->event_hooks && w->event_hooks->len == 0) {
+        g_array_free(w->event_hooks, TRUE);
+        w->event_hooks = NULL;
+    }
+}
+
+void fl_world_proto_event(FlWorld *w, const FlProtoEvent *ev)
+{
+    /* By index, and re-reading the length: a hook may remove itself. */
+    for (guint i = 0; w->event_hooks && i < w->event_hooks->len; i++) {
+        EventHook h = g_array_index(w->event_hooks, EventHook, i);
+        h.fn(w, h.ctx, ev);
+        if (w->event_hooks && i < w->event_hooks->len &&
+            (g_array_index(w->event_hooks, EventHook, i).fn != h.fn ||
+             g_array_index(w->event_hooks, EventHook, i).ctx != h.ctx))
+            i--;   /* it removed itself: the next one moved into its slot */
+    }
+}
+
+void fl_world_crash_at_return(FlWorld *w, uint32_t node)
+{
+    g_assert(node < w->nnodes);
+    FlNode *n = &w->nodes[node];
+    if (!n->up)
+        return;
+    if (w->running == n)
+        n->crash_pending = true;
+    else
+        fl_world_crash(w, node);
+}
+
+const char *fl_world_msg_kind(const FlWorld *w, uint32_t node, const uint8_t *msg, size_t len)
+{
+    const FlProtocol *p = w->nodes[node].proto;
+    return p->msg_kind ? p->msg_kind(msg, len) : NULL;
 }

@@ -135,6 +135,50 @@ void fl_world_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, si
 size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len,
                     size_t cap);
 
+/* ---- For faults aimed at protocol events (faults/trigger.c) ------------ */
+
+typedef enum {
+    FL_PEV_SEND = 1,     /* the node's protocol sent a message to another server */
+    FL_PEV_ROLE,         /* the node declared a new role with fl_role */
+    FL_PEV_DISK_WRITE,   /* the node wrote or appended to a file (not yet synced) */
+} FlProtoEventKind;
+
+typedef struct FlProtoEvent {
+    FlProtoEventKind kind;
+    uint32_t node;
+    uint32_t peer;              /* SEND: the receiver; else 0 */
+    /* SEND: the message's kind as the protocol's msg_kind names it (NULL
+     * when it has no msg_kind or the bytes did not decode); ROLE: the new
+     * role; DISK_WRITE: the file's name.  Borrowed for the call. */
+    const char *name;
+    const uint8_t *data;        /* SEND: the message; DISK_WRITE: the bytes written */
+    size_t len;
+    bool append;                /* DISK_WRITE: an append (else the file was replaced) */
+    /* SEND: hooks see each send twice, first with @before set (the message
+     * is not sent yet: a crash asked for now loses it), then after it left. */
+    bool before;
+    /* Which handler call made the event: equal for events of one call,
+     * increasing over the run. */
+    uint64_t handler;
+} FlProtoEvent;
+
+/* Called right after a protocol event happened (and right before a send),
+ * inside the node's handler.
+ * It may call fl_world_crash_at_return and fl_world_at, and must not run
+ * other nodes' handlers. */
+typedef void (*FlWorldEventHook)(FlWorld *w, void *ctx, const FlProtoEvent *ev);
+/* Adds a hook (called in the order added); @ctx is borrowed until removed.
+ * Removing a hook that is not there is a no-op. */
+void fl_world_add_event_hook(FlWorld *w, FlWorldEventHook fn, void *ctx);
+void fl_world_remove_event_hook(FlWorld *w, FlWorldEventHook fn, void *ctx);
+/* Crashes @node as soon as the handler it is running returns, as
+ * fl_world_crash does; the handler's effects after this call (sends,
+ * replies, timers, disk writes and syncs, role changes) are lost.  Outside
+ * that node's handler, it crashes at once.  No-op if the node is down. */
+void fl_world_crash_at_return(FlWorld *w, uint32_t node);
+/* The kind of @msg as @node's protocol names it, or NULL. */
+const char *fl_world_msg_kind(const FlWorld *w, uint32_t node, const uint8_t *msg, size_t len);
+
 /* Records a fault event in the trace and, for start/stop, in the fault
  * intervals of metrics.json.  @what: "start" or "stop" (or another word for
  * events that are not intervals); @text describes it. */

@@ -38,6 +38,11 @@ struct FlNode {
     FlTime down_since;      /* when it last crashed; FL_TIME_NEVER while up */
     FlWorldSendHook send_hook;  /* Byzantine faults: sees its outgoing messages */
     void *send_hook_ctx;
+    /* A trigger fault crashed it in the middle of a handler: the crash takes
+     * effect when the handler returns, and the handler's later effects are
+     * lost (counted in `lost_effects`).  See world.c note 4. */
+    bool crash_pending;
+    uint32_t lost_effects;
 };
 
 /* An event parked while its node is paused; it keeps its scheduler id, so
@@ -118,6 +123,9 @@ struct FlWorld {
     bool buggify;           /* the scenario's "buggify" (node.c fl_buggify) */
     FlRng buggify_rng;      /* whether an enabled BUGGIFY site fires: a stream of
                                its own, so runs without it draw what they did */
+    FlNode *running;        /* the node whose handler runs now, or NULL */
+    uint64_t handler_calls; /* handler calls so far: FlProtoEvent.handler */
+    GArray *event_hooks;    /* of EventHook (world.c): protocol-event hooks, or NULL */
 };
 
 #define SMALL_BUF 256
@@ -128,6 +136,13 @@ void fl_node_stop(FlWorld *w, FlNode *n);
 void fl_node_deliver(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, size_t len);
 void fl_node_timer(FlWorld *w, FlNode *n, FlEventId id, uint64_t tag);
 FlTime fl_node_local(const FlNode *n, FlTime global);
+/* Brackets every call into a protocol's handler (world.c note 4): enter
+ * returns the node that ran before (handlers may nest only through hooks),
+ * leave restores it and applies a crash a trigger asked for. */
+FlNode *fl_node_enter(FlWorld *w, FlNode *n);
+void fl_node_leave(FlWorld *w, FlNode *n, FlNode *prev);
+/* Tells the protocol-event hooks (world.c note 4) of @ev. */
+void fl_world_proto_event(FlWorld *w, const FlProtoEvent *ev);
 /* Sends bytes from endpoint @from to @to through the network (copies). */
 void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len);
 uint8_t *fl_world_buf_alloc(FlWorld *w, size_t len);

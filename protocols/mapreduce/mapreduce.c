@@ -208,6 +208,28 @@ static const char *const mr_counters[] = {
     "mr_jobs", "mr_job_time_ms", "mr_attempts", "mr_reexecuted", "mr_backups",
     "mr_backup_wins", NULL,
 };
+/* Names a message's kind for faults aimed at protocol events (the
+ * `trigger` fault): the first byte is the type, and a DONE says which phase
+ * finished (the byte after job and attempt, worker.c), since a map task's
+ * output lives on its worker's disk and a reduce task's does not: crashing
+ * a worker right after MAP-DONE is what forces a re-execution.  NULL for a
+ * type this protocol does not send. */
+static const char *mr_msg_kind(const uint8_t *msg, size_t len)
+{
+    static const char *const names[] = {
+        [MR_HEARTBEAT] = "HEARTBEAT",
+        [MR_ASSIGN] = "ASSIGN",
+        [MR_FETCH] = "FETCH",
+        [MR_FETCH_REPLY] = "FETCH_REPLY",
+        [MR_FETCH_FAIL] = "FETCH_FAIL",
+        [MR_JOB_END] = "JOB_END",
+    };
+    if (len == 0)
+        return NULL;
+    if (msg[0] == MR_DONE)
+        return len < 18 ? NULL : msg[17] == MR_MAP ? "MAP-DONE" : msg[17] == MR_REDUCE ? "REDUCE-DONE" : NULL;
+    return msg[0] < G_N_ELEMENTS(names) ? names[msg[0]] : NULL;
+}
 
 const FlProtocol fl_proto_mapreduce = {
     .name = "mapreduce",
@@ -221,4 +243,6 @@ const FlProtocol fl_proto_mapreduce = {
     .on_timer = mr_on_timer,
     .on_request = mr_on_request,
     .counters = mr_counters,
+    .msg_kind = mr_msg_kind,
+    .kinds = "HEARTBEAT|ASSIGN|MAP-DONE|REDUCE-DONE|FETCH|FETCH_REPLY|FETCH_FAIL|JOB_END",
 };

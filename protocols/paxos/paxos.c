@@ -982,6 +982,28 @@ static void paxos_on_request(FlNode *n, void *state, const FlRequest *req)
         propose_held(n, px);
 }
 
+/* Names a message's kind for faults aimed at protocol events (the
+ * `trigger` fault): the first byte is the type.  NULL for
+ * a type this protocol does not send. */
+static const char *paxos_msg_kind(const uint8_t *msg, size_t len)
+{
+    static const char *const names[] = {
+        [PAXOS_PREPARE] = "Prepare",
+        [PAXOS_PROMISE] = "Promise",
+        [PAXOS_ACCEPT] = "Accept",
+        [PAXOS_ACCEPTED] = "Accepted",
+        [PAXOS_NACK] = "Nack",
+        [PAXOS_DECIDE] = "Decide",
+        [PAXOS_HEARTBEAT] = "Heartbeat",
+        [PAXOS_HEARTBEAT_ACK] = "HeartbeatAck",
+        [PAXOS_RECOVER] = "Recover",
+        [PAXOS_RECOVER_ACK] = "RecoverAck",
+    };
+    if (len == 0 || msg[0] >= G_N_ELEMENTS(names))
+        return NULL;
+    return names[msg[0]];
+}
+
 const FlProtocol fl_proto_paxos = {
     .name = "paxos",
     .summary = "Multi-Paxos: stable leader, phase 1 once for all slots, phase 2 per slot, no-op gap filling",
@@ -993,4 +1015,6 @@ const FlProtocol fl_proto_paxos = {
     .on_message = paxos_on_message,
     .on_timer = paxos_on_timer,
     .on_request = paxos_on_request,
+    .msg_kind = paxos_msg_kind,
+    .kinds = "Prepare|Promise|Accept|Accepted|Nack|Decide|Heartbeat|HeartbeatAck|Recover|RecoverAck",
 };

@@ -1432,6 +1432,24 @@ static void raft_destroy(FlNode *n, void *state)
         g_array_free(r->reads, TRUE);
 }
 
+/* Names a message's kind for faults aimed at protocol events (the
+ * `trigger` fault): the first byte is the type (a pre-vote is a RequestVote too).  NULL for
+ * a type this protocol does not send. */
+static const char *raft_msg_kind(const uint8_t *msg, size_t len)
+{
+    static const char *const names[] = {
+        [RAFT_MSG_VOTE] = "RequestVote",
+        [RAFT_MSG_VOTE_REPLY] = "RequestVoteReply",
+        [RAFT_MSG_APPEND] = "AppendEntries",
+        [RAFT_MSG_APPEND_REPLY] = "AppendEntriesReply",
+        [RAFT_MSG_SNAP] = "InstallSnapshot",
+        [RAFT_MSG_SNAP_REPLY] = "InstallSnapshotReply",
+    };
+    if (len == 0 || msg[0] >= G_N_ELEMENTS(names))
+        return NULL;
+    return names[msg[0]];
+}
+
 const FlProtocol fl_proto_raft = {
     .name = "raft",
     .summary = "Raft: leader election with pre-vote, log replication, snapshots, ReadIndex reads",
@@ -1443,4 +1461,6 @@ const FlProtocol fl_proto_raft = {
     .on_message = raft_on_message,
     .on_timer = raft_on_timer,
     .on_request = raft_on_request,
+    .msg_kind = raft_msg_kind,
+    .kinds = "RequestVote|RequestVoteReply|AppendEntries|AppendEntriesReply|InstallSnapshot|InstallSnapshotReply",
 };

@@ -332,4 +332,6 @@ const FlProtocol fl_proto_threepc = {
     .on_timer = threepc_on_timer,
     .on_request = threepc_on_request,
     .counters = threepc_counters,
+    .msg_kind = txn_msg_kind,
+    .kinds = TXN_KINDS_3PC,
 };

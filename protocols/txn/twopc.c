@@ -164,6 +164,11 @@ static const char *const twopc_counters[] = {
     "txn.blocked", "txn.blocked_ms", "txn.conflicting_decisions", "txn.unilateral_abort",
     "txn.audit_in_doubt", "txn.commit_without_all_acks", NULL,
 };
+/* 2PC sends no PRECOMMIT: such bytes are no message of its. */
+static const char *twopc_msg_kind(const uint8_t *msg, size_t len)
+{
+    return len && msg[0] == TXN_PRECOMMIT ? NULL : txn_msg_kind(msg, len);
+}
 
 const FlProtocol fl_proto_twopc = {
     .name = "2pc",
@@ -177,4 +182,6 @@ const FlProtocol fl_proto_twopc = {
     .on_timer = twopc_on_timer,
     .on_request = twopc_on_request,
     .counters = twopc_counters,
+    .msg_kind = twopc_msg_kind,
+    .kinds = TXN_KINDS_2PC,
 };

@@ -156,6 +156,24 @@ void txn_flush_self(FlNode *n, TxnNode *t, void *state, TxnHandler fn)
     }
 }
 
+const char *txn_msg_kind(const uint8_t *msg, size_t len)
+{
+    /* A vote and a decision carry their value in the byte after the id
+     * (txn_send_id). */
+    uint8_t extra = len >= 10 ? msg[9] : 0;
+    switch (len ? msg[0] : 0) {
+    case TXN_PREPARE: return "PREPARE";
+    case TXN_VOTE: return len < 10 ? NULL : extra ? "VOTE-YES" : "VOTE-NO";
+    case TXN_PRECOMMIT: return "PRECOMMIT";
+    case TXN_ACK: return "ACK";
+    case TXN_DECISION:
+        return extra == TS_COMMITTED ? "COMMIT" : extra == TS_ABORTED ? "ABORT" : NULL;
+    case TXN_STATE_REQ: return "STATE-REQ";
+    case TXN_STATE: return "STATE";
+    default: return NULL;
+    }
+}
+
 void txn_send_info(FlNode *n, TxnNode *t, uint32_t to, uint8_t type, const TxnInfo *info)
 {
     uint8_t buf[64];

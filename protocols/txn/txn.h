@@ -40,6 +40,15 @@ enum {
 };
 enum { TXN_ACK_PRECOMMIT = 1, TXN_ACK_DECISION };
 
+/* Names a message's kind for faults aimed at protocol events (the `trigger`
+ * fault), as the textbooks do: a vote is VOTE-YES or VOTE-NO and a decision
+ * COMMIT or ABORT, so a scenario can crash a node right after one of them.
+ * NULL when the bytes are no message of ours.  Messages a node queues to
+ * itself are not sent, and never named. */
+const char *txn_msg_kind(const uint8_t *msg, size_t len);
+#define TXN_KINDS_2PC "PREPARE|VOTE-YES|VOTE-NO|ACK|COMMIT|ABORT|STATE-REQ|STATE"
+#define TXN_KINDS_3PC "PREPARE|VOTE-YES|VOTE-NO|PRECOMMIT|ACK|COMMIT|ABORT|STATE-REQ|STATE"
+
 enum { TXN_TIMER_TICK = 1, TXN_TIMER_SELF };
 
 #define TXN_MAX_PARTS 2

@@ -28,6 +28,9 @@ static void list_protocols(void)
         for (const FlParam *q = (*p)->params; q && q->name; q++)
             printf("  %-16s %s%s%s, default %s: %s\n", q->name, type_name(q->type),
                    q->choices ? " " : "", q->choices ? q->choices : "", q->def, q->doc);
+        /* What a `trigger` fault's "message" may name. */
+        if ((*p)->kinds)
+            printf("  %-16s %s\n", "(message kinds)", (*p)->kinds);
     }
 }
 
