@@ -72,7 +72,15 @@
  *    is in the "start" event of the trace, and the explicit schedule, which
  *    is what replays, holds only faults of what was kept.  A shape is a
  *    feature of its own: `reform` draws partitions (if the scenario lists
- *    them) even on a seed that kept no "partition" among its kinds. */
+ *    them) even on a seed that kept no "partition" among its kinds.
+ * 8. Faults aimed at protocol events: a drawn `trigger` crashes its node
+ *    right after a send of one of the protocol's message kinds, a role
+ *    change or a disk write before its sync, then restarts it.  When that
+ *    happens is not known at draw time, so it holds a down slot for its
+ *    whole window: armed for two thirds of its duration, restarted by the
+ *    end, and with a torn write it also takes the storage budget of note 4.
+ *    The delivery-order kinds (pct, reorder, slow-link, slow-node) take no
+ *    node down; only slow-node can be aimed. */
 #include "faults/nemesis.h"
 
 #include "faults/links.h"
@@ -81,7 +89,8 @@
 #include <string.h>
 
 static const char *const allowed_kinds[] = {
-    "crash", "pause", "disk", "partition", "omission", "delay", "duplicate", "clock", "clog", NULL,
+    "crash", "pause", "disk", "partition", "omission", "delay", "duplicate", "clock", "clog",
+    "pct", "reorder", "slow-link", "slow-node", "trigger", NULL,
 };
 static const char *const default_kinds[] = { "crash", "pause", "partition", NULL };
 
@@ -126,7 +135,8 @@ typedef struct Down {
 
 static bool is_down_kind(const char *k)
 {
-    return strcmp(k, "crash") == 0 || strcmp(k, "pause") == 0 || strcmp(k, "disk") == 0;
+    return strcmp(k, "crash") == 0 || strcmp(k, "pause") == 0 || strcmp(k, "disk") == 0 ||
+           strcmp(k, "trigger") == 0;
 }
 
 static bool has(GPtrArray *a, const char *s)
@@ -201,7 +211,8 @@ static bool nemesis_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
     m->shapes = g_ptr_array_new();
     if (!parse_names(jv, spec, path, "kinds", out, allowed_kinds, default_kinds,
                      "an array of fault kinds from crash, pause, disk, partition, omission, "
-                     "delay, duplicate, clock, clog", m->kinds) ||
+                     "delay, duplicate, clock, clog, pct, reorder, slow-link, slow-node, trigger",
+                     m->kinds) ||
         !parse_names(jv, spec, path, "targets", out, allowed_targets, allowed_targets,
                      "an array of target styles from node, leader, role, leader+k, "
                      "minority-with-leader, last-role-change", m->targets) ||
@@ -269,7 +280,48 @@ static json_t *order_json(FlRng *rng, uint32_t n)
 /* Kinds whose node field a target style (note 5) can aim. */
 static bool is_aimable(const char *k)
 {
-    return strcmp(k, "duplicate") != 0 && strcmp(k, "clog") != 0;
+    return strcmp(k, "duplicate") != 0 && strcmp(k, "clog") != 0 && strcmp(k, "pct") != 0 &&
+           strcmp(k, "reorder") != 0 && strcmp(k, "slow-link") != 0;
+}
+
+/* One of the protocol's declared message kinds ("a|b|c"), or "*". */
+static json_t *message_kind(Nemesis *m, FlRng *rng)
+{
+    const char *kinds = m->sc->protocol->kinds;
+    if (!kinds || fl_rng_chance(rng, 0.1))
+        return json_string("*");
+    g_auto(GStrv) names = g_strsplit(kinds, "|", -1);
+    guint n = g_strv_length(names);
+    return json_string(n ? names[fl_rng_below(rng, n)] : "*");
+}
+
+/* Note 8: a trigger armed for two thirds of @d, the node back after the
+ * rest, so that it ends by `until` like every drawn fault. */
+static void draw_trigger(Nemesis *m, FlRng *rng, json_t *who, FlDuration d, json_t *o)
+{
+    FlDuration armed = d * 2 / 3 > 0 ? d * 2 / 3 : 1;
+    json_object_set_new(o, "for", dur_json(armed));
+    json_object_set_new(o, "node", who);
+    uint64_t on = fl_rng_below(rng, 10);
+    if (on < 6) {
+        json_object_set_new(o, "on", json_string("send"));
+        json_object_set_new(o, "message", message_kind(m, rng));
+        json_object_set_new(o, "when", json_string(fl_rng_chance(rng, 0.2) ? "before" : "after"));
+        if (fl_rng_chance(rng, 0.3))
+            json_object_set_new(o, "in_handler", json_integer(1 + (json_int_t)fl_rng_below(rng, 3)));
+    } else if (on < 8) {
+        static const char *const roles[] = { "*", "*", "leader", "primary" };
+        json_object_set_new(o, "on", json_string("role"));
+        json_object_set_new(o, "role", json_string(roles[fl_rng_below(rng, 4)]));
+    } else {
+        json_object_set_new(o, "on", json_string("disk-write"));
+        json_object_set_new(o, "mode", json_string(fl_rng_chance(rng, 0.3) ? "torn" : "lose-unsynced"));
+    }
+    json_int_t count = 1;
+    while (count < 8 && fl_rng_chance(rng, 0.5))
+        count++;
+    json_object_set_new(o, "count", json_integer(count));
+    json_object_set_new(o, "restart_after", dur_json(d - armed));
 }
 
 /* The fields of one drawn fault of kind @k, lasting @d: on @target (a
@@ -283,6 +335,10 @@ static void draw_fields(Nemesis *m, FlRng *rng, const char *k, json_t *target, u
     if (strcmp(k, "crash") == 0) {
         json_object_set_new(o, "node", who);
         json_object_set_new(o, "restart_after", dur_json(d));
+        return;
+    }
+    if (strcmp(k, "trigger") == 0) {
+        draw_trigger(m, rng, who, d, o);
         return;
     }
     if (strcmp(k, "disk") == 0) {
@@ -336,6 +392,22 @@ static void draw_fields(Nemesis *m, FlRng *rng, const char *k, json_t *target, u
         FlDuration links = n * (n - 1) / 2;
         FlDuration every = d / (2 * (links ? links : 1));
         json_object_set_new(o, "every", dur_json(every > 0 ? every : 1));
+    } else if (strcmp(k, "pct") == 0) {
+        /* PCT depth 1..3 (0..2 change points); a step of 5..50ms. */
+        json_object_set_new(o, "step", dur_json(FL_MS(5) * (FlDuration)(1 + fl_rng_below(rng, 10))));
+        json_object_set_new(o, "changes", json_integer((json_int_t)fl_rng_below(rng, 3)));
+    } else if (strcmp(k, "reorder") == 0) {
+        json_object_set_new(o, "window", dur_json(FL_MS(10) * (FlDuration)(1 + fl_rng_below(rng, 20))));
+    } else if (strcmp(k, "slow-link") == 0) {
+        uint32_t a = (uint32_t)fl_rng_below(rng, n), b = (uint32_t)fl_rng_below(rng, n - 1);
+        json_object_set_new(o, "from", json_integer(a));
+        json_object_set_new(o, "to", json_integer(b + (b >= a)));
+        json_object_set_new(o, "both", json_boolean(fl_rng_chance(rng, 0.5)));
+        json_object_set_new(o, "factor", json_integer(5 + (json_int_t)fl_rng_below(rng, 96)));
+    } else if (strcmp(k, "slow-node") == 0) {
+        json_object_set_new(o, "node", target ? json_incref(target)
+                                              : json_integer(fl_rng_below(rng, n)));
+        json_object_set_new(o, "factor", json_integer(5 + (json_int_t)fl_rng_below(rng, 96)));
     }
 }
 
@@ -489,7 +561,8 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
     json_t *o = json_object();
     draw_fields(m, rng, k, is_aimable(k) ? target : NULL, node, d, o);
     const char *mode = json_string_value(json_object_get(o, "mode"));
-    if (strcmp(k, "disk") == 0 && mode && strcmp(mode, "lose-unsynced") != 0)
+    if ((strcmp(k, "disk") == 0 || strcmp(k, "trigger") == 0) && mode &&
+        strcmp(mode, "lose-unsynced") != 0)
         g_array_index(dr->downs, Down, dr->downs->len - 1).end += (FlTime)m->recover;   /* note 4 */
     append_fault(m, k, t, o);
     if (target)
@@ -816,7 +889,7 @@ json_t *fl_faults_explicit(const FlScenario *sc)
 }
 
 static const FlFaultField nemesis_fields[] = {
-    { "kinds", "fault kinds to draw from: crash, pause, disk, partition, omission, delay, duplicate, clock, clog (default crash, pause, partition)" },
+    { "kinds", "fault kinds to draw from: crash, pause, disk, partition, omission, delay, duplicate, clock, clog, pct, reorder, slow-link, slow-node, trigger (default crash, pause, partition)" },
     { "every", "time between two faults' starts, a duration or a range (default [\"1s\",\"3s\"])" },
     { "for", "how long each fault lasts, a duration or a range (default [\"500ms\",\"2s\"])" },
     { "targets", "how a fault picks its node, each fault drawing one: node (an id drawn up front), leader, role (a role drawn among those held when the fault starts, then a holder: role:*), leader+k (the leader and k others), minority-with-leader (a partition cuts off the side holding the leader), last-role-change (the node whose role changed last); default all" },
