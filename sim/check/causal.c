@@ -104,10 +104,18 @@ static gint64 first_common(const guint64 *a, const guint64 *b, guint32 words, gi
 static void thin_air(Found *F)
 {
     const RwHistory *rw = F->rw;
-    for (guint32 i = 0; i < rw->ops->len; i++)
-        if (rw_op(rw, i)->rf == RW_THIN_AIR)
-            found(F, "ThinAirRead", "this read returned a value that no write of its key wrote",
-                  &i, 1);
+    for (guint32 i = 0; i < rw->ops->len; i++) {
+        if (rw_op(rw, i)->rf != RW_THIN_AIR) continue;
+        /* A failed write certainly did not happen (rw.h): reading its value
+         * is reading thin air, but the report names it. */
+        gint64 fw = rw_failed_writer(rw, i);
+        g_autofree char *why = fw < 0
+            ? g_strdup("this read returned a value that no write of its key wrote")
+            : g_strdup_printf("this read returned a value that only a failed write wrote "
+                              "(line %u), and a failed write did not happen",
+                              g_array_index(rw->h->ops, FlOp, fw).inv_line);
+        found(F, "ThinAirRead", why, &i, 1);
+    }
 }
 
 static void co_patterns(Found *F, const RwBits *pred, const guint64 *wk)
