@@ -306,6 +306,11 @@ static void test_sessions(void **state)
         { "register__session-failover.invalid.jsonl", "monotonic-reads", 0 },
         { "register__session-failover-no-client.invalid.jsonl", "read-your-writes", 0 },
         { "register__session-info-write.valid.jsonl", "session", 0 },
+        /* Causal consistency implies each guarantee: its sessions are
+         * clients too (causal.c note 4). */
+        { "register__session-failover.invalid.jsonl", "causal", 1 },
+        { "register__session-failover-no-client.invalid.jsonl", "causal", 0 },
+        { "register__session-info-write.valid.jsonl", "causal", 0 },
         { "register__spec-example.valid.jsonl", "session", 0 },
         { "register__jepsen-03-records.valid.edn", "session", 0 },
     };
