@@ -1,4 +1,4 @@
-/* sim/check/reader.c: JSON Lines and strict EDN into FlVal trees.
+/* sim/check/reader.c: JSON Lines and EDN into FlVal trees.
  *
  * Design notes.
  *  1. One cursor (pos, line, col) serves both grammars; every error names the
@@ -10,6 +10,13 @@
  *  4. JSONL: one object per line, blank lines allowed.  EDN: either a series
  *     of maps, or a single vector or list of maps; commas are whitespace,
  *     `;` starts a comment, `#_` discards the next form.
+ *  5. Fast paths for what histories are made of: a string with no escape
+ *     and no control character, and a JSON integer of at most 18 digits,
+ *     are scanned in one tight loop that moves the cursor once at the end
+ *     (such a token holds no newline, so only the column moves).  Anything
+ *     else (escapes, fractions, long numbers, malformed input) is read again
+ *     from its first byte by the general code, so values and error messages
+ *     are the same either way.
  *  6. EDN, all of it (edn-format's specification), because real Jepsen
  *     histories use all of it: a symbol (`java.net.SocketTimeoutException`
  *     in an exception's `:via`) is read as a string of its name; a
@@ -19,16 +26,8 @@
  *     `#jepsen.history.Op{...}` (a record, Jepsen 0.3) is its map, `#inst
  *     "..."` and `#uuid "..."` their strings.  Clojure's `##Inf`, `##-Inf`
  *     and `##NaN` are strings too (JSON has no such numbers), and so is a
- *     ratio `1/3`.  None of these can change a verdict
- *     unless a model reads it, and the models read integers, strings and
- *     keywords.
- *  5. Fast paths for what histories are made of: a string with no escape
- *     and no control character, and a JSON integer of at most 18 digits,
- *     are scanned in one tight loop that moves the cursor once at the end
- *     (such a token holds no newline, so only the column moves).  Anything
- *     else (escapes, fractions, long numbers, malformed input) is read again
- *     from its first byte by the general code, so values and error messages
- *     are the same either way.
+ *     ratio `1/3`.  None of these can change a verdict unless a model
+ *     reads it, and the models read integers, strings and keywords.
  */
 #include "sim/check/reader.h"
 
