@@ -90,6 +90,21 @@ char *fl_links_text(const FlLinks *l)
                            l->clients ? " (and clients)" : "");
 }
 
+void fl_fault_net_stop_text(FlFault *f, FlWorld *w, const char *text)
+{
+    int *handle = f->state;   /* the first member, by contract */
+    if (!*handle)
+        return;
+    fl_net_remove_filter(fl_world_net(w), *handle);
+    *handle = 0;
+    fl_world_fault_event(w, f->index, f->kind->name, "stop", text);
+}
+
+void fl_fault_net_stop(FlFault *f, FlWorld *w)
+{
+    fl_fault_net_stop_text(f, w, NULL);
+}
+
 void fl_links_deinit(FlLinks *l)
 {
     g_free(l->src);

@@ -30,6 +30,13 @@ bool fl_links_match(const FlLinks *l, uint32_t from, uint32_t to);
 char *fl_links_text(const FlLinks *l);
 void fl_links_deinit(FlLinks *l);
 
+/* The stop of a kind that acts through one network filter or scale and
+ * keeps its handle (0 while not running) as the FIRST member of its state:
+ * removes it, sets it to 0 and records the stop, with @text (borrowed; may
+ * be NULL) in fl_fault_net_stop_text.  Does nothing when the handle is 0. */
+void fl_fault_net_stop(FlFault *f, FlWorld *w);
+void fl_fault_net_stop_text(FlFault *f, FlWorld *w, const char *text);
+
 /* A node set as text: "*" when it holds every node, else "0,2,3"
  * (caller frees). */
 char *fl_fault_set_text(const bool *set, uint32_t n);

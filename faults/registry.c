@@ -14,6 +14,10 @@ extern const FlFaultKind fl_fault_byzantine;
 extern const FlFaultKind fl_fault_clock;
 extern const FlFaultKind fl_fault_disk;
 extern const FlFaultKind fl_fault_nemesis;
+extern const FlFaultKind fl_fault_reorder;
+extern const FlFaultKind fl_fault_pct;
+extern const FlFaultKind fl_fault_slow_link;
+extern const FlFaultKind fl_fault_slow_node;
 
 static const FlFaultKind *const kinds[] = {
     &fl_fault_crash,
@@ -27,6 +31,10 @@ static const FlFaultKind *const kinds[] = {
     &fl_fault_clock,
     &fl_fault_disk,
     &fl_fault_nemesis,
+    &fl_fault_reorder,
+    &fl_fault_pct,
+    &fl_fault_slow_link,
+    &fl_fault_slow_node,
     NULL,
 };
 

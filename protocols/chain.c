@@ -78,6 +78,17 @@
  *                    serving reads after node 3 took over and acknowledged
  *                    newer writes (scenarios/03-replication/bugs/
  *                    chain-solo-reconfig.json).
+ *  9. BUGGIFY sites (sim/node.h fl_buggify), each a message the protocol
+ *     must do without, or one it must take twice, taken on purpose:
+ *     chain.fwd-deferred  an update is not forwarded when applied; the next
+ *                         resend (note 1) carries it, behind later ones
+ *                         that the reorder buffer must hold.
+ *     chain.ack-skipped   the tail leaves an acknowledgement to its tick.
+ *     chain.resend-all    a resend repeats updates the successor holds.
+ *     chain.state-instead a resend sends STATE where a few updates would
+ *                         do: a synced member takes the whole state, drops
+ *                         its `sent`, and passes STATE on down the chain,
+ *                         the path new members take [3.3].
  */
 #include "sim/fd.h"
 #include "sim/node.h"
@@ -300,7 +311,8 @@ static void apply(FlNode *n, Chain *c, const Entry *e)
     } else {
         g_array_append_val(c->sent, *e);
         int64_t s = successor(c);
-        if (s >= 0)
+        /* Note 9: now and then left for the next resend, as if lost. */
+        if (s >= 0 && !fl_buggify(n, "chain.fwd-deferred"))
             send_fwd(n, c, (uint32_t)s, e);
     }
 }
@@ -321,13 +333,17 @@ static void resend(FlNode *n, Chain *c)
     if (s < 0 || !c->synced || (c->succ_applied >= 0 && (uint64_t)c->succ_applied >= c->seq))
         return;
     uint64_t first = c->sent->len ? g_array_index(c->sent, Entry, 0).seq : c->seq + 1;
-    if (c->succ_applied < 0 || (uint64_t)c->succ_applied + 1 < first) {
+    /* Note 9: the whole state where the missing updates would do. */
+    if (c->succ_applied < 0 || (uint64_t)c->succ_applied + 1 < first ||
+        fl_buggify_p(n, "chain.state-instead", 0.01)) {
         send_state(n, c, (uint32_t)s);
         return;
     }
+    /* Note 9: all of `sent` again, what the successor holds included. */
+    bool all = fl_buggify(n, "chain.resend-all");
     for (guint i = 0; i < c->sent->len; i++) {
         const Entry *e = &g_array_index(c->sent, Entry, i);
-        if (e->seq > (uint64_t)c->succ_applied)
+        if (all || e->seq > (uint64_t)c->succ_applied)
             send_fwd(n, c, (uint32_t)s, e);
     }
 }
@@ -903,7 +919,8 @@ static void on_fwd(FlNode *n, Chain *c, uint32_t from, FlReader *r)
         }
         g_array_remove_range(c->ahead, 0, used);
     }
-    if (is_tail(c))
+    /* Note 9: the acknowledgement left for the tick, as if lost. */
+    if (is_tail(c) && !fl_buggify(n, "chain.ack-skipped"))
         send_ack(n, c);
 }
 

@@ -88,6 +88,13 @@
  *     teaching (03-replication/bugs/pb-stale-failover): the node next in
  *     line takes over at once with whatever it holds, which is right only
  *     while every survivor is caught up.
+ *  9. BUGGIFY sites (sim/node.h fl_buggify), with views on (this file's
+ *     code; the classic mode stays as it was):
+ *     pb.repl-deferred   an update is not sent to the backups when the
+ *                        primary applies it; the next resend carries it.
+ *     pb.ack-skipped     a backup withholds an acknowledgement, as if lost.
+ *     pb.state-instead   the primary sends STATE to a backup that lacks
+ *                        only a few updates, as if it were far behind.
  */
 #include "protocols/primary_backup.h"
 #include "sim/fd.h"
@@ -465,7 +472,8 @@ static void resend(FlNode *n, PB *pb)
         int64_t a = pb->acked[b];
         if (a >= 0 && (uint64_t)a >= pb->seq)
             continue;
-        if (a < 0 || (uint64_t)a + 1 < first) {
+        /* Note 9: the whole state where the missing updates would do. */
+        if (a < 0 || (uint64_t)a + 1 < first || fl_buggify_p(n, "pb.state-instead", 0.01)) {
             send_state(n, pb, b);
             continue;
         }
@@ -588,6 +596,10 @@ static void on_repl(FlNode *n, PB *pb, uint32_t from, uint64_t view, FlReader *r
         if (used)
             persist(n, pb);   /* durable before acknowledged (note 4) */
     }
+    /* Note 9: an acknowledgement withheld, as if lost; the primary's resend
+     * brings another chance. */
+    if (fl_buggify(n, "pb.ack-skipped"))
+        return;
     send_simple(n, pb, MSG_ACK, from);   /* also answers a gap with what we have */
 }
 
@@ -779,7 +791,8 @@ static void fo_on_request(FlNode *n, void *state, const FlRequest *req)
         g_array_append_val(pb->recent, e);
         if (pb->recent->len > pb->window)
             g_array_remove_index(pb->recent, 0);
-        if (!pb->async)
+        /* Note 9: now and then left for the next resend, as if lost. */
+        if (!pb->async && !fl_buggify(n, "pb.repl-deferred"))
             for (uint32_t b = 0; b < pb->nodes; b++)
                 if (b != pb->self && pb->acked[b] >= 0 && (uint64_t)pb->acked[b] + 1 == e.seq)
                     send_repl(n, pb, b, &e);

@@ -14,20 +14,30 @@
  * observer never detected, and the number and length of false suspicions
  * (suspecting a node that is up, paused or merely slow).
  *
- * Kinds (Chandra and Toueg's classes, and what real systems run):
- *   perfect             heartbeats every `interval`; suspects a peer silent
- *                       for interval + bound (+ interval/10 for clock
- *                       drift).  Correct only when every delay is bounded,
- *                       so it is refused unless the network is `sync`.
- *   heartbeat           suspects a peer silent for a fixed `timeout`; any
- *                       delay past it is a false suspicion.
- *   eventually-perfect  ◇P: like heartbeat, but each false suspicion of a
- *                       peer adds `increase` to that peer's timeout, so
- *                       after GST the mistakes stop.
- *   phi-accrual         Hayashibara et al., as in Cassandra and Akka: a
- *                       window of inter-arrival times gives a normal law;
- *                       suspects when phi = -log10 P(a heartbeat this late)
- *                       exceeds `threshold`.
+ * Kinds.  Two of them are named for the class of detector they implement
+ * (Chandra and Toueg: what a detector promises), two for how real systems
+ * build one (an implementation, which belongs to a class only under a
+ * timing model):
+ *   perfect             class P: heartbeats every `interval`; suspects a
+ *                       peer silent for interval + bound (+ interval/10 for
+ *                       clock drift).  P needs every delay bounded, so it
+ *                       is refused unless the network is `sync`.
+ *   eventually-perfect  class ◇P, by adaptive timeouts: like heartbeat, but
+ *                       each false suspicion of a peer adds `increase` to
+ *                       that peer's timeout, so some time after GST the
+ *                       mistakes stop.  On an `async` network nothing
+ *                       implements ◇P (it would solve consensus, against
+ *                       FLP): there it is only a heuristic.
+ *   heartbeat           an implementation: suspects a peer silent for a
+ *                       fixed `timeout`.  It is P under `sync` timing when
+ *                       the timeout exceeds interval + bound, and no class
+ *                       otherwise: any delay past it is a false suspicion.
+ *   phi-accrual         an implementation (Hayashibara et al., as in
+ *                       Cassandra and Akka): a window of inter-arrival times
+ *                       gives a normal law; suspects when phi = -log10
+ *                       P(a heartbeat this late) exceeds `threshold`.  An
+ *                       accrual detector outputs a suspicion level; with a
+ *                       threshold it behaves like an adaptive heartbeat.
  *
  * Determinism: no randomness; timers and messages only.  Memory: fl_fd_init
  * allocates per-peer state that fl_fd_deinit frees (call it from the

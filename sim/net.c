@@ -3,10 +3,12 @@
 #include <glib.h>
 #include <math.h>
 
+/* A filter (fn) or a scale (scale): exactly one is set. */
 typedef struct Filter {
     int handle;
     FlNetFilterFn fn;
     void *ctx;
+    FlNetScaleFn scale;
 } Filter;
 
 struct FlNet {
@@ -51,7 +53,14 @@ const FlNetSpec *fl_net_spec(const FlNet *net)
 
 int fl_net_add_filter(FlNet *net, FlNetFilterFn fn, void *ctx)
 {
-    Filter f = { ++net->next_handle, fn, ctx };
+    Filter f = { ++net->next_handle, fn, ctx, NULL };
+    g_array_append_val(net->filters, f);
+    return f.handle;
+}
+
+int fl_net_add_scale(FlNet *net, FlNetScaleFn fn, void *ctx)
+{
+    Filter f = { ++net->next_handle, NULL, ctx, fn };
     g_array_append_val(net->filters, f);
     return f.handle;
 }
@@ -119,8 +128,10 @@ FlDuration fl_net_bound_at(const FlNet *net, FlTime now)
     }
 }
 
-/* When one copy sent at @now with fault delay @extra arrives. */
-static FlTime arrival(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlDuration extra)
+/* When one copy sent at @now with fault delay @extra and the scales'
+ * factor @factor arrives. */
+static FlTime arrival(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlDuration extra,
+                      double factor)
 {
     /* Lognormal parameters are worked out once, not per message. */
     FlDuration d = net->spec.delay.dist == FL_DIST_LOGNORMAL
@@ -145,8 +156,11 @@ static FlTime arrival(FlNet *net, uint32_t from, uint32_t to, FlTime now, FlDura
     default:
         break;
     }
-    /* Faults' extra delay comes on top: a slowed link may break the bound,
-     * which is the point of injecting it. */
+    /* Faults' extra delay and factor come on top: a slowed link may break
+     * the bound, which is the point of injecting it.  A factor of exactly 1
+     * leaves the arithmetic (and so every old trace) untouched. */
+    if (factor != 1.0)
+        t = now + (FlTime)capped((double)(t - now) * factor);
     t += (FlTime)(extra > 0 ? extra : 0);
     if (net->last_arrival && from < net->endpoints && to < net->endpoints) {
         FlTime *last = &net->last_arrival[(size_t)from * net->endpoints + to];
@@ -162,9 +176,14 @@ uint32_t fl_net_route_copies(FlNet *net, uint32_t from, uint32_t to, FlTime now,
 {
     g_assert(max >= 1 && max <= FL_NET_MAX_COPIES);
     FlDuration extra = 0;
+    double factor = 1.0;
     uint32_t copies = 1;
     for (guint i = 0; i < net->filters->len; i++) {
         Filter *f = &g_array_index(net->filters, Filter, i);
+        if (f->scale) {
+            factor *= f->scale(f->ctx, from, to, now);
+            continue;
+        }
         FlFilterAction a = f->fn(f->ctx, from, to, now, &net->rng, &extra);
         if (a == FL_FILTER_DROP) {
             *why = "filter";
@@ -178,7 +197,7 @@ uint32_t fl_net_route_copies(FlNet *net, uint32_t from, uint32_t to, FlTime now,
         return 0;
     }
     for (uint32_t k = 0; k < copies; k++)
-        arrive[k] = arrival(net, from, to, now, extra);
+        arrive[k] = arrival(net, from, to, now, extra, factor);
     return copies;
 }
 

@@ -55,6 +55,13 @@ typedef enum { FL_FILTER_PASS = 0, FL_FILTER_DROP = 1, FL_FILTER_DUPLICATE = 2 }
 typedef FlFilterAction (*FlNetFilterFn)(void *ctx, uint32_t from, uint32_t to, FlTime now,
                                         FlRng *rng, FlDuration *extra);
 
+/* Asked for every message, in turn with the filters: returns the factor
+ * (>= 1) by which the timing model's delay of that message is multiplied
+ * (a slow link, a slow node: faults/slow.c).  Factors of several scales
+ * multiply; fault delay (@extra of the filters) comes on top, unscaled.
+ * Must be deterministic and draw nothing. */
+typedef double (*FlNetScaleFn)(void *ctx, uint32_t from, uint32_t to, FlTime now);
+
 typedef struct FlNet FlNet;
 
 FlNet *fl_net_new(const FlNetSpec *spec, uint32_t endpoints, uint64_t seed);
@@ -64,6 +71,9 @@ const FlNetSpec *fl_net_spec(const FlNet *net);
 /* Adds a filter; returns a handle (> 0) for fl_net_remove_filter. */
 int fl_net_add_filter(FlNet *net, FlNetFilterFn fn, void *ctx);
 void fl_net_remove_filter(FlNet *net, int handle);
+/* Adds a scale; returns a handle (> 0), removed with fl_net_remove_filter
+ * (filters and scales share one list and one handle space). */
+int fl_net_add_scale(FlNet *net, FlNetScaleFn fn, void *ctx);
 
 /* Decides the fate of one message sent now: returns false if it is lost
  * (*why says by what: "filter" or "loss"), else sets *arrive. */

@@ -310,3 +310,36 @@ void fl_metric_add(FlNode *n, const char *name, double v)
 {
     *fl_metric(n, name) += v;
 }
+
+/* ---- BUGGIFY ------------------------------------------------------------ */
+
+/* Share of seeds on which one site is enabled, and how often an enabled
+ * site fires by default (FoundationDB enables a section on 25% of runs;
+ * firing less often than its 25% keeps a site called on every message from
+ * turning a rare path into the common one). */
+#define BUGGIFY_ENABLED_ONE_IN 4
+#define BUGGIFY_FIRE_P 0.05
+
+/* Whether @site is enabled in this run: a function of the seed and the
+ * site's name only, never of the order in which sites are first asked. */
+static bool buggify_enabled(const FlWorld *w, const char *site)
+{
+    uint64_t h = fl_mix64(w->sc->seed * 0x9e3779b97f4a7c15ULL ^ fl_hash_str(site));
+    return h % BUGGIFY_ENABLED_ONE_IN == 0;
+}
+
+bool fl_buggify_p(FlNode *n, const char *site, double p)
+{
+    FlWorld *w = n->w;
+    if (!w->buggify || !buggify_enabled(w, site) || !fl_rng_chance(&w->buggify_rng, p))
+        return false;
+    g_autofree char *line = g_strconcat("buggify ", site, NULL);
+    fl_trace(&w->trace, FL_TR_LOG, w->now, n->id, 0, 0, 0, line);
+    fl_metric_add(n, "buggify.fired", 1);
+    return true;
+}
+
+bool fl_buggify(FlNode *n, const char *site)
+{
+    return fl_buggify_p(n, site, BUGGIFY_FIRE_P);
+}

@@ -130,6 +130,29 @@ FlRng *fl_rng(FlNode *n);
 /* A duration drawn uniformly from [lo, hi] from this node's stream. */
 FlDuration fl_random_duration(FlNode *n, FlDuration lo, FlDuration hi);
 
+/* ---- BUGGIFY ---------------------------------------------------------- */
+/* Rare paths taken on purpose, as FoundationDB's BUGGIFY does: protocol
+ * code asks `if (fl_buggify(n, "raft.batch-of-one"))` where a legal but
+ * seldom-seen choice hides (a batch of one, an early election, a skipped
+ * heartbeat), and takes that choice when the answer is true.  The protocol
+ * must stay correct either way.
+ *
+ * Off (always false, nothing drawn) unless the scenario says
+ * "buggify": true, which `faultline fuzz` does by default.  When on, a site
+ * is enabled for the whole run on about a quarter of the seeds (a hash of
+ * the seed and the site's name decides), and an enabled site fires on about
+ * 5% of its calls (fl_buggify_p: probability @p), drawn from a stream of its
+ * own, so turning BUGGIFY on never changes what any other stream draws.
+ * Each firing is a trace line "buggify SITE" and adds 1 to the counter
+ * `buggify.fired`.
+ *
+ * @site names the call site, "protocol.what" (borrowed): a name rather than
+ * __FILE__/__LINE__, so that which sites a seed enables does not move when
+ * code is edited above it or built from another folder, and the trace says
+ * what happened. */
+bool fl_buggify(FlNode *n, const char *site);
+bool fl_buggify_p(FlNode *n, const char *site, double p);
+
 /* ---- Disk ----------------------------------------------------------- */
 /* Each node has its own disk of named files.  Writes go to a cache that
  * reads see at once; only what fl_disk_sync made durable survives a crash. */

@@ -324,7 +324,11 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
             json_object_set_new(check, "result", cj);
         json_object_set_new(res->metrics, "check", check);
     }
-    json_object_set_new(res->metrics, "verdict", json_string(fl_verdict_name(res->verdict)));
+    /* "unchecked", not "unknown": no check ran, which is not a checker that
+     * gave up.  The summary's last line keeps verdict=unknown, which the
+     * output contract (spec/scenario.md) fixes. */
+    json_object_set_new(res->metrics, "verdict",
+                        json_string(res->checked ? fl_verdict_name(res->verdict) : "unchecked"));
     weigh_expectations(sc, res);
     json_t *unmet_j = json_array();
     for (guint i = 0; i < res->unmet->len; i++)
@@ -361,6 +365,130 @@ static const char *dur(json_int_t ns, char *buf)
     else
         g_snprintf(buf, 32, "%" JSON_INTEGER_FORMAT "ns", ns);
     return buf;
+}
+
+static const char *ms(int64_t ns, char *buf)
+{
+    g_snprintf(buf, 32, "%.1f ms", (double)ns / 1e6);
+    return buf;
+}
+
+/* The counterexample of one model's result, if it has one with times. */
+static json_t *counterexample(json_t *result)
+{
+    json_t *cx = json_object_get(result, "counterexample");
+    return json_is_object(cx) ? cx : NULL;
+}
+
+static void op_span(json_t *op, int64_t *lo, int64_t *hi, uint64_t *nodes)
+{
+    json_t *a = json_object_get(op, "invoke_time"), *b = json_object_get(op, "complete_time");
+    if (json_is_integer(a) && json_integer_value(a) < *lo)
+        *lo = json_integer_value(a);
+    if (json_is_integer(b) && json_integer_value(b) > *hi)
+        *hi = json_integer_value(b);
+    json_t *node = json_object_get(json_object_get(op, "fields"), "node");
+    if (json_is_integer(node) && json_integer_value(node) >= 0 && json_integer_value(node) < 64)
+        *nodes |= 1ull << json_integer_value(node);
+}
+
+/* What the run did while the operations of a counterexample ran: the
+ * faults active then, the nodes that served them and their clock skew.
+ * Not a diagnosis, the circumstances: where a student looks first. */
+static void print_context(const FlScenario *sc, json_t *metrics, json_t *cx, FILE *out)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    uint64_t nodes = 0;
+    json_t *ops = json_object_get(cx, "story_ops");
+    size_t i;
+    json_t *op;
+    if (json_array_size(ops)) {
+        json_array_foreach(ops, i, op)
+            op_span(op, &lo, &hi, &nodes);
+    } else {
+        op_span(json_object_get(cx, "stuck"), &lo, &hi, &nodes);
+        json_array_foreach(json_object_get(cx, "waiting"), i, op)
+            op_span(op, &lo, &hi, &nodes);
+    }
+    if (lo > hi)
+        return;
+    char a[32], b[32];
+    fprintf(out, "            while these ran (%s to %s):", ms(lo, a), ms(hi, b));
+    bool any = false;
+    json_t *f;
+    json_array_foreach(json_object_get(metrics, "faults"), i, f) {
+        int64_t start = json_integer_value(json_object_get(f, "start"));
+        json_t *stop = json_object_get(f, "stop");
+        int64_t end = json_is_integer(stop) ? json_integer_value(stop) : INT64_MAX;
+        if (start > hi || end < lo)
+            continue;
+        fprintf(out, "%s %s %s (from %s", any ? ";" : "",
+                json_string_value(json_object_get(f, "kind")),
+                json_string_value(json_object_get(f, "what")), ms(start, a));
+        if (end != INT64_MAX)
+            fprintf(out, " to %s", ms(end, b));
+        fputc(')', out);
+        any = true;
+    }
+    if (!any)
+        fprintf(out, " no fault was active");
+    if (nodes) {
+        fprintf(out, "; served by node");
+        for (uint32_t n = 0; n < 64; n++)
+            if (nodes >> n & 1) {
+                fprintf(out, " %u", n);
+                if (sc->skew && n < sc->nodes && sc->skew[n])
+                    fprintf(out, " (clock %s%s)", sc->skew[n] > 0 ? "+" : "-",
+                            ms(sc->skew[n] > 0 ? sc->skew[n] : -sc->skew[n], a));
+            }
+    }
+    fputs("\n", out);
+}
+
+/* The checker's explanation of each model that failed (a list has one
+ * section per model, "== name: verdict"), a few lines each, and what the
+ * run was doing meanwhile. */
+static void print_explanations(const FlScenario *sc, json_t *m, const char *report, bool list,
+                               FILE *out)
+{
+    json_t *check = json_object_get(m, "check"), *result = json_object_get(check, "result");
+    g_auto(GStrv) lines = g_strsplit(report, "\n", -1);
+    const char *model = list ? NULL : sc->consistency;
+    int shown = 0;
+    for (int i = 0; lines[i]; i++) {
+        if (list && g_str_has_prefix(lines[i], "== ")) {
+            char *colon = strchr(lines[i] + 3, ':');
+            bool bad = colon && strstr(colon, "invalid");
+            if (model) {
+                json_t *cx = counterexample(json_object_get(json_object_get(result, "results"), model));
+                if (cx)
+                    print_context(sc, m, cx, out);
+            }
+            g_free((char *)model);
+            model = bad ? g_strndup(lines[i] + 3, (size_t)(colon - lines[i] - 3)) : NULL;
+            shown = 0;
+            if (model)
+                fprintf(out, "            -- %s --\n", model);
+            continue;
+        }
+        /* After the story, the search's own account is for `faultline check`. */
+        if (g_str_has_prefix(lines[i], "How the checker's search got there"))
+            shown = 12;
+        if (!model || !*lines[i] || shown >= 12)
+            continue;
+        fprintf(out, "            %s\n", lines[i]);
+        shown++;
+    }
+    if (list && model) {
+        json_t *cx = counterexample(json_object_get(json_object_get(result, "results"), model));
+        if (cx)
+            print_context(sc, m, cx, out);
+        g_free((char *)model);
+    } else if (!list) {
+        json_t *cx = counterexample(result);
+        if (cx)
+            print_context(sc, m, cx, out);
+    }
 }
 
 void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *out)
@@ -404,14 +532,16 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
         json_t *v;
         json_object_foreach(list ? verdicts : NULL, name, v)
             fprintf(out, "            %-22s %s\n", name, json_string_value(v));
-        if (!list && res->verdict == FL_VERDICT_INVALID && res->check_report &&
-            res->check_report->len) {
-            g_auto(GStrv) lines = g_strsplit(res->check_report->str, "\n", -1);
-            for (int i = 0; lines[i] && i < 40; i++)
-                if (*lines[i])
-                    fprintf(out, "            %s\n", lines[i]);
-        }
+        if (res->verdict == FL_VERDICT_INVALID && res->check_report && res->check_report->len)
+            print_explanations(sc, m, res->check_report->str, list, out);
+        /* Final reads ask each node for its own copy, outside the protocol
+         * (a quorum system would answer a quorum read otherwise): they say
+         * whether replicas converged, not what clients were promised. */
+        if (sc->workload.final_reads)
+            fprintf(out, "            (final reads read each node's own copy: only eventual checks them)\n");
     }
+    else
+        fprintf(out, "  check     unchecked: the scenario names no consistency check (verdict=unknown below)\n");
     if (res->met)
         fprintf(out, "  expect    met\n");
     for (guint i = 0; i < res->unmet->len; i++)

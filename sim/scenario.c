@@ -775,7 +775,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
 {
     static const char *const keys[] = { "name", "description", "seed", "duration",
                                         "max_events", "cluster", "network", "workload",
-                                        "faults", "check", "expect", NULL };
+                                        "faults", "check", "expect", "buggify", NULL };
     FlJv jv = { .file = file, .err = err };
     FlScenario *sc = NULL;
     json_t *out = json_object();
@@ -818,6 +818,11 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
     sc->duration = duration;
     sc->max_events = (uint64_t)max_events;
     sc->pace_guard = true;
+    /* Written into the resolved scenario only when the file gives it, so a
+     * run without the field writes the same scenario.json as before. */
+    if (!fl_jv_bool(&jv, root, "", "buggify", json_object_get(root, "buggify") ? out : NULL,
+                    false, false, &sc->buggify))
+        goto fail;
     if (!load_network(&jv, sc, json_object_get(root, "network"), out) ||
         !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
         !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||
@@ -830,6 +835,12 @@ fail:
     json_decref(out);
     fl_scenario_free(sc);
     return NULL;
+}
+
+void fl_scenario_fuzz_defaults(json_t *root)
+{
+    if (json_is_object(root) && !json_object_get(root, "buggify"))
+        json_object_set_new(root, "buggify", json_true());
 }
 
 FlScenario *fl_scenario_load(const char *path, int64_t seed_override, GError **err)

@@ -103,6 +103,11 @@ typedef struct FlScenario {
     char *consistency;      /* NULL: no check; else one model or a comma-separated list */
     FlExpect expect;
 
+    /* BUGGIFY (sim/node.h fl_buggify): rare paths of protocol code taken on
+     * purpose.  Off unless the file says "buggify": true; `faultline fuzz`
+     * turns it on (fl_scenario_fuzz_defaults). */
+    bool buggify;
+
     json_t *resolved;       /* the scenario as run */
 } FlScenario;
 
@@ -115,6 +120,13 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
 /* A scenario with defaults and no faults, for code that fills it in. */
 FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes);
 void fl_scenario_free(FlScenario *sc);
+
+/* What `faultline fuzz` changes in a scenario (@root, modified in place)
+ * before running its seeds: "buggify": true, unless the file gives
+ * "buggify" itself.  Since the field is then in the file, it is in every
+ * resolved, shrunk and failure scenario too, and replay takes the same
+ * rare paths. */
+void fl_scenario_fuzz_defaults(json_t *root);
 
 /* The checker's model for the workload's histories ("none" without one). */
 const char *fl_model_name(const FlWorkloadModel *m);

@@ -217,6 +217,12 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
     fl_rng_init(&w->workload_rng, sc->seed, "workload");
     fl_rng_init(&w->fault_rng, sc->seed, "faults");
+    w->buggify = sc->buggify;
+    fl_rng_init(&w->buggify_rng, sc->seed, "buggify");
+    /* With BUGGIFY on, `buggify.fired` is in metrics.json even at 0, so a
+     * bound on it is about a counter the run produces. */
+    if (sc->buggify)
+        g_tree_insert(w->counters, g_strdup("buggify.fired"), g_new0(double, 1));
     w->next_fault_index = sc->faults ? sc->faults->len : 0;
     w->hook_buf = g_byte_array_new();
 

@@ -113,6 +113,9 @@ struct FlWorld {
     uint32_t next_fault_index;  /* for faults made at run time */
     GByteArray *hook_buf;   /* scratch for send hooks */
     struct FdBook *fd;      /* failure detectors' accounting (fd.c), or NULL */
+    bool buggify;           /* the scenario's "buggify" (node.c fl_buggify) */
+    FlRng buggify_rng;      /* whether an enabled BUGGIFY site fires: a stream of
+                               its own, so runs without it draw what they did */
 };
 
 #define SMALL_BUF 256

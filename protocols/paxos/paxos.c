@@ -75,7 +75,23 @@
  *    replay ignores checksums and believes whatever decodes, the node
  *    takes part at once, and promises report votes only, not decisions.
  *    Histories then lose acknowledged writes when a damaged acceptor
- *    completes a quorum that forgets a chosen value. */
+ *    completes a quorum that forgets a chosen value.
+ * 11. BUGGIFY sites (sim/node.h fl_buggify): choices the protocol leaves
+ *    open, taken on purpose where random schedules seldom go.
+ *    paxos.promise-cut-short    a promise carries one vote and says "more",
+ *                               so the leader's re-ask of note 2 runs even
+ *                               with short logs (otherwise it needs more
+ *                               than PAXOS_MAX_ENTRIES votes).
+ *    paxos.election-timeout-min the election timeout at the bottom of its
+ *                               range: nodes campaign together and duel.
+ *    paxos.decide-one           catch-up (note 6) one decision per
+ *                               heartbeat answer instead of a full batch.
+ *    paxos.decide-withheld      a chosen value not broadcast (as if the
+ *                               DECIDE were lost): followers learn it only
+ *                               by catch-up, and their logs lag with gaps.
+ *    paxos.accept-resent-early  an unanswered ACCEPT resent before its
+ *                               heartbeat is up (note 7): a duplicate vote
+ *                               must count once. */
 #include "protocols/paxos/paxos.h"
 
 #include "protocols/paxos/journal.h"
@@ -197,6 +213,8 @@ static gint cmp_u32(gconstpointer a, gconstpointer b, gpointer unused)
 static void new_timeout(FlNode *n, Paxos *px)
 {
     px->elect_timeout = fl_random_duration(n, px->elect_lo, px->elect_hi);
+    if (fl_buggify(n, "paxos.election-timeout-min"))
+        px->elect_timeout = px->elect_lo;   /* note 11 */
 }
 
 /* ---- Acceptor durability (note 4) ------------------------------------ */
@@ -560,7 +578,7 @@ static void send_prepare(FlNode *n, Paxos *px)
 }
 
 static void collect_promise(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m);
-static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m);
+static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m, uint32_t cap);
 
 /* Note 2: phase 1a for every slot from our first unchosen one. */
 static void start_election(FlNode *n, Paxos *px)
@@ -587,16 +605,18 @@ static void start_election(FlNode *n, Paxos *px)
     sync_acceptor(n, px);
     send_prepare(n, px);
     PaxosMsg own = { .type = PAXOS_PROMISE, .ballot = px->ballot, .slot = px->p1_from };
-    promise_entries(px, px->p1_from, &own);
+    promise_entries(px, px->p1_from, &own, PAXOS_MAX_ENTRIES);
     collect_promise(n, px, px->self, &own);
 }
 
 /* ---- Acceptor handlers ------------------------------------------------- */
 
-/* Fills @m with our votes in slots >= @from, at most PAXOS_MAX_ENTRIES;
- * a slot we know decided reports its decided value at m->ballot (note 9). */
-static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m)
+/* Fills @m with our votes in slots >= @from, at most @cap (at most
+ * PAXOS_MAX_ENTRIES); a slot we know decided reports its decided value at
+ * m->ballot (note 9). */
+static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m, uint32_t cap)
 {
+    g_assert(cap >= 1 && cap <= PAXOS_MAX_ENTRIES);
     m->entries = px->buf;
     m->count = 0;
     m->more = false;
@@ -605,7 +625,7 @@ static void promise_entries(Paxos *px, uint64_t from, PaxosMsg *m)
         Slot *sl = slot_at(px, s);
         if (!sl->acc_ballot && (!sl->chosen || px->bug_trust_disk))
             continue;
-        if (m->count == PAXOS_MAX_ENTRIES) {
+        if (m->count == cap) {
             m->more = true;
             m->last = m->entries[m->count - 1].slot;
             break;
@@ -645,7 +665,9 @@ static void on_prepare(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
         px->leader = FL_NO_HINT;
     }
     PaxosMsg reply = { .type = PAXOS_PROMISE, .ballot = m->ballot, .slot = m->slot };
-    promise_entries(px, m->slot, &reply);
+    /* Note 11: a promise cut short after one vote. */
+    promise_entries(px, m->slot, &reply,
+                    fl_buggify(n, "paxos.promise-cut-short") ? 1 : PAXOS_MAX_ENTRIES);
     send_msg(n, px, from, &reply);
 }
 
@@ -711,7 +733,7 @@ static void collect_promise(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg 
         px->p1_acks = 0;
         send_prepare(n, px);
         PaxosMsg own = { .type = PAXOS_PROMISE, .ballot = px->ballot, .slot = px->p1_from };
-        promise_entries(px, px->p1_from, &own);
+        promise_entries(px, px->p1_from, &own, PAXOS_MAX_ENTRIES);
         collect_promise(n, px, px->self, &own);
         return;
     }
@@ -736,7 +758,9 @@ static void on_accepted(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg *m)
     learn(n, px, m->slot, &v);
     PaxosEntry e = { .slot = m->slot, .value = v };
     PaxosMsg d = { .type = PAXOS_DECIDE, .entries = &e, .count = 1 };
-    send_msg(n, px, FL_NO_HINT, &d);
+    /* Note 11: the followers then learn it from the catch-up of note 6. */
+    if (!fl_buggify(n, "paxos.decide-withheld"))
+        send_msg(n, px, FL_NO_HINT, &d);
     propose_held(n, px);   /* the window may have opened */
 }
 
@@ -785,7 +809,9 @@ static void on_heartbeat_ack(FlNode *n, Paxos *px, uint32_t from, const PaxosMsg
         return;
     px->hb_acks |= paxos_bit(from);
     PaxosMsg d = { .type = PAXOS_DECIDE, .entries = px->buf, .count = 0 };
-    for (uint64_t s = m->commit + 1; s <= last_slot(px) && d.count < PAXOS_MAX_ENTRIES; s++) {
+    /* Note 11: catch-up one decision at a time. */
+    uint32_t cap = fl_buggify(n, "paxos.decide-one") ? 1 : PAXOS_MAX_ENTRIES;
+    for (uint64_t s = m->commit + 1; s <= last_slot(px) && d.count < cap; s++) {
         Slot *sl = slot_at(px, s);
         if (sl->chosen)
             px->buf[d.count++] = (PaxosEntry){ .slot = s, .value = sl->chosen_value };
@@ -888,7 +914,12 @@ static void leader_tick(FlNode *n, Paxos *px)
     send_msg(n, px, FL_NO_HINT, &hb);
     for (uint64_t s = px->commit + 1; s < px->next_slot && s <= last_slot(px); s++) {
         Slot *sl = slot_at(px, s);
-        if (sl->chosen || sl->prop_ballot != px->ballot || paxos_elapsed(now, sl->proposed_at) < (FlTime)px->heartbeat)
+        if (sl->chosen || sl->prop_ballot != px->ballot)
+            continue;
+        /* Note 11: now and then resend a proposal still within its first
+         * heartbeat: acceptors see its ACCEPT twice. */
+        if (paxos_elapsed(now, sl->proposed_at) < (FlTime)px->heartbeat &&
+            !fl_buggify(n, "paxos.accept-resent-early"))
             continue;
         PaxosMsg m = { .type = PAXOS_ACCEPT, .ballot = px->ballot, .slot = s, .value = sl->prop_value };
         for (uint32_t j = 0; j < px->n; j++)

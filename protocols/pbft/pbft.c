@@ -101,7 +101,21 @@
  *    execution: sequence numbers that the old views already used for
  *    other requests.  A replica without the state at min-s keeps the
  *    proof, executes nothing until a STATE brings that state (note 4),
- *    and does not accept an older one. */
+ *    and does not accept an older one.
+ * 11. BUGGIFY sites (sim/node.h fl_buggify): choices the paper leaves to
+ *    the implementation, taken on purpose where random schedules seldom
+ *    go.
+ *    pbft.propose-one          the primary pre-prepares one waiting
+ *                              request and leaves the others for later,
+ *                              so sequence numbers interleave with
+ *                              executions in new ways.
+ *    pbft.view-change-early    a backup suspects the primary once a request
+ *                              waited half the view-change timeout (the
+ *                              timeout is the implementation's choice;
+ *                              view changes are for liveness only).
+ *    pbft.resend-early         votes and STATUS resent before `resend` is
+ *                              up: replicas see duplicates.
+ *    pbft.resend-skipped       a resend round not sent, as if lost. */
 #include "protocols/pbft/pbft.h"
 
 #include <string.h>
@@ -732,7 +746,9 @@ static gboolean propose_one(gpointer key, gpointer value, gpointer data)
         g_assert_not_reached();
     accept_pp(n, pb, &parsed, false);
     multicast(n, pb, st);
-    return FALSE;
+    /* Note 11: stop after this one; the rest wait for the next execution or
+     * request. */
+    return fl_buggify(n, "pbft.propose-one");
 }
 
 static void propose_waiting(FlNode *n, Pbft *pb)
@@ -1353,15 +1369,20 @@ static void pbft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
         /* Note 5: a request waited too long: suspect the primary. */
         for (GTreeNode *x = g_tree_node_first(pb->waiting); x; x = g_tree_node_next(x)) {
             Waiting *wt = g_tree_node_value(x);
-            if (paxos_elapsed(now, wt->since) > (FlTime)pb->vc_timeout) {
+            FlTime waited = paxos_elapsed(now, wt->since);
+            if (waited > (FlTime)pb->vc_timeout ||
+                (waited > (FlTime)pb->vc_timeout / 2 && fl_buggify(n, "pbft.view-change-early"))) {
                 start_view_change(n, pb, pb->view + 1);
                 break;
             }
         }
     }
-    if (paxos_elapsed(now, pb->last_resend) >= (FlTime)pb->resend) {
+    if (paxos_elapsed(now, pb->last_resend) >= (FlTime)pb->resend ||
+        fl_buggify(n, "pbft.resend-early")) {
         pb->last_resend = now;
-        resend(n, pb);
+        /* Note 11: a round skipped, as if every message of it were lost. */
+        if (!fl_buggify(n, "pbft.resend-skipped"))
+            resend(n, pb);
     }
     fl_timer(n, pb->tick, TIMER_TICK);
 }

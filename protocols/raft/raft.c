@@ -129,6 +129,27 @@
  *     leader of a new term catches one of them up, which needs a majority
  *     of voters: safety over liveness, as it must be when what was
  *     promised may be gone.
+ *
+ * 12. BUGGIFY sites (sim/node.h fl_buggify), each a choice Raft leaves
+ *     open, taken where fuzzing would seldom reach it by chance:
+ *     raft.batch-of-one          AppendEntries carries one entry where it
+ *                                could carry max_batch: the follower's log
+ *                                grows in the smallest steps, and the
+ *                                optimistic nextIndex (note 3) runs ahead
+ *                                of one-entry messages.
+ *     raft.snapshot-short-chunk  an InstallSnapshot chunk cut short at an
+ *                                odd offset (Figure 13 allows any size).
+ *     raft.election-timeout-min  the timeout at the bottom of its range,
+ *                                so that nodes time out together and
+ *                                split votes (§5.2).
+ *     raft.snapshot-early        a snapshot at whatever index was just
+ *                                applied, well below snapshot_entries
+ *                                (§7 lets a node snapshot any applied
+ *                                prefix): followers then need
+ *                                InstallSnapshot far more often.
+ *     raft.heartbeat-skipped     one follower's heartbeat not sent, as if
+ *                                lost: check-quorum, pre-vote and ReadIndex
+ *                                rounds must cope with a missing one.
  */
 #include "protocols/raft/raft.h"
 
@@ -431,6 +452,8 @@ static void send_snapshot(FlNode *n, Raft *r, uint32_t to)
     uint64_t len = total - p->snap_offset;
     if (len > r->snapshot_chunk)
         len = r->snapshot_chunk;
+    if (len > 1 && fl_buggify(n, "raft.snapshot-short-chunk"))
+        len = len / 3 + 1;   /* note 12: a chunk that ends anywhere */
     RaftMsg m = { .type = RAFT_MSG_SNAP, .term = r->term };
     m.snap.last_index = r->log.base;
     m.snap.last_term = r->log.base_term;
@@ -463,6 +486,8 @@ static void send_append(FlNode *n, Raft *r, uint32_t to)
     uint64_t count = last_index(r) - prev;
     if (count > r->max_batch)
         count = r->max_batch;
+    if (count > 1 && fl_buggify(n, "raft.batch-of-one"))
+        count = 1;   /* note 12 */
     RaftMsg m = { .type = RAFT_MSG_APPEND, .term = r->term };
     m.append.prev_index = prev;
     m.append.prev_term = prev_term;
@@ -491,6 +516,8 @@ static void send_append(FlNode *n, Raft *r, uint32_t to)
 static void reset_election_timer(FlNode *n, Raft *r)
 {
     FlDuration d = fl_random_duration(n, r->election_lo, r->election_hi);
+    if (fl_buggify(n, "raft.election-timeout-min"))
+        d = r->election_lo;   /* note 12: drawn after, so the node's stream is unchanged */
     FlTime now = fl_now(n);
     r->election_deadline = now + (FlTime)d;
     if (r->election_tag && r->election_fires <= r->election_deadline)
@@ -696,7 +723,10 @@ static void advance_commit(FlNode *n, Raft *r)
 /* §7: once enough applied entries sit in the log, snapshot the store. */
 static void maybe_snapshot(FlNode *n, Raft *r)
 {
-    if (r->snapshot_entries == 0 || r->applied - r->log.base < r->snapshot_entries)
+    if (r->snapshot_entries == 0 || r->applied == r->log.base)
+        return;
+    /* Note 12: now and then a snapshot at whatever index was just applied. */
+    if (r->applied - r->log.base < r->snapshot_entries && !fl_buggify(n, "raft.snapshot-early"))
         return;
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
@@ -1182,6 +1212,8 @@ static void on_heartbeat_timer(FlNode *n, Raft *r)
         Peer *p = &r->peers[i];
         if (p->replicating)
             p->next = p->match + 1;
+        if (fl_buggify(n, "raft.heartbeat-skipped"))
+            continue;   /* note 12: as if this one were lost */
         send_append(n, r, i);
     }
 }

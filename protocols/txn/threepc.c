@@ -314,7 +314,7 @@ static void threepc_on_request(FlNode *n, void *state, const FlRequest *req)
 
 const FlProtocol fl_proto_threepc = {
     .name = "3pc",
-    .summary = "three-phase commit of transfers with Skeen's termination protocol: non-blocking under sync timing and crashes, unsafe under partitions",
+    .summary = "three-phase commit of transfers with Skeen's termination protocol: operational sites never block under sync timing and crashes (after a total failure they wait), unsafe under partitions and pauses",
     .params = threepc_params,
     .state_size = sizeof(ThreePC),
     .init = threepc_init,

@@ -21,7 +21,22 @@
  *    every participant it can reach has voted yes and knows nothing does it
  *    stay blocked: that case, all uncertain with the coordinator gone, is
  *    the one 2PC cannot escape.
- * 3. Safety does not rest on timing: a timeout only makes a node ask. */
+ * 3. Safety does not rest on timing: a timeout only makes a node ask.
+ * 4. BUGGIFY sites (sim/node.h fl_buggify), taken on purpose where random
+ *    schedules seldom go; none may change an outcome, since note 3 says a
+ *    timing choice only makes a node ask:
+ *    2pc.ask-early            a participant that voted yes asks the
+ *                             coordinator for the outcome before its
+ *                             timeout: an undecided coordinator's answer
+ *                             (TS_NONE) must change nothing.
+ *    txn.prepare-resent       (txn.c) the coordinator resends PREPARE
+ *                             before its retry is due: a participant
+ *                             votes again from its record.
+ *    txn.decision-resent      (txn.c) the decision resent early: a
+ *                             participant decided already only acks.
+ *    txn.decision-ack-skipped (txn.c) a participant leaves a decision
+ *                             unacknowledged, as if the ack were lost, so
+ *                             the coordinator keeps resending it. */
 #include "protocols/txn/txn.h"
 
 typedef struct TwoPC {
@@ -106,8 +121,15 @@ static void participants_tick(FlNode *n, TxnNode *t)
     FlTime now = fl_now(n);
     for (guint i = 0; i < t->active_parts->len; i++) {
         TxnPart *p = g_ptr_array_index(t->active_parts, i);
-        if (p->state != TS_READY || now < p->deadline)
+        if (p->state != TS_READY)
             continue;
+        if (now < p->deadline) {
+            /* Note 4: ask the coordinator before the timeout, without
+             * counting as blocked. */
+            if (fl_buggify(n, "2pc.ask-early"))
+                txn_send_info(n, t, p->info.coord, TXN_STATE_REQ, &p->info);
+            continue;
+        }
         txn_part_block(n, t, p);
         txn_send_info(n, t, p->info.coord, TXN_STATE_REQ, &p->info);
         for (int k = 0; t->cooperative && k < p->info.nparts; k++)

@@ -28,7 +28,12 @@
  * 5. Every record stays (as a small struct) for the rest of the run, so a
  *    late question always gets the same answer; TXN_MAX_RECORDS bounds it.
  * 6. Messages to oneself go through a queue drained by a zero-delay timer,
- *    never by a direct call, so that a handler never runs inside another. */
+ *    never by a direct call, so that a handler never runs inside another.
+ * 7. BUGGIFY sites (sim/node.h fl_buggify), for 2PC and 3PC alike: a
+ *    PREPARE or a decision resent before its retry is due, and a
+ *    decision's acknowledgement withheld as if lost.  Duplicates and
+ *    losses are what notes 1-5 are built to absorb; these sites make them
+ *    happen where the network seldom does (twopc.c note 4 lists them). */
 #include "protocols/txn/txn.h"
 
 #include <inttypes.h>
@@ -699,6 +704,9 @@ void txn_on_decision(FlNode *n, TxnNode *t, uint32_t from, uint64_t id, uint8_t 
     } else {
         txn_part_decide(n, t, p, d, "coordinator");   /* only reports a conflict */
     }
+    /* Note 7: an ack lost; the coordinator resends the decision. */
+    if (fl_buggify(n, "txn.decision-ack-skipped"))
+        return;
     txn_send_id(n, t, from, TXN_ACK, id, TXN_ACK_DECISION);
 }
 
@@ -934,7 +942,7 @@ void txn_coord_tick(FlNode *n, TxnNode *t)
         case CP_VOTING:
             if (now >= c->deadline) {
                 txn_coord_decide(n, t, c, TS_ABORTED, "timeout");
-            } else if (now >= c->retry_at) {
+            } else if (now >= c->retry_at || fl_buggify(n, "txn.prepare-resent")) {   /* note 7 */
                 for (int k = 0; k < info->nparts; k++)
                     if (!(c->votes & (1u << k)))
                         txn_send_info(n, t, info->parts[k], TXN_PREPARE, info);
@@ -956,7 +964,7 @@ void txn_coord_tick(FlNode *n, TxnNode *t)
             }
             break;
         case CP_DECIDED:
-            if (now >= c->retry_at) {
+            if (now >= c->retry_at || fl_buggify(n, "txn.decision-resent")) {   /* note 7 */
                 for (int k = 0; k < info->nparts; k++)
                     if (!(c->acks & (1u << k)))
                         txn_send_id(n, t, info->parts[k], TXN_DECISION, info->id, c->decision);

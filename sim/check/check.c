@@ -8,6 +8,7 @@
  */
 #include "sim/check/check.h"
 #include "sim/check/atomic.h"
+#include "sim/check/story.h"
 #include "sim/check/files.h"
 #include "sim/check/history.h"
 #include "sim/check/mapreduce.h"
@@ -51,13 +52,22 @@ static void show_op(FlHistory *h, guint32 idx, GString *out)
     g_string_append_printf(out, "  process %-4" G_GINT64_FORMAT " %-8s %-14s",
                            op->process, h->model->ops[op->f], v->str);
     g_string_free(v, TRUE);
-    if (op->inv_time >= 0)
+    /* Times of a millisecond or more (a simulator's or Jepsen's
+     * nanoseconds) read better in ms; small ones are a hand-written
+     * history's own numbers. */
+    if (op->inv_time >= 1000000)
+        g_string_append_printf(out, " invoked %.1f ms (line %u)", (double)op->inv_time / 1e6,
+                               op->inv_line);
+    else if (op->inv_time >= 0)
         g_string_append_printf(out, " invoked %" G_GINT64_FORMAT " (line %u)",
                                op->inv_time, op->inv_line);
     else
         g_string_append_printf(out, " invoked at line %u", op->inv_line);
     if (op->ret_line == 0)
         g_string_append(out, ", never completed");
+    else if (op->ret_time >= 1000000)
+        g_string_append_printf(out, ", %s %.1f ms (line %u)", status_word(op),
+                               (double)op->ret_time / 1e6, op->ret_line);
     else if (op->ret_time >= 0)
         g_string_append_printf(out, ", %s %" G_GINT64_FORMAT " (line %u)",
                                status_word(op), op->ret_time, op->ret_line);
@@ -117,9 +127,15 @@ static json_t *json_ops(FlHistory *h, const guint32 *idx, guint n)
 }
 
 /* The explanation of an invalid key, as text and as data. */
-static void explain(FlHistory *h, FlAtom key, FlConsistency c,
+static void explain(FlHistory *h, FlAtom key, FlConsistency c, const guint32 *idx, guint nidx,
                     const FlSearchResult *r, GString *report, json_t *json)
 {
+    /* The contradiction in the history's own terms first (story.h), when
+     * it has a textbook shape; the search's account after it. */
+    g_autoptr(GString) story = g_string_new(NULL);
+    g_autoptr(GArray) story_ops = g_array_new(FALSE, FALSE, sizeof(guint32));
+    if (c == FL_CONSISTENCY_LINEARIZABLE && !fl_story_register(h, idx, nidx, story, story_ops))
+        fl_story_append(h, idx, nidx, story, story_ops);
     const char *what = c == FL_CONSISTENCY_LINEARIZABLE ? "linearizable"
                                                        : "sequentially consistent";
     g_autoptr(GString) keytext = g_string_new(NULL);
@@ -130,6 +146,13 @@ static void explain(FlHistory *h, FlAtom key, FlConsistency c,
         g_string_append_printf(report, "The history is not %s for model %s%s%s.\n",
                                what, h->model->name, key != FL_ATOM_NONE ? ", key " : "",
                                keytext->str);
+        if (story->len) {
+            g_string_append(report, story->str);
+            g_string_append(report, "The operations it names:\n");
+            for (guint i = 0; i < story_ops->len; i++)
+                show_op(h, g_array_index(story_ops, guint32, i), report);
+            g_string_append(report, "How the checker's search got there:\n");
+        }
         if (r->why->len) {
             /* Decided by the cluster check (search.c note 11); the search
              * found no ordered prefix within its budget. */
@@ -172,6 +195,13 @@ json:
     if (json) {
         json_t *cx = json_object();
         if (key != FL_ATOM_NONE) json_object_set_new(cx, "key", json_of_text(keytext->str));
+        if (story->len) {
+            g_autofree char *t = g_strndup(story->str + strlen("In short: "),
+                                           story->len - strlen("In short: ") - 1);
+            json_object_set_new(cx, "story", json_string(t));
+            json_object_set_new(cx, "story_ops", json_ops(h, (const guint32 *)story_ops->data,
+                                                          story_ops->len));
+        }
         json_object_set_new(cx, "prefix_length", json_integer(n));
         json_object_set_new(cx, "prefix", json_ops(h, (const guint32 *)r->prefix->data + from, n - from));
         if (r->why->len) json_object_set_new(cx, "reason", json_string(r->why->str));
@@ -269,7 +299,7 @@ FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
                           GError **err)
 {
     if (json_out) *json_out = NULL;
-    if ((model && strcmp(model, "txn") == 0) || (consistency && strcmp(consistency, "atomic") == 0))
+    if ((model && strcmp(model, "txn") == 0) || (consistency && (strcmp(consistency, "atomic") == 0 || strcmp(consistency, "atomic-commit") == 0)))
         return fl_check_atomic(src, model, consistency, format, report, json_out, err);
     if (model && strcmp(model, "mapreduce") == 0)
         return fl_check_mapreduce(src, consistency, format, report, json_out, err);
@@ -345,7 +375,7 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
         if (v == FL_VERDICT_INVALID) {
             verdict = FL_VERDICT_INVALID;
             FlAtom key = h->keys->len ? g_array_index(h->keys, FlAtom, k) : FL_ATOM_NONE;
-            explain(h, key, c, &r, report, cx);
+            explain(h, key, c, (const guint32 *)g->data, g->len, &r, report, cx);
             fl_search_result_clear(&r);
             break;
         }
@@ -386,16 +416,20 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
 
 int fl_check_main(int argc, char **argv)
 {
-    g_autofree char *model = NULL, *consistency = NULL, *format = NULL;
+    g_autofree char *model = NULL, *type = NULL, *consistency = NULL, *format = NULL;
     double timeout_s = 0;
     gboolean as_json = FALSE;
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
+        { "type", 'T', 0, G_OPTION_ARG_STRING, &type,
+          "the data type the history operates on: register (cas-register), kv, mutex, set, queue, "
+          "counter, txn, files, mapreduce or stream (faultline list types)", "TYPE" },
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
-          "register (cas-register), kv, mutex, set, queue, counter, txn, files, mapreduce or stream", "MODEL" },
+          "the old name of --type, still accepted (a consistency model is --consistency)", "TYPE" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
-          "linearizable (default), sequential (Lamport's: one order of the whole history), "
-          "sequential-per-key (each key alone; weaker: it does not compose), atomic (txn), causal, "
+          "the consistency model (faultline list consistency): linearizable (default), sequential (Lamport's: one order of the whole history), "
+          "sequential-per-key (each key alone; weaker: it does not compose), atomic-commit (txn; "
+          "old name atomic), causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
           "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
@@ -429,8 +463,18 @@ int fl_check_main(int argc, char **argv)
                         "(see faultline check --help)\n");
         return 2;
     }
+    if (type && model && strcmp(type, model) != 0) {
+        fprintf(stderr, "faultline check: --type %s and --model %s disagree (--model is the old "
+                        "name of --type)\n", type, model);
+        return 2;
+    }
+    if (type) {
+        g_free(model);
+        model = g_steal_pointer(&type);
+    }
     if (model == NULL) {
-        fprintf(stderr, "faultline check: --model is required (see faultline check --help)\n");
+        fprintf(stderr, "faultline check: --type is required: the history's data type, e.g. "
+                        "--type register (see faultline list types)\n");
         return 2;
     }
     GString *report = g_string_new(NULL);

@@ -4,7 +4,10 @@
 #pragma once
 
 /* Every consistency name `faultline check` takes, NULL-terminated:
- * linearizable, sequential, atomic, sequential-multikey, causal, causal-memory,
+ * linearizable, sequential-per-key, atomic-commit (old name atomic),
+ * sequential (old name sequential-multikey), causal, causal-memory,
  * causal-convergence, session, read-your-writes, monotonic-reads,
  * monotonic-writes, writes-follow-reads, eventual (see weak.h). */
 const char *const *fl_consistency_names(void);
+/* One line on what @name promises, or NULL if it is not a name above. */
+const char *fl_consistency_doc(const char *name);

@@ -10,10 +10,30 @@
 #include <string.h>
 
 static const char *const names[] = {
-    "linearizable", "sequential-per-key", "atomic", "sequential", "sequential-multikey",
+    "linearizable", "sequential-per-key", "atomic-commit", "atomic", "sequential", "sequential-multikey",
     "causal", "causal-memory",
     "causal-convergence", "session", "read-your-writes", "monotonic-reads",
     "monotonic-writes", "writes-follow-reads", "eventual", NULL,
+};
+
+/* One line each, for `faultline list consistency`; same order as names. */
+static const char *const docs[] = {
+    "one order of all operations that respects real time (Herlihy and Wing)",
+    "linearizable key by key; weaker than sequential consistency, which does not compose",
+    "atomic commitment of transactions: every participant decides the same (txn type)",
+    "old name of atomic-commit",
+    "one order of all operations that respects each process's order (Lamport)",
+    "old name of sequential",
+    "causal consistency (CC): no read sees an effect before its cause (Bouajjani et al.)",
+    "causal memory (CM): CC where each process's view is a causal order of all writes",
+    "causal convergence (CC+, causal+): CC where every replica applies one arbitration order",
+    "read-your-writes, monotonic-reads, monotonic-writes and writes-follow-reads together",
+    "a client's read reflects its own earlier writes (Terry et al.)",
+    "a client's reads never go back in time (Terry et al.)",
+    "a client's writes take effect in the order issued (Terry et al.)",
+    "a write follows the writes its client had read (Terry et al.)",
+    "convergence: once writes stop, the final reads of every replica agree on a written value",
+    NULL,
 };
 
 const char *const *fl_consistency_names(void)
@@ -21,9 +41,17 @@ const char *const *fl_consistency_names(void)
     return names;
 }
 
+const char *fl_consistency_doc(const char *name)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return docs[i];
+    return NULL;
+}
+
 gboolean fl_weak_known(const char *name)
 {
-    for (int i = 3; names[i]; i++)   /* after the ones check.c decides */
+    for (int i = 4; names[i]; i++)   /* after the ones check.c decides */
         if (strcmp(names[i], name) == 0) return TRUE;
     return FALSE;
 }

@@ -250,7 +250,11 @@ int fl_cmd_fuzz(int argc, char **argv)
         "simulator crashes or a run passes its time limit; each failure is shrunk\n"
         "(faults, operations, clients, duration) and written to DIR/failures/ as a\n"
         "scenario that `faultline replay` reproduces.  Results come in seed order\n"
-        "whatever J is.  Exit status: 0 no failure, 1 failures, 2 bad usage.");
+        "whatever J is.  Exit status: 0 no failure, 1 failures, 2 bad usage.\n"
+        "BUGGIFY is on for every seed (protocols take rare but legal paths at\n"
+        "named sites, each enabled on about a quarter of the seeds; firings are\n"
+        "\"buggify SITE\" trace lines) unless the scenario says \"buggify\": false;\n"
+        "failure files carry the field, so replay takes the same paths.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!fl_cli_parse(ctx, &argc, &argv, "fuzz"))
         return 2;
@@ -327,6 +331,7 @@ int fl_cmd_fuzz(int argc, char **argv)
     g_autofree char *name = g_strdup(sc->name);
     fl_scenario_free(sc);
     json_object_del(json_object_get(root, "expect"), "trace_hash");
+    fl_scenario_fuzz_defaults(root);
     g_autofree char *dir = out ? g_strdup(out) : g_strdup_printf("runs/fuzz-%s", name);
 
     struct sigaction sa = { .sa_handler = on_sigint };

@@ -1,7 +1,8 @@
-/* faultline list protocols|faults|models */
+/* faultline list protocols|faults|types|consistency */
 #include "faults/registry.h"
 #include "protocols/registry.h"
 #include "sim/check/check.h"
+#include "sim/check/consistency.h"
 #include "sim/cli/cli.h"
 
 #include <stdio.h>
@@ -44,32 +45,43 @@ static void list_faults(void)
     }
 }
 
-static void list_models(void)
+static void list_types(void)
 {
     for (const char *const *m = fl_check_model_names(); *m; m++)
         printf("%s\n", *m);
 }
 
+static void list_consistency(void)
+{
+    for (const char *const *c = fl_consistency_names(); *c; c++)
+        printf("%-20s %s\n", *c, fl_consistency_doc(*c));
+}
+
 int fl_cmd_list(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) ctx = g_option_context_new("protocols|faults|models");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("protocols|faults|types|consistency");
     g_option_context_set_summary(ctx,
         "Lists what a scenario can name: protocols with their parameters, fault\n"
-        "kinds with their fields, and the history models of the checker.");
+        "kinds with their fields, the data types a history can hold (workload.model,\n"
+        "check --type) and the consistency models the checker decides\n"
+        "(check.consistency, check --consistency).  `models` is the old name of\n"
+        "`types`.");
     if (!fl_cli_parse(ctx, &argc, &argv, "list"))
         return 2;
     if (argc != 2) {
-        fprintf(stderr, "faultline list: expected one of protocols, faults, models\n");
+        fprintf(stderr, "faultline list: expected one of protocols, faults, types, consistency\n");
         return 2;
     }
     if (strcmp(argv[1], "protocols") == 0)
         list_protocols();
     else if (strcmp(argv[1], "faults") == 0)
         list_faults();
-    else if (strcmp(argv[1], "models") == 0)
-        list_models();
+    else if (strcmp(argv[1], "types") == 0 || strcmp(argv[1], "models") == 0)
+        list_types();
+    else if (strcmp(argv[1], "consistency") == 0)
+        list_consistency();
     else {
-        fprintf(stderr, "faultline list: unknown list \"%s\" (expected protocols, faults or models)\n", argv[1]);
+        fprintf(stderr, "faultline list: unknown list \"%s\" (expected protocols, faults, types or consistency)\n", argv[1]);
         return 2;
     }
     return 0;

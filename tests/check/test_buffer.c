@@ -95,6 +95,7 @@ static guint same_for_dir(const char *dir, const char *model_override,
     while ((name = g_dir_read_name(d))) {
         if (strstr(name, ".unknown.")) continue;
         g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_DIR)) continue;   /* models/: litmus histories */
         g_auto(GStrv) parts = g_strsplit(name, ".", -1);
         g_auto(GStrv) mp = g_strsplit(parts[0], "__", 2);
         const char *model = model_override ? model_override : mp[0];

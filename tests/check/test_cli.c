@@ -190,7 +190,23 @@ static void test_usage(void **state)
     const char *no_model[] = { "check", DIR "/register__empty.valid.jsonl", NULL };
     r = run(no_model);
     assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "--model"));
+    assert_non_null(strstr(r.err, "--type"));
+    run_clear(&r);
+
+    /* --model is the old name of --type: both still work, and they must agree. */
+    const char *old_name[] = { "check", "--model", "register", DIR "/register__empty.valid.jsonl", NULL };
+    r = run(old_name);
+    assert_int_equal(r.status, 0);
+    run_clear(&r);
+    const char *new_name[] = { "check", "--type", "register", DIR "/register__empty.valid.jsonl", NULL };
+    r = run(new_name);
+    assert_int_equal(r.status, 0);
+    run_clear(&r);
+    const char *both[] = { "check", "--type", "register", "--model", "kv",
+                           DIR "/register__empty.valid.jsonl", NULL };
+    r = run(both);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "disagree"));
     run_clear(&r);
 
     const char *bad_model[] = { "check", "--model", "stack", DIR "/register__empty.valid.jsonl", NULL };
@@ -331,6 +347,44 @@ static void test_sessions(void **state)
     }
 }
 
+/* The two litmus histories of the hierarchy in scenarios/02-consistency:
+ * store buffer (p writes x then reads y's old value, q writes y then reads
+ * x's old value) is causal but not sequential; message passing (p writes x
+ * then y, q reads the new y then the old x) is neither.  Both pass the
+ * per-key check, which is why it is not called sequential consistency. */
+static void test_litmus_histories(void **state)
+{
+    static const struct { const char *file, *model; int valid; } cases[] = {
+        { "store-buffer", "linearizable", 0 },
+        { "store-buffer", "sequential", 0 },
+        { "store-buffer", "sequential-per-key", 1 },
+        { "store-buffer", "causal", 1 },
+        { "store-buffer", "causal-convergence", 1 },
+        { "store-buffer", "read-your-writes", 1 },
+        { "message-passing", "linearizable", 0 },
+        { "message-passing", "sequential", 0 },
+        { "message-passing", "sequential-per-key", 1 },
+        { "message-passing", "causal", 0 },
+        { "message-passing", "causal-memory", 0 },
+        { "message-passing", "causal-convergence", 0 },
+        { "message-passing", "monotonic-reads", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        g_autofree char *path = g_strdup_printf(DIR "/models/%s.jsonl", cases[i].file);
+        const char *args[] = { "check", "--model", "register", "--consistency", cases[i].model,
+                               path, NULL };
+        Run r = run(args);
+        g_autofree char *last = last_line(r.out);
+        const char *want = cases[i].valid ? "valid" : "invalid";
+        if (strcmp(last, want) != 0)
+            fprintf(stderr, "%s under %s: %s\n%s%s", cases[i].file, cases[i].model, last, r.out, r.err);
+        assert_string_equal(last, want);
+        assert_int_equal(r.status, cases[i].valid ? 0 : 1);
+        run_clear(&r);
+    }
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_final_reads_only_for_convergence),
         cmocka_unit_test(test_sequential_multikey_falls_back),
         cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_litmus_histories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include "sim/check/check.h"
 #include "sim/check/history.h"
+#include "sim/check/story.h"
 #include "tests/check/gen.h"
 #include "tests/check/oracle.h"
 
@@ -214,6 +215,72 @@ static void test_cluster_decides(void **state)
     g_string_free(text, TRUE);
 }
 
+/* Each story of sim/check/story.c is a proof that no linearization
+ * exists: on every history the oracle finds linearizable, none is told;
+ * on invalid ones, most are. */
+static int stories(const char *model, const GString *text, gboolean *valid)   /* NULL: valid by construction */
+{
+    GError *err = NULL;
+    FlHistory *h = fl_history_parse("generated", text->str, text->len, "jsonl",
+                                    fl_model_find(model), &err);
+    assert_non_null(h);
+    if (valid)
+        *valid = fl_oracle(h, FALSE);
+    int told = 0;
+    guint nk = MAX(h->keys->len, 1);
+    for (guint k = 0; k < nk; k++) {
+        g_autoptr(GArray) idx = g_array_new(FALSE, FALSE, sizeof(guint32));
+        for (guint32 i = 0; i < h->ops->len; i++) {
+            const FlOp *op = &g_array_index(h->ops, FlOp, i);
+            if (!h->keys->len || op->key == g_array_index(h->keys, FlAtom, k))
+                g_array_append_val(idx, i);
+        }
+        g_autoptr(GString) story = g_string_new(NULL);
+        g_autoptr(GArray) ops = g_array_new(FALSE, FALSE, sizeof(guint32));
+        if (fl_story_register(h, (const guint32 *)idx->data, idx->len, story, ops) ||
+            fl_story_append(h, (const guint32 *)idx->data, idx->len, story, ops)) {
+            told++;
+            if (valid && *valid)
+                fprintf(stderr, "%s", story->str);   /* the false story, to fix */
+            assert_true(ops->len > 0);
+            assert_true(g_str_has_prefix(story->str, "In short: "));
+        }
+    }
+    fl_history_free(h);
+    return told;
+}
+
+static void test_story_sound(void **state)
+{
+    static const char *const types[] = { "register", "kv" };
+    for (int t = 0; t < 2; t++) {
+        int invalid = 0, told = 0;
+        for (guint64 seed = 0; seed < 2000; seed++) {
+            GString *text = g_string_new(NULL);
+            fl_gen_random(types[t], 4 + (guint32)(seed % 9), 2 + (guint32)(seed % 3), seed, text);
+            gboolean valid;
+            int n = stories(types[t], text, &valid);
+            if (valid && n)
+                fprintf(stderr, "%s seed %" G_GUINT64_FORMAT ": a story on a valid history\n%s",
+                        types[t], seed, text->str);
+            assert_false(valid && n);
+            invalid += !valid;
+            told += !valid && n;
+            g_string_free(text, TRUE);
+        }
+        for (guint64 seed = 0; seed < 200; seed++) {
+            FlGenParams p = params(types[t], seed, FALSE);
+            GString *text = g_string_new(NULL);
+            fl_gen_history(&p, text);
+            assert_int_equal(stories(types[t], text, NULL), 0);
+            g_string_free(text, TRUE);
+        }
+        fprintf(stderr, "%s: stories told for %d of %d invalid random histories\n", types[t],
+                told, invalid);
+        assert_true(told * 4 > invalid);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_generated_invalid),
         cmocka_unit_test(test_edn_same_verdict),
         cmocka_unit_test(test_cluster_decides),
+        cmocka_unit_test(test_story_sound),
     };
     /* CHECK_ONLY=test_name runs one test. */
     if (g_getenv("CHECK_ONLY")) cmocka_set_test_filter(g_getenv("CHECK_ONLY"));

@@ -43,7 +43,7 @@ static void test_help(void **state)
     expect_status(&r, 0, "--help");
     assert_non_null(strstr(r.out, "usage: faultline"));
     assert_non_null(strstr(r.out, "run SCENARIO"));
-    assert_non_null(strstr(r.out, "list protocols|faults|models"));
+    assert_non_null(strstr(r.out, "list protocols|faults|types|consistency"));
     cli_result_clear(&r);
 
     cli_run(&r, NULL, "help");
@@ -71,7 +71,7 @@ static void test_help(void **state)
 
     cli_run(&r, NULL, "list", "--help");
     expect_status(&r, 0, "list --help");
-    assert_non_null(strstr(r.out, "protocols|faults|models"));
+    assert_non_null(strstr(r.out, "protocols|faults|types|consistency"));
     cli_result_clear(&r);
 }
 
@@ -114,12 +114,27 @@ static void test_list(void **state)
     assert_true(has_line_starting(r.out, "omission"));
     cli_result_clear(&r);
 
-    cli_run(&r, NULL, "list", "models");
-    expect_status(&r, 0, "list models");
-    for (const char *const *m = fl_check_model_names(); *m; m++)
-        assert_true(has_line_starting(r.out, *m));
-    assert_true(has_line_starting(r.out, "register"));
-    assert_true(has_line_starting(r.out, "kv"));
+    /* Data types are `types`; `models`, their old name, still lists them. */
+    const char *const lists[] = { "types", "models" };
+    for (int i = 0; i < 2; i++) {
+        cli_run(&r, NULL, "list", lists[i]);
+        expect_status(&r, 0, lists[i]);
+        for (const char *const *m = fl_check_model_names(); *m; m++)
+            assert_true(has_line_starting(r.out, *m));
+        assert_true(has_line_starting(r.out, "register"));
+        assert_true(has_line_starting(r.out, "kv"));
+        cli_result_clear(&r);
+    }
+
+    /* Consistency models, each with what it promises; the old names too. */
+    cli_run(&r, NULL, "list", "consistency");
+    expect_status(&r, 0, "list consistency");
+    assert_true(has_line_starting(r.out, "linearizable"));
+    assert_true(has_line_starting(r.out, "sequential-per-key"));
+    assert_true(has_line_starting(r.out, "atomic-commit"));
+    assert_true(has_line_starting(r.out, "causal-convergence"));
+    assert_true(has_line_starting(r.out, "eventual"));
+    assert_non_null(strstr(r.out, "Lamport"));
     cli_result_clear(&r);
 }
 

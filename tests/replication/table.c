@@ -7,7 +7,7 @@
 
 /* Rows follow the hierarchy, from the strongest system to the weakest. */
 static const char *const order[] = {
-    "single", "abd", "chain", "pb-sync", "pb-async", "dynamo-strict", "dynamo-sloppy",
+    "single", "abd", "chain", "pb-sync", "pb-async", "dynamo-strict", "dynamo-sloppy", "dynamo-one",
     "causal", "lww", "crdt", NULL,
 };
 
