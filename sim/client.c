@@ -5,7 +5,10 @@
  * simulated network (so faults hit clients too), follows redirects, and
  * records ok or fail when the answer comes, or info when its timeout fires
  * first.  After an info it continues as a new process, as Jepsen's clients
- * do, because the old operation may still take effect.
+ * do, because the old operation may still take effect; every line also
+ * names the client itself ("client"), the session that carries on across
+ * that change, which is what the session guarantees are about (Terry et
+ * al.: a client that moves to another server must still see its writes).
  *
  * Operations arrive open-loop: each client's arrivals are a Poisson process
  * whose rates add up to the scenario's `rate`.  An operation that arrives
@@ -108,7 +111,7 @@ static const char *const type_names[] = {
 /* One history line: built in a local buffer and appended at once (no
  * printf: this runs for every client event of every seed), byte for byte
  * what
- *   {"process":%PRIu64,"type":"%s","f":"%s","key":%u,"value":VALUE,
+ *   {"process":%PRIu64,"client":%u,"type":"%s","f":"%s","key":%u,"value":VALUE,
  *    "time":%PRIu64[,"node":%u][,"final":true]}\n
  * gives.  Its entry in the history's index (check.h, FlHistoryEvent) says
  * what the line holds, for the checker. */
@@ -124,11 +127,15 @@ static void record(FlWorld *w, Client *cl, FlEventType type, uint32_t node,
     FlHistoryEvent ev = {
         .process = (gint64)cl->process, .key = cl->req.op.key, .time = (gint64)w->now,
         .offset = s->len, .line = w->history_index->len + 1, .type = (guint8)type,
-        .flags = FL_EVENT_HAS_KEY | FL_EVENT_HAS_TIME, .f_len = (guint16)strlen(f),
+        .client = (gint64)(cl - w->clients),
+        .flags = FL_EVENT_HAS_KEY | FL_EVENT_HAS_TIME | FL_EVENT_HAS_CLIENT,
+        .f_len = (guint16)strlen(f),
     };
-    char head[128], *p = head;
+    char head[160], *p = head;
     PUT_LIT(p, "{\"process\":");
     p += fl_fmt_u64(p, cl->process);
+    PUT_LIT(p, ",\"client\":");
+    p += fl_fmt_u64(p, (uint64_t)ev.client);
     PUT_LIT(p, ",\"type\":\"");
     p = put_str(p, type_names[type]);
     PUT_LIT(p, "\",\"f\":\"");

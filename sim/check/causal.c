@@ -43,6 +43,11 @@
  *  3. Final reads (the final read phase) are left out: they probe replicas,
  *     they are not part of a client's session.  Info writes are kept; an
  *     info read returned nothing and is left out.
+ *  4. Session order is per client (rw.c note 3), as for the session
+ *     guarantees (session.c), so that causal consistency implies each of
+ *     them on the same history: a client that timed out and went on as a
+ *     new process is still one session, and its info writes order nothing
+ *     after them.  Without `client` in the history, sessions are processes.
  */
 #include "sim/check/rw.h"
 #include "sim/check/weak.h"
@@ -104,10 +109,18 @@ static gint64 first_common(const guint64 *a, const guint64 *b, guint32 words, gi
 static void thin_air(Found *F)
 {
     const RwHistory *rw = F->rw;
-    for (guint32 i = 0; i < rw->ops->len; i++)
-        if (rw_op(rw, i)->rf == RW_THIN_AIR)
-            found(F, "ThinAirRead", "this read returned a value that no write of its key wrote",
-                  &i, 1);
+    for (guint32 i = 0; i < rw->ops->len; i++) {
+        if (rw_op(rw, i)->rf != RW_THIN_AIR) continue;
+        /* A failed write certainly did not happen (rw.h): reading its value
+         * is reading thin air, but the report names it. */
+        gint64 fw = rw_failed_writer(rw, i);
+        g_autofree char *why = fw < 0
+            ? g_strdup("this read returned a value that no write of its key wrote")
+            : g_strdup_printf("this read returned a value that only a failed write wrote "
+                              "(line %u), and a failed write did not happen",
+                              g_array_index(rw->h->ops, FlOp, fw).inv_line);
+        found(F, "ThinAirRead", why, &i, 1);
+    }
 }
 
 static void co_patterns(Found *F, const RwBits *pred, const guint64 *wk)
@@ -162,7 +175,7 @@ static void cyclic_cf(Found *F, const RwBits *pred, const guint64 *wk)
     g_autofree guint32 *start = g_new0(guint32, n + 1);
     for (guint32 v = 0; v < n; v++) {
         const RwOp *o = rw_op(rw, v);
-        if (o->po_prev >= 0) start[o->po_prev + 1]++;
+        if (o->so_prev >= 0) start[o->so_prev + 1]++;
         if (o->rf >= 0) start[o->rf + 1]++;
         for (guint32 k = 0; k < o->n_obs; k++)
             start[g_array_index(rw->obs, guint32, o->obs + k) + 1]++;
@@ -172,7 +185,7 @@ static void cyclic_cf(Found *F, const RwBits *pred, const guint64 *wk)
     g_autofree guint32 *fill = g_memdup2(start, sizeof(guint32) * (n + 1));
     for (guint32 v = 0; v < n; v++) {
         const RwOp *o = rw_op(rw, v);
-        if (o->po_prev >= 0) succ[fill[o->po_prev]++] = v;
+        if (o->so_prev >= 0) succ[fill[o->so_prev]++] = v;
         if (o->rf >= 0) succ[fill[o->rf]++] = v;
         for (guint32 k = 0; k < o->n_obs; k++)
             succ[fill[g_array_index(rw->obs, guint32, o->obs + k)]++] = v;
@@ -256,8 +269,11 @@ static void cyclic_cf(Found *F, const RwBits *pred, const guint64 *wk)
     rw_bits_clear(&cf);
 }
 
-/* CM: HB for the last op of each process (note 2).  Returns FALSE when
- * the deadline passed. */
+/* CM: HB for the last op of each process (note 2).  With sessions per
+ * client (note 4) every op is still in the causal past of its process's
+ * last op, or is it: an info op ends its process, and the ops after it in
+ * its session are in a later process's past.  Returns FALSE when the
+ * deadline passed. */
 static gboolean hb_patterns(Found *F, const RwBits *pred, gint64 deadline)
 {
     const RwHistory *rw = F->rw;
@@ -344,12 +360,12 @@ static gboolean hb_patterns(Found *F, const RwBits *pred, gint64 deadline)
         for (guint32 a = 0; a < k && !reported; a++) {
             guint32 v = g_array_index(P, guint32, a);
             const RwOp *r = rw_op(rw, v);
-            if (r->rf != RW_INIT || r->proc != p) continue;
+            if (r->rf != RW_INIT || r->sess != rw_op(rw, o)->sess) continue;
             gint64 w = first_common(rw_row(&hb, a), wk + (gsize)r->key * words, words, -1);
             if (w >= 0) {
                 guint32 ops[2] = { g_array_index(P, guint32, (guint32)w), v };
                 found(F, "WriteHBInitRead",
-                      "the read returned the initial value, but in its process's view a write "
+                      "the read returned the initial value, but in its session's view a write "
                       "of its key happens before it", ops, 2);
                 reported = TRUE;
             }
@@ -392,7 +408,7 @@ FlVerdict fl_check_causal(FlHistory *h, FlCausalKind kind, gint64 deadline_us,
     }
     thin_air(&F);
     GArray *cycle = NULL;
-    if (!rw_causal_order(rw, &pred, &cycle)) {
+    if (!rw_session_order(rw, &pred, &cycle)) {
         found(&F, "CyclicCO", "session order and reads-from form a cycle: each operation "
               "causally precedes the next, and the last the first",
               (const guint32 *)cycle->data, cycle->len);

@@ -51,7 +51,7 @@ FlVerdict fl_check_buffer(const char *name, const char *data, gsize len,
  * recorded as it writes the line: an index into the text, so that the
  * checker need not tokenize again what the engine just wrote
  * (FlHistorySource.events).  The line is
- *   {"process":P,"type":T,"f":"F"[,"key":K],"value":V[,"time":N]...}
+ *   {"process":P[,"client":C],"type":T,"f":"F"[,"key":K],"value":V[,"time":N]...}
  * with the fields in any order and, at most, other fields the checker does
  * not interpret; the checker takes process, type, key and time from here,
  * and f and the JSON text of the value from the text at the offsets given. */
@@ -66,12 +66,14 @@ enum {
     FL_EVENT_HAS_KEY = 1,     /* the line has an integer "key" */
     FL_EVENT_HAS_TIME = 2,    /* the line has a "time" */
     FL_EVENT_FINAL = 4,       /* the line has "final": true */
+    FL_EVENT_HAS_CLIENT = 8,  /* the line has an integer "client" */
 };
 
 typedef struct {
     gint64 process;
     gint64 key;               /* with FL_EVENT_HAS_KEY */
     gint64 time;              /* with FL_EVENT_HAS_TIME */
+    gint64 client;            /* with FL_EVENT_HAS_CLIENT */
     gsize offset;             /* of the line's first byte, '{' */
     guint32 len;              /* the line's bytes, its newline included */
     guint32 line;             /* 1-based */

@@ -3,7 +3,15 @@
  * Design notes.
  *  1. The verdict depends on event order only (Knossos does the same): op A
  *     precedes op B in real time when A's completion comes before B's
- *     invocation in the file.  `time` is shown in reports, not used.
+ *     invocation in the file.  `time`, when present, must agree with that
+ *     order: times never decrease from one client event to the next, so a
+ *     completion before its own invocation, or a process whose clock runs
+ *     backwards, is refused with the line, never read silently in line
+ *     order.  (Ordering by `time` instead would let two files with the same
+ *     events in different orders mean the same; refusing keeps one meaning,
+ *     and a history is written in the order events happened: Jepsen's is
+ *     "a totally ordered log" (jepsen.history), and so is the engine's.)  `index` (Jepsen's position of the event) must likewise grow
+ *     strictly from line to line.
  *  2. An event whose process is not an integer but the name "nemesis" is a
  *     fault injector's note, not a client operation: skipped.
  *  3. An `info` completion ends its process (Jepsen): a later invocation on
@@ -16,6 +24,14 @@
  *     holds every rule, cannot tell the two paths apart, so verdicts,
  *     reports and messages are the same.  The text stays the history:
  *     reports read the fields they show from it (fl_history_extra).
+ *  5. `client` names the session (Terry et al.): the client that issued the
+ *     operation, which stays the same when the client, after an `info`,
+ *     continues as a new process.  Linearizability and the other models
+ *     read processes; the session guarantees read clients (session.c).
+ *     Without `client` a process is its own session.  A client, like a
+ *     process, has one operation open at a time, counting an operation open
+ *     until its completion of any type: after an info the client may go on,
+ *     the process may not.
  */
 #include "sim/check/history.h"
 
@@ -114,6 +130,11 @@ typedef struct {
     FlHistory *h;
     ProcMap open;             /* process -> op index + 1 */
     ProcMap dead;             /* process -> line of its info completion */
+    ProcMap client_open;      /* client -> line of its open invocation */
+    gint64 last_time;         /* note 1: the latest time so far, or -1 */
+    guint32 last_time_line;
+    gint64 last_index;        /* note 1: the last index so far, or -1 */
+    guint32 last_index_line;
     gint keyed;               /* -1 unknown, 0 no, 1 yes */
     guint32 first_line;
     GHashTable *key_seen;     /* atom -> 1 */
@@ -123,7 +144,7 @@ typedef struct {
 /* The fields the checker reads, the first of each name as fl_val_get finds
  * them, in one pass over the event's map. */
 typedef struct {
-    const FlVal *process, *type, *f, *value, *time, *key, *final;
+    const FlVal *process, *type, *f, *value, *time, *key, *final, *client, *index;
 } Fields;
 
 static void fields_of(const FlVal *ev, Fields *out)
@@ -145,7 +166,9 @@ static void fields_of(const FlVal *ev, Fields *out)
         case 5:
             if (memcmp(s, "value", 5) == 0) slot = &out->value;
             else if (memcmp(s, "final", 5) == 0) slot = &out->final;
+            else if (memcmp(s, "index", 5) == 0) slot = &out->index;
             break;
+        case 6: if (memcmp(s, "client", 6) == 0) slot = &out->client; break;
         case 7: if (memcmp(s, "process", 7) == 0) slot = &out->process; break;
         default: break;
         }
@@ -241,6 +264,50 @@ static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offse
                 fl_val_kind_name(time));
         return FALSE;
     }
+    const FlVal *client = fl->client;
+    if (client && client->kind != FL_VAL_INT) {
+        set_err(err, h, client->line, "expected an integer \"client\" (the session), got %s",
+                fl_val_kind_name(client));
+        return FALSE;
+    }
+    const FlVal *index = fl->index;
+    if (index && index->kind != FL_VAL_INT) {
+        set_err(err, h, index->line, "expected an integer \"index\", got %s",
+                fl_val_kind_name(index));
+        return FALSE;
+    }
+    /* Note 1: `index` and `time` agree with line order. */
+    if (index) {
+        if (L->last_index_line && index->i <= L->last_index) {
+            set_err(err, h, index->line, "index %" G_GINT64_FORMAT " does not follow index %"
+                    G_GINT64_FORMAT " at line %u (events are in index order, each index "
+                    "greater than the one before)", index->i, L->last_index,
+                    L->last_index_line);
+            return FALSE;
+        }
+        L->last_index = index->i;
+        L->last_index_line = line;
+    }
+    if (time) {
+        guint32 open = proc_get(&L->open, process->i);
+        const FlOp *o = open && !invoke ? &g_array_index(h->ops, FlOp, open - 1) : NULL;
+        if (o && o->inv_time > time->i) {
+            set_err(err, h, time->line, "this completion of process %" G_GINT64_FORMAT
+                    " has time %" G_GINT64_FORMAT ", before its own invocation at line %u "
+                    "(time %" G_GINT64_FORMAT "): times must not decrease from line to line",
+                    process->i, time->i, o->inv_line, o->inv_time);
+            return FALSE;
+        }
+        if (L->last_time_line && time->i < L->last_time) {
+            set_err(err, h, time->line, "time %" G_GINT64_FORMAT " is before time %"
+                    G_GINT64_FORMAT " at line %u: times must not decrease from line to "
+                    "line (line order is the order events happened in)", time->i,
+                    L->last_time, L->last_time_line);
+            return FALSE;
+        }
+        L->last_time = time->i;
+        L->last_time_line = line;
+    }
     const FlVal *key = fl->key;
     FlAtom key_atom = FL_ATOM_NONE;
     if (key) {
@@ -275,6 +342,14 @@ static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offse
                     m->ops[o->f], o->inv_line);
             return FALSE;
         }
+        gint64 cid = client ? client->i : process->i;
+        guint32 copen = client ? proc_get(&L->client_open, cid) : 0;
+        if (copen) {
+            set_err(err, h, line, "client %" G_GINT64_FORMAT " invokes an operation while its "
+                    "operation from line %u is still open (a client, like a process, runs "
+                    "one operation at a time)", cid, copen);
+            return FALSE;
+        }
         guint32 dead = proc_get(&L->dead, process->i);
         if (dead) {
             set_err(err, h, line, "process %" G_GINT64_FORMAT " invokes an operation "
@@ -289,6 +364,7 @@ static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offse
             .inv_offset = offset, .key = key_atom, .f = (guint8)fi,
             .status = FL_OP_INFO, .shown = fl_atoms_value(h->ctx.atoms, value),
             .final = fl->final && fl->final->kind == FL_VAL_BOOL && fl->final->b,
+            .client = cid, .has_client = client != NULL,
         };
         if (!m->parse(&h->ctx, &op, value, FALSE, why)) {
             set_err(err, h, value->line ? value->line : line, "%s", why->str);
@@ -297,6 +373,7 @@ static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offse
         g_array_append_val(h->ops, op);
         g_assert(h->ops->len < G_MAXUINT32);
         proc_set(&L->open, process->i, h->ops->len);
+        if (client) proc_set(&L->client_open, cid, line);
         if (key && !g_hash_table_contains(L->key_seen, GUINT_TO_POINTER(key_atom))) {
             g_hash_table_add(L->key_seen, GUINT_TO_POINTER(key_atom));
             g_array_append_val(h->keys, key_atom);
@@ -321,6 +398,13 @@ static gboolean add_event(Loader *L, const Fields *fl, guint32 line, gsize offse
                 op->inv_line);
         return FALSE;
     }
+    if (client && (!op->has_client || op->client != client->i)) {
+        set_err(err, h, client->line, "completion client %" G_GINT64_FORMAT " differs from "
+                "the invocation's at line %u (%s)", client->i, op->inv_line,
+                op->has_client ? "another client" : "none");
+        return FALSE;
+    }
+    if (op->has_client) proc_remove(&L->client_open, op->client);
     op->status = (guint8)status;
     op->ret_line = line;
     op->ret_time = t;
@@ -381,6 +465,7 @@ static gboolean index_event(Loader *L, const FlHistoryEvent *e, GError **err)
     type.line = e->line;
     FlVal key = { .kind = FL_VAL_INT, .line = e->line, .i = e->key };
     FlVal time = { .kind = FL_VAL_INT, .line = e->line, .i = e->time };
+    FlVal client = { .kind = FL_VAL_INT, .line = e->line, .i = e->client };
     const FlVal *value = fl_reader_value_at(h->reader, e->offset + e->value_at, e->value_len,
                                             e->line, e->value_at + 1, err);
     if (value == NULL) return FALSE;
@@ -389,6 +474,7 @@ static gboolean index_event(Loader *L, const FlHistoryEvent *e, GError **err)
         .time = e->flags & FL_EVENT_HAS_TIME ? &time : NULL,
         .key = e->flags & FL_EVENT_HAS_KEY ? &key : NULL,
         .final = e->flags & FL_EVENT_FINAL ? &final_true : NULL,
+        .client = e->flags & FL_EVENT_HAS_CLIENT ? &client : NULL,
     };
     return add_event(L, &fl, e->line, e->offset, err);
 }
@@ -457,11 +543,14 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
     Loader L = {
         .h = h,
         .keyed = -1,
+        .last_time = -1,
+        .last_index = -1,
         .key_seen = g_hash_table_new(NULL, NULL),
         .why = g_string_new(NULL),
     };
     proc_init(&L.open);
     proc_init(&L.dead);
+    proc_init(&L.client_open);
     gboolean ok = TRUE;
     if (index && fmt == FL_FORMAT_JSONL) {
         gsize end = 0;
@@ -497,6 +586,7 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
     }
     proc_clear(&L.open);
     proc_clear(&L.dead);
+    proc_clear(&L.client_open);
     g_hash_table_unref(L.key_seen);
     g_string_free(L.why, TRUE);
     if (!ok) {

@@ -28,6 +28,8 @@ typedef enum {
 /* One operation: an invocation and its completion. */
 typedef struct {
     gint64 process;
+    gint64 client;              /* the session: the event's `client`, or the
+                                 * process when has_client is 0 */
     gint64 inv, ret;            /* positions in event order; ret is FL_POS_INF
                                  * for info and never-completed operations */
     gint64 inv_time, ret_time;  /* the events' `time`, -1 when absent */
@@ -42,6 +44,7 @@ typedef struct {
     guint8 final;               /* a final read ("final": true on its
                                  * invocation): it probes one replica's copy,
                                  * so only convergence checks look at it */
+    guint8 has_client;          /* the invocation carried `client` */
 } FlOp;
 
 /* What a model's functions may use: the history's atoms and item lists.

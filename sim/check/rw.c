@@ -8,6 +8,12 @@
  *     topological order of session order and reads-from (Kahn's algorithm
  *     in invocation order, so the result never depends on hashing).  When
  *     no topological order exists, a depth-first search names a cycle.
+ *  3. Sessions.  A session is a client (FlOp.client, the process when the
+ *     history names no client).  Session order links each operation to the
+ *     session's previous operation that completed: an info write may take
+ *     effect at any time after its invocation, or never, so it orders
+ *     nothing after it (rw.h, rw_session_order).  Per process nothing
+ *     follows an info operation, so process order needs no such care.
  */
 #include "sim/check/rw.h"
 
@@ -67,12 +73,15 @@ RwHistory *rw_new(FlHistory *h, gboolean keep_final, GString *why)
     rw->ops = g_array_new(FALSE, TRUE, sizeof(RwOp));
     rw->obs = g_array_new(FALSE, FALSE, sizeof(guint32));
     rw->proc_last = g_array_new(FALSE, TRUE, sizeof(guint32));
+    rw->sess_last = g_array_new(FALSE, TRUE, sizeof(guint32));
     rw->nkeys = MAX(h->keys->len, 1);
     g_autoptr(GHashTable) keyidx = g_hash_table_new(NULL, NULL);
     for (guint k = 0; k < h->keys->len; k++)
         g_hash_table_insert(keyidx, GUINT_TO_POINTER(g_array_index(h->keys, FlAtom, k)),
                             GUINT_TO_POINTER(k));
     g_autoptr(GHashTable) procs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    g_autoptr(GHashTable) sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                                           NULL);
     g_autoptr(GHashTable) writes = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 
     for (guint32 i = 0; i < h->ops->len; i++) {
@@ -111,6 +120,22 @@ RwHistory *rw_new(FlHistory *h, gboolean keep_final, GString *why)
         guint32 *last = &g_array_index(rw->proc_last, guint32, o.proc);
         o.po_prev = *last ? (gint32)*last - 1 : -1;
         *last = rw->ops->len + 1;
+        /* Note 3: the session. */
+        gint64 sk = op->has_client ? op->client : op->process;
+        gpointer sv = g_hash_table_lookup(sessions, &sk);
+        if (!sv) {
+            gint64 *k = g_new(gint64, 1);
+            *k = sk;
+            sv = GUINT_TO_POINTER(rw->nsess + 1);
+            g_hash_table_insert(sessions, k, sv);
+            rw->nsess++;
+            guint32 zero = 0;
+            g_array_append_val(rw->sess_last, zero);
+        }
+        o.sess = GPOINTER_TO_UINT(sv) - 1;
+        guint32 *slast = &g_array_index(rw->sess_last, guint32, o.sess);
+        o.so_prev = *slast ? (gint32)*slast - 1 : -1;
+        if (!info) *slast = rw->ops->len + 1;
         if (rw_writes(&o)) {
             guint64 k = wkey(o.key, o.wval);
             if (g_hash_table_contains(writes, &k)) {
@@ -167,6 +192,7 @@ void rw_free(RwHistory *rw)
     g_array_unref(rw->ops);
     g_array_unref(rw->obs);
     g_array_unref(rw->proc_last);
+    g_array_unref(rw->sess_last);
     g_free(rw);
 }
 
@@ -177,8 +203,10 @@ void rw_show(const RwHistory *rw, guint32 i, GString *out)
     const FlOp *op = &g_array_index(h->ops, FlOp, o->op);
     g_autoptr(GString) v = g_string_new(NULL);
     fl_atoms_to_json(h->ctx.atoms, op->shown, v);
-    g_string_append_printf(out, "  process %-4" G_GINT64_FORMAT " %-6s %-12s", op->process,
-                           h->model->ops[op->f], v->str);
+    g_string_append_printf(out, "  process %-4" G_GINT64_FORMAT, op->process);
+    if (op->has_client)
+        g_string_append_printf(out, " (client %" G_GINT64_FORMAT ")", op->client);
+    g_string_append_printf(out, " %-6s %-12s", h->model->ops[op->f], v->str);
     if (op->key != FL_ATOM_NONE) {
         g_string_append(out, " key ");
         fl_atoms_to_json(h->ctx.atoms, op->key, out);
@@ -201,6 +229,7 @@ json_t *rw_json(const RwHistory *rw, guint32 i)
     json_t *j = json_pack("{s:I,s:s,s:o,s:i}", "process", (json_int_t)op->process,
                           "f", h->model->ops[op->f], "value", val ? val : json_string(v->str),
                           "invoke_line", (int)op->inv_line);
+    if (op->has_client) json_object_set_new(j, "client", json_integer(op->client));
     if (op->key != FL_ATOM_NONE) {
         g_autoptr(GString) k = g_string_new(NULL);
         fl_atoms_to_json(h->ctx.atoms, op->key, k);
@@ -234,14 +263,15 @@ void rw_bits_clear(RwBits *b)
  * predecessor, the write it read from, the writes it observed. */
 #define FOR_PREDS(rw, o, u, body)                                                  \
     do {                                                                           \
-        if ((o)->po_prev >= 0) { guint32 u = (guint32)(o)->po_prev; body; }        \
+        gint32 _prev = sessions ? (o)->so_prev : (o)->po_prev;                     \
+        if (_prev >= 0) { guint32 u = (guint32)_prev; body; }                      \
         if ((o)->rf >= 0) { guint32 u = (guint32)(o)->rf; body; }                  \
         for (guint32 _k = 0; _k < (o)->n_obs; _k++) {                              \
             guint32 u = g_array_index((rw)->obs, guint32, (o)->obs + _k); body;    \
         }                                                                          \
     } while (0)
 
-static void find_cycle(const RwHistory *rw, GArray **cycle)
+static void find_cycle(const RwHistory *rw, gboolean sessions, GArray **cycle)
 {
     guint32 n = rw->ops->len;
     /* Walk predecessors from an op left over by Kahn's algorithm: every
@@ -288,7 +318,8 @@ static void find_cycle(const RwHistory *rw, GArray **cycle)
     *cycle = c;
 }
 
-gboolean rw_causal_order(const RwHistory *rw, RwBits *pred, GArray **cycle)
+/* Causal order with process order (@sessions FALSE) or session order. */
+static gboolean order(const RwHistory *rw, gboolean sessions, RwBits *pred, GArray **cycle)
 {
     guint32 n = rw->ops->len;
     if (cycle) *cycle = NULL;
@@ -323,6 +354,38 @@ gboolean rw_causal_order(const RwHistory *rw, RwBits *pred, GArray **cycle)
         }
     }
     if (qt == n) return TRUE;
-    if (cycle) find_cycle(rw, cycle);
+    if (cycle) find_cycle(rw, sessions, cycle);
     return FALSE;
+}
+
+gboolean rw_causal_order(const RwHistory *rw, RwBits *pred, GArray **cycle)
+{
+    return order(rw, FALSE, pred, cycle);
+}
+
+gboolean rw_session_order(const RwHistory *rw, RwBits *pred, GArray **cycle)
+{
+    return order(rw, TRUE, pred, cycle);
+}
+
+gint64 rw_failed_writer(const RwHistory *rw, guint32 i)
+{
+    const RwOp *o = rw_op(rw, i);
+    FlHistory *h = rw->h;
+    const FlOp *rop = &g_array_index(h->ops, FlOp, o->op);
+    g_autoptr(GArray) toks = g_array_new(FALSE, FALSE, sizeof(FlAtom));
+    if (rw->is_kv && !tokens(h->ctx.atoms, o->rval, toks)) return -1;
+    for (guint32 j = 0; j < h->ops->len; j++) {
+        const FlOp *op = &g_array_index(h->ops, FlOp, j);
+        if (op->status != FL_OP_FAIL || op->key != rop->key) continue;
+        if (rw->is_kv) {
+            if (op->f == K_GET) continue;
+            for (guint t = 0; t < toks->len; t++)
+                if (g_array_index(toks, FlAtom, t) == op->a) return j;
+        } else if ((op->f == R_WRITE && op->a == o->rval) ||
+                   (op->f == R_CAS && op->b == o->rval)) {
+            return j;
+        }
+    }
+    return -1;
 }

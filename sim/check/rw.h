@@ -41,6 +41,9 @@ typedef struct {
     guint32 key;           /* dense key index, 0 .. nkeys-1 */
     guint32 proc;          /* dense process index */
     gint32 po_prev;        /* previous op of the process in this view, or -1 */
+    guint32 sess;          /* dense session (client) index: FlOp.client */
+    gint32 so_prev;        /* previous op of the session that completed (not
+                            * info) in this view, or -1: rw_session_order */
     gint32 rf;             /* reads: the write read from (index), RW_INIT or
                             * RW_THIN_AIR; RW_NONE for pure writes */
     guint32 obs, n_obs;    /* kv: the other writes a get observed (indices
@@ -58,6 +61,9 @@ typedef struct {
     GArray *obs;           /* guint32 */
     guint32 nkeys, nprocs;
     GArray *proc_last;     /* guint32 per process: its last op + 1 (0: none) */
+    guint32 nsess;
+    GArray *sess_last;     /* guint32 per session: its last op that is not
+                            * info + 1 (0: none) */
     guint32 duplicates;    /* writes whose value another write of the key wrote too */
     guint32 final_reads;   /* final reads in the history (kept or not) */
     gboolean is_kv;
@@ -109,6 +115,18 @@ static inline void rw_set(guint64 *row, guint32 j)
  * reads-from.  Returns FALSE if CO has a cycle; then *@cycle (if not NULL)
  * receives the ops of one cycle in order (guint32, caller frees). */
 gboolean rw_causal_order(const RwHistory *rw, RwBits *pred, GArray **cycle);
+
+/* The same with session order per client instead of per process (so_prev
+ * instead of po_prev): the causal order the session guarantees are about.
+ * A client that times out goes on as a new process but stays one session;
+ * an info write is left out of its session's order, since it may take
+ * effect after the session's later operations, or never. */
+gboolean rw_session_order(const RwHistory *rw, RwBits *pred, GArray **cycle);
+
+/* For a thin-air read @i: the index in h->ops of a failed operation that
+ * wrote the value it read (kv: one of its tokens), or -1 when no operation
+ * wrote it at all. */
+gint64 rw_failed_writer(const RwHistory *rw, guint32 i);
 
 /* Bound on the bit matrices, so a huge history gives "unknown", never an
  * exhausted machine. */

@@ -1,7 +1,11 @@
 /* sim/check/session.c: the session guarantees of Terry et al. (Bayou,
  * PDIS 1994), each checked on its own.
  *
- * A session is one process's operations in order.  Each guarantee says
+ * A session is one client's operations in order (the `client` field; a
+ * process when the history has none): a client that times out continues
+ * as a new process, for linearizability, and stays the same session here,
+ * because a client that moves to another server after a failure is the
+ * case the guarantees were written for.  Each guarantee says
  * which writes a read of the session must reflect: the read must return
  * the value of one of those writes or of a newer one.  "Newer" is not
  * known from outside the system, so the checker only calls a read stale
@@ -34,6 +38,14 @@
  *     writes, and the values its session read before it) is a bit set built
  *     once in session order.
  *  3. Final reads are left out, as in causal.c.
+ *  4. Garbage.  A read of a value no write wrote, or only a failed write
+ *     (failed operations certainly did not happen), reflects no write at
+ *     all: it breaks every guarantee, whatever the session did before, as
+ *     it breaks causal consistency (ThinAirRead).  Each guarantee counts it
+ *     and the report says which read and why.
+ *  5. Session order is rw_session_order's (rw.c note 3): an info write
+ *     may never have happened, so read-your-writes does not ask later
+ *     reads to reflect it, and it is in no write's session prefix.
  */
 #include "sim/check/rw.h"
 #include "sim/check/weak.h"
@@ -100,7 +112,7 @@ FlVerdict fl_check_session(FlHistory *h, unsigned which, GString *report, json_t
     }
     guint32 words = pred.words;
     GArray *cycle = NULL;
-    gboolean acyclic = rw_causal_order(rw, &pred, &cycle);
+    gboolean acyclic = rw_session_order(rw, &pred, &cycle);
     if (cycle) g_array_free(cycle, TRUE);
     g_autofree guint64 *wk = g_new0(guint64, (gsize)rw->nkeys * words);
     /* Session prefixes (note 2): ops are in invocation order, so a
@@ -108,12 +120,12 @@ FlVerdict fl_check_session(FlHistory *h, unsigned which, GString *report, json_t
     for (guint32 i = 0; i < n; i++) {
         const RwOp *o = rw_op(rw, i);
         if (rw_writes(o)) rw_set(wk + (gsize)o->key * words, i);
-        if (o->po_prev < 0) continue;
-        const RwOp *p = rw_op(rw, (guint32)o->po_prev);
+        if (o->so_prev < 0) continue;
+        const RwOp *p = rw_op(rw, (guint32)o->so_prev);
         guint64 *wi = rw_row(&wprefix, i), *ri = rw_row(&rprefix, i);
-        memcpy(wi, rw_row(&wprefix, (guint32)o->po_prev), words * 8);
-        memcpy(ri, rw_row(&rprefix, (guint32)o->po_prev), words * 8);
-        if (rw_writes(p)) rw_set(wi, (guint32)o->po_prev);
+        memcpy(wi, rw_row(&wprefix, (guint32)o->so_prev), words * 8);
+        memcpy(ri, rw_row(&rprefix, (guint32)o->so_prev), words * 8);
+        if (rw_writes(p)) rw_set(wi, (guint32)o->so_prev);
         if (p->rf >= 0) rw_set(ri, (guint32)p->rf);
     }
     guint counts[NG] = { 0 };
@@ -124,17 +136,39 @@ FlVerdict fl_check_session(FlHistory *h, unsigned which, GString *report, json_t
         body[g] = g_string_new(NULL);
     }
     g_autofree guint64 *req = g_new0(guint64, (gsize)NG * words);
-    for (guint32 p = 0; p < rw->nprocs; p++) {
-        /* The session's ops, in order. */
+    for (guint32 p = 0; p < rw->nsess; p++) {
+        /* The session's ops, in order: its info writes ask nothing of
+         * later reads (note 5), and an info read read nothing. */
         g_autoptr(GArray) s = g_array_new(FALSE, FALSE, sizeof(guint32));
-        guint32 last = g_array_index(rw->proc_last, guint32, p);
-        for (gint64 v = (gint64)last - 1; v >= 0; v = rw_op(rw, (guint32)v)->po_prev)
+        guint32 last = g_array_index(rw->sess_last, guint32, p);
+        for (gint64 v = (gint64)last - 1; v >= 0; v = rw_op(rw, (guint32)v)->so_prev)
             g_array_prepend_val(s, v);
         memset(req, 0, (gsize)NG * words * 8);
         for (guint i = 0; i < s->len; i++) {
             guint32 r = g_array_index(s, guint32, i);
             const RwOp *o = rw_op(rw, r);
-            if (rw_reads(o) && o->rf != RW_THIN_AIR) {
+            if (rw_reads(o) && o->rf == RW_THIN_AIR) {
+                /* Note 4. */
+                gint64 fw = rw_failed_writer(rw, r);
+                for (guint g = 0; g < NG; g++) {
+                    if (!(which & guarantees[g].bit)) continue;
+                    if (counts[g]++ >= SHOW_MAX) continue;
+                    if (fw >= 0)
+                        g_string_append_printf(body[g], "%s: the read returned a value that "
+                                               "only a failed write wrote (line %u): it "
+                                               "reflects no write at all:\n",
+                                               guarantees[g].abbrev,
+                                               g_array_index(h->ops, FlOp, fw).inv_line);
+                    else
+                        g_string_append_printf(body[g], "%s: the read returned a value that "
+                                               "no write of its key wrote: it reflects no "
+                                               "write at all:\n", guarantees[g].abbrev);
+                    rw_show(rw, r, body[g]);
+                    json_t *a = json_array();
+                    json_array_append_new(a, rw_json(rw, r));
+                    json_array_append_new(viol[g], a);
+                }
+            } else if (rw_reads(o)) {
                 const guint64 *wx = wk + (gsize)o->key * words;
                 for (guint g = 0; g < NG; g++) {
                     if (!(which & guarantees[g].bit)) continue;
@@ -185,7 +219,7 @@ FlVerdict fl_check_session(FlHistory *h, unsigned which, GString *report, json_t
         if (which & guarantees[g].bit) bad += counts[g] > 0;
     FlVerdict v = bad ? FL_VERDICT_INVALID : FL_VERDICT_VALID;
     if (report) {
-        g_string_append_printf(report, "%u operations, %u sessions:\n", n, rw->nprocs);
+        g_string_append_printf(report, "%u operations, %u sessions:\n", n, rw->nsess);
         for (guint g = 0; g < NG; g++) {
             if (!(which & guarantees[g].bit)) continue;
             if (counts[g])
@@ -211,7 +245,7 @@ FlVerdict fl_check_session(FlHistory *h, unsigned which, GString *report, json_t
                                           "violations", (int)counts[g], "examples", viol[g]));
         }
         json_object_set_new(json, "guarantees", gs);
-        json_object_set_new(json, "sessions", json_integer(rw->nprocs));
+        json_object_set_new(json, "sessions", json_integer(rw->nsess));
     } else {
         for (guint g = 0; g < NG; g++) json_decref(viol[g]);
     }

@@ -281,6 +281,73 @@ static void test_sequential_multikey_decides(void **state)
     run_clear(&r);
 }
 
+/* Session guarantees (session.c).  A read of a value nobody wrote, or only
+ * a failed write, breaks every guarantee and causal consistency, and the
+ * report says why (note 4).  Sessions are clients: a client whose read
+ * timed out and that goes on as a new process still has to read its own
+ * writes, unless the write itself timed out (note 5); without `client`,
+ * each process is a session. */
+static void test_sessions(void **state)
+{
+    (void)state;
+    static const char *const all[] = {
+        "read-your-writes", "monotonic-reads", "monotonic-writes", "writes-follow-reads",
+        "session", "causal",
+    };
+    static const struct { const char *file, *why; } garbage[] = {
+        { "register__never-written.invalid.jsonl", "no write of its key wrote" },
+        { "register__fail-write-read.invalid.jsonl", "only a failed write wrote (line 1)" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(garbage); i++) {
+        g_autofree char *path = g_build_filename(DIR, garbage[i].file, NULL);
+        for (gsize m = 0; m < G_N_ELEMENTS(all); m++) {
+            const char *args[] = { "check", "--model", "register", "--consistency", all[m],
+                                   path, NULL };
+            Run r = run(args);
+            if (r.status != 1 || !strstr(r.out, garbage[i].why))
+                fprintf(stderr, "%s %s: status %d\n%s", garbage[i].file, all[m], r.status, r.out);
+            assert_int_equal(r.status, 1);
+            assert_non_null(strstr(r.out, garbage[i].why));
+            run_clear(&r);
+        }
+        /* Eventual consistency (convergence of final reads) says nothing
+         * of client reads. */
+        const char *ev[] = { "check", "--model", "register", "--consistency", "eventual",
+                             path, NULL };
+        Run r = run(ev);
+        assert_int_not_equal(r.status, 1);
+        run_clear(&r);
+    }
+    static const struct { const char *file, *consistency; int status; } cases[] = {
+        { "register__session-failover.invalid.jsonl", "read-your-writes", 1 },
+        { "register__session-failover.invalid.jsonl", "monotonic-reads", 0 },
+        { "register__session-failover-no-client.invalid.jsonl", "read-your-writes", 0 },
+        { "register__session-info-write.valid.jsonl", "session", 0 },
+        /* Causal consistency implies each guarantee: its sessions are
+         * clients too (causal.c note 4). */
+        { "register__session-failover.invalid.jsonl", "causal", 1 },
+        { "register__session-failover-no-client.invalid.jsonl", "causal", 0 },
+        { "register__session-info-write.valid.jsonl", "causal", 0 },
+        { "register__spec-example.valid.jsonl", "session", 0 },
+        { "register__jepsen-03-records.valid.edn", "session", 0 },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = g_build_filename(DIR, cases[i].file, NULL);
+        const char *args[] = { "check", "--model", "register", "--consistency",
+                               cases[i].consistency, path, NULL };
+        Run r = run(args);
+        if (r.status != cases[i].status)
+            fprintf(stderr, "%s %s: status %d\n%s%s", cases[i].file, cases[i].consistency,
+                    r.status, r.out, r.err);
+        assert_int_equal(r.status, cases[i].status);
+        if (cases[i].status == 1) {
+            /* The explanation names the client beside the process. */
+            assert_non_null(strstr(r.out, "process 2    (client 0)"));
+        }
+        run_clear(&r);
+    }
+}
+
 /* The two litmus histories of the hierarchy in scenarios/02-consistency:
  * store buffer (p writes x then reads y's old value, q writes y then reads
  * x's old value) is causal but not sequential; message passing (p writes x
@@ -370,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_edn_twins),
         cmocka_unit_test(test_histories),
         cmocka_unit_test(test_final_reads_only_for_convergence),
+        cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_litmus_histories),
         cmocka_unit_test(test_sequential_multikey_decides),
         cmocka_unit_test(test_sequential_whole_history),

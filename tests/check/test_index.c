@@ -49,7 +49,7 @@ static const char *value_end(const char *p)
 }
 
 /* An index of @text (JSON Lines, one event a line, each with process,
- * type, f and value, maybe key and time, as the engine writes them), as an
+ * type, f and value, maybe key, time and client, as the engine writes them), as an
  * array of FlHistoryEvent. */
 static GArray *index_of(const char *text)
 {
@@ -62,6 +62,7 @@ static GArray *index_of(const char *text)
         g_assert(int_field(p, end, "process", &e.process));
         if (int_field(p, end, "key", &e.key)) e.flags |= FL_EVENT_HAS_KEY;
         if (int_field(p, end, "time", &e.time)) e.flags |= FL_EVENT_HAS_TIME;
+        if (int_field(p, end, "client", &e.client)) e.flags |= FL_EVENT_HAS_CLIENT;
         static const char *const types[] = { "invoke", "ok", "fail", "info" };
         gboolean found = FALSE;
         for (guint8 t = 0; t < 4 && !found; t++) {
@@ -167,6 +168,18 @@ static void test_verdicts(void **state)
     outcome_clear(&o);
     /* A checker of its own (weak.c) loads through the index as well. */
     same_with_index(kv_stale, NULL, "kv", "linearizable,sequential,session", NULL);
+    /* Sessions by client read the same from the index. */
+    same_with_index("{\"process\":0,\"client\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n"
+                    "{\"process\":0,\"client\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n"
+                    "{\"process\":0,\"client\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":2}\n"
+                    "{\"process\":0,\"client\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":2}\n"
+                    "{\"process\":0,\"client\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n"
+                    "{\"process\":0,\"client\":0,\"type\":\"info\",\"f\":\"read\",\"value\":null}\n"
+                    "{\"process\":2,\"client\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n"
+                    "{\"process\":2,\"client\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n",
+                    NULL, "register", "read-your-writes", &o);
+    assert_int_equal(o.v, FL_VERDICT_INVALID);
+    outcome_clear(&o);
 
     /* No event at all. */
     same_with_index("", NULL, "kv", NULL, &o);
@@ -209,6 +222,21 @@ static void test_errors(void **state)
                 "{\"process\":1,\"type\":\"invoke\",\"f\":\"get\",\"value\":null}\n", NULL },
         { "kv", "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}\n",
           "h.jsonl:1: unknown f \"read\" for model kv (expected get, put or append)" },
+        /* Time against line order, and sessions (history.c notes 1, 5). */
+        { "register",
+          "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":5}\n"
+          "{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":4}\n", NULL },
+        { "register",
+          "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":5}\n"
+          "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":2,\"time\":4}\n", NULL },
+        { "register",
+          "{\"process\":0,\"client\":3,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n"
+          "{\"process\":1,\"client\":3,\"type\":\"invoke\",\"f\":\"write\",\"value\":2}\n",
+          "h.jsonl:2: client 3 invokes an operation while its operation from line 1 is still "
+          "open (a client, like a process, runs one operation at a time)" },
+        { "register",
+          "{\"process\":0,\"client\":3,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n"
+          "{\"process\":0,\"client\":4,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n", NULL },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         Outcome o;
