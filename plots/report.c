@@ -407,13 +407,12 @@ static void ops_table(GString *h, const char *field, json_t *v)
 }
 
 /* Note 4. */
-static char *explanation(const FlRunData *rd, json_t *check)
+static char *explanation(const FlRunData *rd, const char *model, const char *consistency)
 {
     g_autofree char *hist = g_build_filename(rd->dir, "history.jsonl", NULL);
     g_autoptr(GString) text = g_string_new(NULL);
     GError *err = NULL;
-    FlVerdict v = fl_check_file(hist, str(check, "model", "register"), str(check, "consistency", "linearizable"),
-                                "jsonl", 20.0, text, NULL, &err);
+    FlVerdict v = fl_check_file(hist, model, consistency, "jsonl", 20.0, text, NULL, &err);
     if (err)
         g_error_free(err);
     return v == FL_VERDICT_INVALID && text->len ? g_strdup(text->str) : NULL;
@@ -426,16 +425,37 @@ static void section_counterexample(GString *h, const FlRunData *rd, GPtrArray *c
 {
     g_string_append(h, "<section id=\"counterexample\"><h2>Counterexample</h2>\n");
     guint shown = 0;
+    /* A check of several models keeps one result per model: each that
+     * failed gets its own explanation. */
+    g_autoptr(GPtrArray) one = g_ptr_array_new();   /* triples: consistency, model, result */
     for (guint i = 0; i < checks->len; i++) {
-        json_t *c = g_ptr_array_index(checks, i);
-        json_t *cx = json_object_get(json_object_get(c, "result"), "counterexample");
-        if (!cx)
+        json_t *c = g_ptr_array_index(checks, i), *res = json_object_get(c, "result");
+        json_t *per = json_object_get(res, "results");
+        if (json_is_object(per)) {
+            const char *name;
+            json_t *r;
+            json_object_foreach(per, name, r) {
+                g_ptr_array_add(one, (gpointer)name);
+                g_ptr_array_add(one, (gpointer)str(c, "model", "register"));
+                g_ptr_array_add(one, r);
+            }
+        } else {
+            g_ptr_array_add(one, (gpointer)str(c, "consistency", "linearizable"));
+            g_ptr_array_add(one, (gpointer)str(c, "model", "register"));
+            g_ptr_array_add(one, res);
+        }
+    }
+    for (guint i = 0; i + 2 < one->len; i += 3) {
+        const char *consistency = g_ptr_array_index(one, i), *model = g_ptr_array_index(one, i + 1);
+        json_t *result = g_ptr_array_index(one, i + 2);
+        json_t *cx = json_object_get(result, "counterexample");
+        if (!cx && !json_is_false(json_object_get(result, "valid")))
             continue;
         shown++;
         g_string_append(h, "<p>The history is not ");
-        esc(h, str(c, "consistency", "?"));
+        esc(h, consistency);
         g_string_append(h, " for the model ");
-        esc(h, str(c, "model", "?"));
+        esc(h, model);
         g_string_append(h, ". The history timeline draws the operations of the counterexample "
                            "framed in the colours of the tables below.</p>\n");
         /* The picture that explains it, first (note 5). */
@@ -444,12 +464,14 @@ static void section_counterexample(GString *h, const FlRunData *rd, GPtrArray *c
                 return;
             *timeline_shown = true;
         }
-        g_autofree char *why = explanation(rd, c);
+        g_autofree char *why = explanation(rd, model, consistency);
         if (why) {
             g_string_append(h, "<pre>");
             esc(h, why);
             g_string_append(h, "</pre>\n");
         }
+        if (!cx)
+            continue;   /* the checkers of weaker models explain in words only */
         const char *k;
         json_t *v;
         g_string_append(h, "<table class=\"kv\">\n");

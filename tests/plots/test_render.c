@@ -172,6 +172,28 @@ static void test_report(void **state)
     assert_int_equal(fixture_count(html, "<?xml"), 0);
 }
 
+/* A run that checks several models: the report explains each one that
+ * failed (lww under a partition breaks linearizability, sequential and
+ * causal consistency at its seed), not only the first. */
+static void test_report_every_model(void **state)
+{
+    g_autofree char *dir = fixture_run("../02-consistency/lww-partition", true);
+    g_autofree char *out = g_build_filename(dir, "plots", NULL);
+    g_autofree char *page = g_build_filename(dir, "report.html", NULL);
+    FlPlotOptions opt = { .format = "png", .out_dir = out, .render = true };
+    GError *err = NULL;
+    if (!fl_report_write(dir, &opt, page, &err))
+        fail_msg("%s", err->message);
+    g_autofree char *html = fixture_read(page);
+    assert_int_equal(fixture_count(html, "<p>The history is not sequential for"), 1);
+    assert_int_equal(fixture_count(html, "<p>The history is not causal for"), 1);
+    assert_int_equal(fixture_count(html, "<p>The history is not linearizable for"), 1);
+    assert_int_equal(fixture_count(html, "<p>The history is not read-your-writes for"), 0);
+    assert_non_null(strstr(html, "In short: "));
+    fixture_rm(dir);
+    (void)state;
+}
+
 int main(void)
 {
     g_autofree char *gp = fl_gnuplot_find();
@@ -185,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_empty_run),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report_every_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
