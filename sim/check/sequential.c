@@ -324,6 +324,24 @@ static guint replay(const Sc *s, GArray *conflicts)
     return found;
 }
 
+/* What puts @a before @b in the cycle (both indices into the rw
+ * history), with the usual names: po (program order), rf (reads-from),
+ * co (the order of a key's writes), fr (from-read: a read before the write
+ * that replaced what it read). */
+static const char *edge_label(const RwHistory *rw, guint32 a, guint32 b)
+{
+    const RwOp *x = rw_op(rw, a), *y = rw_op(rw, b);
+    if (x->proc == y->proc)
+        return "po: the same process did it next";
+    if (rw_reads(y) && y->rf == (gint32)a)
+        return "rf: the read below returned this write";
+    if (x->key == y->key && rw_writes(y) && rw_reads(x) && !rw_writes(x))
+        return "fr: this read saw a value that the write below replaced";
+    if (x->key == y->key && rw_writes(x) && rw_writes(y))
+        return "co: this write comes first in the key's order of writes";
+    return "forced by the orders above";
+}
+
 static void explain_cycle(Sc *s, GString *report, json_t *json)
 {
     /* The nodes Kahn's algorithm could not order each have an unordered
@@ -363,12 +381,16 @@ static void explain_cycle(Sc *s, GString *report, json_t *json)
         for (gint64 k = (gint64)path->len - 1; k >= seen[v]; k--)
             g_array_append_val(cyc, g_array_index(path, guint32, k));
     if (report) {
-        g_string_append(report, "The history is not sequentially consistent: these operations "
-                        "must each come before the next, and the last before the first (session "
-                        "order; a read after the write it read; a read before a write that "
-                        "replaces the value it read; a write before the write a read returned "
-                        "when that read follows it):\n");
-        for (guint i = 0; i < cyc->len; i++) rw_show(s->rw, s->op[g_array_index(cyc, guint32, i)], report);
+        g_string_append(report, "The history is not sequentially consistent: each operation "
+                        "below must come before the next, and the last before the first, so no "
+                        "one order of all operations explains it.  Each step says why:\n");
+        for (guint i = 0; i < cyc->len; i++) {
+            guint32 a = s->op[g_array_index(cyc, guint32, i)];
+            guint32 b = s->op[g_array_index(cyc, guint32, (i + 1) % cyc->len)];
+            rw_show(s->rw, a, report);
+            g_string_append_printf(report, "      %s %s\n", i + 1 < cyc->len ? "then" : "and back to the first:",
+                                   edge_label(s->rw, a, b));
+        }
     }
     if (json) {
         json_t *a = json_array();

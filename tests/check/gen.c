@@ -533,6 +533,7 @@ gboolean fl_gen_sc(guint32 ops, guint32 processes, guint32 keys, guint32 lag_max
         ev[i * 3 + 2] = i;
     }
     qsort(ev, ops, sizeof(gint64) * 3, cmp_sc_event);
+    gint64 last = 0;   /* times never go back from line to line (history.c note 1) */
     for (guint32 e = 0; e < ops; e++) {
         const ScOp *x = &o[ev[e * 3 + 2]];
         const char *f = x->write ? "write" : "read";
@@ -540,12 +541,14 @@ gboolean fl_gen_sc(guint32 ops, guint32 processes, guint32 keys, guint32 lag_max
                                "\"value\":", x->proc, f, x->key);
         if (x->write) g_string_append_printf(out, "%" G_GINT64_FORMAT, x->value);
         else g_string_append(out, "null");
-        g_string_append_printf(out, ",\"time\":%" G_GINT64_FORMAT "}\n", x->t);
+        last = MAX(last, x->t);
+        g_string_append_printf(out, ",\"time\":%" G_GINT64_FORMAT "}\n", last);
         g_string_append_printf(out, "{\"process\":%u,\"type\":\"ok\",\"f\":\"%s\",\"key\":%u,"
                                "\"value\":", x->proc, f, x->key);
         if (x->value >= 0) g_string_append_printf(out, "%" G_GINT64_FORMAT, x->value);
         else g_string_append(out, "null");
-        g_string_append_printf(out, ",\"time\":%" G_GINT64_FORMAT "}\n", x->t + 5);
+        last += 5;
+        g_string_append_printf(out, ",\"time\":%" G_GINT64_FORMAT "}\n", last);
     }
     g_free(ev);
     g_free(lag);
