@@ -943,19 +943,23 @@ void fl_scenario_default_liveness(FlScenario *sc)
                                                                : "the run's duration";
     g_autofree char *rule = g_strdup_printf("client timeout %s + %s",
                                             fl_duration_format(sc->workload.timeout, c), why_t);
-    /* What is left of the run clamps the budget; below two of T (one to
-     * notice, one to act) nothing fair can be asked, and no claim is made. */
+    /* What is left of the run clamps the budget, down to a floor: every
+     * client may be stuck on an operation sent before the heal, and sends
+     * nothing new before its timeout; then the protocol needs T to notice
+     * and T to act.  Below that nothing fair can be asked: no claim. */
     FlDuration left = limit > heal ? (FlDuration)(limit - heal) : 0;
+    FlDuration floor = sc->workload.timeout + 2 * unit;
     e->live_after = (FlDuration)heal;
     e->live_min_ok = 1;
-    if (left < 2 * unit) {
+    if (left < floor) {
         char d[32];
         e->live_mode = FL_LIVE_UNJUDGED;
         e->live_budget = budget;
         e->live_why = g_strdup_printf("the last fault heals at %s, %s before %s; the budget "
-                                      "(%s) needs at least 2 x %s", fl_duration_format((FlDuration)heal, a),
+                                      "(%s) needs at least %s (the client timeout + 2 x %s)",
+                                      fl_duration_format((FlDuration)heal, a),
                                       fl_duration_format(left, b), limit_name, rule,
-                                      fl_duration_format(unit, d));
+                                      fl_duration_format(floor, c), fl_duration_format(unit, d));
         return;
     }
     if (budget > left) {

@@ -148,9 +148,10 @@ void fl_scenario_free(FlScenario *sc);
  *     protocol's largest timeout: the largest of its duration parameters
  *     named *timeout (a range by its upper end), or, for a protocol with
  *     none, the largest of its duration parameters;
- *   - when the last heal plus the budget passes the run's duration or the
- *     workload's `until`, no claim is judged (FL_LIVE_UNJUDGED) and the run
- *     says so. */
+ *   - the budget is clamped to what is left before the workload's `until`
+ *     (or the run's duration); when less than the clients' timeout + 2 x
+ *     max(T, 1/rate) is left, no claim is judged (FL_LIVE_UNJUDGED) and the
+ *     run says so. */
 void fl_scenario_default_liveness(FlScenario *sc);
 
 /* The checker's model for the workload's histories ("none" without one). */

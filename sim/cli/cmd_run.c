@@ -36,8 +36,9 @@ int fl_cmd_run(int argc, char **argv)
         "operation invoked then must complete ok within the clients' timeout +\n"
         "4 x T (T: the protocol's largest *timeout parameter, else its largest\n"
         "duration parameter, or 1/rate if longer), clamped to what is left of the\n"
-        "workload; with less than 2 x T left it is not judged, and the summary's\n"
-        "`liveness` line says so.  \"liveness\": false in expect turns it off.\n"
+        "workload; with less than the timeout + 2 x T left it is not judged, and\n"
+        "the summary's `liveness` line says so.  \"liveness\": false in expect\n"
+        "turns it off.\n"
         "\n"
         "Exit status: 0 expectations met, 1 not met (or gnuplot failed), 2 bad usage\n"
         "or input (or --plot without gnuplot).");
