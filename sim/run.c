@@ -35,6 +35,66 @@ static FlDuration percentile(const GArray *v, double q)
     return g_array_index(v, FlDuration, rank - 1);
 }
 
+static const char *const live_modes[] = {
+    [FL_LIVE_NONE] = "none", [FL_LIVE_OFF] = "off", [FL_LIVE_EXPLICIT] = "explicit",
+    [FL_LIVE_DEFAULT] = "default", [FL_LIVE_UNJUDGED] = "default",
+};
+
+/* metrics.json "liveness": the claim, where it comes from, and what the run
+ * gave.  "judged" is false when a claim exists in principle but this run
+ * cannot weigh it; "reason" then says why, so that a pass is never mistaken
+ * for a check. */
+static json_t *liveness_metrics(const FlScenario *sc, const FlRunStats *st, json_t *intervals)
+{
+    const FlExpect *e = &sc->expect;
+    json_t *o = json_pack("{s:s}", "mode", live_modes[e->live_mode]);
+    if (e->live_mode == FL_LIVE_NONE || e->live_mode == FL_LIVE_UNJUDGED) {
+        json_object_set_new(o, "judged", json_false());
+        if (e->live_why)
+            json_object_set_new(o, "reason", json_string(e->live_why));
+        return o;
+    }
+    if (e->live_mode == FL_LIVE_OFF) {
+        json_object_set_new(o, "judged", json_false());
+        json_object_set_new(o, "reason", json_string("expect.liveness is false"));
+        return o;
+    }
+    bool judged = true;
+    if (e->live_mode == FL_LIVE_DEFAULT) {
+        /* The claim counted from the scheduled last heal: a fault that was
+         * still active after it (one that outlived its schedule) leaves
+         * nothing to judge, and says so. */
+        size_t i;
+        json_t *iv;
+        json_array_foreach(intervals, i, iv) {
+            json_int_t stop = json_integer_value(json_object_get(iv, "stop"));
+            if (stop > (json_int_t)e->live_after) {
+                char a[32], b[32];
+                g_autofree char *why = g_strdup_printf(
+                    "fault %" JSON_INTEGER_FORMAT " (%s) was active until %s, after the "
+                    "scheduled last heal at %s",
+                    json_integer_value(json_object_get(iv, "fault")),
+                    json_string_value(json_object_get(iv, "kind")),
+                    fl_duration_format((FlDuration)stop, a), fl_duration_format(e->live_after, b));
+                json_object_set_new(o, "reason", json_string(why));
+                judged = false;
+                break;
+            }
+        }
+        json_object_set_new(o, "rule", json_string(e->live_why));
+    }
+    json_object_set_new(o, "judged", json_boolean(judged));
+    json_object_set_new(o, "heal_at", json_integer((json_int_t)e->live_after));
+    json_object_set_new(o, "budget", json_integer((json_int_t)e->live_budget));
+    json_object_set_new(o, "min_ok", json_integer((json_int_t)e->live_min_ok));
+    json_object_set_new(o, "ok_within_budget", json_integer((json_int_t)st->live_ok));
+    json_object_set_new(o, "first_ok_after_heal_ns",
+                        st->live_first_ok == FL_TIME_NEVER
+                            ? json_null()
+                            : json_integer((json_int_t)(st->live_first_ok - (FlTime)e->live_after)));
+    return o;
+}
+
 static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
 {
     const FlRunStats *st = fl_world_stats(w);
@@ -77,16 +137,9 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
     json_object_set_new(m, "messages", json_pack("{s:I,s:I,s:I}", "sent", (json_int_t)st->sent,
                                                  "delivered", (json_int_t)st->delivered,
                                                  "dropped", (json_int_t)st->dropped));
-    json_object_set_new(m, "faults", fl_world_fault_intervals(w));
-    if (sc->expect.liveness)
-        json_object_set_new(m, "liveness",
-                            json_pack("{s:I,s:I,s:I,s:o}", "heal_at", (json_int_t)sc->expect.live_after,
-                                      "budget", (json_int_t)sc->expect.live_budget,
-                                      "ok_within_budget", (json_int_t)st->live_ok,
-                                      "first_ok_after_heal_ns",
-                                      st->live_first_ok == FL_TIME_NEVER
-                                          ? json_null()
-                                          : json_integer((json_int_t)(st->live_first_ok - (FlTime)sc->expect.live_after))));
+    json_t *intervals = fl_world_fault_intervals(w);
+    json_object_set_new(m, "faults", intervals);
+    json_object_set_new(m, "liveness", liveness_metrics(sc, st, intervals));
     json_object_set_new(m, "counters", fl_world_counters(w));
     json_t *fd = fl_world_fd_metrics(w);
     if (fd)
@@ -174,12 +227,22 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
               fl_duration_format(e->max_p99, a), fl_duration_format(p99, b));
     if (e->min_availability >= 0 && avail < e->min_availability)
         unmet(res, "min_availability: expected at least %.4g, got %.4g", e->min_availability, avail);
+    json_t *lm = json_object_get(m, "liveness");
     if (e->liveness) {
-        int64_t live = json_integer_value(json_object_get(json_object_get(m, "liveness"), "ok_within_budget"));
+        int64_t live = json_integer_value(json_object_get(lm, "ok_within_budget"));
         if (live < e->live_min_ok)
             unmet(res, "liveness: expected at least %" PRId64 " ok operations within %s after healing at %s, got %" PRId64,
                   e->live_min_ok, fl_duration_format(e->live_budget, a),
                   fl_duration_format(e->live_after, b), live);
+    } else if (e->live_mode == FL_LIVE_DEFAULT && json_is_true(json_object_get(lm, "judged"))) {
+        int64_t live = json_integer_value(json_object_get(lm, "ok_within_budget"));
+        if (live < e->live_min_ok)
+            unmet(res, "liveness: expected at least %" PRId64 " ok operation%s invoked within %s "
+                  "after the last fault healed at %s (the default claim when every fault heals; "
+                  "budget: %s; \"liveness\": false in expect turns it off), got %" PRId64,
+                  e->live_min_ok, e->live_min_ok == 1 ? "" : "s",
+                  fl_duration_format(e->live_budget, a), fl_duration_format(e->live_after, b),
+                  e->live_why, live);
     }
     if (e->valid < 0 && res->checked) {
         /* Naming a model in `check` and nothing in `expect` claims it holds
@@ -511,6 +574,41 @@ static void print_explanations(const FlScenario *sc, json_t *m, const char *repo
     }
 }
 
+/* One line on the liveness claim, when there is something to say: what
+ * was claimed and what the run gave, or why nothing was judged. */
+static void print_liveness(const FlScenario *sc, json_t *lm, FILE *out)
+{
+    const FlExpect *e = &sc->expect;
+    char a[32], b[32];
+    const char *reason = json_string_value(json_object_get(lm, "reason"));
+    json_int_t ok = json_integer_value(json_object_get(lm, "ok_within_budget"));
+    switch (e->live_mode) {
+    case FL_LIVE_NONE:
+        /* Worth a line only where a reader might have expected a claim. */
+        if (sc->workload.model && sc->faults && sc->faults->len && reason)
+            fprintf(out, "  liveness  none: %s\n", reason);
+        break;
+    case FL_LIVE_OFF:
+        fprintf(out, "  liveness  off (expect.liveness: false)\n");
+        break;
+    case FL_LIVE_EXPLICIT:
+        fprintf(out, "  liveness  healed at %s, budget %s, ok %" JSON_INTEGER_FORMAT "\n",
+                fl_duration_format(e->live_after, a), fl_duration_format(e->live_budget, b), ok);
+        break;
+    case FL_LIVE_UNJUDGED:
+        fprintf(out, "  liveness  default, not judged: %s\n", reason ? reason : "");
+        break;
+    case FL_LIVE_DEFAULT:
+        if (json_is_true(json_object_get(lm, "judged")))
+            fprintf(out, "  liveness  default, last heal %s, budget %s, ok %" JSON_INTEGER_FORMAT
+                    " (%s)\n", fl_duration_format(e->live_after, a),
+                    fl_duration_format(e->live_budget, b), ok, e->live_why);
+        else
+            fprintf(out, "  liveness  default, not judged: %s\n", reason ? reason : "");
+        break;
+    }
+}
+
 void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *out)
 {
     json_t *m = res->metrics;
@@ -562,6 +660,7 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     }
     else
         fprintf(out, "  check     unchecked: the scenario names no consistency check (verdict=unknown below)\n");
+    print_liveness(sc, json_object_get(m, "liveness"), out);
     if (res->met)
         fprintf(out, "  expect    met\n");
     for (guint i = 0; i < res->unmet->len; i++)

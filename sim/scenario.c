@@ -106,6 +106,7 @@ void fl_scenario_free(FlScenario *sc)
     g_free(sc->consistency);
     if (sc->expect.models)
         json_decref(sc->expect.models);
+    g_free(sc->expect.live_why);
     for (guint i = 0; sc->expect.counters && i < sc->expect.counters->len; i++)
         g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
     if (sc->expect.counters)
@@ -798,6 +799,7 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (ok && json_is_false(live)) {
         /* No liveness claimed (spec/scenario.md): kept as written. */
         json_object_set_new(out, "liveness", json_false());
+        e->live_mode = FL_LIVE_OFF;
         live = NULL;
     }
     if (ok && live) {
@@ -811,6 +813,7 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                        &e->live_min_ok) &&
              fl_jv_bool(jv, live, "/expect/liveness", "core", lo, false, false, &e->live_core);
         e->liveness = ok;
+        e->live_mode = FL_LIVE_EXPLICIT;
         if (ok && !sc->workload.model)
             return fl_jv_errorf(jv, "/expect", "liveness", "the liveness phase needs a workload");
         if (ok && (e->live_after + e->live_budget > sc->duration ||
@@ -932,6 +935,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
         !load_check(&jv, sc, json_object_get(root, "check"), out) ||
         !load_expect(&jv, sc, json_object_get(root, "expect"), out))
         goto fail;
+    fl_scenario_default_liveness(sc);
     sc->resolved = out;
     return sc;
 fail:
@@ -965,4 +969,122 @@ FlScenario *fl_scenario_load(const char *path, int64_t seed_override, GError **e
     FlScenario *sc = fl_scenario_from_json(root, path, seed_override, err);
     json_decref(root);
     return sc;
+}
+
+/* The default liveness claim: see scenario.h for the rule.  It is decided
+ * from the scenario alone (the faults' scheduled ends, the protocol's
+ * parameters), so that `faultline claims` can state it before any run and
+ * every seed is held to the same kind of claim; the run then checks that
+ * the faults did heal when scheduled (run.c). */
+void fl_scenario_default_liveness(FlScenario *sc)
+{
+    FlExpect *e = &sc->expect;
+    char a[32], b[32], c[32];
+    if (e->live_mode != FL_LIVE_NONE)
+        return;
+    g_clear_pointer(&e->live_why, g_free);
+    if (!sc->workload.model) {
+        e->live_why = g_strdup("no clients to make progress");
+        return;
+    }
+    /* The last heal: the latest scheduled end of a fault that starts within
+     * the run.  A fault without an end (no `for`, `until` or
+     * `restart_after`) lasts to the end of the run: nothing promised after it. */
+    FlTime heal = 0;
+    guint started = 0;
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
+        const FlFault *f = g_ptr_array_index(sc->faults, i);
+        if (f->at > (FlTime)sc->duration)
+            continue;   /* never starts */
+        started++;
+        FlTime end = f->at + (FlTime)f->dur;
+        if (f->dur == 0 || end >= (FlTime)sc->duration) {
+            e->live_why = g_strdup_printf("fault %u (%s) %s", i, f->kind->name,
+                                          f->dur == 0 ? "lasts to the end of the run"
+                                                      : "heals only at the end of the run");
+            return;
+        }
+        if (end > heal)
+            heal = end;
+    }
+    if (started == 0) {
+        e->live_why = g_strdup("no faults to recover from");
+        return;
+    }
+    /* A partially synchronous network promises nothing before GST: progress
+     * is owed from then on, not earlier. */
+    if (sc->net.timing == FL_TIMING_PARTIAL && (FlTime)sc->net.gst > heal)
+        heal = (FlTime)sc->net.gst;
+
+    /* T: the protocol's largest timeout, the time within which it notices
+     * that something is wrong (an election, a view change, a suspicion). */
+    FlDuration t = 0, any = 0;
+    const char *t_name = NULL, *any_name = NULL;
+    for (size_t i = 0; sc->protocol->params && sc->protocol->params[i].name; i++) {
+        const FlParam *p = &sc->protocol->params[i];
+        FlDuration v;
+        if (p->type == FL_PARAM_DURATION)
+            v = sc->params[i].i;
+        else if (p->type == FL_PARAM_RANGE)
+            v = sc->params[i].hi;
+        else
+            continue;
+        if (g_str_has_suffix(p->name, "timeout") && v > t) {
+            t = v;
+            t_name = p->name;
+        }
+        if (v > any) {
+            any = v;
+            any_name = p->name;
+        }
+    }
+    if (!t_name) {
+        t = any;
+        t_name = any_name;
+    }
+    /* Clients must also invoke operations in the window: at a low rate the
+     * mean gap between two arrivals dominates. */
+    FlDuration gap = (FlDuration)(1e9 / sc->workload.rate);
+    g_autofree char *why_t = NULL;
+    if (gap > t)
+        why_t = g_strdup_printf("4 x the mean gap between arrivals %s", fl_duration_format(gap, a));
+    else if (t_name)
+        why_t = g_strdup_printf("4 x %s %s", t_name, fl_duration_format(t, a));
+    else
+        why_t = g_strdup_printf("4 x the mean gap between arrivals %s", fl_duration_format(gap, a));
+    FlDuration unit = gap > t ? gap : t;
+    FlDuration budget = sc->workload.timeout + 4 * unit;
+    FlTime limit = (FlTime)(sc->duration < sc->workload.until ? sc->duration : sc->workload.until);
+    const char *limit_name = sc->workload.until < sc->duration ? "the workload's until"
+                                                               : "the run's duration";
+    g_autofree char *rule = g_strdup_printf("client timeout %s + %s",
+                                            fl_duration_format(sc->workload.timeout, c), why_t);
+    /* What is left of the run clamps the budget, down to a floor: every
+     * client may be stuck on an operation sent before the heal, and sends
+     * nothing new before its timeout; then the protocol needs T to notice
+     * and T to act.  Below that nothing fair can be asked: no claim. */
+    FlDuration left = limit > heal ? (FlDuration)(limit - heal) : 0;
+    FlDuration floor = sc->workload.timeout + 2 * unit;
+    e->live_after = (FlDuration)heal;
+    e->live_min_ok = 1;
+    if (left < floor) {
+        char d[32];
+        e->live_mode = FL_LIVE_UNJUDGED;
+        e->live_budget = budget;
+        e->live_why = g_strdup_printf("the last fault heals at %s, %s before %s; the budget "
+                                      "(%s) needs at least %s (the client timeout + 2 x %s)",
+                                      fl_duration_format((FlDuration)heal, a),
+                                      fl_duration_format(left, b), limit_name, rule,
+                                      fl_duration_format(floor, c), fl_duration_format(unit, d));
+        return;
+    }
+    if (budget > left) {
+        g_autofree char *full = g_steal_pointer(&rule);
+        rule = g_strdup_printf("%s, clamped to the %s left before %s", full,
+                               fl_duration_format(left, a), limit_name);
+        budget = left;
+    }
+    e->live_budget = budget;
+    e->live_mode = FL_LIVE_DEFAULT;
+    e->live_why = g_steal_pointer(&rule);
 }

@@ -31,6 +31,15 @@ typedef struct FlWorkloadSpec {
     FlDuration settle;
 } FlWorkloadSpec;
 
+/* The liveness claim of a scenario. */
+typedef enum {
+    FL_LIVE_NONE = 0,    /* no claim: no workload, no fault, or a fault that never heals */
+    FL_LIVE_OFF,         /* expect.liveness: false */
+    FL_LIVE_EXPLICIT,    /* an expect.liveness object: a healing phase at `after` */
+    FL_LIVE_DEFAULT,     /* every fault heals: clients must make progress after the last heal */
+    FL_LIVE_UNJUDGED,    /* every fault heals, but too late in the run to judge progress */
+} FlLiveMode;
+
 typedef struct FlExpect {
     int valid;              /* -1: not given, 0 false, 1 true */
     int64_t min_ok;         /* -1: not given */
@@ -45,6 +54,15 @@ typedef struct FlExpect {
     bool live_core;
     FlDuration live_after, live_budget;
     int64_t live_min_ok;
+    /* Where the liveness claim comes from (spec/scenario.md).  With
+     * FL_LIVE_DEFAULT, live_after is the time the last fault heals (as the
+     * scenario schedules it), live_budget and live_min_ok come from the rule
+     * in fl_scenario_default_liveness, and nothing is healed by force: the
+     * faults heal themselves, so the run is the one it would be without the
+     * claim.  @live_why (owned) says how the budget was derived, or why no
+     * claim is made; NULL for FL_LIVE_EXPLICIT. */
+    FlLiveMode live_mode;
+    char *live_why;
     /* Which checked models must hold: {"causal": true, ...}, or NULL. */
     json_t *models;
     /* The trace hash a replay must reproduce (failure files carry it). */
@@ -138,6 +156,25 @@ void fl_scenario_free(FlScenario *sc);
  * resolved, shrunk and failure scenario too, and replay takes the same
  * rare paths. */
 void fl_scenario_fuzz_defaults(json_t *root);
+/* The default liveness claim (spec/scenario.md), decided when loading and
+ * stored in @sc->expect (live_mode, live_after, live_budget, live_min_ok,
+ * live_why); a no-op unless live_mode is FL_LIVE_NONE, so a scenario built
+ * in code may call it after filling in its faults.  The rule:
+ *   - it applies when the scenario has a workload and at least one fault,
+ *     and every fault that starts before the run's end heals before it
+ *     (a finite `for`, `until` or `restart_after`; a nemesis by its `until`);
+ *   - the claim: at least one operation invoked at or after the last heal
+ *     (for `partial` timing, or after GST if that is later) completes ok
+ *     within the budget;
+ *   - budget = the clients' timeout + 4 x max(T, 1/rate), where T is the
+ *     protocol's largest timeout: the largest of its duration parameters
+ *     named *timeout (a range by its upper end), or, for a protocol with
+ *     none, the largest of its duration parameters;
+ *   - the budget is clamped to what is left before the workload's `until`
+ *     (or the run's duration); when less than the clients' timeout + 2 x
+ *     max(T, 1/rate) is left, no claim is judged (FL_LIVE_UNJUDGED) and the
+ *     run says so. */
+void fl_scenario_default_liveness(FlScenario *sc);
 
 /* The checker's model for the workload's histories ("none" without one). */
 const char *fl_model_name(const FlWorkloadModel *m);

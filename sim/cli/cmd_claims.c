@@ -12,8 +12,10 @@
  *     below 80% of the worst seed's figure (above 125% for maxima) is loose:
  *     a regression of that size would pass unnoticed.
  * A model the scenario checks and says nothing of is claimed to hold (the
- * default expectation, spec/scenario.md).  A run that crashed or passed its
- * time limit breaks every claim of its seed. */
+ * default expectation, spec/scenario.md), and so is liveness when every
+ * fault heals: a seed whose run could not weigh it (too little time after
+ * the heal) is counted apart, as not judged, never as met.  A run that
+ * crashed or passed its time limit breaks every claim of its seed. */
 #include "sim/cli/cli.h"
 #include "sim/fuzz.h"
 #include "sim/scenario.h"
@@ -41,12 +43,16 @@ typedef struct Claim {
     double worst;
     uint64_t worst_seed;
     const char *figure;  /* key in FlOutcome.figures, or NULL */
+    bool liveness;       /* the liveness claim: seeds that did not weigh it are not judged */
+    uint64_t unjudged;
+    char *note;          /* shown instead of the seed counts (a claim not made), or NULL */
 } Claim;
 
 static void claim_free(Claim *c)
 {
     g_free(c->name);
     g_free(c->bound);
+    g_free(c->note);
     g_free(c);
 }
 
@@ -103,8 +109,18 @@ static GPtrArray *claims_of(const FlScenario *sc)
         g_snprintf(t, sizeof t, "min_availability %.4g", e->min_availability);
         bound(claims, "min_availability", t, e->min_availability, true, "availability");
     }
-    if (e->liveness)
-        bound(claims, "liveness", "liveness", 0, true, NULL);
+    if (e->live_mode == FL_LIVE_EXPLICIT || e->live_mode == FL_LIVE_DEFAULT) {
+        char a[32], b[32];
+        g_autofree char *text = g_strdup_printf(
+            "liveness%s >= %" PRId64 " ok within %s of %s", e->live_mode == FL_LIVE_DEFAULT ? " (default)" : "",
+            e->live_min_ok, fl_duration_format(e->live_budget, a),
+            e->live_mode == FL_LIVE_DEFAULT ? "the last heal" : fl_duration_format(e->live_after, b));
+        bound(claims, "liveness", text, 0, true, NULL);
+        ((Claim *)g_ptr_array_index(claims, claims->len - 1))->liveness = true;
+    } else if (e->live_mode == FL_LIVE_UNJUDGED) {
+        Claim *c = claim_new(claims, "liveness (default)", false, WANT_NOTHING);
+        c->note = g_strdup_printf("not judged: %s", e->live_why);
+    }
     if (e->counters && e->counters->len)
         bound(claims, "counters", "counters", 0, true, NULL);
     if (e->max_false_suspicions >= 0 || e->min_false_suspicions >= 0 ||
@@ -154,6 +170,10 @@ static void weigh(GPtrArray *claims, const FlOutcome *o)
             }
             /* No verdict (a crash, a time limit): neither holds nor fails,
              * which breaks a claim either way. */
+        } else if (c->note) {
+            continue;
+        } else if (c->liveness && fig && json_is_false(json_object_get(fig, "live_judged"))) {
+            c->unjudged++;
         } else {
             if (fig && !unmet_has(unmet, c->name))
                 note(&c->yes, &c->first_yes, o->seed);
@@ -176,7 +196,9 @@ static void weigh(GPtrArray *claims, const FlOutcome *o)
 static bool claim_true(const Claim *c, uint64_t n)
 {
     switch (c->want) {
-    case WANT_HOLD: return c->yes == n;
+    case WANT_HOLD:
+        /* A liveness claim that no seed could weigh is not shown true. */
+        return c->liveness ? c->yes + c->unjudged == n && c->yes > 0 : c->yes == n;
     case WANT_FAIL: return c->no >= 1;
     case WANT_SOME_FAIL: return c->no >= 1;
     case WANT_NOTHING: return true;
@@ -211,6 +233,10 @@ static json_t *claim_json(const Claim *c, uint64_t n)
                           (json_int_t)c->yes, "failed", (json_int_t)c->no, "true", claim_true(c, n));
     if (c->first_no)
         json_object_set_new(j, "first_failing_seed", json_integer((json_int_t)c->first_no));
+    if (c->unjudged)
+        json_object_set_new(j, "not_judged", json_integer((json_int_t)c->unjudged));
+    if (c->note)
+        json_object_set_new(j, "note", json_string(c->note));
     if (c->has_worst) {
         json_object_set_new(j, "worst", json_real(c->worst));
         json_object_set_new(j, "worst_seed", json_integer((json_int_t)c->worst_seed));
@@ -222,11 +248,16 @@ static json_t *claim_json(const Claim *c, uint64_t n)
 static void print_claim(const Claim *c, uint64_t n, bool strict, FILE *out)
 {
     bool ok = claim_true(c, n), loose = claim_loose(c);
-    char what[160], worst[96] = "";
+    char what[512], worst[96] = "";
     if (c->want == WANT_FAIL || c->want == WANT_SOME_FAIL)
         g_snprintf(what, sizeof what, "violated on %" PRIu64 " of %" PRIu64 " seeds", c->no, n);
     else if (c->is_model)
         g_snprintf(what, sizeof what, "holds on %" PRIu64 " of %" PRIu64 " seeds", c->yes, n);
+    else if (c->note)
+        g_snprintf(what, sizeof what, "%s", c->note);
+    else if (c->unjudged)
+        g_snprintf(what, sizeof what, "met on %" PRIu64 " of %" PRIu64 " seeds (not judged on %"
+                   PRIu64 ": too little time after the last heal)", c->yes, n, c->unjudged);
     else
         g_snprintf(what, sizeof what, "met on %" PRIu64 " of %" PRIu64 " seeds", c->yes, n);
     if (c->has_worst)

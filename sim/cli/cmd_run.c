@@ -30,6 +30,16 @@ int fl_cmd_run(int argc, char **argv)
         "trace.jsonl and metrics.json into the run's folder, checks the history\n"
         "and prints a summary ending with \"trace_hash=... verdict=...\".\n"
         "With --plot, also draws the pictures of `faultline plot` into DIR/plots.\n"
+        "\n"
+        "When every fault heals before the run ends and there is a workload,\n"
+        "liveness is expected by default: after the last heal, at least one\n"
+        "operation invoked then must complete ok within the clients' timeout +\n"
+        "4 x T (T: the protocol's largest *timeout parameter, else its largest\n"
+        "duration parameter, or 1/rate if longer), clamped to what is left of the\n"
+        "workload; with less than the timeout + 2 x T left it is not judged, and\n"
+        "the summary's `liveness` line says so.  \"liveness\": false in expect\n"
+        "turns it off.\n"
+        "\n"
         "Exit status: 0 expectations met, 1 not met (or gnuplot failed), 2 bad usage\n"
         "or input (or --plot without gnuplot).");
     g_option_context_add_main_entries(ctx, entries, NULL);

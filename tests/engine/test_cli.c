@@ -1,5 +1,6 @@
 /* Tests of the `faultline` command line: help, list, usage errors (exit 2),
- * and one real run with its files, summary line and exit status. */
+ * one real run with its files, summary line and exit status, and the
+ * default liveness claim. */
 #include "faults/registry.h"
 #include "protocols/registry.h"
 #include "sim/check/check.h"
@@ -308,6 +309,127 @@ static void test_run_exit_status(void **state)
     cli_rm_rf(tmp);
 }
 
+/* A Raft cluster of three whose faults all heal at 2s; @faults (JSON) and
+ * @expect (JSON, or NULL) complete it. */
+static char *raft_scenario(const char *dir, const char *name, const char *faults,
+                           const char *expect)
+{
+    g_autofree char *text = g_strdup_printf(
+        "{ \"duration\": \"6s\", \"cluster\": { \"protocol\": \"raft\", \"nodes\": 3 },"
+        "  \"workload\": { \"model\": \"kv\", \"clients\": 2, \"rate\": 100, \"timeout\": \"500ms\" },"
+        "  \"faults\": %s%s%s }", faults, expect ? ", \"expect\": " : "", expect ? expect : "");
+    return write_scenario(dir, name, text);
+}
+
+/* Every node's disk corrupted at once: Raft cannot know what it promised,
+ * so by design it never serves again (raft.c note 11), although every
+ * fault heals at 1.2s. */
+#define ALL_DISKS_CORRUPT                                                                         \
+    "[{\"at\": \"1s\", \"kind\": \"disk\", \"node\": 0, \"mode\": \"corrupt\", \"restart_after\": \"200ms\"}," \
+    " {\"at\": \"1s\", \"kind\": \"disk\", \"node\": 1, \"mode\": \"corrupt\", \"restart_after\": \"200ms\"}," \
+    " {\"at\": \"1s\", \"kind\": \"disk\", \"node\": 2, \"mode\": \"corrupt\", \"restart_after\": \"200ms\"}"
+
+static json_t *liveness_of(const char *out_dir)
+{
+    g_autofree char *mpath = g_build_filename(out_dir, "metrics.json", NULL);
+    json_t *m = load_json(mpath);
+    json_t *l = json_incref(json_object_get(m, "liveness"));
+    json_decref(m);
+    assert_non_null(l);
+    return l;
+}
+
+static char *hash_of(const char *out)
+{
+    g_autofree char *last = cli_last_line(out);
+    assert_true(g_str_has_prefix(last, "trace_hash="));
+    return g_strndup(last, strlen("trace_hash=") + 16);
+}
+
+/* spec/scenario.md: when every fault heals before the run ends, liveness
+ * is expected by default. */
+static void test_default_liveness(void **state)
+{
+    g_autofree char *tmp = g_dir_make_tmp("faultline-cli-XXXXXX", NULL);
+    CliResult r;
+
+    /* A leader crash that heals at 2s: Raft elects and serves again. */
+    g_autofree char *heals = raft_scenario(tmp, "heals.json",
+        "[{\"at\": \"1s\", \"kind\": \"crash\", \"node\": \"leader\", \"restart_after\": \"1s\"}]", NULL);
+    g_autofree char *o1 = g_build_filename(tmp, "o1", NULL);
+    cli_run(&r, NULL, "run", heals, "--out", o1);
+    expect_status(&r, 0, "heals.json");
+    assert_non_null(strstr(r.out, "liveness  default, last heal 2s, budget 1700ms, ok "));
+    cli_result_clear(&r);
+    json_t *l = liveness_of(o1);
+    assert_string_equal(json_string_value(json_object_get(l, "mode")), "default");
+    assert_true(json_is_true(json_object_get(l, "judged")));
+    assert_int_equal(json_integer_value(json_object_get(l, "heal_at")), 2000000000);
+    assert_true(json_integer_value(json_object_get(l, "ok_within_budget")) >= 1);
+    json_decref(l);
+
+    /* A protocol that never recovers: exit 1, and the summary names liveness. */
+    g_autofree char *never = raft_scenario(tmp, "never.json", ALL_DISKS_CORRUPT "]", NULL);
+    g_autofree char *o2 = g_build_filename(tmp, "o2", NULL);
+    cli_run(&r, NULL, "run", never, "--out", o2);
+    expect_status(&r, 1, "never.json");
+    assert_non_null(strstr(r.out, "NOT MET: liveness: expected at least 1 ok operation invoked "
+                                  "within 1700ms after the last fault healed at 1200ms"));
+    g_autofree char *hash_default = hash_of(r.out);
+    cli_result_clear(&r);
+    l = liveness_of(o2);
+    assert_int_equal(json_integer_value(json_object_get(l, "ok_within_budget")), 0);
+    json_decref(l);
+
+    /* `"liveness": false` turns it off; the run itself is the same one:
+     * the default heals nothing by force. */
+    g_autofree char *off = raft_scenario(tmp, "off.json", ALL_DISKS_CORRUPT "]",
+                                         "{ \"liveness\": false }");
+    g_autofree char *o3 = g_build_filename(tmp, "o3", NULL);
+    cli_run(&r, NULL, "run", off, "--out", o3);
+    expect_status(&r, 0, "off.json");
+    assert_non_null(strstr(r.out, "liveness  off"));
+    g_autofree char *hash_off = hash_of(r.out);
+    assert_string_equal(hash_default, hash_off);
+    cli_result_clear(&r);
+    l = liveness_of(o3);
+    assert_string_equal(json_string_value(json_object_get(l, "mode")), "off");
+    json_decref(l);
+
+    /* A fault that never heals (an omission for the whole run): no default. */
+    g_autofree char *perm = raft_scenario(tmp, "permanent.json",
+        ALL_DISKS_CORRUPT ", {\"kind\": \"omission\", \"p\": 0.01}]", NULL);
+    g_autofree char *o4 = g_build_filename(tmp, "o4", NULL);
+    cli_run(&r, NULL, "run", perm, "--out", o4);
+    expect_status(&r, 0, "permanent.json");
+    assert_non_null(strstr(r.out, "liveness  none: fault 3 (omission) lasts to the end of the run"));
+    cli_result_clear(&r);
+    l = liveness_of(o4);
+    assert_string_equal(json_string_value(json_object_get(l, "mode")), "none");
+    assert_true(json_is_false(json_object_get(l, "judged")));
+    json_decref(l);
+
+    /* Healed too late to judge: not applied, and said so. */
+    g_autofree char *late = raft_scenario(tmp, "late.json",
+        "[{\"at\": \"1s\", \"kind\": \"crash\", \"node\": 0, \"restart_after\": \"4.7s\"}]", NULL);
+    g_autofree char *o5 = g_build_filename(tmp, "o5", NULL);
+    cli_run(&r, NULL, "run", late, "--out", o5);
+    expect_status(&r, 0, "late.json");
+    assert_non_null(strstr(r.out, "liveness  default, not judged: the last fault heals at 5700ms, "
+                                  "300ms before the run's duration"));
+    cli_result_clear(&r);
+    l = liveness_of(o5);
+    assert_true(json_is_false(json_object_get(l, "judged")));
+    json_decref(l);
+
+    /* `claims` shows the default claim, and finds it false. */
+    cli_run(&r, NULL, "claims", never, "--seeds", "2", "--jobs", "1");
+    expect_status(&r, 1, "claims never.json");
+    assert_non_null(strstr(r.out, "FALSE  liveness (default) >= 1 ok within 1700ms of the last heal"));
+    cli_result_clear(&r);
+    cli_rm_rf(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_run_writes_files),
         cmocka_unit_test(test_run_exit_status),
+        cmocka_unit_test(test_default_liveness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
