@@ -62,6 +62,24 @@ typedef struct {
     guint found;
 } Found;
 
+/* The edges of each pattern, labelled as the literature does: po
+ * (session order), rf (reads-from), co (causal order: po and rf,
+ * transitively), hb (CM's happens-before for the read's own view). */
+static const char *edges_of(const char *pattern)
+{
+    if (strcmp(pattern, "WriteCORead") == 0)
+        return "first write --co--> second write --co--> read, and read --rf--> first write";
+    if (strcmp(pattern, "WriteCOInitRead") == 0)
+        return "write --co--> read, and the read --rf--> the initial value";
+    if (strcmp(pattern, "WriteHBInitRead") == 0)
+        return "write --hb--> read, and the read --rf--> the initial value";
+    if (strcmp(pattern, "CyclicCO") == 0)
+        return "each operation --po or rf--> the next, and the last --po or rf--> the first";
+    if (strcmp(pattern, "CyclicHB") == 0)
+        return "each operation --hb--> the next, and the last --hb--> the first";
+    return NULL;
+}
+
 static void found(Found *F, const char *pattern, const char *why, const guint32 *ops,
                   guint n)
 {
@@ -72,6 +90,8 @@ static void found(Found *F, const char *pattern, const char *why, const guint32 
     if (F->report) {
         g_string_append_printf(F->report, "%s: %s\n", pattern, why);
         for (guint i = 0; i < n; i++) rw_show(F->rw, ops[i], F->report);
+        if (edges_of(pattern))
+            g_string_append_printf(F->report, "  edges: %s\n", edges_of(pattern));
     }
     if (F->violations) {
         json_t *a = json_array();

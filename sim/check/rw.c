@@ -213,7 +213,11 @@ void rw_show(const RwHistory *rw, guint32 i, GString *out)
     }
     if (o->node >= 0) g_string_append_printf(out, " at node %d", o->node);
     if (o->info) g_string_append(out, " (info)");
-    if (op->inv_time >= 0)
+    /* Nanoseconds of a simulator or Jepsen read better in ms (check.c does
+     * the same); small times are a hand-written history's own. */
+    if (op->inv_time >= 1000000)
+        g_string_append_printf(out, ", invoked %.1f ms", (double)op->inv_time / 1e6);
+    else if (op->inv_time >= 0)
         g_string_append_printf(out, ", invoked %" G_GINT64_FORMAT, op->inv_time);
     g_string_append_printf(out, " (line %u)\n", op->inv_line);
 }
