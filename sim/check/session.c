@@ -198,6 +198,20 @@ FlVerdict fl_check_session(FlHistory *h, unsigned which, GString *report, json_t
                         rw_show(rw, ops[k], body[g]);
                         json_array_append_new(a, rw_json(rw, ops[k]));
                     }
+                    /* The edges, labelled: so (session order), rf, co. */
+                    static const char *const edges[] = {
+                        "write --so--> read in one session, yet the read --rf--> a value the "
+                        "write had replaced",
+                        "an earlier read of the session --rf--> this write or a later one, "
+                        "--so--> this read, which --rf--> an older value",
+                        "first write --so--> second write (one session), which this session "
+                        "read (--rf-->), --so--> this read, which --rf--> a value older than "
+                        "the first write",
+                        "first write --rf--> a read of the second write's session, --so--> "
+                        "second write, which this session read (--rf-->), --so--> this read, "
+                        "which --rf--> a value older than the first write",
+                    };
+                    g_string_append_printf(body[g], "  edges: %s\n", edges[g]);
                     json_array_append_new(viol[g], a);
                 }
             }
