@@ -41,20 +41,29 @@ uint32_t fl_corpus_docs(uint32_t words)
     return (words + FL_CORPUS_DOC_WORDS - 1) / FL_CORPUS_DOC_WORDS;
 }
 
-/* Zipf rank drawn from @r: weight of rank k is floor(2^20 / (k + 1)). */
+/* Zipf rank drawn from @r: weight of rank k is floor(2^20 / (k + 1)).
+ * The cumulative weights are a constant table, filled on first use
+ * (the same on every machine), and searched by bisection: drawing was a
+ * scan of the whole vocabulary per word, over half of a MapReduce run. */
+static uint64_t cumulative[FL_CORPUS_VOCABULARY];
+
 static uint32_t zipf_rank(uint64_t r)
 {
-    uint64_t total = 0;
-    for (uint32_t k = 0; k < FL_CORPUS_VOCABULARY; k++)
-        total += (1u << 20) / (k + 1);
-    uint64_t x = r % total;
-    for (uint32_t k = 0; k < FL_CORPUS_VOCABULARY; k++) {
-        uint64_t w = (1u << 20) / (k + 1);
-        if (x < w)
-            return k;
-        x -= w;
+    if (cumulative[FL_CORPUS_VOCABULARY - 1] == 0) {
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < FL_CORPUS_VOCABULARY; k++)
+            cumulative[k] = total += (1u << 20) / (k + 1);
     }
-    return FL_CORPUS_VOCABULARY - 1;
+    uint64_t x = r % cumulative[FL_CORPUS_VOCABULARY - 1];
+    uint32_t lo = 0, hi = FL_CORPUS_VOCABULARY - 1;   /* first k with x < cumulative[k] */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (x < cumulative[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
 }
 
 void fl_corpus_doc(uint64_t seed, uint32_t words, uint32_t doc, GString *out)
