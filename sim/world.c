@@ -422,9 +422,9 @@ int fl_world_run(FlWorld *w, GError **err)
             free_event_data(w, &ev);
             fl_sched_release(w->sched, id);
             g_set_error(err, FL_ERROR, FL_ERROR_RUN,
-                        "the run passed its limit of %" G_GUINT64_FORMAT
+                        "%s: $.max_events: the run passed its limit of %" G_GUINT64_FORMAT
                         " events at t=%" G_GUINT64_FORMAT "ns (raise max_events)",
-                        limit, at);
+                        w->sc->file ? w->sc->file : w->sc->name, limit, at);
             return -1;
         }
         /* A run that could never finish (a parameter asking for a timer
