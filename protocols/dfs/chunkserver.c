@@ -26,6 +26,17 @@ static uint64_t content_sum(uint64_t handle, uint64_t version, const uint8_t *da
     return dfs_checksum(data, len, dfs_checksum(hv, sizeof hv, 0));
 }
 
+/* An index record: the handle and a checksum of it (note 2), so that a
+ * flipped byte is found at restart instead of naming another chunk. */
+#define INDEX_RECORD 16
+
+static uint64_t index_sum(uint64_t handle)
+{
+    uint8_t h[8];
+    memcpy(h, &handle, 8);
+    return dfs_checksum(h, sizeof h, MAGIC);
+}
+
 /* Note 2: header and bytes, rewritten and synced. */
 static void chunk_store(FlNode *n, uint64_t handle, uint64_t version, const uint8_t *data, size_t len)
 {
@@ -104,10 +115,11 @@ static DfsReplica *add(FlNode *n, DfsChunkServer *cs, uint64_t handle, bool new_
     DfsReplica fresh = { .handle = handle, .healthy = true };
     g_array_insert_val(cs->replicas, pos, fresh);
     if (new_on_disk) {
-        uint8_t buf[8];
+        uint8_t buf[INDEX_RECORD];
         FlWriter w;
         fl_writer_init(&w, buf, sizeof buf);
         fl_put_u64(&w, handle);
+        fl_put_u64(&w, index_sum(handle));
         fl_disk_append(n, "index", w.data, w.len);
         fl_disk_sync(n, "index");
         fl_writer_deinit(&w);
@@ -140,11 +152,14 @@ void dfs_cs_init(FlNode *n, Dfs *d, bool recover)
     g_autoptr(GArray) handles = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     FlReader r;
     fl_reader_init(&r, p, p ? len : 0);
-    while (fl_reader_left(&r) >= 8) {
-        uint64_t h = fl_get_u64(&r);
-        g_array_append_val(handles, h);
-    }
     uint32_t bad = 0;
+    while (fl_reader_left(&r) >= INDEX_RECORD) {
+        uint64_t h = fl_get_u64(&r);
+        if (fl_get_u64(&r) == index_sum(h))
+            g_array_append_val(handles, h);
+        else
+            bad++;
+    }
     for (guint i = 0; i < handles->len; i++) {
         uint64_t h = g_array_index(handles, uint64_t, i);
         uint64_t version;

@@ -18,6 +18,10 @@
  *    of handle, version and bytes) and the bytes, rewritten and synced
  *    before it acknowledges.  Reads check the checksum, so a corrupted or
  *    torn replica is never served: it is reported and repaired (note 7).
+ *    The list of replicas a server holds (its `index` file) is checked
+ *    too, record by record: a damaged record names no chunk the server can
+ *    trust, so it is counted as found corruption and left out of the
+ *    server's report, and the master re-replicates what went missing.
  * 3. Metadata.  The master holds the namespace (file -> size, chunks) and,
  *    per chunk, its version; it persists a checksummed snapshot on every
  *    change and replicates it to the backup (primary-backup, synchronous):
@@ -134,7 +138,10 @@ static void dfs_start(FlNode *n, void *state, bool recover)
     d->settle = fl_param_duration(n, "settle");
     d->max_copies = (uint32_t)fl_param_int(n, "max_copies");
     d->first_server = d->backup ? 2 : 1;
-    d->epoch = fl_epoch_next(n);
+    bool damaged;
+    d->epoch = fl_epoch_next_checked(n, &damaged);
+    if (damaged)
+        fl_metric_add(n, "dfs_corrupt_found", 1);
     d->loopback = g_queue_new();
     uint32_t self = fl_self(n);
     if (self == DFS_MASTER) {

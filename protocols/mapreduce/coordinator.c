@@ -265,6 +265,7 @@ static void drop_attempts_of(MR *mr, uint32_t worker)
 static void worker_lost(FlNode *n, MR *mr, uint32_t worker, const char *why)
 {
     fl_log(n, "worker %u lost: %s", worker, why);
+    fl_metric_add(n, "mr_workers_lost", 1);
     drop_attempts_of(mr, worker);
     MrJob *job = mr->job;
     if (!job || job->reduces_done == job->reduces)

@@ -206,7 +206,7 @@ static void mr_on_request(FlNode *n, void *state, const FlRequest *req)
 /* The counters the coordinator creates (FlProtocol.counters). */
 static const char *const mr_counters[] = {
     "mr_jobs", "mr_job_time_ms", "mr_attempts", "mr_reexecuted", "mr_backups",
-    "mr_backup_wins", NULL,
+    "mr_backup_wins", "mr_workers_lost", NULL,
 };
 /* Names a message's kind for faults aimed at protocol events (the
  * `trigger` fault): the first byte is the type, and a DONE says which phase

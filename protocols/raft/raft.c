@@ -962,6 +962,18 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     uint64_t changed = raft_log_merge(&r->log, prev, m->append.entries, m->append.n);
     if (changed)
         persist_entries(n, r, changed);
+    /* A correct cluster never cuts a committed entry here (Leader
+     * Completeness); the commit-old-term and no-log-check bugs can.  Like
+     * an implementation without a check for it (etcd panics instead), the
+     * node forgets its commit point past the new end and later applies the
+     * new entries over a state machine that already holds the old ones. */
+    if (r->commit > last_index(r)) {
+        g_assert(r->bug != BUG_NONE);
+        r->commit = last_index(r);
+        if (r->applied > r->commit)
+            r->applied = r->commit;
+        fl_metric_add(n, "raft.committed_cut", 1);
+    }
     uint64_t match = prev + m->append.n;
     /* Rule 5: commitIndex = min(leaderCommit, index of last new entry). */
     uint64_t c = m->append.commit < match ? m->append.commit : match;
