@@ -71,6 +71,6 @@ void fl_mutator_keep(FlMutator *m, uint32_t from, const uint8_t *msg, size_t len
 bool fl_mutator_apply(FlMutator *m, FlRng *rng, unsigned classes, uint32_t from, uint32_t to,
                       GByteArray *msg, FlMutation *out);
 
-/* "PREPARE seq 7 -> 8 (round)", "AppendEntries commit 3 -> 5 (steal: node 2's
- * AppendEntriesReply index)": the line the trace shows (caller frees). */
+/* "PREPARE seq 7 -> 8 (round)", "AppendEntries term 5 -> 7 (steal: node 2's
+ * AppendEntriesReply)": the line the trace shows (caller frees). */
 char *fl_mutation_text(const FlMutation *mu);
