@@ -13,17 +13,32 @@
  *               hook, else an older message of the same type;
  *   drop-all    sends nothing (a mute, yet running, node);
  *   lie         the protocol's `lie` hook rewrites it into a lie that still
- *               parses (refused for protocols without one).
+ *               parses (refused for protocols without one);
+ *   mutate      changes one field of it, small-scope as ByzzFuzz does
+ *               (faults/mutate.h): a round-like field (term, view, ballot,
+ *               seq) by one (`round`), a field's value from an earlier
+ *               message of the same kind the node sent (`replay`), or from
+ *               the same field of a message any node sent lately, still in
+ *               flight (`steal`).  `mutations` lists the classes enabled;
+ *               absent, each is kept with probability 1/2 (at least one)
+ *               when the fault starts, so seeds differ in kind.  `count`
+ *               bounds the mutations of one run of the fault.  The fault
+ *               observes every node's sends (an event hook) but mutates
+ *               only its own nodes'; each mutation is a trace line "node 1
+ *               to 2: PREPARE seq 7 -> 8 (round)".  Needs the protocol's
+ *               `fields` hook (and `reseal` where messages are signed).
  * Replies to clients stay honest (see fl_world_set_send_hook), so the
  * history shows what the other replicas made of the lies.  Randomness comes
  * from the faults' stream. */
 #include "faults/links.h"
+#include "faults/mutate.h"
 
 #include <string.h>
 
-enum { CORRUPT, RANDOM, REPLAY, EQUIVOCATE, DROP_ALL, LIE };
-static const char *const behaviours = "corrupt|random|replay|equivocate|drop-all|lie";
-static const char *const names[] = { "corrupt", "random", "replay", "equivocate", "drop-all", "lie" };
+enum { CORRUPT, RANDOM, REPLAY, EQUIVOCATE, DROP_ALL, LIE, MUTATE };
+static const char *const behaviours = "corrupt|random|replay|equivocate|drop-all|lie|mutate";
+static const char *const names[] = { "corrupt", "random", "replay", "equivocate", "drop-all", "lie",
+                                     "mutate" };
 
 /* Old messages kept for replay and equivocation. */
 #define KEPT 64
@@ -41,6 +56,14 @@ typedef struct Byzantine {
     GArray *liars;       /* uint32_t: the nodes hooked */
     Kept kept[KEPT];     /* ring */
     uint32_t nkept, next;
+    /* mutate */
+    uint32_t index;      /* the fault's, for its trace lines */
+    unsigned classes;    /* FL_MUTATE_* given by `mutations`; 0: drawn at start */
+    unsigned enabled;    /* this run's */
+    int64_t count;       /* most mutations per start; 0: no bound */
+    int64_t done;
+    FlMutator *mutator;
+    bool observing;
 } Byzantine;
 
 static bool byzantine_parse(FlFault *f, json_t *spec, const char *path, json_t *out, FlJv *jv,
@@ -60,6 +83,40 @@ static bool byzantine_parse(FlFault *f, json_t *spec, const char *path, json_t *
         return fl_jv_errorf(jv, path, "behaviour",
                             "protocol %s has no lie hook (use corrupt, random, replay, equivocate or drop-all)",
                             sc->protocol->name);
+    if (b->behaviour == MUTATE && !sc->protocol->fields)
+        return fl_jv_errorf(jv, path, "behaviour",
+                            "protocol %s does not describe its messages' fields (no fields hook), "
+                            "so it cannot be mutated (use corrupt, random, replay, equivocate or drop-all)",
+                            sc->protocol->name);
+    json_t *classes = json_object_get(spec, "mutations");
+    if (b->behaviour != MUTATE) {
+        if (classes)
+            return fl_jv_errorf(jv, path, "mutations", "only with behaviour \"mutate\"");
+        if (json_object_get(spec, "count"))
+            return fl_jv_errorf(jv, path, "count", "only with behaviour \"mutate\"");
+        return true;
+    }
+    if (!fl_jv_int(jv, spec, path, "count", out, false, 0, 0, INT64_MAX, &b->count))
+        return false;
+    b->classes = 0;
+    if (classes) {
+        g_autofree char *cp = fl_jv_join(path, "mutations");
+        const char *what = "a non-empty array of mutation classes from round, replay, steal";
+        if (!json_is_array(classes) || json_array_size(classes) == 0)
+            return fl_jv_error(jv, cp, NULL, classes, what);
+        size_t i;
+        json_t *c;
+        json_array_foreach(classes, i, c) {
+            g_autofree char *ip = g_strdup_printf("%s/%zu", cp, i);
+            unsigned cls = json_is_string(c) ? fl_mutate_class_parse(json_string_value(c)) : 0;
+            if (!cls)
+                return fl_jv_error(jv, ip, NULL, c, what);
+            if (b->classes & cls)
+                return fl_jv_errorf(jv, ip, NULL, "\"%s\" is listed twice", json_string_value(c));
+            b->classes |= cls;
+        }
+        json_object_set(out, "mutations", classes);
+    }
     return true;
 }
 
@@ -115,10 +172,39 @@ static bool lie(FlWorld *w, uint32_t from, uint32_t to, GByteArray *msg)
     return r != 0;
 }
 
+/* Mutate: one small-scope change with probability p, within `count`. */
+static void mutate(Byzantine *b, FlWorld *w, FlRng *rng, uint32_t from, uint32_t to,
+                   GByteArray *msg)
+{
+    /* Kept as it was: a later replay takes values of honest messages. */
+    fl_mutator_keep(b->mutator, from, msg->data, msg->len);
+    if ((b->count > 0 && b->done >= b->count) || !fl_rng_chance(rng, b->p))
+        return;
+    FlMutation mu;
+    if (!fl_mutator_apply(b->mutator, rng, b->enabled, from, to, msg, &mu))
+        return;
+    b->done++;
+    g_autofree char *what = fl_mutation_text(&mu);
+    g_autofree char *text = g_strdup_printf("node %u to %u: %s", from, to, what);
+    fl_world_fault_event(w, b->index, "byzantine", "mutate", text);
+}
+
+/* Mutate: every node's sends, for `steal`. */
+static void observe_cb(FlWorld *w, void *ctx, const FlProtoEvent *ev)
+{
+    Byzantine *b = ctx;
+    if (ev->kind == FL_PEV_SEND && !ev->before)
+        fl_mutator_observe(b->mutator, ev->node, ev->data, ev->len);
+}
+
 static bool byzantine_hook(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GByteArray *msg)
 {
     Byzantine *b = ctx;
     FlRng *rng = fl_world_fault_rng(w);
+    if (b->behaviour == MUTATE) {
+        mutate(b, w, rng, from, to, msg);
+        return true;
+    }
     if (!fl_rng_chance(rng, b->p)) {
         if (b->behaviour == REPLAY || b->behaviour == EQUIVOCATE)
             keep(b, from, msg);
@@ -173,6 +259,8 @@ static bool byzantine_hook(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GB
     case LIE:
         lie(w, from, to, msg);
         return true;
+    case MUTATE:
+        break;
     }
     g_assert_not_reached();
 }
@@ -188,6 +276,28 @@ static void byzantine_start(FlFault *f, FlWorld *w)
         b->kept[i].msg = NULL;
     }
     b->nkept = b->next = 0;
+    b->index = f->index;
+    if (b->behaviour == MUTATE) {
+        if (!b->mutator)
+            b->mutator = fl_mutator_new(fl_world_scenario(w)->protocol);
+        fl_mutator_reset(b->mutator);
+        b->done = 0;
+        b->enabled = b->classes;
+        if (!b->enabled) {
+            /* Small scope, per seed: each class with probability 1/2, at
+             * least one (as the nemesis keeps its kinds, note 7). */
+            FlRng *rng = fl_world_fault_rng(w);
+            for (unsigned c = FL_MUTATE_ROUND; c <= FL_MUTATE_STEAL; c <<= 1)
+                if (fl_rng_chance(rng, 0.5))
+                    b->enabled |= c;
+            if (!b->enabled)
+                b->enabled = 1u << fl_rng_below(rng, 3);
+        }
+        /* Always added: a run that ended before the stop freed the last
+         * world's hooks with it. */
+        fl_world_add_event_hook(w, observe_cb, b);
+        b->observing = true;
+    }
     if (!b->liars)
         b->liars = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     g_array_set_size(b->liars, 0);
@@ -201,6 +311,16 @@ static void byzantine_start(FlFault *f, FlWorld *w)
         g_string_append_printf(text, " %u", id);
     }
     g_string_append_printf(text, " %s p=%g", names[b->behaviour], b->p);
+    if (b->behaviour == MUTATE) {
+        g_string_append(text, " mutations");
+        for (unsigned c = FL_MUTATE_ROUND, first = 1; c <= FL_MUTATE_STEAL; c <<= 1)
+            if (b->enabled & c) {
+                g_string_append_printf(text, "%s%s", first ? " " : ",", fl_mutate_class_name(c));
+                first = 0;
+            }
+        if (b->count > 0)
+            g_string_append_printf(text, " count=%" G_GINT64_FORMAT, b->count);
+    }
     fl_world_fault_event(w, f->index, "byzantine", "start", text->str);
 }
 
@@ -209,6 +329,10 @@ static void byzantine_stop(FlFault *f, FlWorld *w)
     Byzantine *b = f->state;
     for (guint i = 0; b->liars && i < b->liars->len; i++)
         fl_world_set_send_hook(w, g_array_index(b->liars, uint32_t, i), NULL, NULL);
+    if (b->observing) {
+        fl_world_remove_event_hook(w, observe_cb, b);
+        b->observing = false;
+    }
     fl_world_fault_event(w, f->index, "byzantine", "stop", "honest again");
 }
 
@@ -220,18 +344,21 @@ static void byzantine_destroy(FlFault *f)
             g_bytes_unref(b->kept[i].msg);
     if (b->liars)
         g_array_free(b->liars, TRUE);
+    fl_mutator_free(b->mutator);
 }
 
 static const FlFaultField byzantine_fields[] = {
     { "node", "node id or selector that lies" },
-    { "behaviour", "corrupt (flip bytes), random (arbitrary bytes), replay (resend old messages), equivocate (tell half the peers something else), drop-all, lie (the protocol's own lie hook)" },
+    { "behaviour", "corrupt (flip bytes), random (arbitrary bytes), replay (resend old messages), equivocate (tell half the peers something else), drop-all, lie (the protocol's own lie hook), mutate (change one field of a real message, ByzzFuzz-style: needs the protocol's fields hook)" },
     { "p", "probability that each message is affected (default 1)" },
+    { "mutations", "mutate only: the classes enabled, from round (a term, view, ballot or seq +-1), replay (a field's value from an earlier message of the same kind), steal (a field's value from a message another node sent lately); default: each with probability 1/2 per run, at least one" },
+    { "count", "mutate only: at most this many mutations per start of the fault (default 0: no bound)" },
     { NULL, NULL },
 };
 
 const FlFaultKind fl_fault_byzantine = {
     .name = "byzantine",
-    .summary = "makes a node lie to its peers: corrupt, random, replay, equivocate, drop-all, or the protocol's own lie",
+    .summary = "makes a node lie to its peers: corrupt, random, replay, equivocate, drop-all, the protocol's own lie, or small-scope mutations of real messages",
     .fields = byzantine_fields,
     .state_size = sizeof(Byzantine),
     .parse = byzantine_parse,

@@ -80,7 +80,19 @@
  *    whole window: armed for two thirds of its duration, restarted by the
  *    end, and with a torn write it also takes the storage budget of note 4.
  *    The delivery-order kinds (pct, reorder, slow-link, slow-node) take no
- *    node down; only slow-node can be aimed. */
+ *    node down; only slow-node can be aimed.
+ * 9. Byzantine nodes, only for a protocol whose safety allows them
+ *    (FlProtocol.tolerates_byzantine: PBFT).  The kind `mutate` draws a
+ *    `byzantine` fault with behaviour mutate (faults/mutate.h: one field of
+ *    a real message off by one, or a value from another message), with its
+ *    probability and mutation classes drawn and written out, so the
+ *    schedule replays.  It is on by default for such protocols; a
+ *    crash-tolerant protocol (Raft, Paxos) is refused it at load, since its
+ *    safety assumes honest nodes and a "violation" would be no bug.  A
+ *    Byzantine node counts against the down budget of note 2 (for quorums
+ *    it is as good as down), and Byzantine faults are further kept within
+ *    f = (n-1)/3 of everything down at once: the bound the protocol's
+ *    safety and liveness are stated for. */
 #include "faults/nemesis.h"
 
 #include "faults/links.h"
@@ -90,7 +102,7 @@
 
 static const char *const allowed_kinds[] = {
     "crash", "pause", "disk", "partition", "omission", "delay", "duplicate", "clock", "clog",
-    "pct", "reorder", "slow-link", "slow-node", "trigger", NULL,
+    "pct", "reorder", "slow-link", "slow-node", "trigger", "mutate", NULL,
 };
 static const char *const default_kinds[] = { "crash", "pause", "partition", NULL };
 
@@ -131,12 +143,20 @@ typedef struct Down {
     FlTime start, end;       /* inclusive: free again strictly after end */
     uint32_t size;           /* nodes it takes down (at most) */
     int64_t node;            /* the node, or -1 when a selector picks it */
+    bool byzantine;          /* a mutate fault (note 9) */
 } Down;
 
 static bool is_down_kind(const char *k)
 {
     return strcmp(k, "crash") == 0 || strcmp(k, "pause") == 0 || strcmp(k, "disk") == 0 ||
-           strcmp(k, "trigger") == 0;
+           strcmp(k, "trigger") == 0 || strcmp(k, "mutate") == 0;
+}
+
+/* Note 9: the most nodes that may be Byzantine, or down, while one is. */
+static int64_t byzantine_most(const Nemesis *m)
+{
+    int64_t f = (int64_t)(m->nodes - 1) / 3;
+    return f < m->max_down ? f : m->max_down;
 }
 
 static bool has(GPtrArray *a, const char *s)
@@ -211,7 +231,8 @@ static bool nemesis_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
     m->shapes = g_ptr_array_new();
     if (!parse_names(jv, spec, path, "kinds", out, allowed_kinds, default_kinds,
                      "an array of fault kinds from crash, pause, disk, partition, omission, "
-                     "delay, duplicate, clock, clog, pct, reorder, slow-link, slow-node, trigger",
+                     "delay, duplicate, clock, clog, pct, reorder, slow-link, slow-node, trigger, "
+                     "mutate",
                      m->kinds) ||
         !parse_names(jv, spec, path, "targets", out, allowed_targets, allowed_targets,
                      "an array of target styles from node, leader, role, leader+k, "
@@ -220,6 +241,27 @@ static bool nemesis_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
                      "an array of shapes from single, reform, sequence, crash-majority, crash-all",
                      m->shapes))
         return false;
+    /* Note 9. */
+    const FlProtocol *proto = sc->protocol;
+    for (guint i = 0; i < m->kinds->len; i++) {
+        if (strcmp(g_ptr_array_index(m->kinds, i), "mutate") != 0)
+            continue;
+        g_autofree char *kp = g_strdup_printf("%s/kinds/%u", path, i);
+        if (!proto->tolerates_byzantine)
+            return fl_jv_errorf(jv, kp, NULL,
+                                "\"mutate\" makes nodes Byzantine, but the safety of %s assumes "
+                                "honest nodes (it does not declare tolerates_byzantine); use a "
+                                "byzantine fault to show what lies do to it",
+                                proto->name);
+        if (!proto->fields)
+            return fl_jv_errorf(jv, kp, NULL,
+                                "\"mutate\" needs a protocol that describes its messages' fields "
+                                "(a fields hook); %s has none", proto->name);
+    }
+    if (!json_object_get(spec, "kinds") && proto->tolerates_byzantine && proto->fields) {
+        g_ptr_array_add(m->kinds, (gpointer) "mutate");
+        json_array_append_new(json_object_get(out, "kinds"), json_string("mutate"));
+    }
     int64_t max_down_def = sc->nodes > 1 ? (sc->nodes - 1) / 2 : 1;
     if (!fl_jv_duration_range(jv, spec, path, "every", out, false, FL_SEC(1), FL_SEC(3),
                               &m->every_lo, &m->every_hi) ||
@@ -341,6 +383,23 @@ static void draw_fields(Nemesis *m, FlRng *rng, const char *k, json_t *target, u
         draw_trigger(m, rng, who, d, o);
         return;
     }
+    if (strcmp(k, "mutate") == 0) {
+        /* Note 9: a Byzantine node for @d, mutating 5% to 50% of what it
+         * sends, with classes kept as swarm keeps kinds. */
+        static const char *const classes[] = { "round", "replay", "steal" };
+        json_object_set_new(o, "for", dur_json(d));
+        json_object_set_new(o, "node", who);
+        json_object_set_new(o, "behaviour", json_string("mutate"));
+        json_object_set_new(o, "p", json_real((double)(5 + fl_rng_below(rng, 46)) / 100));
+        json_t *a = json_array();
+        for (int i = 0; i < 3; i++)
+            if (fl_rng_chance(rng, 0.5))
+                json_array_append_new(a, json_string(classes[i]));
+        if (json_array_size(a) == 0)
+            json_array_append_new(a, json_string(classes[fl_rng_below(rng, 3)]));
+        json_object_set_new(o, "mutations", a);
+        return;
+    }
     if (strcmp(k, "disk") == 0) {
         static const char *const modes[] = { "lose-unsynced", "torn", "corrupt" };
         json_object_set_new(o, "node", who);
@@ -453,8 +512,19 @@ static bool node_free(const GArray *downs, uint32_t node, FlTime start, FlTime e
 
 static void add_down(GArray *downs, FlTime start, FlTime end, uint32_t size, int64_t node)
 {
-    Down v = { start, end, size, node };
+    Down v = { start, end, size, node, false };
     g_array_append_val(downs, v);
+}
+
+/* Whether a Byzantine node's interval overlaps [@start, @end] (note 9). */
+static bool byzantine_within(const GArray *downs, FlTime start, FlTime end)
+{
+    for (guint i = 0; i < downs->len; i++) {
+        const Down *v = &g_array_index(downs, Down, i);
+        if (v->byzantine && v->start <= end && start <= v->end)
+            return true;
+    }
+    return false;
 }
 
 /* ---- targets and shapes (notes 5, 6) ---------------------------------- */
@@ -527,19 +597,22 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
     }
     if (is_down_kind(k)) {
         bool ok;
+        bool byzantine = strcmp(k, "mutate") == 0;
+        int64_t most = byzantine || byzantine_within(dr->downs, t, t + (FlTime)d)
+                           ? byzantine_most(m) : m->max_down;
         if (target) {
-            ok = fits(dr->downs, t, t + (FlTime)d, size, m->max_down);
+            ok = fits(dr->downs, t, t + (FlTime)d, size, most);
             if (!ok && size > 1) {
                 json_decref(target);
                 target = json_string("leader");
                 size = 1;
-                ok = fits(dr->downs, t, t + (FlTime)d, size, m->max_down);
+                ok = fits(dr->downs, t, t + (FlTime)d, size, most);
             }
         } else {
             uint32_t free_nodes = 0;
             for (uint32_t i = 0; i < n; i++)
                 free_nodes += node_free(dr->downs, i, t, t + (FlTime)d);
-            ok = free_nodes > 0 && fits(dr->downs, t, t + (FlTime)d, 1, m->max_down);
+            ok = free_nodes > 0 && fits(dr->downs, t, t + (FlTime)d, 1, most);
             if (ok) {
                 uint32_t p = (uint32_t)fl_rng_below(rng, free_nodes);
                 for (uint32_t i = 0; i < n; i++)
@@ -556,6 +629,7 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
             k = g_ptr_array_index(dr->up_kinds, fl_rng_below(rng, dr->up_kinds->len));
         } else {
             add_down(dr->downs, t, t + (FlTime)d, size, target ? -1 : (int64_t)node);
+            g_array_index(dr->downs, Down, dr->downs->len - 1).byzantine = byzantine;
         }
     }
     json_t *o = json_object();
@@ -564,7 +638,7 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
     if ((strcmp(k, "disk") == 0 || strcmp(k, "trigger") == 0) && mode &&
         strcmp(mode, "lose-unsynced") != 0)
         g_array_index(dr->downs, Down, dr->downs->len - 1).end += (FlTime)m->recover;   /* note 4 */
-    append_fault(m, k, t, o);
+    append_fault(m, strcmp(k, "mutate") == 0 ? "byzantine" : k, t, o);
     if (target)
         json_decref(target);
     *took = d;
@@ -889,7 +963,7 @@ json_t *fl_faults_explicit(const FlScenario *sc)
 }
 
 static const FlFaultField nemesis_fields[] = {
-    { "kinds", "fault kinds to draw from: crash, pause, disk, partition, omission, delay, duplicate, clock, clog, pct, reorder, slow-link, slow-node, trigger (default crash, pause, partition)" },
+    { "kinds", "fault kinds to draw from: crash, pause, disk, partition, omission, delay, duplicate, clock, clog, pct, reorder, slow-link, slow-node, trigger, mutate (a Byzantine node mutating its messages; only for protocols that tolerate Byzantine nodes, PBFT) (default crash, pause, partition, and mutate for those protocols)" },
     { "every", "time between two faults' starts, a duration or a range (default [\"1s\",\"3s\"])" },
     { "for", "how long each fault lasts, a duration or a range (default [\"500ms\",\"2s\"])" },
     { "targets", "how a fault picks its node, each fault drawing one: node (an id drawn up front), leader, role (a role drawn among those held when the fault starts, then a holder: role:*), leader+k (the leader and k others), minority-with-leader (a partition cuts off the side holding the leader), last-role-change (the node whose role changed last); default all" },

@@ -56,6 +56,28 @@ typedef struct FlParamValue {
 
 /* ---- The protocol --------------------------------------------------- */
 
+/* What a field of a message means, for small-scope mutations (the
+ * `byzantine` fault's `mutate` behaviour, ByzzFuzz-style). */
+typedef enum {
+    FL_FIELD_ROUND = 1,   /* round-like: a term, view, ballot, round or sequence number;
+                             a mutation moves it by one */
+    FL_FIELD_VALUE,       /* value-like: a log index, a slot, a request id, a digest, a
+                             vote granted; a mutation puts another message's value there */
+} FlFieldRole;
+
+/* One mutable field of an encoded message: @width bytes at byte @offset,
+ * an unsigned little-endian integer (sim/codec.h), named @name (a static
+ * string: "term", "prev_index").  Fields of the same name in two messages
+ * mean the same thing and have the same width. */
+typedef struct FlMsgField {
+    const char *name;
+    uint32_t offset;
+    uint8_t width;        /* 1, 2, 4 or 8 */
+    FlFieldRole role;
+} FlMsgField;
+
+#define FL_MAX_MSG_FIELDS 16
+
 /* How clients talk to a protocol. */
 typedef enum {
     FL_CLIENT_ONE = 0,   /* to one node at a time, following redirects (default) */
@@ -103,6 +125,26 @@ typedef struct FlProtocol {
     /* The names msg_kind may return, "a|b|c" (shown by `faultline list`,
      * checked when a scenario names a kind); NULL with msg_kind NULL. */
     const char *kinds;
+    /* Optional, for the `byzantine` fault's `mutate` behaviour: the fields
+     * of @msg (borrowed) that a Byzantine sender could plausibly change,
+     * written to @out (at most @max of them, in the order they appear), and
+     * their number; 0 when @msg does not decode as a message this protocol
+     * sends.  Like msg_kind it reads only @msg, never a node's state, so
+     * the fault may call it on any node's messages.  Leave out what
+     * authenticates a message (checksums, signatures, MACs: see reseal),
+     * who signs it, and fields whose change only makes it fail to decode. */
+    int (*fields)(const uint8_t *msg, size_t len, FlMsgField *out, int max);
+    /* Optional, with `fields`, for protocols that authenticate messages:
+     * after a field of @msg changed, recomputes in place what authenticates
+     * it as node @from would when sending it to @to (only with @from's own
+     * keys).  Returns false when @from could not have sealed it (a statement
+     * signed by another node); the fault then sends the message unchanged. */
+    bool (*reseal)(uint32_t from, uint32_t to, uint8_t *msg, size_t len);
+    /* True when the protocol stays safe with up to f = (n-1)/3 Byzantine
+     * nodes (PBFT); false (the default): its safety assumes every node
+     * follows it, only crashing, pausing or losing messages.  The nemesis
+     * draws Byzantine faults only for a protocol that declares this. */
+    bool tolerates_byzantine;
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

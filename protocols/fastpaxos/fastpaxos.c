@@ -1304,4 +1304,5 @@ const FlProtocol fl_proto_fastpaxos = {
     .on_timer = fp_on_timer,
     .on_request = fp_on_request,
     .client_mode = FL_CLIENT_ALL,
+    .fields = fp_fields,
 };

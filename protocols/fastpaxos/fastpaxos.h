@@ -93,3 +93,7 @@ void fp_encode(FlWriter *w, const FpMsg *m);
 /* Returns false for anything malformed (see paxos_decode). */
 bool fp_decode(const uint8_t *msg, size_t len, FpMsg *m, FpEntry *buf, uint32_t cap,
                uint64_t max_slot);
+/* FlProtocol.fields: ballots, rounds, slots, commit indexes, nonces and
+ * an Accept's or Accepted's request id and value, at their offsets in
+ * @msg; 0 unless it decodes (with any slot bound). */
+int fp_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max);

@@ -212,3 +212,83 @@ bool fp_decode(const uint8_t *msg, size_t len, FpMsg *m, FpEntry *buf, uint32_t 
         return false;   /* a ballot whose rounds would overflow */
     return fl_reader_done(&r);
 }
+
+/* The fields a Byzantine sender could plausibly change (sim/node.h), at the
+ * offsets fp_encode gives them: type u8 at 0, then the type's fields in
+ * order; a request is client u32, id u64, then its op (kind u8, flags u8,
+ * key u32, a i64, b i64).  Ballots and rounds are round-like (a round is a
+ * ballot and a sub-round: one more may turn a classic round fast); the rest
+ * are values.  Field names follow paxos_fields where they mean the same. */
+int fp_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
+{
+    if (len == 0)
+        return 0;
+    uint32_t cap = 0;
+    size_t at = msg[0] == FP_PROMISE ? 26 : msg[0] == FP_DECIDE ? 1 : msg[0] == FP_RECOVERED ? 17 : 0;
+    if (at && len >= at + 4) {
+        FlReader r;
+        fl_reader_init(&r, msg + at, 4);
+        cap = fl_get_u32(&r);
+        if (cap > FP_MAX_ENTRIES)
+            return 0;
+    }
+    g_autofree FpEntry *buf = cap ? g_new(FpEntry, cap) : NULL;
+    FpMsg m;
+    if (!fp_decode(msg, len, &m, buf, cap, UINT64_MAX))
+        return 0;
+    const FlFieldRole R = FL_FIELD_ROUND, V = FL_FIELD_VALUE;
+    FlMsgField f[8];
+    int n = 0;
+    switch (m.type) {
+    case FP_PREPARE:
+    case FP_ANY:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        break;
+    case FP_PROMISE:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        f[n++] = (FlMsgField){ "last", 18, 8, V };
+        break;
+    case FP_ACCEPT:
+    case FP_ACCEPTED:
+        f[n++] = (FlMsgField){ "rnd", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        f[n++] = (FlMsgField){ "request_id", 21, 8, V };
+        f[n++] = (FlMsgField){ "value", 35, 8, V };
+        break;
+    case FP_RECOVER:
+    case FP_RECOVERED:
+        f[n++] = (FlMsgField){ "rnd", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        break;
+    case FP_NACK:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        break;
+    case FP_DECIDE:
+        if (m.count > 0)
+            f[n++] = (FlMsgField){ "slot", 5, 8, V };   /* the first entry's */
+        break;
+    case FP_HEARTBEAT:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "commit", 9, 8, V };
+        f[n++] = (FlMsgField){ "slot", 17, 8, V };
+        break;
+    case FP_HEARTBEAT_ACK:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "commit", 9, 8, V };
+        break;
+    case FP_REJOIN:
+        f[n++] = (FlMsgField){ "nonce", 1, 8, V };
+        break;
+    case FP_REJOIN_ACK:
+        f[n++] = (FlMsgField){ "nonce", 1, 8, V };
+        f[n++] = (FlMsgField){ "ballot", 9, 8, R };
+        f[n++] = (FlMsgField){ "last", 17, 8, V };
+        break;
+    }
+    if (n > max)
+        n = max;
+    memcpy(out, f, (size_t)n * sizeof *f);
+    return n;
+}

@@ -1017,4 +1017,5 @@ const FlProtocol fl_proto_paxos = {
     .on_request = paxos_on_request,
     .msg_kind = paxos_msg_kind,
     .kinds = "Prepare|Promise|Accept|Accepted|Nack|Decide|Heartbeat|HeartbeatAck|Recover|RecoverAck",
+    .fields = paxos_fields,
 };

@@ -69,3 +69,7 @@ void paxos_encode(FlWriter *w, const PaxosMsg *m);
  * short or trailing bytes, too many entries, slots out of [1, @max_slot]. */
 bool paxos_decode(const uint8_t *msg, size_t len, PaxosMsg *m, PaxosEntry *buf, uint32_t cap,
                   uint64_t max_slot);
+/* FlProtocol.fields: ballots, slots, commit indexes, nonces and an
+ * Accept's request id and value, at their offsets in @msg; 0 unless it
+ * decodes (with any slot bound). */
+int paxos_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max);

@@ -165,3 +165,74 @@ bool paxos_decode(const uint8_t *msg, size_t len, PaxosMsg *m, PaxosEntry *buf, 
     }
     return fl_reader_done(&r);
 }
+
+/* The fields a Byzantine sender could plausibly change (sim/node.h), at the
+ * offsets paxos_encode gives them: type u8 at 0, then the type's fields in
+ * order; a request is client u32, id u64, then its op (kind u8, flags u8,
+ * key u32, a i64, b i64), so an Accept's request id is at 21 and the value
+ * it writes (op.a) at 35.  Ballots are round-like; the rest are values. */
+int paxos_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
+{
+    if (len == 0)
+        return 0;
+    /* Only a Promise or a Decide carries entries: room for as many as it
+     * says, within the bound paxos_decode checks. */
+    uint32_t cap = 0;
+    size_t at = msg[0] == PAXOS_PROMISE ? 26 : msg[0] == PAXOS_DECIDE ? 1 : 0;
+    if (at && len >= at + 4) {
+        FlReader r;
+        fl_reader_init(&r, msg + at, 4);
+        cap = fl_get_u32(&r);
+        if (cap > PAXOS_MAX_ENTRIES)
+            return 0;
+    }
+    g_autofree PaxosEntry *buf = cap ? g_new(PaxosEntry, cap) : NULL;
+    PaxosMsg m;
+    if (!paxos_decode(msg, len, &m, buf, cap, UINT64_MAX))
+        return 0;
+    const FlFieldRole R = FL_FIELD_ROUND, V = FL_FIELD_VALUE;
+    FlMsgField f[8];
+    int n = 0;
+    switch (m.type) {
+    case PAXOS_PREPARE:
+    case PAXOS_ACCEPTED:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        break;
+    case PAXOS_PROMISE:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        f[n++] = (FlMsgField){ "last", 18, 8, V };
+        break;
+    case PAXOS_ACCEPT:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        f[n++] = (FlMsgField){ "request_id", 21, 8, V };
+        f[n++] = (FlMsgField){ "value", 35, 8, V };
+        break;
+    case PAXOS_NACK:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        break;
+    case PAXOS_DECIDE:
+        if (m.count > 0)
+            f[n++] = (FlMsgField){ "slot", 5, 8, V };   /* the first entry's */
+        break;
+    case PAXOS_HEARTBEAT:
+    case PAXOS_HEARTBEAT_ACK:
+        f[n++] = (FlMsgField){ "ballot", 1, 8, R };
+        f[n++] = (FlMsgField){ "commit", 9, 8, V };
+        break;
+    case PAXOS_RECOVER:
+        f[n++] = (FlMsgField){ "nonce", 1, 8, V };
+        break;
+    case PAXOS_RECOVER_ACK:
+        f[n++] = (FlMsgField){ "nonce", 1, 8, V };
+        f[n++] = (FlMsgField){ "ballot", 9, 8, R };
+        f[n++] = (FlMsgField){ "last", 17, 8, V };
+        break;
+    }
+    if (n > max)
+        n = max;
+    memcpy(out, f, (size_t)n * sizeof *f);
+    return n;
+}

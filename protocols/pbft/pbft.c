@@ -1502,4 +1502,7 @@ const FlProtocol fl_proto_pbft = {
     .client_mode = FL_CLIENT_BFT,
     .msg_kind = pbft_msg_kind,
     .kinds = "PRE-PREPARE|PREPARE|COMMIT|CHECKPOINT|VIEW-CHANGE|NEW-VIEW|STATUS|STATE",
+    .fields = pbft_fields,
+    .reseal = pbft_reseal,
+    .tolerates_byzantine = true,
 };

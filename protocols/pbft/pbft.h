@@ -111,6 +111,15 @@ void pbft_stmt_end(FlWriter *w, size_t start, uint32_t signer);
  * only located, not checked.  Returns false to drop. */
 bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, PbftScratch *sc);
 
+/* FlProtocol.fields: the view, sequence numbers and digests of a message
+ * (a statement and its MAC) at their offsets; 0 unless the statement
+ * parses with a valid signature.  The signer and relayed statements are
+ * left out: a Byzantine replica has only its own key. */
+int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max);
+/* FlProtocol.reseal: signs the statement in @msg again and recomputes the
+ * MAC of the link @from -> @to; false unless @from is its signer. */
+bool pbft_reseal(uint32_t from, uint32_t to, uint8_t *msg, size_t len);
+
 /* ---- Certificates (wire.c) -------------------------------------------- */
 
 /* Primary of view @v. */

@@ -117,6 +117,78 @@ bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, Pbf
     return fl_get_u64(&sr) == pbft_sign(st->signer, p, len - 8);
 }
 
+/* The fields a Byzantine replica could change in its own statements, at
+ * the offsets pbft_stmt_parse reads them: type u8 at 0, signer u32 at 1,
+ * the body from 5.  Views and sequence numbers are round-like (the paper's
+ * v and n); digests are values.  A digest of the state (checkpoints, view
+ * changes, state transfer) is named apart from a request's. */
+int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
+{
+    if (len < 8 + 13)
+        return 0;
+    PbftStmt st;
+    PbftScratch sc = { 0 };
+    /* Only a VIEW-CHANGE has certificates: room for them only then. */
+    if (msg[0] == PBFT_VIEW_CHANGE)
+        sc.certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW);
+    bool ok = pbft_stmt_parse(msg, len - 8, PBFT_MAX_NODES, &st, &sc);
+    g_free(sc.certs);
+    if (!ok)
+        return 0;
+    const FlFieldRole R = FL_FIELD_ROUND, V = FL_FIELD_VALUE;
+    FlMsgField f[8];
+    int n = 0;
+    switch (st.type) {
+    case PBFT_PRE_PREPARE:
+    case PBFT_PREPARE:
+    case PBFT_COMMIT:
+        f[n++] = (FlMsgField){ "view", 5, 8, R };
+        f[n++] = (FlMsgField){ "seq", 13, 8, R };
+        f[n++] = (FlMsgField){ "digest", 21, 8, V };
+        break;
+    case PBFT_CHECKPOINT:
+    case PBFT_STATE:
+        f[n++] = (FlMsgField){ "seq", 5, 8, R };
+        f[n++] = (FlMsgField){ "state_digest", 13, 8, V };
+        break;
+    case PBFT_VIEW_CHANGE:
+        f[n++] = (FlMsgField){ "view", 5, 8, R };
+        f[n++] = (FlMsgField){ "stable", 13, 8, R };
+        f[n++] = (FlMsgField){ "state_digest", 21, 8, V };
+        break;
+    case PBFT_NEW_VIEW:
+        f[n++] = (FlMsgField){ "view", 5, 8, R };
+        break;
+    case PBFT_STATUS:
+        f[n++] = (FlMsgField){ "view", 5, 8, R };
+        f[n++] = (FlMsgField){ "seq", 14, 8, R };
+        f[n++] = (FlMsgField){ "stable", 22, 8, R };
+        f[n++] = (FlMsgField){ "promised", 30, 8, R };
+        f[n++] = (FlMsgField){ "reach", 38, 8, R };
+        break;
+    }
+    if (n > max)
+        n = max;
+    memcpy(out, f, (size_t)n * sizeof *f);
+    return n;
+}
+
+bool pbft_reseal(uint32_t from, uint32_t to, uint8_t *msg, size_t len)
+{
+    if (len < 8 + 13)
+        return false;
+    FlReader r;
+    fl_reader_init(&r, msg + 1, 4);
+    if (fl_get_u32(&r) != from)
+        return false;
+    FlWriter w;
+    fl_writer_init(&w, msg + len - 16, 16);
+    fl_put_u64(&w, pbft_sign(from, msg, len - 16));
+    fl_put_u64(&w, pbft_mac(from, to, msg, len - 8));
+    g_assert(!w.heap);
+    return true;
+}
+
 bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, uint32_t quorum, PbftPrepared *out)
 {
     PbftStmt pp, pr;

@@ -209,3 +209,53 @@ void raft_msg_clear(RaftMsg *m)
         g_free(m->append.entries);
     memset(m, 0, sizeof *m);
 }
+
+/* The fields a Byzantine sender could plausibly change (sim/node.h), at the
+ * offsets raft_msg_encode gives them: type u8 at 0, term u64 at 1, then the
+ * type's fields in order (a bool takes one byte).  Terms and read_seq (a
+ * heartbeat round) are round-like; indexes and answers are values. */
+int raft_msg_fields(const uint8_t *p, size_t len, FlMsgField *out, int max)
+{
+    RaftMsg m;
+    if (!raft_msg_decode(p, len, &m))
+        return 0;
+    uint8_t type = m.type;
+    raft_msg_clear(&m);
+    const FlFieldRole R = FL_FIELD_ROUND, V = FL_FIELD_VALUE;
+    FlMsgField f[8];
+    int n = 0;
+    f[n++] = (FlMsgField){ "term", 1, 8, R };
+    switch (type) {
+    case RAFT_MSG_VOTE:
+        f[n++] = (FlMsgField){ "last_index", 10, 8, V };
+        f[n++] = (FlMsgField){ "last_term", 18, 8, R };
+        break;
+    case RAFT_MSG_VOTE_REPLY:
+        f[n++] = (FlMsgField){ "granted", 10, 1, V };
+        break;
+    case RAFT_MSG_APPEND:
+        f[n++] = (FlMsgField){ "prev_index", 9, 8, V };
+        f[n++] = (FlMsgField){ "prev_term", 17, 8, R };
+        f[n++] = (FlMsgField){ "commit", 25, 8, V };
+        f[n++] = (FlMsgField){ "read_seq", 33, 8, R };
+        break;
+    case RAFT_MSG_APPEND_REPLY:
+        f[n++] = (FlMsgField){ "success", 9, 1, V };
+        f[n++] = (FlMsgField){ "index", 10, 8, V };
+        f[n++] = (FlMsgField){ "read_seq", 18, 8, R };
+        break;
+    case RAFT_MSG_SNAP:
+        f[n++] = (FlMsgField){ "last_index", 9, 8, V };
+        f[n++] = (FlMsgField){ "last_term", 17, 8, R };
+        f[n++] = (FlMsgField){ "read_seq", 41, 8, R };
+        break;
+    case RAFT_MSG_SNAP_REPLY:
+        f[n++] = (FlMsgField){ "last_index", 9, 8, V };
+        f[n++] = (FlMsgField){ "read_seq", 25, 8, R };
+        break;
+    }
+    if (n > max)
+        n = max;
+    memcpy(out, f, (size_t)n * sizeof *f);
+    return n;
+}

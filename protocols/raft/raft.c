@@ -1475,4 +1475,5 @@ const FlProtocol fl_proto_raft = {
     .on_request = raft_on_request,
     .msg_kind = raft_msg_kind,
     .kinds = "RequestVote|RequestVoteReply|AppendEntries|AppendEntriesReply|InstallSnapshot|InstallSnapshotReply",
+    .fields = raft_msg_fields,
 };

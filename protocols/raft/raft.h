@@ -250,3 +250,7 @@ bool raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *m);
  * heap only if not: the receiver's common case then allocates nothing. */
 bool raft_msg_decode_into(const uint8_t *p, size_t len, RaftMsg *m, RaftEntry *buf, size_t cap);
 void raft_msg_clear(RaftMsg *m);
+/* FlProtocol.fields: the term of every message, and the indexes, terms
+ * and answers after it (not entries, snapshot bytes or recovery flags), at
+ * their offsets in @p; 0 unless @p decodes. */
+int raft_msg_fields(const uint8_t *p, size_t len, FlMsgField *out, int max);

@@ -64,6 +64,15 @@ static const Bad bad[] = {
     { "single", 3, "{\"kind\":\"nemesis\",\"max_down\":4}", "/faults/0/max_down" },
     { "single", 3, "{\"kind\":\"nemesis\",\"every\":[\"2s\",\"1s\"]}", "/faults/0/every" },
     { "single", 3, "{\"kind\":\"nemesis\",\"for\":0}", "/faults/0/for" },
+    /* mutate: the protocol must describe its fields; classes are named; the
+     * nemesis draws Byzantine nodes only for protocols that tolerate them. */
+    { "lww", 3, "{\"kind\":\"byzantine\",\"node\":1,\"behaviour\":\"mutate\"}", "/faults/0/behaviour" },
+    { "raft", 3, "{\"kind\":\"byzantine\",\"node\":1,\"behaviour\":\"mutate\",\"mutations\":[\"flip\"]}", "/faults/0/mutations/0" },
+    { "raft", 3, "{\"kind\":\"byzantine\",\"node\":1,\"behaviour\":\"mutate\",\"mutations\":[]}", "/faults/0/mutations" },
+    { "raft", 3, "{\"kind\":\"byzantine\",\"node\":1,\"behaviour\":\"corrupt\",\"mutations\":[\"round\"]}", "/faults/0/mutations" },
+    { "raft", 3, "{\"kind\":\"byzantine\",\"node\":1,\"behaviour\":\"mutate\",\"count\":-1}", "/faults/0/count" },
+    { "raft", 3, "{\"kind\":\"nemesis\",\"kinds\":[\"crash\",\"mutate\"]}", "/faults/0/kinds/1" },
+    { "paxos", 3, "{\"kind\":\"nemesis\",\"kinds\":[\"mutate\"]}", "/faults/0/kinds/0" },
 };
 
 static char *scenario_text(const Bad *b)

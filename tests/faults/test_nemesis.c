@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -227,6 +228,109 @@ static void test_storage_budget(void **state)
     }
     assert_true(windows > 20);
     assert_true(crashes_close > 20);   /* the window is for storage damage only */
+}
+
+/* ---- Byzantine nodes (nemesis.c note 9) -------------------------------- */
+
+static FlScenario *pbft_nemesis(int seed, uint32_t nodes, const char *nemesis)
+{
+    g_autofree char *text = g_strdup_printf(
+        "{\"seed\":%d,\"duration\":\"12s\",\"cluster\":{\"protocol\":\"pbft\",\"nodes\":%u},"
+        "\"faults\":[%s]}", seed, nodes, nemesis);
+    GError *err = NULL;
+    FlScenario *sc = fx_scenario_text(text, &err);
+    if (!sc)
+        fail_msg("%s", err->message);
+    return sc;
+}
+
+/* How many nodes a drawn fault's target may take: 1 for an id or
+ * "leader", k+1 for "leader+k". */
+static int target_size(json_t *o)
+{
+    json_t *node = json_object_get(o, "node");
+    const char *s = json_string_value(node);
+    if (s && g_str_has_prefix(s, "leader+"))
+        return 1 + atoi(s + strlen("leader+"));
+    return 1;
+}
+
+/* mutate draws a byzantine fault with behaviour mutate, its p and classes
+ * written out; at most f = 2 of 7 nodes are Byzantine, or down while one
+ * is, though max_down is 3. */
+static void test_mutate_within_f(void **state)
+{
+    int drawn = 0, crash_only_three = 0;
+    for (int seed = 1; seed <= 30; seed++) {
+        FlScenario *sc = pbft_nemesis(seed, 7,
+            "{\"kind\":\"nemesis\",\"kinds\":[\"crash\",\"mutate\"],\"swarm\":false,"
+            "\"targets\":[\"node\",\"leader\",\"leader+k\"],\"shapes\":[\"single\"],"
+            "\"every\":[\"50ms\",\"300ms\"],\"for\":[\"200ms\",\"1s\"],\"until\":\"10s\"}");
+        uint64_t h;
+        json_t *s = schedule_of(sc, &h);
+        size_t i, j;
+        json_t *o, *q;
+        json_array_foreach(s, i, o) {
+            const char *kind = json_string_value(json_object_get(o, "kind"));
+            if (strcmp(kind, "byzantine") == 0) {
+                drawn++;
+                assert_string_equal(json_string_value(json_object_get(o, "behaviour")), "mutate");
+                double p = json_real_value(json_object_get(o, "p"));
+                assert_true(p >= 0.05 && p <= 0.5);
+                json_t *m = json_object_get(o, "mutations");
+                assert_true(json_array_size(m) >= 1 && json_array_size(m) <= 3);
+            }
+            /* Everything down or Byzantine at this fault's start. */
+            FlTime at = dur_of(o, "at");
+            int down = 0;
+            bool byzantine = false;
+            json_array_foreach(s, j, q) {
+                bool byz = strcmp(json_string_value(json_object_get(q, "kind")), "byzantine") == 0;
+                FlTime start = dur_of(q, "at");
+                FlTime end = start + dur_of(q, byz ? "for" : "restart_after");
+                if (start <= at && at <= end) {
+                    down += target_size(q);
+                    byzantine |= byz;
+                }
+            }
+            assert_true(down <= (byzantine ? 2 : 3));
+            crash_only_three += !byzantine && down == 3;
+        }
+        json_decref(s);
+        fl_scenario_free(sc);
+    }
+    assert_true(drawn > 30);
+    assert_true(crash_only_three > 0);   /* max_down still holds for crashes alone */
+}
+
+/* By default the nemesis draws mutate for PBFT, never for Raft (whose
+ * nemesis refuses it outright: test_bad_faults). */
+static void test_mutate_default(void **state)
+{
+    int pbft = 0;
+    for (int seed = 1; seed <= 10; seed++) {
+        FlScenario *sc = pbft_nemesis(seed, 4, "{\"kind\":\"nemesis\",\"until\":\"10s\"}");
+        uint64_t h;
+        json_t *s = schedule_of(sc, &h);
+        size_t i;
+        json_t *o;
+        json_array_foreach(s, i, o)
+            pbft += strcmp(json_string_value(json_object_get(o, "kind")), "byzantine") == 0;
+        json_decref(s);
+        fl_scenario_free(sc);
+    }
+    assert_true(pbft > 0);
+    for (int seed = 1; seed <= 10; seed++) {
+        FlScenario *sc = nemesis_scenario(seed, 3, "{\"kind\":\"nemesis\",\"until\":\"10s\"}");
+        uint64_t h;
+        json_t *s = schedule_of(sc, &h);
+        size_t i;
+        json_t *o;
+        json_array_foreach(s, i, o)
+            assert_string_not_equal(json_string_value(json_object_get(o, "kind")), "byzantine");
+        json_decref(s);
+        fl_scenario_free(sc);
+    }
 }
 
 /* ---- targets (nemesis.c note 5) and their selectors ------------------- */
@@ -811,6 +915,8 @@ int main(void)
         cmocka_unit_test(test_max_down_aimed),
         cmocka_unit_test(test_swarm),
         cmocka_unit_test(test_explicit_replay_aimed),
+        cmocka_unit_test(test_mutate_within_f),
+        cmocka_unit_test(test_mutate_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
