@@ -145,6 +145,10 @@ typedef struct FlProtocol {
      * follows it, only crashing, pausing or losing messages.  The nemesis
      * draws Byzantine faults only for a protocol that declares this. */
     bool tolerates_byzantine;
+    /* The most server nodes the protocol runs (a bitmap of voters, a
+     * fixed array); 0: up to FL_MAX_NODES.  A scenario asking for more is
+     * refused at load (exit 2, naming $.cluster.nodes). */
+    uint32_t max_nodes;
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

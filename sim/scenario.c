@@ -279,7 +279,8 @@ static bool load_cluster(FlJv *jv, FlScenario **psc, json_t *in, json_t *root_ou
                             "unknown protocol \"%s\" (expected one of: %s)", name, names->str);
     }
     int64_t nodes;
-    if (!fl_jv_int(jv, in, "/cluster", "nodes", out, false, 3, 1, FL_MAX_NODES, &nodes))
+    int64_t most = p->max_nodes ? p->max_nodes : FL_MAX_NODES;
+    if (!fl_jv_int(jv, in, "/cluster", "nodes", out, false, 3, 1, most, &nodes))
         return false;
     FlScenario *sc = fl_scenario_new(p, (uint32_t)nodes);
     sc->file = g_strdup(file);

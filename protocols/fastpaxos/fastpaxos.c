@@ -1305,4 +1305,5 @@ const FlProtocol fl_proto_fastpaxos = {
     .on_request = fp_on_request,
     .client_mode = FL_CLIENT_ALL,
     .fields = fp_fields,
+    .max_nodes = PAXOS_MAX_NODES,
 };

@@ -1018,4 +1018,5 @@ const FlProtocol fl_proto_paxos = {
     .msg_kind = paxos_msg_kind,
     .kinds = "Prepare|Promise|Accept|Accepted|Nack|Decide|Heartbeat|HeartbeatAck|Recover|RecoverAck",
     .fields = paxos_fields,
+    .max_nodes = PAXOS_MAX_NODES,
 };

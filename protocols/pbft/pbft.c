@@ -1505,4 +1505,5 @@ const FlProtocol fl_proto_pbft = {
     .fields = pbft_fields,
     .reseal = pbft_reseal,
     .tolerates_byzantine = true,
+    .max_nodes = PBFT_MAX_NODES,
 };
