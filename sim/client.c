@@ -44,6 +44,8 @@ static void schedule(FlWorld *w, uint32_t c, FlTime at, uint64_t what, uint64_t 
 static void arm_timeout(FlWorld *w, uint32_t c)
 {
     Client *cl = &w->clients[c];
+    if (w->ex)
+        return;   /* explore mode: clients wait as long as the schedule goes on */
     if (cl->timer_at == FL_TIME_NEVER || cl->timer_at > cl->deadline)
         schedule(w, c, cl->deadline, CLIENT_TIMEOUT, 0);
 }
@@ -74,6 +76,8 @@ void fl_clients_init(FlWorld *w)
         char name[32];
         g_snprintf(name, sizeof name, "client/%u", i);
         fl_rng_init(&cl->rng, w->sc->seed, name);
+        if (w->ex)
+            continue;   /* explore mode: invocations are choices (choice.c) */
         cl->arrival = (FlTime)wl->start + (FlTime)think(w, cl);
         schedule(w, i, cl->arrival, CLIENT_NEXT, 0);
     }
@@ -278,6 +282,14 @@ static void next_op(FlWorld *w, uint32_t c)
     start_op(w, c, cl->leader_guess != FL_NO_HINT ? cl->leader_guess : random_node(w, cl));
 }
 
+void fl_client_invoke(FlWorld *w, uint32_t c)
+{
+    Client *cl = &w->clients[c];
+    g_assert(!cl->busy);
+    make_op(w, cl, &cl->req.op);
+    start_op(w, c, cl->leader_guess != FL_NO_HINT ? cl->leader_guess : random_node(w, cl));
+}
+
 static void finish(FlWorld *w, uint32_t c, FlEventType type, uint32_t node, const FlResult *res)
 {
     Client *cl = &w->clients[c];
@@ -286,6 +298,8 @@ static void finish(FlWorld *w, uint32_t c, FlEventType type, uint32_t node, cons
              cl->req.id, 0, type_names[type]);
     cl->busy = false;
     clear_answers(cl);
+    if (w->ex)
+        return;   /* the next invocation is a choice */
     cl->arrival += (FlTime)think(w, cl);
     schedule(w, c, cl->arrival > w->now ? cl->arrival : w->now, CLIENT_NEXT, 0);
 }
@@ -408,6 +422,10 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
         /* Follow a hint at once; without one, or around a loop of hints,
          * back off so that an election has time to finish. */
         FlDuration wait = known && cl->redirects <= w->nnodes ? 0 : FL_MS(10);
+        if (w->ex) {
+            send_request(w, c);   /* explore mode: no waiting by time */
+            break;
+        }
         schedule(w, c, w->now + (FlTime)wait, CLIENT_RETRY, cl->req.id);
         break;
     }

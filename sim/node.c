@@ -290,6 +290,8 @@ FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag)
     FlEvent ev = { .kind = EV_TIMER, .node = n->id, .a = tag, .b = n->incarnation };
     if (w->stopping || lost(n))
         return 0;
+    if (G_UNLIKELY(w->ex != NULL))
+        return fl_explore_timer(w, n->id, w->now + (FlTime)global, tag);
     FlEventId id = fl_sched_push(w->sched, w->now + (FlTime)global, &ev);
     if (id == 0)
         fl_world_queue_full(w);   /* the run ends at its next event */
@@ -298,6 +300,10 @@ FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag)
 
 void fl_timer_cancel(FlNode *n, FlTimerId t)
 {
+    if (G_UNLIKELY(n->w->ex != NULL)) {
+        fl_explore_timer_cancel(n->w, t);
+        return;
+    }
     fl_sched_cancel(n->w->sched, t);
 }
 

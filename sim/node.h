@@ -149,6 +149,21 @@ typedef struct FlProtocol {
      * fixed array); 0: up to FL_MAX_NODES.  A scenario asking for more is
      * refused at load (exit 2, naming $.cluster.nodes). */
     uint32_t max_nodes;
+    /* Optional, for `faultline explore` (visited-state pruning): a hash of
+     * what in @state (borrowed) decides the node's future behaviour (terms,
+     * logs, roles, which timers it has armed and what for), leaving out
+     * what only the clock gives (times) and numbers that only name things
+     * (timer generations).  Two states with equal digests are taken to be
+     * one, so the search prunes the second: a digest that forgets a field
+     * the node acts on can hide schedules.  NULL: explored without pruning. */
+    uint64_t (*digest)(const void *state);
+    /* Optional, for `faultline explore`: checks a cluster-wide safety
+     * property over every node's state at once (Raft: one leader per term,
+     * log matching, committed prefixes agree).  @states[i] is node i's state
+     * (borrowed), NULL while it is down.  Returns true when it holds; false
+     * with one line in @why saying what broke, naming nodes, terms and
+     * indexes.  It must only read. */
+    bool (*invariant)(const void *const *states, uint32_t nodes, GString *why);
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

@@ -111,6 +111,8 @@ void fl_scenario_free(FlScenario *sc)
         g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
     if (sc->expect.counters)
         g_array_free(sc->expect.counters, TRUE);
+    if (sc->schedule)
+        g_array_free(sc->schedule, TRUE);
     if (sc->resolved)
         json_decref(sc->resolved);
     g_free(sc);
@@ -877,12 +879,129 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return ok;
 }
 
+static const char *const choice_names[] = {
+    [FL_CHOICE_DELIVER] = "deliver", [FL_CHOICE_TIMER] = "timer", [FL_CHOICE_INVOKE] = "invoke",
+    [FL_CHOICE_CRASH] = "crash", [FL_CHOICE_RESTART] = "restart", [FL_CHOICE_DROP] = "drop",
+    [FL_CHOICE_DUPLICATE] = "duplicate",
+};
+
+/* The letter before a choice's id: what the id numbers. */
+static char choice_letter(uint32_t kind)
+{
+    switch (kind) {
+    case FL_CHOICE_TIMER: return 't';
+    case FL_CHOICE_INVOKE: return 'c';
+    case FL_CHOICE_CRASH:
+    case FL_CHOICE_RESTART: return 'n';
+    default: return 'm';
+    }
+}
+
+const char *fl_choice_text(const FlChoice *c, char *buf)
+{
+    g_assert(c->kind >= FL_CHOICE_DELIVER && c->kind <= FL_CHOICE_DUPLICATE);
+    g_snprintf(buf, FL_CHOICE_TEXT, "%s %c%" G_GUINT64_FORMAT, choice_names[c->kind],
+               choice_letter(c->kind), (guint64)c->id);
+    return buf;
+}
+
+bool fl_choice_parse(const char *s, FlChoice *c)
+{
+    for (uint32_t k = FL_CHOICE_DELIVER; k <= FL_CHOICE_DUPLICATE; k++) {
+        size_t n = strlen(choice_names[k]);
+        if (strncmp(s, choice_names[k], n) != 0 || s[n] != ' ' || s[n + 1] != choice_letter(k))
+            continue;
+        const char *digits = s + n + 2;
+        if (!g_ascii_isdigit(digits[0]) || strlen(digits) > 19)
+            return false;
+        for (const char *p = digits; *p; p++)
+            if (!g_ascii_isdigit(*p))
+                return false;
+        c->kind = k;
+        c->id = g_ascii_strtoull(digits, NULL, 10);
+        return true;
+    }
+    return false;
+}
+
+/* The `explore` section (bounds of `faultline explore`) and the explicit
+ * `schedule` a counterexample carries (spec: README "Scenario format"). */
+static bool load_explore(FlJv *jv, FlScenario *sc, json_t *in, json_t *sched, json_t *root_out)
+{
+    static const char *const keys[] = { "crashes", "drops", "duplicates", "clients", "ops", NULL };
+    FlExploreSpec *x = &sc->explore;
+    if (!in) {
+        if (sched)
+            return fl_jv_errorf(jv, "", "schedule", "a schedule needs an explore section "
+                                "(its bounds and workload size)");
+        return true;
+    }
+    json_t *out = json_object();
+    json_object_set_new(root_out, "explore", out);
+    if (!fl_jv_object(jv, in, "/explore", keys))
+        return false;
+    int64_t crashes, drops, dups, clients, ops;
+    int64_t def_clients = sc->workload.model ? sc->workload.clients : 0;
+    if (!fl_jv_int(jv, in, "/explore", "crashes", out, false, 0, 0, 64, &crashes) ||
+        !fl_jv_int(jv, in, "/explore", "drops", out, false, 0, 0, 64, &drops) ||
+        !fl_jv_int(jv, in, "/explore", "duplicates", out, false, 0, 0, 64, &dups) ||
+        !fl_jv_int(jv, in, "/explore", "clients", out, false, def_clients < 16 ? def_clients : 16,
+                   0, 16, &clients) ||
+        !fl_jv_int(jv, in, "/explore", "ops", out, false, 1, 0, 64, &ops))
+        return false;
+    if (clients > 0 && !sc->workload.model)
+        return fl_jv_errorf(jv, "/explore", "clients", "clients need a workload (give /workload/model)");
+    if (sc->faults && sc->faults->len > 0)
+        return fl_jv_errorf(jv, "", "faults", "an explore scenario takes its faults from "
+                            "/explore (crashes, drops, duplicates), not from a fault list");
+    x->on = true;
+    x->crashes = (uint32_t)crashes;
+    x->drops = (uint32_t)drops;
+    x->duplicates = (uint32_t)dups;
+    x->clients = (uint32_t)clients;
+    x->ops = (uint32_t)ops;
+    if (!sched)
+        return true;
+    if (!json_is_array(sched))
+        return fl_jv_error(jv, "/schedule", NULL, sched, "an array of choices (\"deliver m3\", "
+                           "\"timer t1\", \"invoke c0\", \"crash n2\", \"restart n2\", "
+                           "\"drop m4\", \"duplicate m5\")");
+    if (json_array_size(sched) > 1000000)
+        return fl_jv_errorf(jv, "", "schedule", "more than 1000000 choices");
+    sc->schedule = g_array_sized_new(FALSE, FALSE, sizeof(FlChoice), (guint)json_array_size(sched));
+    json_t *sched_out = json_array();
+    json_object_set_new(root_out, "schedule", sched_out);
+    size_t i;
+    json_t *v;
+    json_array_foreach(sched, i, v) {
+        FlChoice c = { 0 };
+        bool ok = json_is_string(v) && fl_choice_parse(json_string_value(v), &c);
+        if (ok && (c.kind == FL_CHOICE_CRASH || c.kind == FL_CHOICE_RESTART))
+            ok = c.id < sc->nodes;
+        else if (ok && c.kind == FL_CHOICE_INVOKE)
+            ok = c.id < x->clients;
+        else if (ok)
+            ok = c.id > 0;
+        if (!ok) {
+            g_autofree char *path = g_strdup_printf("/schedule/%zu", i);
+            return fl_jv_error(jv, path, NULL, v, "a choice: \"deliver mN\", \"timer tN\", "
+                               "\"drop mN\", \"duplicate mN\" (N from 1), \"invoke cK\" "
+                               "(K below /explore/clients), \"crash nI\" or \"restart nI\" "
+                               "(I below /cluster/nodes)");
+        }
+        g_array_append_val(sc->schedule, c);
+        json_array_append(sched_out, v);
+    }
+    return true;
+}
+
 FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_override,
                                   GError **err)
 {
     static const char *const keys[] = { "name", "description", "seed", "duration",
                                         "max_events", "cluster", "network", "workload",
-                                        "faults", "check", "expect", "buggify", NULL };
+                                        "faults", "check", "expect", "buggify", "explore",
+                                        "schedule", NULL };
     FlJv jv = { .file = file, .err = err };
     FlScenario *sc = NULL;
     json_t *out = json_object();
@@ -934,7 +1053,9 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
         !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
         !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||
         !load_check(&jv, sc, json_object_get(root, "check"), out) ||
-        !load_expect(&jv, sc, json_object_get(root, "expect"), out))
+        !load_expect(&jv, sc, json_object_get(root, "expect"), out) ||
+        !load_explore(&jv, sc, json_object_get(root, "explore"), json_object_get(root, "schedule"),
+                      out))
         goto fail;
     fl_scenario_default_liveness(sc);
     sc->resolved = out;

@@ -106,6 +106,45 @@ typedef struct FlSelector {
 
 typedef struct FlFault FlFault;
 
+/* ---- Systematic exploration (sim/explore.h) -------------------------- */
+
+/* One choice of a world in explore mode (sim/world.h, "Explore mode"):
+ * what happens next.  @id names what is chosen: a message (the n-th one
+ * sent in the run, from 1), a timer (the n-th armed, from 1), a client or
+ * a node.  Ids are stable under replay because runs are deterministic. */
+typedef enum {
+    FL_CHOICE_DELIVER = 1,   /* "deliver m7": message 7 arrives */
+    FL_CHOICE_TIMER,         /* "timer t3": armed timer 3 fires */
+    FL_CHOICE_INVOKE,        /* "invoke c0": client 0 invokes its next operation */
+    FL_CHOICE_CRASH,         /* "crash n1" (explore.crashes) */
+    FL_CHOICE_RESTART,       /* "restart n1": a crashed node restarts */
+    FL_CHOICE_DROP,          /* "drop m7": message 7 is lost (explore.drops) */
+    FL_CHOICE_DUPLICATE,     /* "duplicate m7": a copy of message 7 joins the
+                                messages in flight (explore.duplicates) */
+} FlChoiceKind;
+
+typedef struct FlChoice {
+    uint32_t kind;           /* FlChoiceKind */
+    uint64_t id;
+} FlChoice;
+
+#define FL_CHOICE_TEXT 40
+/* The choice as a schedule names it ("deliver m7"), in @buf (FL_CHOICE_TEXT
+ * bytes); returns @buf. */
+const char *fl_choice_text(const FlChoice *c, char *buf);
+/* Parses what fl_choice_text writes; false if @s is not a choice. */
+bool fl_choice_parse(const char *s, FlChoice *c);
+
+/* The scenario's `explore` section: the bounds of `faultline explore`. */
+typedef struct FlExploreSpec {
+    bool on;                 /* the scenario has the section */
+    uint32_t crashes;        /* crash choices a schedule may take (restarts are free) */
+    uint32_t drops;          /* messages a schedule may lose */
+    uint32_t duplicates;     /* messages a schedule may duplicate */
+    uint32_t clients;        /* clients of the bounded workload */
+    uint32_t ops;            /* operations each client invokes, at most */
+} FlExploreSpec;
+
 typedef struct FlScenario {
     char *file;
     char *name;
@@ -136,6 +175,13 @@ typedef struct FlScenario {
      * purpose.  Off unless the file says "buggify": true; `faultline fuzz`
      * turns it on (fl_scenario_fuzz_defaults). */
     bool buggify;
+
+    /* Systematic exploration: the bounds (`explore`), and an explicit
+     * schedule (`schedule`, of FlChoice, or NULL) that `faultline run`
+     * replays in explore mode instead of drawing delays and firing timers
+     * by time (a counterexample `faultline explore` wrote). */
+    FlExploreSpec explore;
+    GArray *schedule;
 
     json_t *resolved;       /* the scenario as run */
 } FlScenario;

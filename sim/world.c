@@ -84,6 +84,10 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_trace_fast(&w->trace, FL_TR_SEND, w->now, from, to, len, h);
     if (w->trace.cov)
         fl_coverage_message(w->trace.cov, FL_TR_SEND, from, to, msg, len);
+    if (G_UNLIKELY(w->ex != NULL)) {
+        fl_explore_send(w, from, to, msg, len, h);
+        return;
+    }
     FlTime at[FL_NET_MAX_COPIES];
     const char *why;
     uint32_t copies = fl_net_route_copies(w->net, from, to, w->now, at, FL_NET_MAX_COPIES, &why);
@@ -218,6 +222,14 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->sched = fl_sched_new();
     w->nnodes = sc->nodes;
     w->nclients = sc->workload.model ? sc->workload.clients : 0;
+    if ((opt && opt->explore) || sc->schedule) {
+        /* Explore mode (choice.c): the bounded workload's clients. */
+        w->nclients = sc->workload.model ? sc->explore.clients : 0;
+        w->ex = g_new0(Explore, 1);
+        w->ex->msgs = g_array_new(FALSE, FALSE, sizeof(ExMsg));
+        w->ex->timers = g_array_new(FALSE, FALSE, sizeof(ExTimer));
+        w->ex->ops = g_new0(uint32_t, w->nclients ? w->nclients : 1);
+    }
     w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
     fl_trace_init(&w->trace);
     w->trace.cov = opt ? opt->coverage : NULL;
@@ -264,14 +276,16 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     for (uint32_t i = 0; i < w->nnodes; i++)
         fl_node_start(w, &w->nodes[i], false);
     fl_clients_init(w);
-    for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
+    for (guint i = 0; !w->ex && sc->faults && i < sc->faults->len; i++) {
         FlFault *f = g_ptr_array_index(sc->faults, i);
         f->started = f->stopped = false;
         if (f->at <= w->end)
             fl_world_at(w, f->at, fault_start_cb, f, 0);
     }
     w->heal_at = FL_TIME_NEVER;
-    if (sc->expect.liveness) {
+    if (w->ex) {
+        /* Explore mode judges safety only: nothing heals by time. */
+    } else if (sc->expect.liveness) {
         w->heal_at = (FlTime)sc->expect.live_after;
         fl_world_at(w, w->heal_at, heal_all, NULL, 0);
     } else if (sc->expect.live_mode == FL_LIVE_DEFAULT) {
@@ -363,6 +377,7 @@ void fl_world_free(FlWorld *w)
         g_array_free(w->event_hooks, TRUE);
     g_free(w->refusal);
     fl_fd_book_free(w);
+    fl_explore_free(w);
     fl_trace_close(&w->trace);
     while (w->small_bufs) {
         void *b = w->small_bufs;
@@ -375,7 +390,7 @@ void fl_world_free(FlWorld *w)
     g_free(w);
 }
 
-static void deliver(FlWorld *w, FlEvent *ev)
+void fl_world_deliver(FlWorld *w, FlEvent *ev)
 {
     uint32_t to = ev->node, from = ev->peer;
     const uint8_t *msg = ev->data;
@@ -400,12 +415,36 @@ static void deliver(FlWorld *w, FlEvent *ev)
     fl_world_buf_free(w, ev->data, len);
 }
 
+/* A world in explore mode runs the scenario's explicit schedule, choice
+ * by choice, then ends (a schedule a search wrote replays exactly). */
+static int run_schedule(FlWorld *w, GError **err)
+{
+    const GArray *s = w->sc->schedule;
+    for (guint i = 0; s && i < s->len; i++) {
+        const FlChoice *c = &g_array_index(s, FlChoice, i);
+        if (w->stopping)
+            break;
+        if (fl_world_choose(w, c) != 0) {
+            char buf[FL_CHOICE_TEXT];
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT,
+                        "%s: /schedule/%u: \"%s\" is not enabled after the choices before it "
+                        "(a schedule replays only on the scenario, seed and bounds it was "
+                        "found with)", w->sc->file ? w->sc->file : w->sc->name, i,
+                        fl_choice_text(c, buf));
+            return -1;
+        }
+    }
+    return fl_world_finish(w, err);
+}
+
 int fl_world_run(FlWorld *w, GError **err)
 {
     FlTime at;
     FlEvent ev;
     FlEventId id;
     uint64_t limit = w->sc->max_events;
+    if (w->ex)
+        return run_schedule(w, err);
     while ((id = fl_sched_take(w->sched, &at, &ev)) != 0) {
         if (at > w->end) {
             free_event_data(w, &ev);
@@ -455,7 +494,7 @@ int fl_world_run(FlWorld *w, GError **err)
                 hold(n, id, &ev);
                 continue;   /* parked: keeps its slot */
             }
-            deliver(w, &ev);
+            fl_world_deliver(w, &ev);
             break;
         case EV_TIMER:
             if (!n->up || ev.b != n->incarnation)
@@ -550,6 +589,8 @@ void fl_world_crash(FlWorld *w, uint32_t node)
     fl_disk_crash(n->disk);
     if (w->leader == node)
         w->leader = FL_NO_HINT;
+    if (w->ex)
+        fl_explore_crashed(w, node);
     n->down_since = w->now;
     fl_fd_book_crash(w, node);
 }

@@ -22,6 +22,9 @@ typedef struct FlWorldOptions {
     bool record_history;        /* keep history lines (default in runs) */
     struct FlCoverage *coverage;  /* guided fuzzing: told of every event (sim/coverage.h);
                                    * NULL: none.  Borrowed for the world's life. */
+    /* Explore mode (below): nothing happens by time; the caller chooses
+     * each step.  A scenario with a `schedule` is always run so. */
+    bool explore;
 } FlWorldOptions;
 
 /* Counts and samples a run produces. */
@@ -65,6 +68,50 @@ json_t *fl_world_counters(const FlWorld *w);
 /* The failure detectors' figures (see sim/fd.h), or NULL when no node ran
  * a detector (transfer full). */
 json_t *fl_world_fd_metrics(const FlWorld *w);
+
+/* ---- Explore mode (choice points, sim/choice.c) -----------------------
+ *
+ * A world in explore mode draws no delays and fires no timer by time.
+ * Each message sent waits in flight until a choice delivers, drops or
+ * duplicates it; each armed timer waits until a choice fires it (virtual
+ * time then jumps to when it would have fired, if later: handlers that
+ * compare local times still see time pass); every choice also advances
+ * time by 1us so that the history's events are ordered.  Clients run a
+ * bounded workload, explore.clients x explore.ops: an invocation is a
+ * choice too (so a read may start after a write completed, or before),
+ * a client has no timeout (it waits for its answer as long as the
+ * schedule goes on; what is still open at the end is left open, which
+ * the checkers read as "may have happened"), and a redirect is followed
+ * at once.  Faults are choices within the scenario's budgets.  Messages to
+ * a crashed node stay in flight until it restarts (a loss is a drop).
+ * The scenario's fault list must be empty. */
+
+/* The enabled choices (appended to @out, of FlChoice), in this order:
+ * deliveries by message id (messages to a live node or a client), timers
+ * by id, invocations by client, crashes by node (while the budget lasts),
+ * restarts by node, drops and then duplicates by message id (while their
+ * budgets last).  The same world state gives the same list. */
+void fl_world_choices(FlWorld *w, GArray *out);
+/* Takes choice @c.  Returns 0, or -1 when @c is not enabled now (nothing
+ * happened). */
+int fl_world_choose(FlWorld *w, const FlChoice *c);
+/* Ends an explore-mode run: records the end in the trace and closes it.
+ * Returns 0 or -1 with @err set (a write error, a refusal). */
+int fl_world_finish(FlWorld *w, GError **err);
+/* True when the protocol has a `digest` hook, so fl_world_digest prunes. */
+bool fl_world_has_digest(const FlWorld *w);
+/* The state of the world as one hash: each node's up flag, protocol digest
+ * and durable disk, the number of timers each node has armed, the
+ * messages in flight (as a multiset of sender, receiver and bytes), the
+ * budgets spent, and each client's progress (busy or not, operations
+ * invoked, leader guess, and its history without times).  Virtual time
+ * and ids are left out. */
+uint64_t fl_world_digest(FlWorld *w);
+/* Runs the protocol's `invariant` hook over every node's state: true when
+ * it holds or there is none; false with a line in @why. */
+bool fl_world_invariant(FlWorld *w, GString *why);
+/* Messages in flight and timers armed (explore mode). */
+guint fl_world_in_flight(const FlWorld *w);
 
 /* ---- For faults ----------------------------------------------------- */
 

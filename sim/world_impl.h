@@ -1,5 +1,5 @@
 /* sim/world_impl: the world's insides, shared by world.c, node.c,
- * client.c and fd.c only.  Nothing outside sim/ includes this. */
+ * client.c, fd.c and choice.c only.  Nothing outside sim/ includes this. */
 #pragma once
 
 #include "sim/check/check.h"
@@ -81,6 +81,31 @@ typedef struct Answer {
     uint32_t votes;
 } Answer;
 
+/* Explore mode (choice.c): what is in flight and armed, as lists the
+ * caller chooses from instead of a queue ordered by time. */
+typedef struct ExMsg {
+    uint64_t id;            /* 1, 2, ...: the n-th message sent */
+    uint32_t from, to;
+    size_t len;
+    uint64_t hash;          /* fl_trace_bytes_hash of the bytes */
+    uint8_t *data;          /* owned: fl_world_buf_alloc */
+} ExMsg;
+
+typedef struct ExTimer {
+    FlTimerId id;           /* 1, 2, ...: the n-th timer armed */
+    uint32_t node;
+    uint64_t tag;
+    FlTime at;              /* when it would fire in a timed run */
+} ExTimer;
+
+typedef struct Explore {
+    GArray *msgs;           /* of ExMsg, by id */
+    GArray *timers;         /* of ExTimer, by id */
+    uint64_t next_msg, next_timer;
+    uint32_t crashes, drops, duplicates;   /* spent of the budgets */
+    uint32_t *ops;          /* per client: operations invoked */
+} Explore;
+
 typedef struct Interval {
     uint32_t fault;
     char *kind;
@@ -126,6 +151,7 @@ struct FlWorld {
     FlNode *running;        /* the node whose handler runs now, or NULL */
     uint64_t handler_calls; /* handler calls so far: FlProtoEvent.handler */
     GArray *event_hooks;    /* of EventHook (world.c): protocol-event hooks, or NULL */
+    Explore *ex;            /* explore mode (choice.c), or NULL: a timed run */
 };
 
 #define SMALL_BUF 256
@@ -155,6 +181,18 @@ void fl_world_refuse(FlWorld *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Refuses the run because the event queue is full (FL_SCHED_MAX_PENDING). */
 void fl_world_queue_full(FlWorld *w);
 
+/* choice.c: explore mode.  A message sent (copied) joins the messages in
+ * flight; a timer armed joins the armed ones (returns its id); cancelling
+ * removes it.  Crash drops the node's timers. */
+void fl_explore_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len,
+                     uint64_t hash);
+FlTimerId fl_explore_timer(FlWorld *w, uint32_t node, FlTime at, uint64_t tag);
+void fl_explore_timer_cancel(FlWorld *w, FlTimerId t);
+void fl_explore_crashed(FlWorld *w, uint32_t node);
+void fl_explore_free(FlWorld *w);
+/* world.c: delivers the message of @ev (EV_DELIVER) now, and frees its bytes. */
+void fl_world_deliver(FlWorld *w, FlEvent *ev);
+
 /* fd.c: the failure detectors' accounting, told of every crash and
  * restart, closed at the end of the run. */
 void fl_fd_book_crash(FlWorld *w, uint32_t node);
@@ -167,3 +205,5 @@ void fl_clients_init(FlWorld *w);
 void fl_clients_free(FlWorld *w);
 void fl_client_event(FlWorld *w, uint32_t client, uint64_t what, uint64_t req);
 void fl_client_deliver(FlWorld *w, uint32_t client, uint32_t from, const uint8_t *msg, size_t len);
+/* Explore mode: client @client, idle, invokes its next operation now. */
+void fl_client_invoke(FlWorld *w, uint32_t client);
