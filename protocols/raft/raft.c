@@ -150,6 +150,18 @@
  *     raft.heartbeat-skipped     one follower's heartbeat not sent, as if
  *                                lost: check-quorum, pre-vote and ReadIndex
  *                                rounds must cope with a missing one.
+ *
+ * 13. Exploration (`faultline explore`).  raft_digest hashes what decides a
+ *     node's future: term, vote, role, leader, the log's terms and
+ *     requests, commit and applied indexes, the store, the leader's
+ *     per-peer progress and waiting clients, which timers are armed (not
+ *     their generations), the snapshot being received and the amnesia
+ *     state; it leaves out local times (leader contact, acks, deadlines),
+ *     which exploration abstracts.  raft_invariant checks, over the live
+ *     nodes, the safety properties of Figure 3: Election Safety (at most
+ *     one leader per term), Log Matching (two logs with an entry of the
+ *     same index and term hold the same entries up to it) and State
+ *     Machine Safety (committed prefixes agree).
  */
 #include "protocols/raft/raft.h"
 
@@ -1444,6 +1456,120 @@ static void raft_destroy(FlNode *n, void *state)
         g_array_free(r->reads, TRUE);
 }
 
+/* ---- Exploration (note 13) ------------------------------------------ */
+
+static inline uint64_t dmix(uint64_t h, uint64_t v)
+{
+    return fl_mix64(h * 0x100000001b3ULL ^ v);
+}
+
+static uint64_t digest_request(uint64_t h, const FlRequest *q)
+{
+    h = dmix(dmix(dmix(h, q->client), q->id), q->op.kind);
+    return dmix(dmix(dmix(dmix(h, q->op.flags), q->op.key), (uint64_t)q->op.a), (uint64_t)q->op.b);
+}
+
+static uint64_t raft_digest(const void *state)
+{
+    const Raft *r = state;
+    uint64_t h = dmix(dmix(dmix(r->term, r->vote), r->role), r->leader);
+    h = dmix(dmix(dmix(h, r->commit), r->applied), fl_store_hash(r->store));
+    h = dmix(dmix(h, r->log.base), r->log.base_term);
+    for (guint k = 0; k < r->log.entries->len; k++) {
+        const RaftEntry *e = &g_array_index(r->log.entries, RaftEntry, k);
+        h = digest_request(dmix(h, e->term), &e->req);
+    }
+    h = dmix(dmix(dmix(h, r->election_tag != 0), r->heartbeat_tag != 0), r->flush_tag != 0);
+    h = dmix(dmix(dmix(h, r->amnesiac), r->amnesia_term), r->snap ? r->snap->len : 0);
+    if (r->snap_in)
+        h = dmix(dmix(dmix(h, r->snap_in->len), r->snap_in_index), r->snap_in_term);
+    h = dmix(dmix(dmix(h, r->dirty_wal[0]), r->dirty_wal[1]), r->dirty_snap);
+    if (r->role != LEADER)
+        return h;
+    h = dmix(dmix(dmix(h, r->term_start), r->read_seq), r->read_done);
+    for (uint32_t i = 0; i < r->nodes; i++) {
+        const Peer *p = &r->peers[i];
+        h = dmix(dmix(dmix(h, p->next), p->match), p->replicating);
+        h = dmix(dmix(dmix(h, p->read_acked), p->snap_offset), p->amnesiac);
+    }
+    for (guint k = 0; k < r->pending->len; k++) {
+        const Pending *p = &g_array_index(r->pending, Pending, k);
+        h = digest_request(dmix(dmix(h, p->index), p->term), &p->req);
+    }
+    for (guint k = 0; k < r->reads->len; k++) {
+        const Read *rd = &g_array_index(r->reads, Read, k);
+        h = digest_request(dmix(dmix(dmix(h, rd->seq), rd->has_index), rd->index), &rd->req);
+    }
+    return h;
+}
+
+/* The entry at @index of @r's log, or NULL when compacted or absent. */
+static const RaftEntry *entry_at(const Raft *r, uint64_t index)
+{
+    if (index <= r->log.base || index > last_index(r))
+        return NULL;
+    return &g_array_index(r->log.entries, RaftEntry, index - r->log.base - 1);
+}
+
+static bool same_entry(const RaftEntry *a, const RaftEntry *b)
+{
+    return a->term == b->term && a->req.client == b->req.client && a->req.id == b->req.id &&
+           a->req.op.kind == b->req.op.kind;
+}
+
+/* Figure 3's safety properties over the live nodes (note 13). */
+static bool raft_invariant(const void *const *states, uint32_t nodes, GString *why)
+{
+    for (uint32_t i = 0; i < nodes; i++) {
+        const Raft *a = states[i];
+        if (!a)
+            continue;
+        for (uint32_t j = i + 1; j < nodes; j++) {
+            const Raft *b = states[j];
+            if (!b)
+                continue;
+            if (a->role == LEADER && b->role == LEADER && a->term == b->term) {
+                g_string_append_printf(why, "election safety: nodes %u and %u both lead term %"
+                                       PRIu64, i, j, a->term);
+                return false;
+            }
+            uint64_t lo = (a->log.base > b->log.base ? a->log.base : b->log.base) + 1;
+            uint64_t hi = last_index(a) < last_index(b) ? last_index(a) : last_index(b);
+            /* Log Matching: below the highest index where the terms agree,
+             * everything agrees. */
+            uint64_t top = 0;
+            for (uint64_t k = hi; k >= lo && k > 0; k--) {
+                if (entry_at(a, k)->term == entry_at(b, k)->term) {
+                    top = k;
+                    break;
+                }
+            }
+            for (uint64_t k = lo; k <= top; k++) {
+                if (!same_entry(entry_at(a, k), entry_at(b, k))) {
+                    g_string_append_printf(
+                        why, "log matching: nodes %u and %u agree on the term of index %" PRIu64
+                        " (%" PRIu64 ") but differ at index %" PRIu64 " (terms %" PRIu64 " and %"
+                        PRIu64 ")", i, j, top, entry_at(a, top)->term, k, entry_at(a, k)->term,
+                        entry_at(b, k)->term);
+                    return false;
+                }
+            }
+            /* State Machine Safety: what both committed is the same. */
+            uint64_t c = a->commit < b->commit ? a->commit : b->commit;
+            for (uint64_t k = lo; k <= c && k <= hi; k++) {
+                if (!same_entry(entry_at(a, k), entry_at(b, k))) {
+                    g_string_append_printf(
+                        why, "state machine safety: nodes %u and %u both committed index %" PRIu64
+                        " with different entries (terms %" PRIu64 " and %" PRIu64 ")", i, j, k,
+                        entry_at(a, k)->term, entry_at(b, k)->term);
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
 /* Names a message's kind for faults aimed at protocol events (the
  * `trigger` fault): the first byte is the type (a pre-vote is a RequestVote too).  NULL for
  * a type this protocol does not send. */
@@ -1476,4 +1602,6 @@ const FlProtocol fl_proto_raft = {
     .msg_kind = raft_msg_kind,
     .kinds = "RequestVote|RequestVoteReply|AppendEntries|AppendEntriesReply|InstallSnapshot|InstallSnapshotReply",
     .fields = raft_msg_fields,
+    .digest = raft_digest,
+    .invariant = raft_invariant,
 };

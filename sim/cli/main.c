@@ -16,6 +16,8 @@ static const char usage[] =
     "  run SCENARIO [--seed N] [--out DIR]   run a scenario file and check it\n"
     "  check --type T HISTORY                check a history (JSONL or Jepsen EDN)\n"
     "  fuzz SCENARIO [--seeds N] [--jobs J]  run many seeds, shrink and write failures\n"
+    "  explore SCENARIO [--strategy bfs]     every schedule of a small configuration:\n"
+    "                                        shortest counterexample, or none within bounds\n"
     "  claims SCENARIO... [--seeds N]        weigh each scenario's claims over seeds:\n"
     "                                        holds on k of N, first failing seed\n"
     "  replay FAILURE.json                   rerun a recorded run and compare its hash\n"
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
         return fl_check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "fuzz") == 0)
         return fl_cmd_fuzz(argc - 1, argv + 1);
+    if (strcmp(cmd, "explore") == 0)
+        return fl_cmd_explore(argc - 1, argv + 1);
     if (strcmp(cmd, "claims") == 0)
         return fl_cmd_claims(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
@@ -85,6 +89,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "sweep") == 0)
         return fl_cmd_sweep(argc - 1, argv + 1);
     fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, fuzz, claims, "
-                    "replay, list, plot, report, sweep or help)\n", cmd);
+                    "explore, replay, list, plot, report, sweep or help)\n", cmd);
     return 2;
 }
