@@ -89,6 +89,7 @@ void fl_explore_free(FlWorld *w)
     g_array_free(x->msgs, TRUE);
     g_array_free(x->timers, TRUE);
     g_free(x->ops);
+    g_free(x->broken);
     g_free(x);
     w->ex = NULL;
 }
@@ -315,4 +316,12 @@ bool fl_world_invariant(FlWorld *w, GString *why)
 guint fl_world_in_flight(const FlWorld *w)
 {
     return w->ex ? w->ex->msgs->len + w->ex->timers->len : 0;
+}
+
+const char *fl_world_invariant_broken(const FlWorld *w, uint32_t *at)
+{
+    if (!w->ex || !w->ex->broken)
+        return NULL;
+    *at = w->ex->broken_at;
+    return w->ex->broken;
 }

@@ -144,6 +144,11 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
     json_t *fd = fl_world_fd_metrics(w);
     if (fd)
         json_object_set_new(m, "detectors", fd);
+    uint32_t at;
+    const char *broken = fl_world_invariant_broken(w, &at);
+    if (broken)
+        json_object_set_new(m, "invariant", json_pack("{s:b,s:s,s:i}", "holds", 0, "what", broken,
+                                                      "at", (int)at));
     json_object_set_new(m, "trace_hash", json_string(hash));
     return m;
 }
@@ -661,6 +666,11 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     else
         fprintf(out, "  check     unchecked: the scenario names no consistency check (verdict=unknown below)\n");
     print_liveness(sc, json_object_get(m, "liveness"), out);
+    json_t *inv = json_object_get(m, "invariant");
+    if (inv)
+        fprintf(out, "  invariant BROKEN after choice %" JSON_INTEGER_FORMAT ": %s\n",
+                json_integer_value(json_object_get(inv, "at")),
+                json_string_value(json_object_get(inv, "what")));
     if (res->met)
         fprintf(out, "  expect    met\n");
     for (guint i = 0; i < res->unmet->len; i++)

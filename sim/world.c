@@ -433,6 +433,13 @@ static int run_schedule(FlWorld *w, GError **err)
                         fl_choice_text(c, buf));
             return -1;
         }
+        g_autoptr(GString) why = g_string_new(NULL);
+        if (!w->ex->broken && !fl_world_invariant(w, why)) {
+            w->ex->broken = g_string_free(g_steal_pointer(&why), FALSE);
+            w->ex->broken_at = i + 1;
+            g_autofree char *line = g_strconcat("invariant broken: ", w->ex->broken, NULL);
+            fl_trace(&w->trace, FL_TR_LOG, w->now, 0, 0, 0, 0, line);
+        }
     }
     return fl_world_finish(w, err);
 }

@@ -110,6 +110,11 @@ uint64_t fl_world_digest(FlWorld *w);
 /* Runs the protocol's `invariant` hook over every node's state: true when
  * it holds or there is none; false with a line in @why. */
 bool fl_world_invariant(FlWorld *w, GString *why);
+/* Replaying a schedule (fl_world_run in explore mode) checks the
+ * protocol's invariant after every choice: the first violation (owned by
+ * the world), and in *@at the number of choices taken then; NULL when it
+ * held throughout. */
+const char *fl_world_invariant_broken(const FlWorld *w, uint32_t *at);
 /* Messages in flight and timers armed (explore mode). */
 guint fl_world_in_flight(const FlWorld *w);
 
