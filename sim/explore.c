@@ -147,7 +147,7 @@ static uint32_t history_events(FlWorld *w)
 /* Checks the state @w is in: the invariant always, the history when it
  * grew past @parent_history events.  True when a violation was found (and
  * recorded in the result with @path). */
-static bool violated(Search *s, FlWorld *w, uint32_t parent_history, const GArray *path)
+static bool state_bad(Search *s, FlWorld *w, uint32_t parent_history)
 {
     g_string_truncate(s->why, 0);
     bool bad = !fl_world_invariant(w, s->why);
@@ -172,8 +172,13 @@ static bool violated(Search *s, FlWorld *w, uint32_t parent_history, const GArra
             }
         }
     }
-    if (!bad)
-        return false;
+    return bad;
+}
+
+static bool violated(Search *s, FlWorld *w, uint32_t parent_history, const GArray *path)
+{
+    if (!state_bad(s, w, parent_history) || s->failed)
+        return s->failed;
     s->res->violation = true;
     s->res->what = g_strdup(s->why->str);
     s->res->schedule = g_array_sized_new(FALSE, FALSE, sizeof(FlChoice), path->len);
@@ -338,6 +343,61 @@ static int search_walks(Search *s)
     }
 }
 
+/* Replays @in leniently (a choice no longer enabled is skipped), checking
+ * each state; on a violation, sets @out to the choices taken up to it and
+ * returns true. */
+static bool try_schedule(Search *s, const GArray *in, GArray *out)
+{
+    FlWorldOptions wo = { .record_history = true, .explore = true };
+    FlWorld *w = fl_world_new(s->sc, &wo, NULL);
+    if (!w)
+        return false;
+    g_array_set_size(out, 0);
+    uint32_t hist = history_events(w);
+    bool bad = false;
+    for (guint i = 0; i < in->len && !bad && !s->failed; i++) {
+        const FlChoice *c = &g_array_index(in, FlChoice, i);
+        if (fl_world_choose(w, c) != 0)
+            continue;
+        s->res->stats.steps++;
+        g_array_append_val(out, *c);
+        bad = state_bad(s, w, hist);
+        hist = history_events(w);
+    }
+    fl_world_free(w);
+    return bad && !s->failed;
+}
+
+/* Shrinks a violating schedule found by DFS or a walk: removes one choice
+ * at a time (later ones that are no longer enabled are skipped) while a
+ * violation remains, until no single removal keeps one.  The result is
+ * locally minimal, not necessarily shortest (BFS gives that). */
+static void shrink(Search *s)
+{
+    FlExploreResult *res = s->res;
+    g_autoptr(GArray) cand = g_array_new(FALSE, FALSE, sizeof(FlChoice));
+    g_autoptr(GArray) got = g_array_new(FALSE, FALSE, sizeof(FlChoice));
+    bool progress_made = true;
+    while (progress_made) {
+        progress_made = false;
+        for (guint i = res->schedule->len; i-- > 0;) {
+            g_array_set_size(cand, 0);
+            g_array_append_vals(cand, res->schedule->data, i);
+            g_array_append_vals(cand, &g_array_index(res->schedule, FlChoice, i + 1),
+                                res->schedule->len - i - 1);
+            if (try_schedule(s, cand, got) && got->len < res->schedule->len) {
+                g_array_set_size(res->schedule, 0);
+                g_array_append_vals(res->schedule, got->data, got->len);
+                g_free(res->what);
+                res->what = g_strdup(s->why->str);
+                progress_made = true;
+                if (i > res->schedule->len)
+                    i = res->schedule->len;
+            }
+        }
+    }
+}
+
 int fl_explore(const FlScenario *sc, const FlExploreOptions *opt, FlExploreResult *res,
                GError **err)
 {
@@ -349,6 +409,12 @@ int fl_explore(const FlScenario *sc, const FlExploreOptions *opt, FlExploreResul
     s.next_progress = s.t0 + (gint64)(opt->progress_s * 1e6);
     s.prune = sc->protocol->digest != NULL;
     int r = opt->strategy == FL_EXPLORE_RANDOM_WALK ? search_walks(&s) : search_tree(&s);
+    if (r == 0 && res->violation && opt->strategy != FL_EXPLORE_BFS && !opt->no_shrink) {
+        res->found_length = res->schedule->len;
+        shrink(&s);
+        if (s.failed)
+            r = -1;
+    }
     res->stats.wall_s = (double)(g_get_monotonic_time() - s.t0) / 1e6;
     if (res->violation)
         res->exhausted = false;

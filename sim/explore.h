@@ -39,6 +39,7 @@ typedef struct FlExploreOptions {
     uint64_t max_states;     /* stop after this many states (0: no bound) */
     double time_limit_s;     /* stop after this long (0: no limit) */
     double check_timeout_s;  /* per history check */
+    bool no_shrink;          /* keep a DFS or walk counterexample as found */
     /* Called about every @progress_s seconds (0: never) while searching. */
     double progress_s;
     void (*progress_cb)(const FlExploreStats *st, void *ctx);
@@ -54,6 +55,7 @@ typedef struct FlExploreResult {
     bool violation;
     char *what;              /* the violation in one line, or NULL */
     GArray *schedule;        /* of FlChoice: the violating schedule, or NULL */
+    uint32_t found_length;   /* DFS and walks: its length before shrinking */
 } FlExploreResult;
 
 /* Explores @sc (which needs an `explore` section and no `schedule`).
