@@ -18,7 +18,7 @@
  * the input.  Every input that ever failed is kept in tests/engine/inputs/
  * and run first (scenarios `*.json`; histories `MODEL__name.jsonl`).
  * Generated scenarios run for 2 s of virtual time under max_events
- * 2,000,000: a case must end within the engine's bounds, and one that
+ * 300,000: a case must end within the engine's bounds, and one that
  * only ran long within them (raft-4096-nodes-slow.json) is kept with the
  * bound that now applies.
  *
@@ -334,9 +334,12 @@ static void shorten(json_t *sc)
 {
     json_object_set_new(sc, "duration", json_string("2s"));
     /* The engine's own bound on work, so that a large but finite run (4096
-     * raft nodes: a minute of CPU, inputs/raft-4096-nodes-slow.json) stops
-     * with its message rather than passing for a hang. */
-    json_object_set_new(sc, "max_events", json_integer(2000000));
+     * raft nodes: a minute of CPU, inputs/raft-4096-nodes-slow.json; a
+     * causal store asked to run for 999999h, 15 s of CPU per million
+     * events and four times that in the sanitizer build) stops with its
+     * message rather than passing for a hang.  A 2 s run of any shipped
+     * scenario stays far below it. */
+    json_object_set_new(sc, "max_events", json_integer(300000));
     json_t *w = json_object_get(sc, "workload");
     if (json_is_object(w) && json_object_get(w, "until"))
         json_object_set_new(w, "until", json_string("1500ms"));
