@@ -19,7 +19,22 @@
  *    messages by content (a multiset: sorted hashes), per-node counts of
  *    armed timers (what they are for is in the protocol's digest), budgets
  *    spent, and clients' progress with their history lines cut before
- *    "time". */
+ *    "time".
+ * 5. Footprints (partial-order reduction).  A delivery or a timer runs
+ *    only its receiver's handler, whose effects are its own state and
+ *    disk and messages added to the multiset in flight; an invocation and
+ *    a client's answer touch only that client and the history.  So two
+ *    choices at different nodes commute, up to what the digest leaves out:
+ *    the ids of later messages and timers, and virtual time.  Except two
+ *    timers: firing one moves time to when it was due, and the other
+ *    node's handler may compare the clock with a deadline of its own
+ *    (Raft's election timer re-arms itself until its deadline passed), so
+ *    timers share the clock.  A delivery moves time by 1us only; that a
+ *    handler tells those apart is taken not to happen, as the digest
+ *    takes times not to matter.  Choices that
+ *    share a budget do not commute (one can disable the other), nor do
+ *    two that write the history (the order of its lines is the real-time
+ *    order the checkers read), nor two about the same message. */
 #include "sim/world_impl.h"
 
 #include <errno.h>
@@ -219,6 +234,72 @@ int fl_world_choose(FlWorld *w, const FlChoice *c)
     }
     w->stats.events++;
     return 0;
+}
+
+static inline uint64_t key_of(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    return fl_mix64(fl_mix64(fl_mix64(fl_mix64(a) ^ b) ^ c) ^ d);
+}
+
+/* Note 5: footprints for partial-order reduction. */
+void fl_world_choice_footprint(FlWorld *w, const FlChoice *c, FlChoiceFootprint *f)
+{
+    Explore *x = w->ex;
+    g_assert(x);
+    memset(f, 0, sizeof *f);
+    f->actor = FL_FOOT_NOBODY;
+    gint i;
+    switch (c->kind) {
+    case FL_CHOICE_DELIVER:
+    case FL_CHOICE_DROP:
+    case FL_CHOICE_DUPLICATE: {
+        i = find_msg(x, c->id);
+        g_assert(i >= 0);
+        const ExMsg *m = &g_array_index(x->msgs, ExMsg, i);
+        f->key = key_of(c->kind, m->from, m->to, m->hash);
+        f->msg = m->id;
+        if (c->kind == FL_CHOICE_DELIVER) {
+            f->actor = m->to;
+            if (m->to >= w->nnodes)
+                f->shared |= FL_FOOT_HISTORY;
+        } else {
+            f->shared |= c->kind == FL_CHOICE_DROP ? FL_FOOT_DROPS : FL_FOOT_DUPLICATES;
+        }
+        break;
+    }
+    case FL_CHOICE_TIMER: {
+        i = find_timer(x, c->id);
+        g_assert(i >= 0);
+        const ExTimer *t = &g_array_index(x->timers, ExTimer, i);
+        f->key = key_of(c->kind, t->node, t->tag, 0);
+        f->actor = t->node;
+        f->shared |= FL_FOOT_CLOCK;
+        break;
+    }
+    case FL_CHOICE_INVOKE:
+        f->key = key_of(c->kind, c->id, 0, 0);
+        f->actor = w->nnodes + (uint32_t)c->id;
+        f->shared |= FL_FOOT_HISTORY;
+        break;
+    case FL_CHOICE_CRASH:
+    case FL_CHOICE_RESTART:
+        f->key = key_of(c->kind, c->id, 0, 0);
+        f->actor = (uint32_t)c->id;
+        if (c->kind == FL_CHOICE_CRASH)
+            f->shared |= FL_FOOT_CRASHES;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+bool fl_choice_independent(const FlChoiceFootprint *a, const FlChoiceFootprint *b)
+{
+    if (a->actor != FL_FOOT_NOBODY && a->actor == b->actor)
+        return false;
+    if (a->msg && a->msg == b->msg)
+        return false;
+    return (a->shared & b->shared) == 0;
 }
 
 int fl_world_finish(FlWorld *w, GError **err)

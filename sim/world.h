@@ -95,6 +95,36 @@ void fl_world_choices(FlWorld *w, GArray *out);
 /* Takes choice @c.  Returns 0, or -1 when @c is not enabled now (nothing
  * happened). */
 int fl_world_choose(FlWorld *w, const FlChoice *c);
+/* What an enabled choice touches, for partial-order reduction (sim/explore.c):
+ * two choices commute when neither's handler runs at the other's node or
+ * client, they take different messages, and they share no budget and not
+ * the history, and are not both timers (a timer moves the clock, which
+ * the other timer's handler may compare with a deadline).  Their order
+ * then changes nothing but virtual time and ids, which the digest leaves
+ * out too (timing is abstracted away). */
+#define FL_FOOT_NOBODY UINT32_MAX
+enum {
+    FL_FOOT_HISTORY = 1,     /* writes a history line (an invocation, a client's answer) */
+    FL_FOOT_CRASHES = 2,     /* spends the crash budget */
+    FL_FOOT_DROPS = 4,
+    FL_FOOT_DUPLICATES = 8,
+    FL_FOOT_CLOCK = 16,      /* moves virtual time to when a timer was due */
+};
+typedef struct FlChoiceFootprint {
+    uint64_t key;            /* the choice by content (kind, sender, receiver and bytes of a
+                                message; node and tag of a timer; client; node), not by id:
+                                equal in two schedules that reach states with equal digests */
+    uint64_t msg;            /* the id of the message it takes or copies, or 0 */
+    uint32_t actor;          /* the node (0..) or client (nodes + c) whose code runs, or
+                                FL_FOOT_NOBODY (a drop or a duplicate) */
+    uint32_t shared;         /* FL_FOOT_* bits */
+} FlChoiceFootprint;
+/* Fills @f for @c, which must be enabled in @w (asserted). */
+void fl_world_choice_footprint(FlWorld *w, const FlChoice *c, FlChoiceFootprint *f);
+/* True when choices with footprints @a and @b (enabled in one state)
+ * commute: taking both in either order reaches states with equal digests,
+ * and neither enables or disables the other. */
+bool fl_choice_independent(const FlChoiceFootprint *a, const FlChoiceFootprint *b);
 /* Ends an explore-mode run: records the end in the trace and closes it.
  * Returns 0 or -1 with @err set (a write error, a refusal). */
 int fl_world_finish(FlWorld *w, GError **err);
