@@ -73,10 +73,11 @@ json_t *fl_world_fd_metrics(const FlWorld *w);
  *
  * A world in explore mode draws no delays and fires no timer by time.
  * Each message sent waits in flight until a choice delivers, drops or
- * duplicates it; each armed timer waits until a choice fires it (virtual
- * time then jumps to when it would have fired, if later: handlers that
- * compare local times still see time pass); every choice also advances
- * time by 1us so that the history's events are ordered.  Clients run a
+ * duplicates it; each armed timer waits until a choice fires it.  Each
+ * node reads its own clock, which its own steps advance (by 1us, and a
+ * timer firing to when it was due, if later: handlers that compare local
+ * times still see time pass); the world's time advances by 1us per choice
+ * so that the history's events are ordered.  Clients run a
  * bounded workload, explore.clients x explore.ops: an invocation is a
  * choice too (so a read may start after a write completed, or before),
  * a client has no timeout (it waits for its answer as long as the
@@ -98,17 +99,15 @@ int fl_world_choose(FlWorld *w, const FlChoice *c);
 /* What an enabled choice touches, for partial-order reduction (sim/explore.c):
  * two choices commute when neither's handler runs at the other's node or
  * client, they take different messages, and they share no budget and not
- * the history, and are not both timers (a timer moves the clock, which
- * the other timer's handler may compare with a deadline).  Their order
- * then changes nothing but virtual time and ids, which the digest leaves
- * out too (timing is abstracted away). */
+ * the history.  Their order then changes nothing but the world's time and
+ * ids, which the digest leaves out too (each node reads its own clock,
+ * which only its own steps move). */
 #define FL_FOOT_NOBODY UINT32_MAX
 enum {
     FL_FOOT_HISTORY = 1,     /* writes a history line (an invocation, a client's answer) */
     FL_FOOT_CRASHES = 2,     /* spends the crash budget */
     FL_FOOT_DROPS = 4,
     FL_FOOT_DUPLICATES = 8,
-    FL_FOOT_CLOCK = 16,      /* moves virtual time to when a timer was due */
 };
 typedef struct FlChoiceFootprint {
     uint64_t key;            /* the choice by content (kind, sender, receiver and bytes of a
