@@ -280,7 +280,10 @@ void fl_world_choice_footprint(FlWorld *w, const FlChoice *c, FlChoiceFootprint 
         i = find_timer(x, c->id);
         g_assert(i >= 0);
         const ExTimer *t = &g_array_index(x->timers, ExTimer, i);
-        f->key = key_of(c->kind, t->node, t->tag, 0);
+        /* Two timers with one tag are told apart by how far ahead of the
+         * node's clock they are due: firing either moves the clock. */
+        f->key = key_of(c->kind, t->node, t->tag,
+                        t->at > x->clock[t->node] ? t->at - x->clock[t->node] : 0);
         f->actor = t->node;
         break;
     }

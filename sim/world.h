@@ -111,7 +111,8 @@ enum {
 };
 typedef struct FlChoiceFootprint {
     uint64_t key;            /* the choice by content (kind, sender, receiver and bytes of a
-                                message; node and tag of a timer; client; node), not by id:
+                                message; node, tag and due time ahead of its node's clock of a timer;
+                                client; node), not by id:
                                 equal in two schedules that reach states with equal digests */
     uint64_t msg;            /* the id of the message it takes or copies, or 0 */
     uint32_t actor;          /* the node (0..) or client (nodes + c) whose code runs, or
