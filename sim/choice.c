@@ -9,17 +9,34 @@
  * 2. Both lists stay sorted by id: appends come in id order and removals
  *    keep the order (g_array_remove_index), so enumerating them is
  *    deterministic, with no hash table and no address in sight.
- * 3. Every choice advances virtual time by STEP, and firing a timer moves
- *    time to when it would have fired if that is later: protocol code that
- *    compares local times (a lease, pre-vote's "heard from a leader
- *    lately") sees time pass as the timers it relies on fire.  The digest
- *    leaves time out (note 4), which is what abstracting timing means.
+ * 3. Each node has its own clock, which only its own steps move: a
+ *    delivery or restart there by STEP, a timer firing by STEP or to when
+ *    it was due if that is later.  So protocol code that compares local
+ *    times (a lease, an election timeout counted by ticks, pre-vote's
+ *    "heard from a leader lately") sees time pass as its timers fire, and
+ *    what one node reads on its clock never depends on steps elsewhere,
+ *    which is what lets steps at different nodes commute (note 5): the
+ *    asynchronous model, where clocks are not synchronized.  The world's
+ *    time (for the trace and the history) moves by STEP per choice, and to
+ *    a node's clock when a timer moves that past it.  The digest leaves
+ *    time out (note 4), which is what abstracting timing means.
  * 4. The digest hashes what decides the future and nothing that only
  *    names or dates it: protocol digests, durable disks, in-flight
  *    messages by content (a multiset: sorted hashes), per-node counts of
  *    armed timers (what they are for is in the protocol's digest), budgets
  *    spent, and clients' progress with their history lines cut before
- *    "time". */
+ *    "time".
+ * 5. Footprints (partial-order reduction).  A delivery or a timer runs
+ *    only its receiver's handler, whose effects are its own state and
+ *    disk and messages added to the multiset in flight; an invocation and
+ *    a client's answer touch only that client and the history.  So two
+ *    choices at different nodes commute, up to what the digest leaves out:
+ *    the ids of later messages and timers, and the world's time (note 3:
+ *    what a node reads is its own clock, which steps elsewhere leave
+ *    alone).  Choices that
+ *    share a budget do not commute (one can disable the other), nor do
+ *    two that write the history (the order of its lines is the real-time
+ *    order the checkers read), nor two about the same message. */
 #include "sim/world_impl.h"
 
 #include <errno.h>
@@ -89,6 +106,7 @@ void fl_explore_free(FlWorld *w)
     g_array_free(x->msgs, TRUE);
     g_array_free(x->timers, TRUE);
     g_free(x->ops);
+    g_free(x->clock);
     g_free(x->broken);
     g_free(x);
     w->ex = NULL;
@@ -176,6 +194,8 @@ int fl_world_choose(FlWorld *w, const FlChoice *c)
             fl_world_buf_free(w, m.data, m.len);
             break;
         }
+        if (m.to < w->nnodes)
+            x->clock[m.to] += STEP;
         FlEvent ev = { .kind = EV_DELIVER, .node = m.to, .peer = m.from, .a = m.len,
                        .b = m.hash, .data = m.data };
         fl_world_deliver(w, &ev);
@@ -188,8 +208,11 @@ int fl_world_choose(FlWorld *w, const FlChoice *c)
         ExTimer t = g_array_index(x->timers, ExTimer, i);
         g_array_remove_index(x->timers, (guint)i);
         w->now += STEP;
-        if (t.at > w->now)
-            w->now = t.at;
+        x->clock[t.node] += STEP;
+        if (t.at > x->clock[t.node])
+            x->clock[t.node] = t.at;
+        if (x->clock[t.node] > w->now)
+            w->now = x->clock[t.node];
         g_assert(w->nodes[t.node].up);   /* a crash removes its timers */
         fl_node_timer(w, &w->nodes[t.node], t.id, t.tag);
         break;
@@ -212,6 +235,7 @@ int fl_world_choose(FlWorld *w, const FlChoice *c)
         if (c->id >= w->nnodes || w->nodes[c->id].up)
             return -1;
         w->now += STEP;
+        x->clock[c->id] += STEP;
         fl_world_restart(w, (uint32_t)c->id);
         break;
     default:
@@ -219,6 +243,74 @@ int fl_world_choose(FlWorld *w, const FlChoice *c)
     }
     w->stats.events++;
     return 0;
+}
+
+static inline uint64_t key_of(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    return fl_mix64(fl_mix64(fl_mix64(fl_mix64(a) ^ b) ^ c) ^ d);
+}
+
+/* Note 5: footprints for partial-order reduction. */
+void fl_world_choice_footprint(FlWorld *w, const FlChoice *c, FlChoiceFootprint *f)
+{
+    Explore *x = w->ex;
+    g_assert(x);
+    memset(f, 0, sizeof *f);
+    f->actor = FL_FOOT_NOBODY;
+    gint i;
+    switch (c->kind) {
+    case FL_CHOICE_DELIVER:
+    case FL_CHOICE_DROP:
+    case FL_CHOICE_DUPLICATE: {
+        i = find_msg(x, c->id);
+        g_assert(i >= 0);
+        const ExMsg *m = &g_array_index(x->msgs, ExMsg, i);
+        f->key = key_of(c->kind, m->from, m->to, m->hash);
+        f->msg = m->id;
+        if (c->kind == FL_CHOICE_DELIVER) {
+            f->actor = m->to;
+            if (m->to >= w->nnodes)
+                f->shared |= FL_FOOT_HISTORY;
+        } else {
+            f->shared |= c->kind == FL_CHOICE_DROP ? FL_FOOT_DROPS : FL_FOOT_DUPLICATES;
+        }
+        break;
+    }
+    case FL_CHOICE_TIMER: {
+        i = find_timer(x, c->id);
+        g_assert(i >= 0);
+        const ExTimer *t = &g_array_index(x->timers, ExTimer, i);
+        /* Two timers with one tag are told apart by how far ahead of the
+         * node's clock they are due: firing either moves the clock. */
+        f->key = key_of(c->kind, t->node, t->tag,
+                        t->at > x->clock[t->node] ? t->at - x->clock[t->node] : 0);
+        f->actor = t->node;
+        break;
+    }
+    case FL_CHOICE_INVOKE:
+        f->key = key_of(c->kind, c->id, 0, 0);
+        f->actor = w->nnodes + (uint32_t)c->id;
+        f->shared |= FL_FOOT_HISTORY;
+        break;
+    case FL_CHOICE_CRASH:
+    case FL_CHOICE_RESTART:
+        f->key = key_of(c->kind, c->id, 0, 0);
+        f->actor = (uint32_t)c->id;
+        if (c->kind == FL_CHOICE_CRASH)
+            f->shared |= FL_FOOT_CRASHES;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+bool fl_choice_independent(const FlChoiceFootprint *a, const FlChoiceFootprint *b)
+{
+    if (a->actor != FL_FOOT_NOBODY && a->actor == b->actor)
+        return false;
+    if (a->msg && a->msg == b->msg)
+        return false;
+    return (a->shared & b->shared) == 0;
 }
 
 int fl_world_finish(FlWorld *w, GError **err)

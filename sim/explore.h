@@ -21,7 +21,8 @@
 typedef enum {
     FL_EXPLORE_BFS,          /* breadth first: shortest counterexample, exhaustive within depth */
     FL_EXPLORE_DFS,          /* depth first with the same bound (with pruning, not exhaustive:
-                                a state first seen deeper hides its shallower visits) */
+                                a state first seen deeper hides its shallower visits; with
+                                delays >= 0, exhaustive within depth and delays) */
     FL_EXPLORE_RANDOM_WALK,  /* walks from the start, each choice drawn from the seed */
 } FlExploreStrategy;
 
@@ -30,6 +31,8 @@ typedef struct FlExploreStats {
     uint64_t unique;         /* distinct states (by digest; without one, = states) */
     uint32_t depth;          /* the deepest state reached, in choices */
     uint64_t steps;          /* choices executed, replays included */
+    uint64_t slept;          /* choices not taken because a sleep set held them */
+    uint64_t redone;         /* states expanded again (a sleep set shrank after expansion) */
     double wall_s;
 } FlExploreStats;
 
@@ -40,6 +43,13 @@ typedef struct FlExploreOptions {
     double time_limit_s;     /* stop after this long (0: no limit) */
     double check_timeout_s;  /* per history check */
     bool no_shrink;          /* keep a DFS or walk counterexample as found */
+    /* Partial-order reduction (sleep sets) is on for BFS and DFS unless
+     * this is set; walks and delay-bounded DFS never use it. */
+    bool no_reduction;
+    /* DFS with delay bounding: only schedules that deviate at most
+     * @delays times from the default order (explore.c note 8). */
+    bool bound_delays;
+    uint32_t delays;
     /* Called about every @progress_s seconds (0: never) while searching. */
     double progress_s;
     void (*progress_cb)(const FlExploreStats *st, void *ctx);

@@ -111,7 +111,11 @@ void fl_node_timer(FlWorld *w, FlNode *n, FlEventId id, uint64_t tag)
 uint32_t fl_self(const FlNode *n) { return n->id; }
 uint32_t fl_nodes(const FlNode *n) { return n->w->nnodes; }
 FlDuration fl_net_bound(const FlNode *n) { return fl_net_bound_at(n->w->net, n->w->now); }
-FlTime fl_now(const FlNode *n) { return fl_node_local(n, n->w->now); }
+FlTime fl_now(const FlNode *n)
+{
+    /* Explore mode: each node's own clock (choice.c note 3). */
+    return fl_node_local(n, G_UNLIKELY(n->w->ex != NULL) ? n->w->ex->clock[n->id] : n->w->now);
+}
 uint64_t fl_random(FlNode *n) { return fl_rng_next(&n->rng); }
 FlRng *fl_rng(FlNode *n) { return &n->rng; }
 
@@ -291,7 +295,7 @@ FlTimerId fl_timer(FlNode *n, FlDuration after, uint64_t tag)
     if (w->stopping || lost(n))
         return 0;
     if (G_UNLIKELY(w->ex != NULL))
-        return fl_explore_timer(w, n->id, w->now + (FlTime)global, tag);
+        return fl_explore_timer(w, n->id, w->ex->clock[n->id] + (FlTime)global, tag);
     FlEventId id = fl_sched_push(w->sched, w->now + (FlTime)global, &ev);
     if (id == 0)
         fl_world_queue_full(w);   /* the run ends at its next event */

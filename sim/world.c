@@ -229,6 +229,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         w->ex->msgs = g_array_new(FALSE, FALSE, sizeof(ExMsg));
         w->ex->timers = g_array_new(FALSE, FALSE, sizeof(ExTimer));
         w->ex->ops = g_new0(uint32_t, w->nclients ? w->nclients : 1);
+        w->ex->clock = g_new0(FlTime, sc->nodes ? sc->nodes : 1);
     }
     w->net = fl_net_new(&sc->net, w->nnodes + w->nclients, sc->seed);
     fl_trace_init(&w->trace);

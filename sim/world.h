@@ -73,10 +73,11 @@ json_t *fl_world_fd_metrics(const FlWorld *w);
  *
  * A world in explore mode draws no delays and fires no timer by time.
  * Each message sent waits in flight until a choice delivers, drops or
- * duplicates it; each armed timer waits until a choice fires it (virtual
- * time then jumps to when it would have fired, if later: handlers that
- * compare local times still see time pass); every choice also advances
- * time by 1us so that the history's events are ordered.  Clients run a
+ * duplicates it; each armed timer waits until a choice fires it.  Each
+ * node reads its own clock, which its own steps advance (by 1us, and a
+ * timer firing to when it was due, if later: handlers that compare local
+ * times still see time pass); the world's time advances by 1us per choice
+ * so that the history's events are ordered.  Clients run a
  * bounded workload, explore.clients x explore.ops: an invocation is a
  * choice too (so a read may start after a write completed, or before),
  * a client has no timeout (it waits for its answer as long as the
@@ -95,6 +96,35 @@ void fl_world_choices(FlWorld *w, GArray *out);
 /* Takes choice @c.  Returns 0, or -1 when @c is not enabled now (nothing
  * happened). */
 int fl_world_choose(FlWorld *w, const FlChoice *c);
+/* What an enabled choice touches, for partial-order reduction (sim/explore.c):
+ * two choices commute when neither's handler runs at the other's node or
+ * client, they take different messages, and they share no budget and not
+ * the history.  Their order then changes nothing but the world's time and
+ * ids, which the digest leaves out too (each node reads its own clock,
+ * which only its own steps move). */
+#define FL_FOOT_NOBODY UINT32_MAX
+enum {
+    FL_FOOT_HISTORY = 1,     /* writes a history line (an invocation, a client's answer) */
+    FL_FOOT_CRASHES = 2,     /* spends the crash budget */
+    FL_FOOT_DROPS = 4,
+    FL_FOOT_DUPLICATES = 8,
+};
+typedef struct FlChoiceFootprint {
+    uint64_t key;            /* the choice by content (kind, sender, receiver and bytes of a
+                                message; node, tag and due time ahead of its node's clock of a timer;
+                                client; node), not by id:
+                                equal in two schedules that reach states with equal digests */
+    uint64_t msg;            /* the id of the message it takes or copies, or 0 */
+    uint32_t actor;          /* the node (0..) or client (nodes + c) whose code runs, or
+                                FL_FOOT_NOBODY (a drop or a duplicate) */
+    uint32_t shared;         /* FL_FOOT_* bits */
+} FlChoiceFootprint;
+/* Fills @f for @c, which must be enabled in @w (asserted). */
+void fl_world_choice_footprint(FlWorld *w, const FlChoice *c, FlChoiceFootprint *f);
+/* True when choices with footprints @a and @b (enabled in one state)
+ * commute: taking both in either order reaches states with equal digests,
+ * and neither enables or disables the other. */
+bool fl_choice_independent(const FlChoiceFootprint *a, const FlChoiceFootprint *b);
 /* Ends an explore-mode run: records the end in the trace and closes it.
  * Returns 0 or -1 with @err set (a write error, a refusal). */
 int fl_world_finish(FlWorld *w, GError **err);

@@ -104,6 +104,7 @@ typedef struct Explore {
     uint64_t next_msg, next_timer;
     uint32_t crashes, drops, duplicates;   /* spent of the budgets */
     uint32_t *ops;          /* per client: operations invoked */
+    FlTime *clock;          /* per node: its own virtual time (choice.c note 3) */
     char *broken;           /* a schedule's replay: the first invariant violation */
     uint32_t broken_at;
 } Explore;

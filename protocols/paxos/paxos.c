@@ -91,7 +91,18 @@
  *                               by catch-up, and their logs lag with gaps.
  *    paxos.accept-resent-early  an unanswered ACCEPT resent before its
  *                               heartbeat is up (note 7): a duplicate vote
- *                               must count once. */
+ *                               must count once.
+ * 12. Exploration (`faultline explore`).  paxos_digest hashes what decides
+ *    a node's future: role, ballots, promise, commit index, store, the
+ *    phase-1 progress, who answered, recovery state (note 9), each slot's
+ *    vote, decision, phase-1 report and proposal with its voters, and the
+ *    requests held.  Times are kept only as whole heartbeats before the
+ *    last tick (since the leader was last heard, since a majority last
+ *    answered, since the candidacy began) and the drawn election timeout
+ *    in heartbeats: elections come from ticks comparing elapsed time, so
+ *    a digest without them would call a follower one tick from
+ *    campaigning the same as one just reset, and prune every tick.  paxos_invariant checks that no two live
+ *    nodes learned different values chosen in one slot. */
 #include "protocols/paxos/paxos.h"
 
 #include "protocols/paxos/journal.h"
@@ -162,6 +173,7 @@ typedef struct Paxos {
     FlTime last_heard;            /* when the leader (or a candidate) was last heard */
     FlDuration elect_timeout;     /* drawn anew for each wait */
     FlTime candidate_since;
+    FlTime last_tick;             /* when the tick last fired: only for the digest (note 12) */
 
     PaxosEntry *buf;              /* PAXOS_MAX_ENTRIES, for decoding and encoding */
 } Paxos;
@@ -934,6 +946,7 @@ static void paxos_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     if (tag != TIMER_TICK)
         return;
     FlTime now = fl_now(n);
+    px->last_tick = now;
     if (px->recovering) {
         /* Note 9: a follower that does not campaign; it asks again until
          * a majority of the others answered. */
@@ -1004,6 +1017,87 @@ static const char *paxos_msg_kind(const uint8_t *msg, size_t len)
     return names[msg[0]];
 }
 
+/* ---- Exploration (note 12) ---------------------------------------------- */
+
+static inline uint64_t dmix(uint64_t h, uint64_t v)
+{
+    return fl_mix64(h * 0x100000001b3ULL ^ v);
+}
+
+static uint64_t digest_request(uint64_t h, const FlRequest *q)
+{
+    h = dmix(dmix(dmix(h, q->client), q->id), q->op.kind);
+    return dmix(dmix(dmix(dmix(h, q->op.flags), q->op.key), (uint64_t)q->op.a), (uint64_t)q->op.b);
+}
+
+static gboolean digest_pending(gpointer key, gpointer value, gpointer data)
+{
+    const Pending *p = value;
+    uint64_t *h = data;
+    *h = digest_request(dmix(dmix(*h, GPOINTER_TO_UINT(key)), p->proposed), &p->req);
+    return FALSE;
+}
+
+static uint64_t paxos_digest(const void *state)
+{
+    const Paxos *px = state;
+    uint64_t h = dmix(dmix(dmix(px->role, px->ballot), px->max_seen), px->promised);
+    h = dmix(dmix(dmix(h, px->commit), px->next_slot), fl_store_hash(px->store));
+    h = dmix(dmix(dmix(h, px->p1_start), px->p1_from), px->p1_max);
+    h = dmix(dmix(dmix(h, px->p1_end), px->p1_acks), px->hb_acks);
+    h = dmix(dmix(dmix(h, px->leader), px->dirty), px->recovering);
+    h = dmix(dmix(dmix(h, px->rec_marked), px->rec_acks), px->rec_floor);
+    h = dmix(h, px->rec_horizon);
+    /* Times as ticks before the last one (note 12): what the next ticks
+     * will compare with the election timeout. */
+    int64_t hb = (int64_t)px->heartbeat;
+    h = dmix(dmix(h, (uint64_t)px->elect_timeout / (uint64_t)hb),
+             (uint64_t)(((int64_t)px->last_tick - (int64_t)px->last_heard) / hb));
+    if (px->role == LEADER)
+        h = dmix(h, (uint64_t)(((int64_t)px->last_tick - (int64_t)px->last_majority) / hb));
+    if (px->role == CANDIDATE)
+        h = dmix(h, (uint64_t)(((int64_t)px->last_tick - (int64_t)px->candidate_since) / hb));
+    for (guint k = 0; k < px->log->len; k++) {
+        const Slot *sl = &g_array_index(px->log, Slot, k);
+        h = digest_request(dmix(h, sl->acc_ballot), &sl->acc_value);
+        h = dmix(h, sl->chosen);
+        if (sl->chosen)
+            h = digest_request(h, &sl->chosen_value);
+        h = digest_request(dmix(h, sl->p1.ballot), &sl->p1.value);
+        h = digest_request(dmix(dmix(h, sl->prop_ballot), sl->votes), &sl->prop_value);
+    }
+    g_tree_foreach(px->pending, digest_pending, &h);   /* in client order */
+    return h;
+}
+
+/* One value chosen per slot (Paxos Made Simple, 2.1 "Safety requirements":
+ * only a single value is chosen), over what the live nodes learned. */
+static bool paxos_invariant(const void *const *states, uint32_t nodes, GString *why)
+{
+    for (uint32_t i = 0; i < nodes; i++) {
+        const Paxos *a = states[i];
+        for (uint32_t j = i + 1; a && j < nodes; j++) {
+            const Paxos *b = states[j];
+            if (!b)
+                continue;
+            guint len = MIN(a->log->len, b->log->len);
+            for (guint k = 0; k < len; k++) {
+                const Slot *x = &g_array_index(a->log, Slot, k);
+                const Slot *y = &g_array_index(b->log, Slot, k);
+                if (x->chosen && y->chosen && !paxos_value_eq(&x->chosen_value, &y->chosen_value)) {
+                    g_string_printf(why, "one value per slot: nodes %u and %u learned different "
+                                    "values chosen in slot %u (requests %" G_GUINT64_FORMAT
+                                    " of client %u and %" G_GUINT64_FORMAT " of client %u)",
+                                    i, j, k + 1, x->chosen_value.id, x->chosen_value.client,
+                                    y->chosen_value.id, y->chosen_value.client);
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
 const FlProtocol fl_proto_paxos = {
     .name = "paxos",
     .summary = "Multi-Paxos: stable leader, phase 1 once for all slots, phase 2 per slot, no-op gap filling",
@@ -1019,4 +1113,6 @@ const FlProtocol fl_proto_paxos = {
     .kinds = "Prepare|Promise|Accept|Accepted|Nack|Decide|Heartbeat|HeartbeatAck|Recover|RecoverAck",
     .fields = paxos_fields,
     .max_nodes = PAXOS_MAX_NODES,
+    .digest = paxos_digest,
+    .invariant = paxos_invariant,
 };

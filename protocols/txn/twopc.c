@@ -146,6 +146,7 @@ static void twopc_on_timer(FlNode *n, void *state, FlTimerId id, uint64_t tag)
     if (tag == TXN_TIMER_SELF) {
         txn_flush_self(n, t, state, twopc_on_message);
     } else if (tag == TXN_TIMER_TICK) {
+        t->last_tick = fl_now(n);
         txn_coord_tick(n, t);
         participants_tick(n, t);
         fl_timer(n, t->tick, TXN_TIMER_TICK);
@@ -170,6 +171,22 @@ static const char *twopc_msg_kind(const uint8_t *msg, size_t len)
     return len && msg[0] == TXN_PRECOMMIT ? NULL : txn_msg_kind(msg, len);
 }
 
+/* Exploration: txn.h's digest and atomicity invariant. */
+static uint64_t twopc_digest(const void *state)
+{
+    return txn_digest(&((const TwoPC *)state)->t);
+}
+
+static bool twopc_invariant(const void *const *states, uint32_t nodes, GString *why)
+{
+    const TxnNode *small[16];
+    g_autofree const TxnNode **big = nodes > 16 ? g_new(const TxnNode *, nodes) : NULL;
+    const TxnNode **t = big ? big : small;
+    for (uint32_t i = 0; i < nodes; i++)
+        t[i] = states[i] ? &((const TwoPC *)states[i])->t : NULL;
+    return txn_invariant(t, nodes, why);
+}
+
 const FlProtocol fl_proto_twopc = {
     .name = "2pc",
     .summary = "two-phase commit of transfers: logged votes and decisions; blocks when the coordinator dies (cooperative termination optional)",
@@ -184,4 +201,6 @@ const FlProtocol fl_proto_twopc = {
     .counters = twopc_counters,
     .msg_kind = twopc_msg_kind,
     .kinds = TXN_KINDS_2PC,
+    .digest = twopc_digest,
+    .invariant = twopc_invariant,
 };

@@ -1010,3 +1010,137 @@ void txn_coord_tick(FlNode *n, TxnNode *t)
     }
     g_ptr_array_set_size(t->active_coords, k);
 }
+
+/* ---- Exploration ------------------------------------------------------ */
+
+static inline uint64_t dmix(uint64_t h, uint64_t v)
+{
+    return fl_mix64(h * 0x100000001b3ULL ^ v);
+}
+
+/* A deadline as whole ticks after the last tick, clipped to -1..8. */
+static uint64_t ticks_to(const TxnNode *t, FlTime deadline)
+{
+    int64_t d = ((int64_t)deadline - (int64_t)t->last_tick) / (int64_t)(t->tick ? t->tick : 1);
+    return (uint64_t)(d < -1 ? -1 : d > 8 ? 8 : d);
+}
+
+static uint64_t digest_info(uint64_t h, const TxnInfo *i)
+{
+    h = dmix(dmix(dmix(dmix(h, i->id), i->from), i->to), (uint64_t)i->amount);
+    return dmix(dmix(dmix(dmix(h, i->coord), i->nparts), i->parts[0]), i->parts[1]);
+}
+
+static gboolean digest_part(gpointer key, gpointer value, gpointer data)
+{
+    const TxnPart *p = value;
+    uint64_t *h = data;
+    uint64_t x = dmix(dmix(dmix(*h, p->known), p->state), p->recovered);
+    x = dmix(dmix(dmix(x, p->active), p->term), p->seen[0]);
+    x = dmix(dmix(dmix(x, p->seen[1]), p->acks), p->alive);
+    x = dmix(dmix(x, p->coord_heard), p->blocked_since != 0);
+    *h = digest_info(x, &p->info);
+    return FALSE;
+}
+
+typedef struct DigestCtx {
+    const TxnNode *t;
+    uint64_t h;
+} DigestCtx;
+
+static gboolean digest_coord(gpointer key, gpointer value, gpointer data)
+{
+    const TxnCoord *c = value;
+    DigestCtx *d = data;
+    uint64_t x = dmix(dmix(dmix(d->h, c->phase), c->decision), c->votes);
+    x = dmix(dmix(dmix(x, c->acks), c->has_client), c->active);
+    if (c->has_client)
+        x = dmix(dmix(x, c->req.client), c->req.id);
+    x = dmix(dmix(x, ticks_to(d->t, c->deadline)), ticks_to(d->t, c->retry_at));
+    d->h = digest_info(x, &c->info);
+    return FALSE;
+}
+
+uint64_t txn_digest(const TxnNode *t)
+{
+    uint64_t h = dmix(dmix(t->balance->len, t->self_armed), g_queue_get_length(t->self_msgs));
+    for (guint i = 0; i < t->balance->len; i++)
+        h = dmix(dmix(h, (uint64_t)g_array_index(t->balance, int64_t, i)),
+                 g_array_index(t->lock, uint64_t, i));
+    for (GList *l = t->self_msgs->head; l; l = l->next) {
+        gsize len;
+        const uint8_t *b = g_bytes_get_data(l->data, &len);
+        for (gsize k = 0; k < len; k++)
+            h = dmix(h, b[k]);
+    }
+    g_tree_foreach(t->parts, digest_part, &h);   /* in id order */
+    for (guint i = 0; i < t->active_parts->len; i++) {
+        const TxnPart *p = g_ptr_array_index(t->active_parts, i);
+        h = dmix(dmix(h, p->info.id), ticks_to(t, p->deadline));
+    }
+    DigestCtx d = { t, h };
+    g_tree_foreach(t->coords, digest_coord, &d);
+    return d.h;
+}
+
+typedef struct CheckCtx {
+    const TxnNode *const *nodes;
+    uint32_t count, self;
+    GString *why;
+    bool ok;
+} CheckCtx;
+
+static bool decided(uint8_t s)
+{
+    return s == TS_COMMITTED || s == TS_ABORTED;
+}
+
+static const char *decision_name(uint8_t s)
+{
+    return s == TS_COMMITTED ? "commit" : "abort";
+}
+
+/* The decision node @k knows for @id (participant or coordinator), or 0. */
+static uint8_t known_decision(const TxnNode *k, uint64_t id, const char **as)
+{
+    const TxnPart *p = g_tree_lookup(k->parts, &id);
+    if (p && decided(p->state)) {
+        *as = "participant";
+        return p->state;
+    }
+    const TxnCoord *c = g_tree_lookup(k->coords, &id);
+    if (c && c->phase >= CP_DECIDED && c->phase != CP_ASKING && decided(c->decision)) {
+        *as = "coordinator";
+        return c->decision;
+    }
+    return 0;
+}
+
+static gboolean check_part(gpointer key, gpointer value, gpointer data)
+{
+    const TxnPart *p = value;
+    CheckCtx *c = data;
+    if (!decided(p->state))
+        return FALSE;
+    for (uint32_t j = 0; j < c->count; j++) {
+        const char *as = NULL;
+        uint8_t d = j == c->self || !c->nodes[j] ? 0 : known_decision(c->nodes[j], p->info.id, &as);
+        if (d && d != p->state) {
+            g_string_printf(c->why, "atomicity: transaction %" G_GUINT64_FORMAT " decided %s at "
+                            "participant %u and %s at %s %u", p->info.id, decision_name(p->state),
+                            c->self, decision_name(d), as, j);
+            c->ok = false;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+bool txn_invariant(const TxnNode *const *nodes, uint32_t count, GString *why)
+{
+    CheckCtx c = { nodes, count, 0, why, true };
+    for (c.self = 0; c.self < count && c.ok; c.self++)
+        if (nodes[c.self])
+            g_tree_foreach(nodes[c.self]->parts, check_part, &c);
+    return c.ok;
+}

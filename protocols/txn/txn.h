@@ -114,9 +114,23 @@ typedef struct TxnNode {
     GPtrArray *active_coords;/* borrowed: records not done */
     GQueue *self_msgs;       /* of GBytes*: messages to ourselves */
     bool self_armed;
+    FlTime last_tick;        /* when the tick last fired: only for txn_digest */
 } TxnNode;
 
 typedef void (*TxnHandler)(FlNode *n, void *state, uint32_t from, const uint8_t *msg, size_t len);
+
+/* ---- Exploration (`faultline explore`) -------------------------------- */
+
+/* A hash of what decides @t's future: balances, locks, every participant
+ * and coordinator record (states, votes, acks, termination progress, the
+ * client waiting), the messages queued to itself; deadlines only as whole
+ * ticks from the last tick (clipped), since ticks compare them with the
+ * clock; other times are left out. */
+uint64_t txn_digest(const TxnNode *t);
+/* Atomicity across nodes: no two live nodes (participant or coordinator
+ * records) hold different decisions for one transaction.  @nodes[i] is
+ * NULL while node i is down.  False with a line in @why. */
+bool txn_invariant(const TxnNode *const *nodes, uint32_t count, GString *why);
 
 /* ---- Life cycle ------------------------------------------------------ */
 
