@@ -223,6 +223,17 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
             unmet(res, "valid: expected %s, got %s", e->valid ? "valid" : "invalid",
                   fl_verdict_name(res->verdict));
     }
+    /* Under an explicit schedule the protocol's invariant is checked after
+     * every choice; it is expected to hold unless the scenario states a
+     * known violation (expect.invariant false). */
+    json_t *inv = json_object_get(m, "invariant");
+    if (inv && e->invariant != 0)
+        unmet(res, "invariant: expected the protocol's invariant to hold, broken after choice %"
+              JSON_INTEGER_FORMAT ": %s", json_integer_value(json_object_get(inv, "at")),
+              json_string_value(json_object_get(inv, "what")));
+    else if (!inv && e->invariant == 0)
+        unmet(res, "invariant: expected the protocol's invariant broken, but it held%s",
+              sc->schedule ? "" : " (it is checked only under an explicit schedule)");
     if (e->min_ok >= 0 && ok < e->min_ok)
         unmet(res, "min_ok: expected at least %" PRId64 " ok operations, got %" PRId64, e->min_ok, ok);
     if (e->max_info >= 0 && info > e->max_info)

@@ -84,7 +84,7 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
     default_net(&sc->net);
     default_workload(&sc->workload, NULL, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
-    sc->expect = (FlExpect){ .valid = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
+    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
                              .max_info = -1, .max_false_suspicions = -1,
                              .min_false_suspicions = -1, .max_detection_time = -1,
                              .max_missed_detections = -1 };
@@ -771,7 +771,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
                                         "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
-                                        "max_detection_time", "max_missed_detections", "counters", NULL };
+                                        "max_detection_time", "max_missed_detections", "counters",
+                                        "invariant", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -788,6 +789,12 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         if (ok && !sc->consistency)
             return fl_jv_errorf(jv, "/expect", "valid",
                                 "an expected verdict needs a check (give /check/consistency)");
+    }
+    if (ok && json_object_get(in, "invariant")) {
+        bool v = false;
+        ok = fl_jv_bool(jv, in, "/expect", "invariant", out, true, false, &v);
+        if (ok)
+            e->invariant = v;
     }
     if (ok && json_object_get(in, "min_ok"))
         ok = fl_jv_int(jv, in, "/expect", "min_ok", out, true, 0, 0, INT64_MAX, &e->min_ok);

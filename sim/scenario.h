@@ -42,6 +42,8 @@ typedef enum {
 
 typedef struct FlExpect {
     int valid;              /* -1: not given, 0 false, 1 true */
+    int invariant;          /* the protocol's invariant under an explicit schedule: -1 not
+                               given (expected to hold), 0 broken, 1 holds */
     int64_t min_ok;         /* -1: not given */
     FlDuration max_p99;     /* -1: not given */
     double min_availability;/* < 0: not given */

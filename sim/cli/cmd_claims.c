@@ -278,6 +278,7 @@ typedef struct Result {
     double seconds;
     uint64_t crashes, first_crash;
     uint64_t own_seed;   /* the file's seed, when weighed besides the range */
+    bool replay;         /* an explicit schedule: weighed at its own seed only */
 } Result;
 
 static void result_free(Result *r)
@@ -331,8 +332,18 @@ static Result *weigh_file(const char *file, const FlFuzzOptions *base)
     json_t *own = json_object_get(root, "seed");
     uint64_t own_seed = json_is_integer(own) && json_integer_value(own) > 0
                             ? (uint64_t)json_integer_value(own) : 0;
+    /* An explicit schedule (a counterexample `faultline explore` wrote)
+     * names choices that exist only with the seed it was found at: it is a
+     * replay, weighed at its own seed alone. */
+    bool replay = sc->schedule != NULL;
     fl_scenario_free(sc);
     FlFuzzOptions opt = *base;
+    if (replay) {
+        opt.first = opt.last = own_seed ? own_seed : 1;
+        opt.shard = 0;
+        opt.shards = 1;
+        r->replay = true;
+    }
     opt.keep_going = true;
     opt.shrink = false;
     opt.keep_all = true;
@@ -349,7 +360,8 @@ static Result *weigh_file(const char *file, const FlFuzzOptions *base)
     }
     r->n = rep->all->len;
     fl_fuzz_report_free(rep);
-    if (own_seed && (own_seed < base->first || own_seed > base->last) && !fl_fuzz_interrupted) {
+    if (!replay && own_seed && (own_seed < base->first || own_seed > base->last) &&
+        !fl_fuzz_interrupted) {
         opt.first = opt.last = own_seed;
         opt.shard = 0;
         opt.shards = 1;
@@ -550,7 +562,10 @@ int fl_cmd_claims(int argc, char **argv)
         json_t *cl = json_array();
         if (!as_json && !markdown)
             fprintf(stdout, "%s (%s): %" PRIu64 " seeds%s in %.1f s\n", r->file, r->name, r->n,
-                    r->own_seed ? " (the range and the file's own seed)" : "", r->seconds);
+                    r->replay     ? " (an explicit schedule replays at its own seed only)"
+                    : r->own_seed ? " (the range and the file's own seed)"
+                                  : "",
+                    r->seconds);
         if (r->crashes && !as_json && !markdown)
             fprintf(stdout, "  FALSE  %" PRIu64 " run%s crashed or passed the time limit, first seed %" PRIu64 "\n",
                     r->crashes, r->crashes == 1 ? "" : "s", r->first_crash);

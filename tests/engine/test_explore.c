@@ -157,6 +157,33 @@ static void test_schedule_replays(void **unused)
     fl_scenario_free(sc);
 }
 
+/* A replayed counterexample whose invariant breaks fails its run, unless
+ * the scenario states the violation (expect.invariant false). */
+static void test_invariant_expectation(void **unused)
+{
+    (void)unused;
+    const char *file = "scenarios/04-consensus/bugs/paxos-ignore-accepted-explore.json";
+    json_t *root = load_json(file);
+    for (int stated = 1; stated >= 0; stated--) {
+        if (!stated)
+            json_object_del(json_object_get(root, "expect"), "invariant");
+        GError *err = NULL;
+        FlScenario *sc = fl_scenario_from_json(root, file, -1, &err);
+        assert_non_null(sc);
+        FlRunOptions ro = { .check = true, .check_timeout_s = 10 };
+        FlRunResult rr;
+        assert_int_equal(fl_run(sc, &ro, &rr, &err), 0);
+        bool named = false;
+        for (guint i = 0; i < rr.unmet->len; i++)
+            named |= g_str_has_prefix(g_ptr_array_index(rr.unmet, i), "invariant:");
+        assert_int_equal(rr.unmet->len, stated ? 0 : 1);
+        assert_true(named == !stated);
+        fl_run_result_clear(&rr);
+        fl_scenario_free(sc);
+    }
+    json_decref(root);
+}
+
 static void explore_opt(const FlScenario *sc, FlExploreStrategy strategy, uint32_t depth,
                         bool no_reduction, FlExploreResult *res)
 {
@@ -354,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_choices_deterministic),
         cmocka_unit_test(test_schedule_replays),
+        cmocka_unit_test(test_invariant_expectation),
         cmocka_unit_test(test_independent_choices_commute),
         cmocka_unit_test(test_reduction_same_states),
         cmocka_unit_test(test_bfs_finds_no_persist),
