@@ -315,20 +315,9 @@ bool fl_choice_independent(const FlChoiceFootprint *a, const FlChoiceFootprint *
 
 int fl_world_finish(FlWorld *w, GError **err)
 {
-    if (w->stopping) {
-        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
-        return -1;
-    }
-    w->end = w->now;
-    w->stats.end = w->end;
-    fl_fd_book_finish(w);
-    fl_trace(&w->trace, FL_TR_END, w->end, 0, 0, w->stats.events, 0, NULL);
-    if (!fl_trace_close(&w->trace)) {
-        g_set_error(err, FL_ERROR, FL_ERROR_RUN, "cannot write the trace: %s",
-                    g_strerror(errno));
-        return -1;
-    }
-    return 0;
+    if (!w->stopping)
+        w->end = w->now;
+    return fl_world_close(w, err);
 }
 
 bool fl_world_has_digest(const FlWorld *w)

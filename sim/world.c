@@ -527,12 +527,17 @@ int fl_world_run(FlWorld *w, GError **err)
         }
         fl_sched_release(w->sched, id);
     }
+    if (w->now < w->end)
+        w->now = w->end;
+    return fl_world_close(w, err);
+}
+
+int fl_world_close(FlWorld *w, GError **err)
+{
     if (w->stopping) {
         g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s", w->refusal);
         return -1;
     }
-    if (w->now < w->end)
-        w->now = w->end;
     w->stats.end = w->end;
     fl_fd_book_finish(w);
     fl_trace(&w->trace, FL_TR_END, w->end, 0, 0, w->stats.events, 0, NULL);

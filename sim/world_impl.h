@@ -195,6 +195,10 @@ void fl_explore_crashed(FlWorld *w, uint32_t node);
 void fl_explore_free(FlWorld *w);
 /* world.c: delivers the message of @ev (EV_DELIVER) now, and frees its bytes. */
 void fl_world_deliver(FlWorld *w, FlEvent *ev);
+/* Ends a run at w->end: the detectors' books, the trace's last event, the
+ * trace file closed; -1 with @err if the run was refused or the trace
+ * could not be written. */
+int fl_world_close(FlWorld *w, GError **err);
 
 /* fd.c: the failure detectors' accounting, told of every crash and
  * restart, closed at the end of the run. */
