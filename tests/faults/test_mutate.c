@@ -4,10 +4,14 @@
  * but what re-authenticates the message (PBFT's signature and MAC, which
  * must verify afterwards).  Then whole runs: a run with mutate replays to
  * the same trace hash, every protocol with a fields hook survives it, and
- * each mutation is a trace line. */
+ * each mutation is a trace line.  Paxos and Fast Paxos declare their
+ * fields by byte offset: every field of every message type is checked to
+ * sit where its hook says. */
 #include "tests/faults/helpers.h"
 
 #include "faults/mutate.h"
+#include "protocols/fastpaxos/fastpaxos.h"
+#include "protocols/paxos/paxos.h"
 #include "protocols/pbft/pbft.h"
 #include "protocols/raft/raft.h"
 #include "protocols/registry.h"
@@ -380,6 +384,110 @@ static void test_trace_lines(void **state)
     fl_scenario_free(sc);
 }
 
+/* ---- field offsets of Paxos and Fast Paxos ------------------------------ */
+
+/* The value a decoded message holds under a field name of the fields hook;
+ * false for a name the test does not know. */
+static bool paxos_named(const PaxosMsg *m, const char *name, uint64_t *v)
+{
+    if (strcmp(name, "ballot") == 0) *v = m->ballot;
+    else if (strcmp(name, "slot") == 0) *v = m->type == PAXOS_DECIDE ? m->entries[0].slot : m->slot;
+    else if (strcmp(name, "commit") == 0) *v = m->commit;
+    else if (strcmp(name, "nonce") == 0) *v = m->nonce;
+    else if (strcmp(name, "last") == 0) *v = m->last;
+    else if (strcmp(name, "request_id") == 0) *v = m->value.id;
+    else if (strcmp(name, "value") == 0) *v = (uint64_t)m->value.op.a;
+    else return false;
+    return true;
+}
+
+static bool fp_named(const FpMsg *m, const char *name, uint64_t *v)
+{
+    if (strcmp(name, "ballot") == 0) *v = m->ballot;
+    else if (strcmp(name, "rnd") == 0) *v = m->rnd;
+    else if (strcmp(name, "slot") == 0) *v = m->type == FP_DECIDE ? m->entries[0].slot : m->slot;
+    else if (strcmp(name, "commit") == 0) *v = m->commit;
+    else if (strcmp(name, "nonce") == 0) *v = m->nonce;
+    else if (strcmp(name, "last") == 0) *v = m->last;
+    else if (strcmp(name, "request_id") == 0) *v = m->value.id;
+    else if (strcmp(name, "value") == 0) *v = (uint64_t)m->value.op.a;
+    else return false;
+    return true;
+}
+
+/* Every field the hook names sits where it says: the bytes at its offset
+ * are the decoded field's value, and writing another value there decodes
+ * as that value in that field. */
+static void test_paxos_offsets(void **state)
+{
+    (void)state;
+    PaxosEntry e = { .slot = 2003, .ballot = 5, .value = { .client = 9, .id = 41, .op = { .kind = FL_OP_WRITE, .a = 13 } } };
+    int checked = 0;
+    for (uint8_t type = PAXOS_PREPARE; type <= PAXOS_RECOVER_ACK; type++) {
+        PaxosMsg m = { .type = type, .ballot = 1001, .slot = 2002, .commit = 3003, .nonce = 4004,
+                       .more = true, .last = 5005,
+                       .value = { .client = 6, .id = 7007, .op = { .kind = FL_OP_WRITE, .a = 8008 } },
+                       .entries = &e, .count = 1 };
+        FlWriter w;
+        fl_writer_init(&w, NULL, 0);
+        paxos_encode(&w, &m);
+        FlMsgField f[FL_MAX_MSG_FIELDS];
+        int n = paxos_fields(w.data, w.len, f, FL_MAX_MSG_FIELDS);
+        for (int i = 0; i < n; i++) {
+            PaxosEntry buf[4];
+            PaxosMsg d;
+            uint64_t want, got;
+            assert_true(paxos_decode(w.data, w.len, &d, buf, 4, UINT64_MAX));
+            assert_true(paxos_named(&d, f[i].name, &want));
+            assert_true(le(w.data + f[i].offset, f[i].width) == want);
+            g_autofree uint8_t *c = g_memdup2(w.data, w.len);
+            for (uint8_t b = 0; b < f[i].width; b++)
+                c[f[i].offset + b] = (uint8_t)((want + 1) >> (8 * b));
+            assert_true(paxos_decode(c, w.len, &d, buf, 4, UINT64_MAX));
+            assert_true(paxos_named(&d, f[i].name, &got));
+            assert_true(got == want + 1);
+            checked++;
+        }
+        fl_writer_deinit(&w);
+    }
+    assert_int_equal(checked, 21);   /* every field of every message type */
+}
+
+static void test_fastpaxos_offsets(void **state)
+{
+    (void)state;
+    FpEntry e = { .slot = 2003, .rnd = 5, .value = { .client = 9, .id = 41, .op = { .kind = FL_OP_WRITE, .a = 13 } } };
+    int checked = 0;
+    for (uint8_t type = FP_PREPARE; type <= FP_REJOIN_ACK; type++) {
+        FpMsg m = { .type = type, .ballot = 1001, .rnd = 1501, .slot = 2002, .commit = 3003,
+                    .nonce = 4004, .more = true, .last = 5005,
+                    .value = { .client = 6, .id = 7007, .op = { .kind = FL_OP_WRITE, .a = 8008 } },
+                    .entries = &e, .count = 1 };
+        FlWriter w;
+        fl_writer_init(&w, NULL, 0);
+        fp_encode(&w, &m);
+        FlMsgField f[FL_MAX_MSG_FIELDS];
+        int n = fp_fields(w.data, w.len, f, FL_MAX_MSG_FIELDS);
+        for (int i = 0; i < n; i++) {
+            FpEntry buf[4];
+            FpMsg d;
+            uint64_t want, got;
+            assert_true(fp_decode(w.data, w.len, &d, buf, 4, UINT64_MAX));
+            assert_true(fp_named(&d, f[i].name, &want));
+            assert_true(le(w.data + f[i].offset, f[i].width) == want);
+            g_autofree uint8_t *c = g_memdup2(w.data, w.len);
+            for (uint8_t b = 0; b < f[i].width; b++)
+                c[f[i].offset + b] = (uint8_t)((want + 1) >> (8 * b));
+            assert_true(fp_decode(c, w.len, &d, buf, 4, UINT64_MAX));
+            assert_true(fp_named(&d, f[i].name, &got));
+            assert_true(got == want + 1);
+            checked++;
+        }
+        fl_writer_deinit(&w);
+    }
+    assert_int_equal(checked, 30);   /* every field of every message type */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +498,8 @@ int main(void)
         cmocka_unit_test(test_pbft_round),
         cmocka_unit_test(test_pbft_values),
         cmocka_unit_test(test_pbft_foreign_key),
+        cmocka_unit_test(test_paxos_offsets),
+        cmocka_unit_test(test_fastpaxos_offsets),
         cmocka_unit_test(test_replays),
         cmocka_unit_test(test_trace_lines),
     };
