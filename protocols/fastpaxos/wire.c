@@ -260,7 +260,11 @@ int fp_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
     case FP_RECOVER:
     case FP_RECOVERED:
         f[n++] = (FlMsgField){ "rnd", 1, 8, R };
-        f[n++] = (FlMsgField){ "slot", 9, 8, V };
+        /* A RECOVERED that carries its vote names the slot twice and
+         * decodes only if both agree: changing one would only get it
+         * dropped. */
+        if (m.type == FP_RECOVER || m.count == 0)
+            f[n++] = (FlMsgField){ "slot", 9, 8, V };
         break;
     case FP_NACK:
         f[n++] = (FlMsgField){ "ballot", 1, 8, R };
