@@ -375,6 +375,15 @@ int fl_cmd_fuzz(int argc, char **argv)
         json_decref(root);
         return 2;
     }
+    if (sc->schedule) {
+        /* Its choices exist only at the seed it was found at. */
+        fprintf(stderr, "faultline fuzz: %s: /schedule: an explicit schedule replays at its own "
+                "seed only, so there is nothing to fuzz (use faultline run, or fuzz the scenario "
+                "without its schedule)\n", file);
+        fl_scenario_free(sc);
+        json_decref(root);
+        return 2;
+    }
     g_autofree char *name = g_strdup(sc->name);
     fl_scenario_free(sc);
     json_object_del(json_object_get(root, "expect"), "trace_hash");

@@ -597,6 +597,10 @@ static void test_bad_usage(void **st)
     g_free(out);
     assert_int_equal(run(&out, "replay", "scenarios/00-basics/single-register.json", NULL), 2);
     g_free(out);
+    /* An explicit schedule exists at its own seed only: nothing to fuzz. */
+    assert_int_equal(run(&out, "fuzz", "scenarios/04-consensus/bugs/paxos-ignore-accepted-explore.json",
+                         "--seeds", "3", NULL), 2);
+    g_free(out);
 }
 
 int main(void)
