@@ -8,6 +8,7 @@
  */
 #include "sim/check/check.h"
 #include "sim/check/atomic.h"
+#include "sim/check/elle.h"
 #include "sim/check/story.h"
 #include "sim/check/files.h"
 #include "sim/check/history.h"
@@ -301,6 +302,9 @@ FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
     if (json_out) *json_out = NULL;
     if ((model && strcmp(model, "txn") == 0) || (consistency && (strcmp(consistency, "atomic") == 0 || strcmp(consistency, "atomic-commit") == 0)))
         return fl_check_atomic(src, model, consistency, format, report, json_out, err);
+    if (fl_elle_model(model))
+        return fl_check_elle(src, model, consistency, format, timeout_s, NULL, report, json_out,
+                             err);
     if (model && strcmp(model, "mapreduce") == 0)
         return fl_check_mapreduce(src, consistency, format, report, json_out, err);
     if (model && strcmp(model, "files") == 0)
@@ -417,13 +421,15 @@ FlVerdict fl_check_history(FlHistory *h, const char *consistency,
 int fl_check_main(int argc, char **argv)
 {
     g_autofree char *model = NULL, *type = NULL, *consistency = NULL, *format = NULL;
+    g_autofree char *picture = NULL;
     double timeout_s = 0;
     gboolean as_json = FALSE;
     g_auto(GStrv) rest = NULL;
     GOptionEntry entries[] = {
         { "type", 'T', 0, G_OPTION_ARG_STRING, &type,
           "the data type the history operates on: register (cas-register), kv, mutex, set, queue, "
-          "counter, txn, files, mapreduce or stream (faultline list types)", "TYPE" },
+          "counter, txn, files, mapreduce, stream, list-append or rw-register (faultline list "
+          "types)", "TYPE" },
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
           "the old name of --type, still accepted (a consistency model is --consistency)", "TYPE" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
@@ -432,7 +438,13 @@ int fl_check_main(int argc, char **argv)
           "old name atomic), causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
-          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
+          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream); "
+          "for list-append and rw-register: read-uncommitted, read-committed, repeatable-read, "
+          "snapshot-isolation, serializable (default), each also with a strict- or session- "
+          "prefix", "C" },
+        { "picture", 0, 0, G_OPTION_ARG_FILENAME, &picture,
+          "list-append, rw-register: draw the anomalies' cycles into this Graphviz file (and "
+          "an .svg next to it when dot is installed)", "FILE.dot" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
@@ -479,8 +491,15 @@ int fl_check_main(int argc, char **argv)
     }
     GString *report = g_string_new(NULL);
     json_t *json = NULL;
-    FlVerdict v = fl_check_file(rest[0], model, consistency, format, timeout_s,
-                                as_json ? NULL : report, as_json ? &json : NULL, &err);
+    FlVerdict v;
+    if (fl_elle_model(model)) {
+        FlHistorySource src = { .name = rest[0] };
+        v = fl_check_elle(&src, model, consistency, format, timeout_s, picture,
+                          as_json ? NULL : report, as_json ? &json : NULL, &err);
+    } else {
+        v = fl_check_file(rest[0], model, consistency, format, timeout_s,
+                          as_json ? NULL : report, as_json ? &json : NULL, &err);
+    }
     if (v == FL_VERDICT_ERROR) {
         fprintf(stderr, "faultline check: %s\n", err->message);
         g_error_free(err);
