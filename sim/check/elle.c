@@ -70,6 +70,7 @@
 #include "sim/check/history.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- Micro-ops in the item list (note 1) ---- */
@@ -692,6 +693,7 @@ static void infer_list(Elle *E)
     GArray *rw = g_array_new(FALSE, FALSE, sizeof(Seen));
     guint32 *stamp = g_new0(guint32, E->writes->len + 1);
     guint32 read_no = 0;
+    GString *kt = g_string_new(NULL), *rt = g_string_new(NULL);
     for (guint32 t = 0; t < E->n; t++) {
         const FlOp *op = op_at(E, t);
         if (op->status != FL_OP_OK) continue;
@@ -703,9 +705,10 @@ static void infer_list(Elle *E)
             guint32 n = p[2];
             guint32 ki = map_get(&E->kmap, p[1]);
             const Key *k = &g_array_index(E->keys, Key, ki);
-            GString *kt = g_string_new(NULL), *rt = g_string_new(NULL);
-            atom_text(E, p[1], kt);
-            list_text(E, r, n, rt);
+            /* The texts of the key and the read, made only for a report. */
+            g_string_truncate(kt, 0);
+            g_string_truncate(rt, 0);
+#define TEXTS() (kt->len ? 0 : (atom_text(E, p[1], kt), list_text(E, r, n, rt), 0))
             gboolean own = internal_read(E, t, first, p);
             /* Element by element: garbage, duplicates, aborted, future. */
             read_no++;
@@ -716,6 +719,7 @@ static void infer_list(Elle *E)
                     if (!garbage) {
                         GString *e = g_string_new(NULL);
                         atom_text(E, r[i], e);
+                        TEXTS();
                         anomaly(E, A_GARBAGE, t, NONE, "T%u read key %s = %s (line %u), and no "
                                 "transaction appended %s to it", t + 1, kt->str, rt->str,
                                 op->ret_line, e->str);
@@ -727,6 +731,7 @@ static void infer_list(Elle *E)
                 if (stamp[wi] == read_no && !dup) {
                     GString *e = g_string_new(NULL);
                     atom_text(E, r[i], e);
+                    TEXTS();
                     anomaly(E, A_DUP, t, NONE, "T%u read key %s = %s (line %u): %s appears twice",
                             t + 1, kt->str, rt->str, op->ret_line, e->str);
                     g_string_free(e, TRUE);
@@ -737,6 +742,7 @@ static void infer_list(Elle *E)
                 if (op_at(E, w->txn)->status == FL_OP_FAIL && !g1a) {
                     GString *e = g_string_new(NULL);
                     atom_text(E, r[i], e);
+                    TEXTS();
                     anomaly(E, A_G1A, t, w->txn, "T%u read key %s = %s (line %u), but %s was "
                             "appended by T%u, which failed (line %u)", t + 1, kt->str, rt->str,
                             op->ret_line, e->str, w->txn + 1, op_at(E, w->txn)->ret_line);
@@ -746,6 +752,7 @@ static void infer_list(Elle *E)
                 if (w->txn == t && w->ord > ord && !future) {
                     GString *e = g_string_new(NULL);
                     atom_text(E, r[i], e);
+                    TEXTS();
                     anomaly(E, A_FUTURE, t, NONE, "T%u read key %s = %s (line %u), which holds "
                             "%s, an element T%u appends only later", t + 1, kt->str, rt->str,
                             op->ret_line, e->str, t + 1);
@@ -759,6 +766,7 @@ static void infer_list(Elle *E)
             if (!prefix) {
                 GString *lt = g_string_new(NULL);
                 list_text(E, L, k->longest_len, lt);
+                TEXTS();
                 anomaly(E, A_ORDER, t, k->longest_txn, "T%u read key %s = %s (line %u), and T%u "
                         "read %s (line %u): neither is a prefix of the other", t + 1, kt->str,
                         rt->str, op->ret_line, k->longest_txn + 1, lt->str,
@@ -773,6 +781,7 @@ static void infer_list(Elle *E)
                     if (w->later) {
                         GString *e = g_string_new(NULL);
                         atom_text(E, r[n - 1], e);
+                        TEXTS();
                         anomaly(E, A_G1B, t, w->txn, "T%u read key %s = %s (line %u), which ends "
                                 "with %s, but T%u appended more to key %s after %s (line %u)",
                                 t + 1, kt->str, rt->str, op->ret_line, e->str, w->txn + 1,
@@ -797,10 +806,11 @@ static void infer_list(Elle *E)
                     g_array_append_val(rw, s);
                 }
             }
-            g_string_free(kt, TRUE);
-            g_string_free(rt, TRUE);
         }
     }
+#undef TEXTS
+    g_string_free(kt, TRUE);
+    g_string_free(rt, TRUE);
     g_free(stamp);
     lost_updates(E, rw);
     g_array_unref(rw);
@@ -817,6 +827,7 @@ static void infer_reg(Elle *E)
 {
     GArray *reads = g_array_new(FALSE, FALSE, sizeof(Seen));    /* KV(key, value), reader */
     GArray *rw = g_array_new(FALSE, FALSE, sizeof(Seen));
+    GString *kt = g_string_new(NULL), *xt = g_string_new(NULL);
     for (guint32 t = 0; t < E->n; t++) {
         const FlOp *op = op_at(E, t);
         if (op->status == FL_OP_FAIL) continue;
@@ -827,9 +838,9 @@ static void infer_reg(Elle *E)
             if (internal_read(E, t, first, p)) continue;
             FlAtom x = p[2];
             key_of(E, p[1]);
-            GString *kt = g_string_new(NULL), *xt = g_string_new(NULL);
-            atom_text(E, p[1], kt);
-            atom_text(E, x, xt);
+            g_string_truncate(kt, 0);
+            g_string_truncate(xt, 0);
+#define TEXTS() (kt->len ? 0 : (atom_text(E, p[1], kt), atom_text(E, x, xt), 0))
             /* The first write of the key after this read learns its
              * predecessor. */
             const guint32 *q = p + mop_size(p);
@@ -843,13 +854,16 @@ static void infer_reg(Elle *E)
             if (x != FL_ATOM_NULL) {
                 const Write *w = write_of(E, p[1], x);
                 if (w == NULL) {
+                    TEXTS();
                     anomaly(E, A_GARBAGE, t, NONE, "T%u read key %s = %s (line %u), and no "
                             "transaction wrote %s to it", t + 1, kt->str, xt->str, op->ret_line,
                             xt->str);
                 } else if (w->txn == t) {
+                    TEXTS();
                     anomaly(E, A_FUTURE, t, NONE, "T%u read key %s = %s (line %u), a value it "
                             "writes only later", t + 1, kt->str, xt->str, op->ret_line);
                 } else if (op_at(E, w->txn)->status == FL_OP_FAIL) {
+                    TEXTS();
                     anomaly(E, A_G1A, t, w->txn, "T%u read key %s = %s (line %u), but T%u, which "
                             "wrote it, failed (line %u)", t + 1, kt->str, xt->str, op->ret_line,
                             w->txn + 1, op_at(E, w->txn)->ret_line);
@@ -859,17 +873,20 @@ static void infer_reg(Elle *E)
                                 xt->str, op->ret_line, w->txn + 1);
                 } else {
                     edge(E, w->txn, t, K_WR);
-                    if (w->later)
+                    if (w->later) {
+                        TEXTS();
                         anomaly(E, A_G1B, t, w->txn, "T%u read key %s = %s (line %u), but T%u "
                                 "overwrote %s itself later in the same transaction (line %u)",
                                 t + 1, kt->str, xt->str, op->ret_line, w->txn + 1, xt->str,
                                 op_at(E, w->txn)->inv_line);
+                    }
                 }
             }
-            g_string_free(kt, TRUE);
-            g_string_free(xt, TRUE);
         }
     }
+#undef TEXTS
+    g_string_free(kt, TRUE);
+    g_string_free(xt, TRUE);
     /* Versions whose predecessor is known, and nil's successors. */
     GArray *succ = g_array_new(FALSE, FALSE, sizeof(Seen));     /* KV(key, pred), writer */
     for (guint wi = 0; wi < E->writes->len; wi++) {
@@ -1159,6 +1176,12 @@ static guint32 cycle_from(Elle *E, Bfs *B, const guint32 *comp, guint32 c, guint
     return NONE;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void search_cycles(Elle *E)
 {
     guint32 *comp = g_new(guint32, MAX(E->n, 1));
@@ -1194,16 +1217,12 @@ static void search_cycles(Elle *E)
             if (comp[i] != NONE) members[fill[comp[i]]++] = i;
         g_free(fill);
         /* Components in order of their first transaction. */
+        guint64 *firsts = g_new(guint64, ncomp);
+        for (guint32 c = 0; c < ncomp; c++) firsts[c] = KV(members[start[c]], c);
+        qsort(firsts, ncomp, sizeof *firsts, cmp_u64);
         guint32 *order = g_new(guint32, ncomp);
-        for (guint32 c = 0; c < ncomp; c++) order[c] = c;
-        for (guint32 a = 1; a < ncomp; a++) {   /* insertion: mostly sorted */
-            guint32 x = order[a], b = a;
-            while (b > 0 && members[start[order[b - 1]]] > members[start[x]]) {
-                order[b] = order[b - 1];
-                b--;
-            }
-            order[b] = x;
-        }
+        for (guint32 c = 0; c < ncomp; c++) order[c] = (guint32)firsts[c];
+        g_free(firsts);
         for (int cls = 0; cls < N_CYC; cls++) {
             if (!want[cls]) continue;
             Cyc *cy = &E->cyc[var][cls];

@@ -187,7 +187,7 @@ guint64 fl_elle_gen(const FlElleGenParams *p, FILE *out)
     gboolean *busy = g_new0(gboolean, p->processes);
     guint64 started = 0, completed = 0;
     guint planted = 0, plants = p->g2_pairs + p->g_single;
-    guint64 every = plants ? p->txns / (plants + 1) : 0;
+    guint64 every = plants ? MAX(p->txns / (plants + 1), 1) : 0, next_at = every;
     gint64 next_key = PLANT_KEY0;
     while (completed < p->txns) {
         guint pr = (guint)(splitmix(&rnd) % p->processes);
@@ -208,7 +208,7 @@ guint64 fl_elle_gen(const FlElleGenParams *p, FILE *out)
         txn_clear_reads(t);
         busy[pr] = FALSE;
         completed++;
-        if (planted < plants && completed == every * (planted + 1)) {
+        if (planted < plants && completed >= next_at) {
             /* Two idle processes. */
             guint a = G_MAXUINT, b = G_MAXUINT;
             for (guint i = 0; i < p->processes; i++)
@@ -216,10 +216,7 @@ guint64 fl_elle_gen(const FlElleGenParams *p, FILE *out)
                     if (a == G_MAXUINT) a = i;
                     else if (b == G_MAXUINT) b = i;
                 }
-            if (b == G_MAXUINT) {
-                every++;   /* try at the next completion */
-                continue;
-            }
+            if (b == G_MAXUINT) continue;   /* try at the next completion */
             /* G-single plants spread evenly, the first one mid-way. */
             guint64 half = plants / 2;
             gboolean single = ((guint64)planted * p->g_single + half) / plants !=
@@ -228,6 +225,7 @@ guint64 fl_elle_gen(const FlElleGenParams *p, FILE *out)
             else plant_g2(&o, &db, a, b, next_key, next_key + 1);
             next_key += 2;
             planted++;
+            next_at += every;
         }
     }
     g_free(open);
