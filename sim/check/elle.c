@@ -512,18 +512,22 @@ static gboolean collect_writes(Elle *E, GError **err)
                 g_string_free(v, TRUE);
                 return FALSE;
             }
-            /* Whether the transaction writes this key again later. */
+            /* Whether the transaction wrote this key before: that write
+             * is then overwritten (G1b if read), and, for a register, is
+             * this version's predecessor. */
+            FlAtom pred = NONE;
             if (E->writes->len && g_array_index(E->writes, Write, E->writes->len - 1).txn == t) {
                 for (guint i = E->writes->len; i-- > 0;) {
                     Write *w = &g_array_index(E->writes, Write, i);
                     if (w->txn != t) break;
                     if (E->items[w->mop + 1] == p[1]) {
                         w->later = 1;
+                        pred = E->items[w->mop + 2];
                         break;
                     }
                 }
             }
-            Write w = { .txn = t, .mop = (guint32)(p - E->items), .pos = NONE, .pred = NONE,
+            Write w = { .txn = t, .mop = (guint32)(p - E->items), .pos = NONE, .pred = pred,
                         .ord = ord };
             g_array_append_val(E->writes, w);
             map_put(&E->wmap, KV(p[1], p[2]), E->writes->len - 1);
@@ -1664,11 +1668,12 @@ FlVerdict fl_check_elle(const FlHistorySource *src, const char *model,
         for (int c = 0; c < N_CYC; c++) any_cycle |= E.cyc[v][c].found;
 
     if (report) {
-        g_string_append_printf(report, "%u transactions (%u ok, %u info, %u failed), %u keys, "
+        g_string_append_printf(report, "%u transaction%s (%u ok, %u info, %u failed), %u key%s, "
                                "model %s; dependencies: %" G_GUINT64_FORMAT " ww, %"
                                G_GUINT64_FORMAT " wr, %" G_GUINT64_FORMAT " rw, %"
                                G_GUINT64_FORMAT " process, %" G_GUINT64_FORMAT " real-time\n",
-                               E.n, ok, info, failed, E.keys->len, model, E.edges_by_kind[0],
+                               E.n, E.n == 1 ? "" : "s", ok, info, failed, E.keys->len,
+                               E.keys->len == 1 ? "" : "s", model, E.edges_by_kind[0],
                                E.edges_by_kind[1], E.edges_by_kind[2], E.edges_by_kind[3],
                                E.edges_by_kind[4]);
         gboolean none = TRUE;
