@@ -241,6 +241,32 @@ const char *const *fl_elle_consistency_names(void)
     return names;
 }
 
+const char *fl_elle_consistency_doc(const char *name)
+{
+    /* In the order of fl_elle_consistency_names. */
+    static const char *const docs[] = {
+        "transactions (list-append, rw-register): no G0 (dirty write)",
+        "transactions: read-uncommitted, and no G1a, G1b, G1c, dirty update",
+        "transactions: read-committed, and no G-single, G-nonadjacent, G2-item, lost update",
+        "transactions: read-committed, and no G-single, G-nonadjacent, lost update",
+        "transactions: repeatable-read and snapshot-isolation",
+        "transactions (list-append, rw-register): no G0 (dirty write) (with each process's order)",
+        "transactions: read-uncommitted, and no G1a, G1b, G1c, dirty update (with each process's order)",
+        "transactions: read-committed, and no G-single, G-nonadjacent, G2-item, lost update (with each process's order)",
+        "transactions: read-committed, and no G-single, G-nonadjacent, lost update (with each process's order)",
+        "transactions: repeatable-read and snapshot-isolation (with each process's order)",
+        "transactions (list-append, rw-register): no G0 (dirty write) (with real-time order)",
+        "transactions: read-uncommitted, and no G1a, G1b, G1c, dirty update (with real-time order)",
+        "transactions: read-committed, and no G-single, G-nonadjacent, G2-item, lost update (with real-time order)",
+        "transactions: read-committed, and no G-single, G-nonadjacent, lost update (with real-time order)",
+        "transactions: repeatable-read and snapshot-isolation (with real-time order)",
+    };
+    const char *const *names = fl_elle_consistency_names();
+    for (gsize i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0) return docs[i];
+    return NULL;
+}
+
 #define ALL ((1u << N_BASE) - 1)
 #define RC_UP ((1u << M_RC) | (1u << M_RR) | (1u << M_SI) | (1u << M_SER))
 #define RR_SI ((1u << M_RR) | (1u << M_SI) | (1u << M_SER))

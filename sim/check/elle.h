@@ -22,6 +22,8 @@ gboolean fl_elle_model(const char *model);
  * read-uncommitted, read-committed, repeatable-read, snapshot-isolation,
  * serializable, and each with a strict- and a session- prefix. */
 const char *const *fl_elle_consistency_names(void);
+/* One line on what @name (one of the names above) promises, or NULL. */
+const char *fl_elle_consistency_doc(const char *name);
 
 /* Checks the history at @src (check.h) as @model ("list-append" or
  * "rw-register") against @consistency (NULL: serializable).

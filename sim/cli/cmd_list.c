@@ -3,6 +3,7 @@
 #include "protocols/registry.h"
 #include "sim/check/check.h"
 #include "sim/check/consistency.h"
+#include "sim/check/elle.h"
 #include "sim/cli/cli.h"
 
 #include <stdio.h>
@@ -58,6 +59,8 @@ static void list_consistency(void)
 {
     for (const char *const *c = fl_consistency_names(); *c; c++)
         printf("%-20s %s\n", *c, fl_consistency_doc(*c));
+    for (const char *const *c = fl_elle_consistency_names(); *c; c++)
+        printf("%-20s %s\n", *c, fl_elle_consistency_doc(*c));
 }
 
 int fl_cmd_list(int argc, char **argv)
