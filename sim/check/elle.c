@@ -386,6 +386,10 @@ typedef struct {
 typedef struct {
     FlAtom atom;
     guint32 longest_txn, longest_mop, longest_len;   /* list-append: the order */
+    guint32 lw_at;        /* list-append: E->lw[lw_at + i] is the write of
+                           * element i of the order (NONE: no one wrote it) */
+    guint32 clean_len;    /* the order's longest prefix of distinct elements
+                           * written by transactions that did not fail */
 } Key;
 
 typedef struct {
@@ -417,6 +421,7 @@ typedef struct {
     GArray *keys;              /* Key */
     Map64 kmap;                /* key atom -> Key index */
     GArray *edges;             /* Edge */
+    GArray *lw;                /* guint32, see Key.lw_at */
     Anom anom[N_ANOM];
     Cyc cyc[N_VAR][N_CYC];
     /* The graph, in compressed rows. */
@@ -691,17 +696,28 @@ static void infer_list(Elle *E)
             }
         }
     }
+    guint32 *stamp = g_new0(guint32, E->writes->len + 1);
     for (guint ki = 0; ki < E->keys->len; ki++) {
         Key *k = &g_array_index(E->keys, Key, ki);
         if (k->longest_mop == NONE) continue;
         const guint32 *L = E->items + k->longest_mop + 3;
         guint32 prev_writer = NONE;
-        gboolean aborted_before = FALSE;
+        gboolean aborted_before = FALSE, clean = TRUE;
+        k->lw_at = E->lw->len;
+        k->clean_len = 0;
         for (guint32 i = 0; i < k->longest_len; i++) {
-            Write *w = write_of(E, k->atom, L[i]);
-            if (w == NULL) continue;     /* a garbage read, reported below */
+            guint32 wi = map_get(&E->wmap, KV(k->atom, L[i]));
+            g_array_append_val(E->lw, wi);
+            if (wi == NONE) {            /* a garbage read, reported below */
+                clean = FALSE;
+                continue;
+            }
+            Write *w = &g_array_index(E->writes, Write, wi);
             if (w->pos == NONE) w->pos = i;
             gboolean failed = op_at(E, w->txn)->status == FL_OP_FAIL;
+            if (failed || stamp[wi] == ki + 1) clean = FALSE;
+            stamp[wi] = ki + 1;
+            if (clean) k->clean_len = i + 1;
             if (failed) {
                 aborted_before = TRUE;
             } else if (aborted_before) {
@@ -721,7 +737,7 @@ static void infer_list(Elle *E)
         }
     }
     GArray *rw = g_array_new(FALSE, FALSE, sizeof(Seen));
-    guint32 *stamp = g_new0(guint32, E->writes->len + 1);
+    memset(stamp, 0, sizeof(guint32) * (E->writes->len + 1));
     guint32 read_no = 0;
     GString *kt = g_string_new(NULL), *rt = g_string_new(NULL);
     for (guint32 t = 0; t < E->n; t++) {
@@ -740,10 +756,20 @@ static void infer_list(Elle *E)
             g_string_truncate(rt, 0);
 #define TEXTS() (kt->len ? 0 : (atom_text(E, p[1], kt), list_text(E, r, n, rt), 0))
             gboolean own = internal_read(E, t, first, p);
-            /* Element by element: garbage, duplicates, aborted, future. */
+            const guint32 *L = E->items + k->longest_mop + 3;
+            const guint32 *lw = &g_array_index(E->lw, guint32, k->lw_at);
+            gboolean prefix = memcmp(r, L, n * sizeof *r) == 0;
+            /* Does this transaction append to the key later (a future
+             * read is then possible)? */
+            gboolean appends_later = FALSE;
+            for (const guint32 *q = p + mop_size(p); q < end; q += mop_size(q))
+                if (q[0] == MOP_APPEND && q[1] == p[1]) appends_later = TRUE;
+            /* Element by element: garbage, duplicates, aborted, future;
+             * nothing to look at in a clean prefix of the order. */
             read_no++;
             gboolean g1a = FALSE, dup = FALSE, garbage = FALSE, future = FALSE;
-            for (guint32 i = 0; i < n; i++) {
+            gboolean fast = prefix && n <= k->clean_len && !appends_later;
+            for (guint32 i = 0; i < n && !fast; i++) {
                 guint32 wi = map_get(&E->wmap, KV(p[1], r[i]));
                 if (wi == NONE) {
                     if (!garbage) {
@@ -791,8 +817,6 @@ static void infer_list(Elle *E)
                 }
             }
             /* A prefix of the key's order? */
-            const guint32 *L = E->items + k->longest_mop + 3;
-            gboolean prefix = memcmp(r, L, n * sizeof *r) == 0;
             if (!prefix) {
                 GString *lt = g_string_new(NULL);
                 list_text(E, L, k->longest_len, lt);
@@ -805,7 +829,8 @@ static void infer_list(Elle *E)
             }
             /* wr: the writer of the last element; G1b. */
             if (n > 0) {
-                const Write *w = write_of(E, p[1], r[n - 1]);
+                guint32 wi = prefix ? lw[n - 1] : map_get(&E->wmap, KV(p[1], r[n - 1]));
+                const Write *w = wi == NONE ? NULL : &g_array_index(E->writes, Write, wi);
                 if (w && w->txn != t && op_at(E, w->txn)->status != FL_OP_FAIL) {
                     edge(E, w->txn, t, K_WR);
                     if (w->later) {
@@ -821,8 +846,8 @@ static void infer_list(Elle *E)
                 }
             }
             /* rw: the writer of the next element of the order. */
-            if (prefix && n < k->longest_len) {
-                const Write *w = write_of(E, p[1], L[n]);
+            if (prefix && n < k->longest_len && lw[n] != NONE) {
+                const Write *w = &g_array_index(E->writes, Write, lw[n]);
                 if (w && w->txn != t && op_at(E, w->txn)->status != FL_OP_FAIL)
                     edge(E, t, w->txn, K_RW);
             }
@@ -1598,6 +1623,7 @@ static void elle_free(Elle *E)
     g_array_unref(E->keys);
     map_clear(&E->kmap);
     g_array_unref(E->edges);
+    g_array_unref(E->lw);
     for (int a = 0; a < N_ANOM; a++) {
         g_ptr_array_unref(E->anom[a].texts);
         g_array_unref(E->anom[a].txns);
@@ -1658,6 +1684,7 @@ FlVerdict fl_check_elle(const FlHistorySource *src, const char *model,
         .writes = g_array_new(FALSE, FALSE, sizeof(Write)),
         .keys = g_array_new(FALSE, FALSE, sizeof(Key)),
         .edges = g_array_new(FALSE, FALSE, sizeof(Edge)),
+        .lw = g_array_new(FALSE, FALSE, sizeof(guint32)),
         .deadline = timeout_s > 0 ? start + (gint64)(timeout_s * 1e6) : 0,
     };
     map_init(&E.wmap, h->ops->len);
