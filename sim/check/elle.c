@@ -1554,7 +1554,7 @@ static int level_holds(const Elle *E, Level l, GString *why)
 
 static void write_picture(Elle *E, const char *path, GString *report)
 {
-    GString *dot = g_string_new("digraph anomalies {\n  rankdir=LR;\n"
+    GString *dot = g_string_new("digraph anomalies {\n"
                                 "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
                                 "  edge [fontname=\"monospace\", fontsize=9];\n");
     int cluster = 0;
@@ -1565,12 +1565,14 @@ static void write_picture(Elle *E, const char *path, GString *report)
             g_string_append_printf(dot, "  subgraph cluster_%d {\n    label=\"%s%s\";\n",
                                    cluster, cyc_names[c], var_suffix[v]);
             for (guint32 i = 0; i < cy->len; i++) {
-                GString *t = g_string_new(NULL);
-                txn_text(E, cy->nodes[i], t);
-                g_autofree char *esc = g_strescape(t->str, NULL);
-                g_string_append_printf(dot, "    c%d_t%u [label=\"%s\"];\n", cluster,
-                                       cy->nodes[i] + 1, esc);
-                g_string_free(t, TRUE);
+                const FlOp *op = op_at(E, cy->nodes[i]);
+                GString *val = g_string_new(NULL);
+                fl_atoms_to_json(E->h->ctx.atoms, op->shown, val);
+                g_autofree char *esc = g_strescape(val->str, NULL);
+                g_string_append_printf(dot, "    c%d_t%u [label=\"T%u: process %" G_GINT64_FORMAT
+                                       ", line %u\\n%s\"];\n", cluster, cy->nodes[i] + 1,
+                                       cy->nodes[i] + 1, op->process, op->inv_line, esc);
+                g_string_free(val, TRUE);
             }
             for (guint32 i = 0; i < cy->len; i++) {
                 guint32 a = cy->nodes[i], b = cy->nodes[(i + 1) % cy->len];
