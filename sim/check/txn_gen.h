@@ -10,8 +10,10 @@
  * fl_txn_gen_next for its next request, and a test can execute the same
  * transactions against a model database of its own.
  *
- * A client of the engine draws from its workload stream:
- *     FlTxnGen *g = fl_txn_gen_new(&params, (uint64_t (*)(void *))fl_rng_next, &rng);
+ * A client of the engine draws from its workload stream through a
+ * one-line wrapper:
+ *     static uint64_t draw(void *rng) { return fl_rng_next(rng); }
+ *     FlTxnGen *g = fl_txn_gen_new(&params, draw, &rng);
  * sends each transaction's micro-ops as its request, and records the
  * history lines with fl_txn_to_json (the invocation with reads null, the
  * completion with what each read returned).
