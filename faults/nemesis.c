@@ -56,7 +56,12 @@
  *    elected meanwhile, 2 or 3 times: Raft's Figure 8 needs this); 
  *    `sequence` (2 to 4 faults of drawn kinds back to back, each aimed at
  *    whoever leads or changed role when it starts; kinds that cannot be
- *    aimed, duplicate and clog, are left out); and, only when the
+ *    aimed, duplicate and clog, are left out); `bounce` (one node crashed
+ *    and restarted at once, 2 to 6 times, while the links into it are
+ *    slow: what it kept only in memory and reuses after a
+ *    restart, request ids, sequence numbers, a lease, meets replies sent
+ *    before the crash; needs "crash" among the scenario's kinds, and slows
+ *    links only if "delay" is there too); and, only when the
  *    scenario lists them, `crash-majority` and `crash-all` (a majority drawn
  *    up front, or every node, crashed at once and restarted together, beyond max_down:
  *    only synced state survives, which a protocol that persists what it
@@ -113,9 +118,9 @@ static const char *const allowed_targets[] = {
 
 /* Note 6.  The last two only when the scenario names them. */
 static const char *const allowed_shapes[] = {
-    "single", "reform", "sequence", "crash-majority", "crash-all", NULL,
+    "single", "reform", "sequence", "bounce", "crash-majority", "crash-all", NULL,
 };
-static const char *const default_shapes[] = { "single", "reform", "sequence", NULL };
+static const char *const default_shapes[] = { "single", "reform", "sequence", "bounce", NULL };
 
 typedef struct Nemesis {
     GPtrArray *kinds;        /* of const char* (static strings), as given */
@@ -238,7 +243,7 @@ static bool nemesis_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
                      "an array of target styles from node, leader, role, leader+k, "
                      "minority-with-leader, last-role-change", m->targets) ||
         !parse_names(jv, spec, path, "shapes", out, allowed_shapes, default_shapes,
-                     "an array of shapes from single, reform, sequence, crash-majority, crash-all",
+                     "an array of shapes from single, reform, sequence, bounce, crash-majority, crash-all",
                      m->shapes))
         return false;
     /* Note 9. */
@@ -714,6 +719,55 @@ static FlTime draw_sequence(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
     return last;
 }
 
+/* Shape "bounce" (note 6): node x down for 1-10 ms, 2 to 6 times, while
+ * messages into x from its peers (all of them on half the draws, else one
+ * or two) take 50-400 ms more.  Restarts come a quarter to one and a half
+ * link delays apart: when they come faster than the delay, the replies to
+ * what x sent before a crash land after its restart, ahead of any reply to
+ * what it sends now.  The down slot is held for the whole shape.  Returns
+ * when it ends, or @t when it did not fit. */
+static FlTime draw_bounce(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d)
+{
+    uint32_t n = m->nodes;
+    FlDuration extra = FL_MS(50) * (FlDuration)(1 + fl_rng_below(rng, 8));
+    uint32_t crashes = 2 + (uint32_t)fl_rng_below(rng, 5);
+    if (d < extra * (crashes + 1))
+        d = extra * (crashes + 1);
+    FlTime end = t + (FlTime)d;
+    if (n < 2 || end > (FlTime)m->until || !fits(dr->downs, t, end, 1, m->max_down))
+        return t;
+    uint32_t x = (uint32_t)fl_rng_below(rng, n);
+    if (!node_free(dr->downs, x, t, end))
+        return t;
+    add_down(dr->downs, t, end, 1, x);
+    bool all = fl_rng_chance(rng, 0.5);
+    uint32_t peers = all ? n - 1 : n > 2 && fl_rng_chance(rng, 0.5) ? 2 : 1;
+    if (!has(m->kinds, "delay"))
+        peers = 0;   /* a scenario without delays may promise a sync network */
+    uint32_t first = all ? 0 : (uint32_t)fl_rng_below(rng, n - 1);
+    for (uint32_t i = 0; i < peers; i++) {
+        uint32_t p = (first + i) % (n - 1);
+        json_t *o = json_object();
+        json_object_set_new(o, "for", dur_json(d));
+        json_object_set_new(o, "from", json_integer(p + (p >= x)));
+        json_object_set_new(o, "to", json_integer(x));
+        json_object_set_new(o, "extra", dur_json(extra));
+        append_fault(m, "delay", t, o);
+    }
+    FlTime c = t;
+    for (uint32_t i = 0; i < crashes; i++) {
+        c += (FlTime)draw(rng, extra / 4, extra * 3 / 2);
+        FlDuration down = FL_MS(1) * (FlDuration)(1 + fl_rng_below(rng, 10));
+        if (c + (FlTime)down > end)
+            break;
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_integer(x));
+        json_object_set_new(o, "restart_after", dur_json(down));
+        append_fault(m, "crash", c, o);
+    }
+    return end;
+}
+
 /* Shapes "crash-majority" and "crash-all" (note 6): beyond max_down, so
  * only when no other node is down over the whole interval, and nothing
  * else may go down until they restart (they count as every node). */
@@ -806,6 +860,13 @@ static void draw_schedule(Nemesis *m, FlRng *rng, FlTime now, GString *kept)
         if (strcmp(shape, "sequence") == 0) {
             t = draw_sequence(m, &dr, rng, t);
             continue;
+        }
+        if (strcmp(shape, "bounce") == 0 && has(m->kinds, "crash")) {
+            FlTime end = draw_bounce(m, &dr, rng, t, d);
+            if (end > t) {
+                t = end;
+                continue;
+            }
         }
         if ((strcmp(shape, "crash-majority") == 0 || strcmp(shape, "crash-all") == 0) &&
             draw_mass_crash(m, &dr, rng, t, d, strcmp(shape, "crash-all") == 0))
@@ -967,7 +1028,7 @@ static const FlFaultField nemesis_fields[] = {
     { "every", "time between two faults' starts, a duration or a range (default [\"1s\",\"3s\"])" },
     { "for", "how long each fault lasts, a duration or a range (default [\"500ms\",\"2s\"])" },
     { "targets", "how a fault picks its node, each fault drawing one: node (an id drawn up front), leader, role (a role drawn among those held when the fault starts, then a holder: role:*), leader+k (the leader and k others), minority-with-leader (a partition cuts off the side holding the leader), last-role-change (the node whose role changed last); default all" },
-    { "shapes", "what a slot of the schedule holds, each slot drawing one: single (one fault), reform (a partition around the leader that heals and forms again around the next leader, 2-3 times), sequence (2-4 faults back to back, each aimed at a role), and only when listed: crash-majority, crash-all (a majority or every node crashed at once and restarted together, beyond max_down: for protocols that persist what they promise); default single, reform, sequence" },
+    { "shapes", "what a slot of the schedule holds, each slot drawing one: single (one fault), reform (a partition around the leader that heals and forms again around the next leader, 2-3 times), sequence (2-4 faults back to back, each aimed at a role), bounce (one node crashed and back within 10ms, 2-6 times, while links into it are slow), and only when listed: crash-majority, crash-all (a majority or every node crashed at once and restarted together, beyond max_down: for protocols that persist what they promise); default single, reform, sequence, bounce" },
     { "swarm", "swarm testing (default true): each run keeps each kind, target and shape with probability 1/2 (at least one of each), so seeds differ in kind and not only in timing; the trace's start event says what was kept" },
     { "long_pause", "a pause aimed at a role lasts at least this (default twice the longest *timeout parameter of the protocol: a GC pause that outlasts an election)" },
     { "max_down", "most nodes crashed, paused or recovering from storage damage at once (default a minority, (n-1)/2); crash-majority and crash-all go beyond it" },

@@ -14,19 +14,23 @@
  *     holds the visible version with the highest stamp (last writer wins,
  *     with a causal order that every replica agrees on), so replicas
  *     converge: COPS's "causal+".
- *  2. Client context.  The store keeps, for each client, the causal past
- *     of its session: per key, the highest version of that key among the
- *     writes the client read or wrote through this node and everything
- *     those writes depended on (a read adds the version read and that
- *     version's own dependency list).  A write depends on the whole
- *     context, and the context then also holds the write.  So a write's
+ *  2. Client context.  The client carries the causal past of its session
+ *     in its session token (FlResult.session), as COPS's client library
+ *     does: per key, the highest version of that key among the writes the
+ *     client read or wrote, at any node, and everything those writes
+ *     depended on (a read adds the version read and that version's own
+ *     dependency list).  A write depends on the whole context, and the
+ *     context then also holds the write.  So a write's
  *     dependency list is its whole causal past, one entry per key, not only
  *     its nearest dependencies (COPS section 4.2 keeps only the nearest
  *     ones and relies on transitivity, which note 3 explains breaks here;
  *     COPS-GT stores every version's full dependencies, as here).  The list
- *     is bounded by the number of keys.  Clients stay with the node that
- *     answered them; a client that moves (after a timeout) starts a new
- *     session.
+ *     is bounded by the number of keys.  A node serves a request only once
+ *     what it shows covers the client's context (note 3's rule): a client
+ *     that moves to a node that is behind (after a timeout) waits there
+ *     until anti-entropy brings that node up to what the client has seen,
+ *     or times out again; it never sees its own past undone.  Waiting
+ *     requests are volatile: a crash drops them, and the clients time out.
  *  3. Dependency check.  A dependency (k, v) is satisfied when the visible
  *     version of k is at least v.  A remote write whose dependencies are
  *     not all satisfied waits in `pending`; every write made visible wakes
@@ -56,12 +60,15 @@
  *     dependency may be met by another write of the same digest, under the
  *     same rule as note 3, that write's own dependencies being checked in
  *     the same pass.
- *  5. Durability: the state (versions, contexts, clock) is written and
- *     synced before a client is answered and after each remote write is
+ *  5. Durability: the state (versions, clock) is written and
+ *     synced before a write is answered and after each remote write is
  *     made visible, so a restarted node never shows its clients an older
  *     state than they saw.
  *  6. Bounds: MAX_PENDING waiting writes (past it the oldest is dropped:
- *     anti-entropy brings it back), at most FL_MAX_KEYS dependencies.
+ *     anti-entropy brings it back), MAX_WAITING waiting requests (past it
+ *     the oldest is dropped: its client times out), at most MAX_DEPS
+ *     dependencies.  A session token that fails to decode drops its
+ *     request.
  *  7. The teachable bug `newer-satisfies` is the store before note 2's fix:
  *     a context holds only nearest dependencies (a read adds the version
  *     read, not its dependencies; a write replaces the context by itself),
@@ -84,6 +91,7 @@ enum { TIMER_GOSSIP = 1 };
  * list it wrote itself. */
 #define MAX_DEPS FL_MAX_KEYS
 #define MAX_DIGEST 4096
+#define MAX_WAITING 1024
 
 typedef struct Ver {
     uint64_t ts;
@@ -106,15 +114,17 @@ typedef struct Update {
     GArray *deps;         /* of Dep, owned */
 } Update;
 
-typedef struct Context {
-    uint32_t client;
-    GArray *deps;         /* of Dep, sorted by key: nearest dependencies */
-} Context;
+/* A client request waiting until this node covers the client's context
+ * (note 2). */
+typedef struct Waiting {
+    FlRequest req;
+    GArray *deps;         /* of Dep, sorted by key: the client's context, owned */
+} Waiting;
 
 typedef struct Causal {
     uint64_t clock;       /* Lamport */
     GArray *store;        /* of Update, by key; ver.ts == 0: never written */
-    GArray *contexts;     /* of Context, sorted by client */
+    GArray *waiting;      /* of Waiting, oldest first (note 2) */
     GArray *pending;      /* of Update, oldest first */
     FlDuration gossip;
     uint32_t next_key;
@@ -163,24 +173,6 @@ static Ver visible(const Causal *c, uint32_t key)
 }
 
 /* ---- Contexts (note 2) ------------------------------------------------ */
-
-static Context *context(Causal *c, uint32_t client)
-{
-    guint lo = 0, hi = c->contexts->len;
-    while (lo < hi) {
-        guint mid = (lo + hi) / 2;
-        uint32_t x = g_array_index(c->contexts, Context, mid).client;
-        if (x == client)
-            return &g_array_index(c->contexts, Context, mid);
-        if (x < client)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    Context fresh = { .client = client, .deps = g_array_new(FALSE, FALSE, sizeof(Dep)) };
-    g_array_insert_val(c->contexts, lo, fresh);
-    return &g_array_index(c->contexts, Context, lo);
-}
 
 /* Adds (key, ver) to a sorted dependency list, keeping the higher version. */
 static void deps_add(GArray *deps, uint32_t key, Ver ver)
@@ -279,13 +271,6 @@ static void persist(FlNode *n, Causal *c)
     for (guint k = 0; k < c->store->len; k++)
         if (g_array_index(c->store, Update, k).ver.ts != 0)
             put_update(&w, &g_array_index(c->store, Update, k));
-    fl_put_u32(&w, c->contexts->len);
-    for (guint i = 0; i < c->contexts->len; i++) {
-        const Context *x = &g_array_index(c->contexts, Context, i);
-        Update tmp = { .key = 0, .ver = { 1, 0 }, .deps = x->deps };
-        fl_put_u32(&w, x->client);
-        put_update(&w, &tmp);   /* the dependency list, in the same form */
-    }
     fl_disk_write(n, "state", w.data, w.len);
     fl_disk_sync(n, "state");
     fl_writer_deinit(&w);
@@ -373,11 +358,13 @@ static bool receive(Causal *c, Update *u)
 
 /* ---- Handlers ----------------------------------------------------------- */
 
+static void serve_waiting(FlNode *n, Causal *c);
+
 static void causal_init(FlNode *n, void *state)
 {
     Causal *c = state;
     c->store = g_array_new(FALSE, TRUE, sizeof(Update));
-    c->contexts = g_array_new(FALSE, FALSE, sizeof(Context));
+    c->waiting = g_array_new(FALSE, FALSE, sizeof(Waiting));
     c->pending = g_array_new(FALSE, FALSE, sizeof(Update));
     c->gossip = fl_param_duration(n, "gossip");
     c->bug_newer_satisfies = strcmp(fl_param_enum(n, "bug"), "newer-satisfies") == 0;
@@ -403,18 +390,6 @@ static void causal_recover(FlNode *n, void *state)
         if (get_update(&r, fl_nodes(n), &u))
             make_visible(c, &u);
     }
-    uint32_t nc = fl_get_u32(&r);
-    for (uint32_t i = 0; i < nc && fl_reader_ok(&r); i++) {
-        uint32_t client = fl_get_u32(&r);
-        Update u;
-        if (!get_update(&r, fl_nodes(n), &u))
-            break;
-        Context *x = context(c, client);
-        g_array_free(x->deps, TRUE);
-        x->deps = u.deps;
-        u.deps = NULL;
-        update_clear(&u);
-    }
 }
 
 static void causal_destroy(FlNode *n, void *state)
@@ -424,11 +399,11 @@ static void causal_destroy(FlNode *n, void *state)
         update_clear(&g_array_index(c->store, Update, i));
     for (guint i = 0; i < c->pending->len; i++)
         update_clear(&g_array_index(c->pending, Update, i));
-    for (guint i = 0; i < c->contexts->len; i++)
-        g_array_free(g_array_index(c->contexts, Context, i).deps, TRUE);
+    for (guint i = 0; i < c->waiting->len; i++)
+        g_array_free(g_array_index(c->waiting, Waiting, i).deps, TRUE);
     g_array_free(c->store, TRUE);
     g_array_free(c->pending, TRUE);
-    g_array_free(c->contexts, TRUE);
+    g_array_free(c->waiting, TRUE);
 }
 
 static void on_repl(FlNode *n, Causal *c, FlReader *r)
@@ -440,8 +415,10 @@ static void on_repl(FlNode *n, Causal *c, FlReader *r)
         update_clear(&u);
         return;
     }
-    if (receive(c, &u))
+    if (receive(c, &u)) {
         persist(n, c);
+        serve_waiting(n, c);
+    }
 }
 
 /* A dependency of a digest's write is met by what is visible here or by
@@ -506,6 +483,7 @@ static void on_digest(FlNode *n, Causal *c, FlReader *r)
     if (changed) {
         wake(c);
         persist(n, c);
+        serve_waiting(n, c);
     }
 }
 
@@ -554,20 +532,19 @@ static void causal_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     fl_timer(n, fl_random_duration(n, c->gossip / 2, c->gossip + c->gossip / 2), TIMER_GOSSIP);
 }
 
-/* A client's write (note 2): depends on its context, joins its context
- * (with the bug of note 7, replaces it). */
-static void local_write(FlNode *n, Causal *c, const FlRequest *req, bool is_text, int64_t v,
-                        const char *text, size_t tlen)
+/* A client's write (note 2): depends on the client's context @deps, then
+ * joins it (with the bug of note 7, replaces it). */
+static void local_write(FlNode *n, Causal *c, GArray *deps, uint32_t key, bool is_text,
+                        int64_t v, const char *text, size_t tlen)
 {
-    Context *x = context(c, req->client);
-    Update u = { .key = req->op.key, .set = true, .is_text = is_text, .v = v };
+    Update u = { .key = key, .set = true, .is_text = is_text, .v = v };
     u.ver = (Ver){ ++c->clock, fl_self(n) };
     u.text = is_text ? g_string_new_len(text, (gssize)tlen) : NULL;
     u.deps = g_array_new(FALSE, FALSE, sizeof(Dep));
-    g_array_append_vals(u.deps, x->deps->data, x->deps->len);
+    g_array_append_vals(u.deps, deps->data, deps->len);
     if (c->bug_newer_satisfies)
-        g_array_set_size(x->deps, 0);
-    deps_add(x->deps, u.key, u.ver);
+        g_array_set_size(deps, 0);
+    deps_add(deps, u.key, u.ver);
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     fl_put_u8(&w, MSG_REPL);
@@ -579,9 +556,56 @@ static void local_write(FlNode *n, Causal *c, const FlRequest *req, bool is_text
     fl_writer_deinit(&w);
 }
 
-static void causal_on_request(FlNode *n, void *state, const FlRequest *req)
+/* ---- Sessions (note 2) ---------------------------------------------------- */
+
+/* The context a session token holds, or NULL if it does not decode. */
+static GArray *token_decode(const uint8_t *p, size_t len, uint32_t nodes)
 {
-    Causal *c = state;
+    GArray *deps = g_array_new(FALSE, FALSE, sizeof(Dep));
+    if (!p)
+        return deps;
+    FlReader r;
+    fl_reader_init(&r, p, len);
+    uint32_t nd = fl_get_u32(&r);
+    bool ok = fl_reader_ok(&r) && nd <= MAX_DEPS && nd <= fl_reader_left(&r);
+    for (uint32_t i = 0; ok && i < nd; i++) {
+        Dep d = { .key = fl_get_u32(&r) };
+        d.ver.ts = fl_get_u64(&r);
+        d.ver.origin = fl_get_u32(&r);
+        /* Sorted by key, one entry per key, as deps_add keeps them. */
+        ok = fl_reader_ok(&r) && d.key < FL_MAX_KEYS && d.ver.ts > 0 && d.ver.origin < nodes &&
+             (i == 0 || g_array_index(deps, Dep, i - 1).key < d.key);
+        g_array_append_val(deps, d);
+    }
+    if (!ok || !fl_reader_done(&r)) {
+        g_array_free(deps, TRUE);
+        return NULL;
+    }
+    return deps;
+}
+
+static void token_encode(FlWriter *w, const GArray *deps)
+{
+    fl_put_u32(w, deps->len);
+    for (guint i = 0; i < deps->len; i++) {
+        const Dep *d = &g_array_index(deps, Dep, i);
+        fl_put_u32(w, d->key);
+        fl_put_u64(w, d->ver.ts);
+        fl_put_u32(w, d->ver.origin);
+    }
+}
+
+/* Whether what is visible here covers the context @deps (note 3's rule). */
+static bool covers(const Causal *c, const GArray *deps)
+{
+    Update tmp = { .deps = (GArray *)deps };
+    return deps_satisfied(c, &tmp);
+}
+
+/* Serves @req for a client whose context is @deps (changed here to the
+ * context after the operation), and answers with it as the token. */
+static void serve(FlNode *n, Causal *c, const FlRequest *req, GArray *deps)
+{
     const FlOp *op = &req->op;
     Update *s = slot(c, op->key);
     FlResult res = { .status = FL_RESULT_OK, .hint = FL_NO_HINT };
@@ -589,43 +613,90 @@ static void causal_on_request(FlNode *n, void *state, const FlRequest *req)
     size_t tn;
     /* What the client sees here becomes part of its context. */
     if (s->ver.ts && op->kind != FL_OP_PUT && op->kind != FL_OP_WRITE)
-        context_see(c, context(c, req->client)->deps, s);
+        context_see(c, deps, s);
     switch (op->kind) {
     case FL_OP_READ:
         res.has_value = s->set;
         res.value = s->v;
-        persist(n, c);   /* the context changed */
         break;
     case FL_OP_GET:
         res.has_value = true;
         res.text = s->text ? s->text->str : "";
         res.text_len = s->text ? s->text->len : 0;
-        persist(n, c);
         break;
     case FL_OP_WRITE:
-        local_write(n, c, req, false, op->a, NULL, 0);
+        local_write(n, c, deps, op->key, false, op->a, NULL, 0);
         break;
     case FL_OP_CAS:
         if (!s->set || s->v != op->a) {
             res.status = FL_RESULT_FAIL;
             break;
         }
-        local_write(n, c, req, false, op->b, NULL, 0);
+        local_write(n, c, deps, op->key, false, op->b, NULL, 0);
         break;
     case FL_OP_PUT:
     case FL_OP_APPEND: {
         tn = fl_kv_token(op->a, tok);
         g_autoptr(GString) v = g_string_new(op->kind == FL_OP_APPEND && s->text ? s->text->str : "");
         g_string_append_len(v, tok, (gssize)tn);
-        local_write(n, c, req, true, 0, v->str, v->len);
+        local_write(n, c, deps, op->key, true, 0, v->str, v->len);
         break;
     }
     default:
         res.status = FL_RESULT_FAIL;
         break;
     }
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    token_encode(&w, deps);
+    res.session = w.data;
+    res.session_len = w.len;
     /* Read results point into the store: answer before anything changes it. */
     fl_reply(n, req, &res);
+    fl_writer_deinit(&w);
+}
+
+/* Serves, oldest first, the waiting requests this node now covers; a
+ * write served may cover more. */
+static void serve_waiting(FlNode *n, Causal *c)
+{
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (guint i = 0; i < c->waiting->len; i++) {
+            Waiting x = g_array_index(c->waiting, Waiting, i);
+            if (!covers(c, x.deps))
+                continue;
+            g_array_remove_index(c->waiting, i);
+            serve(n, c, &x.req, x.deps);
+            g_array_free(x.deps, TRUE);
+            progress = true;
+            break;
+        }
+    }
+}
+
+static void causal_on_request(FlNode *n, void *state, const FlRequest *req)
+{
+    Causal *c = state;
+    size_t len;
+    const uint8_t *token = fl_request_session(n, req, &len);
+    GArray *deps = token_decode(token, len, fl_nodes(n));
+    if (!deps) {
+        fl_log(n, "dropped a request whose session token does not decode");
+        return;
+    }
+    if (covers(c, deps)) {
+        serve(n, c, req, deps);
+        g_array_free(deps, TRUE);
+        serve_waiting(n, c);
+        return;
+    }
+    if (c->waiting->len >= MAX_WAITING) {
+        g_array_free(g_array_index(c->waiting, Waiting, 0).deps, TRUE);
+        g_array_remove_index(c->waiting, 0);
+    }
+    Waiting x = { .req = *req, .deps = deps };
+    g_array_append_val(c->waiting, x);
 }
 
 const FlProtocol fl_proto_causal = {

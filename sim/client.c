@@ -18,7 +18,12 @@
  * clients / (think + latency), well under the rate).
  *
  * Values are unique: every write, cas target, put and append uses a number
- * drawn from one counter, which is what lets checkers tell writes apart. */
+ * drawn from one counter, which is what lets checkers tell writes apart.
+ *
+ * A store may hand a client a session token with an ok answer
+ * (FlResult.session); the client keeps the last one and sends it with
+ * every later request of its session, whichever node it goes to, as a
+ * driver does with Cosmos DB's session tokens or COPS's client context. */
 #include "sim/world_impl.h"
 #include "sim/fmt.h"
 
@@ -89,6 +94,8 @@ void fl_clients_free(FlWorld *w)
         clear_answers(&w->clients[i]);
         if (w->clients[i].answers)
             g_array_free(w->clients[i].answers, TRUE);
+        if (w->clients[i].session)
+            g_byte_array_unref(w->clients[i].session);
     }
     g_free(w->clients);
     g_free(w->gen.recent);
@@ -215,6 +222,8 @@ static void send_request(FlWorld *w, uint32_t c)
     fl_writer_init(&wr, buf, sizeof buf);
     fl_put_u8(&wr, CMSG_REQUEST);
     fl_request_encode(&wr, &cl->req);
+    if (cl->session)
+        fl_put_bytes(&wr, cl->session->data, cl->session->len);
     fl_trace(&w->trace, FL_TR_INVOKE, w->now, cl->addr, cl->target, cl->req.id, 0, NULL);
     if (w->sc->protocol->client_mode == FL_CLIENT_ONE) {
         fl_world_send(w, cl->addr, cl->target, wr.data, wr.len);
@@ -378,7 +387,9 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
     res.has_value = fl_get_u8(&r) != 0;
     res.value = fl_get_i64(&r);
     res.text = (const char *)fl_get_bytes(&r, &res.text_len);
-    if (!fl_reader_done(&r) || from >= w->nnodes)
+    if (fl_reader_ok(&r) && !fl_reader_done(&r))
+        res.session = fl_get_bytes(&r, &res.session_len);
+    if (!fl_reader_done(&r) || from >= w->nnodes || res.session_len > FL_MAX_SESSION)
         return;   /* a malformed answer is no answer */
     if (!cl->busy || id != cl->req.id)
         return;   /* late: that operation already ended */
@@ -398,6 +409,12 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
     switch (res.status) {
     case FL_RESULT_OK:
         w->stats.ok++;
+        if (res.session_len > 0 && w->sc->protocol->client_mode != FL_CLIENT_BFT) {
+            if (!cl->session)
+                cl->session = g_byte_array_new();
+            g_byte_array_set_size(cl->session, 0);
+            g_byte_array_append(cl->session, res.session, (guint)res.session_len);
+        }
         {
             FlDuration lat = (FlDuration)(w->now - cl->invoked);
             g_array_append_val(w->stats.latencies, lat);

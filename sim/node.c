@@ -76,15 +76,25 @@ static void request(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, si
     FlReader r;
     fl_reader_init(&r, msg, len);
     FlRequest req;
-    if (fl_get_u8(&r) != CMSG_REQUEST || !fl_request_decode(&r, &req) || !fl_reader_done(&r) ||
-        req.client != from) {
+    const uint8_t *session = NULL;
+    size_t session_len = 0;
+    bool ok = fl_get_u8(&r) == CMSG_REQUEST && fl_request_decode(&r, &req);
+    if (ok && !fl_reader_done(&r))   /* a session token follows (FlResult.session) */
+        session = fl_get_bytes(&r, &session_len);
+    if (!ok || !fl_reader_done(&r) || req.client != from || session_len > FL_MAX_SESSION) {
         fl_trace(&w->trace, FL_TR_LOG, w->now, n->id, from, 0, 0, "dropped a malformed request");
         return;
     }
-    if (n->proto->on_request)
-        n->proto->on_request(n, n->state, &req);
-    else
+    if (!n->proto->on_request) {
         fl_reply_fail(n, &req);
+        return;
+    }
+    n->session_req = req.id;
+    n->session = session;
+    n->session_len = session_len;
+    n->proto->on_request(n, n->state, &req);
+    n->session = NULL;
+    n->session_len = 0;
 }
 
 void fl_node_deliver(FlWorld *w, FlNode *n, uint32_t from, const uint8_t *msg, size_t len)
@@ -267,8 +277,19 @@ void fl_reply(FlNode *n, const FlRequest *req, const FlResult *res)
     fl_put_u8(&wr, res->has_value);
     fl_put_i64(&wr, res->value);
     fl_put_bytes(&wr, res->text ? res->text : "", res->text ? res->text_len : 0);
+    if (res->session_len > FL_MAX_SESSION)
+        fl_log(n, "refused a session token of %zu bytes (limit %u)", res->session_len, FL_MAX_SESSION);
+    else if (res->session_len > 0)
+        fl_put_bytes(&wr, res->session, res->session_len);
     fl_world_send(w, n->id, req->client, wr.data, wr.len);
     fl_writer_deinit(&wr);
+}
+
+const uint8_t *fl_request_session(FlNode *n, const FlRequest *req, size_t *len)
+{
+    bool ours = n->session && n->session_req == req->id;
+    *len = ours ? n->session_len : 0;
+    return ours ? n->session : NULL;
 }
 
 void fl_reply_redirect(FlNode *n, const FlRequest *req, uint32_t hint)

@@ -190,6 +190,10 @@ void fl_send(FlNode *n, uint32_t to, const void *msg, size_t len);
 void fl_broadcast(FlNode *n, const void *msg, size_t len);
 /* Answers a client request (copied; @req may be freed after). */
 void fl_reply(FlNode *n, const FlRequest *req, const FlResult *res);
+/* The session token the client sent with @req (FlResult.session), while
+ * on_request handles @req; NULL (and *@len 0) when it sent none, and after
+ * on_request returns: copy what a deferred answer needs. */
+const uint8_t *fl_request_session(FlNode *n, const FlRequest *req, size_t *len);
 /* Shorthand replies. */
 void fl_reply_redirect(FlNode *n, const FlRequest *req, uint32_t hint);
 void fl_reply_fail(FlNode *n, const FlRequest *req);

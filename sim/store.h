@@ -127,7 +127,17 @@ typedef struct FlResult {
     int64_t value;        /* register read */
     const char *text;     /* kv get: borrowed; NULL means "" */
     size_t text_len;
+    /* A session token (borrowed, at most FL_MAX_SESSION bytes; NULL: none):
+     * the client keeps the last one an ok answer carried and sends it with
+     * each later request, at any node, as the request's session
+     * (fl_request_session).  A store that must follow a client from node
+     * to node (causal, read-your-writes) puts what the client has seen in
+     * it, as COPS's client library and Cosmos DB's session tokens do. */
+    const uint8_t *session;
+    size_t session_len;
 } FlResult;
+
+#define FL_MAX_SESSION 16384
 
 /* The kv token an int stands for: "17,".  Appends concatenate tokens, so a
  * value reads as the list of what was appended.  Writes into @buf (>= 24

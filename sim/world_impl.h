@@ -43,6 +43,11 @@ struct FlNode {
      * lost (counted in `lost_effects`).  See world.c note 4. */
     bool crash_pending;
     uint32_t lost_effects;
+    /* The session token of the request on_request handles (borrowed from
+     * the message), for fl_request_session. */
+    uint64_t session_req;
+    const uint8_t *session;
+    size_t session_len;
 };
 
 /* An event parked while its node is paused; it keeps its scheduler id, so
@@ -67,6 +72,7 @@ typedef struct Client {
     FlRng rng;
     GArray *answers;        /* FL_CLIENT_BFT: of Answer, for the current request */
     uint64_t final_next;    /* next of this client's final reads: index into keys x nodes */
+    GByteArray *session;    /* the last session token an ok answer carried (FlResult.session); NULL: none */
 } Client;
 
 /* One distinct answer to the current request, and who gave it. */

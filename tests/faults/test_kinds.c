@@ -261,9 +261,9 @@ static void test_disk(void **state)
 
 static void test_nemesis(void **state)
 {
-    pb_stalls("[{\"kind\":\"nemesis\",\"from\":\"1s\",\"until\":\"9s\",\"max_down\":1}]");
+    pb_stalls("[{\"kind\":\"nemesis\",\"from\":\"1s\",\"until\":\"9s\",\"max_down\":1,\"shapes\":[\"single\",\"reform\",\"sequence\"]}]");
     lww_breaks("[{\"kind\":\"nemesis\",\"from\":\"1s\",\"until\":\"9s\",\"every\":[\"300ms\",\"1s\"],"
-               "\"kinds\":[\"partition\",\"omission\",\"clock\"]}]");
+               "\"kinds\":[\"partition\",\"omission\",\"clock\"],\"shapes\":[\"single\",\"reform\",\"sequence\"]}]");
 }
 
 int main(void)

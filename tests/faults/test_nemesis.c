@@ -841,13 +841,16 @@ static void test_swarm(void **state)
         dropped_crash += !crash;
         uint64_t h;
         json_t *s = schedule_of(sc, &h);
-        /* reform brings partitions of its own (nemesis.c note 7). */
+        /* reform brings partitions of its own, bounce crashes and delays
+         * (nemesis.c notes 6, 7). */
         bool reform = strstr(strstr(start, "; shapes "), "reform") != NULL;
+        bool bounce = strstr(strstr(start, "; shapes "), "bounce") != NULL;
         json_t *o;
         json_array_foreach(s, i, o) {
             const char *kind = json_string_value(json_object_get(o, "kind"));
             assert_true(g_strv_contains((const char *const *)kept, kind) ||
-                        (reform && strcmp(kind, "partition") == 0));
+                        (reform && strcmp(kind, "partition") == 0) ||
+                        (bounce && (strcmp(kind, "crash") == 0 || strcmp(kind, "delay") == 0)));
         }
         json_decref(s);
         json_decref(trace);
