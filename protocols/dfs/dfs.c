@@ -63,7 +63,10 @@
  *    gives it up (the client sees a time-out: info).  Chunks with fewer
  *    than R replicas (a dead server, a stale or corrupt replica) are
  *    copied from a good replica (re-replication), a corrupt one onto the
- *    same server first: repaired in place.
+ *    same server first: repaired in place.  A copy that fails means the
+ *    source does not hold what the master thinks (a push that reached it
+ *    after a check's probe leaves it one version ahead), so the chunk is
+ *    checked again rather than copied from it forever.
  * 8. Master restart.  The snapshot has the versions; replicas come from
  *    reports during `settle`; then any chunk none of whose replicas has the
  *    snapshot's version (a grant that was never applied) is checked, which

@@ -1197,6 +1197,11 @@ static void on_copy_done(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReade
         fl_metric_add(n, "dfs_rereplicated", 1);
     } else if (ok && !has(c->replicas, from)) {
         delete_later(m, from, handle, version);
+    } else if (!ok && c->live) {
+        /* Note 7: the source did not serve the version we think it holds
+         * (a push that reached it after a check's probe left it with a
+         * newer one, say): copying again would fail again, so look. */
+        c->needs_check = true;
     }
 }
 
