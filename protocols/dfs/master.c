@@ -1094,7 +1094,8 @@ static void on_report(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader *
         epoch != m->servers[from].epoch || m->recovering)
         return;
     /* Asked for by an earlier incarnation of this master, whose marks mean
-     * nothing now: this one asks again (the heartbeat's "seen" differs). */
+     * nothing now: this one asks again (the heartbeat's "seen" differs).  A
+     * mark this incarnation never sent is a damaged message: dropped. */
     if (master_epoch != d->epoch || mark > m->mark)
         return;
     g_autoptr(GArray) held = g_array_new(FALSE, FALSE, sizeof(uint64_t));
