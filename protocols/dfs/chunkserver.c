@@ -200,7 +200,10 @@ void dfs_cs_heartbeat(FlNode *n, Dfs *d)
     dfs_send(n, d, DFS_MASTER, &w);
 }
 
-static void send_report(FlNode *n, Dfs *d)
+/* What this server holds now, for the master incarnation @master_epoch,
+ * which asked at its @mark (note 10: the master uses it to tell how old
+ * the report is). */
+static void send_report(FlNode *n, Dfs *d, uint64_t master_epoch, uint64_t mark)
 {
     DfsChunkServer *cs = d->cs;
     FlWriter w;
@@ -208,6 +211,8 @@ static void send_report(FlNode *n, Dfs *d)
     fl_writer_init(&w, buf, sizeof buf);
     fl_put_u8(&w, DFS_REPORT);
     fl_put_u64(&w, d->epoch);
+    fl_put_u64(&w, master_epoch);
+    fl_put_u64(&w, mark);
     fl_put_u32(&w, cs->replicas->len);
     for (guint i = 0; i < cs->replicas->len; i++) {
         const DfsReplica *r = &g_array_index(cs->replicas, DfsReplica, i);
@@ -240,6 +245,7 @@ static void found_corrupt(FlNode *n, Dfs *d, DfsReplica *rep)
 static void on_hb_ack(FlNode *n, Dfs *d, FlReader *r)
 {
     uint64_t master_epoch = fl_get_u64(r);
+    uint64_t mark = fl_get_u64(r);
     uint8_t want = fl_get_u8(r);
     uint32_t ndel = fl_get_u32(r);
     if (!fl_reader_ok(r) || fl_reader_left(r) != (size_t)ndel * 16)
@@ -255,7 +261,7 @@ static void on_hb_ack(FlNode *n, Dfs *d, FlReader *r)
     }
     if (master_epoch != d->cs->master_epoch || want) {
         d->cs->master_epoch = master_epoch;
-        send_report(n, d);
+        send_report(n, d, master_epoch, mark);
     }
 }
 

@@ -63,14 +63,41 @@
  *    gives it up (the client sees a time-out: info).  Chunks with fewer
  *    than R replicas (a dead server, a stale or corrupt replica) are
  *    copied from a good replica (re-replication), a corrupt one onto the
- *    same server first: repaired in place.
+ *    same server first: repaired in place.  A copy that fails means the
+ *    source does not hold what the master thinks (a push that reached it
+ *    after a check's probe leaves it one version ahead), so the chunk is
+ *    checked again rather than copied from it forever.
  * 8. Master restart.  The snapshot has the versions; replicas come from
  *    reports during `settle`; then any chunk none of whose replicas has the
  *    snapshot's version (a grant that was never applied) is checked, which
- *    adopts the best version reported.
+ *    adopts the best version found if it is newer (never an older one: a
+ *    chunk with only older copies in sight keeps its version, holds no
+ *    replica and is checked again), and deletes nothing while no replica
+ *    is kept.  Settle is a wait, not a verdict: reports that come after it
+ *    still count (note 10).
  * 9. Determinism and bounds: servers, chunks and files are visited in
  *    index order; every list has a bound (files, chunks per file, ops per
- *    gateway, waiting mutations); decode failures drop the message. */
+ *    gateway, waiting mutations); decode failures drop the message.
+ * 10. Reports are old news.  A report says what a server held when it
+ *    was sent, and the network may take longer to deliver it than the
+ *    master takes to grant, commit, check or copy the chunk again.  Read
+ *    at arrival, it can say "not here" of a chunk placed there since, or
+ *    "version 5" of one that has committed version 6 since: the master
+ *    would forget replicas that hold acknowledged bytes, or call them
+ *    stale, and a chunk whose every replica it forgot is unreadable for
+ *    good (nothing re-checks a chunk nobody holds; the servers do not
+ *    report again).  So the master counts the changes it makes to
+ *    replicas (`mark`), stamps each chunk with the mark of its last change
+ *    (`changed`), and sends its current mark with every request for a
+ *    report; the server echoes it, with the master's epoch.  A report
+ *    asked for by an earlier incarnation of the master is dropped (the
+ *    server is asked again); a chunk changed after the report was asked
+ *    for is skipped: the report neither adds, removes, answers a check
+ *    nor deletes on its account, since the master's own record is newer.
+ *    HDFS met the same race (HDFS-10301: block reports processed out of
+ *    order declared live storages empty) and tags reports with ids for the
+ *    same reason; GFS and HDFS likewise treat a replica they have not
+ *    heard of as missing, to be found again, never as lost. */
 #include "protocols/epoch.h"
 #include "protocols/dfs/dfs.h"
 

@@ -39,8 +39,8 @@ enum {
     DFS_READ_REPLY,       /* tag, handle, status, version, bytes */
     /* master <-> chunk servers */
     DFS_HEARTBEAT,        /* epoch, master epoch seen */
-    DFS_HB_ACK,           /* master epoch, want report, deletions [handle, version] */
-    DFS_REPORT,           /* epoch, chunks [handle, version, healthy] */
+    DFS_HB_ACK,           /* master epoch, mark, want report, deletions [handle, version] */
+    DFS_REPORT,           /* epoch, master epoch, mark, chunks [handle, version, healthy] */
     DFS_PROBE,            /* check, handle */
     DFS_PROBE_REPLY,      /* check, handle, has, version, healthy */
     DFS_STAMP,            /* handle, from, to */
@@ -95,6 +95,7 @@ typedef struct DfsChunk {
     FlTime copy_deadline;
     bool needs_check;        /* a report disagreed while the file was locked */
     uint32_t prefer_dest;    /* 1 + a server whose corrupt replica to repair in place */
+    uint64_t changed;        /* the master's mark when its replicas last changed (note 10) */
 } DfsChunk;
 
 typedef struct DfsProbeAnswer {
@@ -181,6 +182,7 @@ typedef struct DfsMaster {
     DfsServerView *servers;  /* per node */
     uint64_t next_check;
     uint32_t copies;         /* copies in flight */
+    uint64_t mark;           /* counts changes to replicas; sent with report requests (note 10) */
 } DfsMaster;
 
 /* ---- Chunk server (chunkserver.c) -------------------------------------- */

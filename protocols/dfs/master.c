@@ -119,6 +119,14 @@ static void clear_metadata(Dfs *d, DfsMaster *m)
     m->next_grant = 1;
 }
 
+/* Note 10: @c's replicas change now (a grant, a commit, a check's verdict,
+ * a copy, a corrupt replica), so a report asked for before now may not
+ * show it. */
+static void touch(DfsMaster *m, DfsChunk *c)
+{
+    c->changed = ++m->mark;
+}
+
 static DfsChunk *new_chunk(DfsMaster *m, uint32_t file, uint32_t index)
 {
     DfsChunk c = { .handle = m->next_handle++, .file = file, .index = index, .live = true };
@@ -468,6 +476,7 @@ static bool prepare_attempt(FlNode *n, Dfs *d, DfsMaster *m, DfsGrant *g)
          * default): fewer, and the chunk is re-replicated first. */
         if (c->replicas->len == 0 || c->replicas->len < d->min_replicas)
             return false;
+        touch(m, c);
         p->base = c->version;
         p->version = ++c->max_granted;
         g_array_set_size(p->chain, 0);
@@ -665,6 +674,7 @@ static void on_commit(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader *
     for (guint i = 0; i < g->parts->len; i++) {
         DfsGrantPart *p = &g_array_index(g->parts, DfsGrantPart, i);
         DfsChunk *c = chunk(m, p->handle);
+        touch(m, c);
         c->version = p->version;
         g_array_set_size(c->replicas, 0);
         for (guint k = 0; k < p->chain->len; k++) {
@@ -864,6 +874,7 @@ static void start_repair(FlNode *n, Dfs *d, DfsMaster *m, DfsGrant *g, bool gate
 
 static void check_finished(FlNode *n, Dfs *d, DfsMaster *m, DfsChunk *c)
 {
+    touch(m, c);
     /* The other copies go only once the kept ones are safe; if none is
      * kept, nothing is dropped and the chunk is checked again. */
     if (c->replicas->len > 0) {
@@ -1056,6 +1067,7 @@ static void on_heartbeat(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReade
     fl_writer_init(&w, buf, sizeof buf);
     fl_put_u8(&w, DFS_HB_ACK);
     fl_put_u64(&w, d->epoch);
+    fl_put_u64(&w, m->mark);
     fl_put_u8(&w, !sv->reported || seen != d->epoch);
     fl_put_u32(&w, sv->deletions->len / 2);
     for (guint i = 0; i < sv->deletions->len; i++)
@@ -1069,13 +1081,22 @@ static bool file_locked(DfsMaster *m, const DfsChunk *c, const Dfs *d)
     return c->file < d->max_files && m->files[c->file].grant != NULL;
 }
 
-/* What a server holds, after each of its restarts and each of ours. */
+/* What a server holds, after each of its restarts and each of ours.
+ * Note 10: a report is old news by the time it arrives; what it says of a
+ * chunk whose replicas changed since it was asked for is not believed. */
 static void on_report(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader *r)
 {
     uint64_t epoch = fl_get_u64(r);
+    uint64_t master_epoch = fl_get_u64(r);
+    uint64_t mark = fl_get_u64(r);
     uint32_t count = fl_get_u32(r);
     if (!fl_reader_ok(r) || !is_server(d, n, from) || count > fl_reader_left(r) / 17 ||
         epoch != m->servers[from].epoch || m->recovering)
+        return;
+    /* Asked for by an earlier incarnation of this master, whose marks mean
+     * nothing now: this one asks again (the heartbeat's "seen" differs).  A
+     * mark this incarnation never sent is a damaged message: dropped. */
+    if (master_epoch != d->epoch || mark > m->mark)
         return;
     g_autoptr(GArray) held = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     for (uint32_t i = 0; i < count; i++) {
@@ -1089,6 +1110,8 @@ static void on_report(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader *
             delete_later(m, from, h, UINT64_MAX);
             continue;
         }
+        if (c->changed > mark)
+            continue;   /* note 10: it may predate the change */
         if (c->checking && !c->stamping) {
             /* A report during a check is an answer to it: a server that was
              * away when the probes went out counts too. */
@@ -1124,10 +1147,11 @@ static void on_report(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader *
     }
     if (!fl_reader_done(r))
         return;
-    /* What it did not list, it does not have. */
+    /* What it did not list, it does not have: unless the chunk changed
+     * since the report was asked for (note 10). */
     for (guint i = 0; i < m->chunks->len; i++) {
         DfsChunk *c = &g_array_index(m->chunks, DfsChunk, i);
-        if (!has(c->replicas, from))
+        if (!has(c->replicas, from) || c->changed > mark)
             continue;
         bool listed = false;
         for (guint k = 0; k < held->len && !listed; k++)
@@ -1147,6 +1171,7 @@ static void on_corrupt(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReader 
         return;
     (void)version;
     if (has(c->replicas, from)) {
+        touch(m, c);
         remove_value(c->replicas, from);
         c->prefer_dest = from + 1;   /* note 7: repaired in place */
         fl_log(n, "replica of chunk %" PRIu64 " on server %u is corrupt", handle, from);
@@ -1163,6 +1188,7 @@ static void on_copy_done(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReade
         return;
     c->copying = false;
     m->copies--;
+    touch(m, c);
     if (ok && c->live && version == c->version && !c->checking && !has(c->replicas, from)) {
         g_array_append_val(c->replicas, from);
         if (c->prefer_dest == from + 1) {
@@ -1172,6 +1198,11 @@ static void on_copy_done(FlNode *n, Dfs *d, DfsMaster *m, uint32_t from, FlReade
         fl_metric_add(n, "dfs_rereplicated", 1);
     } else if (ok && !has(c->replicas, from)) {
         delete_later(m, from, handle, version);
+    } else if (!ok && c->live) {
+        /* Note 7: the source did not serve the version we think it holds
+         * (a push that reached it after a check's probe left it with a
+         * newer one, say): copying again would fail again, so look. */
+        c->needs_check = true;
     }
 }
 
@@ -1205,6 +1236,7 @@ static void rereplicate(FlNode *n, Dfs *d, DfsMaster *m)
         fl_put_u64(&w, c->version);
         fl_put_u32(&w, g_array_index(c->replicas, uint32_t, 0));
         dfs_send(n, d, dest, &w);
+        touch(m, c);
         c->copying = true;
         c->copy_dest = dest;
         c->copy_deadline = fl_now(n) + 4 * (FlTime)d->op_timeout;

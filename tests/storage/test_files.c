@@ -308,6 +308,7 @@ static void test_scenarios(void **state)
         { "scenarios/06-storage/dfs-master-crash.json", NULL },
         { "scenarios/06-storage/dfs-master-disk-corrupt.json", NULL },
         { "scenarios/06-storage/dfs-nemesis.json", NULL },
+        { "scenarios/06-storage/dfs-master-bounce.json", NULL },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(runs); i++) {
         FlRunResult res;
