@@ -240,3 +240,8 @@ size_t fl_sched_pool_size(const FlSched *s)
 {
     return s->nslots;
 }
+
+size_t fl_sched_bytes(const FlSched *s)
+{
+    return sizeof *s + s->cap * sizeof(Key) + s->slots_cap * (sizeof(Slot) + sizeof(uint32_t));
+}

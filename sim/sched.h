@@ -73,3 +73,6 @@ FlTime fl_sched_peek_time(const FlSched *s);
 size_t fl_sched_pending(const FlSched *s);
 /* Slots the pool holds (its high-water mark), for tests of reuse. */
 size_t fl_sched_pool_size(const FlSched *s);
+/* Bytes the scheduler's arrays hold (their capacity, so the high-water
+ * mark), for the benchmarks' memory per pending event. */
+size_t fl_sched_bytes(const FlSched *s);

@@ -551,6 +551,7 @@ int fl_world_close(FlWorld *w, GError **err)
 
 uint64_t fl_world_trace_hash(const FlWorld *w) { return w->trace.hash; }
 const FlRunStats *fl_world_stats(const FlWorld *w) { return &w->stats; }
+size_t fl_world_sched_bytes(const FlWorld *w) { return fl_sched_bytes(w->sched); }
 const GString *fl_world_history(const FlWorld *w) { return w->history; }
 
 GString *fl_world_take_history(FlWorld *w)
