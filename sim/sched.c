@@ -8,13 +8,13 @@
  * 3. The queue is a calendar (a ladder queue with one rung, issue 25): a
  *    window [start, end) of virtual time is cut into buckets of 2^shift ns.
  *    The bucket being drained is a 4-ary heap of keys ("bottom"); later
- *    buckets of the window are lists linked through the event slots (a
- *    4-byte head per bucket, a bitmap of the non-empty ones); keys at or
+ *    buckets of the window are lists linked through an array parallel to
+ *    the event slots (a 4-byte head per bucket, a bitmap of the non-empty
+ *    ones); keys at or
  *    past the window's end wait unsorted in "far".  A push links the slot
  *    into its bucket (or is a heap push into the bottom bucket); a pop takes
  *    the bottom's root, and when the bottom is empty gathers the next
- *    non-empty bucket's keys into it and heapifies them.  Gathering touches
- *    the slots about to be popped, so they are in cache when they are.  When the window is drained, a new one is
+ *    non-empty bucket's keys into it and heapifies them.  When the window is drained, a new one is
  *    cut from far (note 4).  Every key is popped from one heap, so the order
  *    is exactly that of one heap of (time, seq): the buckets only split the
  *    keys by time, and no key of a later bucket is earlier than one of an
@@ -44,14 +44,18 @@ typedef struct Key {
 enum { SLOT_BITS = 24, TARGET = 4 };
 #define SLOT_MASK ((1ull << SLOT_BITS) - 1)
 
-/* 64 bytes: one cache line. */
 typedef struct Slot {
     FlEvent ev;       /* ev.gen is the slot's generation */
-    FlTime time;      /* while pending: its key, for the bucket lists */
-    uint64_t seq_slot;  /* while pending in a bucket list: the rest of its key */
-    uint32_t next;    /* next slot in its bucket's list, or NIL */
     uint8_t cancelled;
 } Slot;
+
+/* A slot's link in its bucket's list: its key and the next slot, apart
+ * from the slot so that gathering a bucket walks 24-byte links, not the
+ * events. */
+typedef struct Link {
+    Key key;
+    uint32_t next;    /* next slot in the bucket's list, or NIL */
+} Link;
 
 #define NIL UINT32_MAX
 
@@ -67,6 +71,7 @@ struct FlSched {
     size_t nfar, capfar;
     size_t len;       /* pending keys, everywhere */
     Slot *slots;
+    Link *links;      /* by slot */
     size_t nslots, slots_cap;
     uint32_t *free;   /* stack of free slot indices */
     size_t nfree;
@@ -79,6 +84,7 @@ FlSched *fl_sched_new(void)
     FlSched *s = g_new0(FlSched, 1);
     s->slots_cap = 64;
     s->slots = g_new(Slot, s->slots_cap);
+    s->links = g_new(Link, s->slots_cap);
     s->free = g_new(uint32_t, s->slots_cap);
     return s;
 }
@@ -92,6 +98,7 @@ void fl_sched_free(FlSched *s)
     g_free(s->bottom);
     g_free(s->far);
     g_free(s->slots);
+    g_free(s->links);
     g_free(s->free);
     g_free(s);
 }
@@ -112,6 +119,7 @@ static uint32_t slot_alloc(FlSched *s)
     if (s->nslots == s->slots_cap) {
         s->slots_cap *= 2;
         s->slots = g_renew(Slot, s->slots, s->slots_cap);
+        s->links = g_renew(Link, s->links, s->slots_cap);
         s->free = g_renew(uint32_t, s->free, s->slots_cap);
     }
     uint32_t i = (uint32_t)s->nslots++;
@@ -148,9 +156,8 @@ static void bottom_push(FlSched *s, Key k)
 static inline void bucket_push(FlSched *s, size_t i, Key k)
 {
     uint32_t slot = (uint32_t)(k.seq_slot & SLOT_MASK);
-    Slot *sl = &s->slots[slot];
-    sl->time = k.time;
-    sl->seq_slot = k.seq_slot;
+    Link *sl = &s->links[slot];
+    sl->key = k;
     sl->next = s->head[i];
     s->head[i] = slot;
     s->bits[i >> 6] |= 1ull << (i & 63);
@@ -291,12 +298,12 @@ static bool advance(FlSched *s)
     s->bits[w] &= ~(1ull << (i & 63));
     s->cur = i;
     size_t n = 0;
-    for (uint32_t j = s->head[i]; j != NIL; j = s->slots[j].next) {
+    for (uint32_t j = s->head[i]; j != NIL; j = s->links[j].next) {
         if (n == s->capbottom) {
             s->capbottom = s->capbottom ? s->capbottom * 2 : 16;
             s->bottom = g_renew(Key, s->bottom, s->capbottom);
         }
-        s->bottom[n++] = (Key){ s->slots[j].time, s->slots[j].seq_slot };
+        s->bottom[n++] = s->links[j].key;
     }
     s->head[i] = NIL;
     s->nbottom = n;
@@ -387,9 +394,9 @@ FlTime fl_sched_peek_time(const FlSched *s)
         if (!(s->bits[i >> 6] & (1ull << (i & 63))))
             continue;
         FlTime min = FL_TIME_NEVER;
-        for (uint32_t j = s->head[i]; j != NIL; j = s->slots[j].next)
-            if (s->slots[j].time < min)
-                min = s->slots[j].time;
+        for (uint32_t j = s->head[i]; j != NIL; j = s->links[j].next)
+            if (s->links[j].key.time < min)
+                min = s->links[j].key.time;
         return min;
     }
     FlTime min = FL_TIME_NEVER;
@@ -413,6 +420,6 @@ size_t fl_sched_bytes(const FlSched *s)
 {
     size_t bytes = sizeof *s + (s->capbottom + s->capfar) * sizeof(Key) +
                    s->capb * sizeof(uint32_t) + ((s->capb + 63) / 64 + 1) * sizeof(uint64_t) +
-                   s->slots_cap * (sizeof(Slot) + sizeof(uint32_t));
+                   s->slots_cap * (sizeof(Slot) + sizeof(Link) + sizeof(uint32_t));
     return bytes;
 }
