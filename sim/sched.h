@@ -2,10 +2,12 @@
  *
  * Events are ordered by (virtual time, sequence number): two events at the
  * same time fire in the order they were pushed, never by address.  The queue
- * is a 4-ary heap of 16-byte keys over a pool of event slots reused through a
- * free list, so a push allocates nothing once the pool has grown to the
- * run's peak.  Cancelling is O(1): the slot is marked and skipped when it
- * reaches the top.
+ * is a calendar queue of 16-byte keys (sched.c notes 3-4: buckets over a
+ * window of virtual time, the bucket being drained a 4-ary heap, O(1) per
+ * push and pop while delays keep their distribution) over a pool of event
+ * slots reused through a free list, so a push allocates nothing once the
+ * pool has grown to the run's peak.  Cancelling is O(1): the slot is marked
+ * and skipped when it reaches the top.
  *
  * Memory: the scheduler owns its pool.  An event's `data` pointer is the
  * caller's; the scheduler never frees it, and events that own data must not
