@@ -65,6 +65,7 @@ struct FlSched {
     Key *bottom;      /* 4-ary heap: the bucket being drained */
     size_t nbottom, capbottom;
     uint32_t *head;   /* the window's buckets: first slot of each list, or NIL */
+    uint32_t pf_link; /* the next bucket's link to prefetch, or NIL */
     uint64_t *bits;   /* non-empty buckets other than the bottom's */
     size_t nb, capb, cur;
     FlTime start, end;
@@ -88,6 +89,7 @@ FlSched *fl_sched_new(void)
     s->slots = g_new(Slot, s->slots_cap);
     s->links = g_new(Link, s->slots_cap);
     s->free = g_new(uint32_t, s->slots_cap);
+    s->pf_link = NIL;
     return s;
 }
 
@@ -271,6 +273,7 @@ static void rebuild(FlSched *s)
     if (s->end < min)
         s->end = FL_TIME_NEVER;
     s->cur = (size_t)-1;   /* bucket 0 is opened like any other */
+    s->pf_link = NIL;
     size_t keep = 0;
     for (size_t i = 0; i < s->nfar; i++) {
         Key k = s->far[i];
@@ -308,6 +311,12 @@ static bool advance(FlSched *s)
         s->bottom[n++] = s->links[j].key;
     }
     s->head[i] = NIL;
+    /* The next bucket's links are cold by now, and a list is walked one
+     * dependent load at a time: fetch them ahead, one per pop (key_pop),
+     * while this bucket is drained. */
+    s->pf_link = i + 1 < s->nb ? s->head[i + 1] : NIL;
+    if (s->pf_link != NIL)
+        __builtin_prefetch(&s->links[s->pf_link]);
     s->nbottom = n;
     for (size_t p = s->nbottom >= 2 ? (s->nbottom - 2) / 4 + 1 : 0; p-- > 0;)
         sift_down(s->bottom, s->nbottom, p);
@@ -323,6 +332,14 @@ static inline bool key_pop(FlSched *s, Key *out)
                 return false;
             rebuild(s);
         }
+    }
+    if (s->pf_link != NIL) {
+        /* A hint only: an index gone stale stops the walk, never misleads
+         * the queue. */
+        uint32_t next = s->links[s->pf_link].next;
+        s->pf_link = next < s->nslots ? next : NIL;
+        if (s->pf_link != NIL)
+            __builtin_prefetch(&s->links[s->pf_link]);
     }
     Key *h = s->bottom;
     *out = h[0];
