@@ -6,7 +6,8 @@
  * 2. A slot's generation changes every time the slot is freed, so a stale
  *    FlEventId (fired or cancelled) no longer matches and cancel is a no-op.
  * 3. The queue is a calendar (a ladder queue with one rung, issue 25): a
- *    window [start, end) of virtual time is cut into buckets of 2^shift ns.
+ *    window [start, start + span) of virtual time is cut into buckets of
+ *    2^shift ns.
  *    The bucket being drained is a 4-ary heap of keys ("bottom"); later
  *    buckets of the window are lists linked through an array parallel to
  *    the event slots (a 4-byte head per bucket, a bitmap of the non-empty
@@ -68,7 +69,9 @@ struct FlSched {
     uint32_t pf_link; /* the next bucket's link to prefetch, or NIL */
     uint64_t *bits;   /* non-empty buckets other than the bottom's */
     size_t nb, capb, cur;
-    FlTime start, end;
+    FlTime start;
+    uint64_t span;    /* the window is [start, start + span), counted so that
+                         it cannot overflow: a key is in it iff at - start < span */
     unsigned shift;
     Key *far;         /* unsorted: keys at or past `end` */
     size_t nfar, capfar;
@@ -180,7 +183,7 @@ static void key_push(FlSched *s, FlTime at, uint32_t slot)
 {
     Key k = { at, (s->seq++ << SLOT_BITS) | slot };
     s->len++;
-    if (at < s->end) {
+    if (at - s->start < s->span) {
         size_t i = (size_t)((at - s->start) >> s->shift);
         if (i == s->cur)
             bottom_push(s, k);
@@ -269,15 +272,15 @@ static void rebuild(FlSched *s)
     s->nb = nb;
     s->shift = shift;
     s->start = min;
-    s->end = min + ((FlTime)nb << shift);
-    if (s->end < min)
-        s->end = FL_TIME_NEVER;
+    /* Saturated: a window reaching past FL_TIME_NEVER holds every later
+     * key, and its bucket indexes stay below nb. */
+    s->span = nb > (UINT64_MAX >> shift) ? UINT64_MAX : (uint64_t)nb << shift;
     s->cur = (size_t)-1;   /* bucket 0 is opened like any other */
     s->pf_link = NIL;
     size_t keep = 0;
     for (size_t i = 0; i < s->nfar; i++) {
         Key k = s->far[i];
-        if (k.time < s->end)
+        if (k.time - min < s->span)
             bucket_push(s, (size_t)((k.time - min) >> shift), k);
         else
             s->far[keep++] = k;
