@@ -326,8 +326,19 @@ bool fl_jv_string(FlJv *jv, json_t *obj, const char *path, const char *key, json
     }
     const char *s = v ? json_string_value(v) : def;
     if (s && choices) {
-        g_auto(GStrv) opts = g_strsplit(choices, "|", -1);
-        if (!g_strv_contains((const char *const *)opts, s)) {
+        /* Searched in place: splitting the list on every call was most of
+         * a scenario copy's cost per seed (issue 25). */
+        size_t n = strlen(s);
+        bool found = false;
+        for (const char *c = choices; !found;) {
+            const char *bar = strchr(c, '|');
+            size_t len = bar ? (size_t)(bar - c) : strlen(c);
+            found = len == n && memcmp(c, s, n) == 0;
+            if (!bar)
+                break;
+            c = bar + 1;
+        }
+        if (!found) {
             g_autofree char *what = g_strdup_printf("one of %s", choices);
             return fl_jv_error(jv, path, key, v, what);
         }

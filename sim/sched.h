@@ -2,10 +2,12 @@
  *
  * Events are ordered by (virtual time, sequence number): two events at the
  * same time fire in the order they were pushed, never by address.  The queue
- * is a 4-ary heap of 16-byte keys over a pool of event slots reused through a
- * free list, so a push allocates nothing once the pool has grown to the
- * run's peak.  Cancelling is O(1): the slot is marked and skipped when it
- * reaches the top.
+ * is a calendar queue of 16-byte keys (sched.c notes 3-4: buckets over a
+ * window of virtual time, the bucket being drained a 4-ary heap, O(1) per
+ * push and pop while delays keep their distribution) over a pool of event
+ * slots reused through a free list, so a push allocates nothing once the
+ * pool has grown to the run's peak.  Cancelling is O(1): the slot is marked
+ * and skipped when it reaches the top.
  *
  * Memory: the scheduler owns its pool.  An event's `data` pointer is the
  * caller's; the scheduler never frees it, and events that own data must not
@@ -73,3 +75,6 @@ FlTime fl_sched_peek_time(const FlSched *s);
 size_t fl_sched_pending(const FlSched *s);
 /* Slots the pool holds (its high-water mark), for tests of reuse. */
 size_t fl_sched_pool_size(const FlSched *s);
+/* Bytes the scheduler's arrays hold (their capacity, so the high-water
+ * mark), for the benchmarks' memory per pending event. */
+size_t fl_sched_bytes(const FlSched *s);

@@ -49,6 +49,8 @@ int fl_world_run(FlWorld *w, GError **err);
 
 uint64_t fl_world_trace_hash(const FlWorld *w);
 const FlRunStats *fl_world_stats(const FlWorld *w);
+/* Bytes the world's event queue holds (fl_sched_bytes), for benchmarks. */
+size_t fl_world_sched_bytes(const FlWorld *w);
 /* The history as JSON lines (borrowed). */
 const GString *fl_world_history(const FlWorld *w);
 /* The history (transfer full: free with g_string_free), leaving the world

@@ -122,6 +122,11 @@ typedef struct Interval {
     FlTime start, stop;     /* stop FL_TIME_NEVER: still on */
 } Interval;
 
+/* Message buffers up to SMALL_BUF bytes come from pools by size class:
+ * 64, 128 and 256 bytes (world.c note 3). */
+#define SMALL_BUF 256
+enum { BUF_CLASSES = 3 };
+
 struct FlWorld {
     const FlScenario *sc;
     FlSched *sched;
@@ -147,7 +152,8 @@ struct FlWorld {
     FlRunStats stats;
     GArray *intervals;      /* of Interval */
     GTree *counters;        /* name -> double*, sorted */
-    void *small_bufs;       /* free list of SMALL_BUF-byte message buffers, linked through their first word */
+    void *small_bufs[BUF_CLASSES];  /* per size class (world.c note 3): free buffers, linked through their first word */
+    GPtrArray *buf_slabs;   /* the slabs they are cut from (owned) */
     FlTime heal_at;         /* liveness phase start, or FL_TIME_NEVER */
     bool stopping;          /* the run must end: `refusal` says why */
     char *refusal;
@@ -163,7 +169,6 @@ struct FlWorld {
     Explore *ex;            /* explore mode (choice.c), or NULL: a timed run */
 };
 
-#define SMALL_BUF 256
 
 /* node.c */
 void fl_node_start(FlWorld *w, FlNode *n, bool recover);

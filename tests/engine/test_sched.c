@@ -363,6 +363,40 @@ static void test_random_spread(void **state)
         run_random(seed, 20000, 1000000);
 }
 
+/* The calendar's window (sched.c notes 3-4) near the end of time: keys up
+ * to FL_TIME_NEVER still come out in order, and a window reaching past it
+ * neither overflows nor loses them. */
+static void test_extreme_times(void **state)
+{
+    FlSched *s = fl_sched_new();
+    const FlTime times[] = { FL_TIME_NEVER, 5, FL_TIME_NEVER - 1, 1000000000000000000ull,
+                             FL_TIME_NEVER, 7, (FlTime)1 << 63, 5 };
+    for (uint64_t i = 0; i < G_N_ELEMENTS(times); i++)
+        push_tag(s, times[i], i);
+    expect_pop(s, 5, 1);
+    expect_pop(s, 5, 7);
+    expect_pop(s, 7, 5);
+    /* A push after the window was cut, then the far keys. */
+    push_tag(s, 9, 8);
+    expect_pop(s, 9, 8);
+    expect_pop(s, 1000000000000000000ull, 3);
+    expect_pop(s, (FlTime)1 << 63, 6);
+    expect_pop(s, FL_TIME_NEVER - 1, 2);
+    push_tag(s, FL_TIME_NEVER, 9);
+    expect_pop(s, FL_TIME_NEVER, 0);
+    expect_pop(s, FL_TIME_NEVER, 4);
+    expect_pop(s, FL_TIME_NEVER, 9);
+    expect_empty(s);
+    fl_sched_free(s);
+}
+
+/* Delays over fifteen orders of magnitude: windows cut again and again,
+ * most keys far, buckets of very different loads. */
+static void test_random_wide(void **state)
+{
+    run_random(7, 20000, 1000000000000000ull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_pool_reuse),
         cmocka_unit_test(test_random_many_ties),
         cmocka_unit_test(test_random_spread),
+        cmocka_unit_test(test_extreme_times),
+        cmocka_unit_test(test_random_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
