@@ -27,6 +27,8 @@ fi
 if diff -u "$want" "$got"; then
     echo "trace-hashes: all $(wc -l <"$want") hashes unchanged"
 else
-    echo "trace-hashes: CHANGED (see the diff above)" >&2
+    echo "trace-hashes: CHANGED (see the diff above).  An engine change must not" >&2
+    echo "change event order; a change to a protocol, fault or scenario may: then" >&2
+    echo "record the new hashes with '$0 --record' and say why in the commit." >&2
     exit 1
 fi
