@@ -11,6 +11,7 @@
 #include "sim/check/story.h"
 #include "sim/check/files.h"
 #include "sim/check/history.h"
+#include "sim/check/events.h"
 #include "sim/check/mapreduce.h"
 #include "sim/check/stream.h"
 #include "sim/check/search.h"
@@ -307,6 +308,8 @@ FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
         return fl_check_files(src, consistency, format, report, json_out, err);
     if (model && strcmp(model, "stream") == 0)
         return fl_check_stream(src, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "events") == 0)
+        return fl_check_events(src, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
@@ -423,7 +426,7 @@ int fl_check_main(int argc, char **argv)
     GOptionEntry entries[] = {
         { "type", 'T', 0, G_OPTION_ARG_STRING, &type,
           "the data type the history operates on: register (cas-register), kv, mutex, set, queue, "
-          "counter, txn, files, mapreduce or stream (faultline list types)", "TYPE" },
+          "counter, txn, files, mapreduce, stream or events (faultline list types)", "TYPE" },
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
           "the old name of --type, still accepted (a consistency model is --consistency)", "TYPE" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
@@ -432,7 +435,8 @@ int fl_check_main(int argc, char **argv)
           "old name atomic), causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
-          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream)", "C" },
+          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream), "
+          "happens-before or one-leader (events: the clocks and election protocols' logs)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,

@@ -26,6 +26,7 @@ const char *const *fl_check_model_names(void)
     static const char *const names[] = {
         "register", "cas-register", "kv", "mutex", "set", "queue", "counter", "txn",
         "files", "mapreduce", "stream",   /* checked by files.c, mapreduce.c, stream.c */
+        "events",                         /* checked by events.c (clocks.c, ...) */
         NULL,
     };
     return names;
