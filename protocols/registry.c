@@ -25,6 +25,8 @@ extern const FlProtocol fl_proto_pbft;
 extern const FlProtocol fl_proto_clocks;
 extern const FlProtocol fl_proto_election_bully;
 extern const FlProtocol fl_proto_election_ring;
+extern const FlProtocol fl_proto_snapshot;
+extern const FlProtocol fl_proto_broadcast;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -49,6 +51,8 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_clocks,
     &fl_proto_election_bully,
     &fl_proto_election_ring,
+    &fl_proto_snapshot,
+    &fl_proto_broadcast,
     NULL,
 };
 

@@ -24,6 +24,10 @@
  *     epoch and, once faults are over, every node following the highest
  *     id.  A node that (re)starts listens for `suspect` before it holds an
  *     election, so the current leader's heartbeat tells it the epoch first.
+ *     Claims (COORDINATOR, HEARTBEAT) name the epoch of the leadership they
+ *     claim; a follower ignores a claim older than the epoch it follows.  A
+ *     leader that hears a lower id claim its own epoch or a later one (the
+ *     other side of a partition elected it) claims a fresh epoch.
  *  4. Messages: u8 type, u64 epoch, u32 id (election.h).  One that does
  *     not decode is dropped (election.dropped). */
 #include "protocols/election/election.h"
@@ -37,6 +41,7 @@ typedef struct Bully {
     uint32_t self, n;
     uint64_t epoch;          /* the largest known (note 3) */
     int64_t leader;          /* -1: none */
+    uint64_t view_epoch;     /* the epoch in which `leader` was elected */
     bool electing, answered;
     FlTimerId t_wait, t_suspect, t_beat;
     FlDuration timeout, heartbeat, suspect;
@@ -55,7 +60,10 @@ static const char *const bully_counters[] = {
 
 static void send_el(FlNode *n, Bully *b, uint32_t to, uint8_t type)
 {
-    el_send(n, to, type, b->epoch, b->self);
+    /* A claim names the epoch of the claimed leadership, the rest the
+     * largest epoch known (note 3). */
+    bool claim = type == M_COORDINATOR || type == M_HEARTBEAT;
+    el_send(n, to, type, claim ? b->view_epoch : b->epoch, b->self);
     fl_metric_add(n, type == M_HEARTBEAT ? "election.heartbeats" : "election.messages", 1);
 }
 
@@ -68,14 +76,17 @@ static void rearm(FlNode *n, FlTimerId *t, FlDuration after, uint64_t tag)
 
 static void follow(FlNode *n, Bully *b, uint64_t epoch, uint32_t leader)
 {
+    if (b->leader >= 0 && epoch < b->view_epoch)
+        return;   /* a stale claim (note 3): its sender learns from our leader's heartbeats */
     b->electing = false;
     rearm(n, &b->t_wait, 0, 0);
     rearm(n, &b->t_beat, 0, 0);
     rearm(n, &b->t_suspect, b->suspect, T_SUSPECT);
-    if (b->leader != (int64_t)leader || epoch > b->epoch) {
-        if (epoch > b->epoch)
-            b->epoch = epoch;
+    if (epoch > b->epoch)
+        b->epoch = epoch;
+    if (b->leader != (int64_t)leader || b->view_epoch != epoch) {
         b->leader = leader;
+        b->view_epoch = epoch;
         el_log_view(n, epoch, leader);
         fl_role(n, "follower");
     }
@@ -86,6 +97,7 @@ static void become_coordinator(FlNode *n, Bully *b)
 {
     b->epoch++;
     b->leader = b->self;
+    b->view_epoch = b->epoch;
     b->electing = false;
     rearm(n, &b->t_wait, 0, 0);
     rearm(n, &b->t_suspect, 0, 0);
@@ -167,13 +179,15 @@ static void on_claim(FlNode *n, Bully *b, uint32_t from, uint64_t epoch)
     if (from < b->self) {
         if (epoch > b->epoch)
             b->epoch = epoch;
-        if (b->leader == (int64_t)b->self)
-            send_el(n, b, from, M_COORDINATOR);   /* we lead: say so */
+        if (b->leader == (int64_t)b->self && epoch < b->view_epoch)
+            send_el(n, b, from, M_COORDINATOR);   /* we lead, in a later epoch: say so */
+        else if (b->leader == (int64_t)b->self)
+            become_coordinator(n, b);   /* it led in our epoch or later (a partition): claim a new one */
         else
             start_election(n, b);   /* note 1: bully the lower claimant */
         return;
     }
-    if (from == (uint32_t)b->leader && epoch <= b->epoch) {
+    if (from == (uint32_t)b->leader && epoch == b->view_epoch) {
         rearm(n, &b->t_suspect, b->suspect, T_SUSPECT);
         return;
     }

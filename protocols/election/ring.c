@@ -48,8 +48,9 @@ typedef struct Ring {
     uint32_t self, n;
     uint32_t next[EL_MAX_NODES];   /* the ring: next[i] follows i */
     bool skip[EL_MAX_NODES];       /* successors taken for dead (note 2) */
-    uint64_t epoch;
+    uint64_t epoch;          /* the largest known */
     int64_t leader;
+    uint64_t view_epoch;     /* the epoch in which `leader` was elected */
     bool participant;
     Hop pending[PENDING_MAX];
     FlTimerId t_round, t_suspect, t_beat;
@@ -147,14 +148,17 @@ static void start_election(FlNode *n, Ring *r)
 
 static void follow(FlNode *n, Ring *r, uint64_t epoch, uint32_t leader)
 {
+    if (r->leader >= 0 && epoch < r->view_epoch)
+        return;   /* a stale claim (bully.c note 3) */
     r->participant = false;
     rearm(n, &r->t_round, 0, 0);
     rearm(n, &r->t_beat, 0, 0);
     rearm(n, &r->t_suspect, r->suspect, T_SUSPECT);
     if (epoch > r->epoch)
         r->epoch = epoch;
-    if (r->leader != (int64_t)leader) {
+    if (r->leader != (int64_t)leader || r->view_epoch != epoch) {
         r->leader = leader;
+        r->view_epoch = epoch;
         el_log_view(n, epoch, leader);
         fl_role(n, "follower");
     }
@@ -164,6 +168,7 @@ static void elected(FlNode *n, Ring *r)
 {
     r->epoch++;
     r->leader = r->self;
+    r->view_epoch = r->epoch;
     r->participant = false;
     rearm(n, &r->t_round, 0, 0);
     rearm(n, &r->t_suspect, 0, 0);
@@ -229,7 +234,7 @@ static void ring_on_message(FlNode *n, void *state, uint32_t from, const uint8_t
         return;
     }
     r->skip[from] = false;   /* it lives */
-    if (m.epoch > r->epoch && m.type != M_ACK)
+    if (m.epoch > r->epoch && m.type != M_ACK && m.type != M_HEARTBEAT)
         r->epoch = m.epoch;
     switch (m.type) {
     case M_ACK:
@@ -252,8 +257,12 @@ static void ring_on_message(FlNode *n, void *state, uint32_t from, const uint8_t
         if (m.id != from)
             break;
         if (from < r->self) {
+            if (m.epoch > r->epoch)
+                r->epoch = m.epoch;   /* our election must name a later epoch */
             if (!r->participant)
                 start_election(n, r);   /* note 2 */
+        } else if (from == (uint32_t)r->leader && m.epoch == r->view_epoch) {
+            rearm(n, &r->t_suspect, r->suspect, T_SUSPECT);
         } else {
             follow(n, r, m.epoch, from);
         }
@@ -299,7 +308,7 @@ static void ring_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
             return;
         for (uint32_t j = 0; j < r->n; j++)
             if (j != r->self) {
-                el_send(n, j, M_HEARTBEAT, r->epoch, r->self);
+                el_send(n, j, M_HEARTBEAT, r->view_epoch, r->self);
                 fl_metric_add(n, "election.heartbeats", 1);
             }
         r->t_beat = fl_timer(n, r->heartbeat, T_BEAT);

@@ -436,7 +436,8 @@ int fl_check_main(int argc, char **argv)
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
           "durable (files), exact (mapreduce), exactly-once or at-least-once (stream), "
-          "happens-before or one-leader (events: the clocks and election protocols' logs)", "C" },
+          "happens-before, one-leader or consistent-cut (events: the clocks, election and snapshot "
+          "protocols' logs)", "C" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
           "give up after SECONDS and answer unknown (exit 3)", "SECONDS" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format,

@@ -50,7 +50,9 @@ static const FlModel events_model = {
     .parse = events_parse,
 };
 
-static const char *const consistencies[] = { "happens-before", "one-leader", NULL };
+static const char *const consistencies[] = { "happens-before", "one-leader", "consistent-cut", "validity",
+                                              "agreement", "integrity", "fifo-order", "causal-order",
+                                              "total-order", NULL };
 
 const char *const *fl_events_consistencies(void)
 {
@@ -84,10 +86,19 @@ FlVerdict fl_check_events(const FlHistorySource *source, const char *consistency
     if (json_out)
         *json_out = NULL;
     gboolean election = consistency && strcmp(consistency, "one-leader") == 0;
-    if (consistency && !election && strcmp(consistency, "happens-before") != 0) {
+    gboolean snapshot = consistency && strcmp(consistency, "consistent-cut") == 0;
+    /* The broadcast properties come alone or as a list of them. */
+    g_auto(GStrv) props = g_strsplit(consistency ? consistency : "", ",", -1);
+    gboolean broadcast = consistency != NULL;
+    for (int k = 0; props[k]; k++) {
+        g_strstrip(props[k]);
+        broadcast &= g_strv_contains(fl_broadcast_properties(), props[k]);
+    }
+    if (consistency && !election && !snapshot && !broadcast && strcmp(consistency, "happens-before") != 0) {
         g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "unknown consistency \"%s\" for model events (expected happens-before or one-leader)",
-                    consistency);
+                    "unknown consistency \"%s\" for model events (expected happens-before, one-leader, "
+                    "consistent-cut, or a list of validity, agreement, integrity, fifo-order, "
+                    "causal-order, total-order)", consistency);
         return FL_VERDICT_ERROR;
     }
     FlHistory *h = fl_history_open(source, format, &events_model, err);
@@ -131,8 +142,10 @@ FlVerdict fl_check_events(const FlHistorySource *source, const char *consistency
         logs.text[node] = g_strndup(v->str.s, v->str.len);
         logs.len[node] = v->str.len;
     }
-    verdict = election ? fl_check_election(&logs, report, json_out, err)
-                       : fl_check_clocks(&logs, report, json_out, err);
+    verdict = election    ? fl_check_election(&logs, report, json_out, err)
+              : snapshot  ? fl_check_snapshot(&logs, report, json_out, err)
+              : broadcast ? fl_check_broadcast(&logs, (const char *const *)props, report, json_out, err)
+                         : fl_check_clocks(&logs, report, json_out, err);
 out:
     for (guint32 k = 0; k < FL_EVENTS_MAX_NODES; k++)
         g_free((char *)logs.text[k]);

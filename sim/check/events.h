@@ -11,7 +11,11 @@
  * Consistencies: `happens-before` (clocks.c: the clock condition, and
  * vector clocks characterising happens-before exactly), `one-leader`
  * (election.c: one leader per epoch, agreement on the highest id once
- * stable). */
+ * stable), `consistent-cut` (snapshot.c: every complete snapshot is a
+ * consistent global state holding all the money), and the broadcast
+ * properties validity, agreement, integrity, fifo-order, causal-order and
+ * total-order (broadcast.c), which a scenario lists, each with its own
+ * verdict. */
 #pragma once
 
 #include "sim/check/check.h"
@@ -44,3 +48,15 @@ FlVerdict fl_check_clocks(const FlEventLogs *logs, GString *report, json_t **jso
 /* election.c: decides `one-leader` over @logs. */
 FlVerdict fl_check_election(const FlEventLogs *logs, GString *report, json_t **json_out,
                             GError **err);
+
+/* snapshot.c: decides `consistent-cut` over @logs. */
+FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **json_out,
+                            GError **err);
+
+/* broadcast.c: decides the broadcast properties named in @props (NULL-
+ * terminated) over @logs; the JSON result has "verdicts", one per
+ * property. */
+FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, GString *report,
+                             json_t **json_out, GError **err);
+/* The broadcast properties, NULL-terminated. */
+const char *const *fl_broadcast_properties(void);
