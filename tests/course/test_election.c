@@ -5,7 +5,8 @@
  * epoch, disagreement at the end, a missing log (unknown), bad lines.
  * Then the scenarios of 09-election on a few seeds, and the message counts
  * of an election where every node starts at once, against n: Bully's grow
- * as n^2, Chang-Roberts's (random ring) as n log n. */
+ * as n^2, Chang-Roberts's as n log n on a random ring and n^2 on a
+ * decreasing one, Hirschberg-Sinclair's as n log n on both. */
 #include "tests/storage/helpers.h"
 
 #include <glib/gstdio.h>
@@ -177,6 +178,14 @@ static void test_message_counts(void **state)
             assert_true(m / prev > 2.0 && m / prev < 3.0);
         prev = m;
     }
+    /* The worst arrangement: ids decreasing along the ring.  Chang-Roberts
+     * takes n(n+1)/2 + n; Hirschberg-Sinclair stays O(n log n). */
+    assert_int_equal((int)startup_messages("scenarios/09-election/ring-startup-decreasing.json", 16), 16 * 17 / 2 + 16);
+    double cr = startup_messages("scenarios/09-election/ring-startup-decreasing.json", 64);
+    double hs = startup_messages("scenarios/09-election/hs-startup-decreasing.json", 64);
+    assert_int_equal((int)cr, 64 * 65 / 2 + 64);
+    assert_true(hs <= 8 * 64 * 6);
+    assert_true(hs * 3 < cr);
 }
 
 int main(void)
