@@ -846,7 +846,11 @@ static void draw_schedule(Nemesis *m, FlRng *rng, FlTime now, GString *kept)
         if (!is_down_kind(g_ptr_array_index(dr.kinds, i)))
             g_ptr_array_add(dr.up_kinds, g_ptr_array_index(dr.kinds, i));
     m->drawn = json_array();
-    for (FlTime t = now; t < (FlTime)m->until; t += (FlTime)draw(rng, m->every_lo, m->every_hi)) {
+    /* No fault can start after the run ends: drawing stops there, whatever
+     * `until` says (an `until` of years would otherwise draw billions of
+     * slots before the run starts).  The draws before it are unchanged. */
+    FlTime horizon = MIN((FlTime)m->until, (FlTime)m->sc->duration);
+    for (FlTime t = now; t < horizon; t += (FlTime)draw(rng, m->every_lo, m->every_hi)) {
         FlDuration d = draw(rng, m->for_lo, m->for_hi);
         if (t + (FlTime)d > (FlTime)m->until)
             break;

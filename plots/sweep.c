@@ -374,6 +374,11 @@ static char *run_one(const Sweep *sw, guint index)
         json_object_set(out, "count", json_object_get(lat, "count"));
         json_object_set_new(out, "met", json_boolean(res.met));
         json_object_set(out, "hash", json_object_get(m, "trace_hash"));
+        if (sw->opt->counter) {
+            /* A counter the run never created reads as 0. */
+            json_t *c = json_object_get(json_object_get(m, "counters"), sw->opt->counter);
+            json_object_set_new(out, "counter", json_real(c ? json_number_value(c) : 0));
+        }
     }
     fl_run_result_clear(&res);
     if (sc)
@@ -551,6 +556,7 @@ static bool run_all(const Sweep *sw, json_t **results, guint total, GError **err
 typedef struct Point {
     guint runs, invalid, unknown, met;
     double availability, p50_ms, p99_ms;
+    double counter;          /* mean of FlSweepOptions.counter */
 } Point;
 
 /* Note 4. */
@@ -567,7 +573,9 @@ static Point aggregate(const Sweep *sw, json_t **results, guint s, guint combo)
         pt.availability += json_number_value(json_object_get(r, "availability"));
         pt.p50_ms += (double)json_integer_value(json_object_get(r, "p50")) / 1e6;
         pt.p99_ms += (double)json_integer_value(json_object_get(r, "p99")) / 1e6;
+        pt.counter += json_number_value(json_object_get(r, "counter"));
     }
+    pt.counter /= pt.runs;
     pt.availability /= pt.runs;
     pt.p50_ms /= pt.runs;
     pt.p99_ms /= pt.runs;
@@ -579,7 +587,10 @@ static bool write_tsv(const Sweep *sw, json_t **results, guint total, GError **e
     g_autoptr(GString) t = g_string_new("scenario");
     for (guint j = 0; j < sw->params->len; j++)
         g_string_append_printf(t, "\t%s", ((FlSweepParam *)g_ptr_array_index(sw->params, j))->path);
-    g_string_append(t, "\tseed\tverdict\tinvoked\tok\tfail\tinfo\tavailability\tp50_ms\tp99_ms\tmet\ttrace_hash\n");
+    g_string_append(t, "\tseed\tverdict\tinvoked\tok\tfail\tinfo\tavailability\tp50_ms\tp99_ms\tmet\ttrace_hash");
+    if (sw->opt->counter)
+        g_string_append_printf(t, "\t%s", sw->opt->counter);
+    g_string_append_c(t, '\n');
     for (guint i = 0; i < total; i++) {
         json_t *r = results[i];
         guint combo = i / sw->nseeds % sw->ncombo, s = i / sw->nseeds / sw->ncombo;
@@ -591,7 +602,7 @@ static bool write_tsv(const Sweep *sw, json_t **results, guint total, GError **e
         }
         g_string_append_printf(t, "\t%" JSON_INTEGER_FORMAT "\t%s\t%" JSON_INTEGER_FORMAT "\t%"
                                JSON_INTEGER_FORMAT "\t%" JSON_INTEGER_FORMAT "\t%" JSON_INTEGER_FORMAT
-                               "\t%.6f\t%.6f\t%.6f\t%s\t%s\n",
+                               "\t%.6f\t%.6f\t%.6f\t%s\t%s",
                                json_integer_value(json_object_get(r, "seed")),
                                json_string_value(json_object_get(r, "verdict")),
                                json_integer_value(json_object_get(r, "invoked")),
@@ -603,6 +614,9 @@ static bool write_tsv(const Sweep *sw, json_t **results, guint total, GError **e
                                (double)json_integer_value(json_object_get(r, "p99")) / 1e6,
                                json_is_true(json_object_get(r, "met")) ? "yes" : "no",
                                json_string_value(json_object_get(r, "hash")));
+        if (sw->opt->counter)
+            g_string_append_printf(t, "\t%.9g", json_number_value(json_object_get(r, "counter")));
+        g_string_append_c(t, '\n');
     }
     g_autofree char *path = g_build_filename(sw->opt->out_dir, "sweep.tsv", NULL);
     return g_file_set_contents(path, t->str, (gssize)t->len, err);
@@ -617,17 +631,23 @@ static void print_table(const Sweep *sw, json_t **results, FILE *out)
         g_autofree char *point = point_text(sw, c, 0);
         wp = MAX(wp, (int)strlen(point));
     }
-    fprintf(out, "%-*s  %-*s %5s %8s %8s %12s %10s %10s\n", wn, "scenario", wp, "point", "runs", "invalid",
+    fprintf(out, "%-*s  %-*s %5s %8s %8s %12s %10s %10s", wn, "scenario", wp, "point", "runs", "invalid",
             "unknown", "availability", "p50", "p99");
+    if (sw->opt->counter)
+        fprintf(out, "  %s", sw->opt->counter);
+    fputc('\n', out);
     for (guint s = 0; s < sw->nfiles; s++)
         for (guint c = 0; c < sw->ncombo; c++) {
             Point pt = aggregate(sw, results, s, c);
             g_autofree char *point = point_text(sw, c, 0);
             char a[32], b[32];
-            fprintf(out, "%-*s  %-*s %5u %8u %8u %11.2f%% %10s %10s\n", wn, sw->names[s], wp, point, pt.runs,
+            fprintf(out, "%-*s  %-*s %5u %8u %8u %11.2f%% %10s %10s", wn, sw->names[s], wp, point, pt.runs,
                     pt.invalid, pt.unknown, 100 * pt.availability,
                     fl_plot_duration((FlTime)(pt.p50_ms * 1e6), a),
                     fl_plot_duration((FlTime)(pt.p99_ms * 1e6), b));
+            if (sw->opt->counter)
+                fprintf(out, "  %.6g", pt.counter);
+            fputc('\n', out);
         }
 }
 
@@ -640,7 +660,8 @@ static FlPlotOutput *draw(const Sweep *sw, json_t **results, GError **err)
     g_autoptr(FlScript) s = fl_script_new("sweep", &po, 1000, 1100, "a sweep");
     g_autofree char *xlabel = x->unit[0] ? g_strdup_printf("%s (%s)", x->path, x->unit) : g_strdup(x->path);
     GString *t = g_string_new(NULL);
-    g_string_append_printf(t, "set multiplot layout 3,1 title ");
+    int npanels = sw->opt->counter ? 4 : 3;
+    g_string_append_printf(t, "set multiplot layout %d,1 title ", npanels);
     g_autofree char *head = g_strdup_printf("Sweep of %s: %u seed%s per point", x->path, sw->nseeds,
                                             sw->nseeds == 1 ? "" : "s");
     fl_gp_quote(t, head);
@@ -666,14 +687,18 @@ static FlPlotOutput *draw(const Sweep *sw, json_t **results, GError **err)
     fl_script_set(s, "set lmargin 12");
     fl_script_set(s, "set rmargin %u", MIN(longest + 14, 60));
     static const char *const panels[] = { "runs whose check failed (%)", "availability (%)",
-                                          "latency of ok operations (ms)" };
-    for (int panel = 0; panel < 3; panel++) {
-        fl_script_title(s, panels[panel]);
+                                          "latency of ok operations (ms)", NULL };
+    g_autofree char *counter_title = sw->opt->counter ? g_strdup_printf("%s (mean per point)", sw->opt->counter)
+                                                      : NULL;
+    for (int panel = 0; panel < npanels; panel++) {
+        fl_script_title(s, panel == 3 ? counter_title : panels[panel]);
         if (panel == 0)
             fl_script_set(s, "set yrange [-2:102]");
         else if (panel == 1)
             fl_script_set(s, "set yrange [*:100.5]");
         else {
+            /* Latency, and a counter (messages against n: a log scale shows
+             * n^2 and n log n apart). */
             fl_script_set(s, "set yrange [*:*]");
             fl_script_set(s, "set logscale y");
             fl_script_set(s, "set format y \"%%g\"");
@@ -696,16 +721,18 @@ static FlPlotOutput *draw(const Sweep *sw, json_t **results, GError **err)
                         Point p = aggregate(sw, results, sc, l * nx + i);
                         double v = panel == 0 ? 100.0 * p.invalid / p.runs
                                  : panel == 1 ? 100.0 * p.availability
+                                 : panel == 3 ? p.counter
                                  : pass ? p.p50_ms : p.p99_ms;
-                        /* A point with no ok operation has no latency. */
-                        if (panel == 2 && v <= 0)
+                        /* A point with no ok operation has no latency (and
+                         * a log scale no zero). */
+                        if (panel >= 2 && v <= 0)
                             continue;
                         fl_series_row(se, "%.9g %.9g", g_array_index(x->values, double, i) / x->unit_ns, v);
                     }
                 }
             }
         fl_script_panel(s);
-        if (panel == 2)
+        if (panel == npanels - 1)
             break;
     }
     fl_script_set(s, "unset multiplot");

@@ -7,8 +7,9 @@
  * without files), in forked worker processes; results are gathered by run
  * index, so every output is the same whatever the number of workers.  The
  * outcome per point (fraction of runs whose check failed, availability,
- * latency percentiles) is written as a table and drawn against the first
- * parameter, one line per scenario and value of the other parameters. */
+ * latency percentiles, and optionally one protocol counter such as the
+ * messages an election took) is written as a table and drawn against the
+ * first parameter, one line per scenario and value of the other parameters. */
 #pragma once
 
 #include "plots/plot.h"
@@ -47,6 +48,9 @@ typedef struct FlSweepOptions {
     const char *out_dir;     /* sweep.tsv, sweep.dat, sweep.gp, sweep.png */
     FlPlotOptions plot;      /* format and render; out_dir is set from above */
     bool progress;           /* progress lines on stderr */
+    const char *counter;     /* NULL, or a counter of metrics.json ("election.messages"): its
+                                value per run is a column of sweep.tsv and the table, and its
+                                mean per point a fourth panel of the chart */
 } FlSweepOptions;
 
 /* Runs the sweep of @params (of FlSweepParam*) over the scenario files

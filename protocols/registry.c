@@ -22,6 +22,11 @@ extern const FlProtocol fl_proto_raft;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
 extern const FlProtocol fl_proto_pbft;
+extern const FlProtocol fl_proto_clocks;
+extern const FlProtocol fl_proto_election_bully;
+extern const FlProtocol fl_proto_election_ring;
+extern const FlProtocol fl_proto_snapshot;
+extern const FlProtocol fl_proto_broadcast;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -43,6 +48,11 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
     &fl_proto_pbft,
+    &fl_proto_clocks,
+    &fl_proto_election_bully,
+    &fl_proto_election_ring,
+    &fl_proto_snapshot,
+    &fl_proto_broadcast,
     NULL,
 };
 

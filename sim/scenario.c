@@ -628,9 +628,13 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (!fl_jv_object(jv, in, "/check", keys))
         return false;
     /* The storage and computation checkers (sim/check/files.c,
-     * mapreduce.c, stream.c) decide these, by model, before the others. */
+     * mapreduce.c, stream.c) and the node-log checkers (events.c) decide
+     * these, by model, before the others. */
     static const char *const storage_checks[] = { "durable", "exact", "exactly-once",
-                                                  "at-least-once", NULL };
+                                                  "at-least-once", "happens-before", "one-leader",
+                                                  "consistent-cut", "validity", "agreement",
+                                                  "integrity", "fifo-order", "causal-order",
+                                                  "total-order", NULL };
     g_autoptr(GString) names = g_string_new("none");
     for (const char *const *c = fl_consistency_names(); *c; c++)
         g_string_append_printf(names, "|%s", *c);

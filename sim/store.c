@@ -66,6 +66,8 @@ const char *fl_op_name(uint8_t kind)
     case FL_OP_FILE_DELETE: return "delete";
     case FL_OP_STREAM_SEND: return "send";
     case FL_OP_STREAM_READ: return "read";
+    case FL_OP_EVENT_STEP: return "step";
+    case FL_OP_EVENT_READ: return "read";
     }
     return "?";
 }
@@ -73,7 +75,8 @@ const char *fl_op_name(uint8_t kind)
 bool fl_op_is_read(uint8_t kind)
 {
     return kind == FL_OP_READ || kind == FL_OP_GET || kind == FL_OP_SREAD ||
-           kind == FL_OP_AUDIT || kind == FL_OP_FILE_READ || kind == FL_OP_STREAM_READ;
+           kind == FL_OP_AUDIT || kind == FL_OP_FILE_READ || kind == FL_OP_STREAM_READ ||
+           kind == FL_OP_EVENT_READ;
 }
 
 /* Sets keep their members as kv tokens "3,7," in insertion order; returns

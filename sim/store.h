@@ -46,6 +46,10 @@ typedef enum {
     /* stream (sim/workload/stream.c): key = the event's key */
     FL_OP_STREAM_SEND,    /* a = event id; ok value: its event time */
     FL_OP_STREAM_READ,    /* final reads: a node's view of one key (text) */
+    /* events (sim/workload/events.c): the course's protocols (clocks,
+     * election, snapshot) log what happened at each node; see sim/check/events.h */
+    FL_OP_EVENT_STEP,     /* a = step id: the node takes one step of its workload */
+    FL_OP_EVENT_READ,     /* final reads: the node's log (text) */
     /* Other models add their kinds here. */
     FL_OP_MAX = 32,
 } FlOpKind;

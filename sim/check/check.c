@@ -12,6 +12,7 @@
 #include "sim/check/story.h"
 #include "sim/check/files.h"
 #include "sim/check/history.h"
+#include "sim/check/events.h"
 #include "sim/check/mapreduce.h"
 #include "sim/check/stream.h"
 #include "sim/check/search.h"
@@ -311,6 +312,8 @@ FlVerdict fl_check_source(const FlHistorySource *src, const char *model,
         return fl_check_files(src, consistency, format, report, json_out, err);
     if (model && strcmp(model, "stream") == 0)
         return fl_check_stream(src, consistency, format, report, json_out, err);
+    if (model && strcmp(model, "events") == 0)
+        return fl_check_events(src, consistency, format, report, json_out, err);
     const FlModel *m = model ? fl_model_find(model) : NULL;
     if (m == NULL) {
         g_autofree char *names = model_list();
@@ -428,8 +431,8 @@ int fl_check_main(int argc, char **argv)
     GOptionEntry entries[] = {
         { "type", 'T', 0, G_OPTION_ARG_STRING, &type,
           "the data type the history operates on: register (cas-register), kv, mutex, set, queue, "
-          "counter, txn, files, mapreduce, stream, list-append or rw-register (faultline list "
-          "types)", "TYPE" },
+          "counter, txn, files, mapreduce, stream, events, list-append or rw-register "
+          "(faultline list types)", "TYPE" },
         { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
           "the old name of --type, still accepted (a consistency model is --consistency)", "TYPE" },
         { "consistency", 'c', 0, G_OPTION_ARG_STRING, &consistency,
@@ -438,10 +441,11 @@ int fl_check_main(int argc, char **argv)
           "old name atomic), causal, "
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
-          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream); "
-          "for list-append and rw-register: read-uncommitted, read-committed, repeatable-read, "
-          "snapshot-isolation, serializable (default), each also with a strict- or session- "
-          "prefix", "C" },
+          "durable (files), exact (mapreduce), exactly-once or at-least-once (stream), "
+          "happens-before, one-leader or consistent-cut (events: the clocks, election and snapshot "
+          "protocols' logs); for list-append and rw-register: read-uncommitted, read-committed, "
+          "repeatable-read, snapshot-isolation, serializable (default), each also with a strict- "
+          "or session- prefix", "C" },
         { "picture", 0, 0, G_OPTION_ARG_FILENAME, &picture,
           "list-append, rw-register: draw the anomalies' cycles into this Graphviz file (and "
           "an .svg next to it when dot is installed)", "FILE.dot" },

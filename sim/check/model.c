@@ -27,6 +27,7 @@ const char *const *fl_check_model_names(void)
         "register", "cas-register", "kv", "mutex", "set", "queue", "counter", "txn",
         "files", "mapreduce", "stream",   /* checked by files.c, mapreduce.c, stream.c */
         "list-append", "rw-register",     /* checked by elle.c */
+        "events",                         /* checked by events.c (clocks.c, ...) */
         NULL,
     };
     return names;

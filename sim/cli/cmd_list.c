@@ -61,6 +61,16 @@ static void list_consistency(void)
         printf("%-20s %s\n", *c, fl_consistency_doc(*c));
     for (const char *const *c = fl_elle_consistency_names(); *c; c++)
         printf("%-20s %s\n", *c, fl_elle_consistency_doc(*c));
+    /* The node-log checkers (sim/check/events.h), for type events. */
+    printf("%-20s %s\n", "happens-before", "the clock condition and vector clocks characterising happens-before (events type: clocks)");
+    printf("%-20s %s\n", "one-leader", "one leader per epoch, and agreement on the highest id once stable (events type: election-*)");
+    printf("%-20s %s\n", "consistent-cut", "every snapshot a consistent cut that holds all the money (events type: snapshot)");
+    printf("%-20s %s\n", "validity", "broadcast: a correct node delivers what it broadcast (events type: broadcast)");
+    printf("%-20s %s\n", "agreement", "broadcast: what one correct node delivers, every correct node delivers");
+    printf("%-20s %s\n", "integrity", "broadcast: nothing delivered twice, nothing delivered that was not broadcast");
+    printf("%-20s %s\n", "fifo-order", "broadcast: each origin's messages delivered in the order it sent them");
+    printf("%-20s %s\n", "causal-order", "broadcast: a message delivered after its whole causal past");
+    printf("%-20s %s\n", "total-order", "broadcast: correct nodes deliver common messages in one order");
 }
 
 int fl_cmd_list(int argc, char **argv)

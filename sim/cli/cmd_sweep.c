@@ -1,5 +1,5 @@
 /* faultline sweep SCENARIO... --param PATH=A..B[:STEPS] [--param ...] --seeds N
- *                 [--jobs J] [--out DIR] [--format png|svg] */
+ *                 [--jobs J] [--out DIR] [--format png|svg] [--counter NAME] */
 #include "plots/sweep.h"
 #include "sim/cli/cli.h"
 
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 static int sweep(int argc, char **argv, char **specs, gint64 seeds, gint64 jobs, const char *out,
-                 const char *format, double timeout, bool no_render, bool quiet)
+                 const char *format, double timeout, bool no_render, bool quiet, const char *counter)
 {
     if (argc < 2) {
         fprintf(stderr, "faultline sweep: expected one or more scenario files (see faultline sweep --help)\n");
@@ -57,6 +57,7 @@ static int sweep(int argc, char **argv, char **specs, gint64 seeds, gint64 jobs,
         .seeds = (guint)seeds, .jobs = (guint)jobs, .check_timeout_s = timeout, .out_dir = dir,
         .plot = { .format = format ? format : "png", .render = !no_render },
         .progress = !quiet,
+        .counter = counter,
     };
     GError *err = NULL;
     if (fl_sweep_run((const char *const *)argv + 1, (guint)argc - 1, params, &opt, stdout, &err) != 0) {
@@ -74,6 +75,7 @@ int fl_cmd_sweep(int argc, char **argv)
     gint64 seeds = 5, jobs = g_get_num_processors();
     double timeout = 60;
     gboolean no_render = FALSE, quiet = FALSE;
+    char *counter = NULL;
     GOptionEntry entries[] = {
         { "param", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &specs,
           "A parameter and its values: PATH=A..B[:STEPS] or PATH=V1,V2,...; PATH is a JSON "
@@ -86,6 +88,9 @@ int fl_cmd_sweep(int argc, char **argv)
         { "check-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds the checker may take per run (default 60)", "S" },
         { "no-render", 0, 0, G_OPTION_ARG_NONE, &no_render, "Write the data and gnuplot script only", NULL },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress on stderr", NULL },
+        { "counter", 'c', 0, G_OPTION_ARG_STRING, &counter,
+          "Also a protocol counter of metrics.json (election.messages): a column of the table and "
+          "sweep.tsv, and a fourth panel, its mean per point on a log scale", "NAME" },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO...");
@@ -102,9 +107,10 @@ int fl_cmd_sweep(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     int status = 2;
     if (fl_cli_parse(ctx, &argc, &argv, "sweep"))
-        status = sweep(argc, argv, specs, seeds, jobs, out, format, timeout, no_render, quiet);
+        status = sweep(argc, argv, specs, seeds, jobs, out, format, timeout, no_render, quiet, counter);
     g_strfreev(specs);
     g_free(out);
     g_free(format);
+    g_free(counter);
     return status;
 }

@@ -12,6 +12,7 @@ extern const FlWorkloadModel fl_workload_counter;
 extern const FlWorkloadModel fl_workload_mapreduce;
 extern const FlWorkloadModel fl_workload_files;
 extern const FlWorkloadModel fl_workload_stream;
+extern const FlWorkloadModel fl_workload_events;
 
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
@@ -22,6 +23,7 @@ static const FlWorkloadModel *const models[] = {
     &fl_workload_mapreduce,
     &fl_workload_files,
     &fl_workload_stream,
+    &fl_workload_events,
     NULL,
 };
 

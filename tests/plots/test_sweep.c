@@ -188,6 +188,40 @@ static void test_rejected_value(void **state)
     fixture_rm(dir);
 }
 
+/* --counter: the messages of a startup election against n, Bully's n^2
+ * against Chang-Roberts's n log n; a column of sweep.tsv and the table, and
+ * a fourth panel. */
+static void test_counter(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("faultline-sweep-XXXXXX", NULL);
+    GPtrArray *params = g_ptr_array_new_with_free_func((GDestroyNotify)fl_sweep_param_free);
+    g_ptr_array_add(params, parse("/cluster/nodes=4,8,16"));
+    const char *files[] = { "scenarios/09-election/bully-startup.json", "scenarios/09-election/ring-startup.json" };
+    FlSweepOptions opt = { .seeds = 1, .jobs = 2, .check_timeout_s = 30, .out_dir = dir,
+                           .plot = { .format = "png", .render = false }, .counter = "election.messages" };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    GError *err = NULL;
+    if (fl_sweep_run(files, 2, params, &opt, out, &err) != 0)
+        fail_msg("%s", err->message);
+    fclose(out);
+    g_autofree char *tsvp = g_build_filename(dir, "sweep.tsv", NULL);
+    g_autofree char *tsv = fixture_read(tsvp);
+    assert_non_null(strstr(tsv, "\ttrace_hash\telection.messages\n"));
+    /* Bully: (n-1)(n+2) messages. */
+    assert_non_null(strstr(tsv, "bully-startup\t16\t1\tvalid\t"));
+    assert_non_null(strstr(tsv, "\t270\n"));
+    assert_non_null(strstr(buf, "election.messages"));
+    g_autofree char *gp = g_build_filename(dir, "sweep.gp", NULL);
+    g_autofree char *script = fixture_read(gp);
+    assert_int_equal(fixture_count(script, "\nplot "), 4);
+    assert_non_null(strstr(script, "election.messages (mean per point)"));
+    free(buf);
+    g_ptr_array_unref(params);
+    fixture_rm(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_json_pointer),
         cmocka_unit_test(test_tiny_grid),
         cmocka_unit_test(test_rejected_value),
+        cmocka_unit_test(test_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
