@@ -34,10 +34,10 @@
 #include <string.h>
 
 #define SHOWN_PER_KIND 2
-#define LISTED_MAX 100
 #define MESSAGES_MAX 200000
 
 enum { P_VALIDITY, P_AGREEMENT, P_INTEGRITY, P_FIFO, P_CAUSAL, P_TOTAL, P_KINDS };
+G_STATIC_ASSERT(P_KINDS <= FL_FINDINGS_KINDS);
 static const char *const prop_names[] = { "validity", "agreement", "integrity", "fifo-order", "causal-order",
                                           "total-order" };
 
@@ -66,35 +66,8 @@ typedef struct {
     GHashTable *index;                  /* origin << 40 | seq -> index + 1 */
     GArray *ev[FL_EVENTS_MAX_NODES];    /* Ev */
     gboolean correct[FL_EVENTS_MAX_NODES];
-    guint counts[P_KINDS], shown[P_KINDS];
-    GString *report;
-    json_t *listed;
-    guint hidden;
+    FlFindings f;
 } Bc;
-
-static void violation(Bc *B, int p, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void violation(Bc *B, int p, const char *fmt, ...)
-{
-    B->counts[p]++;
-    gboolean show = B->report && B->shown[p] < SHOWN_PER_KIND;
-    gboolean list = B->listed && json_array_size(B->listed) < LISTED_MAX;
-    if (!show && !list) {
-        B->hidden++;
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (show) {
-        B->shown[p]++;
-        g_string_append_printf(B->report, "%s: %s\n", prop_names[p], text);
-    } else {
-        B->hidden++;
-    }
-    if (list)
-        json_array_append_new(B->listed, json_pack("{s:s,s:s}", "kind", prop_names[p], "text", text));
-}
 
 static guint32 msg_index(Bc *B, guint32 origin, guint64 seq)
 {
@@ -222,9 +195,9 @@ static void check_all(Bc *B)
             char nm[48];
             name_msg(B, e->msg, nm, sizeof nm);
             if (++count[e->msg] == 2)
-                violation(B, P_INTEGRITY, "node %u delivers %s twice", i, nm);
+                fl_findings_add(&B->f, P_INTEGRITY, "node %u delivers %s twice", i, nm);
             if (g_array_index(B->msgs, Msg, e->msg).bpos < 0 && count[e->msg] == 1)
-                violation(B, P_INTEGRITY, "node %u delivers %s, which was never broadcast", i, nm);
+                fl_findings_add(&B->f, P_INTEGRITY, "node %u delivers %s, which was never broadcast", i, nm);
         }
     }
     /* who delivered what: one bitset per node */
@@ -245,11 +218,11 @@ static void check_all(Bc *B)
         for (guint32 i = 0; i < B->n; i++)
             by_correct |= B->correct[i] && (del[i][x / 64] >> (x % 64) & 1);
         if (m->bpos >= 0 && B->correct[m->origin] && !(del[m->origin][x / 64] >> (x % 64) & 1))
-            violation(B, P_VALIDITY, "node %u broadcast %s and never delivered it", m->origin, nm);
+            fl_findings_add(&B->f, P_VALIDITY, "node %u broadcast %s and never delivered it", m->origin, nm);
         if (by_correct)
             for (guint32 i = 0; i < B->n; i++)
                 if (B->correct[i] && !(del[i][x / 64] >> (x % 64) & 1)) {
-                    violation(B, P_AGREEMENT, "%s was delivered by a correct node, never by correct node %u", nm, i);
+                    fl_findings_add(&B->f, P_AGREEMENT, "%s was delivered by a correct node, never by correct node %u", nm, i);
                     break;
                 }
     }
@@ -272,7 +245,7 @@ static void check_all(Bc *B)
             name_msg(B, e->msg, nm, sizeof nm);
             /* FIFO: the origin's earlier messages all came first. */
             if (m->seq != next[m->origin] && fifo_ok[m->origin] && m->seq > next[m->origin]) {
-                violation(B, P_FIFO, "node %u delivers %s before %u:%" G_GUINT64_FORMAT, i, nm, m->origin,
+                fl_findings_add(&B->f, P_FIFO, "node %u delivers %s before %u:%" G_GUINT64_FORMAT, i, nm, m->origin,
                           next[m->origin]);
                 fifo_ok[m->origin] = FALSE;   /* one report per node and origin */
             }
@@ -296,7 +269,7 @@ static void check_all(Bc *B)
                     guint32 y = w * 64 + (guint32)__builtin_ctzll(missing);
                     char ny[48];
                     name_msg(B, y, ny, sizeof ny);
-                    violation(B, P_CAUSAL, "node %u delivers %s before %s, which is in its causal past", i, nm, ny);
+                    fl_findings_add(&B->f, P_CAUSAL, "node %u delivers %s before %s, which is in its causal past", i, nm, ny);
                     break;
                 }
             }
@@ -330,7 +303,7 @@ static void check_all(Bc *B)
                     char a[48], b[48];
                     name_msg(B, last_msg, a, sizeof a);
                     name_msg(B, e->msg, b, sizeof b);
-                    violation(B, P_TOTAL, "node %u delivers %s before %s, node %u the other way round", i, b, a, j);
+                    fl_findings_add(&B->f, P_TOTAL, "node %u delivers %s before %s, node %u the other way round", i, b, a, j);
                     break;   /* one report per pair of nodes */
                 }
                 last = pos[e->msg];
@@ -351,8 +324,9 @@ FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, 
         .n = logs->nodes,
         .msgs = g_array_new(FALSE, FALSE, sizeof(Msg)),
         .index = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),
-        .report = report ? g_string_new(NULL) : NULL,
-        .listed = json_out ? json_array() : NULL,
+        .f = { .names = prop_names, .shown_per_kind = SHOWN_PER_KIND,
+               .report = report ? g_string_new(NULL) : NULL,
+               .listed = json_out ? json_array() : NULL },
     };
     FlVerdict verdict = FL_VERDICT_ERROR;
     guint missing = 0;
@@ -375,7 +349,7 @@ FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, 
             wanted[p] |= strcmp(props[k], prop_names[p]) == 0;
     verdict = FL_VERDICT_VALID;
     for (int p = 0; p < P_KINDS; p++)
-        if (wanted[p] && B.counts[p])
+        if (wanted[p] && B.f.counts[p])
             verdict = FL_VERDICT_INVALID;
     if (verdict == FL_VERDICT_VALID && (missing || !B.n))
         verdict = FL_VERDICT_UNKNOWN;
@@ -383,9 +357,9 @@ FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, 
     for (guint32 i = 0; i < B.n; i++)
         ncorrect += B.correct[i];
     if (report) {
-        g_string_append(report, B.report->str);
-        if (B.hidden)
-            g_string_append_printf(report, "... and %u more violations\n", B.hidden);
+        g_string_append(report, B.f.report->str);
+        if (B.f.hidden)
+            g_string_append_printf(report, "... and %u more violations\n", B.f.hidden);
         g_string_append_printf(report, "%u nodes (%u correct), %u messages", B.n, ncorrect, B.msgs->len);
         if (missing)
             g_string_append_printf(report, "; %u logs missing: nothing judged", missing);
@@ -393,7 +367,7 @@ FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, 
         for (int p = 0; p < P_KINDS; p++)
             if (wanted[p])
                 g_string_append_printf(report, "  %-14s %s\n", prop_names[p],
-                                       missing ? "unknown" : B.counts[p] ? "BROKEN" : "holds");
+                                       missing ? "unknown" : B.f.counts[p] ? "BROKEN" : "holds");
     }
     if (json_out) {
         json_t *j = json_object();
@@ -401,7 +375,7 @@ FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, 
         for (int p = 0; p < P_KINDS; p++)
             if (wanted[p])
                 json_object_set_new(verdicts, prop_names[p],
-                                    json_string(missing ? "unknown" : B.counts[p] ? "invalid" : "valid"));
+                                    json_string(missing ? "unknown" : B.f.counts[p] ? "invalid" : "valid"));
         json_object_set_new(j, "valid", verdict == FL_VERDICT_UNKNOWN ? json_null()
                                                                       : json_boolean(verdict == FL_VERDICT_VALID));
         json_object_set_new(j, "model", json_string("events"));
@@ -415,17 +389,17 @@ FlVerdict fl_check_broadcast(const FlEventLogs *logs, const char *const *props, 
         json_object_set_new(j, "messages", json_integer(B.msgs->len));
         json_t *c = json_object();
         for (int p = 0; p < P_KINDS; p++)
-            json_object_set_new(c, prop_names[p], json_integer(B.counts[p]));
+            json_object_set_new(c, prop_names[p], json_integer(B.f.counts[p]));
         json_object_set_new(j, "violation_counts", c);
-        json_object_set_new(j, "violations", B.listed);
-        B.listed = NULL;
+        json_object_set_new(j, "violations", B.f.listed);
+        B.f.listed = NULL;
         *json_out = j;
     }
 out:
-    if (B.listed)
-        json_decref(B.listed);
-    if (B.report)
-        g_string_free(B.report, TRUE);
+    if (B.f.listed)
+        json_decref(B.f.listed);
+    if (B.f.report)
+        g_string_free(B.f.report, TRUE);
     for (guint32 x = 0; x < B.msgs->len; x++)
         g_free(g_array_index(B.msgs, Msg, x).past);
     g_array_free(B.msgs, TRUE);

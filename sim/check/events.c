@@ -13,6 +13,7 @@
 #include "sim/check/events.h"
 #include "sim/check/history.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,30 @@ static const FlModel events_model = {
 static const char *const consistencies[] = { "happens-before", "one-leader", "consistent-cut", "validity",
                                               "agreement", "integrity", "fifo-order", "causal-order",
                                               "total-order", NULL };
+
+void fl_findings_add(FlFindings *f, int kind, const char *fmt, ...)
+{
+    g_assert(kind >= 0 && kind < FL_FINDINGS_KINDS);
+    f->counts[kind]++;
+    gboolean show = f->report && f->shown[kind] < f->shown_per_kind;
+    gboolean list = f->listed && json_array_size(f->listed) < FL_FINDINGS_LISTED;
+    if (!show && !list) {
+        f->hidden++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (show) {
+        f->shown[kind]++;
+        g_string_append_printf(f->report, "%s: %s\n", f->names[kind], text);
+    } else {
+        f->hidden++;
+    }
+    if (list)
+        json_array_append_new(f->listed, json_pack("{s:s,s:s}", "kind", f->names[kind], "text", text));
+}
 
 const char *const *fl_events_consistencies(void)
 {

@@ -24,6 +24,24 @@
 
 #define FL_EVENTS_MAX_NODES 64
 
+/* The violations a checker found, by kind: each counted, the first
+ * `shown_per_kind` of each kind written to `report` (when not NULL), the
+ * first FL_FINDINGS_LISTED to `listed` (when not NULL), the rest counted in
+ * `hidden`.  The checker owns report and listed. */
+#define FL_FINDINGS_KINDS 8
+#define FL_FINDINGS_LISTED 100
+
+typedef struct FlFindings {
+    const char *const *names;               /* kind names, for the report */
+    guint shown_per_kind;
+    GString *report;
+    json_t *listed;
+    guint counts[FL_FINDINGS_KINDS], shown[FL_FINDINGS_KINDS];
+    guint hidden;
+} FlFindings;
+
+void fl_findings_add(FlFindings *f, int kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
 /* What the loader hands a checker: borrowed until the checker returns. */
 typedef struct FlEventLogs {
     const char *name;                       /* the history's name, for messages */

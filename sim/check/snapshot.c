@@ -27,9 +27,9 @@
 #include <string.h>
 
 #define SHOWN_PER_KIND 3
-#define LISTED_MAX 100
 
 enum { V_BALANCE, V_INCONSISTENT, V_CHANNEL, V_CONSERVATION, V_KINDS };
+G_STATIC_ASSERT(V_KINDS <= FL_FINDINGS_KINDS);
 static const char *const kind_names[] = { "balance", "received but not sent", "channel", "conservation" };
 
 typedef struct {
@@ -46,10 +46,7 @@ typedef struct {
     GHashTable *bals;           /* (K << 8 | node) -> BAL (gint64*) */
     GHashTable *chans;          /* (K << 16 | from << 8 | to) -> char* (the SEQ list) */
     GArray *snapshots;          /* guint64 K, in first appearance */
-    guint counts[V_KINDS], shown[V_KINDS];
-    GString *report;
-    json_t *listed;
-    guint hidden;
+    FlFindings f;
 } Snap;
 
 static gint64 *key_new(gint64 k)
@@ -57,30 +54,6 @@ static gint64 *key_new(gint64 k)
     gint64 *p = g_new(gint64, 1);
     *p = k;
     return p;
-}
-
-static void violation(Snap *S, int kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void violation(Snap *S, int kind, const char *fmt, ...)
-{
-    S->counts[kind]++;
-    gboolean show = S->report && S->shown[kind] < SHOWN_PER_KIND;
-    gboolean list = S->listed && json_array_size(S->listed) < LISTED_MAX;
-    if (!show && !list) {
-        S->hidden++;
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (show) {
-        S->shown[kind]++;
-        g_string_append_printf(S->report, "%s: %s\n", kind_names[kind], text);
-    } else {
-        S->hidden++;
-    }
-    if (list)
-        json_array_append_new(S->listed, json_pack("{s:s,s:s}", "kind", kind_names[kind], "text", text));
 }
 
 static Xfer *xfer_get(Snap *S, guint32 from, guint64 seq)
@@ -205,7 +178,7 @@ static gboolean judge(Snap *S, guint64 k)
         if (recv)
             net[x->to] += (gint64)x->amount;
         if (recv && !sent)
-            violation(S, V_INCONSISTENT, "snapshot %" G_GUINT64_FORMAT ": node %u counts transfer %u:%" G_GUINT64_FORMAT
+            fl_findings_add(&S->f, V_INCONSISTENT, "snapshot %" G_GUINT64_FORMAT ": node %u counts transfer %u:%" G_GUINT64_FORMAT
                       " (%" G_GUINT64_FORMAT ") as received, but node %u sent it after recording its balance",
                       k, x->to, x->from, x->seq, x->amount, x->from);
         if (sent && !recv)
@@ -215,7 +188,7 @@ static gboolean judge(Snap *S, guint64 k)
     for (guint32 i = 0; i < S->n; i++) {
         total += bal[i];
         if (bal[i] != S->initial + net[i])
-            violation(S, V_BALANCE, "snapshot %" G_GUINT64_FORMAT ": node %u recorded %" G_GINT64_FORMAT
+            fl_findings_add(&S->f, V_BALANCE, "snapshot %" G_GUINT64_FORMAT ": node %u recorded %" G_GINT64_FORMAT
                       ", its log before the record says %" G_GINT64_FORMAT, k, i, bal[i], S->initial + net[i]);
     }
     /* The channels as recorded, against the transfers in flight across the cut. */
@@ -233,7 +206,7 @@ static gboolean judge(Snap *S, guint64 k)
                 Xfer *x = g_hash_table_lookup(S->xfers, &xk);
                 total += x ? (gint64)x->amount : 0;
                 if (!g_hash_table_remove(expected, &xk))
-                    violation(S, V_CHANNEL, "snapshot %" G_GUINT64_FORMAT ": the channel %u -> %u holds transfer %u:%"
+                    fl_findings_add(&S->f, V_CHANNEL, "snapshot %" G_GUINT64_FORMAT ": the channel %u -> %u holds transfer %u:%"
                               G_GUINT64_FORMAT ", which did not cross the cut", k, j, i, j, seq);
             }
         }
@@ -249,14 +222,14 @@ static gboolean judge(Snap *S, guint64 k)
         guint64 xk = g_array_index(left, guint64, s);
         gint64 key = (gint64)xk;
         const Xfer *x = g_hash_table_lookup(S->xfers, &key);
-        violation(S, V_CHANNEL, "snapshot %" G_GUINT64_FORMAT ": transfer %u:%" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
+        fl_findings_add(&S->f, V_CHANNEL, "snapshot %" G_GUINT64_FORMAT ": transfer %u:%" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
                   ") was in flight from %u to %u across the cut, but its channel's record misses it",
                   k, x->from, x->seq, x->amount, x->from, x->to);
     }
     g_array_free(left, TRUE);
     gint64 want = S->initial * (gint64)S->n;
     if (total != want)
-        violation(S, V_CONSERVATION, "snapshot %" G_GUINT64_FORMAT ": balances and channels hold %" G_GINT64_FORMAT
+        fl_findings_add(&S->f, V_CONSERVATION, "snapshot %" G_GUINT64_FORMAT ": balances and channels hold %" G_GINT64_FORMAT
                   ", the bank holds %" G_GINT64_FORMAT " (%+" G_GINT64_FORMAT ")", k, total, want, total - want);
     return TRUE;
 }
@@ -271,8 +244,9 @@ FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **j
         .bals = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free),
         .chans = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free),
         .snapshots = g_array_new(FALSE, FALSE, sizeof(guint64)),
-        .report = report ? g_string_new(NULL) : NULL,
-        .listed = json_out ? json_array() : NULL,
+        .f = { .names = kind_names, .shown_per_kind = SHOWN_PER_KIND,
+               .report = report ? g_string_new(NULL) : NULL,
+               .listed = json_out ? json_array() : NULL },
     };
     FlVerdict verdict = FL_VERDICT_ERROR;
     guint missing = 0, complete = 0, incomplete = 0;
@@ -294,12 +268,12 @@ FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **j
         }
     guint bad = 0;
     for (int k = 0; k < V_KINDS; k++)
-        bad += S.counts[k];
+        bad += S.f.counts[k];
     verdict = bad ? FL_VERDICT_INVALID : complete ? FL_VERDICT_VALID : FL_VERDICT_UNKNOWN;
     if (report) {
-        g_string_append(report, S.report->str);
-        if (S.hidden)
-            g_string_append_printf(report, "... and %u more violations\n", S.hidden);
+        g_string_append(report, S.f.report->str);
+        if (S.f.hidden)
+            g_string_append_printf(report, "... and %u more violations\n", S.f.hidden);
         g_string_append_printf(report, "%u nodes, %u transfers, %u snapshots complete (%u cut short)",
                                S.n, g_hash_table_size(S.xfers), complete, incomplete);
         if (missing)
@@ -307,8 +281,8 @@ FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **j
         g_string_append(report, "; ");
         if (bad) {
             for (int k = 0; k < V_KINDS; k++)
-                if (S.counts[k])
-                    g_string_append_printf(report, "%u %s ", S.counts[k], kind_names[k]);
+                if (S.f.counts[k])
+                    g_string_append_printf(report, "%u %s ", S.f.counts[k], kind_names[k]);
             g_string_append(report, "violations\n");
         } else {
             g_string_append(report, "every recorded global state is consistent and holds all the money\n");
@@ -329,16 +303,16 @@ FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **j
         json_object_set_new(j, "snapshots", json_integer(complete));
         json_object_set_new(j, "snapshots_cut_short", json_integer(incomplete));
         for (int k = 0; k < V_KINDS; k++)
-            json_object_set_new(j, k == V_INCONSISTENT ? "received_not_sent" : kind_names[k], json_integer(S.counts[k]));
-        json_object_set_new(j, "violations", S.listed);
-        S.listed = NULL;
+            json_object_set_new(j, k == V_INCONSISTENT ? "received_not_sent" : kind_names[k], json_integer(S.f.counts[k]));
+        json_object_set_new(j, "violations", S.f.listed);
+        S.f.listed = NULL;
         *json_out = j;
     }
 out:
-    if (S.listed)
-        json_decref(S.listed);
-    if (S.report)
-        g_string_free(S.report, TRUE);
+    if (S.f.listed)
+        json_decref(S.f.listed);
+    if (S.f.report)
+        g_string_free(S.f.report, TRUE);
     g_hash_table_unref(S.xfers);
     g_hash_table_unref(S.cuts);
     g_hash_table_unref(S.bals);
