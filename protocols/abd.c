@@ -113,6 +113,7 @@ typedef struct Abd {
     uint64_t next_id;     /* volatile: restarts at 0 after a crash */
     bool bug_volatile_ids;
     FlDuration retry, give_up;
+    uint32_t nodes;       /* the cluster's size, for the digest */
 } Abd;
 
 static const FlParam abd_params[] = {
@@ -267,6 +268,7 @@ static void abd_init(FlNode *n, void *state)
     a->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
     a->retry = fl_param_duration(n, "retry");
     a->give_up = fl_param_duration(n, "give_up");
+    a->nodes = fl_nodes(n);
     fl_role(n, "replica");
     fl_timer(n, a->retry, TIMER_RETRY);
 }
@@ -560,6 +562,71 @@ static void abd_on_request(FlNode *n, void *state, const FlRequest *req)
     check_done(n, a, at);
 }
 
+/* ---- Exploration ----------------------------------------------------- */
+
+static uint64_t digest_val(uint64_t h, const Val *v)
+{
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, v->tag.ts), v->tag.writer), v->tag.op.epoch);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, v->tag.op.seq), v->set), (uint64_t)v->v);
+    h = fl_digest_mix(h, v->text ? v->text->len + 1 : 0);
+    for (gsize i = 0; v->text && i < v->text->len; i++)
+        h = fl_digest_mix(h, (uint8_t)v->text->str[i]);
+    return h;
+}
+
+/* Registers, operations in flight with what each phase has gathered, and
+ * the id counter (which the bug of note 8 reuses); not the start times. */
+static uint64_t abd_digest(const void *state)
+{
+    const Abd *a = state;
+    uint64_t h = fl_digest_mix(fl_digest_mix(a->epoch, a->next_id), a->regs->len);
+    for (guint k = 0; k < a->regs->len; k++)
+        h = digest_val(h, &g_array_index(a->regs, Val, k));
+    for (guint i = 0; i < a->pending->len; i++) {
+        const Pending *p = &g_array_index(a->pending, Pending, i);
+        h = fl_digest_request(fl_digest_mix(fl_digest_mix(h, p->id.epoch), p->id.seq), &p->req);
+        h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, (uint64_t)p->phase), p->count), p->same_tag);
+        h = digest_val(h, &p->best);
+        /* `answered` has one byte per node; count and best summarise it
+         * only in part, so fold it in. */
+        for (uint32_t j = 0; p->answered && j < a->nodes; j++)
+            h = fl_digest_mix(h, p->answered[j]);
+    }
+    return h;
+}
+
+static bool val_eq(const Val *x, const Val *y)
+{
+    if (x->set != y->set || x->v != y->v || !x->text != !y->text)
+        return false;
+    return !x->text || g_string_equal(x->text, y->text);
+}
+
+/* Note 1's premise: replicas that hold one tag hold one value. */
+static bool abd_invariant(const void *const *states, uint32_t nodes, GString *why)
+{
+    for (uint32_t i = 0; i < nodes; i++) {
+        const Abd *a = states[i];
+        for (uint32_t j = i + 1; a && j < nodes; j++) {
+            const Abd *b = states[j];
+            guint len = b ? MIN(a->regs->len, b->regs->len) : 0;
+            for (guint k = 0; k < len; k++) {
+                const Val *x = &g_array_index(a->regs, Val, k);
+                const Val *y = &g_array_index(b->regs, Val, k);
+                if (x->tag.ts != 0 && tag_cmp(x->tag, y->tag) == 0 && !val_eq(x, y)) {
+                    g_string_printf(why, "one value per tag: nodes %u and %u hold key %u at tag "
+                                    "(%" G_GUINT64_FORMAT ", node %u, op %" G_GUINT64_FORMAT ":%"
+                                    G_GUINT64_FORMAT ") with different values",
+                                    i, j, k, x->tag.ts, x->tag.writer, x->tag.op.epoch,
+                                    x->tag.op.seq);
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
 const FlProtocol fl_proto_abd = {
     .name = "abd",
     .summary = "ABD multi-writer quorum register: two majority round trips per operation, read write-back; linearizable without consensus",
@@ -571,4 +638,6 @@ const FlProtocol fl_proto_abd = {
     .on_message = abd_on_message,
     .on_timer = abd_on_timer,
     .on_request = abd_on_request,
+    .digest = abd_digest,
+    .invariant = abd_invariant,
 };

@@ -182,6 +182,20 @@ FlDuration fl_param_duration(const FlNode *n, const char *name);
 void fl_param_range(const FlNode *n, const char *name, FlDuration *lo, FlDuration *hi);
 const char *fl_param_enum(const FlNode *n, const char *name);
 
+/* For digest hooks: folds @v into the running hash @h (FNV-style step,
+ * then a full mix), and a client request's every field. */
+static inline uint64_t fl_digest_mix(uint64_t h, uint64_t v)
+{
+    return fl_mix64(h * 0x100000001b3ULL ^ v);
+}
+
+static inline uint64_t fl_digest_request(uint64_t h, const FlRequest *q)
+{
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, q->client), q->id), q->op.kind);
+    h = fl_digest_mix(fl_digest_mix(h, q->op.flags), q->op.key);
+    return fl_digest_mix(fl_digest_mix(h, (uint64_t)q->op.a), (uint64_t)q->op.b);
+}
+
 /* ---- Effects -------------------------------------------------------- */
 
 /* Sends a copy of @msg to node @to (not to itself: use a timer). */

@@ -1019,52 +1019,41 @@ static const char *paxos_msg_kind(const uint8_t *msg, size_t len)
 
 /* ---- Exploration (note 12) ---------------------------------------------- */
 
-static inline uint64_t dmix(uint64_t h, uint64_t v)
-{
-    return fl_mix64(h * 0x100000001b3ULL ^ v);
-}
-
-static uint64_t digest_request(uint64_t h, const FlRequest *q)
-{
-    h = dmix(dmix(dmix(h, q->client), q->id), q->op.kind);
-    return dmix(dmix(dmix(dmix(h, q->op.flags), q->op.key), (uint64_t)q->op.a), (uint64_t)q->op.b);
-}
-
 static gboolean digest_pending(gpointer key, gpointer value, gpointer data)
 {
     const Pending *p = value;
     uint64_t *h = data;
-    *h = digest_request(dmix(dmix(*h, GPOINTER_TO_UINT(key)), p->proposed), &p->req);
+    *h = fl_digest_request(fl_digest_mix(fl_digest_mix(*h, GPOINTER_TO_UINT(key)), p->proposed), &p->req);
     return FALSE;
 }
 
 static uint64_t paxos_digest(const void *state)
 {
     const Paxos *px = state;
-    uint64_t h = dmix(dmix(dmix(px->role, px->ballot), px->max_seen), px->promised);
-    h = dmix(dmix(dmix(h, px->commit), px->next_slot), fl_store_hash(px->store));
-    h = dmix(dmix(dmix(h, px->p1_start), px->p1_from), px->p1_max);
-    h = dmix(dmix(dmix(h, px->p1_end), px->p1_acks), px->hb_acks);
-    h = dmix(dmix(dmix(h, px->leader), px->dirty), px->recovering);
-    h = dmix(dmix(dmix(h, px->rec_marked), px->rec_acks), px->rec_floor);
-    h = dmix(h, px->rec_horizon);
+    uint64_t h = fl_digest_mix(fl_digest_mix(fl_digest_mix(px->role, px->ballot), px->max_seen), px->promised);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, px->commit), px->next_slot), fl_store_hash(px->store));
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, px->p1_start), px->p1_from), px->p1_max);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, px->p1_end), px->p1_acks), px->hb_acks);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, px->leader), px->dirty), px->recovering);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, px->rec_marked), px->rec_acks), px->rec_floor);
+    h = fl_digest_mix(h, px->rec_horizon);
     /* Times as ticks before the last one (note 12): what the next ticks
      * will compare with the election timeout. */
     int64_t hb = (int64_t)px->heartbeat;
-    h = dmix(dmix(h, (uint64_t)px->elect_timeout / (uint64_t)hb),
+    h = fl_digest_mix(fl_digest_mix(h, (uint64_t)px->elect_timeout / (uint64_t)hb),
              (uint64_t)(((int64_t)px->last_tick - (int64_t)px->last_heard) / hb));
     if (px->role == LEADER)
-        h = dmix(h, (uint64_t)(((int64_t)px->last_tick - (int64_t)px->last_majority) / hb));
+        h = fl_digest_mix(h, (uint64_t)(((int64_t)px->last_tick - (int64_t)px->last_majority) / hb));
     if (px->role == CANDIDATE)
-        h = dmix(h, (uint64_t)(((int64_t)px->last_tick - (int64_t)px->candidate_since) / hb));
+        h = fl_digest_mix(h, (uint64_t)(((int64_t)px->last_tick - (int64_t)px->candidate_since) / hb));
     for (guint k = 0; k < px->log->len; k++) {
         const Slot *sl = &g_array_index(px->log, Slot, k);
-        h = digest_request(dmix(h, sl->acc_ballot), &sl->acc_value);
-        h = dmix(h, sl->chosen);
+        h = fl_digest_request(fl_digest_mix(h, sl->acc_ballot), &sl->acc_value);
+        h = fl_digest_mix(h, sl->chosen);
         if (sl->chosen)
-            h = digest_request(h, &sl->chosen_value);
-        h = digest_request(dmix(h, sl->p1.ballot), &sl->p1.value);
-        h = digest_request(dmix(dmix(h, sl->prop_ballot), sl->votes), &sl->prop_value);
+            h = fl_digest_request(h, &sl->chosen_value);
+        h = fl_digest_request(fl_digest_mix(h, sl->p1.ballot), &sl->p1.value);
+        h = fl_digest_request(fl_digest_mix(fl_digest_mix(h, sl->prop_ballot), sl->votes), &sl->prop_value);
     }
     g_tree_foreach(px->pending, digest_pending, &h);   /* in client order */
     return h;

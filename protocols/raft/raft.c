@@ -1458,47 +1458,36 @@ static void raft_destroy(FlNode *n, void *state)
 
 /* ---- Exploration (note 13) ------------------------------------------ */
 
-static inline uint64_t dmix(uint64_t h, uint64_t v)
-{
-    return fl_mix64(h * 0x100000001b3ULL ^ v);
-}
-
-static uint64_t digest_request(uint64_t h, const FlRequest *q)
-{
-    h = dmix(dmix(dmix(h, q->client), q->id), q->op.kind);
-    return dmix(dmix(dmix(dmix(h, q->op.flags), q->op.key), (uint64_t)q->op.a), (uint64_t)q->op.b);
-}
-
 static uint64_t raft_digest(const void *state)
 {
     const Raft *r = state;
-    uint64_t h = dmix(dmix(dmix(r->term, r->vote), r->role), r->leader);
-    h = dmix(dmix(dmix(h, r->commit), r->applied), fl_store_hash(r->store));
-    h = dmix(dmix(h, r->log.base), r->log.base_term);
+    uint64_t h = fl_digest_mix(fl_digest_mix(fl_digest_mix(r->term, r->vote), r->role), r->leader);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->commit), r->applied), fl_store_hash(r->store));
+    h = fl_digest_mix(fl_digest_mix(h, r->log.base), r->log.base_term);
     for (guint k = 0; k < r->log.entries->len; k++) {
         const RaftEntry *e = &g_array_index(r->log.entries, RaftEntry, k);
-        h = digest_request(dmix(h, e->term), &e->req);
+        h = fl_digest_request(fl_digest_mix(h, e->term), &e->req);
     }
-    h = dmix(dmix(dmix(h, r->election_tag != 0), r->heartbeat_tag != 0), r->flush_tag != 0);
-    h = dmix(dmix(dmix(h, r->amnesiac), r->amnesia_term), r->snap ? r->snap->len : 0);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->election_tag != 0), r->heartbeat_tag != 0), r->flush_tag != 0);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->amnesiac), r->amnesia_term), r->snap ? r->snap->len : 0);
     if (r->snap_in)
-        h = dmix(dmix(dmix(h, r->snap_in->len), r->snap_in_index), r->snap_in_term);
-    h = dmix(dmix(dmix(h, r->dirty_wal[0]), r->dirty_wal[1]), r->dirty_snap);
+        h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->snap_in->len), r->snap_in_index), r->snap_in_term);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->dirty_wal[0]), r->dirty_wal[1]), r->dirty_snap);
     if (r->role != LEADER)
         return h;
-    h = dmix(dmix(dmix(h, r->term_start), r->read_seq), r->read_done);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->term_start), r->read_seq), r->read_done);
     for (uint32_t i = 0; i < r->nodes; i++) {
         const Peer *p = &r->peers[i];
-        h = dmix(dmix(dmix(h, p->next), p->match), p->replicating);
-        h = dmix(dmix(dmix(h, p->read_acked), p->snap_offset), p->amnesiac);
+        h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, p->next), p->match), p->replicating);
+        h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, p->read_acked), p->snap_offset), p->amnesiac);
     }
     for (guint k = 0; k < r->pending->len; k++) {
         const Pending *p = &g_array_index(r->pending, Pending, k);
-        h = digest_request(dmix(dmix(h, p->index), p->term), &p->req);
+        h = fl_digest_request(fl_digest_mix(fl_digest_mix(h, p->index), p->term), &p->req);
     }
     for (guint k = 0; k < r->reads->len; k++) {
         const Read *rd = &g_array_index(r->reads, Read, k);
-        h = digest_request(dmix(dmix(dmix(h, rd->seq), rd->has_index), rd->index), &rd->req);
+        h = fl_digest_request(fl_digest_mix(fl_digest_mix(fl_digest_mix(h, rd->seq), rd->has_index), rd->index), &rd->req);
     }
     return h;
 }

@@ -1013,11 +1013,6 @@ void txn_coord_tick(FlNode *n, TxnNode *t)
 
 /* ---- Exploration ------------------------------------------------------ */
 
-static inline uint64_t dmix(uint64_t h, uint64_t v)
-{
-    return fl_mix64(h * 0x100000001b3ULL ^ v);
-}
-
 /* A deadline as whole ticks after the last tick, clipped to -1..8. */
 static uint64_t ticks_to(const TxnNode *t, FlTime deadline)
 {
@@ -1027,18 +1022,18 @@ static uint64_t ticks_to(const TxnNode *t, FlTime deadline)
 
 static uint64_t digest_info(uint64_t h, const TxnInfo *i)
 {
-    h = dmix(dmix(dmix(dmix(h, i->id), i->from), i->to), (uint64_t)i->amount);
-    return dmix(dmix(dmix(dmix(h, i->coord), i->nparts), i->parts[0]), i->parts[1]);
+    h = fl_digest_mix(fl_digest_mix(fl_digest_mix(fl_digest_mix(h, i->id), i->from), i->to), (uint64_t)i->amount);
+    return fl_digest_mix(fl_digest_mix(fl_digest_mix(fl_digest_mix(h, i->coord), i->nparts), i->parts[0]), i->parts[1]);
 }
 
 static gboolean digest_part(gpointer key, gpointer value, gpointer data)
 {
     const TxnPart *p = value;
     uint64_t *h = data;
-    uint64_t x = dmix(dmix(dmix(*h, p->known), p->state), p->recovered);
-    x = dmix(dmix(dmix(x, p->active), p->term), p->seen[0]);
-    x = dmix(dmix(dmix(x, p->seen[1]), p->acks), p->alive);
-    x = dmix(dmix(x, p->coord_heard), p->blocked_since != 0);
+    uint64_t x = fl_digest_mix(fl_digest_mix(fl_digest_mix(*h, p->known), p->state), p->recovered);
+    x = fl_digest_mix(fl_digest_mix(fl_digest_mix(x, p->active), p->term), p->seen[0]);
+    x = fl_digest_mix(fl_digest_mix(fl_digest_mix(x, p->seen[1]), p->acks), p->alive);
+    x = fl_digest_mix(fl_digest_mix(x, p->coord_heard), p->blocked_since != 0);
     *h = digest_info(x, &p->info);
     return FALSE;
 }
@@ -1052,31 +1047,31 @@ static gboolean digest_coord(gpointer key, gpointer value, gpointer data)
 {
     const TxnCoord *c = value;
     DigestCtx *d = data;
-    uint64_t x = dmix(dmix(dmix(d->h, c->phase), c->decision), c->votes);
-    x = dmix(dmix(dmix(x, c->acks), c->has_client), c->active);
+    uint64_t x = fl_digest_mix(fl_digest_mix(fl_digest_mix(d->h, c->phase), c->decision), c->votes);
+    x = fl_digest_mix(fl_digest_mix(fl_digest_mix(x, c->acks), c->has_client), c->active);
     if (c->has_client)
-        x = dmix(dmix(x, c->req.client), c->req.id);
-    x = dmix(dmix(x, ticks_to(d->t, c->deadline)), ticks_to(d->t, c->retry_at));
+        x = fl_digest_mix(fl_digest_mix(x, c->req.client), c->req.id);
+    x = fl_digest_mix(fl_digest_mix(x, ticks_to(d->t, c->deadline)), ticks_to(d->t, c->retry_at));
     d->h = digest_info(x, &c->info);
     return FALSE;
 }
 
 uint64_t txn_digest(const TxnNode *t)
 {
-    uint64_t h = dmix(dmix(t->balance->len, t->self_armed), g_queue_get_length(t->self_msgs));
+    uint64_t h = fl_digest_mix(fl_digest_mix(t->balance->len, t->self_armed), g_queue_get_length(t->self_msgs));
     for (guint i = 0; i < t->balance->len; i++)
-        h = dmix(dmix(h, (uint64_t)g_array_index(t->balance, int64_t, i)),
+        h = fl_digest_mix(fl_digest_mix(h, (uint64_t)g_array_index(t->balance, int64_t, i)),
                  g_array_index(t->lock, uint64_t, i));
     for (GList *l = t->self_msgs->head; l; l = l->next) {
         gsize len;
         const uint8_t *b = g_bytes_get_data(l->data, &len);
         for (gsize k = 0; k < len; k++)
-            h = dmix(h, b[k]);
+            h = fl_digest_mix(h, b[k]);
     }
     g_tree_foreach(t->parts, digest_part, &h);   /* in id order */
     for (guint i = 0; i < t->active_parts->len; i++) {
         const TxnPart *p = g_ptr_array_index(t->active_parts, i);
-        h = dmix(dmix(h, p->info.id), ticks_to(t, p->deadline));
+        h = fl_digest_mix(fl_digest_mix(h, p->info.id), ticks_to(t, p->deadline));
     }
     DigestCtx d = { t, h };
     g_tree_foreach(t->coords, digest_coord, &d);

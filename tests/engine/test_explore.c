@@ -323,6 +323,28 @@ static void test_correct_raft_exhausts(void **unused)
     fl_scenario_free(sc);
 }
 
+/* ABD's digest and invariant (one value per tag): every schedule of depth
+ * <= 8 of scenarios/03-replication/abd-explore.json, no violation, space
+ * exhausted, states pruned. */
+static void test_correct_abd_exhausts(void **unused)
+{
+    const char *path = "scenarios/03-replication/abd-explore.json";
+    json_t *root = load_json(path);
+    GError *err = NULL;
+    FlScenario *sc = fl_scenario_from_json(root, path, -1, &err);
+    if (!sc)
+        fail_msg("%s", err->message);
+    json_decref(root);
+    FlExploreResult res;
+    explore(sc, FL_EXPLORE_BFS, 8, &res);
+    assert_false(res.violation);
+    assert_true(res.exhausted);
+    assert_true(res.stats.unique > 1000);
+    assert_true(res.stats.unique < res.stats.states);   /* the digest prunes */
+    fl_explore_result_clear(&res);
+    fl_scenario_free(sc);
+}
+
 /* A walk finds no-log-check, and its shrunk schedule still violates when
  * replayed. */
 static void test_walk_finds_no_log_check(void **unused)
@@ -386,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_reduction_same_states),
         cmocka_unit_test(test_bfs_finds_no_persist),
         cmocka_unit_test(test_correct_raft_exhausts),
+        cmocka_unit_test(test_correct_abd_exhausts),
         cmocka_unit_test(test_walk_finds_no_log_check),
         cmocka_unit_test(test_bad_fields),
     };
