@@ -4,8 +4,11 @@
  * Design notes.
  *  1. A client's step asks a node to use the shared resource once: the
  *     node queues it, takes the critical section (CS), holds it for `hold`
- *     and answers the step ok when it leaves.  A node holds at most 8
- *     steps; a ninth fails at once.
+ *     and answers the step ok when it leaves.  A node already serving a
+ *     step sends the client to a random other node (clients stay with the
+ *     node that last answered them), so that clients spread over the nodes
+ *     and contend; a step left behind by a client that timed out still
+ *     counts, up to 8 queued (a ninth fails at once).
  *  2. The algorithm.  To enter, a node takes a Lamport timestamp TS and
  *     sends REQUEST(TS) to every other node; it enters once every other
  *     node answered OK(TS).  A node receiving REQUEST(TS') from j answers
@@ -263,6 +266,12 @@ static void mutex_on_request(FlNode *n, void *state, const FlRequest *req)
     }
     if (req->op.kind != FL_OP_EVENT_STEP || s->full || s->queued == QUEUE_MAX) {
         fl_reply_fail(n, req);
+        return;
+    }
+    if (s->queued && s->n > 1) {
+        /* Note 1: busy here, try another node. */
+        uint32_t to = (uint32_t)fl_rng_below(fl_rng(n), s->n - 1);
+        fl_reply_redirect(n, req, to + (to >= s->self));
         return;
     }
     s->queue[s->queued++] = *req;
