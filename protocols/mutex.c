@@ -1,5 +1,6 @@
 /* mutex: distributed mutual exclusion by Ricart-Agrawala (Ricart, Agrawala
- * 1981, "An Optimal Algorithm for Mutual Exclusion in Computer Networks").
+ * 1981, "An Optimal Algorithm for Mutual Exclusion in Computer Networks"),
+ * or by a token ring (algorithm "token-ring", note 8).
  *
  * Design notes.
  *  1. A client's step asks a node to use the shared resource once: the
@@ -35,7 +36,16 @@
  *     then hold the CS concurrently.
  *  7. Messages: u8 type, u64 TS, u32 count, count x u64 vector.  One that
  *     does not decode (count other than nodes, bytes left over) is dropped
- *     (mutex.dropped). */
+ *     (mutex.dropped).
+ *  8. Token ring: node 0 starts with the token, TOKEN(G) with G the number
+ *     of passes so far; whoever holds it enters if a step waits, and passes
+ *     it to node self + 1 (mod n) on leaving, or at once when idle.  A pass
+ *     is resent every `retry` until the successor ACKs G; a TOKEN of a G
+ *     already seen is only ACKed, so a resent or duplicated token is never
+ *     a second token.  A partition stops the token at its edge until it
+ *     heals (skipping the silent node could make two tokens: its ACK may
+ *     have been lost, not the token); a crash loses it for good.  The log's
+ *     "w K TS" has TS 0: requests carry no timestamp here. */
 #include "sim/node.h"
 
 #include <inttypes.h>
@@ -45,7 +55,7 @@
 #define QUEUE_MAX 8
 #define LOG_MAX (512u * 1024u)
 
-enum { M_REQUEST = 0x61, M_OK };
+enum { M_REQUEST = 0x61, M_OK, M_TOKEN, M_ACK };
 enum { T_HOLD = 1, T_RETRY };
 
 typedef struct Mutex {
@@ -62,6 +72,10 @@ typedef struct Mutex {
     FlRequest queue[QUEUE_MAX];           /* client steps waiting, oldest first */
     uint32_t queued;
     bool no_defer;                        /* note 6 */
+    bool ring;                            /* note 8 */
+    bool has_token;
+    uint64_t token_g;                     /* the highest pass seen (held or sent) */
+    bool passing;                         /* sent TOKEN(token_g), no ACK yet */
     bool full;
     FlDuration hold, retry;
 } Mutex;
@@ -69,13 +83,15 @@ typedef struct Mutex {
 static const FlParam mutex_params[] = {
     { "hold", FL_PARAM_DURATION, "\"5ms\"", "how long a node stays in the critical section", NULL, 0, 0 },
     { "retry", FL_PARAM_DURATION, "\"100ms\"", "how often a requesting node resends REQUEST to the nodes whose OK it lacks", NULL, 0, 0 },
+    { "algorithm", FL_PARAM_ENUM, "\"ricart-agrawala\"", "ricart-agrawala, or token-ring (note 8)",
+      "ricart-agrawala|token-ring", 0, 0 },
     { "bug", FL_PARAM_ENUM, "\"none\"", "a teachable bug (note 6): none, or no-defer (answer OK at once, even in the critical section)",
       "none|no-defer", 0, 0 },
     { NULL },
 };
 
 static const char *const mutex_counters[] = {
-    "mutex.entered", "mutex.requests", "mutex.oks", "mutex.deferred", "mutex.resent", "mutex.dropped", "mutex.full", NULL,
+    "mutex.entered", "mutex.requests", "mutex.oks", "mutex.deferred", "mutex.resent", "mutex.passes", "mutex.dropped", "mutex.full", NULL,
 };
 
 static void log_line(FlNode *n, Mutex *s, const char *line)
@@ -129,8 +145,20 @@ static void enter_cs(FlNode *n, Mutex *s)
     fl_timer(n, s->hold, T_HOLD);
 }
 
+static void pass_token(FlNode *n, Mutex *s);
+
 static void start_request(FlNode *n, Mutex *s)
 {
+    if (s->ring) {
+        s->requesting = true;
+        s->k++;
+        fl_metric_add(n, "mutex.requests", 1);
+        g_autofree char *l = g_strdup_printf("w %" PRIu64 " 0\n", s->k);
+        log_line(n, s, l);
+        if (s->has_token)
+            enter_cs(n, s);
+        return;
+    }
     s->requesting = true;
     s->my_ts = ++s->lamport;
     s->k++;
@@ -164,8 +192,34 @@ static void leave_cs(FlNode *n, Mutex *s)
         memmove(&s->queue[0], &s->queue[1], (s->queued - 1) * sizeof s->queue[0]);
         s->queued--;
     }
+    if (s->ring && s->n > 1)
+        pass_token(n, s);
     if (s->queued && !s->full)
         start_request(n, s);
+}
+
+/* Note 8: hand the token on (the caller holds it). */
+static void pass_token(FlNode *n, Mutex *s)
+{
+    s->has_token = false;
+    s->passing = true;
+    s->token_g++;
+    fl_metric_add(n, "mutex.passes", 1);
+    send_msg(n, s, (s->self + 1) % s->n, M_TOKEN, s->token_g);
+}
+
+static void on_token(FlNode *n, Mutex *s, uint32_t from, uint64_t g)
+{
+    send_msg(n, s, from, M_ACK, g);
+    if (g <= s->token_g)
+        return;   /* a resent or duplicated pass */
+    s->token_g = g;
+    s->has_token = true;
+    s->passing = false;   /* it came round: our last pass arrived */
+    if (s->requesting && !s->in_cs)
+        enter_cs(n, s);
+    else if (!s->in_cs)
+        pass_token(n, s);
 }
 
 static void mutex_init(FlNode *n, void *state)
@@ -176,9 +230,16 @@ static void mutex_init(FlNode *n, void *state)
     s->hold = fl_param_duration(n, "hold");
     s->retry = fl_param_duration(n, "retry");
     s->no_defer = strcmp(fl_param_enum(n, "bug"), "no-defer") == 0;
+    s->ring = strcmp(fl_param_enum(n, "algorithm"), "token-ring") == 0;
     g_autofree char *h = g_strdup_printf("mutex node=%u nodes=%u bug=%s\n", s->self, s->n, fl_param_enum(n, "bug"));
     fl_disk_write(n, "log", h, strlen(h));
     fl_timer(n, s->retry, T_RETRY);
+    if (s->ring && s->self == 0 && s->n > 1) {
+        s->has_token = true;
+        pass_token(n, s);
+    } else if (s->ring && s->n == 1) {
+        s->has_token = true;   /* alone: the token never leaves */
+    }
 }
 
 static void on_request_msg(FlNode *n, Mutex *s, uint32_t from, uint64_t ts)
@@ -217,7 +278,7 @@ static void mutex_on_message(FlNode *n, void *state, uint32_t from, const uint8_
     for (uint32_t j = 0; j < count && j < MUTEX_MAX_NODES; j++)
         vc[j] = fl_get_u64(&r);
     if (!fl_reader_done(&r) || count != s->n || from >= s->n || from == s->self || ts >= UINT64_MAX / 2 ||
-        (type != M_REQUEST && type != M_OK)) {
+        type < M_REQUEST || type > M_ACK || (type >= M_TOKEN) != s->ring) {
         fl_metric_add(n, "mutex.dropped", 1);   /* note 7 */
         return;
     }
@@ -230,8 +291,12 @@ static void mutex_on_message(FlNode *n, void *state, uint32_t from, const uint8_
     s->lamport++;
     if (type == M_REQUEST)
         on_request_msg(n, s, from, ts);
-    else
+    else if (type == M_OK)
         on_ok(n, s, from, ts);
+    else if (type == M_TOKEN)
+        on_token(n, s, from, ts);
+    else if (s->passing && ts == s->token_g)
+        s->passing = false;   /* M_ACK of the pass in flight */
 }
 
 static void mutex_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
@@ -244,7 +309,11 @@ static void mutex_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
     }
     if (tag != T_RETRY)
         return;
-    if (s->requesting && !s->in_cs)
+    if (s->ring && s->passing) {
+        send_msg(n, s, (s->self + 1) % s->n, M_TOKEN, s->token_g);
+        fl_metric_add(n, "mutex.resent", 1);
+    }
+    if (!s->ring && s->requesting && !s->in_cs)
         for (uint32_t j = 0; j < s->n; j++)
             if (j != s->self && !s->ok[j]) {
                 send_msg(n, s, j, M_REQUEST, s->my_ts);
