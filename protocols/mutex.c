@@ -22,21 +22,21 @@
  *     ignored, and answering a REQUEST twice is harmless.  Nodes must not
  *     crash: a crashed node never answers, and every request waits for it
  *     (the algorithm needs all n - 1 answers).
- *  4. Every message carries the sender's vector clock, so that the logs say
- *     which CS executions are ordered by happens-before (the checker's
- *     notion of "not overlapping", note 5): the OK sent on leaving carries
- *     the exit, so exit -> enter of the next holder.
+ *  4. Every message carries a number, the sender's count of messages sent,
+ *     and both ends log it, so that the checker rebuilds happens-before
+ *     from the logs alone (its notion of "not overlapping", note 5): the OK
+ *     sent on leaving follows the exit, so exit -> enter of the next holder.
  *  5. The log ("log" on disk, served by the final read), one line per
- *     event: "w K TS" (the K-th request of this node, timestamp TS), "e K
- *     T V0,V1,..." (entered the CS for request K at local time T ns, with
- *     this vector clock), "x K T V0,V1,..." (left it).  sim/check/mutex.c
- *     judges mutual exclusion and that every request was granted.
+ *     event: "s TO ID" (sent message ID), "r FROM ID" (received FROM's
+ *     message ID), "w K TS" (the K-th request of this node, timestamp TS),
+ *     "e K T" (entered the CS for request K at local time T ns), "x K T"
+ *     (left it).  sim/check/mutex.c judges mutual exclusion and that every
+ *     request was granted.
  *  6. Teachable bug `no-defer`: a node answers every REQUEST at once, even
  *     in the CS or while requesting with a smaller timestamp.  Two nodes
  *     then hold the CS concurrently.
- *  7. Messages: u8 type, u64 TS, u32 count, count x u64 vector.  One that
- *     does not decode (count other than nodes, bytes left over) is dropped
- *     (mutex.dropped).
+ *  7. Messages: u8 type, u64 TS, u64 ID.  One that does not decode is
+ *     dropped (mutex.dropped) and not logged.
  *  8. Token ring: node 0 starts with the token, TOKEN(G) with G the number
  *     of passes so far; whoever holds it enters if a step waits, and passes
  *     it to node self + 1 (mod n) on leaving, or at once when idle.  A pass
@@ -61,7 +61,7 @@ enum { T_HOLD = 1, T_RETRY };
 typedef struct Mutex {
     uint32_t self, n;
     uint64_t lamport;
-    uint64_t vc[MUTEX_MAX_NODES];
+    uint64_t sent;                        /* messages sent: the next one's ID */
     bool requesting, in_cs;
     uint64_t my_ts;                       /* the timestamp of the current request */
     uint64_t k;                           /* requests taken so far */
@@ -111,30 +111,25 @@ static void log_line(FlNode *n, Mutex *s, const char *line)
 
 static void send_msg(FlNode *n, Mutex *s, uint32_t to, uint8_t type, uint64_t ts)
 {
-    s->vc[s->self]++;
-    uint8_t buf[16 + 8 * MUTEX_MAX_NODES];
+    uint64_t id = s->sent++;
+    g_autofree char *l = g_strdup_printf("s %u %" PRIu64 "\n", to, id);
+    log_line(n, s, l);
+    uint8_t buf[32];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     fl_put_u8(&w, type);
     fl_put_u64(&w, ts);
-    fl_put_u32(&w, s->n);
-    for (uint32_t j = 0; j < s->n; j++)
-        fl_put_u64(&w, s->vc[j]);
+    fl_put_u64(&w, id);
     size_t len = w.len;
     fl_writer_deinit(&w);
     fl_send(n, to, buf, len);
 }
 
-/* "e K T V0,V1,..." or "x K T V0,V1,...", after ticking the vector clock. */
+/* "e K T" or "x K T". */
 static void log_cs(FlNode *n, Mutex *s, char what)
 {
-    s->vc[s->self]++;
-    g_autoptr(GString) l = g_string_new(NULL);
-    g_string_append_printf(l, "%c %" PRIu64 " %" PRId64 " ", what, s->k, (int64_t)fl_now(n));
-    for (uint32_t j = 0; j < s->n; j++)
-        g_string_append_printf(l, "%s%" PRIu64, j ? "," : "", s->vc[j]);
-    g_string_append_c(l, '\n');
-    log_line(n, s, l->str);
+    g_autofree char *l = g_strdup_printf("%c %" PRIu64 " %" PRId64 "\n", what, s->k, (int64_t)fl_now(n));
+    log_line(n, s, l);
 }
 
 static void enter_cs(FlNode *n, Mutex *s)
@@ -273,19 +268,14 @@ static void mutex_on_message(FlNode *n, void *state, uint32_t from, const uint8_
     fl_reader_init(&r, msg, len);
     uint8_t type = fl_get_u8(&r);
     uint64_t ts = fl_get_u64(&r);
-    uint32_t count = fl_get_u32(&r);
-    uint64_t vc[MUTEX_MAX_NODES] = { 0 };
-    for (uint32_t j = 0; j < count && j < MUTEX_MAX_NODES; j++)
-        vc[j] = fl_get_u64(&r);
-    if (!fl_reader_done(&r) || count != s->n || from >= s->n || from == s->self || ts >= UINT64_MAX / 2 ||
+    uint64_t id = fl_get_u64(&r);
+    if (!fl_reader_done(&r) || from >= s->n || from == s->self || ts >= UINT64_MAX / 2 ||
         type < M_REQUEST || type > M_ACK || (type >= M_TOKEN) != s->ring) {
         fl_metric_add(n, "mutex.dropped", 1);   /* note 7 */
         return;
     }
-    for (uint32_t j = 0; j < s->n; j++)
-        if (vc[j] > s->vc[j])
-            s->vc[j] = vc[j];
-    s->vc[s->self]++;
+    g_autofree char *l = g_strdup_printf("r %u %" PRIu64 "\n", from, id);
+    log_line(n, s, l);
     if (ts > s->lamport)
         s->lamport = ts;
     s->lamport++;
@@ -350,7 +340,7 @@ static void mutex_on_request(FlNode *n, void *state, const FlRequest *req)
 
 const FlProtocol fl_proto_mutex = {
     .name = "mutex",
-    .summary = "Ricart-Agrawala mutual exclusion with vector clocks in the log (workload events, check mutual-exclusion)",
+    .summary = "Ricart-Agrawala or a token ring for mutual exclusion (workload events, check mutual-exclusion)",
     .params = mutex_params,
     .state_size = sizeof(Mutex),
     .init = mutex_init,

@@ -3,13 +3,17 @@
  *
  * Design notes.
  *  1. The log grammar (protocols/mutex.c note 5): a header
- *     "mutex node=I nodes=N ...", then "w K TS" (request K), "e K T V"
- *     (entered the critical section for it), "x K T V" (left it), V the
- *     node's vector clock "V0,V1,...", and "full".
+ *     "mutex node=I nodes=N ...", then "s TO ID" (sent), "r FROM ID"
+ *     (received), "w K TS" (request K), "e K T" (entered the critical
+ *     section for it), "x K T" (left it), and "full".
  *  2. Safety.  Nodes share no clock, so "at the same time" means
  *     concurrent: two executions of the critical section A and B overlap
- *     unless one's exit happened before the other's entry (exit(A) ->
- *     enter(B): the exit's vector is <= the entry's, componentwise).  An
+ *     unless one's exit happened before the other's entry.  Happens-before
+ *     is rebuilt from the logs' sends and receipts, never from the
+ *     protocol's clocks: each node's events are replayed in log order with
+ *     a vector clock, a receipt waiting for its send (a receipt whose send
+ *     no log holds is an error), and exit(A) -> enter(B) when the exit's
+ *     vector is <= the entry's, componentwise.  An
  *     execution never left (the log ends inside it) has no exit: only an
  *     exit of the other can order the pair.  Every overlapping pair is a
  *     violation `overlap`.
@@ -41,12 +45,15 @@ typedef struct {
     guint32 node;
     guint64 k;
     gint64 t_enter, t_exit;
-    guint64 *enter, *exit;   /* vectors; exit NULL: never left */
+    gboolean left;
+    guint64 *enter, *exit;   /* vectors (note 2); exit NULL: never left */
 } Cs;
 
 typedef struct {
     guint32 n;
     GPtrArray *cs;           /* Cs*, every execution */
+    GArray *ev[FL_EVENTS_MAX_NODES];   /* Ev, each node's events in log order */
+    guint64 sends[FL_EVENTS_MAX_NODES];   /* 1 + the highest ID each node logged sent */
     guint requests;
     guint timed;             /* overlaps whose local times intersect too */
     guint counts[V_KINDS], shown[V_KINDS];
@@ -87,25 +94,14 @@ static void violation(Mx *S, int kind, const char *fmt, ...)
         json_array_append_new(S->listed, json_pack("{s:s,s:s}", "kind", kind_names[kind], "text", text));
 }
 
-/* Parses "V0,V1,..." of exactly n entries. */
-static guint64 *parse_vector(const char *s, guint32 n)
-{
-    guint64 *v = g_new0(guint64, n);
-    for (guint32 j = 0; j < n; j++) {
-        char *end;
-        if (!g_ascii_isdigit(*s))
-            goto bad;
-        v[j] = g_ascii_strtoull(s, &end, 10);
-        s = end;
-        if (j + 1 < n && *s++ != ',')
-            goto bad;
-    }
-    if (*s == '\0')
-        return v;
-bad:
-    g_free(v);
-    return NULL;
-}
+/* One event of a node's log that matters to happens-before. */
+enum { E_SEND, E_RECV, E_ENTER, E_EXIT };
+typedef struct {
+    guint8 kind;
+    guint32 peer;
+    guint64 id;
+    Cs *cs;                  /* E_ENTER, E_EXIT */
+} Ev;
 
 static gboolean parse_log(Mx *S, guint32 i, const char *text, const char *name, GError **err)
 {
@@ -124,32 +120,36 @@ static gboolean parse_log(Mx *S, guint32 i, const char *text, const char *name, 
         int used = 0;
         if (l[0] == '\0' || strcmp(l, "full") == 0)
             continue;
-        if (sscanf(l, "w %llu %llu%n", &a, &b, &used) == 2 && l[used] == '\0') {
+        if (sscanf(l, "s %llu %llu%n", &a, &b, &used) == 2 && l[used] == '\0' && a < S->n && a != i) {
+            Ev e = { .kind = E_SEND, .peer = (guint32)a, .id = b };
+            S->sends[i] = MAX(S->sends[i], b + 1);
+            g_array_append_val(S->ev[i], e);
+        } else if (sscanf(l, "r %llu %llu%n", &a, &b, &used) == 2 && l[used] == '\0' && a < S->n && a != i) {
+            Ev e = { .kind = E_RECV, .peer = (guint32)a, .id = b };
+            g_array_append_val(S->ev[i], e);
+        } else if (sscanf(l, "w %llu %llu%n", &a, &b, &used) == 2 && l[used] == '\0') {
             if (a != wanted + 1 || open)
                 goto bad;
             wanted = a;
             S->requests++;
-        } else if (sscanf(l, "e %llu %lld %n", &a, &t, &used) == 2 && l[used - 1] == ' ') {
-            guint64 *v = parse_vector(l + used, S->n);
-            if (!v || a != wanted || entered == a || open) {
-                g_free(v);
+        } else if (sscanf(l, "e %llu %lld%n", &a, &t, &used) == 2 && l[used] == '\0') {
+            if (a != wanted || entered == a || open)
                 goto bad;
-            }
             open = g_new0(Cs, 1);
             open->node = i;
             open->k = a;
             open->t_enter = t;
-            open->enter = v;
             g_ptr_array_add(S->cs, open);
             entered = a;
-        } else if (sscanf(l, "x %llu %lld %n", &a, &t, &used) == 2 && l[used - 1] == ' ') {
-            guint64 *v = parse_vector(l + used, S->n);
-            if (!v || !open || open->k != a) {
-                g_free(v);
+            Ev e = { .kind = E_ENTER, .cs = open };
+            g_array_append_val(S->ev[i], e);
+        } else if (sscanf(l, "x %llu %lld%n", &a, &t, &used) == 2 && l[used] == '\0') {
+            if (!open || open->k != a)
                 goto bad;
-            }
-            open->exit = v;
             open->t_exit = t;
+            open->left = TRUE;
+            Ev e = { .kind = E_EXIT, .cs = open };
+            g_array_append_val(S->ev[i], e);
             open = NULL;
         } else {
             goto bad;
@@ -157,9 +157,9 @@ static gboolean parse_log(Mx *S, guint32 i, const char *text, const char *name, 
         continue;
     bad:
         g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "%s: node %u's log, line %u: expected \"w K TS\", \"e K T V0,V1,...\" or \"x K T V0,V1,...\" "
-                    "(%u entries), requests numbered from 1, each entered once after it was made and left "
-                    "before the next: \"%s\"", name, i, k + 1, S->n, l);
+                    "%s: node %u's log, line %u: expected \"s TO ID\", \"r FROM ID\", \"w K TS\", \"e K T\" or "
+                    "\"x K T\", requests numbered from 1, each entered once after it was made and left "
+                    "before the next: \"%s\"", name, i, k + 1, l);
         return FALSE;
     }
     if (wanted > entered)
@@ -170,12 +170,77 @@ static gboolean parse_log(Mx *S, guint32 i, const char *text, const char *name, 
 /* exit(@a) happened before enter(@b) (note 2). */
 static gboolean before(const Mx *S, const Cs *a, const Cs *b)
 {
-    if (!a->exit)
+    if (!a->left)
         return FALSE;
     for (guint32 j = 0; j < S->n; j++)
         if (a->exit[j] > b->enter[j])
             return FALSE;
     return TRUE;
+}
+
+/* Note 2: replays every node's events with vector clocks; FALSE (and @err)
+ * when a receipt's send is in no log.  A log is a prefix of what its node
+ * did (the final read came while it ran on): a receipt of a message its
+ * sender sent after its log was read (an ID past the last it logged)
+ * counts as after the whole of the sender's log.  A receipt from a node
+ * whose log is missing orders nothing. */
+static gboolean rebuild(Mx *S, const char *name, GError **err)
+{
+    guint32 n = S->n;
+    g_autoptr(GHashTable) sends = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    g_autofree guint64 *vc = g_new0(guint64, (gsize)n * n);
+    guint pos[FL_EVENTS_MAX_NODES] = { 0 };
+    gboolean progress = TRUE, done = FALSE;
+    const Ev *unsent = NULL;
+    guint32 unsent_at = 0;
+    while (progress && !done && !unsent) {
+        progress = FALSE;
+        done = TRUE;
+        for (guint32 i = 0; i < n && !unsent; i++) {
+            guint64 *v = vc + (gsize)i * n;
+            GArray *evs = S->ev[i];
+            for (; evs && pos[i] < evs->len; pos[i]++) {
+                const Ev *e = &g_array_index(evs, Ev, pos[i]);
+                if (e->kind == E_RECV && S->ev[e->peer]) {
+                    gint64 key = (gint64)((guint64)e->peer << 48 | e->id);
+                    const guint64 *sv = g_hash_table_lookup(sends, &key);
+                    gboolean peer_done = pos[e->peer] == S->ev[e->peer]->len;
+                    if (!sv && peer_done && e->id >= S->sends[e->peer])
+                        sv = vc + (gsize)e->peer * n;
+                    if (!sv && peer_done) {
+                        unsent = e;
+                        unsent_at = i;
+                    }
+                    if (!sv)
+                        break;   /* wait for its send */
+                    for (guint32 j = 0; j < n; j++)
+                        v[j] = MAX(v[j], sv[j]);
+                }
+                v[i]++;
+                if (e->kind == E_SEND) {
+                    gint64 *key = g_new(gint64, 1);
+                    *key = (gint64)((guint64)i << 48 | e->id);
+                    g_hash_table_replace(sends, key, g_memdup2(v, n * sizeof *v));
+                } else if (e->kind == E_ENTER) {
+                    e->cs->enter = g_memdup2(v, n * sizeof *v);
+                } else if (e->kind == E_EXIT) {
+                    e->cs->exit = g_memdup2(v, n * sizeof *v);
+                }
+                progress = TRUE;
+            }
+            done &= !evs || pos[i] == evs->len;
+        }
+    }
+    if (done && !unsent)
+        return TRUE;
+    for (guint32 i = 0; i < n && !unsent; i++)
+        if (S->ev[i] && pos[i] < S->ev[i]->len) {
+            unsent = &g_array_index(S->ev[i], Ev, pos[i]);
+            unsent_at = i;
+        }
+    g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: node %u received message %u:%" G_GUINT64_FORMAT
+                ", which no log shows sent", name, unsent_at, unsent->peer, unsent->id);
+    return FALSE;
 }
 
 FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json_out, GError **err)
@@ -193,9 +258,12 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
             missing++;
             continue;
         }
+        S.ev[i] = g_array_new(FALSE, FALSE, sizeof(Ev));
         if (!parse_log(&S, i, logs->text[i], logs->name, err))
             goto out;
     }
+    if (!rebuild(&S, logs->name, err))
+        goto out;
     /* Every pair of executions on different nodes (one node's are ordered
      * by its log). */
     for (guint a = 0; a < S.cs->len; a++) {
@@ -205,10 +273,10 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
             if (A->node == B->node || before(&S, A, B) || before(&S, B, A))
                 continue;
             /* Note 4: the nodes' clocks, for the reader. */
-            gboolean timed = (!A->exit || B->t_enter < A->t_exit) && (!B->exit || A->t_enter < B->t_exit);
+            gboolean timed = (!A->left || B->t_enter < A->t_exit) && (!B->left || A->t_enter < B->t_exit);
             S.timed += timed;
-            g_autofree char *ta = A->exit ? g_strdup_printf("%.3fs", A->t_exit / 1e9) : g_strdup("end");
-            g_autofree char *tb = B->exit ? g_strdup_printf("%.3fs", B->t_exit / 1e9) : g_strdup("end");
+            g_autofree char *ta = A->left ? g_strdup_printf("%.3fs", A->t_exit / 1e9) : g_strdup("end");
+            g_autofree char *tb = B->left ? g_strdup_printf("%.3fs", B->t_exit / 1e9) : g_strdup("end");
             violation(&S, V_OVERLAP, "node %u's critical section %" G_GUINT64_FORMAT " [%.3fs, %s] and node %u's %"
                       G_GUINT64_FORMAT " [%.3fs, %s] are concurrent: neither left before the other entered%s",
                       A->node, A->k, A->t_enter / 1e9, ta, B->node, B->k, B->t_enter / 1e9, tb,
@@ -267,5 +335,8 @@ out:
     if (S.report)
         g_string_free(S.report, TRUE);
     g_ptr_array_free(S.cs, TRUE);
+    for (guint32 i = 0; i < FL_EVENTS_MAX_NODES; i++)
+        if (S.ev[i])
+            g_array_free(S.ev[i], TRUE);
     return verdict;
 }

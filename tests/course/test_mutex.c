@@ -3,7 +3,8 @@
  *
  * Hand-made logs: two critical sections ordered by happens-before (valid),
  * the same two concurrent (overlap), one never left against one entered
- * after it, a request never granted (starved), bad lines.  Then the
+ * after it, a request never granted (starved), bad lines, a receipt with
+ * no send.  Then the
  * scenarios of 12-mutual-exclusion on a few seeds. */
 #include "tests/storage/helpers.h"
 
@@ -41,11 +42,11 @@ static int64_t num(json_t *j, const char *k) { return json_integer_value(json_ob
 
 static void test_ordered_and_concurrent(void **state)
 {
-    /* Node 0 leaves at vector [3,0]; node 1 enters at [3,2], having heard
-     * of the exit: ordered. */
+    /* Node 0 leaves, then sends message 0 to node 1, which enters after
+     * receiving it: ordered. */
     const char *const ordered[] = {
-        "mutex node=0 nodes=2\nw 1 1\ne 1 100 2,0\nx 1 200 3,0\n",
-        "mutex node=1 nodes=2\nw 1 2\ne 1 300 3,2\nx 1 400 3,3\n",
+        "mutex node=0 nodes=2\nw 1 1\ne 1 100\nx 1 200\ns 1 0\n",
+        "mutex node=1 nodes=2\nw 1 2\nr 0 0\ne 1 300\nx 1 400\n",
     };
     json_t *j = check(ordered, 2, FL_VERDICT_VALID, NULL);
     assert_int_equal(num(j, "critical_sections"), 2);
@@ -55,7 +56,7 @@ static void test_ordered_and_concurrent(void **state)
      * by the clocks it entered after node 0 left. */
     const char *const concurrent[] = {
         ordered[0],
-        "mutex node=1 nodes=2\nw 1 2\ne 1 300 2,2\nx 1 400 2,3\n",
+        "mutex node=1 nodes=2\nw 1 2\ne 1 300\nx 1 400\nr 0 0\n",
     };
     char *report = NULL;
     j = check(concurrent, 2, FL_VERDICT_INVALID, &report);
@@ -67,19 +68,27 @@ static void test_ordered_and_concurrent(void **state)
     /* Node 0 never leaves; node 1's entry cannot come after an exit that
      * never happened. */
     const char *const open[] = {
-        "mutex node=0 nodes=2\nw 1 1\ne 1 100 2,0\n",
-        "mutex node=1 nodes=2\nw 1 2\ne 1 300 3,2\nx 1 400 3,3\n",
+        "mutex node=0 nodes=2\nw 1 1\ne 1 100\n",
+        "mutex node=1 nodes=2\nw 1 2\ne 1 300\nx 1 400\n",
     };
     j = check(open, 2, FL_VERDICT_INVALID, NULL);
     assert_int_equal(num(j, "overlap"), 1);
     assert_int_equal(num(j, "overlap_in_time"), 1);
+    json_decref(j);
+    /* Node 1's OK was sent after node 0's log was read (an ID past the last
+     * it logged): after all of node 0's log, so after its exit. */
+    const char *const late[] = {
+        "mutex node=0 nodes=2\nw 1 1\ne 1 100\nx 1 200\ns 1 0\n",
+        "mutex node=1 nodes=2\nw 1 2\nr 0 1\ne 1 300\nx 1 400\n",
+    };
+    j = check(late, 2, FL_VERDICT_VALID, NULL);
     json_decref(j);
 }
 
 static void test_starved_and_errors(void **state)
 {
     const char *const starved[] = {
-        "mutex node=0 nodes=2\nw 1 1\ne 1 100 2,0\nx 1 200 3,0\nw 2 5\n",
+        "mutex node=0 nodes=2\nw 1 1\ne 1 100\nx 1 200\nw 2 5\n",
         "mutex node=1 nodes=2\n",
     };
     char *report = NULL;
@@ -92,18 +101,25 @@ static void test_starved_and_errors(void **state)
     const char *const idle[] = { "mutex node=0 nodes=2\n", "mutex node=1 nodes=2\n" };
     j = check(idle, 2, FL_VERDICT_UNKNOWN, NULL);
     json_decref(j);
-    /* A vector of the wrong length, an entry with no request, an exit of
-     * another request. */
+    /* Something after an entry's time, an entry with no request, an exit
+     * of another request, a message sent to oneself. */
     const char *const bad[][2] = {
-        { "mutex node=0 nodes=2\nw 1 1\ne 1 100 2\n", "mutex node=1 nodes=2\n" },
-        { "mutex node=0 nodes=2\ne 1 100 2,0\n", "mutex node=1 nodes=2\n" },
-        { "mutex node=0 nodes=2\nw 1 1\ne 1 100 2,0\nx 2 200 3,0\n", "mutex node=1 nodes=2\n" },
+        { "mutex node=0 nodes=2\nw 1 1\ne 1 100 2,0\n", "mutex node=1 nodes=2\n" },
+        { "mutex node=0 nodes=2\ne 1 100\n", "mutex node=1 nodes=2\n" },
+        { "mutex node=0 nodes=2\nw 1 1\ne 1 100\nx 2 200\n", "mutex node=1 nodes=2\n" },
+        { "mutex node=0 nodes=2\ns 0 0\n", "mutex node=1 nodes=2\n" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autofree char *h = history(bad[i], 2);
         g_autofree char *e = sx_check_error(h, "events", "mutual-exclusion");
         assert_non_null(strstr(e, "node 0's log, line"));
     }
+    /* A receipt of a message no log shows sent, though its sender logged
+     * later ones. */
+    const char *const unsent[] = { "mutex node=0 nodes=2\nr 1 7\n", "mutex node=1 nodes=2\ns 0 6\ns 0 8\n" };
+    g_autofree char *h = history(unsent, 2);
+    g_autofree char *e = sx_check_error(h, "events", "mutual-exclusion");
+    assert_non_null(strstr(e, "node 0 received message 1:7, which no log shows sent"));
 }
 
 static void test_scenarios(void **state)
