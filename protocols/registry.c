@@ -27,6 +27,7 @@ extern const FlProtocol fl_proto_election_bully;
 extern const FlProtocol fl_proto_election_ring;
 extern const FlProtocol fl_proto_snapshot;
 extern const FlProtocol fl_proto_broadcast;
+extern const FlProtocol fl_proto_mutex;
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -53,6 +54,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_election_ring,
     &fl_proto_snapshot,
     &fl_proto_broadcast,
+    &fl_proto_mutex,
     NULL,
 };
 

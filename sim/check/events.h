@@ -12,7 +12,8 @@
  * vector clocks characterising happens-before exactly), `one-leader`
  * (election.c: one leader per epoch, agreement on the highest id once
  * stable), `consistent-cut` (snapshot.c: every complete snapshot is a
- * consistent global state holding all the money), and the broadcast
+ * consistent global state holding all the money), `mutual-exclusion`
+ * (mutex.c: no two critical sections concurrent, every request granted), and the broadcast
  * properties validity, agreement, integrity, fifo-order, causal-order and
  * total-order (broadcast.c), which a scenario lists, each with its own
  * verdict. */
@@ -70,6 +71,9 @@ FlVerdict fl_check_election(const FlEventLogs *logs, GString *report, json_t **j
 /* snapshot.c: decides `consistent-cut` over @logs. */
 FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **json_out,
                             GError **err);
+
+/* mutex.c: decides `mutual-exclusion` over @logs. */
+FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json_out, GError **err);
 
 /* broadcast.c: decides the broadcast properties named in @props (NULL-
  * terminated) over @logs; the JSON result has "verdicts", one per
