@@ -36,9 +36,9 @@
 #include <string.h>
 
 #define SHOWN_PER_KIND 3
-#define LISTED_MAX 100
 
 enum { V_OVERLAP, V_STARVED, V_KINDS };
+G_STATIC_ASSERT(V_KINDS <= FL_FINDINGS_KINDS);
 static const char *const kind_names[] = { "overlap", "starved" };
 
 typedef struct {
@@ -56,10 +56,7 @@ typedef struct {
     guint64 sends[FL_EVENTS_MAX_NODES];   /* 1 + the highest ID each node logged sent */
     guint requests;
     guint timed;             /* overlaps whose local times intersect too */
-    guint counts[V_KINDS], shown[V_KINDS];
-    GString *report;
-    json_t *listed;
-    guint hidden;
+    FlFindings f;
 } Mx;
 
 static void cs_free(gpointer p)
@@ -68,30 +65,6 @@ static void cs_free(gpointer p)
     g_free(c->enter);
     g_free(c->exit);
     g_free(c);
-}
-
-static void violation(Mx *S, int kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void violation(Mx *S, int kind, const char *fmt, ...)
-{
-    S->counts[kind]++;
-    gboolean show = S->report && S->shown[kind] < SHOWN_PER_KIND;
-    gboolean list = S->listed && json_array_size(S->listed) < LISTED_MAX;
-    if (!show && !list) {
-        S->hidden++;
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (show) {
-        S->shown[kind]++;
-        g_string_append_printf(S->report, "%s: %s\n", kind_names[kind], text);
-    } else {
-        S->hidden++;
-    }
-    if (list)
-        json_array_append_new(S->listed, json_pack("{s:s,s:s}", "kind", kind_names[kind], "text", text));
 }
 
 /* One event of a node's log that matters to happens-before. */
@@ -163,7 +136,7 @@ static gboolean parse_log(Mx *S, guint32 i, const char *text, const char *name, 
         return FALSE;
     }
     if (wanted > entered)
-        violation(S, V_STARVED, "node %u's request %" G_GUINT64_FORMAT " was never granted", i, wanted);
+        fl_findings_add(&S->f, V_STARVED, "node %u's request %" G_GUINT64_FORMAT " was never granted", i, wanted);
     return TRUE;
 }
 
@@ -248,8 +221,9 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
     Mx S = {
         .n = logs->nodes,
         .cs = g_ptr_array_new_with_free_func(cs_free),
-        .report = report ? g_string_new(NULL) : NULL,
-        .listed = json_out ? json_array() : NULL,
+        .f = { .names = kind_names, .shown_per_kind = SHOWN_PER_KIND,
+               .report = report ? g_string_new(NULL) : NULL,
+               .listed = json_out ? json_array() : NULL },
     };
     FlVerdict verdict = FL_VERDICT_ERROR;
     guint missing = 0;
@@ -277,7 +251,7 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
             S.timed += timed;
             g_autofree char *ta = A->left ? g_strdup_printf("%.3fs", A->t_exit / 1e9) : g_strdup("end");
             g_autofree char *tb = B->left ? g_strdup_printf("%.3fs", B->t_exit / 1e9) : g_strdup("end");
-            violation(&S, V_OVERLAP, "node %u's critical section %" G_GUINT64_FORMAT " [%.3fs, %s] and node %u's %"
+            fl_findings_add(&S.f, V_OVERLAP, "node %u's critical section %" G_GUINT64_FORMAT " [%.3fs, %s] and node %u's %"
                       G_GUINT64_FORMAT " [%.3fs, %s] are concurrent: neither left before the other entered%s",
                       A->node, A->k, A->t_enter / 1e9, ta, B->node, B->k, B->t_enter / 1e9, tb,
                       timed ? " (and their times overlap)" : "");
@@ -285,24 +259,24 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
     }
     guint bad = 0;
     for (int k = 0; k < V_KINDS; k++)
-        bad += S.counts[k];
+        bad += S.f.counts[k];
     verdict = missing ? FL_VERDICT_UNKNOWN : bad ? FL_VERDICT_INVALID : S.cs->len ? FL_VERDICT_VALID : FL_VERDICT_UNKNOWN;
     if (missing && bad)
         verdict = FL_VERDICT_INVALID;
     if (report) {
-        g_string_append(report, S.report->str);
-        if (S.hidden)
-            g_string_append_printf(report, "... and %u more violations\n", S.hidden);
+        g_string_append(report, S.f.report->str);
+        if (S.f.hidden)
+            g_string_append_printf(report, "... and %u more violations\n", S.f.hidden);
         g_string_append_printf(report, "%u nodes, %u requests, %u critical sections", S.n, S.requests, S.cs->len);
         if (missing)
             g_string_append_printf(report, ", %u logs missing", missing);
         g_string_append(report, "; ");
         if (bad) {
             for (int k = 0; k < V_KINDS; k++)
-                if (S.counts[k])
-                    g_string_append_printf(report, "%u %s ", S.counts[k], kind_names[k]);
+                if (S.f.counts[k])
+                    g_string_append_printf(report, "%u %s ", S.f.counts[k], kind_names[k]);
             g_string_append(report, "violations");
-            if (S.counts[V_OVERLAP])
+            if (S.f.counts[V_OVERLAP])
                 g_string_append_printf(report, " (%u of the overlaps also overlap on the nodes' clocks)", S.timed);
             g_string_append(report, "\n");
         } else {
@@ -323,17 +297,17 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
         json_object_set_new(j, "requests", json_integer(S.requests));
         json_object_set_new(j, "critical_sections", json_integer(S.cs->len));
         for (int k = 0; k < V_KINDS; k++)
-            json_object_set_new(j, kind_names[k], json_integer(S.counts[k]));
+            json_object_set_new(j, kind_names[k], json_integer(S.f.counts[k]));
         json_object_set_new(j, "overlap_in_time", json_integer(S.timed));
-        json_object_set_new(j, "violations", S.listed);
-        S.listed = NULL;
+        json_object_set_new(j, "violations", S.f.listed);
+        S.f.listed = NULL;
         *json_out = j;
     }
 out:
-    if (S.listed)
-        json_decref(S.listed);
-    if (S.report)
-        g_string_free(S.report, TRUE);
+    if (S.f.listed)
+        json_decref(S.f.listed);
+    if (S.f.report)
+        g_string_free(S.f.report, TRUE);
     g_ptr_array_free(S.cs, TRUE);
     for (guint32 i = 0; i < FL_EVENTS_MAX_NODES; i++)
         if (S.ev[i])
