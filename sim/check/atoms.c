@@ -15,6 +15,7 @@ struct FlAtoms {
                            * the hash bits spare most visits to entries */
     guint64 mask;
     GByteArray *scratch;
+    GString *text;        /* fl_atoms_value's canonical JSON, reused */
     FlAtom small_int[256];   /* atoms of 0..255 (keys, processes), or NONE */
 };
 
@@ -134,9 +135,13 @@ FlAtoms *fl_atoms_new(void)
     FlAtoms *a = g_new0(FlAtoms, 1);
     a->buf = g_byte_array_new();
     a->offsets = g_array_new(FALSE, FALSE, sizeof(guint64));
-    a->mask = 1023;
+    /* Small at first: a fuzz run makes two tables per seed for a few
+     * hundred atoms, and atoms are numbered in order of interning whatever
+     * the table's size. */
+    a->mask = 127;
     a->slots = g_new0(guint64, a->mask + 1);
     a->scratch = g_byte_array_new();
+    a->text = g_string_sized_new(64);
     for (gsize i = 0; i < G_N_ELEMENTS(a->small_int); i++) a->small_int[i] = FL_ATOM_NONE;
     FlAtom null = intern(a, FL_ATOM_KIND_NULL, "", 0);
     g_assert(null == FL_ATOM_NULL);
@@ -149,6 +154,7 @@ void fl_atoms_free(FlAtoms *a)
     g_byte_array_unref(a->buf);
     g_array_unref(a->offsets);
     g_byte_array_unref(a->scratch);
+    g_string_free(a->text, TRUE);
     g_free(a->slots);
     g_free(a);
 }
@@ -246,11 +252,10 @@ FlAtom fl_atoms_value(FlAtoms *a, const FlVal *v)
     case FL_VAL_KEYWORD: return fl_atoms_str(a, v->str.s, v->str.len);
     default: break;
     }
-    GString *s = g_string_new(NULL);
+    GString *s = a->text;
+    g_string_truncate(s, 0);
     canonical(v, s);
-    FlAtom x = intern(a, FL_ATOM_KIND_JSON, s->str, s->len);
-    g_string_free(s, TRUE);
-    return x;
+    return intern(a, FL_ATOM_KIND_JSON, s->str, s->len);
 }
 
 FlAtomKind fl_atoms_kind(const FlAtoms *a, FlAtom x)

@@ -532,7 +532,10 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
     h->model = model;
     h->ctx.atoms = fl_atoms_new();
     h->ctx.items = g_array_new(FALSE, FALSE, sizeof(guint32));
-    h->ops = g_array_new(FALSE, FALSE, sizeof(FlOp));
+    /* With an index the number of events is known: an operation is at
+     * most two of them. */
+    h->ops = index ? g_array_sized_new(FALSE, FALSE, sizeof(FlOp), (guint)(index->n_events / 2 + 1))
+                   : g_array_new(FALSE, FALSE, sizeof(FlOp));
     h->keys = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     h->path = g_strdup(path);
     h->file = file;

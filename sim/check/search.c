@@ -1393,11 +1393,14 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
         s->z1[i] = splitmix64(&seed);
         s->z2[i] = splitmix64(&seed);
     }
-    s->trans.mask = 1023;
-    s->trans.keys = g_new0(guint64, 1024);
-    s->trans.vals = g_new(guint32, 1024);
-    s->memo.mask = 1023;
-    s->memo.slots = g_new0(MemoSlot, 1024);
+    /* Both tables start small and double (a tiny history, as in a fuzz
+     * campaign, would spend more on clearing them than on its search);
+     * the memo becomes full at the same size whatever its first one. */
+    s->trans.mask = 63;
+    s->trans.keys = g_new0(guint64, 64);
+    s->trans.vals = g_new(guint32, 64);
+    s->memo.mask = 63;
+    s->memo.slots = g_new0(MemoSlot, 64);
     s->frames = g_array_new(FALSE, FALSE, sizeof(Frame));
     s->cands = g_array_new(FALSE, FALSE, sizeof(guint32));
     s->best = g_array_new(FALSE, FALSE, sizeof(guint32));
