@@ -477,8 +477,11 @@ static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out
     json_t *out = json_object();
     json_object_set_new(root_out, "workload", out);
     g_autoptr(GString) names = g_string_new("none");
-    for (const FlWorkloadModel *const *m = fl_workload_models(); *m; m++)
-        g_string_append_printf(names, "|%s", (*m)->name);
+    /* Appended, not printed: this runs once per seed of a fuzz campaign. */
+    for (const FlWorkloadModel *const *m = fl_workload_models(); *m; m++) {
+        g_string_append_c(names, '|');
+        g_string_append(names, (*m)->name);
+    }
     g_string_append(names, "|cas-register");
     const char *model;
     if (!fl_jv_object(jv, in, "/workload", keys) ||
@@ -636,10 +639,15 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                                                   "integrity", "fifo-order", "causal-order",
                                                   "total-order", NULL };
     g_autoptr(GString) names = g_string_new("none");
-    for (const char *const *c = fl_consistency_names(); *c; c++)
-        g_string_append_printf(names, "|%s", *c);
-    for (const char *const *c = storage_checks; *c; c++)
-        g_string_append_printf(names, "|%s", *c);
+    /* Appended, not printed: this runs once per seed of a fuzz campaign. */
+    for (const char *const *c = fl_consistency_names(); *c; c++) {
+        g_string_append_c(names, '|');
+        g_string_append(names, *c);
+    }
+    for (const char *const *c = storage_checks; *c; c++) {
+        g_string_append_c(names, '|');
+        g_string_append(names, *c);
+    }
     json_t *c = json_object_get(in, "consistency");
     if (json_is_array(c)) {
         if (json_array_size(c) == 0)

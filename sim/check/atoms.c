@@ -9,12 +9,17 @@
 #include <string.h>
 
 struct FlAtoms {
-    GByteArray *buf;
-    GArray *offsets;      /* guint64 per atom */
+    /* Plain arrays rather than GByteArray and GArray: interning is done
+     * once per value of every event, and their calls were a tenth of it. */
+    guint8 *buf;
+    gsize buf_len, buf_cap;
+    guint64 *offsets;     /* per atom */
+    guint32 n, n_cap;
     guint64 *slots;       /* (hash >> 32) << 32 | (atom + 1); 0 = empty:
                            * the hash bits spare most visits to entries */
     guint64 mask;
     GByteArray *scratch;
+    GString *text;        /* fl_atoms_value's canonical JSON, reused */
     FlAtom small_int[256];   /* atoms of 0..255 (keys, processes), or NONE */
 };
 
@@ -56,8 +61,8 @@ guint64 fl_hash_bytes(const void *p, gsize len, guint64 seed)
 
 static const unsigned char *entry(const FlAtoms *a, FlAtom x, guint32 *len)
 {
-    guint64 off = g_array_index(a->offsets, guint64, x);
-    const unsigned char *e = a->buf->data + off;
+    guint64 off = a->offsets[x];
+    const unsigned char *e = a->buf + off;
     memcpy(len, e + 1, 4);
     return e;
 }
@@ -71,7 +76,7 @@ static void grow(FlAtoms *a)
     g_free(a->slots);
     a->slots = g_new0(guint64, n);
     a->mask = n - 1;
-    for (guint32 x = 0; x < a->offsets->len; x++) {
+    for (guint32 x = 0; x < a->n; x++) {
         guint32 len;
         const unsigned char *e = entry(a, x, &len);
         guint64 h = fl_hash_bytes(e + 5, len, e[0]);
@@ -113,30 +118,44 @@ static FlAtom intern(FlAtoms *a, char kind, const void *bytes, gsize len)
     guint64 h;
     guint64 i = find(a, kind, bytes, len, &h);
     if (a->slots[i]) return SLOT_ATOM(a->slots[i]);
-    FlAtom x = a->offsets->len;
+    FlAtom x = a->n;
     g_assert(x < FL_ATOM_NONE);
-    guint64 off = a->buf->len;
-    g_array_append_val(a->offsets, off);
+    guint64 off = a->buf_len;
+    if (a->n == a->n_cap) {
+        a->n_cap = a->n_cap * 2;
+        a->offsets = g_renew(guint64, a->offsets, a->n_cap);
+    }
+    a->offsets[a->n++] = off;
     guint32 l = (guint32)len;
     g_assert(off + 5 + len <= G_MAXUINT);
-    g_byte_array_set_size(a->buf, (guint)(off + 5 + len));   /* one growth check */
-    unsigned char *e = a->buf->data + off;
+    if (off + 5 + len > a->buf_cap) {
+        a->buf_cap = MAX(a->buf_cap * 2, off + 5 + len);
+        a->buf = g_realloc(a->buf, a->buf_cap);
+    }
+    a->buf_len = off + 5 + len;
+    unsigned char *e = a->buf + off;
     e[0] = (unsigned char)kind;
     memcpy(e + 1, &l, 4);
     if (len) memcpy(e + 5, bytes, len);
     a->slots[i] = SLOT_TAG(h) | ((guint64)x + 1);
-    if ((guint64)a->offsets->len * 2 > a->mask) grow(a);
+    if ((guint64)a->n * 2 > a->mask) grow(a);
     return x;
 }
 
 FlAtoms *fl_atoms_new(void)
 {
     FlAtoms *a = g_new0(FlAtoms, 1);
-    a->buf = g_byte_array_new();
-    a->offsets = g_array_new(FALSE, FALSE, sizeof(guint64));
-    a->mask = 1023;
+    a->buf_cap = 1024;
+    a->buf = g_malloc(a->buf_cap);
+    a->n_cap = 64;
+    a->offsets = g_new(guint64, a->n_cap);
+    /* Small at first: a fuzz run makes two tables per seed for a few
+     * hundred atoms, and atoms are numbered in order of interning whatever
+     * the table's size. */
+    a->mask = 127;
     a->slots = g_new0(guint64, a->mask + 1);
     a->scratch = g_byte_array_new();
+    a->text = g_string_sized_new(64);
     for (gsize i = 0; i < G_N_ELEMENTS(a->small_int); i++) a->small_int[i] = FL_ATOM_NONE;
     FlAtom null = intern(a, FL_ATOM_KIND_NULL, "", 0);
     g_assert(null == FL_ATOM_NULL);
@@ -146,9 +165,10 @@ FlAtoms *fl_atoms_new(void)
 void fl_atoms_free(FlAtoms *a)
 {
     if (a == NULL) return;
-    g_byte_array_unref(a->buf);
-    g_array_unref(a->offsets);
+    g_free(a->buf);
+    g_free(a->offsets);
     g_byte_array_unref(a->scratch);
+    g_string_free(a->text, TRUE);
     g_free(a->slots);
     g_free(a);
 }
@@ -246,11 +266,10 @@ FlAtom fl_atoms_value(FlAtoms *a, const FlVal *v)
     case FL_VAL_KEYWORD: return fl_atoms_str(a, v->str.s, v->str.len);
     default: break;
     }
-    GString *s = g_string_new(NULL);
+    GString *s = a->text;
+    g_string_truncate(s, 0);
     canonical(v, s);
-    FlAtom x = intern(a, FL_ATOM_KIND_JSON, s->str, s->len);
-    g_string_free(s, TRUE);
-    return x;
+    return intern(a, FL_ATOM_KIND_JSON, s->str, s->len);
 }
 
 FlAtomKind fl_atoms_kind(const FlAtoms *a, FlAtom x)
@@ -278,7 +297,7 @@ gint64 fl_atoms_int_value(const FlAtoms *a, FlAtom x)
 
 guint32 fl_atoms_count(const FlAtoms *a)
 {
-    return a->offsets->len;
+    return a->n;
 }
 
 void fl_atoms_to_json(const FlAtoms *a, FlAtom x, GString *out)

@@ -227,7 +227,9 @@ static GPtrArray *split_by_key(FlHistory *h, guint *finals)
     guint nk = MAX(h->keys->len, 1);
     GHashTable *index = g_hash_table_new(NULL, NULL);
     for (guint k = 0; k < nk; k++) {
-        g_ptr_array_add(groups, g_array_new(FALSE, FALSE, sizeof(guint32)));
+        g_ptr_array_add(groups, nk == 1 ? g_array_sized_new(FALSE, FALSE, sizeof(guint32),
+                                                            h->ops->len)
+                                        : g_array_new(FALSE, FALSE, sizeof(guint32)));
         if (h->keys->len)
             g_hash_table_insert(index, GUINT_TO_POINTER(g_array_index(h->keys, FlAtom, k)),
                                 GUINT_TO_POINTER(k));
@@ -239,7 +241,9 @@ static GPtrArray *split_by_key(FlHistory *h, guint *finals)
             ++*finals;
             continue;
         }
-        guint k = op->key == FL_ATOM_NONE ? 0
+        /* Every key of an op is in h->keys: with one key there is no
+         * lookup to make. */
+        guint k = op->key == FL_ATOM_NONE || nk == 1 ? 0
                 : GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(op->key)));
         g_array_append_val(g_ptr_array_index(groups, k), i);
     }

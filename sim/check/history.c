@@ -450,6 +450,34 @@ static gboolean index_fits(const FlHistory *h, const FlHistoryEvent *e, gsize en
            e->value_len <= e->len - e->value_at;
 }
 
+/* Design note 4: the value of an indexed event when its text is null or an
+ * integer of at most 18 digits (what a register history mostly holds), as
+ * fl_reader_value_at would read it (reader.c note 5, its fast path for
+ * numbers): FALSE for any other text, which the reader then reads. */
+static gboolean plain_value(const char *d, gsize n, guint32 line, guint32 col, FlVal *out)
+{
+    if (n == 4 && memcmp(d, "null", 4) == 0) {
+        *out = (FlVal){ .kind = FL_VAL_NULL, .line = line, .col = col };
+        return TRUE;
+    }
+    gsize i = d[0] == '-';
+    gsize digits_at = i;
+    guint64 x = 0;
+    if (i < n && d[i] == '0') {
+        i++;
+    } else {
+        while (i < n && g_ascii_isdigit(d[i]) && i - digits_at < 18) {
+            x = x * 10 + (guint64)(d[i] - '0');
+            i++;
+        }
+    }
+    if (i == digits_at || i != n) return FALSE;
+    *out = (FlVal){ .kind = FL_VAL_INT, .line = line, .col = col };
+    out->str.len = n;   /* as the reader leaves it */
+    out->i = d[0] == '-' ? -(gint64)x : (gint64)x;
+    return TRUE;
+}
+
 /* Design note 4: an event from the engine's index (check.h).  The fields
  * the index gives become the values the reader would have made of the
  * line's text (on one line, so their line is the event's), the value is
@@ -466,8 +494,12 @@ static gboolean index_event(Loader *L, const FlHistoryEvent *e, GError **err)
     FlVal key = { .kind = FL_VAL_INT, .line = e->line, .i = e->key };
     FlVal time = { .kind = FL_VAL_INT, .line = e->line, .i = e->time };
     FlVal client = { .kind = FL_VAL_INT, .line = e->line, .i = e->client };
-    const FlVal *value = fl_reader_value_at(h->reader, e->offset + e->value_at, e->value_len,
-                                            e->line, e->value_at + 1, err);
+    FlVal plain;
+    const FlVal *value = plain_value(h->data + e->offset + e->value_at, e->value_len, e->line,
+                                     e->value_at + 1, &plain)
+                             ? &plain
+                             : fl_reader_value_at(h->reader, e->offset + e->value_at,
+                                                  e->value_len, e->line, e->value_at + 1, err);
     if (value == NULL) return FALSE;
     Fields fl = {
         .process = &process, .type = &type, .f = &f, .value = value,
@@ -532,7 +564,10 @@ static FlHistory *parse(const char *path, GMappedFile *file, const char *data,
     h->model = model;
     h->ctx.atoms = fl_atoms_new();
     h->ctx.items = g_array_new(FALSE, FALSE, sizeof(guint32));
-    h->ops = g_array_new(FALSE, FALSE, sizeof(FlOp));
+    /* With an index the number of events is known: an operation is at
+     * most two of them. */
+    h->ops = index ? g_array_sized_new(FALSE, FALSE, sizeof(FlOp), (guint)(index->n_events / 2 + 1))
+                   : g_array_new(FALSE, FALSE, sizeof(FlOp));
     h->keys = g_array_new(FALSE, FALSE, sizeof(FlAtom));
     h->path = g_strdup(path);
     h->file = file;

@@ -35,8 +35,11 @@ const char *const *fl_check_model_names(void)
 
 int fl_model_op(const FlModel *m, const char *f, gsize len)
 {
+    /* The first byte first: this runs once per event of a history. */
     for (int i = 0; m->ops[i]; i++)
-        if (strlen(m->ops[i]) == len && memcmp(m->ops[i], f, len) == 0) return i;
+        if (m->ops[i][0] == (len ? f[0] : '\0') && strlen(m->ops[i]) == len &&
+            memcmp(m->ops[i], f, len) == 0)
+            return i;
     return -1;
 }
 

@@ -1047,7 +1047,19 @@ void fl_val_to_json(const FlVal *v, GString *out)
     switch (v->kind) {
     case FL_VAL_NULL: g_string_append(out, "null"); return;
     case FL_VAL_BOOL: g_string_append(out, v->b ? "true" : "false"); return;
-    case FL_VAL_INT: g_string_append_printf(out, "%" G_GINT64_FORMAT, v->i); return;
+    case FL_VAL_INT: {
+        /* What "%" G_GINT64_FORMAT prints, without printf: canonical()
+         * writes every integer of every composite value it interns. */
+        char buf[24], *p = buf + sizeof buf;
+        guint64 x = v->i < 0 ? 0 - (guint64)v->i : (guint64)v->i;
+        do {
+            *--p = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        if (v->i < 0) *--p = '-';
+        g_string_append_len(out, p, buf + sizeof buf - p);
+        return;
+    }
     case FL_VAL_NUM: g_string_append_len(out, v->str.s, (gssize)v->str.len); return;
     case FL_VAL_STR:
     case FL_VAL_KEYWORD: json_escape(v->str.s, v->str.len, out); return;

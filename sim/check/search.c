@@ -619,6 +619,46 @@ static FlVerdict run(Search *s)
     }
 }
 
+/* ---- maps keyed by atom ------------------------------------------------- */
+
+/* A map from the history's atoms to non-zero numbers, in an array: atoms
+ * are small dense integers, so this is a GHashTable's map without its
+ * hashing and allocation per entry (the search of a tiny history spent a
+ * tenth of its time in those tables).  0 means absent. */
+typedef struct {
+    guint32 *v;
+    guint32 n;
+} AtomMap;
+
+static void amap_init(AtomMap *m, const FlAtoms *atoms)
+{
+    m->n = MAX(fl_atoms_count(atoms), 1);
+    m->v = g_new0(guint32, m->n);
+}
+
+static void amap_clear(AtomMap *m)
+{
+    g_free(m->v);
+}
+
+static guint32 amap_get(const AtomMap *m, FlAtom x)
+{
+    return x < m->n ? m->v[x] : 0;
+}
+
+static void amap_set(AtomMap *m, FlAtom x, guint32 val)
+{
+    if (x >= m->n) {
+        /* Not an atom of the table as sized (never so far): grow to it. */
+        guint32 n = MAX(x + 1, m->n * 2);
+        g_assert(x < FL_ATOM_NONE);
+        m->v = g_renew(guint32, m->v, n);
+        memset(m->v + m->n, 0, (n - m->n) * sizeof *m->v);
+        m->n = n;
+    }
+    m->v[x] = val;
+}
+
 /* ---- clusters (note 11) ------------------------------------------------ */
 
 enum { K_READ, K_WRITE, K_CAS };
@@ -640,6 +680,31 @@ static int cmp_slotted(const void *x, const void *y)
     if (a->chain != b->chain) return a->chain < b->chain ? -1 : 1;
     if (a->slot != b->slot) return a->slot < b->slot ? -1 : 1;
     return a->op < b->op ? -1 : a->op > b->op;
+}
+
+static void sort_keys(guint64 *a, gsize n, guint64 *tmp);
+
+/* Sorts @n slotted ops as cmp_slotted orders them.  Their chains and slots
+ * are below 2n + 2 and their ops below n, so for n < 2^20 each packs into
+ * one integer key (chain, slot, op), sorted by sort_keys without a call per
+ * comparison; the order is the same total order. */
+static void sort_slotted(Slotted *sl, guint32 n)
+{
+    if (n >= (1u << 20)) {
+        qsort(sl, n, sizeof *sl, cmp_slotted);
+        return;
+    }
+    guint64 *keys = g_new(guint64, MAX(n, 1)), *tmp = g_new(guint64, n / 2 + 1);
+    for (guint32 i = 0; i < n; i++) {
+        g_assert(sl[i].chain < (1u << 21) && sl[i].slot < (1u << 22) && sl[i].op < (1u << 21));
+        keys[i] = (guint64)sl[i].chain << 43 | (guint64)sl[i].slot << 21 | sl[i].op;
+    }
+    sort_keys(keys, n, tmp);
+    for (guint32 i = 0; i < n; i++)
+        sl[i] = (Slotted){ (guint32)(keys[i] >> 43), (guint32)(keys[i] >> 21) & ((1u << 22) - 1),
+                           (guint32)keys[i] & ((1u << 21) - 1) };
+    g_free(tmp);
+    g_free(keys);
 }
 
 typedef struct {
@@ -738,28 +803,29 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *re
     FlAtom init_atom = fl_state_atom(init->data, init->len);
     g_byte_array_unref(init);
 
-    GHashTable *index = g_hash_table_new(NULL, NULL);   /* value -> cluster + 1 */
+    AtomMap index;   /* value -> cluster + 1 */
+    amap_init(&index, s->h->ctx.atoms);
     GArray *cl = g_array_new(FALSE, FALSE, sizeof(Cluster));
     Cluster c0 = { NONE, NONE, NONE, NONE, 0 };
     g_array_append_val(cl, c0);
-    g_hash_table_insert(index, GUINT_TO_POINTER(init_atom), GUINT_TO_POINTER(1));
+    amap_set(&index, init_atom, 1);
     FlVerdict v = FL_VERDICT_VALID;
     *other = NONE;
     for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
         FlAtom x;
         if (kind[i] == K_READ) continue;
         m->produces(s->op[i], &x);
-        if (g_hash_table_contains(index, GUINT_TO_POINTER(x))) v = FL_VERDICT_UNKNOWN;
+        if (amap_get(&index, x)) v = FL_VERDICT_UNKNOWN;
         Cluster c = { i, NONE, NONE, NONE, 0 };
         g_array_append_val(cl, c);
-        g_hash_table_insert(index, GUINT_TO_POINTER(x), GUINT_TO_POINTER(cl->len));
+        amap_set(&index, x, cl->len);
     }
     /* (a): every observed value has a writer; one cas at most leaves it. */
     guint32 *home = g_new(guint32, MAX(s->n, 1));      /* cluster observed */
     for (guint32 i = 0; i < s->n && v == FL_VERDICT_VALID; i++) {
         home[i] = NONE;
         if (kind[i] == K_WRITE) continue;
-        guint k = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(m->observes(s->op[i]))));
+        guint k = amap_get(&index, m->observes(s->op[i]));
         if (k == 0) {
             *culprit = i;
             *reason = 0;
@@ -779,7 +845,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *re
             FlAtom x;
             m->produces(s->op[i], &x);
             c->closer = i;
-            c->next = GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(x))) - 1;
+            c->next = amap_get(&index, x) - 1;
         }
     }
     if (v == FL_VERDICT_VALID) {
@@ -819,7 +885,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *re
             } else {
                 FlAtom x;
                 m->produces(s->op[i], &x);
-                c = &g_array_index(cl, Cluster, GPOINTER_TO_UINT(g_hash_table_lookup(index, GUINT_TO_POINTER(x))) - 1);
+                c = &g_array_index(cl, Cluster, amap_get(&index, x) - 1);
                 sl[i] = (Slotted){ c->chain, 2 * c->depth, i };
             }
             span_add(&g_array_index(spans, Span, c->chain), s, i);
@@ -827,7 +893,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *re
         if (v == FL_VERDICT_VALID) {
             /* Inside a chain, no op may precede (real time) an op of an
              * earlier slot. */
-            qsort(sl, s->n, sizeof *sl, cmp_slotted);
+            sort_slotted(sl, s->n);
             gint64 before_max = G_MININT64, slot_max = G_MININT64;
             guint32 before_op = NONE, slot_op = NONE;
             for (guint32 k = 0; k < s->n && v == FL_VERDICT_VALID; k++) {
@@ -862,7 +928,7 @@ static FlVerdict clusters(Search *s, guint32 *culprit, guint32 *other, guint *re
         g_array_unref(spans);
     }
     g_free(home);
-    g_hash_table_unref(index);
+    amap_clear(&index);
     g_array_unref(cl);
     g_free(kind);
     return v;
@@ -911,13 +977,13 @@ static void sort_key_array(GArray *keys)
 
 /* The values observed (or, with @shown, revealed) by the local ops: fills
  * @vid (atom -> index + 1) and @vatom (index -> atom), in op order. */
-static void observed_values(Search *s, gboolean shown, GHashTable *vid, GArray *vatom)
+static void observed_values(Search *s, gboolean shown, AtomMap *vid, GArray *vatom)
 {
     for (guint32 i = 0; i < s->n; i++) {
         FlAtom a = shown ? s->m->shows(s->op[i]) : s->m->observes(s->op[i]);
         if (a == FL_ATOM_NONE) continue;
-        if (!g_hash_table_contains(vid, GUINT_TO_POINTER(a))) {
-            g_hash_table_insert(vid, GUINT_TO_POINTER(a), GUINT_TO_POINTER(vatom->len + 1));
+        if (!amap_get(vid, a)) {
+            amap_set(vid, a, vatom->len + 1);
             g_array_append_val(vatom, a);
         }
     }
@@ -928,9 +994,10 @@ static void observed_values(Search *s, gboolean shown, GHashTable *vid, GArray *
 static void drop_unobserved(Search *s, guint8 *keep)
 {
     if (!s->m->visible) return;
-    GHashTable *vid = g_hash_table_new(NULL, NULL);
+    AtomMap vid;
+    amap_init(&vid, s->h->ctx.atoms);
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
-    observed_values(s, TRUE, vid, vatom);
+    observed_values(s, TRUE, &vid, vatom);
     for (guint32 i = 0; i < s->n; i++) {
         gboolean may_be_silent = s->m->overwrites && s->op[i]->status == FL_OP_OK &&
                                  s->cons == FL_CONSISTENCY_LINEARIZABLE &&
@@ -940,7 +1007,7 @@ static void drop_unobserved(Search *s, guint8 *keep)
         FlAtom v;
         if (s->m->overwrites && s->m->produces(s->op[i], &v) == FL_PRODUCES_EXACT) {
             /* Observe-or-overwrite models: a value shows only as itself. */
-            seen = seen || g_hash_table_contains(vid, GUINT_TO_POINTER(v));
+            seen = seen || amap_get(&vid, v);
         } else {
             for (guint32 w = 0; w < vatom->len && !seen; w++)
                 seen = s->m->visible(&s->h->ctx, s->op[i], g_array_index(vatom, FlAtom, w));
@@ -954,7 +1021,7 @@ static void drop_unobserved(Search *s, guint8 *keep)
         }
     }
     g_array_unref(vatom);
-    g_hash_table_unref(vid);
+    amap_clear(&vid);
 }
 
 /* Notes 6 and 7: observed values, their producers, and which info
@@ -963,9 +1030,10 @@ static void prepare_observers(Search *s)
 {
     const FlModel *m = s->m;
     FlAtoms *atoms = s->h->ctx.atoms;
-    GHashTable *vid = g_hash_table_new(NULL, NULL);   /* atom -> vid + 1 */
+    AtomMap vid;   /* atom -> vid + 1 */
+    amap_init(&vid, atoms);
     GArray *vatom = g_array_new(FALSE, FALSE, sizeof(FlAtom));
-    observed_values(s, FALSE, vid, vatom);
+    observed_values(s, FALSE, &vid, vatom);
     /* Producers of each observed value. */
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(guint64));   /* PAIR */
     GHashTable *by_token = g_hash_table_new_full(NULL, NULL, NULL,
@@ -975,9 +1043,9 @@ static void prepare_observers(Search *s)
         FlAtom v;
         FlProduces p = m->produces(s->op[i], &v);
         if (p == FL_PRODUCES_EXACT) {
-            gpointer x = g_hash_table_lookup(vid, GUINT_TO_POINTER(v));
+            guint32 x = amap_get(&vid, v);
             if (x) {
-                guint64 pk = PAIR(i, GPOINTER_TO_UINT(x) - 1);
+                guint64 pk = PAIR(i, x - 1);
                 g_array_append_val(pairs, pk);
             }
         } else if (p == FL_PRODUCES_SUFFIX) {
@@ -1030,7 +1098,7 @@ static void prepare_observers(Search *s)
     for (guint32 i = 0; i < s->n; i++) {
         FlAtom a = m->observes(s->op[i]);
         s->obs_vid[i] = a == FL_ATOM_NONE ? -1
-            : (gint32)GPOINTER_TO_UINT(g_hash_table_lookup(vid, GUINT_TO_POINTER(a))) - 1;
+            : (gint32)amap_get(&vid, a) - 1;
     }
 
     /* The initial value is produced before anything: it does not need a
@@ -1039,7 +1107,7 @@ static void prepare_observers(Search *s)
     m->init(&s->h->ctx, init);
     FlAtom init_atom = fl_state_atom(init->data, init->len);
     g_byte_array_unref(init);
-    gint32 init_vid = (gint32)GPOINTER_TO_UINT(g_hash_table_lookup(vid, GUINT_TO_POINTER(init_atom))) - 1;
+    gint32 init_vid = (gint32)amap_get(&vid, init_atom) - 1;
 
     /* Note 7: an info op that alone can produce a value a required op
      * observes becomes required, due when that observer completes.  Repeat:
@@ -1095,7 +1163,7 @@ static void prepare_observers(Search *s)
     }
     g_array_unref(pairs);
     g_array_unref(vatom);
-    g_hash_table_unref(vid);
+    amap_clear(&vid);
 }
 
 typedef struct {
@@ -1393,11 +1461,14 @@ FlVerdict fl_search(FlHistory *h, const guint32 *ops, guint32 n,
         s->z1[i] = splitmix64(&seed);
         s->z2[i] = splitmix64(&seed);
     }
-    s->trans.mask = 1023;
-    s->trans.keys = g_new0(guint64, 1024);
-    s->trans.vals = g_new(guint32, 1024);
-    s->memo.mask = 1023;
-    s->memo.slots = g_new0(MemoSlot, 1024);
+    /* Both tables start small and double (a tiny history, as in a fuzz
+     * campaign, would spend more on clearing them than on its search);
+     * the memo becomes full at the same size whatever its first one. */
+    s->trans.mask = 63;
+    s->trans.keys = g_new0(guint64, 64);
+    s->trans.vals = g_new(guint32, 64);
+    s->memo.mask = 63;
+    s->memo.slots = g_new0(MemoSlot, 64);
     s->frames = g_array_new(FALSE, FALSE, sizeof(Frame));
     s->cands = g_array_new(FALSE, FALSE, sizeof(guint32));
     s->best = g_array_new(FALSE, FALSE, sizeof(guint32));
