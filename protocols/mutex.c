@@ -46,6 +46,7 @@
  *     heals (skipping the silent node could make two tokens: its ACK may
  *     have been lost, not the token); a crash loses it for good.  The log's
  *     "w K TS" has TS 0: requests carry no timestamp here. */
+#include "protocols/eventlog.h"
 #include "sim/node.h"
 
 #include <inttypes.h>
@@ -96,17 +97,7 @@ static const char *const mutex_counters[] = {
 
 static void log_line(FlNode *n, Mutex *s, const char *line)
 {
-    if (s->full)
-        return;
-    size_t len = 0;
-    fl_disk_view(n, "log", &len);
-    if (len + strlen(line) + 1024 > LOG_MAX) {
-        fl_disk_append(n, "log", "full\n", 5);
-        s->full = true;
-        fl_metric_add(n, "mutex.full", 1);
-        return;
-    }
-    fl_disk_append(n, "log", line, strlen(line));
+    fl_eventlog_append(n, &s->full, LOG_MAX, "mutex.full", line);
 }
 
 static void send_msg(FlNode *n, Mutex *s, uint32_t to, uint8_t type, uint64_t ts)

@@ -33,6 +33,7 @@
  *     (snapshot-non-fifo), where a marker can overtake a transfer.
  *  5. Messages: u8 type, u64 number (transfer SEQ or snapshot K), u64
  *     amount.  One that does not decode is dropped (snapshot.dropped). */
+#include "protocols/eventlog.h"
 #include "sim/node.h"
 
 #include <inttypes.h>
@@ -71,17 +72,7 @@ static const char *const snapshot_counters[] = {
 
 static void log_line(FlNode *n, Snapshot *s, const char *line)
 {
-    if (s->full)
-        return;
-    size_t len = 0;
-    fl_disk_view(n, "log", &len);
-    if (len + strlen(line) + 1024 > LOG_MAX) {
-        fl_disk_append(n, "log", "full\n", 5);
-        s->full = true;
-        fl_metric_add(n, "snapshot.full", 1);
-        return;
-    }
-    fl_disk_append(n, "log", line, strlen(line));
+    fl_eventlog_append(n, &s->full, LOG_MAX, "snapshot.full", line);
 }
 
 static void send_msg(FlNode *n, uint32_t to, uint8_t type, uint64_t num, uint64_t amount)
