@@ -26,6 +26,19 @@ done
 [ -n "$(find "$stage" -name 'libfaultline.a')" ] || fail "libfaultline.a not installed"
 [ -n "$(find "$stage" -name 'faultline.1*')" ] || fail "faultline.1 not installed"
 
+# Each installed header compiles alone, as C11 and as C++.
+inc=$(dirname "$(find "$stage" -path '*/include/faultline/node.h' | head -n 1)")/..
+for h in node codec store time rng; do
+    printf '#include <faultline/%s.h>\n' "$h" > "$work/h.c"
+    cc -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -I"$inc" \
+        $(pkg-config --cflags glib-2.0) "$work/h.c" || fail "$h.h alone, as C11"
+    if command -v c++ >/dev/null; then
+        cp "$work/h.c" "$work/h.cc"
+        c++ -Wall -Wextra -Werror -fsyntax-only -I"$inc" \
+            $(pkg-config --cflags glib-2.0) "$work/h.cc" || fail "$h.h alone, as C++"
+    fi
+done
+
 # The module, against the staged headers only: no -I into the source tree.
 PKG_CONFIG_PATH=$(dirname "$pc") meson setup "$work/mod" "$src/tests/module" >/dev/null
 meson compile -C "$work/mod" >/dev/null
@@ -43,7 +56,6 @@ sed 's/"module": "solo.so", //' mod/solo.json > plain.json
 # acknowledged writes at the crash; fuzz finds it, and the failure file
 # (which names the module by its absolute path) replays to the same hash.
 sed 's/        fl_disk_sync(n, "log");//' "$src/tests/module/solo.c" > nosync.c
-inc=$(dirname "$(find "$stage" -path '*/include/faultline/node.h' | head -n 1)")/..
 cc -std=c11 -shared -fPIC -I"$inc" $(pkg-config --cflags glib-2.0) -o mod/nosync.so nosync.c
 sed 's/"solo.so"/"nosync.so"/' mod/solo.json > mod/nosync.json
 set +e
