@@ -146,14 +146,3 @@ const FlProtocol *fl_module_protocol(size_t i)
     }
     return NULL;
 }
-
-const char *fl_module_path_of(const FlProtocol *q)
-{
-    for (guint k = 0; loaded && k < loaded->len; k++) {
-        const Loaded *m = g_ptr_array_index(loaded, k);
-        for (const FlProtocol *const *p = m->protocols; *p; p++)
-            if (*p == q)
-                return m->path;
-    }
-    return NULL;
-}

@@ -29,7 +29,3 @@ const FlProtocol *fl_module_protocol_find(const char *name);
 /* The @i-th protocol loaded (in load order, then table order), or NULL past
  * the last: for listing them. */
 const FlProtocol *fl_module_protocol(size_t i);
-
-/* The absolute path of the module that exported @p, or NULL for a protocol
- * that no module exported (borrowed, valid until exit). */
-const char *fl_module_path_of(const FlProtocol *p);

@@ -1,8 +1,9 @@
 /* faultline: the command line. */
 #include "sim/check/check.h"
 #include "sim/cli/cli.h"
+#include "sim/cli/tables.h"
 #include "sim/module.h"
-#include "protocols/registry.h"
+#include "sim/catalog.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -67,7 +68,7 @@ static bool load_modules(const char *cmd, int *argc, char **argv)
             continue;
         }
         GError *err = NULL;
-        if (!fl_module_load(path, fl_protocols(), &err)) {
+        if (!fl_module_load(path, fl_catalog()->protocols, &err)) {
             fprintf(stderr, "faultline %s: %s\n", cmd, err->message);
             g_error_free(err);
             return false;
@@ -80,6 +81,7 @@ static bool load_modules(const char *cmd, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    fl_cli_tables_install();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
