@@ -73,7 +73,7 @@
  *    faults and its seed, which `faultline replay` runs without a nemesis. */
 #include "sim/fuzz.h"
 
-#include "faults/nemesis.h"
+#include "sim/catalog.h"
 #include "sim/coverage.h"
 #include "sim/rng.h"
 #include "sim/run.h"
@@ -197,7 +197,7 @@ static char *run_seed(json_t *scenario, const char *file, uint64_t seed, double 
              * (issue 25). */
             if (strcmp(kind, "ok") != 0 || coverage) {
                 json_object_set(out, "resolved", sc->resolved);
-                json_object_set_new(out, "explicit_faults", fl_faults_explicit(sc));
+                json_object_set_new(out, "explicit_faults", fl_catalog()->faults_explicit(sc));
             }
             json_object_set_new(out, "figures", figures_of(&res));
             if (cov) {

@@ -3,10 +3,11 @@
  * one file and one seed resolve to the same values everywhere. */
 #include "sim/scenario.h"
 
-#include "faults/registry.h"
-#include "protocols/registry.h"
+#include "sim/catalog.h"
+#include "sim/module.h"
 #include "sim/check/consistency.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *fl_model_name(const FlWorkloadModel *m)
@@ -264,19 +265,37 @@ static bool load_params(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
 static bool load_cluster(FlJv *jv, FlScenario **psc, json_t *in, json_t *root_out,
                          const char *file)
 {
-    static const char *const keys[] = { "protocol", "nodes", "params", NULL };
+    static const char *const keys[] = { "module", "protocol", "nodes", "params", NULL };
     if (!fl_jv_object(jv, in, "/cluster", keys))
         return false;
     json_t *out = json_object();
     json_object_set_new(root_out, "cluster", out);
+    const char *module;
+    if (!fl_jv_string(jv, in, "/cluster", "module", NULL, false, NULL, NULL, &module))
+        return false;
+    if (module) {
+        /* Relative to the scenario file; the scenario as run names it by
+         * its absolute path, so that a replay file written elsewhere still
+         * finds it. */
+        g_autofree char *dir = g_path_get_dirname(file ? file : ".");
+        g_autofree char *joined = g_path_is_absolute(module) ? g_strdup(module)
+                                                             : g_build_filename(dir, module, NULL);
+        g_autoptr(GError) merr = NULL;
+        if (!fl_module_load(joined, fl_catalog()->protocols, &merr))
+            return fl_jv_errorf(jv, "/cluster", "module", "%s", merr->message);
+        g_autofree char *abs = realpath(joined, NULL);
+        json_object_set_new(out, "module", json_string(abs ? abs : joined));
+    }
     const char *name;
     if (!fl_jv_string(jv, in, "/cluster", "protocol", out, true, NULL, NULL, &name))
         return false;
-    const FlProtocol *p = fl_protocol_find(name);
+    const FlProtocol *p = fl_catalog_protocol(name);
     if (!p) {
         g_autoptr(GString) names = g_string_new(NULL);
-        for (const FlProtocol *const *q = fl_protocols(); *q; q++)
+        for (const FlProtocol *const *q = fl_catalog()->protocols; *q; q++)
             g_string_append_printf(names, "%s%s", names->len ? ", " : "", (*q)->name);
+        for (size_t i = 0; fl_module_protocol(i); i++)
+            g_string_append_printf(names, ", %s", fl_module_protocol(i)->name);
         return fl_jv_errorf(jv, "/cluster", "protocol",
                             "unknown protocol \"%s\" (expected one of: %s)", name, names->str);
     }
@@ -550,10 +569,10 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         const char *kind_name;
         if (!fl_jv_string(jv, spec, path, "kind", fo, true, NULL, NULL, &kind_name))
             return false;
-        const FlFaultKind *kind = fl_fault_kind_find(kind_name);
+        const FlFaultKind *kind = fl_catalog_fault_kind(kind_name);
         if (!kind) {
             g_autoptr(GString) names = g_string_new(NULL);
-            for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++)
+            for (const FlFaultKind *const *k = fl_catalog()->fault_kinds; *k; k++)
                 g_string_append_printf(names, "%s%s", names->len ? ", " : "", (*k)->name);
             return fl_jv_errorf(jv, path, "kind", "unknown fault kind \"%s\" (expected one of: %s)",
                                 kind_name, names->str);

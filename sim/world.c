@@ -20,7 +20,7 @@
  *    only liberty taken is that the handler's pure computation runs on. */
 #include "sim/world_impl.h"
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 #include "sim/coverage.h"
 
 #include <stdarg.h>
