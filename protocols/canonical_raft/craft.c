@@ -51,7 +51,9 @@
  *    then deduplicated, or times out as `info`.
  *
  * 6. Messages are encoded in wire.c; one that fails to decode is dropped
- *    and counted (craft.dropped). */
+ *    and counted (craft.dropped).  Other counters: craft.snapshot_taken,
+ *    craft.snapshot_installed, craft.log_cut (a torn or damaged log tail
+ *    found at restart). */
 #include "protocols/canonical_raft/wire.h"
 #include "sim/node.h"
 
@@ -302,6 +304,7 @@ static void log_load(Craft *c, struct raft_entry **entries, size_t *n_entries)
     }
     if (end < len) {
         fl_log(c->n, "canonical-raft: log cut at byte %zu of %zu (torn or damaged tail)", end, len);
+        fl_metric_add(c->n, "craft.log_cut", 1);
         fl_disk_truncate(c->n, LOG_FILE, end);
         fl_disk_sync(c->n, LOG_FILE);
         p = fl_disk_view(c->n, LOG_FILE, &len);
@@ -594,6 +597,7 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
     snap_write(c, s);
     size_t len;
     const uint8_t *p = fl_disk_view(c->n, LOG_FILE, &len);
+    fl_metric_add(c->n, trailing == 0 ? "craft.snapshot_installed" : "craft.snapshot_taken", 1);
     if (trailing == 0) {
         log_rewrite(c, s->index + 1, NULL, 0, 0);
     } else if (s->index > trailing && s->index - trailing + 1 > c->start_index) {
