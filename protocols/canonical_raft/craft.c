@@ -63,9 +63,10 @@
 enum { TAG_TICK = 1, TAG_DONE = 2 };
 
 #define META_MAGIC 0x4154454d54465243ULL   /* "CRFTMETA" */
-#define LOG_FILE "craft.log"
-#define SNAP_FILE "craft.snap"
-#define LOG_HEADER 12                      /* u64 first index, u32 checksum */
+#define LOG_HEADER 28   /* u64 generation, first index, length after the rewrite; u32 checksum */
+
+static const char *const log_files[2] = { "craft.log1", "craft.log2" };
+static const char *const snap_files[2] = { "craft.snap1", "craft.snap2" };
 
 typedef enum { DONE_SEND, DONE_APPEND, DONE_SNAP_PUT, DONE_SNAP_GET } DoneKind;
 
@@ -103,6 +104,8 @@ struct Craft {
     GQueue done;               /* Done*, oldest first */
     raft_index start_index;    /* index of the log file's first record */
     GArray *offsets;           /* size_t: byte offset of each record */
+    int log_slot, snap_slot;   /* which of the two files is current (note 3) */
+    uint64_t log_gen;          /* the newest log file's generation */
     uint64_t meta_version;
     raft_term term;
     raft_id vote;
@@ -235,61 +238,26 @@ static void put_record(FlWriter *w, const struct raft_entry *e)
     put_checksum(w, from);
 }
 
-/* Replaces the log file with an empty log whose first index is @start,
- * followed by the records at byte offsets [@from, @to) of @old (borrowed;
- * may be NULL with from == to). */
-static void log_rewrite(Craft *c, raft_index start, const uint8_t *old, size_t from, size_t to)
-{
-    FlWriter w;
-    fl_writer_init(&w, NULL, 0);
-    fl_put_u64(&w, start);
-    put_checksum(&w, 0);
-    size_t base = w.len;
-    GArray *offsets = g_array_new(FALSE, FALSE, sizeof(size_t));
-    for (guint i = 0; i < c->offsets->len; i++) {
-        size_t off = g_array_index(c->offsets, size_t, i);
-        if (off >= from && off < to) {
-            size_t moved = off - from + base;
-            g_array_append_val(offsets, moved);
-        }
-    }
-    if (to > from)
-        fl_put_raw(&w, old + from, to - from);
-    fl_disk_write(c->n, LOG_FILE, w.data, w.len);
-    fl_disk_sync(c->n, LOG_FILE);
-    fl_writer_deinit(&w);
-    g_array_unref(c->offsets);
-    c->offsets = offsets;
-    c->start_index = start;
-}
-
-/* Reads the log file into c->offsets and, when @entries is not NULL, into
- * one raft_malloc'd array and batch (the library's load contract).  Stops
- * at the first bad record and cuts the file there, so that later appends
- * follow good data. */
-static void log_load(Craft *c, struct raft_entry **entries, size_t *n_entries)
+/* Scans log file @slot: its header (generation, first index, the length
+ * the rewrite left it at) and the offsets of its good records.  False when
+ * the header does not check or the rewrite's own records are not all there
+ * (a torn rewrite: the other slot still holds the log).  *@end is where
+ * the good records stop (a torn append's tail starts there). */
+static bool log_scan(Craft *c, int slot, uint64_t *gen, raft_index *start, GArray *offsets, size_t *end)
 {
     size_t len;
-    const uint8_t *p = fl_disk_view(c->n, LOG_FILE, &len);
-    g_array_set_size(c->offsets, 0);
-    c->start_index = 1;
-    if (entries) {
-        *entries = NULL;
-        *n_entries = 0;
-    }
-    if (!p || len < LOG_HEADER) {
-        log_rewrite(c, 1, NULL, 0, 0);
-        return;
-    }
+    const uint8_t *p = fl_disk_view(c->n, log_files[slot], &len);
+    g_array_set_size(offsets, 0);
+    if (!p || len < LOG_HEADER)
+        return false;
     FlReader r;
     fl_reader_init(&r, p, len);
-    uint64_t start = fl_get_u64(&r);
-    if (checksum(p, 8) != fl_get_u32(&r) || start == 0) {
-        log_rewrite(c, 1, NULL, 0, 0);
-        return;
-    }
-    c->start_index = start;
-    size_t total = 0, end = LOG_HEADER;
+    *gen = fl_get_u64(&r);
+    *start = fl_get_u64(&r);
+    uint64_t base = fl_get_u64(&r);
+    if (checksum(p, 24) != fl_get_u32(&r) || *start == 0 || base < LOG_HEADER || base > len)
+        return false;
+    *end = LOG_HEADER;
     while (fl_reader_left(&r) > 0) {
         size_t at = r.pos, dlen;
         (void)fl_get_u64(&r);
@@ -298,20 +266,68 @@ static void log_load(Craft *c, struct raft_entry **entries, size_t *n_entries)
         uint32_t sum = checksum(p + at, r.pos - at);
         if (!fl_reader_ok(&r) || fl_get_u32(&r) != sum || type < RAFT_COMMAND || type > RAFT_CHANGE)
             break;
-        g_array_append_val(c->offsets, at);
-        total += dlen;
-        end = r.pos;
+        g_array_append_val(offsets, at);
+        *end = r.pos;
     }
-    if (end < len) {
-        fl_log(c->n, "canonical-raft: log cut at byte %zu of %zu (torn or damaged tail)", end, len);
-        fl_metric_add(c->n, "craft.log_cut", 1);
-        fl_disk_truncate(c->n, LOG_FILE, end);
-        fl_disk_sync(c->n, LOG_FILE);
-        p = fl_disk_view(c->n, LOG_FILE, &len);
+    return *end >= base;
+}
+
+static raft_index log_last(const Craft *c)
+{
+    return c->start_index + c->offsets->len - 1;
+}
+
+/* Writes a log whose first index is @start, holding the @len bytes of
+ * records at @records (borrowed; NULL with len 0), which sat at byte offset
+ * @from of the current file, into the other slot with the next generation,
+ * and makes it current.  The current file is left alone, so a torn
+ * rewrite falls back to it (note 3). */
+static void log_rewrite(Craft *c, raft_index start, const uint8_t *records, size_t len, size_t from)
+{
+    FlWriter w;
+    fl_writer_init(&w, NULL, 0);
+    c->log_gen++;
+    fl_put_u64(&w, c->log_gen);
+    fl_put_u64(&w, start);
+    fl_put_u64(&w, LOG_HEADER + len);
+    put_checksum(&w, 0);
+    GArray *offsets = g_array_new(FALSE, FALSE, sizeof(size_t));
+    for (guint i = 0; i < c->offsets->len; i++) {
+        size_t off = g_array_index(c->offsets, size_t, i);
+        if (off >= from && off - from < len) {
+            size_t moved = off - from + LOG_HEADER;
+            g_array_append_val(offsets, moved);
+        }
     }
-    if (!entries || c->offsets->len == 0)
+    if (len > 0)
+        fl_put_raw(&w, records, len);
+    c->log_slot = 1 - c->log_slot;
+    fl_disk_write(c->n, log_files[c->log_slot], w.data, w.len);
+    fl_disk_sync(c->n, log_files[c->log_slot]);
+    fl_writer_deinit(&w);
+    g_array_unref(c->offsets);
+    c->offsets = offsets;
+    c->start_index = start;
+}
+
+/* The current log's entries as the library's load wants them: one
+ * raft_malloc'd array and one batch. */
+static void log_entries(Craft *c, struct raft_entry **entries, size_t *n_entries)
+{
+    size_t len;
+    const uint8_t *p = fl_disk_view(c->n, log_files[c->log_slot], &len);
+    size_t n = c->offsets->len, total = 0;
+    *entries = NULL;
+    *n_entries = 0;
+    if (n == 0)
         return;
-    size_t n = c->offsets->len;
+    for (size_t i = 0; i < n; i++) {
+        FlReader er;
+        size_t at = g_array_index(c->offsets, size_t, i), dlen;
+        fl_reader_init(&er, p + at + 9, len - at - 9);
+        (void)fl_get_bytes(&er, &dlen);
+        total += dlen;
+    }
     struct raft_entry *e = raft_calloc(n, sizeof *e);
     uint8_t *batch = raft_malloc(total > 0 ? total : 1);
     g_assert(e && batch);
@@ -332,13 +348,10 @@ static void log_load(Craft *c, struct raft_entry **entries, size_t *n_entries)
     *n_entries = n;
 }
 
-static raft_index log_last(const Craft *c)
-{
-    return c->start_index + c->offsets->len - 1;
-}
-
 /* ---- Disk: the snapshot ---------------------------------------------------------- */
 
+/* Writes @s into the slot that does not hold the newest snapshot, so that a
+ * torn write leaves the previous one readable (note 3). */
 static void snap_write(Craft *c, const struct raft_snapshot *s)
 {
     FlWriter w;
@@ -354,17 +367,18 @@ static void snap_write(Craft *c, const struct raft_snapshot *s)
     for (unsigned i = 0; i < s->n_bufs; i++)
         fl_put_raw(&w, s->bufs[i].base, s->bufs[i].len);
     put_checksum(&w, 0);
-    fl_disk_write(c->n, SNAP_FILE, w.data, w.len);
-    fl_disk_sync(c->n, SNAP_FILE);
+    c->snap_slot = 1 - c->snap_slot;
+    fl_disk_write(c->n, snap_files[c->snap_slot], w.data, w.len);
+    fl_disk_sync(c->n, snap_files[c->snap_slot]);
     fl_writer_deinit(&w);
 }
 
-/* The snapshot on disk, allocated as the library frees it; NULL if there
+/* The snapshot in @slot, allocated as the library frees it; NULL if there
  * is none or it does not check. */
-static struct raft_snapshot *snap_read(Craft *c)
+static struct raft_snapshot *snap_read(Craft *c, int slot)
 {
     size_t len;
-    const uint8_t *p = fl_disk_view(c->n, SNAP_FILE, &len);
+    const uint8_t *p = fl_disk_view(c->n, snap_files[slot], &len);
     if (!p || len < 4)
         return NULL;
     FlReader r;
@@ -392,6 +406,84 @@ static struct raft_snapshot *snap_read(Craft *c)
     memcpy(s->bufs[0].base, d, dlen);
     s->bufs[0].len = dlen;
     s->n_bufs = 1;
+    return s;
+}
+
+/* Picks what `load` returns (note 3): the newest snapshot that checks, and
+ * the newest log that checks and joins it (starts at most one past it and
+ * reaches it; with no snapshot, starts at 1).  When the newest of either
+ * is torn, the other slot's older copy still joins the other.  The chosen
+ * log becomes current; if it is not the newest generation it is rewritten
+ * as the newest, so that a stale log never wins a later load. */
+static struct raft_snapshot *disk_load(Craft *c)
+{
+    struct raft_snapshot *snaps[2] = { snap_read(c, 0), snap_read(c, 1) };
+    int order[3], k = 0;   /* snapshot slots, newest first, then -1: none */
+    int newer = snaps[0] && snaps[1] ? (snaps[0]->index >= snaps[1]->index ? 0 : 1)
+                                     : snaps[0] ? 0 : snaps[1] ? 1 : -1;
+    if (newer >= 0) {
+        order[k++] = newer;
+        if (snaps[1 - newer])
+            order[k++] = 1 - newer;
+    }
+    order[k++] = -1;
+    uint64_t gens[2] = { 0, 0 };
+    raft_index starts[2] = { 0, 0 };
+    size_t ends[2] = { 0, 0 };
+    GArray *offs[2] = { g_array_new(FALSE, FALSE, sizeof(size_t)), g_array_new(FALSE, FALSE, sizeof(size_t)) };
+    bool ok[2];
+    for (int i = 0; i < 2; i++)
+        ok[i] = log_scan(c, i, &gens[i], &starts[i], offs[i], &ends[i]);
+    c->log_gen = MAX(gens[0], gens[1]);
+    int logs[2] = { gens[0] >= gens[1] ? 0 : 1, gens[0] >= gens[1] ? 1 : 0 };
+    int snap = -1, log = -1;
+    for (int i = 0; i < k && log < 0; i++) {
+        const struct raft_snapshot *s = order[i] >= 0 ? snaps[order[i]] : NULL;
+        for (int j = 0; j < 2 && log < 0; j++) {
+            int l = logs[j];
+            raft_index last = starts[l] + offs[l]->len - 1;
+            if (ok[l] && (s ? starts[l] <= s->index + 1 && last >= s->index : starts[l] == 1))
+                snap = order[i], log = l;
+        }
+        if (log < 0 && s) {
+            snap = order[i];   /* a snapshot no log joins: it is the whole state */
+            break;
+        }
+    }
+    struct raft_snapshot *s = snap >= 0 ? snaps[snap] : NULL;
+    for (int i = 0; i < 2; i++)
+        if (i != snap)
+            snapshot_free(snaps[i]);
+    c->snap_slot = snap >= 0 ? snap : 1;
+    if (log >= 0) {
+        c->log_slot = log;
+        c->start_index = starts[log];
+        g_array_unref(c->offsets);
+        c->offsets = offs[log];
+        offs[log] = NULL;
+        size_t len;
+        (void)fl_disk_view(c->n, log_files[log], &len);
+        if (ends[log] < len) {
+            fl_log(c->n, "canonical-raft: log cut at byte %zu of %zu (torn or damaged tail)", ends[log], len);
+            fl_metric_add(c->n, "craft.log_cut", 1);
+            fl_disk_truncate(c->n, log_files[log], ends[log]);
+            fl_disk_sync(c->n, log_files[log]);
+        }
+        if (gens[log] < c->log_gen) {
+            const uint8_t *p = fl_disk_view(c->n, log_files[log], &len);
+            g_autofree uint8_t *copy = g_memdup2(p + LOG_HEADER, len - LOG_HEADER);
+            log_rewrite(c, c->start_index, copy, len - LOG_HEADER, LOG_HEADER);
+        }
+    } else {
+        if (ok[0] || ok[1] || gens[0] || gens[1])
+            fl_log(c->n, "canonical-raft: no log joins the %s", s ? "snapshot" : "start of the log");
+        c->log_slot = logs[0];   /* rewrite into the other slot, keeping the newest */
+        g_array_set_size(c->offsets, 0);
+        log_rewrite(c, s ? s->index + 1 : 1, NULL, 0, 0);
+    }
+    for (int i = 0; i < 2; i++)
+        if (offs[i])
+            g_array_unref(offs[i]);
     return s;
 }
 
@@ -442,30 +534,13 @@ static int io_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
     }
     *term = c->term;
     *voted_for = c->vote;
-    *snapshot = snap_read(c);
-    log_load(c, entries, n_entries);
-    struct raft_snapshot *s = *snapshot;
-    if (s && (c->start_index > s->index + 1 || log_last(c) < s->index)) {
-        /* The log does not reach the snapshot (a crash lost its tail, or a
-         * snapshot was installed over it): the snapshot is the whole state. */
-        if (*entries) {
-            raft_free((*entries)[0].batch);
-            raft_free(*entries);
-            *entries = NULL;
-            *n_entries = 0;
-        }
-        log_rewrite(c, s->index + 1, NULL, 0, 0);
-    }
+    *snapshot = disk_load(c);
+    const struct raft_snapshot *s = *snapshot;
     if (!s && c->start_index != 1) {
         fl_log(c->n, "canonical-raft: log starts at %llu but there is no snapshot", c->start_index);
-        if (*entries) {
-            raft_free((*entries)[0].batch);
-            raft_free(*entries);
-        }
-        *entries = NULL;
-        *n_entries = 0;
         return RAFT_CORRUPT;
     }
+    log_entries(c, entries, n_entries);
     *start_index = c->start_index;
     return 0;
 }
@@ -497,10 +572,10 @@ static int io_bootstrap(struct raft_io *io, const struct raft_configuration *con
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     size_t len;
-    (void)fl_disk_view(c->n, LOG_FILE, &len);
+    (void)fl_disk_view(c->n, log_files[c->log_slot], &len);
     put_record(&w, &e);
-    fl_disk_append(c->n, LOG_FILE, w.data, w.len);
-    fl_disk_sync(c->n, LOG_FILE);
+    fl_disk_append(c->n, log_files[c->log_slot], w.data, w.len);
+    fl_disk_sync(c->n, log_files[c->log_slot]);
     g_array_append_val(c->offsets, len);
     fl_writer_deinit(&w);
     raft_free(buf.base);
@@ -558,7 +633,7 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 {
     Craft *c = io->impl;
     size_t len;
-    (void)fl_disk_view(c->n, LOG_FILE, &len);
+    (void)fl_disk_view(c->n, log_files[c->log_slot], &len);
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
     for (unsigned i = 0; i < n; i++) {
@@ -566,8 +641,8 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
         g_array_append_val(c->offsets, at);
         put_record(&w, &entries[i]);
     }
-    fl_disk_append(c->n, LOG_FILE, w.data, w.len);
-    fl_disk_sync(c->n, LOG_FILE);
+    fl_disk_append(c->n, log_files[c->log_slot], w.data, w.len);
+    fl_disk_sync(c->n, log_files[c->log_slot]);
     fl_writer_deinit(&w);
     req->cb = cb;
     queue_done(c, DONE_APPEND, req, 0, NULL);
@@ -585,8 +660,8 @@ static int io_truncate(struct raft_io *io, raft_index index)
         return 0;
     size_t at = g_array_index(c->offsets, size_t, index - c->start_index);
     g_array_set_size(c->offsets, (guint)(index - c->start_index));
-    fl_disk_truncate(c->n, LOG_FILE, at);
-    fl_disk_sync(c->n, LOG_FILE);
+    fl_disk_truncate(c->n, log_files[c->log_slot], at);
+    fl_disk_sync(c->n, log_files[c->log_slot]);
     return 0;
 }
 
@@ -596,7 +671,7 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
     Craft *c = io->impl;
     snap_write(c, s);
     size_t len;
-    const uint8_t *p = fl_disk_view(c->n, LOG_FILE, &len);
+    const uint8_t *p = fl_disk_view(c->n, log_files[c->log_slot], &len);
     fl_metric_add(c->n, trailing == 0 ? "craft.snapshot_installed" : "craft.snapshot_taken", 1);
     if (trailing == 0) {
         log_rewrite(c, s->index + 1, NULL, 0, 0);
@@ -608,7 +683,7 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
         /* log_rewrite writes the file anew: copy the kept records first,
          * since the view dies with the write. */
         g_autofree uint8_t *kept = g_memdup2(p + from, len - from);
-        log_rewrite(c, start, kept - from, from, len);
+        log_rewrite(c, start, kept, len - from, from);
     }
     req->cb = cb;
     queue_done(c, DONE_SNAP_PUT, req, 0, NULL);
@@ -618,7 +693,7 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
 static int io_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req, raft_io_snapshot_get_cb cb)
 {
     Craft *c = io->impl;
-    struct raft_snapshot *s = snap_read(c);
+    struct raft_snapshot *s = snap_read(c, c->snap_slot);
     req->cb = cb;
     queue_done(c, DONE_SNAP_GET, req, s ? 0 : RAFT_NOTFOUND, s);
     return 0;
@@ -692,8 +767,10 @@ static const FlParam craft_params[] = {
       "the library's heartbeat timeout, also its tick", NULL, FL_MS(1), 1e12 },
     { "snapshot_entries", FL_PARAM_INT, "1024",
       "raft_set_snapshot_threshold: take a snapshot after this many applied entries", NULL, 1, 1e9 },
+    /* At least 1: snapshot_put reads trailing 0 as an installed snapshot
+     * and empties the log, as uv does, so a taken snapshot must keep one. */
     { "snapshot_trailing", FL_PARAM_INT, "128",
-      "raft_set_snapshot_trailing: entries kept in the log behind a snapshot", NULL, 0, 1e9 },
+      "raft_set_snapshot_trailing: entries kept in the log behind a snapshot", NULL, 1, 1e9 },
     { "prevote", FL_PARAM_BOOL, "true", "raft_set_pre_vote (thesis §9.6)", NULL, 0, 0 },
     { NULL },
 };
@@ -753,7 +830,8 @@ static void start(FlNode *n, Craft *c, bool first)
             rv = raft_configuration_add(&conf, i + 1, a, RAFT_VOTER);
             g_assert(rv == 0);
         }
-        log_load(c, NULL, NULL);
+        c->snap_slot = 1;
+        log_rewrite(c, 1, NULL, 0, 0);
         rv = raft_bootstrap(&c->raft, &conf);
         raft_configuration_close(&conf);
         if (rv != 0)
