@@ -24,15 +24,20 @@
  * 3. Durability.  term and vote: two metadata files written alternately
  *    with a version and a checksum, as uv does, so that a torn write leaves
  *    the older one readable; synced before set_term/set_vote return (they
- *    are synchronous in the library's contract).  The log: one file, a
- *    header (first index, checksum) then one record per entry (term, type,
- *    data, checksum), appended and synced before the append callback is
- *    queued.  truncate cuts and syncs.  A snapshot: one file, replaced
- *    and synced, then the log rewritten without what the snapshot covers
- *    (all of it for an installed snapshot, trailing = 0), in the same
- *    handler, so no crash falls between the two.  What was not synced is
- *    lost by a crash; `load` reads what is left, stopping at the first
- *    record whose checksum fails (a torn tail).
+ *    are synchronous in the library's contract).  The log: a header
+ *    (generation, first index, length after the rewrite, checksum) then one
+ *    record per entry (term, type, data, checksum), appended and synced
+ *    before the append callback is queued; truncate cuts and syncs.  A
+ *    snapshot is written and synced into the other of two snapshot files,
+ *    then the log, less what the snapshot covers (all of it for an
+ *    installed snapshot, trailing = 0), is rewritten into the other of two
+ *    log files, in the same handler.  The older copies stay until the next
+ *    snapshot, as uv keeps old segments and snapshots until the new ones
+ *    are durable: a torn snapshot or rewrite falls back to them (an earlier
+ *    version rewrote one file in place, and fuzzing found nodes that could
+ *    no longer start).  What was not synced is lost by a crash; `load`
+ *    takes the newest snapshot and log that check and join, and stops the
+ *    log at the first record whose checksum fails (a torn tail).
  *
  * 4. Time and randomness.  `time` is fl_now in milliseconds, but never
  *    going back: uv's clock is monotonic (uv_now), and the library
@@ -497,16 +502,20 @@ static int io_init(struct raft_io *io, raft_id id, const char *address)
     return 0;
 }
 
-/* Completes what is queued (the library frees its requests in their
- * callbacks, and must do so before its own close callback frees the log),
- * then closes at once: a crashed node has no later event to close from. */
+/* Only destroy closes, at a crash or at the end of the run: the process
+ * died, so what was queued never completes.  The completions are dropped,
+ * not run with RAFT_CANCELED: running them made the library free a client's
+ * entry twice (found by fuzzing; the library's cancel paths are not what a
+ * crash exercises on a real machine, and a dying process runs no
+ * callbacks).  The requests they held leak, a few small blocks per crash.
+ * Then it closes at once: a crashed node has no later event to close from. */
 static void io_close(struct raft_io *io, raft_io_close_cb cb)
 {
     Craft *c = io->impl;
     Done *d;
     while ((d = g_queue_pop_head(&c->done))) {
-        d->status = RAFT_CANCELED;
-        complete(d);
+        snapshot_free(d->snapshot);
+        g_free(d);
     }
     c->tick_cb = NULL;
     c->recv_cb = NULL;
