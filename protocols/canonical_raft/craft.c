@@ -577,6 +577,16 @@ static int io_bootstrap(struct raft_io *io, const struct raft_configuration *con
     int rv = raft_configuration_encode(conf, &buf);
     if (rv != 0)
         return rv;
+    /* The library pads the encoding to 8 bytes without clearing the padding
+     * (valgrind: uninitialised bytes reached the disk and the checksums).
+     * Its format: u8 version, u64 count, then per server u64 id, the
+     * address with its NUL, u8 role.  Clear what follows, so that the disk
+     * and any message holding this entry are the same bytes on every run. */
+    size_t used = 1 + 8;
+    for (unsigned i = 0; i < conf->n; i++)
+        used += 8 + strlen(conf->servers[i].address) + 1 + 1;
+    if (used < buf.len)
+        memset((uint8_t *)buf.base + used, 0, buf.len - used);
     struct raft_entry e = { .term = 1, .type = RAFT_CHANGE, .buf = buf };
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
