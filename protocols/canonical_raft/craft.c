@@ -57,8 +57,8 @@
  *
  * 6. Messages are encoded in wire.c; one that fails to decode is dropped
  *    and counted (craft.dropped).  Other counters: craft.snapshot_taken,
- *    craft.snapshot_installed, craft.log_cut (a torn or damaged log tail
- *    found at restart). */
+ *    craft.snapshot_installed, craft.log_cut (a torn log tail found at a
+ *    restart), craft.corrupt (a damaged log: the node refuses to start). */
 #include "protocols/canonical_raft/wire.h"
 #include "sim/node.h"
 
@@ -243,25 +243,35 @@ static void put_record(FlWriter *w, const struct raft_entry *e)
     put_checksum(w, from);
 }
 
+typedef enum {
+    LOG_GOOD,      /* header and every complete record check */
+    LOG_TORN,      /* absent, or shorter than its rewrite left it: a torn rewrite */
+    LOG_CORRUPT,   /* a header or a complete record fails its checksum */
+} LogState;
+
 /* Scans log file @slot: its header (generation, first index, the length
- * the rewrite left it at) and the offsets of its good records.  False when
- * the header does not check or the rewrite's own records are not all there
- * (a torn rewrite: the other slot still holds the log).  *@end is where
- * the good records stop (a torn append's tail starts there). */
-static bool log_scan(Craft *c, int slot, uint64_t *gen, raft_index *start, GArray *offsets, size_t *end)
+ * the rewrite left it at) and the offsets of its good records.  A torn
+ * rewrite (the other slot still holds the log) and a torn last append (an
+ * incomplete record at the end: *@end is where the good records stop) are
+ * what a crash leaves; a complete record or a header that fails its
+ * checksum is damage that no crash explains, and the node refuses to
+ * start, as uv does (RAFT_CORRUPT): falling back to the older slot then
+ * would silently forget entries it had acknowledged (fuzzing found exactly
+ * that: a stale read after a corrupt block). */
+static LogState log_scan(Craft *c, int slot, uint64_t *gen, raft_index *start, GArray *offsets, size_t *end)
 {
     size_t len;
     const uint8_t *p = fl_disk_view(c->n, log_files[slot], &len);
     g_array_set_size(offsets, 0);
     if (!p || len < LOG_HEADER)
-        return false;
+        return LOG_TORN;
     FlReader r;
     fl_reader_init(&r, p, len);
     *gen = fl_get_u64(&r);
     *start = fl_get_u64(&r);
     uint64_t base = fl_get_u64(&r);
-    if (checksum(p, 24) != fl_get_u32(&r) || *start == 0 || base < LOG_HEADER || base > len)
-        return false;
+    if (checksum(p, 24) != fl_get_u32(&r) || *start == 0 || base < LOG_HEADER)
+        return LOG_CORRUPT;
     *end = LOG_HEADER;
     while (fl_reader_left(&r) > 0) {
         size_t at = r.pos, dlen;
@@ -269,12 +279,15 @@ static bool log_scan(Craft *c, int slot, uint64_t *gen, raft_index *start, GArra
         uint8_t type = fl_get_u8(&r);
         (void)fl_get_bytes(&r, &dlen);
         uint32_t sum = checksum(p + at, r.pos - at);
-        if (!fl_reader_ok(&r) || fl_get_u32(&r) != sum || type < RAFT_COMMAND || type > RAFT_CHANGE)
-            break;
+        uint32_t want = fl_get_u32(&r);
+        if (!fl_reader_ok(&r))
+            break;   /* an incomplete last record: a torn append */
+        if (want != sum || type < RAFT_COMMAND || type > RAFT_CHANGE)
+            return LOG_CORRUPT;
         g_array_append_val(offsets, at);
         *end = r.pos;
     }
-    return *end >= base;
+    return *end >= base ? LOG_GOOD : LOG_TORN;
 }
 
 static raft_index log_last(const Craft *c)
@@ -420,8 +433,9 @@ static struct raft_snapshot *snap_read(Craft *c, int slot)
  * is torn, the other slot's older copy still joins the other.  The chosen
  * log becomes current; if it is not the newest generation it is rewritten
  * as the newest, so that a stale log never wins a later load. */
-static struct raft_snapshot *disk_load(Craft *c)
+static struct raft_snapshot *disk_load(Craft *c, bool *corrupt)
 {
+    *corrupt = false;
     struct raft_snapshot *snaps[2] = { snap_read(c, 0), snap_read(c, 1) };
     int order[3], k = 0;   /* snapshot slots, newest first, then -1: none */
     int newer = snaps[0] && snaps[1] ? (snaps[0]->index >= snaps[1]->index ? 0 : 1)
@@ -437,8 +451,20 @@ static struct raft_snapshot *disk_load(Craft *c)
     size_t ends[2] = { 0, 0 };
     GArray *offs[2] = { g_array_new(FALSE, FALSE, sizeof(size_t)), g_array_new(FALSE, FALSE, sizeof(size_t)) };
     bool ok[2];
-    for (int i = 0; i < 2; i++)
-        ok[i] = log_scan(c, i, &gens[i], &starts[i], offs[i], &ends[i]);
+    for (int i = 0; i < 2; i++) {
+        LogState st = log_scan(c, i, &gens[i], &starts[i], offs[i], &ends[i]);
+        ok[i] = st == LOG_GOOD;
+        if (st == LOG_CORRUPT) {
+            fl_log(c->n, "canonical-raft: %s is damaged (a checksum fails): refusing to start", log_files[i]);
+            fl_metric_add(c->n, "craft.corrupt", 1);
+            for (int j = 0; j < 2; j++) {
+                snapshot_free(snaps[j]);
+                g_array_unref(offs[j]);
+            }
+            *corrupt = true;
+            return NULL;
+        }
+    }
     c->log_gen = MAX(gens[0], gens[1]);
     int logs[2] = { gens[0] >= gens[1] ? 0 : 1, gens[0] >= gens[1] ? 1 : 0 };
     int snap = -1, log = -1;
@@ -543,7 +569,13 @@ static int io_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
     }
     *term = c->term;
     *voted_for = c->vote;
-    *snapshot = disk_load(c);
+    bool corrupt;
+    *snapshot = disk_load(c, &corrupt);
+    if (corrupt) {
+        *entries = NULL;
+        *n_entries = 0;
+        return RAFT_CORRUPT;
+    }
     const struct raft_snapshot *s = *snapshot;
     if (!s && c->start_index != 1) {
         fl_log(c->n, "canonical-raft: log starts at %llu but there is no snapshot", c->start_index);
