@@ -28,6 +28,9 @@ extern const FlProtocol fl_proto_election_ring;
 extern const FlProtocol fl_proto_snapshot;
 extern const FlProtocol fl_proto_broadcast;
 extern const FlProtocol fl_proto_mutex;
+#ifdef FL_HAVE_CANONICAL_RAFT
+extern const FlProtocol fl_proto_canonical_raft;   /* only when libraft is installed */
+#endif
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -55,6 +58,9 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_snapshot,
     &fl_proto_broadcast,
     &fl_proto_mutex,
+#ifdef FL_HAVE_CANONICAL_RAFT
+    &fl_proto_canonical_raft,
+#endif
     NULL,
 };
 
