@@ -266,6 +266,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->history = g_string_sized_new(1 << 16);
     w->history_index = g_array_sized_new(FALSE, FALSE, sizeof(FlHistoryEvent), 1024);
     w->stats.latencies = g_array_new(FALSE, FALSE, sizeof(FlDuration));
+    w->stats.services = g_array_new(FALSE, FALSE, sizeof(FlDuration));
     w->intervals = g_array_new(FALSE, TRUE, sizeof(Interval));
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
     fl_rng_init(&w->workload_rng, sc->seed, "workload");
@@ -397,6 +398,7 @@ void fl_world_free(FlWorld *w)
     g_array_free(w->intervals, TRUE);
     g_tree_destroy(w->counters);
     g_array_free(w->stats.latencies, TRUE);
+    g_array_free(w->stats.services, TRUE);
     g_string_free(w->history, TRUE);
     g_array_unref(w->history_index);
     g_byte_array_unref(w->hook_buf);

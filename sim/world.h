@@ -30,7 +30,8 @@ typedef struct FlWorldOptions {
 /* Counts and samples a run produces. */
 typedef struct FlRunStats {
     uint64_t invoked, ok, fail, info;
-    GArray *latencies;          /* of FlDuration, ok operations */
+    GArray *latencies;          /* of FlDuration, ok operations, from intended arrival */
+    GArray *services;           /* of FlDuration, the same operations from invocation */
     uint64_t sent, delivered, dropped;
     uint64_t events;
     FlTime end;
