@@ -189,6 +189,9 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
     json_object_set_new(m, "faults", intervals);
     json_object_set_new(m, "liveness", liveness_metrics(sc, st, intervals));
     json_object_set_new(m, "counters", fl_world_counters(w));
+    json_t *rm = fl_world_resource_metrics(w);
+    if (rm)
+        json_object_set_new(m, "resources", rm);
     json_t *fd = fl_world_fd_metrics(w);
     if (fd)
         json_object_set_new(m, "detectors", fd);
@@ -697,6 +700,16 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     }
     fprintf(out, "  messages  %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT " delivered, %"
             JSON_INTEGER_FORMAT " dropped\n", I(msg, "sent"), I(msg, "delivered"), I(msg, "dropped"));
+    json_t *rs = json_object_get(m, "resources");
+    json_t *rcpu = json_object_get(rs, "cpu"), *rlink = json_object_get(rs, "links");
+    if (rcpu)
+        fprintf(out, "  cpu       utilisation mean %.1f%%  max %.1f%%  %" JSON_INTEGER_FORMAT
+                " dropped (queue full)\n", 100 * json_real_value(json_object_get(rcpu, "utilisation_mean")),
+                100 * json_real_value(json_object_get(rcpu, "utilisation_max")), I(rcpu, "dropped"));
+    if (rlink)
+        fprintf(out, "  links     utilisation mean %.1f%%  max %.1f%% (%" JSON_INTEGER_FORMAT " used)\n",
+                100 * json_real_value(json_object_get(rlink, "utilisation_mean")),
+                100 * json_real_value(json_object_get(rlink, "utilisation_max")), I(rlink, "used"));
     json_t *fd = json_object_get(m, "detectors");
     if (fd) {
         json_t *det = json_object_get(fd, "detections"), *fs = json_object_get(fd, "false_suspicions");

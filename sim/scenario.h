@@ -10,6 +10,7 @@
 #pragma once
 
 #include "sim/net.h"
+#include "sim/resource.h"
 #include "sim/jsonv.h"
 #include "sim/node.h"
 #include "sim/workload.h"
@@ -168,6 +169,7 @@ typedef struct FlScenario {
     double *drift;          /* per node, or NULL */
 
     FlWorkloadSpec workload;
+    FlResourceSpec resources;   /* `resources`: off (on = false) unless the file gives it */
     GPtrArray *faults;      /* of FlFault*, owned */
 
     char *consistency;      /* NULL: no check; else one model or a comma-separated list */
