@@ -292,6 +292,10 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
     if (e->max_p99 >= 0 && p99 > e->max_p99)
         unmet(res, "max_p99: expected p99 latency at most %s, got %s",
               fl_duration_format(e->max_p99, a), fl_duration_format(p99, b));
+    int64_t p50 = json_integer_value(json_object_get(json_object_get(m, "latency_ns"), "p50"));
+    if (e->min_p50 >= 0 && p50 < e->min_p50)
+        unmet(res, "min_p50: expected median latency (from arrival) at least %s, got %s",
+              fl_duration_format(e->min_p50, a), fl_duration_format(p50, b));
     if (e->min_availability >= 0 && avail < e->min_availability)
         unmet(res, "min_availability: expected at least %.4g, got %.4g", e->min_availability, avail);
     json_t *lm = json_object_get(m, "liveness");

@@ -84,7 +84,7 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
     default_net(&sc->net);
     default_workload(&sc->workload, NULL, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
-    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
+    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_p50 = -1, .min_availability = -1,
                              .max_info = -1, .max_false_suspicions = -1,
                              .min_false_suspicions = -1, .max_detection_time = -1,
                              .max_missed_detections = -1 };
@@ -839,7 +839,7 @@ static bool load_expect_counters(FlJv *jv, const FlScenario *sc, FlExpect *e, js
 
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
-    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
+    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_p50", "min_availability",
                                         "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
                                         "max_detection_time", "max_missed_detections", "counters",
@@ -873,6 +873,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         ok = fl_jv_int(jv, in, "/expect", "max_info", out, true, 0, 0, INT64_MAX, &e->max_info);
     if (ok && json_object_get(in, "max_p99"))
         ok = fl_jv_duration(jv, in, "/expect", "max_p99", out, true, 0, 0, &e->max_p99);
+    if (ok && json_object_get(in, "min_p50"))
+        ok = fl_jv_duration(jv, in, "/expect", "min_p50", out, true, 0, 1, &e->min_p50);
     if (ok && json_object_get(in, "min_availability"))
         ok = fl_jv_double(jv, in, "/expect", "min_availability", out, true, 0, 0, 1,
                           &e->min_availability);

@@ -47,6 +47,7 @@ typedef struct FlExpect {
                                given (expected to hold), 0 broken, 1 holds */
     int64_t min_ok;         /* -1: not given */
     FlDuration max_p99;     /* -1: not given */
+    FlDuration min_p50;     /* -1: not given (a floor: "this load queues") */
     double min_availability;/* < 0: not given */
     int64_t max_info;       /* -1: not given */
     /* Liveness phase: at `after` every fault heals; then at least `min_ok`
