@@ -32,7 +32,10 @@
  *      them would let a protocol's heartbeat starve its requests, which is
  *      a different model (priorities) than this one.
  *    Each resource keeps its own arithmetic (fl_server_admit), so nothing
- *    is scheduled when a job ends. */
+ *    is scheduled when a job ends.  A message waiting in a CPU's queue is
+ *    in the node's memory: a crash loses it (EV_SERVE carries the
+ *    incarnation it was queued in, as timers do, note 2), and the node
+ *    restarts with an idle CPU and an empty queue. */
 #include "sim/world_impl.h"
 
 #include "faults/fault.h"
@@ -103,6 +106,7 @@ typedef struct Resources {
     uint32_t endpoints;
     FlRng rng;              /* service times: a stream of its own */
     uint64_t cpu_drops;
+    uint32_t *cpu_incarnation;  /* per node: the incarnation its CPU's queue belongs to */
 } Resources;
 
 static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t endpoints)
@@ -113,6 +117,7 @@ static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t 
     res->endpoints = endpoints;
     if (r->cpu) {
         res->cpu = g_new0(FlServer, nnodes);
+        res->cpu_incarnation = g_new0(uint32_t, nnodes);
         for (uint32_t i = 0; i < nnodes; i++)
             fl_server_init(&res->cpu[i], true, r->cpu_queue);
     }
@@ -132,6 +137,7 @@ static void resources_free(FlWorld *w)
     for (uint32_t i = 0; res->cpu && i < w->nnodes; i++)
         fl_server_deinit(&res->cpu[i]);
     g_free(res->cpu);
+    g_free(res->cpu_incarnation);
     g_free(res->link);
     g_free(res);
     w->res = NULL;
@@ -202,11 +208,20 @@ static bool cpu_enqueue(FlWorld *w, FlEvent *ev)
 {
     const FlResourceSpec *r = &w->sc->resources;
     Resources *res = w->res;
+    FlNode *n = &w->nodes[ev->node];
+    FlServer *cpu = &res->cpu[ev->node];
+    if (res->cpu_incarnation[ev->node] != n->incarnation) {
+        /* Restarted since its CPU last queued: the queue died with the
+         * old process (its messages are dropped when they come up). */
+        cpu->free_at = 0;
+        cpu->head = cpu->count = 0;
+        res->cpu_incarnation[ev->node] = n->incarnation;
+    }
     FlDuration service = fl_delay_draw(&r->cpu_cost, &res->rng);
     if (service < 0)
         service = 0;
     service += (FlDuration)(((double)ev->a / 1024.0) * (double)r->cpu_per_kib + 0.5);
-    FlTime done = fl_server_admit(&res->cpu[ev->node], w->now, service);
+    FlTime done = fl_server_admit(cpu, w->now, service);
     if (done == FL_TIME_NEVER) {
         res->cpu_drops++;
         w->stats.dropped++;
@@ -216,6 +231,8 @@ static bool cpu_enqueue(FlWorld *w, FlEvent *ev)
     }
     FlEvent served = *ev;
     served.kind = EV_SERVE;
+    g_assert(ev->a <= UINT32_MAX);
+    served.a = ev->a | (uint64_t)n->incarnation << 32;   /* see free_event_data */
     push(w, done, &served);
     return true;
 }
@@ -490,8 +507,10 @@ void fl_world_refuse(FlWorld *w, const char *fmt, ...)
 
 static void free_event_data(FlWorld *w, FlEvent *ev)
 {
-    if (ev->kind == EV_DELIVER || ev->kind == EV_SERVE)
+    if (ev->kind == EV_DELIVER)
         fl_world_buf_free(w, ev->data, ev->a);
+    else if (ev->kind == EV_SERVE)   /* a: length, incarnation << 32 (note 5) */
+        fl_world_buf_free(w, ev->data, (uint32_t)ev->a);
     else if (ev->kind == EV_CALL)
         g_free(ev->data);
 }
@@ -684,6 +703,16 @@ int fl_world_run(FlWorld *w, GError **err)
                 hold(n, id, &ev);
                 continue;
             }
+            if (!n->up || ev.a >> 32 != n->incarnation) {
+                /* Queued in a process that crashed since (note 5). */
+                w->stats.dropped++;
+                fl_trace(&w->trace, FL_TR_DROP, w->now, ev.node, ev.peer, (uint32_t)ev.a, ev.b,
+                         "down");
+                free_event_data(w, &ev);
+                break;
+            }
+            ev.a = (uint32_t)ev.a;
+            ev.kind = EV_DELIVER;
             fl_world_deliver(w, &ev);
             break;
         case EV_TIMER:
