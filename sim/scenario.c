@@ -85,7 +85,7 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
     default_net(&sc->net);
     default_workload(&sc->workload, NULL, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
-    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
+    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_p50 = -1, .min_availability = -1,
                              .max_info = -1, .max_false_suspicions = -1,
                              .min_false_suspicions = -1, .max_detection_time = -1,
                              .max_missed_detections = -1 };
@@ -484,6 +484,65 @@ static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return ok;
 }
 
+/* `resources` (issue 22, item 1): off unless given, and then written into
+ * the resolved scenario, so that a file without it resolves as before.
+ *   "resources": {"cpu": {"cost": DELAY, "per_kib": DURATION, "queue": N},
+ *                 "link": {"bytes_per_s": X}}
+ * DELAY is a duration or a distribution object, as network.delay. */
+static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "cpu", "link", NULL };
+    static const char *const cpu_keys[] = { "cost", "per_kib", "queue", NULL };
+    static const char *const link_keys[] = { "bytes_per_s", NULL };
+    FlResourceSpec *r = &sc->resources;
+    *r = (FlResourceSpec){ 0 };
+    if (!in)
+        return true;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "resources", out);
+    if (!fl_jv_object(jv, in, "/resources", keys))
+        return false;
+    json_t *cpu = json_object_get(in, "cpu"), *link = json_object_get(in, "link");
+    if (!cpu && !link)
+        return fl_jv_errorf(jv, "", "resources", "expected \"cpu\", \"link\" or both");
+    r->on = true;
+    if (cpu) {
+        json_t *cout = json_object();
+        json_object_set_new(out, "cpu", cout);
+        if (!fl_jv_object(jv, cpu, "/resources/cpu", cpu_keys))
+            return false;
+        if (!json_object_get(cpu, "cost"))
+            return fl_jv_errorf(jv, "/resources/cpu", "cost",
+                                "missing: the service time of one message (a duration such as "
+                                "\"200us\", or a distribution object as network.delay)");
+        /* load_delay names its result "delay": resolve into a scratch
+         * object and file it under "cost". */
+        json_t *tmp = json_object();
+        bool ok = load_delay(jv, json_object_get(cpu, "cost"), "/resources/cpu/cost", tmp,
+                             &r->cpu_cost);
+        if (ok)
+            json_object_set(cout, "cost", json_object_get(tmp, "delay"));
+        json_decref(tmp);
+        int64_t queue = 0;
+        ok = ok &&
+             fl_jv_duration(jv, cpu, "/resources/cpu", "per_kib", cout, false, 0, 0, &r->cpu_per_kib) &&
+             fl_jv_int(jv, cpu, "/resources/cpu", "queue", cout, false, 1000, 0, 1000000, &queue);
+        if (!ok)
+            return false;
+        r->cpu = true;
+        r->cpu_queue = (uint32_t)queue;
+    }
+    if (link) {
+        json_t *lout = json_object();
+        json_object_set_new(out, "link", lout);
+        if (!fl_jv_object(jv, link, "/resources/link", link_keys) ||
+            !fl_jv_double(jv, link, "/resources/link", "bytes_per_s", lout, true, 0, 1, 1e15,
+                          &r->link_bytes_per_s))
+            return false;
+    }
+    return true;
+}
+
 static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "model", "clients", "keys", "rate", "mix", "timeout",
@@ -799,7 +858,7 @@ static bool load_expect_counters(FlJv *jv, const FlScenario *sc, FlExpect *e, js
 
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
-    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
+    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_p50", "min_availability",
                                         "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
                                         "max_detection_time", "max_missed_detections", "counters",
@@ -833,6 +892,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         ok = fl_jv_int(jv, in, "/expect", "max_info", out, true, 0, 0, INT64_MAX, &e->max_info);
     if (ok && json_object_get(in, "max_p99"))
         ok = fl_jv_duration(jv, in, "/expect", "max_p99", out, true, 0, 0, &e->max_p99);
+    if (ok && json_object_get(in, "min_p50"))
+        ok = fl_jv_duration(jv, in, "/expect", "min_p50", out, true, 0, 1, &e->min_p50);
     if (ok && json_object_get(in, "min_availability"))
         ok = fl_jv_double(jv, in, "/expect", "min_availability", out, true, 0, 0, 1,
                           &e->min_availability);
@@ -1039,7 +1100,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
     static const char *const keys[] = { "name", "description", "seed", "duration",
                                         "max_events", "cluster", "network", "workload",
                                         "faults", "check", "expect", "buggify", "explore",
-                                        "schedule", NULL };
+                                        "schedule", "resources", NULL };
     FlJv jv = { .file = file, .err = err };
     FlScenario *sc = NULL;
     json_t *out = json_object();
@@ -1089,6 +1150,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
         goto fail;
     if (!load_network(&jv, sc, json_object_get(root, "network"), out) ||
         !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
+        !load_resources(&jv, sc, json_object_get(root, "resources"), out) ||
         !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||
         !load_check(&jv, sc, json_object_get(root, "check"), out) ||
         !load_expect(&jv, sc, json_object_get(root, "expect"), out) ||

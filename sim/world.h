@@ -30,7 +30,8 @@ typedef struct FlWorldOptions {
 /* Counts and samples a run produces. */
 typedef struct FlRunStats {
     uint64_t invoked, ok, fail, info;
-    GArray *latencies;          /* of FlDuration, ok operations */
+    GArray *latencies;          /* of FlDuration, ok operations, from intended arrival */
+    GArray *services;           /* of FlDuration, the same operations from invocation */
     uint64_t sent, delivered, dropped;
     uint64_t events;
     FlTime end;
@@ -67,6 +68,11 @@ json_t *fl_world_fault_intervals(const FlWorld *w);
 /* Protocol counters from fl_metric_add, as a JSON object sorted by name
  * (transfer full). */
 json_t *fl_world_counters(const FlWorld *w);
+/* The scenario's `resources` over the run (world.c note 5): per node CPU
+ * utilisation, messages served and dropped, peak queue; links' bytes-time
+ * utilisation (the busiest and the mean of the links used).  NULL when the
+ * scenario has no `resources` (transfer full). */
+json_t *fl_world_resource_metrics(const FlWorld *w);
 /* The failure detectors' figures (see sim/fd.h), or NULL when no node ran
  * a detector (transfer full). */
 json_t *fl_world_fd_metrics(const FlWorld *w);
