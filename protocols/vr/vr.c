@@ -993,4 +993,5 @@ const FlProtocol fl_proto_vr = {
     .fields = vr_msg_fields,
     .digest = vr_digest,
     .invariant = vr_invariant,
+    .volatile_state = true,
 };
