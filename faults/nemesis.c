@@ -35,7 +35,10 @@
  *    failures can survive, as TigerBeetle's simulator keeps every storage
  *    fault recoverable.  A plain crash (or lose-unsynced) loses only what
  *    was never promised, so it gets no window: a protocol must survive a
- *    second crash right after a restart.
+ *    second crash right after a restart.  Except for a protocol that keeps
+ *    nothing on disk (FlProtocol.volatile_state: VR), where every crash
+ *    loses promises and a restarted node recovers them from the others:
+ *    there a crash gets the same window.
  * 5. Targets.  Bugs live next to the roles a protocol gives its nodes:
  *    the leader that loses its lease, the new leader in its first
  *    heartbeat, the tail of a chain.  A uniformly drawn node id hits the
@@ -645,8 +648,10 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
     json_t *o = json_object();
     draw_fields(m, rng, k, is_aimable(k) ? target : NULL, node, d, o);
     const char *mode = json_string_value(json_object_get(o, "mode"));
-    if ((strcmp(k, "disk") == 0 || strcmp(k, "trigger") == 0) && mode &&
-        strcmp(mode, "lose-unsynced") != 0)
+    bool lost = ((strcmp(k, "disk") == 0 || strcmp(k, "trigger") == 0) && mode &&
+                 strcmp(mode, "lose-unsynced") != 0) ||
+                (strcmp(k, "crash") == 0 && m->sc->protocol->volatile_state);
+    if (lost)
         g_array_index(dr->downs, Down, dr->downs->len - 1).end += (FlTime)m->recover;   /* note 4 */
     append_fault(m, strcmp(k, "mutate") == 0 ? "byzantine" : k, t, o);
     if (target)

@@ -22,6 +22,7 @@ extern const FlProtocol fl_proto_raft;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
 extern const FlProtocol fl_proto_pbft;
+extern const FlProtocol fl_proto_vr;
 extern const FlProtocol fl_proto_clocks;
 extern const FlProtocol fl_proto_election_bully;
 extern const FlProtocol fl_proto_election_ring;
@@ -52,6 +53,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
     &fl_proto_pbft,
+    &fl_proto_vr,
     &fl_proto_clocks,
     &fl_proto_election_bully,
     &fl_proto_election_ring,

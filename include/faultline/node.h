@@ -149,6 +149,14 @@ typedef struct FlProtocol {
      * follows it, only crashing, pausing or losing messages.  The nemesis
      * draws Byzantine faults only for a protocol that declares this. */
     bool tolerates_byzantine;
+    /* True when the protocol keeps nothing on disk, so that a crash loses
+     * all a node promised and the node, once restarted, counts as failed
+     * until its recovery protocol has rebuilt its state from the others
+     * (Viewstamped Replication).  The nemesis then counts a drawn crash
+     * against `max_down` for `recover` after the restart, as it counts a
+     * damaged disk (faults/nemesis.c note 4).  False: a crash loses only
+     * what was never synced. */
+    bool volatile_state;
     /* The most server nodes the protocol runs (a bitmap of voters, a
      * fixed array); 0: up to FL_MAX_NODES.  A scenario asking for more is
      * refused at load (exit 2, naming $.cluster.nodes). */
