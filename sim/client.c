@@ -34,6 +34,7 @@
  * every later request of its session, whichever node it goes to, as a
  * driver does with Cosmos DB's session tokens or COPS's client context. */
 #include "sim/world_impl.h"
+#include "sim/series.h"
 #include "sim/fmt.h"
 
 #include <inttypes.h>
@@ -254,6 +255,14 @@ static uint32_t random_node(FlWorld *w, Client *cl)
     return (uint32_t)fl_rng_below(&cl->rng, w->nnodes);
 }
 
+/* When the current operation's latency counts from: its intended arrival,
+ * except for local reads and in explore mode (the same rule as
+ * fl_client_deliver's latency). */
+static FlTime op_from(const FlWorld *w, const Client *cl)
+{
+    return w->ex || (cl->req.op.flags & FL_OP_F_LOCAL) ? cl->invoked : cl->arrival;
+}
+
 static void start_op(FlWorld *w, uint32_t c, uint32_t target)
 {
     Client *cl = &w->clients[c];
@@ -265,6 +274,8 @@ static void start_op(FlWorld *w, uint32_t c, uint32_t target)
     cl->redirects = 0;
     cl->target = target;
     w->stats.invoked++;
+    if (w->series)
+        fl_series_offer(w->series, op_from(w, cl));
     record(w, cl, FL_EVENT_INVOKE, FL_NO_HINT, NULL);
     cl->deadline = w->now + (FlTime)wl->timeout;
     arm_timeout(w, c);
@@ -317,6 +328,10 @@ void fl_client_invoke(FlWorld *w, uint32_t c)
 static void finish(FlWorld *w, uint32_t c, FlEventType type, uint32_t node, const FlResult *res)
 {
     Client *cl = &w->clients[c];
+    if (w->series)
+        fl_series_end(w->series, op_from(w, cl), w->now,
+                      type == FL_EVENT_OK ? FL_SERIES_OK : type == FL_EVENT_FAIL ? FL_SERIES_FAIL
+                                                                                  : FL_SERIES_TIMEOUT);
     record(w, cl, type, node, res);
     fl_trace(&w->trace, FL_TR_COMPLETE, w->now, cl->addr, node == FL_NO_HINT ? 0 : node,
              cl->req.id, 0, type_names[type]);

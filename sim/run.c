@@ -1,5 +1,6 @@
 #include "sim/run.h"
 
+#include "sim/series.h"
 #include "sim/world.h"
 
 #include <errno.h>
@@ -405,7 +406,7 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
         g_unlink(stale);
     }
     FlWorldOptions wo = { .trace_path = trace_path, .record_history = true,
-                          .coverage = opt->coverage };
+                          .coverage = opt->coverage, .series_window = opt->series_window };
     gint64 t0 = g_get_monotonic_time();
     FlWorld *w = fl_world_new(sc, &wo, err);
     if (w && fl_world_run(w, err) != 0) {
@@ -428,6 +429,11 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     res->history = fl_world_take_history(w);
     res->history_index = fl_world_take_history_index(w);
     res->metrics = build_metrics(sc, w, res);
+    FlSeries *series = fl_world_take_series(w);
+    if (series) {
+        res->timeseries = fl_series_json(series);
+        fl_series_free(series);
+    }
     fl_world_free(w);
 
     /* The checker reads the history from memory: the bytes are those of
@@ -499,6 +505,8 @@ void fl_run_result_clear(FlRunResult *res)
         g_ptr_array_unref(res->unmet);
     if (res->metrics)
         json_decref(res->metrics);
+    if (res->timeseries)
+        json_decref(res->timeseries);
     if (res->history)
         g_string_free(res->history, TRUE);
     if (res->history_index)

@@ -543,6 +543,22 @@ static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_ou
     return true;
 }
 
+/* `timeseries` (issue 22, item 3): {"window": DURATION}, the windows of
+ * timeseries.jsonl and metrics.om.  Written into the resolved scenario
+ * only when given (scenario.json stays as before). */
+static bool load_timeseries(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "window", NULL };
+    sc->series_window = 0;
+    if (!in)
+        return true;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "timeseries", out);
+    return fl_jv_object(jv, in, "/timeseries", keys) &&
+           fl_jv_duration(jv, in, "/timeseries", "window", out, false, FL_MS(100), FL_US(1),
+                          &sc->series_window);
+}
+
 static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "model", "clients", "keys", "rate", "mix", "timeout",
@@ -1100,7 +1116,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
     static const char *const keys[] = { "name", "description", "seed", "duration",
                                         "max_events", "cluster", "network", "workload",
                                         "faults", "check", "expect", "buggify", "explore",
-                                        "schedule", "resources", NULL };
+                                        "schedule", "resources", "timeseries", NULL };
     FlJv jv = { .file = file, .err = err };
     FlScenario *sc = NULL;
     json_t *out = json_object();
@@ -1151,6 +1167,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
     if (!load_network(&jv, sc, json_object_get(root, "network"), out) ||
         !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
         !load_resources(&jv, sc, json_object_get(root, "resources"), out) ||
+        !load_timeseries(&jv, sc, json_object_get(root, "timeseries"), out) ||
         !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||
         !load_check(&jv, sc, json_object_get(root, "check"), out) ||
         !load_expect(&jv, sc, json_object_get(root, "expect"), out) ||

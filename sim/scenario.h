@@ -171,6 +171,8 @@ typedef struct FlScenario {
 
     FlWorkloadSpec workload;
     FlResourceSpec resources;   /* `resources`: off (on = false) unless the file gives it */
+    FlDuration series_window;   /* `timeseries.window`: the time series' window
+                                 * (sim/series.h); 0: not given (100 ms) */
     GPtrArray *faults;      /* of FlFault*, owned */
 
     char *consistency;      /* NULL: no check; else one model or a comma-separated list */

@@ -40,6 +40,7 @@
 
 #include "sim/fault.h"
 #include "sim/coverage.h"
+#include "sim/series.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -222,6 +223,8 @@ static bool cpu_enqueue(FlWorld *w, FlEvent *ev)
         service = 0;
     service += (FlDuration)(((double)ev->a / 1024.0) * (double)r->cpu_per_kib + 0.5);
     FlTime done = fl_server_admit(cpu, w->now, service);
+    if (w->series && done != FL_TIME_NEVER)
+        fl_series_busy(w->series, ev->node, done - (FlTime)service, done);
     if (done == FL_TIME_NEVER) {
         res->cpu_drops++;
         w->stats.dropped++;
@@ -279,6 +282,8 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, h, why);
         return;
     }
+    if (w->series)
+        fl_series_link_bytes(w->series, from, to, (uint64_t)len * copies);
     /* Each copy owns its buffer: the queue frees each on delivery. */
     if (G_UNLIKELY(w->res != NULL) && w->res->link)
         for (uint32_t k = 0; k < copies; k++)
@@ -441,6 +446,8 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->hook_buf = g_byte_array_new();
     if (sc->resources.on && !w->ex)
         w->res = resources_new(sc, w->nnodes, w->nnodes + w->nclients);
+    if (opt && opt->series_window > 0 && !w->ex)
+        w->series = fl_series_new(opt->series_window, w->end, w->nnodes, w->nnodes + w->nclients);
 
     if (opt && opt->trace_path && !fl_trace_open(&w->trace, opt->trace_path)) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot write: %s", opt->trace_path,
@@ -564,6 +571,7 @@ void fl_world_free(FlWorld *w)
     g_array_free(w->stats.latencies, TRUE);
     g_array_free(w->stats.services, TRUE);
     resources_free(w);
+    fl_series_free(w->series);
     g_string_free(w->history, TRUE);
     g_array_unref(w->history_index);
     g_byte_array_unref(w->hook_buf);
@@ -635,6 +643,44 @@ static int run_schedule(FlWorld *w, GError **err)
     return fl_world_finish(w, err);
 }
 
+/* Closes the series' windows that end by @at (all of them when @last):
+ * what the world holds at each window's end is sampled before the first
+ * event at or after it runs, so nothing is scheduled for it and the run's
+ * events and trace stay those of a run without a series. */
+static void series_advance(FlWorld *w, FlTime at, bool last)
+{
+    FlSeries *s = w->series;
+    FlDuration win = fl_series_window(s);
+    uint32_t n = fl_series_count(win, w->end);
+    g_autofree uint32_t *queue = w->res && w->res->cpu ? g_new0(uint32_t, w->nnodes) : NULL;
+    g_autofree uint64_t *synced = g_new0(uint64_t, w->nnodes ? w->nnodes : 1);
+    for (uint32_t k = fl_series_closed(s); k < n; k++) {
+        FlTime t0, t1;
+        fl_series_bounds(win, w->end, k, &t0, &t1);
+        if (!last && (k + 1 == n || at < t1))
+            break;
+        for (uint32_t i = 0; i < w->nnodes; i++) {
+            FlNode *node = &w->nodes[i];
+            /* A node restarted since its CPU last queued has an empty
+             * queue (note 5), which its ring learns only at the next
+             * message. */
+            if (queue && node->up && w->res->cpu_incarnation[i] == node->incarnation)
+                queue[i] = fl_server_backlog(&w->res->cpu[i], t1);
+            else if (queue)
+                queue[i] = 0;
+            synced[i] = fl_disk_synced_bytes(node->disk);
+        }
+        fl_series_close(s, k, queue, synced, fl_world_counters(w));
+    }
+}
+
+struct FlSeries *fl_world_take_series(FlWorld *w)
+{
+    FlSeries *s = w->series;
+    w->series = NULL;
+    return s;
+}
+
 int fl_world_run(FlWorld *w, GError **err)
 {
     FlTime at;
@@ -649,6 +695,8 @@ int fl_world_run(FlWorld *w, GError **err)
             fl_sched_release(w->sched, id);
             break;
         }
+        if (G_UNLIKELY(w->series != NULL))
+            series_advance(w, at, false);
         w->now = at;
         if (w->stopping) {
             free_event_data(w, &ev);
@@ -740,6 +788,8 @@ int fl_world_run(FlWorld *w, GError **err)
     }
     if (w->now < w->end)
         w->now = w->end;
+    if (w->series)
+        series_advance(w, w->end, true);
     return fl_world_close(w, err);
 }
 

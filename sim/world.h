@@ -25,6 +25,9 @@ typedef struct FlWorldOptions {
     /* Explore mode (below): nothing happens by time; the caller chooses
      * each step.  A scenario with a `schedule` is always run so. */
     bool explore;
+    /* Time series (sim/series.h): windows of this length; 0: none.  Not in
+     * explore mode, where time does not pass by itself. */
+    FlDuration series_window;
 } FlWorldOptions;
 
 /* Counts and samples a run produces. */
@@ -65,6 +68,9 @@ GString *fl_world_take_history(FlWorld *w);
 GArray *fl_world_take_history_index(FlWorld *w);
 /* Fault intervals as a JSON array (transfer full). */
 json_t *fl_world_fault_intervals(const FlWorld *w);
+/* The run's time series (transfer full: free with fl_series_free), or
+ * NULL without FlWorldOptions.series_window.  Call after fl_world_run. */
+struct FlSeries *fl_world_take_series(FlWorld *w);
 /* Protocol counters from fl_metric_add, as a JSON object sorted by name
  * (transfer full). */
 json_t *fl_world_counters(const FlWorld *w);

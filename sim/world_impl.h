@@ -168,6 +168,7 @@ struct FlWorld {
     uint64_t handler_calls; /* handler calls so far: FlProtoEvent.handler */
     GArray *event_hooks;    /* of EventHook (world.c): protocol-event hooks, or NULL */
     Explore *ex;            /* explore mode (choice.c), or NULL: a timed run */
+    struct FlSeries *series; /* time series (sim/series.h), or NULL: none */
     struct Resources *res;  /* the scenario's `resources` (world.c note 5), or NULL: none */
 };
 
