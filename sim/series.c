@@ -39,6 +39,15 @@ struct FlSeries {
     uint32_t closed;
 };
 
+FlDuration fl_series_fit(FlDuration window, FlTime end)
+{
+    g_assert(window > 0);
+    if (end / (FlTime)window < FL_SERIES_MAX_WINDOWS)
+        return window;
+    FlTime us = (end / FL_SERIES_MAX_WINDOWS + 999) / 1000 + 1;
+    return (FlDuration)(us * 1000);
+}
+
 uint32_t fl_series_window_of(FlDuration window, FlTime end, FlTime t)
 {
     g_assert(window > 0);
@@ -51,7 +60,7 @@ uint32_t fl_series_count(FlDuration window, FlTime end)
 {
     g_assert(window > 0);
     uint64_t n = (end + (FlTime)window - 1) / (FlTime)window;
-    g_assert(n < UINT32_MAX);
+    g_assert(n <= FL_SERIES_MAX_WINDOWS);
     return n ? (uint32_t)n : 1;
 }
 

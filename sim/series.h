@@ -23,6 +23,14 @@ typedef struct FlSeries FlSeries;
 /* How an operation ended, as the history says. */
 typedef enum FlSeriesEnd { FL_SERIES_OK, FL_SERIES_FAIL, FL_SERIES_TIMEOUT } FlSeriesEnd;
 
+/* At most this many windows: a long run gets wider ones (fl_series_fit). */
+#define FL_SERIES_MAX_WINDOWS 100000u
+
+/* The window a run ending at @end uses when @window is asked for: @window,
+ * or the narrowest whole number of microseconds that keeps the count
+ * within FL_SERIES_MAX_WINDOWS. */
+FlDuration fl_series_fit(FlDuration window, FlTime end);
+
 /* The window holding time @t for a run ending at @end: t / window, except
  * that @end itself belongs to the last window (a run of exactly 1 s in
  * windows of 100 ms has windows 0..9, and what happens at 1 s is in 9).
@@ -34,7 +42,8 @@ uint32_t fl_series_count(FlDuration window, FlTime end);
 /* Where window @k starts and ends ([*t0, *t1]: the last is cut at @end). */
 void fl_series_bounds(FlDuration window, FlTime end, uint32_t k, FlTime *t0, FlTime *t1);
 
-/* A series for a run ending at @end, windows of @window, @nodes nodes and
+/* A series for a run ending at @end, windows of @window (precondition:
+ * fl_series_fit(@window, @end) == @window), @nodes nodes and
  * @endpoints network endpoints (nodes first, then clients). */
 FlSeries *fl_series_new(FlDuration window, FlTime end, uint32_t nodes, uint32_t endpoints);
 void fl_series_free(FlSeries *s);

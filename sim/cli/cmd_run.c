@@ -4,6 +4,7 @@
 #include "sim/cli/export.h"
 #include "sim/jsonv.h"
 #include "sim/run.h"
+#include "sim/series.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -99,6 +100,13 @@ int fl_cmd_run(int argc, char **argv)
                          .check_timeout_s = timeout,
                          .series_window = window_ns ? window_ns
                                           : sc->series_window ? sc->series_window : FL_MS(100) };
+    if (!quiet && fl_series_fit(opt.series_window, sc->duration) != opt.series_window) {
+        char a[32], b[32];
+        fprintf(stderr, "faultline run: windows of %s would make more than %u of them: "
+                        "timeseries.jsonl and metrics.om use %s\n",
+                fl_duration_format(opt.series_window, a), FL_SERIES_MAX_WINDOWS,
+                fl_duration_format(fl_series_fit(opt.series_window, sc->duration), b));
+    }
     FlRunResult res;
     if (fl_run(sc, &opt, &res, &err) != 0) {
         fprintf(stderr, "faultline run: %s\n", err->message);

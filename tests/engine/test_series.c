@@ -28,6 +28,12 @@ static void test_window_of(void **state)
     /* A run shorter than a window still has one. */
     assert_int_equal(fl_series_count(MS(100), MS(30)), 1);
     assert_int_equal(fl_series_count(MS(100), 0), 1);
+    /* A very long run gets wider windows, within the bound. */
+    assert_int_equal(fl_series_fit((FlDuration)MS(100), MS(1000)), MS(100));
+    FlTime long_run = (FlTime)999999 * 3600 * 1000000000ull;
+    FlDuration w = fl_series_fit(MS(100), long_run);
+    assert_true(w > (FlDuration)MS(100));
+    assert_true(fl_series_count(w, long_run) <= FL_SERIES_MAX_WINDOWS);
 }
 
 /* 1.05 s in 100 ms: eleven windows, the last 50 ms long. */
