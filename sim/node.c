@@ -370,7 +370,9 @@ void fl_disk_sync(FlNode *n, const char *file)
 {
     if (lost(n))
         return;
+    uint64_t before = fl_disk_synced_bytes(n->disk);
     fl_disk_do_sync(n->disk, file);
+    fl_world_disk_sync(n->w, n->id, fl_disk_synced_bytes(n->disk) - before);
 }
 
 size_t fl_disk_read(FlNode *n, const char *file, void *buf, size_t cap)

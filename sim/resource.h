@@ -1,9 +1,10 @@
 /* sim/resource: capacity that saturates (issue 22, item 1).
  *
  * A scenario's optional `resources` object gives each node a CPU (one
- * message handled at a time, a service time per message, a bounded queue)
- * and each link a bandwidth (a message occupies its link for size /
- * bandwidth, first come first served).  This module is the arithmetic of
+ * message handled at a time, a service time per message, a bounded queue),
+ * each link a bandwidth (a message occupies its link for size /
+ * bandwidth, first come first served) and each node a disk (a sync takes
+ * a latency plus its bytes / bandwidth, one sync after another).  This module is the arithmetic of
  * one such first-come-first-served server, kept apart from the world so
  * that unit tests can check it without running anything.
  *
@@ -27,6 +28,9 @@ typedef struct FlResourceSpec {
     FlDuration cpu_per_kib;     /* plus this per 1024 bytes of the message */
     uint32_t cpu_queue;         /* messages that may wait (besides the one served) */
     double link_bytes_per_s;    /* bandwidth of every link; 0: unlimited */
+    bool disk;                  /* a disk per node: fl_disk_sync takes time */
+    FlDelaySpec disk_sync;      /* the latency of one sync, drawn per sync */
+    double disk_bytes_per_s;    /* plus the bytes it makes durable at this rate; 0: unlimited */
 } FlResourceSpec;
 
 /* One first-come-first-served server with a bounded waiting room. */

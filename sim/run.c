@@ -722,6 +722,13 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
         fprintf(out, "  links     utilisation mean %.1f%%  max %.1f%% (%" JSON_INTEGER_FORMAT " used)\n",
                 100 * json_real_value(json_object_get(rlink, "utilisation_mean")),
                 100 * json_real_value(json_object_get(rlink, "utilisation_max")), I(rlink, "used"));
+    json_t *rdisk = json_object_get(rs, "disk");
+    if (rdisk)
+        fprintf(out, "  disk      utilisation mean %.1f%%  max %.1f%%  %" JSON_INTEGER_FORMAT
+                " syncs, %" JSON_INTEGER_FORMAT " messages held behind one\n",
+                100 * json_real_value(json_object_get(rdisk, "utilisation_mean")),
+                100 * json_real_value(json_object_get(rdisk, "utilisation_max")), I(rdisk, "syncs"),
+                I(rdisk, "held_messages"));
     json_t *fd = json_object_get(m, "detectors");
     if (fd) {
         json_t *det = json_object_get(fd, "detections"), *fs = json_object_get(fd, "false_suspicions");

@@ -487,13 +487,15 @@ static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 /* `resources` (issue 22, item 1): off unless given, and then written into
  * the resolved scenario, so that a file without it resolves as before.
  *   "resources": {"cpu": {"cost": DELAY, "per_kib": DURATION, "queue": N},
- *                 "link": {"bytes_per_s": X}}
+ *                 "link": {"bytes_per_s": X},
+ *                 "disk": {"sync": DELAY, "bytes_per_s": X}}
  * DELAY is a duration or a distribution object, as network.delay. */
 static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
-    static const char *const keys[] = { "cpu", "link", NULL };
+    static const char *const keys[] = { "cpu", "link", "disk", NULL };
     static const char *const cpu_keys[] = { "cost", "per_kib", "queue", NULL };
     static const char *const link_keys[] = { "bytes_per_s", NULL };
+    static const char *const disk_keys[] = { "sync", "bytes_per_s", NULL };
     FlResourceSpec *r = &sc->resources;
     *r = (FlResourceSpec){ 0 };
     if (!in)
@@ -503,8 +505,9 @@ static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_ou
     if (!fl_jv_object(jv, in, "/resources", keys))
         return false;
     json_t *cpu = json_object_get(in, "cpu"), *link = json_object_get(in, "link");
-    if (!cpu && !link)
-        return fl_jv_errorf(jv, "", "resources", "expected \"cpu\", \"link\" or both");
+    json_t *disk = json_object_get(in, "disk");
+    if (!cpu && !link && !disk)
+        return fl_jv_errorf(jv, "", "resources", "expected at least one of \"cpu\", \"link\", \"disk\"");
     r->on = true;
     if (cpu) {
         json_t *cout = json_object();
@@ -539,6 +542,26 @@ static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_ou
             !fl_jv_double(jv, link, "/resources/link", "bytes_per_s", lout, true, 0, 1, 1e15,
                           &r->link_bytes_per_s))
             return false;
+    }
+    if (disk) {
+        json_t *dout = json_object();
+        json_object_set_new(out, "disk", dout);
+        if (!fl_jv_object(jv, disk, "/resources/disk", disk_keys))
+            return false;
+        if (!json_object_get(disk, "sync"))
+            return fl_jv_errorf(jv, "/resources/disk", "sync",
+                                "missing: the latency of one sync (a duration such as \"2ms\", "
+                                "or a distribution object as network.delay)");
+        json_t *tmp = json_object();
+        bool ok = load_delay(jv, json_object_get(disk, "sync"), "/resources/disk/sync", tmp,
+                             &r->disk_sync);
+        if (ok)
+            json_object_set(dout, "sync", json_object_get(tmp, "delay"));
+        json_decref(tmp);
+        if (!ok || !fl_jv_double(jv, disk, "/resources/disk", "bytes_per_s", dout, false, 0, 0,
+                                 1e15, &r->disk_bytes_per_s))
+            return false;
+        r->disk = true;
     }
     return true;
 }

@@ -31,6 +31,15 @@
  *      events do not queue: they are the node's own work, and charging
  *      them would let a protocol's heartbeat starve its requests, which is
  *      a different model (priorities) than this one.
+ *    - a node's fl_disk_sync joins its disk's queue: it takes a latency
+ *      (drawn) plus the bytes it makes durable / bytes_per_s, after the
+ *      syncs before it, and every message the node sends until it ends
+ *      leaves when it ends (EV_DEPART), as a process blocked in fsync
+ *      sends nothing.  What the sync wrote is durable at once, and a
+ *      crash before the end loses the held messages (EV_DEPART carries
+ *      the incarnation): the run is one where the sync finished just
+ *      before the crash, and nobody heard of it.  Handlers the node runs
+ *      meanwhile are not delayed (their sends are held all the same).
  *    Each resource keeps its own arithmetic (fl_server_admit), so nothing
  *    is scheduled when a job ends.  A message waiting in a CPU's queue is
  *    in the node's memory: a crash loses it (EV_SERVE carries the
@@ -115,6 +124,9 @@ typedef struct Resources {
     FlRng rng;              /* service times: a stream of its own */
     uint64_t cpu_drops;
     uint32_t *cpu_incarnation;  /* per node: the incarnation its CPU's queue belongs to */
+    FlServer *disk;         /* per node, or NULL */
+    uint32_t *disk_incarnation; /* per node: the incarnation its disk's queue belongs to */
+    uint64_t disk_syncs, disk_held;
 } Resources;
 
 static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t endpoints)
@@ -128,6 +140,12 @@ static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t 
         res->cpu_incarnation = g_new0(uint32_t, nnodes);
         for (uint32_t i = 0; i < nnodes; i++)
             fl_server_init(&res->cpu[i], true, r->cpu_queue);
+    }
+    if (r->disk) {
+        res->disk = g_new0(FlServer, nnodes);
+        res->disk_incarnation = g_new0(uint32_t, nnodes);
+        for (uint32_t i = 0; i < nnodes; i++)
+            fl_server_init(&res->disk[i], false, 0);
     }
     if (r->link_bytes_per_s > 0) {
         res->link = g_new0(FlServer, (size_t)endpoints * endpoints);
@@ -146,6 +164,8 @@ static void resources_free(FlWorld *w)
         fl_server_deinit(&res->cpu[i]);
     g_free(res->cpu);
     g_free(res->cpu_incarnation);
+    g_free(res->disk);
+    g_free(res->disk_incarnation);
     g_free(res->link);
     g_free(res);
     w->res = NULL;
@@ -174,6 +194,25 @@ json_t *fl_world_resource_metrics(const FlWorld *w)
                                                  w->nnodes ? sum / w->nnodes : 0.0,
                                                  "utilisation_max", most,
                                                  "dropped", (json_int_t)res->cpu_drops, "nodes", nodes));
+    }
+    if (res->disk) {
+        json_t *nodes = json_array();
+        double sum = 0, most = 0;
+        for (uint32_t i = 0; i < w->nnodes; i++) {
+            const FlServer *d = &res->disk[i];
+            double u = fl_server_utilisation(d, w->end);
+            sum += u;
+            most = MAX(most, u);
+            json_array_append_new(nodes, json_pack("{s:i,s:f,s:I}", "node", (int)i,
+                                                   "utilisation", u, "syncs",
+                                                   (json_int_t)d->admitted));
+        }
+        json_object_set_new(m, "disk", json_pack("{s:f,s:f,s:I,s:I,s:o}", "utilisation_mean",
+                                                  w->nnodes ? sum / w->nnodes : 0.0,
+                                                  "utilisation_max", most,
+                                                  "syncs", (json_int_t)res->disk_syncs,
+                                                  "held_messages", (json_int_t)res->disk_held,
+                                                  "nodes", nodes));
     }
     if (res->link) {
         double sum = 0, most = 0;
@@ -207,6 +246,43 @@ static FlTime link_serialize(FlWorld *w, uint32_t from, uint32_t to, size_t len)
     double secs = (double)len / w->sc->resources.link_bytes_per_s;
     FlDuration tx = (FlDuration)(secs * 1e9 + 0.5);
     return fl_server_admit(&res->link[(size_t)from * res->endpoints + to], w->now, tx);
+}
+
+/* Note 5: the disk of @node as its current incarnation sees it (a restart
+ * finds an idle disk: the syncs queued before died with the process). */
+static FlServer *node_disk(FlWorld *w, uint32_t node)
+{
+    Resources *res = w->res;
+    FlServer *d = &res->disk[node];
+    if (res->disk_incarnation[node] != w->nodes[node].incarnation) {
+        d->free_at = 0;
+        res->disk_incarnation[node] = w->nodes[node].incarnation;
+    }
+    return d;
+}
+
+void fl_world_disk_sync(FlWorld *w, uint32_t node, uint64_t bytes)
+{
+    if (G_LIKELY(w->res == NULL) || !w->res->disk)
+        return;
+    const FlResourceSpec *r = &w->sc->resources;
+    FlDuration service = fl_delay_draw(&r->disk_sync, &w->res->rng);
+    if (service < 0)
+        service = 0;
+    if (r->disk_bytes_per_s > 0)
+        service += (FlDuration)((double)bytes / r->disk_bytes_per_s * 1e9 + 0.5);
+    fl_server_admit(node_disk(w, node), w->now, service);
+    w->res->disk_syncs++;
+}
+
+/* Note 5: when a message @from sends now may leave: after its disk's
+ * syncs (now when there is no disk resource or no sync pending). */
+static FlTime departure(FlWorld *w, uint32_t from)
+{
+    if (from >= w->nnodes || !w->res->disk)
+        return w->now;
+    FlServer *d = node_disk(w, from);
+    return d->free_at > w->now ? d->free_at : w->now;
 }
 
 /* Note 5: queues the message of @ev (EV_DELIVER) at its node's CPU;
@@ -267,6 +343,8 @@ static void push(FlWorld *w, FlTime at, FlEvent *ev)
     }
 }
 
+static void route(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len, uint64_t h);
+
 void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
 {
     uint64_t h = fl_trace_bytes_hash(msg, len);
@@ -281,6 +359,28 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_explore_send(w, from, to, msg, len, h);
         return;
     }
+    if (G_UNLIKELY(w->res != NULL)) {
+        FlTime leave = departure(w, from);
+        if (leave > w->now) {
+            /* Note 5: held in the sender until its sync ends. */
+            uint8_t *buf = fl_world_buf_alloc(w, len);
+            if (len)
+                memcpy(buf, msg, len);
+            g_assert(len <= UINT32_MAX);
+            FlEvent ev = { .kind = EV_DEPART, .node = from, .peer = to,
+                           .a = len | (uint64_t)w->nodes[from].incarnation << 32, .b = h,
+                           .data = buf };
+            w->res->disk_held++;
+            push(w, leave, &ev);
+            return;
+        }
+    }
+    route(w, from, to, msg, len, h);
+}
+
+/* The network's part of a send at w->now: copies, drops, delays, links. */
+static void route(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len, uint64_t h)
+{
     FlTime at[FL_NET_MAX_COPIES];
     const char *why;
     uint32_t copies = fl_net_route_copies(w->net, from, to, w->now, at, FL_NET_MAX_COPIES, &why);
@@ -524,7 +624,7 @@ static void free_event_data(FlWorld *w, FlEvent *ev)
 {
     if (ev->kind == EV_DELIVER)
         fl_world_buf_free(w, ev->data, ev->a);
-    else if (ev->kind == EV_SERVE)   /* a: length, incarnation << 32 (note 5) */
+    else if (ev->kind == EV_SERVE || ev->kind == EV_DEPART)   /* a: length, incarnation << 32 (note 5) */
         fl_world_buf_free(w, ev->data, (uint32_t)ev->a);
     else if (ev->kind == EV_CALL)
         g_free(ev->data);
@@ -779,6 +879,20 @@ int fl_world_run(FlWorld *w, GError **err)
             ev.a = (uint32_t)ev.a;
             ev.kind = EV_DELIVER;
             fl_world_deliver(w, &ev);
+            break;
+        case EV_DEPART:
+            if (n->up && n->paused) {
+                hold(n, id, &ev);
+                continue;
+            }
+            if (!n->up || ev.a >> 32 != n->incarnation) {
+                /* The sender crashed before its sync ended (note 5). */
+                w->stats.dropped++;
+                fl_trace(&w->trace, FL_TR_DROP, w->now, ev.peer, ev.node, (uint32_t)ev.a, ev.b,
+                         "sender crashed in sync");
+            } else
+                route(w, ev.node, ev.peer, ev.data, (uint32_t)ev.a, ev.b);
+            free_event_data(w, &ev);
             break;
         case EV_TIMER:
             if (!n->up || ev.b != n->incarnation)

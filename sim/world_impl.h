@@ -14,6 +14,8 @@ enum {
     EV_CLIENT,        /* node = client index, a = what, b = request id */
     EV_CALL,          /* data = Call */
     EV_SERVE,         /* as EV_DELIVER: a message its node's CPU has served (resources) */
+    EV_DEPART,        /* node = from, peer = to, a = len | incarnation << 32, b = hash, data:
+                         a message held until its sender's disk sync ends (resources) */
     EV_END,
 };
 
@@ -188,6 +190,9 @@ void fl_node_leave(FlWorld *w, FlNode *n, FlNode *prev);
 void fl_world_proto_event(FlWorld *w, const FlProtoEvent *ev);
 /* Sends bytes from endpoint @from to @to through the network (copies). */
 void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len);
+/* world.c: a node's fl_disk_sync of @bytes made durable (note 5): with a
+ * disk resource, its later sends wait until the sync ends. */
+void fl_world_disk_sync(FlWorld *w, uint32_t node, uint64_t bytes);
 uint8_t *fl_world_buf_alloc(FlWorld *w, size_t len);
 void fl_world_buf_free(FlWorld *w, void *buf, size_t len);
 

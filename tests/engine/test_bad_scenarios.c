@@ -99,7 +99,9 @@ static const Bad bad[] = {
     { "resources-cpu-without-cost.json", ": /resources/cpu/cost: ", "service time" },
     { "resources-link-zero.json", ": /resources/link/bytes_per_s: ", "from 1 to" },
     { "resources-queue-negative.json", ": /resources/cpu/queue: ", "from 0 to 1000000" },
-    { "resources-unknown.json", ": /resources/disk: ", "unknown field" },
+    { "resources-unknown.json", ": /resources/gpu: ", "unknown field" },
+    { "resources-disk-without-sync.json", ": /resources/disk/sync: ", "latency of one sync" },
+    { "resources-disk-negative-bandwidth.json", ": /resources/disk/bytes_per_s: ", "from 0 to" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose
