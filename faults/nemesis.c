@@ -88,7 +88,15 @@
  *    them) even on a seed that kept no "partition" among its kinds.
  * 8. Faults aimed at protocol events: a drawn `trigger` crashes its node
  *    right after a send of one of the protocol's message kinds, a role
- *    change or a disk write before its sync, then restarts it.  When that
+ *    change, a disk write before its sync or an acknowledgement to a client
+ *    (the promise a client relies on: lose the node that made it and a
+ *    promise made on unsafe ground shows), then restarts it.  Half the
+ *    sends and acknowledgements count from the node's latest role change
+ *    (trigger note 5, `after_role`): the first acts of a node that just
+ *    took over, where state inherited from a predecessor is used, and a
+ *    count from a random arming time almost never lands; half of those
+ *    only from a return to a role the node held before (`returning`: a
+ *    deposed leader elected again, acting on its old tenure's state).  When that
  *    happens is not known at draw time, so it holds a down slot for its
  *    whole window: armed for two thirds of its duration, restarted by the
  *    end, and with a torn write it also takes the storage budget of note 4.
@@ -357,13 +365,15 @@ static void draw_trigger(Nemesis *m, FlRng *rng, json_t *who, FlDuration d, json
     FlDuration armed = d * 2 / 3 > 0 ? d * 2 / 3 : 1;
     json_object_set_new(o, "for", dur_json(armed));
     json_object_set_new(o, "node", who);
-    uint64_t on = fl_rng_below(rng, 10);
+    uint64_t on = fl_rng_below(rng, 12);
     if (on < 6) {
         json_object_set_new(o, "on", json_string("send"));
         json_object_set_new(o, "message", message_kind(m, rng));
         json_object_set_new(o, "when", json_string(fl_rng_chance(rng, 0.2) ? "before" : "after"));
         if (fl_rng_chance(rng, 0.3))
             json_object_set_new(o, "in_handler", json_integer(1 + (json_int_t)fl_rng_below(rng, 3)));
+    } else if (on >= 10) {
+        json_object_set_new(o, "on", json_string("reply"));
     } else if (on < 8) {
         static const char *const roles[] = { "*", "*", "leader", "primary" };
         json_object_set_new(o, "on", json_string("role"));
@@ -376,6 +386,15 @@ static void draw_trigger(Nemesis *m, FlRng *rng, json_t *who, FlDuration d, json
     while (count < 8 && fl_rng_chance(rng, 0.5))
         count++;
     json_object_set_new(o, "count", json_integer(count));
+    /* Note 8: half the sends and acknowledgements are counted from the
+     * node's latest role change, the first acts of a node that took over. */
+    const char *on_what = json_string_value(json_object_get(o, "on"));
+    if (strcmp(on_what, "role") != 0 && strcmp(on_what, "disk-write") != 0 &&
+        fl_rng_chance(rng, 0.5)) {
+        json_object_set_new(o, "after_role", json_true());
+        if (fl_rng_chance(rng, 0.5))
+            json_object_set_new(o, "returning", json_true());
+    }
     json_object_set_new(o, "restart_after", dur_json(d - armed));
 }
 

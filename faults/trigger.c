@@ -15,7 +15,12 @@
  *    match.  `on: "role"` matches fl_role declaring the given role (a new
  *    one: re-declaring the current role is not an event).  `on: "disk-write"`
  *    matches a write or append to the named file (any, by default), before
- *    the protocol could sync it.
+ *    the protocol could sync it.  `on: "reply"` matches an acknowledgement
+ *    to a client (an ok reply; a redirect or a failure promises nothing):
+ *    the moment a promise was made, where every bug that acknowledges what
+ *    is not yet safe (unsynced, unreplicated, committed by a rule that does
+ *    not make it durable, read from a state that may be stale) is exposed
+ *    by losing the node that made it.
  * 3. When the crash happens (sim/world.c note 4).  Inside the handler that
  *    made the event: the event itself stands (the message is in flight, the
  *    role was declared, the write is in the cache), every later effect of
@@ -44,6 +49,19 @@
  *    says exactly what it means; several crashes are several triggers.
  *    The node selector is resolved when the trigger arms, except "leader",
  *    which is read at each event (whoever leads then).
+ *    `after_role: true` counts per node instead, from that node's latest
+ *    role change seen while armed, and ignores the events of a node whose
+ *    role has not changed since: "the k-th message (or acknowledgement) a
+ *    node sends after it takes a new role".  A node that just took over
+ *    acts on state it inherited (an old leader's log, a view's
+ *    certificates, a predecessor's backup), and bugs in that hand-over
+ *    (Raft's Figure 8, a new primary serving before it caught up, a view
+ *    change that forgets a commit) show in its first few actions, which a
+ *    count from a random arming time almost never hits.  `returning: true`
+ *    narrows it to a node that takes back a role it held before (at arming
+ *    or since): a deposed leader elected again, an old primary restored,
+ *    acting on state from its earlier tenure that others have overtaken
+ *    (Raft's Figure 8 is a re-elected leader committing its old entries).
  * 6. Restart.  With `restart_after`, the node restarts that long after the
  *    crash ("0s": at once, as soon as the crash has happened); without it,
  *    it stays down (the liveness phase, if any, restarts it).
@@ -56,7 +74,7 @@
 
 #include <string.h>
 
-enum { ON_SEND = 1, ON_ROLE, ON_DISK_WRITE };
+enum { ON_SEND = 1, ON_ROLE, ON_DISK_WRITE, ON_REPLY };
 enum { MODE_LOSE_UNSYNCED = 0, MODE_TORN };
 
 typedef struct Trigger {
@@ -66,6 +84,8 @@ typedef struct Trigger {
     int64_t count;
     int64_t in_handler;     /* 0: any; else only the k-th match of one handler call */
     bool before;            /* send: crash before the message leaves (it is lost) */
+    bool after_role;        /* note 5: count per node from its latest role change */
+    bool returning;         /* note 5: only role changes back to a role held before */
     int mode;
     bool restarts;
     FlDuration restart_after;
@@ -75,6 +95,8 @@ typedef struct Trigger {
     uint64_t handler;       /* the handler call of the last match, and its matches */
     int64_t in_this;
     bool *nodes;            /* selected nodes, resolved at arming (not for "leader") */
+    int64_t *since;         /* after_role: per node, matches since its role changed, or -1 */
+    GPtrArray **held;       /* returning: per node, the roles it held since arming (owned copies) */
     uint32_t nnodes;
     uint32_t victim;
     GByteArray *before_bytes; /* torn: the file's durable bytes before the matched write */
@@ -84,7 +106,7 @@ typedef struct Trigger {
     GArray *scratch;        /* "leader" selection at each event */
 } Trigger;
 
-static const char *const on_names[] = { NULL, "send", "role", "disk-write" };
+static const char *const on_names[] = { NULL, "send", "role", "disk-write", "reply" };
 
 /* True when @name is one of the "a|b|c" list @list. */
 static bool in_list(const char *list, const char *name)
@@ -112,27 +134,43 @@ static bool trigger_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
         t->node.kind = FL_SEL_ALL;
         json_object_set_new(out, "node", json_string("*"));
     }
-    if (!fl_jv_string(jv, spec, path, "on", out, true, NULL, "send|role|disk-write", &on) ||
+    if (!fl_jv_string(jv, spec, path, "on", out, true, NULL, "send|role|disk-write|reply", &on) ||
         !fl_jv_string(jv, spec, path, "then", out, false, "crash", "crash", &then) ||
         !fl_jv_int(jv, spec, path, "count", out, false, 1, 1, 1000000000, &t->count) ||
         !fl_jv_int(jv, spec, path, "in_handler", out, false, 0, 0, 1000000, &t->in_handler) ||
         !fl_jv_string(jv, spec, path, "when", out, false, "after", "after|before", &when) ||
+        /* Written out only when given, so that older schedules read as before. */
+        !fl_jv_bool(jv, spec, path, "after_role", json_object_get(spec, "after_role") ? out : NULL,
+                    false, false, &t->after_role) ||
+        !fl_jv_bool(jv, spec, path, "returning", json_object_get(spec, "returning") ? out : NULL,
+                    false, false, &t->returning) ||
         !fl_jv_string(jv, spec, path, "mode", out, false, "lose-unsynced",
                       "lose-unsynced|torn", &mode))
         return false;
-    t->on = strcmp(on, "send") == 0 ? ON_SEND : strcmp(on, "role") == 0 ? ON_ROLE : ON_DISK_WRITE;
+    t->on = strcmp(on, "send") == 0   ? ON_SEND
+            : strcmp(on, "role") == 0 ? ON_ROLE
+            : strcmp(on, "reply") == 0 ? ON_REPLY
+                                       : ON_DISK_WRITE;
     t->mode = strcmp(mode, "torn") == 0 ? MODE_TORN : MODE_LOSE_UNSYNCED;
     t->before = strcmp(when, "before") == 0;
     if (t->before && t->on != ON_SEND)
         return fl_jv_errorf(jv, path, "when", "\"before\" needs \"on\": \"send\"");
     if (t->mode == MODE_TORN && t->on != ON_DISK_WRITE)
         return fl_jv_errorf(jv, path, "mode", "\"torn\" needs \"on\": \"disk-write\"");
-    /* Each event names its object with its own field; the others are errors. */
-    static const char *const which[] = { NULL, "message", "role", "file" };
+    if (t->returning && !t->after_role)
+        return fl_jv_errorf(jv, path, "returning", "needs \"after_role\": true");
+    if (t->after_role && t->on == ON_ROLE)
+        return fl_jv_errorf(jv, path, "after_role", "counts events after a role change: not with "
+                            "\"on\": \"role\"");
+    /* Each event names its object with its own field; the others are errors.
+     * A reply has none: any acknowledgement matches. */
+    static const char *const which[] = { NULL, "message", "role", "file", NULL };
     for (int k = ON_SEND; k <= ON_DISK_WRITE; k++)
         if (k != t->on && json_object_get(spec, which[k]))
             return fl_jv_errorf(jv, path, which[k], "only with \"on\": \"%s\"", on_names[k]);
-    if (!fl_jv_string(jv, spec, path, which[t->on], out, t->on == ON_ROLE, "*", NULL, &name))
+    if (!which[t->on])
+        name = "*";
+    else if (!fl_jv_string(jv, spec, path, which[t->on], out, t->on == ON_ROLE, "*", NULL, &name))
         return false;
     if (!*name)
         return fl_jv_errorf(jv, path, which[t->on], "expected a name or \"*\"");
@@ -238,9 +276,25 @@ static void on_event(FlWorld *w, void *ctx, const FlProtoEvent *ev)
     Trigger *t = f->state;
     if (!t->armed || t->fired)
         return;
+    if (t->after_role && ev->kind == FL_PEV_ROLE && ev->node < t->nnodes) {
+        /* Note 5: count afresh from this change; with `returning`, only
+         * from a return to a role the node held before. */
+        bool back = true;
+        if (t->returning) {
+            GPtrArray *h = t->held[ev->node];
+            back = false;
+            for (guint i = 0; i < h->len && !back; i++)
+                back = strcmp(g_ptr_array_index(h, i), ev->name) == 0;
+            if (!back)
+                g_ptr_array_add(h, g_strdup(ev->name));
+        }
+        t->since[ev->node] = back ? 0 : -1;
+        return;
+    }
     if ((ev->kind == FL_PEV_SEND) != (t->on == ON_SEND) ||
         (ev->kind == FL_PEV_ROLE) != (t->on == ON_ROLE) ||
-        (ev->kind == FL_PEV_DISK_WRITE) != (t->on == ON_DISK_WRITE))
+        (ev->kind == FL_PEV_DISK_WRITE) != (t->on == ON_DISK_WRITE) ||
+        (ev->kind == FL_PEV_REPLY) != (t->on == ON_REPLY))
         return;
     if (ev->before != t->before)
         return;   /* each send is seen twice: before and after it left */
@@ -254,8 +308,13 @@ static void on_event(FlWorld *w, void *ctx, const FlProtoEvent *ev)
     }
     if (++t->in_this != t->in_handler && t->in_handler != 0)
         return;
-    if (++t->seen < t->count)
+    if (t->after_role) {
+        if (ev->node >= t->nnodes || t->since[ev->node] < 0 || ++t->since[ev->node] < t->count)
+            return;
+        t->seen = t->since[ev->node];
+    } else if (++t->seen < t->count) {
         return;
+    }
     t->fired = true;
     t->victim = ev->node;
     g_autoptr(GString) text = g_string_new(NULL);
@@ -265,11 +324,13 @@ static void on_event(FlWorld *w, void *ctx, const FlProtoEvent *ev)
                                ev->name ? ev->name : "a message", ev->peer);
     else if (ev->kind == FL_PEV_ROLE)
         g_string_append_printf(text, "became %s", ev->name);
+    else if (ev->kind == FL_PEV_REPLY)
+        g_string_append_printf(text, "acknowledged an operation of client %u", ev->peer);
     else
         g_string_append_printf(text, "%s %zu bytes to %s (unsynced)",
                                ev->append ? "appended" : "wrote", ev->len, ev->name);
-    g_string_append_printf(text, " (%" G_GINT64_FORMAT "%s match", t->seen,
-                           ordinal_suffix(t->seen));
+    g_string_append_printf(text, " (%" G_GINT64_FORMAT "%s match%s", t->seen,
+                           ordinal_suffix(t->seen), t->after_role ? " since its role changed" : "");
     if (t->in_handler)
         g_string_append_printf(text, ", %" G_GINT64_FORMAT "%s of its handler", t->in_this,
                                ordinal_suffix(t->in_this));
@@ -295,6 +356,14 @@ static void on_event(FlWorld *w, void *ctx, const FlProtoEvent *ev)
     fl_world_remove_event_hook(w, on_event, f);
 }
 
+static void free_held(Trigger *t)
+{
+    for (uint32_t i = 0; t->held && i < t->nnodes; i++)
+        g_ptr_array_unref(t->held[i]);
+    g_free(t->held);
+    t->held = NULL;
+}
+
 static void trigger_start(FlFault *f, FlWorld *w)
 {
     Trigger *t = f->state;
@@ -308,9 +377,23 @@ static void trigger_start(FlFault *f, FlWorld *w)
         t->after = g_byte_array_new();
         t->scratch = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     }
+    free_held(t);
     g_free(t->nodes);
+    g_free(t->since);
     t->nnodes = fl_world_nodes(w);
     t->nodes = g_new0(bool, t->nnodes);
+    t->since = g_new(int64_t, t->nnodes);
+    for (uint32_t i = 0; i < t->nnodes; i++)
+        t->since[i] = -1;   /* note 5: no role change seen yet */
+    if (t->returning) {
+        t->held = g_new0(GPtrArray *, t->nnodes);
+        for (uint32_t i = 0; i < t->nnodes; i++) {
+            t->held[i] = g_ptr_array_new_with_free_func(g_free);
+            const char *role = fl_world_role(w, i);
+            if (role && *role)
+                g_ptr_array_add(t->held[i], g_strdup(role));
+        }
+    }
     if (t->node.kind != FL_SEL_LEADER)
         fl_fault_resolve_set(w, &t->node, t->nodes, t->nnodes);
     fl_world_add_event_hook(w, on_event, f);
@@ -319,9 +402,11 @@ static void trigger_start(FlFault *f, FlWorld *w)
     g_autofree char *who = t->node.kind == FL_SEL_LEADER ? g_strdup(set)
                                                          : g_strdup_printf("node %s", set);
     g_autofree char *text = g_strdup_printf(
-        "crash %s at its %" G_GINT64_FORMAT "%s %s%s%s", who, t->count,
+        "crash %s at its %" G_GINT64_FORMAT "%s %s%s%s%s", who, t->count,
         ordinal_suffix(t->count), on_names[t->on],
-        strcmp(t->name, "*") == 0 ? "" : " ", strcmp(t->name, "*") == 0 ? "" : t->name);
+        strcmp(t->name, "*") == 0 ? "" : " ", strcmp(t->name, "*") == 0 ? "" : t->name,
+        t->after_role ? t->returning ? " after a return to a role held before"
+                                     : " after a role change" : "");
     fl_world_fault_event(w, f->index, "trigger", "arm", text);
 }
 
@@ -342,7 +427,9 @@ static void trigger_destroy(FlFault *f)
 {
     Trigger *t = f->state;
     g_free((char *)t->name);
+    free_held(t);
     g_free(t->nodes);
+    g_free(t->since);
     g_free(t->file);
     if (t->before_bytes) {
         g_byte_array_unref(t->before_bytes);
@@ -353,11 +440,13 @@ static void trigger_destroy(FlFault *f)
 
 static const FlFaultField trigger_fields[] = {
     { "node", "node id or selector (default \"*\"); \"leader\" is whoever leads at the event" },
-    { "on", "send (a message of a kind), role (a role is declared) or disk-write (a write before its sync)" },
+    { "on", "send (a message of a kind), role (a role is declared), disk-write (a write before its sync) or reply (an operation acknowledged to a client)" },
     { "message", "on send: the message kind (see `faultline list protocols`), or \"*\" (default)" },
     { "role", "on role: the role, e.g. \"leader\", \"coordinator\"" },
     { "file", "on disk-write: the file, or \"*\" (default)" },
     { "count", "fire on the k-th matching event since `at` (default 1); fires once" },
+    { "after_role", "count per node from its latest role change instead (default false): the k-th event after a node takes a new role" },
+    { "returning", "with after_role: only changes back to a role the node held before (at arming or since), as a deposed leader elected again" },
     { "when", "on send: after (default: the message left) or before (it is lost with the crash)" },
     { "in_handler", "only the k-th matching event of one handler call (a crash mid-broadcast); default any" },
     { "then", "crash (default): the node crashes when the handler returns; its later effects are lost" },
@@ -368,7 +457,7 @@ static const FlFaultField trigger_fields[] = {
 
 const FlFaultKind fl_fault_trigger = {
     .name = "trigger",
-    .summary = "crashes a node right after a protocol event: a message of a kind sent, a role taken, a disk write before its sync",
+    .summary = "crashes a node right after a protocol event: a message of a kind sent, a role taken, a disk write before its sync, an acknowledgement",
     .fields = trigger_fields,
     .state_size = sizeof(Trigger),
     .parse = trigger_parse,

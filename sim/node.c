@@ -283,6 +283,14 @@ void fl_reply(FlNode *n, const FlRequest *req, const FlResult *res)
         fl_put_bytes(&wr, res->session, res->session_len);
     fl_world_send(w, n->id, req->client, wr.data, wr.len);
     fl_writer_deinit(&wr);
+    /* An acknowledgement is a promise to the client: the trigger hooks may
+     * crash the node right after making it (faults/trigger.c note 2).  A
+     * redirect or a failure promises nothing. */
+    if (res->status == FL_RESULT_OK) {
+        FlProtoEvent ev = { .kind = FL_PEV_REPLY, .node = n->id, .peer = req->client,
+                            .handler = w->handler_calls };
+        fl_world_proto_event(w, &ev);
+    }
 }
 
 const uint8_t *fl_request_session(FlNode *n, const FlRequest *req, size_t *len)

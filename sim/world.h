@@ -237,15 +237,17 @@ typedef enum {
     FL_PEV_SEND = 1,     /* the node's protocol sent a message to another server */
     FL_PEV_ROLE,         /* the node declared a new role with fl_role */
     FL_PEV_DISK_WRITE,   /* the node wrote or appended to a file (not yet synced) */
+    FL_PEV_REPLY,        /* the node acknowledged a client operation (an ok reply left) */
 } FlProtoEventKind;
 
 typedef struct FlProtoEvent {
     FlProtoEventKind kind;
     uint32_t node;
-    uint32_t peer;              /* SEND: the receiver; else 0 */
+    uint32_t peer;              /* SEND: the receiver; REPLY: the client; else 0 */
     /* SEND: the message's kind as the protocol's msg_kind names it (NULL
      * when it has no msg_kind or the bytes did not decode); ROLE: the new
-     * role; DISK_WRITE: the file's name.  Borrowed for the call. */
+     * role; DISK_WRITE: the file's name; REPLY: NULL.  Borrowed for the
+     * call. */
     const char *name;
     const uint8_t *data;        /* SEND: the message; DISK_WRITE: the bytes written */
     size_t len;

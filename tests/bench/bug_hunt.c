@@ -31,7 +31,24 @@ typedef struct Bug {
 } Bug;
 
 /* Disk bugs need a nemesis that damages disks: the protocol's crash-and-disk
- * nemesis, which is as generic as its plain one. */
+ * nemesis, which is as generic as its plain one.
+ *
+ * Three stay out of reach of their scenario, each for its own reason (the
+ * evidence is in the commit that added this note):
+ * - commit-old-term needs Figure 8's whole story: a leader elected in the
+ *   middle takes an entry that reaches nobody, the old leader is elected
+ *   again, commits its old entry and is lost before an entry of its new
+ *   term spreads.  The last step is a trigger (reply, after_role,
+ *   returning: trigger.c note 5); the first, within ~2 ms of replication,
+ *   is what the nemesis does not draw.
+ * - pbft trust-disk breaks safety only with two replicas that lost
+ *   promises at once; pbft-disk-crash keeps storage damage within f (its
+ *   recover budget, nemesis.c note 4), where one amnesiac replica is one
+ *   faulty replica, which PBFT tolerates.
+ * - dynamo volatile-ids lets a stale reply count for a new operation: a
+ *   read sees old siblings, or a write is acknowledged before W replicas
+ *   hold it.  Eventual consistency, all dynamo-nemesis checks, judges only
+ *   the final reads, which still converge to a written value. */
 static const Bug bugs[] = {
     { "commit-old-term", "scenarios/04-consensus/raft-nemesis.json" },
     { "no-persist", "scenarios/04-consensus/raft-nemesis.json" },

@@ -2,8 +2,8 @@
  * one; never more than max_down nodes crashed or paused at once, checked
  * on the trace; every drawn fault heals by `until`; and the explicit
  * schedule it gives back replays the same run without it.  Then one test
- * per target (the selectors, on Raft's roles), per shape, and for swarm
- * (nemesis.c notes 5-7). */
+ * per target (the selectors, on Raft's roles), per shape, for swarm and
+ * for the triggers it draws (nemesis.c notes 5-8). */
 #include "tests/faults/helpers.h"
 
 #include "faults/nemesis.h"
@@ -713,6 +713,45 @@ static void test_shape_churn(void **state)
     assert_true(moved >= 6);
 }
 
+/* trigger (note 8): the drawn triggers cover every event, acknowledgements
+ * among them, and count from a role change only for sends and
+ * acknowledgements; each holds a down slot, so the budget still holds. */
+static void test_trigger_events(void **state)
+{
+    int on_reply = 0, after_role = 0, fired = 0;
+    for (int seed = 1; seed <= 8; seed++) {
+        FlScenario *sc = raft_scenario(seed,
+            "[{\"kind\":\"nemesis\",\"kinds\":[\"trigger\"],\"swarm\":false,\"shapes\":[\"single\"],"
+            "\"targets\":[\"node\",\"leader\"],\"every\":[\"200ms\",\"500ms\"],\"for\":[\"300ms\",\"900ms\"],"
+            "\"max_down\":1,\"from\":\"1s\",\"until\":\"7s\"}]");
+        json_t *trace = fx_trace(sc);
+        uint64_t h;
+        json_t *s = schedule_of(sc, &h);
+        size_t i;
+        json_t *o;
+        json_array_foreach(s, i, o) {
+            assert_string_equal(json_string_value(json_object_get(o, "kind")), "trigger");
+            const char *on = json_string_value(json_object_get(o, "on"));
+            on_reply += strcmp(on, "reply") == 0;
+            if (json_is_true(json_object_get(o, "after_role"))) {
+                assert_true(strcmp(on, "send") == 0 || strcmp(on, "reply") == 0);
+                after_role++;
+            }
+        }
+        json_array_foreach(trace, i, o) {
+            const char *text = json_string_value(json_object_get(o, "text"));
+            fired += text && g_str_has_prefix(text, "start trigger ");
+        }
+        check_trace(trace, 1, 5, FL_SEC(7));
+        json_decref(s);
+        json_decref(trace);
+        fl_scenario_free(sc);
+    }
+    assert_true(on_reply >= 3);
+    assert_true(after_role >= 3);
+    assert_true(fired >= 8);   /* their firing is tested in test_trigger.c */
+}
+
 /* sequence: faults back to back, each aimed by a selector, and the down
  * budget still holds. */
 static void test_shape_sequence(void **state)
@@ -960,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_shape_leader_pause),
         cmocka_unit_test(test_shape_reform),
         cmocka_unit_test(test_shape_sequence),
+        cmocka_unit_test(test_trigger_events),
         cmocka_unit_test(test_shape_churn),
         cmocka_unit_test(test_shape_mass_crash),
         cmocka_unit_test(test_max_down_aimed),

@@ -1,6 +1,7 @@
 /* The `trigger` fault (faults/trigger.c): a crash right after a protocol
  * event.  For each event (a message of a kind sent, a role taken, a disk
- * write before its sync) the trace must show the event, the trigger firing
+ * write before its sync, an acknowledgement to a client, and the count
+ * from a role change) the trace must show the event, the trigger firing
  * and the node's crash at the same instant, with nothing the node did in
  * between; the handler's later effects are lost; runs replay exactly; and
  * bad specs are refused with a message that names the field. */
@@ -189,6 +190,136 @@ static void test_role(void **state)
     fl_scenario_free(sc);
 }
 
+/* Raft on three nodes under @faults (a JSON array). */
+static FlScenario *raft3(const char *faults)
+{
+    g_autofree char *text = g_strdup_printf(
+        "{\"seed\":5,\"duration\":\"4s\",\"cluster\":{\"protocol\":\"raft\",\"nodes\":3},"
+        "\"workload\":{\"model\":\"kv\",\"clients\":3,\"keys\":2,\"rate\":100,"
+        "\"until\":\"3.5s\"},\"faults\":%s}", faults);
+    return load(text);
+}
+
+/* The index of the last event before @fire that is a send from @node to a
+ * client (an id past the servers), or -1. */
+static ssize_t last_reply_before(json_t *trace, size_t fire, uint32_t node, uint32_t servers)
+{
+    for (ssize_t i = (ssize_t)fire - 1; i >= 0; i--) {
+        json_t *e = json_array_get(trace, (size_t)i);
+        if (strcmp(ev_name(e), "send") == 0 && ev_int(e, "from") == node &&
+            ev_int(e, "to") >= servers)
+            return i;
+    }
+    return -1;
+}
+
+/* on reply: the leader crashes right after the acknowledgement it sends,
+ * the third one from 1s on; the reply itself left. */
+static void test_reply(void **state)
+{
+    FlScenario *sc = raft3("[{\"kind\":\"trigger\",\"at\":\"1s\",\"node\":\"leader\","
+                           "\"on\":\"reply\",\"count\":3,\"restart_after\":\"100ms\"}]");
+    json_t *trace = fx_trace(sc);
+    ssize_t fire = find_fault(trace, "start trigger node ");
+    assert_true(fire > 0);
+    json_t *e = json_array_get(trace, (size_t)fire);
+    assert_non_null(strstr(ev_text(e), "acknowledged an operation of client "));
+    assert_non_null(strstr(ev_text(e), "(3rd match)"));
+    /* The event right before the firing is that reply, to a client. */
+    json_t *sent = json_array_get(trace, (size_t)fire - 1);
+    assert_string_equal(ev_name(sent), "send");
+    assert_true(ev_int(sent, "to") >= 3);
+    assert_true(ev_int(sent, "t") >= FL_SEC(1));
+    assert_crash_follows(trace, (size_t)fire, (uint32_t)ev_int(sent, "from"));
+    json_decref(trace);
+    fl_scenario_free(sc);
+}
+
+/* after_role: armed at 0.9s, the trigger ignores the leader of the moment
+ * (its role does not change) and fires on the first acknowledgement of
+ * the leader elected after the first one crashes at 1s. */
+static void test_reply_after_role(void **state)
+{
+    FlScenario *sc = raft3("[{\"kind\":\"crash\",\"at\":\"1s\",\"node\":\"leader\","
+                           "\"restart_after\":\"2s\"},"
+                           "{\"kind\":\"trigger\",\"at\":\"900ms\",\"on\":\"reply\","
+                           "\"after_role\":true,\"restart_after\":\"100ms\"}]");
+    json_t *trace = fx_trace(sc);
+    assert_true(find_fault(trace, "arm trigger crash node * at its 1st reply after a role "
+                           "change") > 0);
+    ssize_t fire = find_fault(trace, "start trigger node ");
+    assert_true(fire > 0);
+    json_t *e = json_array_get(trace, (size_t)fire);
+    assert_non_null(strstr(ev_text(e), "(1st match since its role changed)"));
+    json_t *sent = json_array_get(trace, (size_t)fire - 1);
+    uint32_t node = (uint32_t)ev_int(sent, "from");
+    assert_true(ev_int(sent, "t") > FL_SEC(1));
+    /* It became leader after 1s, and this is its first reply since. */
+    ssize_t became = -1;
+    for (ssize_t i = 0; i < fire; i++) {
+        json_t *r = json_array_get(trace, (size_t)i);
+        if (strcmp(ev_name(r), "role") == 0 && ev_int(r, "node") == node &&
+            ev_int(r, "t") > FL_SEC(1) && strcmp(ev_text(r), "leader") == 0)
+            became = i;
+    }
+    assert_true(became > 0);
+    assert_int_equal(last_reply_before(trace, (size_t)fire, node, 3), fire - 1);
+    assert_true(last_reply_before(trace, (size_t)fire - 1, node, 3) < became);
+    assert_crash_follows(trace, (size_t)fire, node);
+    json_decref(trace);
+    fl_scenario_free(sc);
+
+    /* Without a role change while armed, nothing matches. */
+    sc = raft3("[{\"kind\":\"trigger\",\"at\":\"1s\",\"for\":\"1s\",\"on\":\"reply\","
+               "\"after_role\":true}]");
+    trace = fx_trace(sc);
+    assert_true(find_fault(trace, "disarm trigger never fired") > 0);
+    assert_int_equal(find_fault(trace, "start trigger"), -1);
+    json_decref(trace);
+    fl_scenario_free(sc);
+}
+
+/* returning: the leader is cut off at 1s and its successor at 1.7s.  The
+ * trigger fires only where the first leader (or the one before the
+ * current) is elected again and acknowledges (seeds 4 and 6), never on a
+ * node that leads for the first time (seeds 1 to 3: three leaders, each
+ * new), and the node it fires on had led before. */
+static void test_reply_returning(void **state)
+{
+    for (int seed = 1; seed <= 6; seed++) {
+        if (seed == 5)
+            continue;
+        g_autofree char *text = g_strdup_printf(
+            "{\"seed\":%d,\"duration\":\"4s\",\"cluster\":{\"protocol\":\"raft\",\"nodes\":3},"
+            "\"workload\":{\"model\":\"kv\",\"clients\":3,\"keys\":2,\"rate\":100,"
+            "\"until\":\"3.5s\"},\"faults\":[{\"kind\":\"partition\",\"at\":\"1s\",\"for\":\"500ms\","
+            "\"isolate\":\"leader\"},{\"kind\":\"partition\",\"at\":\"1700ms\",\"for\":\"1s\","
+            "\"isolate\":\"leader\"},{\"kind\":\"trigger\",\"at\":\"900ms\",\"on\":\"reply\","
+            "\"after_role\":true,\"returning\":true,\"restart_after\":\"100ms\"}]}", seed);
+        FlScenario *sc = load(text);
+        json_t *trace = fx_trace(sc);
+        assert_true(find_fault(trace, "arm trigger crash node * at its 1st reply after a return "
+                               "to a role held before") > 0);
+        ssize_t fire = find_fault(trace, "start trigger node ");
+        if (seed <= 3) {
+            assert_int_equal(fire, -1);
+        } else {
+            assert_true(fire > 0);
+            uint32_t node = (uint32_t)ev_int(json_array_get(trace, (size_t)fire - 1), "from");
+            int led = 0;
+            for (ssize_t i = 0; i < fire; i++) {
+                json_t *r = json_array_get(trace, (size_t)i);
+                led += strcmp(ev_name(r), "role") == 0 && ev_int(r, "node") == node &&
+                       strcmp(ev_text(r), "leader") == 0;
+            }
+            assert_true(led >= 2);
+            assert_crash_follows(trace, (size_t)fire, node);
+        }
+        json_decref(trace);
+        fl_scenario_free(sc);
+    }
+}
+
 /* A protocol made for the disk test: every 100ms, node 0 appends eight
  * bytes to "log", syncs them, then tells node 1. */
 static void disk_init(FlNode *n, void *state)
@@ -341,6 +472,12 @@ static void test_bad_specs(void **state)
     assert_refused("[{\"kind\":\"trigger\",\"on\":\"role\",\"role\":\"x\",\"when\":\"before\"}]",
                    "\"before\" needs");
     assert_refused("[{\"kind\":\"trigger\",\"on\":\"send\",\"count\":0}]", "count");
+    assert_refused("[{\"kind\":\"trigger\",\"on\":\"role\",\"role\":\"x\",\"after_role\":true}]",
+                   "not with \"on\": \"role\"");
+    assert_refused("[{\"kind\":\"trigger\",\"on\":\"reply\",\"message\":\"PREPARE\"}]",
+                   "only with \"on\": \"send\"");
+    assert_refused("[{\"kind\":\"trigger\",\"on\":\"reply\",\"returning\":true}]",
+                   "needs \"after_role\": true");
 }
 
 /* Every protocol that names its kinds names only kinds it lists. */
@@ -382,6 +519,9 @@ int main(void)
         cmocka_unit_test(test_send_count),
         cmocka_unit_test(test_send_before),
         cmocka_unit_test(test_role),
+        cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_reply_after_role),
+        cmocka_unit_test(test_reply_returning),
         cmocka_unit_test(test_disk_write),
         cmocka_unit_test(test_disk_trace),
         cmocka_unit_test(test_determinism),
