@@ -100,6 +100,8 @@ static const Bad bad[] = {
     { "resources-link-zero.json", ": /resources/link/bytes_per_s: ", "from 1 to" },
     { "resources-queue-negative.json", ": /resources/cpu/queue: ", "from 0 to 1000000" },
     { "resources-unknown.json", ": /resources/disk: ", "unknown field" },
+    { "expect-sla-target-one.json", ": /expect/sla/target: ", "strictly between 0 and 1" },
+    { "expect-sla-window-bad.json", ": /expect/sla/window: ", "a duration with a unit" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose
