@@ -879,7 +879,7 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                                         "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
                                         "max_detection_time", "max_missed_detections", "counters",
-                                        "invariant", "sla", NULL };
+                                        "invariant", "sla", "alerts", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -1001,6 +1001,41 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
             return fl_jv_errorf(jv, "/expect/sla", "window",
                                 "too short for the run: at most %u windows", FL_SERIES_MAX_WINDOWS);
         e->has_sla = ok;
+    }
+    json_t *alerts = json_object_get(in, "alerts");
+    if (ok && alerts) {
+        /* {"fire": [{"alert": NAME, "within": DURATION}], "quiet": bool}:
+         * judged by `faultline alerts` against its rules file, which is
+         * not part of the scenario; checked here so that a typo is caught
+         * when the scenario loads, and kept in scenario.json for it. */
+        static const char *const akeys[] = { "fire", "quiet", NULL };
+        static const char *const fkeys[] = { "alert", "within", NULL };
+        json_t *ao = json_object();
+        json_object_set_new(out, "alerts", ao);
+        bool quiet = false;
+        ok = fl_jv_object(jv, alerts, "/expect/alerts", akeys) &&
+             fl_jv_bool(jv, alerts, "/expect/alerts", "quiet", ao, false, false, &quiet);
+        json_t *fire = json_object_get(alerts, "fire");
+        if (ok && fire && !json_is_array(fire))
+            return fl_jv_error(jv, "/expect/alerts", "fire", fire,
+                               "an array of {\"alert\": NAME, \"within\": DURATION}");
+        json_t *fo = json_array();
+        json_object_set_new(ao, "fire", fo);
+        size_t i;
+        json_t *f;
+        json_array_foreach(fire, i, f) {
+            g_autofree char *p = g_strdup_printf("/expect/alerts/fire/%zu", i);
+            json_t *one = json_object();
+            json_array_append_new(fo, one);
+            const char *name = NULL;
+            FlDuration within = 0;
+            ok = ok && fl_jv_object(jv, f, p, fkeys) &&
+                 fl_jv_string(jv, f, p, "alert", one, true, NULL, NULL, &name) &&
+                 fl_jv_duration(jv, f, p, "within", one, true, 0, 0, &within);
+        }
+        if (ok && quiet && json_array_size(fire))
+            return fl_jv_errorf(jv, "/expect", "alerts",
+                                "\"quiet\": true and \"fire\" contradict each other");
     }
     if (ok && json_object_get(in, "max_false_suspicions"))
         ok = fl_jv_int(jv, in, "/expect", "max_false_suspicions", out, true, 0, 0, INT64_MAX,
