@@ -26,7 +26,7 @@ static const char usage[] =
     "  replay FAILURE.json                   rerun a recorded run and compare its hash\n"
     "  list protocols|faults|types|consistency  what a scenario can name\n"
     "  plot RUN_DIR [--format png|svg]       draw a run: latency, rate, latency\n"
-    "                                        distribution, space-time, timeline\n"
+    "                                        distribution, space-time, timeline, sla\n"
     "  plot --compare RUN_DIR...             several runs on one chart\n"
     "  report RUN_DIR                        one HTML page: scenario, summary,\n"
     "                                        verdicts, counterexample, pictures\n"
