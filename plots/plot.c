@@ -12,6 +12,7 @@ static const struct {
     [FL_PLOT_DISTRIBUTION] = { "latency-dist", "Latency distribution", fl_plot_distribution },
     [FL_PLOT_SPACETIME] = { "space-time", "Space-time diagram", fl_plot_spacetime },
     [FL_PLOT_TIMELINE] = { "timeline", "History timeline", fl_plot_timeline },
+    [FL_PLOT_SLA] = { "sla", "Availability against the SLA", fl_plot_sla },
 };
 
 const char *fl_plot_name(FlPlotKind k)

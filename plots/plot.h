@@ -29,10 +29,11 @@ typedef enum {
     FL_PLOT_DISTRIBUTION,  /* latency percentiles per operation */
     FL_PLOT_SPACETIME,     /* nodes as lines, messages as arrows */
     FL_PLOT_TIMELINE,      /* one row per client process, operations as bars */
+    FL_PLOT_SLA,           /* windows up or down against the SLA, error budget spent */
     FL_PLOT_COUNT,
 } FlPlotKind;
 
-/* File stem ("latency", "rate", "latency-dist", "space-time", "timeline"). */
+/* File stem ("latency", "rate", "latency-dist", "space-time", "timeline", "sla"). */
 const char *fl_plot_name(FlPlotKind k);
 /* Heading for a person ("Latency of every operation", ...). */
 const char *fl_plot_heading(FlPlotKind k);

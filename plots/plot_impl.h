@@ -86,6 +86,7 @@ FlPlotOutput *fl_plot_rate(FlRunData *rd, const FlPlotOptions *opt, GError **err
 FlPlotOutput *fl_plot_distribution(FlRunData *rd, const FlPlotOptions *opt, GError **err);
 FlPlotOutput *fl_plot_spacetime(FlRunData *rd, const FlPlotOptions *opt, GError **err);
 FlPlotOutput *fl_plot_timeline(FlRunData *rd, const FlPlotOptions *opt, GError **err);
+FlPlotOutput *fl_plot_sla(FlRunData *rd, const FlPlotOptions *opt, GError **err);
 
 /* The window [*from, *to] of a time-axis picture: the user's when given,
  * else the whole run. */

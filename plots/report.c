@@ -216,6 +216,23 @@ static void section_summary(GString *h, const FlRunData *rd)
     g_autofree char *avail = g_strdup_printf("%.2f%% of operations answered (ok or fail)",
                                              100 * json_real_value(json_object_get(m, "availability")));
     kv_row(h, "availability", avail);
+    json_t *sla = json_object_get(m, "sla");
+    if (sla) {
+        /* sim/sla.h: windows, not requests (README, "Performance and
+         * operations"). */
+        json_t *mttr = json_object_get(sla, "mttr_ns"), *mtbf = json_object_get(sla, "mtbf_ns");
+        g_autofree char *line = g_strdup_printf(
+            "%.4g%% of %" JSON_INTEGER_FORMAT " windows of %s with demand up, against %.4g%%%s · "
+            "error budget %.0f%% spent · burn rate %.2f · MTTR %s · MTBF %s",
+            100 * json_number_value(json_object_get(sla, "availability")), I(sla, "demand_windows"),
+            dur(I(sla, "window_ns"), a), 100 * json_number_value(json_object_get(sla, "target")),
+            json_is_true(json_object_get(sla, "claimed")) ? " (expect.sla)" : " (default, not claimed)",
+            100 * json_number_value(json_object_get(json_object_get(sla, "error_budget"), "spent")),
+            json_number_value(json_object_get(sla, "burn_rate")),
+            json_is_integer(mttr) ? dur(json_integer_value(mttr), b) : "-",
+            json_is_integer(mtbf) ? dur(json_integer_value(mtbf), c) : "-");
+        kv_row(h, "SLA", line);
+    }
     g_autofree char *msgs = g_strdup_printf("%" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT
                                             " delivered, %" JSON_INTEGER_FORMAT " dropped",
                                             I(msg, "sent"), I(msg, "delivered"), I(msg, "dropped"));
@@ -245,6 +262,29 @@ static void section_summary(GString *h, const FlRunData *rd)
             g_string_append_printf(h, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
                                    "<td class=\"num\">%s</td></tr>\n", fl_plot_duration(f->start, a),
                                    fl_plot_duration(f->stop, b), fl_plot_duration(f->stop - f->start, c));
+        }
+        g_string_append(h, "</table>\n");
+    }
+    json_t *sf = json_object_get(sla, "faults");
+    if (json_array_size(sf)) {
+        g_string_append(h, "<h3>What each fault cost</h3>\n<table><tr><th>kind</th><th>what</th>"
+                           "<th>at</th><th>detected after</th><th>recovered after</th>"
+                           "<th>stable leader after</th></tr>\n");
+        size_t i;
+        json_t *f;
+        json_array_foreach(sf, i, f) {
+            json_t *v[3] = { json_object_get(f, "detect_ns"), json_object_get(f, "recover_ns"),
+                             json_object_get(f, "leader_ns") };
+            g_string_append(h, "<tr><td>");
+            esc(h, json_string_value(json_object_get(f, "kind")));
+            g_string_append(h, "</td><td>");
+            esc(h, json_string_value(json_object_get(f, "what")));
+            g_string_append_printf(h, "</td><td class=\"num\">%s</td>", dur(I(f, "start_ns"), a));
+            for (int k = 0; k < 3; k++)
+                g_string_append_printf(h, "<td class=\"num\">%s</td>",
+                                       json_is_integer(v[k]) ? dur(json_integer_value(v[k]), b)
+                                       : v[k] ? "never" : "-");
+            g_string_append(h, "</tr>\n");
         }
         g_string_append(h, "</table>\n");
     }

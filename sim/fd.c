@@ -375,6 +375,7 @@ static void book_report(FlWorld *w, uint32_t observer, uint32_t target, bool sus
         if (p->state != TRUSTS)
             return;
         b->suspicions++;
+        fl_world_sla_signal(w);
         if (down) {
             if (p->pending)
                 detected(b, (FlDuration)(w->now - p->since));

@@ -149,13 +149,14 @@ static json_t *figures_of(const FlRunResult *res)
     /* live_judged: whether this run weighed its liveness claim (a default
      * claim may find too little time after a late heal), so that `claims`
      * never counts an unweighed claim as met. */
-    return json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
+    return json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
                      "unmet", unmet, "ok", json_object_get(ops, "ok"), "info",
                      json_object_get(ops, "info"), "p99_ns",
                      json_object_get(json_object_get(m, "latency_ns"), "p99"), "p50_ns",
                      json_object_get(json_object_get(m, "latency_ns"), "p50"), "availability",
                      json_object_get(m, "availability"), "live_judged",
-                     json_object_get(json_object_get(m, "liveness"), "judged"));
+                     json_object_get(json_object_get(m, "liveness"), "judged"), "sla_availability",
+                     json_object_get(json_object_get(m, "sla"), "availability"));
 }
 
 /* One run of @seed, as the JSON text a worker sends back (free with free()). */

@@ -44,7 +44,8 @@ typedef struct FlOutcome {
     double virtual_s;    /* virtual time simulated */
     /* What the run measured that claims are about (NULL if it died):
      * {"verdicts": {model: verdict}, "unmet": [expectation keys missed],
-     *  "ok": n, "info": n, "p99_ns": n, "availability": x} */
+     *  "ok": n, "info": n, "p99_ns": n, "availability": x,
+     *  "sla_availability": x (metrics.json "sla")} */
     json_t *figures;
 } FlOutcome;
 

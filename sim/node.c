@@ -407,10 +407,11 @@ void fl_role(FlNode *n, const char *role)
     g_strlcpy(n->role, role, sizeof n->role);
     n->role_seq = ++w->role_changes;   /* for the "last-role-change" selector */
     fl_trace(&w->trace, FL_TR_ROLE, w->now, n->id, 0, 0, 0, n->role);
+    fl_world_sla_signal(w);
     if (strcmp(role, "leader") == 0 || strcmp(role, "primary") == 0)
-        w->leader = n->id;
+        fl_world_set_leader(w, n->id);
     else if (w->leader == n->id)
-        w->leader = FL_NO_HINT;
+        fl_world_set_leader(w, FL_NO_HINT);
     if (G_UNLIKELY(w->event_hooks != NULL)) {
         FlProtoEvent ev = { .kind = FL_PEV_ROLE, .node = n->id, .name = n->role,
                             .handler = w->handler_calls };

@@ -1,6 +1,7 @@
 #include "sim/run.h"
 
 #include "sim/series.h"
+#include "sim/sla.h"
 #include "sim/world.h"
 
 #include <errno.h>
@@ -118,6 +119,70 @@ static json_t *liveness_metrics(const FlScenario *sc, const FlRunStats *st, json
     return o;
 }
 
+/* metrics.json "sla" (sim/sla.h): the history's operations (final reads
+ * are not the service's clients and do not count), the fault intervals,
+ * and the world's logs of signals and leaders.  NULL without a workload:
+ * there is no demand to serve. */
+static json_t *sla_metrics(const FlScenario *sc, FlWorld *w, const GArray *index, json_t *intervals)
+{
+    if (!sc->workload.model || !index)
+        return NULL;
+    const FlExpect *e = &sc->expect;
+    FlTime end = fl_world_stats(w)->end;
+    FlSlaInput in = { .end = end,
+                      .window = e->has_sla ? e->sla_window : FL_SLA_DEFAULT_WINDOW,
+                      .target = e->has_sla ? e->sla_target : FL_SLA_DEFAULT_TARGET };
+    /* A default window in a very long run: wider ones, as the series do. */
+    in.window = fl_series_fit(in.window, end);
+    g_autoptr(GArray) ops = g_array_new(FALSE, FALSE, sizeof(FlSlaOp));
+    /* Each process has one operation at a time: its invocation waits here
+     * for its end, by process id (a GHashTable read by key only, never
+     * iterated, so no order leaks). */
+    g_autoptr(GHashTable) open = g_hash_table_new(g_int64_hash, g_int64_equal);
+    const FlHistoryEvent *ev = (const FlHistoryEvent *)(void *)index->data;
+    for (guint i = 0; i < index->len; i++) {
+        if (!(ev[i].flags & FL_EVENT_HAS_TIME) || (ev[i].flags & FL_EVENT_FINAL))
+            continue;
+        if (ev[i].type == FL_EVENT_INVOKE) {
+            FlSlaOp op = { .invoke = (FlTime)ev[i].time, .how = FL_SLA_OPEN };
+            g_array_append_val(ops, op);
+            g_hash_table_insert(open, (gpointer)&ev[i].process, GUINT_TO_POINTER(ops->len));
+            continue;
+        }
+        guint at = GPOINTER_TO_UINT(g_hash_table_lookup(open, &ev[i].process));
+        if (!at)
+            continue;
+        g_hash_table_remove(open, &ev[i].process);
+        FlSlaOp *op = &g_array_index(ops, FlSlaOp, at - 1);
+        op->end = (FlTime)ev[i].time;
+        op->how = ev[i].type == FL_EVENT_OK ? FL_SLA_OK : ev[i].type == FL_EVENT_FAIL ? FL_SLA_FAIL
+                                                                                     : FL_SLA_INFO;
+    }
+    size_t nf = json_array_size(intervals);
+    g_autofree FlSlaFault *faults = g_new0(FlSlaFault, nf ? nf : 1);
+    for (size_t i = 0; i < nf; i++) {
+        json_t *iv = json_array_get(intervals, i), *stop = json_object_get(iv, "stop");
+        faults[i] = (FlSlaFault){ .start = (FlTime)json_integer_value(json_object_get(iv, "start")),
+                                  .stop = json_is_integer(stop) ? (FlTime)json_integer_value(stop)
+                                                                : FL_TIME_NEVER,
+                                  .kind = json_string_value(json_object_get(iv, "kind")),
+                                  .what = json_string_value(json_object_get(iv, "what")) };
+    }
+    in.ops = (const FlSlaOp *)(void *)ops->data;
+    in.n_ops = ops->len;
+    in.faults = faults;
+    in.n_faults = nf;
+    in.signals = fl_world_sla_signals(w, &in.n_signals);
+    size_t nl;
+    const FlSlaLeader *leaders = fl_world_sla_leaders(w, &nl);
+    /* Only a protocol that ever declared a leader has leader figures. */
+    in.leaders = nl ? leaders : NULL;
+    in.n_leaders = nl;
+    json_t *o = fl_sla_json(&in);
+    json_object_set_new(o, "claimed", json_boolean(e->has_sla));
+    return o;
+}
+
 static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
 {
     const FlRunStats *st = fl_world_stats(w);
@@ -189,6 +254,9 @@ static json_t *build_metrics(const FlScenario *sc, FlWorld *w, FlRunResult *res)
     json_t *intervals = fl_world_fault_intervals(w);
     json_object_set_new(m, "faults", intervals);
     json_object_set_new(m, "liveness", liveness_metrics(sc, st, intervals));
+    json_t *sla = sla_metrics(sc, w, res->history_index, intervals);
+    if (sla)
+        json_object_set_new(m, "sla", sla);
     json_object_set_new(m, "counters", fl_world_counters(w));
     json_t *rm = fl_world_resource_metrics(w);
     if (rm)
@@ -369,6 +437,17 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
         unmet(res, "trace_hash: expected %016" PRIx64 ", got %016" PRIx64
               " (this run is not the one that was recorded)", e->trace_hash, res->trace_hash);
     weigh_detectors(e, json_object_get(m, "detectors"), res);
+    json_t *sla = json_object_get(m, "sla");
+    if (e->has_sla) {
+        double got = json_real_value(json_object_get(sla, "availability"));
+        if (got < e->sla_target)
+            unmet(res, "sla: expected availability at least %.6g in windows of %s, got %.6g "
+                  "(%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " windows with demand down; "
+                  "error budget %.0f%% spent)", e->sla_target, fl_duration_format(e->sla_window, a), got,
+                  json_integer_value(json_object_get(sla, "down_windows")),
+                  json_integer_value(json_object_get(sla, "demand_windows")),
+                  100 * json_real_value(json_object_get(json_object_get(sla, "error_budget"), "spent")));
+    }
     res->met = res->unmet->len == 0;
 }
 
@@ -688,6 +767,53 @@ static void print_liveness(const FlScenario *sc, json_t *lm, FILE *out)
     }
 }
 
+/* The availability figures (sim/sla.h): two lines, and one per fault
+ * (at most a few: metrics.json has them all). */
+static void print_sla(json_t *sla, FILE *out)
+{
+    if (!sla)
+        return;
+    char a[32], b[32], c[32];
+    json_t *eb = json_object_get(sla, "error_budget");
+    fprintf(out, "  sla       availability %.4g%% (%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+            " windows of %s up) against %.4g%%%s: budget %.0f%% spent, burn rate %.2f\n",
+            100 * json_real_value(json_object_get(sla, "availability")),
+            json_integer_value(json_object_get(sla, "up_windows")),
+            json_integer_value(json_object_get(sla, "demand_windows")),
+            dur(json_integer_value(json_object_get(sla, "window_ns")), a),
+            100 * json_real_value(json_object_get(sla, "target")),
+            json_is_true(json_object_get(sla, "claimed")) ? "" : " (default, not claimed)",
+            100 * json_real_value(json_object_get(eb, "spent")),
+            json_real_value(json_object_get(sla, "burn_rate")));
+    json_t *faults = json_object_get(sla, "faults");
+    if (!json_array_size(faults))
+        return;
+    json_t *mttr = json_object_get(sla, "mttr_ns"), *mtbf = json_object_get(sla, "mtbf_ns");
+    fprintf(out, "  repair    MTTR %s  MTBF %s  (%" JSON_INTEGER_FORMAT " of %zu faults recovered)\n",
+            json_is_integer(mttr) ? dur(json_integer_value(mttr), a) : "-",
+            json_is_integer(mtbf) ? dur(json_integer_value(mtbf), b) : "-",
+            json_integer_value(json_object_get(sla, "recovered")), json_array_size(faults));
+    size_t i;
+    json_t *f;
+    json_array_foreach(faults, i, f) {
+        if (i == 4) {
+            fprintf(out, "            ... %zu more in metrics.json \"sla\"\n", json_array_size(faults) - i);
+            break;
+        }
+        json_t *d = json_object_get(f, "detect_ns"), *r = json_object_get(f, "recover_ns"),
+               *l = json_object_get(f, "leader_ns");
+        fprintf(out, "            %s %s at %s: detected %s%s, recovered %s%s",
+                json_string_value(json_object_get(f, "kind")), json_string_value(json_object_get(f, "what")),
+                dur(json_integer_value(json_object_get(f, "start_ns")), a),
+                json_is_integer(d) ? "+" : "", json_is_integer(d) ? dur(json_integer_value(d), b) : "never",
+                json_is_integer(r) ? "+" : "", json_is_integer(r) ? dur(json_integer_value(r), c) : "never");
+        if (l)
+            fprintf(out, ", stable leader %s%s", json_is_integer(l) ? "+" : "",
+                    json_is_integer(l) ? dur(json_integer_value(l), a) : "never");
+        fputc('\n', out);
+    }
+}
+
 void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *out)
 {
     json_t *m = res->metrics;
@@ -740,6 +866,7 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     size_t nf = json_array_size(json_object_get(m, "faults"));
     if (nf)
         fprintf(out, "  faults    %zu interval%s\n", nf, nf == 1 ? "" : "s");
+    print_sla(json_object_get(m, "sla"), out);
     fprintf(out, "  events    %" JSON_INTEGER_FORMAT " over %s of virtual time\n", I(m, "events"),
             dur(I(m, "virtual_time_ns"), a));
     if (res->checked) {

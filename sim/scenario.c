@@ -4,6 +4,7 @@
 #include "sim/scenario.h"
 
 #include "sim/catalog.h"
+#include "sim/series.h"
 #include "sim/module.h"
 #include "sim/check/consistency.h"
 
@@ -901,7 +902,7 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                                         "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
                                         "max_detection_time", "max_missed_detections", "counters",
-                                        "invariant", NULL };
+                                        "invariant", "sla", "alerts", NULL };
     FlExpect *e = &sc->expect;
     if (!in)
         return true;
@@ -1001,6 +1002,63 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
             return fl_jv_error(jv, "/expect", "trace_hash", th, "16 hex digits");
         e->has_trace_hash = true;
         json_object_set(out, "trace_hash", th);
+    }
+    json_t *sla = json_object_get(in, "sla");
+    if (ok && sla) {
+        /* {"target": 0.999, "window": "1s"}: a target strictly between 0
+         * and 1 (1 leaves no budget to spend, 0 claims nothing), a window
+         * that cuts the run into at most FL_SERIES_MAX_WINDOWS. */
+        static const char *const skeys[] = { "target", "window", NULL };
+        json_t *so = json_object();
+        json_object_set_new(out, "sla", so);
+        ok = fl_jv_object(jv, sla, "/expect/sla", skeys) &&
+             fl_jv_double(jv, sla, "/expect/sla", "target", so, true, 0, 0, 1, &e->sla_target) &&
+             fl_jv_duration(jv, sla, "/expect/sla", "window", so, false, FL_SLA_DEFAULT_WINDOW,
+                            FL_MS(1), &e->sla_window);
+        if (ok && (e->sla_target <= 0 || e->sla_target >= 1))
+            return fl_jv_error(jv, "/expect/sla", "target", json_object_get(sla, "target"),
+                               "a number strictly between 0 and 1, such as 0.999");
+        if (ok && !sc->workload.model)
+            return fl_jv_errorf(jv, "/expect", "sla", "an availability target needs a workload");
+        if (ok && sc->duration / e->sla_window >= FL_SERIES_MAX_WINDOWS)
+            return fl_jv_errorf(jv, "/expect/sla", "window",
+                                "too short for the run: at most %u windows", FL_SERIES_MAX_WINDOWS);
+        e->has_sla = ok;
+    }
+    json_t *alerts = json_object_get(in, "alerts");
+    if (ok && alerts) {
+        /* {"fire": [{"alert": NAME, "within": DURATION}], "quiet": bool}:
+         * judged by `faultline alerts` against its rules file, which is
+         * not part of the scenario; checked here so that a typo is caught
+         * when the scenario loads, and kept in scenario.json for it. */
+        static const char *const akeys[] = { "fire", "quiet", NULL };
+        static const char *const fkeys[] = { "alert", "within", NULL };
+        json_t *ao = json_object();
+        json_object_set_new(out, "alerts", ao);
+        bool quiet = false;
+        ok = fl_jv_object(jv, alerts, "/expect/alerts", akeys) &&
+             fl_jv_bool(jv, alerts, "/expect/alerts", "quiet", ao, false, false, &quiet);
+        json_t *fire = json_object_get(alerts, "fire");
+        if (ok && fire && !json_is_array(fire))
+            return fl_jv_error(jv, "/expect/alerts", "fire", fire,
+                               "an array of {\"alert\": NAME, \"within\": DURATION}");
+        json_t *fo = json_array();
+        json_object_set_new(ao, "fire", fo);
+        size_t i;
+        json_t *f;
+        json_array_foreach(fire, i, f) {
+            g_autofree char *p = g_strdup_printf("/expect/alerts/fire/%zu", i);
+            json_t *one = json_object();
+            json_array_append_new(fo, one);
+            const char *name = NULL;
+            FlDuration within = 0;
+            ok = ok && fl_jv_object(jv, f, p, fkeys) &&
+                 fl_jv_string(jv, f, p, "alert", one, true, NULL, NULL, &name) &&
+                 fl_jv_duration(jv, f, p, "within", one, true, 0, 0, &within);
+        }
+        if (ok && quiet && json_array_size(fire))
+            return fl_jv_errorf(jv, "/expect", "alerts",
+                                "\"quiet\": true and \"fire\" contradict each other");
     }
     if (ok && json_object_get(in, "max_false_suspicions"))
         ok = fl_jv_int(jv, in, "/expect", "max_false_suspicions", out, true, 0, 0, INT64_MAX,

@@ -79,7 +79,17 @@ typedef struct FlExpect {
     /* Bounds on protocol counters (fl_metric_add): of FlExpectCounter, or
      * NULL.  A counter never added to counts as 0. */
     GArray *counters;
+    /* `sla` {target, window} (sim/sla.h): the run's availability, in
+     * windows of @sla_window, must reach @sla_target.  Without it the
+     * figures are still computed, against FL_SLA_DEFAULT_*, and claim
+     * nothing. */
+    bool has_sla;
+    double sla_target;
+    FlDuration sla_window;
 } FlExpect;
+
+#define FL_SLA_DEFAULT_TARGET 0.999
+#define FL_SLA_DEFAULT_WINDOW FL_SEC(1)
 
 typedef struct FlExpectCounter {
     char *name;

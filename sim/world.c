@@ -51,7 +51,13 @@
  *    or after it: nothing is scheduled for it, so a run with a series has
  *    the events, trace and hash of one without.  A CPU job lost in a crash
  *    stays counted as busy time in its windows (as in the utilisation of
- *    metrics.json). */
+ *    metrics.json).
+ * 7. For the availability figures (sim/sla.h) the world keeps two logs it
+ *    never reads: the instants at which the cluster showed it noticed
+ *    trouble (any role change, any detector suspicion: the earliest
+ *    signal a fault was detected) and each change of w->leader (a crash
+ *    of the leader clears it).  Like the series, they are measurements:
+ *    no event, trace line or random draw depends on them. */
 #include "sim/world_impl.h"
 
 #include "sim/fault.h"
@@ -60,6 +66,36 @@
 
 #include <stdarg.h>
 #include <string.h>
+
+void fl_world_sla_signal(FlWorld *w)
+{
+    g_array_append_val(w->sla_signals, w->now);
+}
+
+void fl_world_set_leader(FlWorld *w, uint32_t node)
+{
+    if (w->leader == node)
+        return;
+    w->leader = node;
+    FlSlaLeader l = { w->now, node == FL_NO_HINT ? -1 : (int32_t)node };
+    /* Two changes at one instant: the later one is what held after it. */
+    if (w->sla_leaders->len && g_array_index(w->sla_leaders, FlSlaLeader, w->sla_leaders->len - 1).at == w->now)
+        g_array_index(w->sla_leaders, FlSlaLeader, w->sla_leaders->len - 1) = l;
+    else
+        g_array_append_val(w->sla_leaders, l);
+}
+
+const FlTime *fl_world_sla_signals(const FlWorld *w, size_t *n)
+{
+    *n = w->sla_signals->len;
+    return (const FlTime *)(void *)w->sla_signals->data;
+}
+
+const FlSlaLeader *fl_world_sla_leaders(const FlWorld *w, size_t *n)
+{
+    *n = w->sla_leaders->len;
+    return (const FlSlaLeader *)(void *)w->sla_leaders->data;
+}
 
 typedef struct Call {
     FlWorldCallback fn;
@@ -540,6 +576,8 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->stats.latencies = g_array_new(FALSE, FALSE, sizeof(FlDuration));
     w->stats.services = g_array_new(FALSE, FALSE, sizeof(FlDuration));
     w->intervals = g_array_new(FALSE, TRUE, sizeof(Interval));
+    w->sla_signals = g_array_new(FALSE, FALSE, sizeof(FlTime));
+    w->sla_leaders = g_array_new(FALSE, FALSE, sizeof(FlSlaLeader));
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
     fl_rng_init(&w->workload_rng, sc->seed, "workload");
     fl_rng_init(&w->fault_rng, sc->seed, "faults");
@@ -675,6 +713,8 @@ void fl_world_free(FlWorld *w)
         g_free(iv->text);
     }
     g_array_free(w->intervals, TRUE);
+    g_array_free(w->sla_signals, TRUE);
+    g_array_free(w->sla_leaders, TRUE);
     g_tree_destroy(w->counters);
     g_array_free(w->stats.latencies, TRUE);
     g_array_free(w->stats.services, TRUE);
@@ -994,7 +1034,7 @@ void fl_world_crash(FlWorld *w, uint32_t node)
     n->paused = false;
     fl_disk_crash(n->disk);
     if (w->leader == node)
-        w->leader = FL_NO_HINT;
+        fl_world_set_leader(w, FL_NO_HINT);
     if (w->ex)
         fl_explore_crashed(w, node);
     n->down_since = w->now;

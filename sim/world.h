@@ -79,6 +79,11 @@ json_t *fl_world_counters(const FlWorld *w);
  * utilisation (the busiest and the mean of the links used).  NULL when the
  * scenario has no `resources` (transfer full). */
 json_t *fl_world_resource_metrics(const FlWorld *w);
+/* The logs of world.c note 7, for sim/sla.h (borrowed until the world is
+ * freed): instants of role changes and suspicions, ascending; the leader
+ * after each change, ascending. */
+const FlTime *fl_world_sla_signals(const FlWorld *w, size_t *n);
+const struct FlSlaLeader *fl_world_sla_leaders(const FlWorld *w, size_t *n);
 /* The failure detectors' figures (see sim/fd.h), or NULL when no node ran
  * a detector (transfer full). */
 json_t *fl_world_fd_metrics(const FlWorld *w);

@@ -5,6 +5,7 @@
 #include "sim/check/check.h"
 #include "sim/rng.h"
 #include "sim/sched.h"
+#include "sim/sla.h"
 #include "sim/workload.h"
 #include "sim/world.h"
 
@@ -130,6 +131,11 @@ typedef struct Interval {
 #define SMALL_BUF 256
 enum { BUF_CLASSES = 3 };
 
+/* World.c note 7: a role change or suspicion happened now; w->leader
+ * becomes @node (FL_NO_HINT: none), logged when it changes. */
+void fl_world_sla_signal(FlWorld *w);
+void fl_world_set_leader(FlWorld *w, uint32_t node);
+
 struct FlWorld {
     const FlScenario *sc;
     FlSched *sched;
@@ -172,6 +178,10 @@ struct FlWorld {
     Explore *ex;            /* explore mode (choice.c), or NULL: a timed run */
     struct FlSeries *series; /* time series (sim/series.h), or NULL: none */
     struct Resources *res;  /* the scenario's `resources` (world.c note 5), or NULL: none */
+    /* For the availability figures (sim/sla.h, world.c note 7): measured,
+     * never read by the run itself. */
+    GArray *sla_signals;    /* of FlTime: role changes and detector suspicions */
+    GArray *sla_leaders;    /* of FlSlaLeader: each change of w->leader */
 };
 
 

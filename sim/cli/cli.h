@@ -16,6 +16,7 @@ int fl_cmd_plot(int argc, char **argv);
 int fl_cmd_report(int argc, char **argv);
 int fl_cmd_sweep(int argc, char **argv);
 int fl_cmd_explore(int argc, char **argv);
+int fl_cmd_alerts(int argc, char **argv);
 
 /* Parses options with GOption; on a usage error prints one line and
  * returns false.  @summary is shown by --help.  *help_exit is set when

@@ -7,8 +7,8 @@
  *   - a model claimed to hold must hold on every seed;
  *   - a model claimed to fail must fail on at least one seed, and its rate
  *     is what a description may state ("violated on 37 of 200 seeds");
- *   - a bound (min_ok, max_info, max_p99, min_p50, min_availability, liveness,
- *     counters, detectors) must be met on every seed; a bound that sits
+ *   - a bound (min_ok, max_info, max_p99, min_p50, min_availability, sla,
+ *     liveness, counters, detectors) must be met on every seed; a bound that sits
  *     below 80% of the worst seed's figure (above 125% for maxima) is loose:
  *     a regression of that size would pass unnoticed.
  * A model the scenario checks and says nothing of is claimed to hold (the
@@ -112,6 +112,11 @@ static GPtrArray *claims_of(const FlScenario *sc)
     if (e->min_availability >= 0) {
         g_snprintf(t, sizeof t, "min_availability %.4g", e->min_availability);
         bound(claims, "min_availability", t, e->min_availability, true, "availability");
+    }
+    if (e->has_sla) {
+        g_snprintf(t, sizeof t, "sla availability >= %.6g in windows of %s", e->sla_target,
+                   fl_duration_format(e->sla_window, d));
+        bound(claims, "sla", t, e->sla_target, true, "sla_availability");
     }
     if (e->live_mode == FL_LIVE_EXPLICIT || e->live_mode == FL_LIVE_DEFAULT) {
         char a[32], b[32];

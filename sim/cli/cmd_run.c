@@ -136,7 +136,7 @@ int fl_cmd_run(int argc, char **argv)
     } else {
         printf("  files     %s/\n", dir);
         if (plot && plot_status == 0)
-            printf("  plots     %s/ (latency, rate, latency-dist, space-time, timeline)\n", plots);
+            printf("  plots     %s/ (latency, rate, latency-dist, space-time, timeline, sla)\n", plots);
         fl_run_print_summary(sc, &res, stdout);
         double v = json_integer_value(json_object_get(res.metrics, "virtual_time_ns")) / 1e9;
         fprintf(stderr, "faultline: %.3f s of wall time, %.0fx faster than real time\n",

@@ -26,10 +26,13 @@ static const char usage[] =
     "  replay FAILURE.json                   rerun a recorded run and compare its hash\n"
     "  list protocols|faults|types|consistency  what a scenario can name\n"
     "  plot RUN_DIR [--format png|svg]       draw a run: latency, rate, latency\n"
-    "                                        distribution, space-time, timeline\n"
+    "                                        distribution, space-time, timeline, sla\n"
     "  plot --compare RUN_DIR...             several runs on one chart\n"
     "  report RUN_DIR                        one HTML page: scenario, summary,\n"
     "                                        verdicts, counterexample, pictures\n"
+    "  alerts RUN_DIR --rules RULES.yml      Prometheus alerting rules evaluated by\n"
+    "                                        promtool on a run's series: what fired\n"
+    "                                        when, how long after each fault\n"
     "  sweep SCENARIO... --param PATH=A..B   a grid of parameter values x seeds,\n"
     "                                        failures, availability and latency plotted\n"
     "  help [COMMAND]                        this text, or a command's --help\n"
@@ -135,7 +138,9 @@ int main(int argc, char **argv)
         return fl_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0)
         return fl_cmd_sweep(argc - 1, argv + 1);
+    if (strcmp(cmd, "alerts") == 0)
+        return fl_cmd_alerts(argc - 1, argv + 1);
     fprintf(stderr, "faultline: unknown command \"%s\" (expected run, check, fuzz, claims, "
-                    "explore, replay, list, plot, report, sweep or help)\n", cmd);
+                    "explore, replay, list, plot, report, sweep, alerts or help)\n", cmd);
     return 2;
 }

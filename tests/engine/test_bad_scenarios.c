@@ -102,6 +102,9 @@ static const Bad bad[] = {
     { "resources-unknown.json", ": /resources/gpu: ", "unknown field" },
     { "resources-disk-without-sync.json", ": /resources/disk/sync: ", "latency of one sync" },
     { "resources-disk-negative-bandwidth.json", ": /resources/disk/bytes_per_s: ", "from 0 to" },
+    { "expect-sla-target-one.json", ": /expect/sla/target: ", "strictly between 0 and 1" },
+    { "expect-sla-window-bad.json", ": /expect/sla/window: ", "a duration with a unit" },
+    { "expect-alerts-within-missing.json", ": /expect/alerts/fire/0/within: ", "missing" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose
