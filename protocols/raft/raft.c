@@ -79,6 +79,10 @@
  *                     snapshot), and acknowledges as usual meanwhile, so
  *                     the leader counts it, at the match index it had
  *                     before the damage, in every majority.
+ *    change-before-noop  a new leader starts a membership change before
+ *                     an entry of its own term is committed: the
+ *                     single-server change bug Ongaro reported in 2015
+ *                     (note 14f).
  *
  * 10. Timers.  Each armed timer's tag holds its kind (low 4 bits) and a
  *     generation drawn from one counter; the handler acts only on the tag
@@ -162,6 +166,48 @@
  *     one leader per term), Log Matching (two logs with an entry of the
  *     same index and term hold the same entries up to it) and State
  *     Machine Safety (committed prefixes agree).
+ *
+ * 14. Membership changes (thesis chapter 4, single-server changes of §4.1;
+ *     conf.c holds the pure rules).  Every node of cluster.nodes exists;
+ *     param `voters` makes only nodes 0 .. voters-1 the initial voters, the
+ *     rest spares.  Without `voters` below the node count and without
+ *     `reconfigure_every`, `membership` is false and every node votes in a
+ *     fixed configuration, exactly as before this note (traces unchanged).
+ *     a. A configuration is a log entry (raft.h); a node uses the latest
+ *        one in its log as soon as it is appended, committed or not
+ *        (refresh_conf after every change to the log, including a
+ *        truncation that removes one).  The snapshot holds the
+ *        configuration at its index, in front of the store's encoding.
+ *     b. Only voters vote and count: an election, a commit (majorities of
+ *        voters' match indexes), a ReadIndex round and check-quorum all
+ *        count voters of the node's own latest configuration.  A node
+ *        that is not a voter in its log never campaigns.
+ *     c. The leader sends the log to the members of its configuration and
+ *        of the one before it, so that a node being removed learns of its
+ *        removal and stays quiet instead of campaigning (§4.2.3).
+ *     d. A leader that removes itself keeps leading, not counting itself,
+ *        until the configuration without it is committed, then steps
+ *        down (§4.2.2).
+ *     e. Changes are driven by the leader, every `reconfigure_every`
+ *        (maybe_reconfigure): promote a learner that holds everything
+ *        committed (or drop one that has not caught up within five
+ *        periods), else add a spare as a learner or remove a voter, drawn
+ *        from the leader's own stream.  Learners (§4.2.1) catch up before
+ *        they count, so adding one never leaves the cluster waiting on a
+ *        node with an empty log.
+ *     f. One change at a time: a leader starts one only when the previous
+ *        configuration entry in its log is committed, and only once an
+ *        entry of its own term is committed.  Without the second rule a
+ *        leader may commit a change while another leader's uncommitted
+ *        change, which it never saw, is in effect elsewhere: each is one
+ *        server away from their common ancestor but two away from each
+ *        other, and their majorities need not overlap (Ongaro, raft-dev,
+ *        2015; bugs/raft-change-before-noop.json plays it out).
+ *     g. Why the leader and not the engine drives changes: a change is a
+ *        log entry the leader appends, so the leader is where it starts
+ *        anyway; a plan in the protocol's parameters needs nothing new in
+ *        sim/ (no admin command, no fault kind that names protocol
+ *        operations), and the nemesis runs alongside unchanged.
  */
 #include "protocols/raft/raft.h"
 
