@@ -79,6 +79,10 @@
  *                     snapshot), and acknowledges as usual meanwhile, so
  *                     the leader counts it, at the match index it had
  *                     before the damage, in every majority.
+ *    change-before-noop  a new leader starts a membership change before
+ *                     an entry of its own term is committed: the
+ *                     single-server change bug Ongaro reported in 2015
+ *                     (note 14f).
  *
  * 10. Timers.  Each armed timer's tag holds its kind (low 4 bits) and a
  *     generation drawn from one counter; the handler acts only on the tag
@@ -162,6 +166,48 @@
  *     one leader per term), Log Matching (two logs with an entry of the
  *     same index and term hold the same entries up to it) and State
  *     Machine Safety (committed prefixes agree).
+ *
+ * 14. Membership changes (thesis chapter 4, single-server changes of §4.1;
+ *     conf.c holds the pure rules).  Every node of cluster.nodes exists;
+ *     param `voters` makes only nodes 0 .. voters-1 the initial voters, the
+ *     rest spares.  Without `voters` below the node count and without
+ *     `reconfigure_every`, `membership` is false and every node votes in a
+ *     fixed configuration, exactly as before this note (traces unchanged).
+ *     a. A configuration is a log entry (raft.h); a node uses the latest
+ *        one in its log as soon as it is appended, committed or not
+ *        (refresh_conf after every change to the log, including a
+ *        truncation that removes one).  The snapshot holds the
+ *        configuration at its index, in front of the store's encoding.
+ *     b. Only voters vote and count: an election, a commit (majorities of
+ *        voters' match indexes), a ReadIndex round and check-quorum all
+ *        count voters of the node's own latest configuration.  A node
+ *        that is not a voter in its log never campaigns.
+ *     c. The leader sends the log to the members of its configuration and
+ *        of the one before it, so that a node being removed learns of its
+ *        removal and stays quiet instead of campaigning (§4.2.3).
+ *     d. A leader that removes itself keeps leading, not counting itself,
+ *        until the configuration without it is committed, then steps
+ *        down (§4.2.2).
+ *     e. Changes are driven by the leader, every `reconfigure_every`
+ *        (maybe_reconfigure): promote a learner that holds everything
+ *        committed (or drop one that has not caught up within five
+ *        periods), else add a spare as a learner or remove a voter, drawn
+ *        from the leader's own stream.  Learners (§4.2.1) catch up before
+ *        they count, so adding one never leaves the cluster waiting on a
+ *        node with an empty log.
+ *     f. One change at a time: a leader starts one only when the previous
+ *        configuration entry in its log is committed, and only once an
+ *        entry of its own term is committed.  Without the second rule a
+ *        leader may commit a change while another leader's uncommitted
+ *        change, which it never saw, is in effect elsewhere: each is one
+ *        server away from their common ancestor but two away from each
+ *        other, and their majorities need not overlap (Ongaro, raft-dev,
+ *        2015; bugs/raft-change-before-noop.json plays it out).
+ *     g. Why the leader and not the engine drives changes: a change is a
+ *        log entry the leader appends, so the leader is where it starts
+ *        anyway; a plan in the protocol's parameters needs nothing new in
+ *        sim/ (no admin command, no fault kind that names protocol
+ *        operations), and the nemesis runs alongside unchanged.
  */
 #include "protocols/raft/raft.h"
 
@@ -177,6 +223,7 @@ typedef enum {
     BUG_STALE_READ,
     BUG_NO_LOG_CHECK,
     BUG_NAIVE_RECOVERY,
+    BUG_CHANGE_BEFORE_NOOP,
 } Bug;
 
 enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_FLUSH };
@@ -220,6 +267,17 @@ typedef struct Raft {
     uint64_t snapshot_entries;
     bool prevote, check_quorum;
     Bug bug;
+    FlDuration reconfigure_every;   /* note 14: 0, no changes */
+    uint32_t min_voters;
+
+    /* Membership (note 14); all of it unused when `membership` is false. */
+    bool membership;
+    RaftConf conf;         /* the latest configuration in the log */
+    uint64_t conf_index;   /* its entry's index (log.base: from the snapshot) */
+    RaftConf base_conf;    /* the configuration at log.base */
+    uint64_t reach;        /* who the leader sends the log to: members of conf
+                              and of the configuration before it */
+    FlTime last_change;    /* leader: local time of its last change */
 
     /* Persistent state on all servers (Figure 2). */
     uint64_t term;
@@ -281,7 +339,15 @@ static const FlParam raft_params[] = {
     { "check_quorum", FL_PARAM_BOOL, "true",
       "a leader that has not heard from a majority for an election timeout steps down", NULL, 0, 0 },
     { "bug", FL_PARAM_ENUM, "\"none\"", "a deliberate mistake, for teaching (see raft.c note 9)",
-      "none|commit-old-term|no-persist|stale-read|no-log-check|naive-recovery", 0, 0 },
+      "none|commit-old-term|no-persist|stale-read|no-log-check|naive-recovery|change-before-noop", 0, 0 },
+    { "voters", FL_PARAM_INT, "0",
+      "the initial configuration: nodes 0 .. voters-1 vote, the others are spares (0: all vote; note 14)",
+      NULL, 0, RAFT_CONF_MAX_NODES },
+    { "reconfigure_every", FL_PARAM_DURATION, "\"0s\"",
+      "the leader starts a membership change this often: add a spare as a learner, promote a caught-up learner, or remove a voter (0: never; note 14)",
+      NULL, 0, 1e12 },
+    { "min_voters", FL_PARAM_INT, "3", "membership changes never leave fewer voters than this", NULL, 1,
+      RAFT_CONF_MAX_NODES },
     { NULL },
 };
 
@@ -293,6 +359,58 @@ static void serve_reads(FlNode *n, Raft *r);
 static uint32_t majority(const Raft *r)
 {
     return r->nodes / 2 + 1;
+}
+
+/* Note 14: does node @i vote and count in majorities?  Without membership
+ * every node does. */
+static bool is_voter(const Raft *r, uint32_t i)
+{
+    return !r->membership || (r->conf.voters >> i & 1);
+}
+
+/* Note 14: does the leader send the log to node @i? */
+static bool reaches(const Raft *r, uint32_t i)
+{
+    return i != r->self && (!r->membership || (r->reach >> i & 1));
+}
+
+static void log_conf(FlNode *n, const char *what, const RaftConf *c)
+{
+    char v[3 * RAFT_CONF_MAX_NODES + 1] = "", l[3 * RAFT_CONF_MAX_NODES + 1] = "";
+    size_t vl = 0, ll = 0;
+    for (uint32_t i = 0; i < RAFT_CONF_MAX_NODES; i++) {
+        if (c->voters >> i & 1)
+            vl += (size_t)g_snprintf(v + vl, sizeof v - vl, "%s%u", vl ? "," : "", i);
+        if (c->learners >> i & 1)
+            ll += (size_t)g_snprintf(l + ll, sizeof l - ll, "%s%u", ll ? "," : "", i);
+    }
+    fl_log(n, "%s: voters {%s} learners {%s}", what, v, l);
+}
+
+/* Note 14: the latest configuration in the log takes effect at once,
+ * committed or not; called after every change to the log.  A node that
+ * joins the leader's reach starts from a blank Peer, as at an election. */
+static void refresh_conf(FlNode *n, Raft *r)
+{
+    if (!r->membership)
+        return;
+    RaftConf old = r->conf, prev;
+    uint64_t old_reach = r->reach;
+    r->conf_index = raft_log_conf(&r->log, raft_log_last_index(&r->log), &r->base_conf, r->nodes,
+                                  &r->conf);
+    if (r->conf_index > r->log.base)
+        raft_log_conf(&r->log, r->conf_index - 1, &r->base_conf, r->nodes, &prev);
+    else
+        prev = r->conf;
+    r->reach = r->conf.voters | r->conf.learners | prev.voters | prev.learners;
+    if (old.voters != r->conf.voters || old.learners != r->conf.learners)
+        log_conf(n, "configuration", &r->conf);
+    if (r->role != LEADER)
+        return;
+    FlTime now = fl_now(n);
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self && (r->reach >> i & 1) && !(old_reach >> i & 1))
+            r->peers[i] = (Peer){ .next = raft_log_last_index(&r->log) + 1, .last_ack = now };
 }
 
 /* Local time since @then, 0 if the clock went back past it. */
@@ -630,6 +748,19 @@ static uint32_t count_votes(const Raft *r)
     return c;
 }
 
+/* Figure 2 and note 14: have the (pre-)votes granted, our own included,
+ * made a majority of the voters of our configuration? */
+static bool won(const Raft *r)
+{
+    if (!r->membership)
+        return count_votes(r) >= majority(r);
+    uint64_t acks = UINT64_C(1) << r->self;
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (i != r->self && r->peers[i].vote)
+            acks |= UINT64_C(1) << i;
+    return raft_conf_quorum(&r->conf, acks);
+}
+
 /* Thesis §9.6: ask whether we could win, at term + 1, without raising our
  * own term. */
 static void start_prevote(FlNode *n, Raft *r)
@@ -638,7 +769,7 @@ static void start_prevote(FlNode *n, Raft *r)
     r->leader = RAFT_NO_NODE;
     fl_role(n, "pre-candidate");
     clear_votes(r);
-    if (count_votes(r) >= majority(r)) {
+    if (won(r)) {
         start_election(n, r);
         return;
     }
@@ -665,7 +796,7 @@ static void start_election(FlNode *n, Raft *r)
     fl_log(n, "term %" PRIu64 ": candidate", r->term);
     clear_votes(r);
     reset_election_timer(n, r);
-    if (count_votes(r) >= majority(r)) {
+    if (won(r)) {
         become_leader(n, r);
         return;
     }
@@ -676,6 +807,7 @@ static void start_election(FlNode *n, Raft *r)
 }
 
 static void advance_commit(FlNode *n, Raft *r);
+static void maybe_reconfigure(FlNode *n, Raft *r);
 
 /* Figure 2, rules for leaders: reinitialize nextIndex and matchIndex, send
  * heartbeats at once.  §8: append a no-op of the new term, so that entries
@@ -708,10 +840,11 @@ static void become_leader(FlNode *n, Raft *r)
         persist_entries(n, r, last_index(r));
     }
     for (uint32_t i = 0; i < r->nodes; i++)
-        if (i != r->self)
+        if (reaches(r, i))
             send_append(n, r, i);
     r->heartbeat_timer = arm(n, r, r->heartbeat, TIMER_HEARTBEAT, &r->heartbeat_tag);
     advance_commit(n, r);
+    maybe_reconfigure(n, r);
 }
 
 /* ---- Commit and apply (note 4) -------------------------------------- */
@@ -723,12 +856,22 @@ static void advance_commit(FlNode *n, Raft *r)
     uint64_t *match = big ? big : small;
     for (uint32_t i = 0; i < r->nodes; i++)
         match[i] = i == r->self ? last_index(r) : r->peers[i].amnesiac ? 0 : r->peers[i].match;
-    uint64_t c = raft_log_commit_index(&r->log, match, r->nodes, r->term, r->commit,
-                                       r->bug == BUG_COMMIT_OLD_TERM);
+    uint64_t c = r->membership
+                     ? raft_conf_commit_index(&r->log, &r->conf, match, r->nodes, r->term, r->commit,
+                                              r->bug == BUG_COMMIT_OLD_TERM)
+                     : raft_log_commit_index(&r->log, match, r->nodes, r->term, r->commit,
+                                             r->bug == BUG_COMMIT_OLD_TERM);
     if (c > r->commit) {
         r->commit = c;
         log_commit(n, c);
         apply_committed(n, r);
+    }
+    /* Thesis §4.2.2: a leader removed from the configuration manages the
+     * cluster, without counting itself, until that configuration is
+     * committed, then steps down; not a voter, it never campaigns again. */
+    if (r->membership && r->role == LEADER && !is_voter(r, r->self) && r->commit >= r->conf_index) {
+        fl_log(n, "term %" PRIu64 ": removed from the configuration, stepping down", r->term);
+        become_follower(n, r, r->term, RAFT_NO_NODE);
     }
 }
 
@@ -742,6 +885,12 @@ static void maybe_snapshot(FlNode *n, Raft *r)
         return;
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
+    RaftConf at;
+    if (r->membership) {
+        /* Note 14: the snapshot holds the configuration at its index. */
+        raft_log_conf(&r->log, r->applied, &r->base_conf, r->nodes, &at);
+        raft_conf_put(&w, &at);
+    }
     fl_store_encode(r->store, &w);
     if (r->snap)
         g_byte_array_unref(r->snap);
@@ -749,6 +898,10 @@ static void maybe_snapshot(FlNode *n, Raft *r)
     g_byte_array_append(r->snap, w.data, (guint)w.len);
     fl_writer_deinit(&w);
     raft_log_compact(&r->log, r->applied);
+    if (r->membership) {
+        r->base_conf = at;
+        refresh_conf(n, r);
+    }
     persist_snapshot(n, r);
     for (uint32_t i = 0; i < r->nodes; i++)
         r->peers[i].snap_offset = 0;
@@ -793,7 +946,7 @@ static void start_read_round(FlNode *n, Raft *r)
     if (r->nodes == 1)
         r->read_done = r->read_seq;
     for (uint32_t i = 0; i < r->nodes; i++)
-        if (i != r->self)
+        if (reaches(r, i))
             send_append(n, r, i);
 }
 
@@ -805,16 +958,18 @@ static void serve_reads(FlNode *n, Raft *r)
     uint64_t small[16];
     g_autofree uint64_t *big = r->nodes > G_N_ELEMENTS(small) ? g_new(uint64_t, r->nodes) : NULL;
     uint64_t *acked = big ? big : small;
+    uint32_t k_voters = 0;   /* note 14: only voters confirm a round */
     for (uint32_t i = 0; i < r->nodes; i++)
-        acked[i] = i == r->self ? r->read_seq : r->peers[i].read_acked;
-    for (uint32_t i = 1; i < r->nodes; i++)   /* insertion sort, descending */
+        if (is_voter(r, i))
+            acked[k_voters++] = i == r->self ? r->read_seq : r->peers[i].read_acked;
+    for (uint32_t i = 1; i < k_voters; i++)   /* insertion sort, descending */
         for (uint32_t k = i; k > 0 && acked[k] > acked[k - 1]; k--) {
             uint64_t t = acked[k];
             acked[k] = acked[k - 1];
             acked[k - 1] = t;
         }
-    if (acked[r->nodes / 2] > r->read_done)
-        r->read_done = acked[r->nodes / 2];
+    if (acked[k_voters / 2] > r->read_done)
+        r->read_done = acked[k_voters / 2];
     bool term_committed = r->commit >= r->term_start;
     bool want_round = false;
     guint keep = 0;
@@ -919,14 +1074,14 @@ static void on_vote_reply(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         if (r->role != PRECANDIDATE || m->term != r->term + 1)
             return;
         r->peers[from].vote = true;
-        if (count_votes(r) >= majority(r))
+        if (won(r))
             start_election(n, r);
         return;
     }
     if (r->role != CANDIDATE || m->term != r->term)
         return;
     r->peers[from].vote = true;
-    if (count_votes(r) >= majority(r))
+    if (won(r))
         become_leader(n, r);
 }
 
@@ -972,8 +1127,10 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
     }
     /* Rules 3 and 4, then durable before the reply. */
     uint64_t changed = raft_log_merge(&r->log, prev, m->append.entries, m->append.n);
-    if (changed)
+    if (changed) {
         persist_entries(n, r, changed);
+        refresh_conf(n, r);
+    }
     /* A correct cluster never cuts a committed entry here (Leader
      * Completeness); the commit-old-term and no-log-check bugs can.  Like
      * an implementation without a check for it (etcd panics instead), the
@@ -1069,7 +1226,9 @@ static void install_snapshot(FlNode *n, Raft *r)
     FlStore *s = fl_store_new();
     FlReader rd;
     fl_reader_init(&rd, r->snap_in->data, r->snap_in->len);
-    if (!fl_store_decode(s, &rd) || !fl_reader_done(&rd)) {
+    RaftConf at = r->base_conf;
+    if ((r->membership && !raft_conf_get(&rd, r->nodes, &at)) || !fl_store_decode(s, &rd) ||
+        !fl_reader_done(&rd)) {
         fl_store_free(s);
         g_byte_array_set_size(r->snap_in, 0);
         return;   /* a snapshot that does not decode is dropped */
@@ -1082,6 +1241,8 @@ static void install_snapshot(FlNode *n, Raft *r)
     r->snap = r->snap_in;
     r->snap_in = NULL;
     r->commit = r->applied = r->log.base;
+    r->base_conf = at;
+    refresh_conf(n, r);
     persist_snapshot(n, r);
     fl_log(n, "installed snapshot at %" PRIu64 "; commit %" PRIu64, r->log.base, r->commit);
 }
@@ -1208,6 +1369,8 @@ static void on_election_timer(FlNode *n, Raft *r)
     reset_election_timer(n, r);   /* to try again if this round fails */
     if (r->amnesiac)
         return;   /* note 11: it must not lead either */
+    if (!is_voter(r, r->self))
+        return;   /* note 14: learners and spares do not campaign */
     if (r->prevote)
         start_prevote(n, r);
     else
@@ -1221,17 +1384,21 @@ static void on_heartbeat_timer(FlNode *n, Raft *r)
     r->heartbeat_timer = arm(n, r, r->heartbeat, TIMER_HEARTBEAT, &r->heartbeat_tag);
     if (r->check_quorum && since(n, r->leader_since) >= r->election_lo) {
         uint32_t alive = 1;
+        uint64_t alive_set = r->membership ? UINT64_C(1) << r->self : 0;
         for (uint32_t i = 0; i < r->nodes; i++)
-            if (i != r->self && since(n, r->peers[i].last_ack) < r->election_lo)
+            if (i != r->self && since(n, r->peers[i].last_ack) < r->election_lo) {
                 alive++;
-        if (alive < majority(r)) {
+                if (r->membership)
+                    alive_set |= UINT64_C(1) << i;
+            }
+        if (r->membership ? !raft_conf_quorum(&r->conf, alive_set) : alive < majority(r)) {
             fl_log(n, "term %" PRIu64 ": lost touch with a majority, stepping down", r->term);
             become_follower(n, r, r->term, RAFT_NO_NODE);
             return;
         }
     }
     for (uint32_t i = 0; i < r->nodes; i++) {
-        if (i == r->self)
+        if (!reaches(r, i))
             continue;
         Peer *p = &r->peers[i];
         if (p->replicating)
@@ -1240,6 +1407,7 @@ static void on_heartbeat_timer(FlNode *n, Raft *r)
             continue;   /* note 12: as if this one were lost */
         send_append(n, r, i);
     }
+    maybe_reconfigure(n, r);
 }
 
 static void raft_on_timer(FlNode *n, void *state, FlTimerId t, uint64_t tag)
@@ -1293,9 +1461,89 @@ static void on_request(FlNode *n, Raft *r, const FlRequest *req)
     Pending p = { .index = last_index(r), .term = r->term, .req = *req, .proposed = fl_now(n) };
     g_array_append_val(r->pending, p);
     for (uint32_t i = 0; i < r->nodes; i++)
-        if (i != r->self && r->peers[i].replicating && r->peers[i].next <= last_index(r))
+        if (reaches(r, i) && r->peers[i].replicating && r->peers[i].next <= last_index(r))
             send_append(n, r, i);
     advance_commit(n, r);
+}
+
+/* ---- Membership changes (note 14) ---------------------------------- */
+
+/* Proposes @next, one server away from the current configuration (thesis
+ * §4.1); it takes effect here at once. */
+static void propose_conf(FlNode *n, Raft *r, const RaftConf *next)
+{
+    g_assert(raft_conf_single_change(&r->conf, next));
+    g_assert(raft_conf_valid(next, r->nodes));
+    RaftEntry e;
+    raft_conf_entry(&e, r->term, next);
+    raft_log_append(&r->log, &e);
+    persist_entries(n, r, last_index(r));
+    refresh_conf(n, r);
+    r->last_change = fl_now(n);
+    fl_metric_add(n, "raft.conf_changes", 1);
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if (reaches(r, i) && r->peers[i].next <= last_index(r))
+            send_append(n, r, i);
+    advance_commit(n, r);
+}
+
+/* Note 14: the leader's plan.  A change starts only once the previous one
+ * is committed and, the 2015 fix, once an entry of the leader's own term
+ * is (the change-before-noop bug skips that).  A learner is promoted when
+ * it holds everything committed (thesis §4.2.1's catch-up, in one round),
+ * or dropped if it has not caught up after five periods (it may be down);
+ * otherwise the leader adds a spare as a learner or removes a voter, at
+ * random from its own stream, keeping at least min_voters voters. */
+static void maybe_reconfigure(FlNode *n, Raft *r)
+{
+    if (!r->membership || r->reconfigure_every == 0 || r->role != LEADER)
+        return;
+    if (since(n, r->last_change) < r->reconfigure_every)
+        return;
+    if (r->conf_index > r->commit)
+        return;   /* the previous change is not committed */
+    if (r->bug != BUG_CHANGE_BEFORE_NOOP && r->commit < r->term_start)
+        return;   /* no entry of this term committed yet */
+    RaftConf next = r->conf;
+    for (uint32_t i = 0; i < r->nodes; i++) {
+        if (!(r->conf.learners >> i & 1))
+            continue;
+        const Peer *p = &r->peers[i];
+        if (i != r->self && p->match >= r->commit && !p->amnesiac) {
+            next.learners &= ~(UINT64_C(1) << i);
+            next.voters |= UINT64_C(1) << i;
+        } else if (since(n, r->last_change) >= 5 * r->reconfigure_every) {
+            next.learners &= ~(UINT64_C(1) << i);
+        } else {
+            return;   /* still catching up */
+        }
+        propose_conf(n, r, &next);
+        return;
+    }
+    uint64_t all = raft_conf_all(r->nodes).voters;
+    uint64_t spares = all & ~(r->conf.voters | r->conf.learners);
+    uint32_t nv = (uint32_t)__builtin_popcountll(r->conf.voters);
+    uint64_t pick = fl_random(n);
+    uint64_t from;
+    if (spares && (nv <= r->min_voters || (pick & 1)))
+        from = spares;
+    else if (nv > r->min_voters)
+        from = r->conf.voters;
+    else
+        return;
+    /* The k-th member of @from, counting from node 0. */
+    uint64_t k = (pick >> 1) % (uint64_t)__builtin_popcountll(from);
+    uint32_t who = 0;
+    for (uint32_t i = 0; i < r->nodes; i++)
+        if ((from >> i & 1) && k-- == 0) {
+            who = i;
+            break;
+        }
+    if (from == spares)
+        next.learners |= UINT64_C(1) << who;
+    else
+        next.voters &= ~(UINT64_C(1) << who);
+    propose_conf(n, r, &next);
 }
 
 static void raft_on_request(FlNode *n, void *state, const FlRequest *req)
@@ -1319,6 +1567,8 @@ static Bug parse_bug(const char *s)
         return BUG_NO_LOG_CHECK;
     if (strcmp(s, "naive-recovery") == 0)
         return BUG_NAIVE_RECOVERY;
+    if (strcmp(s, "change-before-noop") == 0)
+        return BUG_CHANGE_BEFORE_NOOP;
     return BUG_NONE;
 }
 
@@ -1337,7 +1587,8 @@ static void load_disk(FlNode *n, Raft *r)
     if (p && raft_snap_get(p, len, &snap_index, &snap_term, &data, &data_len)) {
         FlReader rd;
         fl_reader_init(&rd, data, data_len);
-        if (fl_store_decode(r->store, &rd) && fl_reader_done(&rd)) {
+        if ((!r->membership || raft_conf_get(&rd, r->nodes, &r->base_conf)) &&
+            fl_store_decode(r->store, &rd) && fl_reader_done(&rd)) {
             r->snap = g_byte_array_sized_new((guint)data_len);
             g_byte_array_append(r->snap, data, (guint)data_len);
         } else {
@@ -1382,6 +1633,7 @@ static void load_disk(FlNode *n, Raft *r)
         raft_log_install(&r->log, snap_index, snap_term);
     }
     r->commit = r->applied = r->log.base;
+    refresh_conf(n, r);
     if (d[use].amnesia_term) {
         /* Note 11: damage found at an earlier start, not yet recovered from;
          * the rewrite since then hid it from the checksums. */
@@ -1425,6 +1677,17 @@ static void raft_init(FlNode *n, void *state)
     r->prevote = fl_param_bool(n, "prevote");
     r->check_quorum = fl_param_bool(n, "check_quorum");
     r->bug = parse_bug(fl_param_enum(n, "bug"));
+    r->reconfigure_every = fl_param_duration(n, "reconfigure_every");
+    r->min_voters = (uint32_t)fl_param_int(n, "min_voters");
+    /* Note 14: membership is in use when some node starts as a spare or
+     * changes are planned; otherwise every node votes, as before. */
+    uint32_t voters = (uint32_t)fl_param_int(n, "voters");
+    r->membership = r->nodes <= RAFT_CONF_MAX_NODES &&
+                    ((voters > 0 && voters < r->nodes) || r->reconfigure_every > 0);
+    if (r->membership) {
+        r->base_conf = raft_conf_all(voters > 0 && voters < r->nodes ? voters : r->nodes);
+        r->conf = r->base_conf;
+    }
     r->vote = RAFT_NO_NODE;
     r->leader = RAFT_NO_NODE;
     raft_log_init(&r->log);
@@ -1473,6 +1736,8 @@ static uint64_t raft_digest(const void *state)
     if (r->snap_in)
         h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->snap_in->len), r->snap_in_index), r->snap_in_term);
     h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->dirty_wal[0]), r->dirty_wal[1]), r->dirty_snap);
+    if (r->membership)   /* note 14: follows from the log, save the snapshot's */
+        h = fl_digest_mix(fl_digest_mix(h, r->base_conf.voters), r->base_conf.learners);
     if (r->role != LEADER)
         return h;
     h = fl_digest_mix(fl_digest_mix(fl_digest_mix(h, r->term_start), r->read_seq), r->read_done);

@@ -185,6 +185,60 @@ void raft_snap_put(FlWriter *w, uint64_t index, uint64_t term, const uint8_t *da
 bool raft_snap_get(const uint8_t *p, size_t len, uint64_t *index, uint64_t *term,
                    const uint8_t **data, size_t *data_len);
 
+/* ---- Configurations (conf.c) ------------------------------------------ *
+ * Membership changes, thesis chapter 4 (raft.c note 14).  A configuration
+ * names its voters and its learners (non-voting members that receive the
+ * log, thesis §4.2.1) as bitmasks over node ids, so membership changes are
+ * bounded to RAFT_CONF_MAX_NODES nodes.  It travels as a log entry: a
+ * no-op request (client RAFT_NO_NODE, op.kind FL_OP_NOOP) whose key is
+ * RAFT_CONF_KEY, with the voters in op.a and the learners in op.b; the
+ * ordinary no-op has key 0.  So it needs no new message or WAL record, and
+ * nodes that do not use membership never write one. */
+
+#define RAFT_CONF_MAX_NODES 64u
+#define RAFT_CONF_KEY 1u
+
+typedef struct RaftConf {
+    uint64_t voters;     /* bit i: node i votes and counts in majorities */
+    uint64_t learners;   /* bit i: node i receives the log, does not count */
+} RaftConf;
+
+/* Every node of a @nodes-node cluster a voter (@nodes <= RAFT_CONF_MAX_NODES). */
+RaftConf raft_conf_all(uint32_t nodes);
+/* A configuration a node may adopt: at least one voter, no node both voter
+ * and learner, no node id at or above @nodes. */
+bool raft_conf_valid(const RaftConf *c, uint32_t nodes);
+/* Thesis §4.1: @b differs from @a by one server only (added as a learner,
+ * promoted, or removed), so that any majority of @a and any majority of @b
+ * overlap. */
+bool raft_conf_single_change(const RaftConf *a, const RaftConf *b);
+/* Is the set @acks (bit per node) a majority of @c's voters? */
+bool raft_conf_quorum(const RaftConf *c, uint64_t acks);
+
+/* Fills @e (term @term) as the configuration entry for @c. */
+void raft_conf_entry(RaftEntry *e, uint64_t term, const RaftConf *c);
+/* True, with *@c, if @e is a configuration entry valid for @nodes nodes.  A
+ * malformed one (no voters, unknown nodes: only a corrupted or forged log
+ * holds one) is not a configuration: the node ignores it, as it drops a
+ * message that does not decode. */
+bool raft_conf_of(const RaftEntry *e, uint32_t nodes, RaftConf *c);
+/* Thesis §4.1: a server uses the latest configuration in its log, committed
+ * or not.  Returns the index of the last configuration entry at or below
+ * @index (not below the log's base), with *@out; if there is none, the
+ * log's base and *@base (the configuration the snapshot holds). */
+uint64_t raft_log_conf(const RaftLog *log, uint64_t index, const RaftConf *base, uint32_t nodes,
+                       RaftConf *out);
+/* The commit rule of raft_log_commit_index with majorities of @c's voters
+ * only: @match holds every node's match index (the leader's own included;
+ * non-voters are skipped). */
+uint64_t raft_conf_commit_index(const RaftLog *log, const RaftConf *c, const uint64_t *match,
+                                uint32_t nodes, uint64_t term, uint64_t commit, bool any_term);
+/* The configuration a snapshot holds, in front of the store's encoding
+ * (only when membership is in use: raft.c note 14). */
+void raft_conf_put(FlWriter *w, const RaftConf *c);
+/* Reads it back; false if it is truncated or not valid for @nodes nodes. */
+bool raft_conf_get(FlReader *r, uint32_t nodes, RaftConf *c);
+
 /* ---- Messages (msg.c) --------------------------------------------------- */
 
 typedef enum {

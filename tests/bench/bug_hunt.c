@@ -55,6 +55,7 @@ static const Bug bugs[] = {
     { "stale-read", "scenarios/04-consensus/raft-nemesis.json" },
     { "no-log-check", "scenarios/04-consensus/raft-nemesis.json" },
     { "naive-recovery", "scenarios/04-consensus/raft-nemesis-disk.json" },
+    { "change-before-noop", "scenarios/04-consensus/raft-membership.json" },
     { "ignore-accepted", "scenarios/04-consensus/paxos-nemesis.json" },
     { "trust-disk", "scenarios/04-consensus/paxos-disk-crash.json" },
     { "trust-disk", "scenarios/04-consensus/fastpaxos-disk-crash.json" },

@@ -68,6 +68,7 @@ static void test_no_persist(void **state) { bug_and_twin("raft-no-persist"); }
 static void test_stale_read(void **state) { bug_and_twin("raft-stale-read"); }
 static void test_no_log_check(void **state) { bug_and_twin("raft-no-log-check"); }
 static void test_naive_recovery(void **state) { bug_and_twin("raft-naive-recovery"); }
+static void test_change_before_noop(void **state) { bug_and_twin("raft-change-before-noop"); }
 
 /* The seeds of /work/shared/repro/raft-disk-crash.json that broke recovery
  * from damaged disks (raft.c note 11): valid now, with every expectation
@@ -102,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_stale_read),
         cmocka_unit_test(test_no_log_check),
         cmocka_unit_test(test_naive_recovery),
+        cmocka_unit_test(test_change_before_noop),
         cmocka_unit_test(test_disk_crash_repro_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
