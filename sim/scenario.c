@@ -6,6 +6,7 @@
 #include "sim/catalog.h"
 #include "sim/module.h"
 #include "sim/check/consistency.h"
+#include "sim/check/elle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -742,6 +743,12 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         g_string_append_c(names, '|');
         g_string_append(names, *c);
     }
+    /* The transactional levels (sim/check/elle.h), for list-append and
+     * rw-register workloads. */
+    for (const char *const *c = fl_elle_consistency_names(); *c; c++) {
+        g_string_append_c(names, '|');
+        g_string_append(names, *c);
+    }
     json_t *c = json_object_get(in, "consistency");
     if (json_is_array(c)) {
         if (json_array_size(c) == 0)
@@ -758,6 +765,8 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
             for (const char *const *k = fl_consistency_names(); m && *k; k++)
                 known |= strcmp(*k, m) == 0;
             for (const char *const *k = storage_checks; m && *k; k++)
+                known |= strcmp(*k, m) == 0;
+            for (const char *const *k = fl_elle_consistency_names(); m && *k; k++)
                 known |= strcmp(*k, m) == 0;
             if (!known)
                 return fl_jv_error(jv, "/check/consistency", idx, item, names->str + 5);
