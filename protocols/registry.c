@@ -16,6 +16,7 @@ extern const FlProtocol fl_proto_dfs;
 extern const FlProtocol fl_proto_stream;
 extern const FlProtocol fl_proto_fd_demo;
 extern const FlProtocol fl_proto_twopc;
+extern const FlProtocol fl_proto_txnkv;
 extern const FlProtocol fl_proto_threepc;
 extern const FlProtocol fl_proto_shard_kv;
 extern const FlProtocol fl_proto_raft;
@@ -47,6 +48,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_stream,
     &fl_proto_fd_demo,
     &fl_proto_twopc,
+    &fl_proto_txnkv,
     &fl_proto_threepc,
     &fl_proto_shard_kv,
     &fl_proto_raft,

@@ -109,6 +109,8 @@ void fl_clients_free(FlWorld *w)
     }
     g_free(w->clients);
     g_free(w->gen.recent);
+    fl_txn_gen_free(w->gen.txn);
+    w->gen.txn = NULL;
     w->clients = NULL;
     w->gen.recent = NULL;
 }

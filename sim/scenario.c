@@ -7,6 +7,7 @@
 #include "sim/series.h"
 #include "sim/module.h"
 #include "sim/check/consistency.h"
+#include "sim/check/elle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -766,6 +767,12 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         g_string_append_c(names, '|');
         g_string_append(names, *c);
     }
+    /* The transactional levels (sim/check/elle.h), for list-append and
+     * rw-register workloads. */
+    for (const char *const *c = fl_elle_consistency_names(); *c; c++) {
+        g_string_append_c(names, '|');
+        g_string_append(names, *c);
+    }
     json_t *c = json_object_get(in, "consistency");
     if (json_is_array(c)) {
         if (json_array_size(c) == 0)
@@ -783,6 +790,8 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
                 known |= strcmp(*k, m) == 0;
             for (const char *const *k = storage_checks; m && *k; k++)
                 known |= strcmp(*k, m) == 0;
+            for (const char *const *k = fl_elle_consistency_names(); m && *k; k++)
+                known |= strcmp(*k, m) == 0;
             if (!known)
                 return fl_jv_error(jv, "/check/consistency", idx, item, names->str + 5);
             g_string_append_printf(list, "%s%s", list->len ? "," : "", m);
@@ -799,6 +808,26 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     if (sc->consistency && !sc->workload.model)
         return fl_jv_errorf(jv, "/check", "consistency",
                             "a check needs a workload (give /workload/model)");
+    /* The transactional levels belong to the list-append and rw-register
+     * workloads, and only they: caught here, not by the checker after the
+     * run (which would report a bad scenario as a checker failure). */
+    if (sc->consistency) {
+        bool txn_model = fl_elle_model(fl_model_name(sc->workload.model));
+        g_auto(GStrv) levels = g_strsplit(sc->consistency, ",", -1);
+        for (char **l = levels; *l; l++) {
+            bool txn_level = false;
+            for (const char *const *k = fl_elle_consistency_names(); *k; k++)
+                txn_level |= strcmp(*k, *l) == 0;
+            if (txn_level != txn_model)
+                return fl_jv_errorf(jv, "/check", "consistency",
+                                    txn_model ? "workload %s is checked at a transactional level "
+                                                "(read-uncommitted ... strict-serializable), not %s"
+                                              : "%s is a transactional level: it needs workload "
+                                                "list-append or rw-register, not %s",
+                                    txn_model ? fl_model_name(sc->workload.model) : *l,
+                                    txn_model ? *l : fl_model_name(sc->workload.model));
+        }
+    }
     return true;
 }
 

@@ -68,6 +68,8 @@ const char *fl_op_name(uint8_t kind)
     case FL_OP_STREAM_READ: return "read";
     case FL_OP_EVENT_STEP: return "step";
     case FL_OP_EVENT_READ: return "read";
+    case FL_OP_TXN_APPEND: return "txn";
+    case FL_OP_TXN_RW: return "txn";
     }
     return "?";
 }

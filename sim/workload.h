@@ -9,6 +9,7 @@
 
 #include "sim/rng.h"
 #include "sim/store.h"
+#include "sim/check/txn_gen.h"
 
 #include <glib.h>
 
@@ -18,6 +19,8 @@ typedef struct FlWorkloadGen {
     int64_t next_value;
     uint32_t keys;
     int64_t *recent;      /* keys x FL_RECENT, newest first; 0: none */
+    FlTxnGen *txn;        /* list-append, rw-register: made on first use, freed with the clients */
+    FlRng *txn_rng;       /* the asking client's stream, during one fl_txn_gen_next */
 } FlWorkloadGen;
 
 #define FL_RECENT 4

@@ -54,6 +54,11 @@ typedef enum {
      * election, snapshot) log what happened at each node; see sim/check/events.h */
     FL_OP_EVENT_STEP,     /* a = step id: the node takes one step of its workload */
     FL_OP_EVENT_READ,     /* final reads: the node's log (text) */
+    /* list-append and rw-register (sim/workload/elle.c): one transaction of
+     * up to FL_MOPS_MAX micro-ops packed into a and b (fl_mop_pack); key is
+     * the first micro-op's key.  ok: the reads in text (fl_mop_reads_text) */
+    FL_OP_TXN_APPEND,
+    FL_OP_TXN_RW,
     /* Other models add their kinds here. */
     FL_OP_MAX = 32,
 } FlOpKind;
@@ -89,6 +94,27 @@ static inline int64_t fl_txn_amount(int64_t b) { return b & FL_TXN_AMOUNT_MAX; }
  * account's opening balance when it is not FL_TXN_INITIAL_BALANCE.  The
  * `txn` workload turns it into the history's JSON value. */
 
+/* ---- Micro-op transactions (list-append, rw-register) ----------------
+ * A transaction travels as one FlOp, because the request is one FlOp: each
+ * micro-op takes 32 bits, f (2 bits: 0 none, 1 read, 2 append or write),
+ * key (20 bits, < FL_MAX_KEYS) and value (10 bits, < FL_MOP_VALUE_LIMIT);
+ * micro-ops 0 and 1 sit in a, 2 and 3 in b, low half first.  The answer's
+ * text lists what each read returned, one field per micro-op separated by
+ * ';' (non-reads leave theirs empty), elements separated by ',':
+ * "1,2,3;;7" (list-append) or ";5" (rw-register; an empty field is null). */
+#define FL_MOPS_MAX 4
+#define FL_MOP_VALUE_LIMIT 1024
+enum { FL_MOP_NONE = 0, FL_MOP_R = 1, FL_MOP_W = 2 };
+
+static inline uint32_t fl_mop_pack(unsigned f, uint32_t key, uint32_t value)
+{
+    return (uint32_t)((f & 3u) << 30 | (key & (FL_MAX_KEYS - 1)) << 10 | (value & 0x3ffu));
+}
+static inline unsigned fl_mop_f(uint32_t m) { return m >> 30; }
+static inline uint32_t fl_mop_key(uint32_t m) { return (m >> 10) & (FL_MAX_KEYS - 1); }
+static inline uint32_t fl_mop_value(uint32_t m) { return m & 0x3ffu; }
+/* fl_mop_get and fl_mop_set (after FlOp below) read and write micro-op i. */
+
 /* ---- Files (the `files` workload) ------------------------------------
  * A file is a sequence of 16-byte records.  Write id w writes records
  * "w=%08x k=%02x\n" for k = 0 .. n-1 (w < 2^32, n <= FL_FILE_RECORDS_MAX),
@@ -113,6 +139,21 @@ typedef struct FlOp {
     uint32_t key;     /* < FL_MAX_KEYS */
     int64_t a, b;
 } FlOp;
+
+/* Micro-op @i (< FL_MOPS_MAX) of the transaction @op; 0: none. */
+static inline uint32_t fl_mop_get(const FlOp *op, unsigned i)
+{
+    uint64_t w = (uint64_t)(i < 2 ? op->a : op->b);
+    return (uint32_t)(w >> (32 * (i & 1)));
+}
+/* Sets micro-op @i (< FL_MOPS_MAX) of @op to @m. */
+static inline void fl_mop_set(FlOp *op, unsigned i, uint32_t m)
+{
+    int64_t *w = i < 2 ? &op->a : &op->b;
+    unsigned sh = 32 * (i & 1);
+    uint64_t v = ((uint64_t)*w & ~((uint64_t)0xffffffffu << sh)) | ((uint64_t)m << sh);
+    *w = (int64_t)v;
+}
 
 typedef struct FlRequest {
     uint32_t client;  /* the client's network address */

@@ -13,6 +13,8 @@ extern const FlWorkloadModel fl_workload_mapreduce;
 extern const FlWorkloadModel fl_workload_files;
 extern const FlWorkloadModel fl_workload_stream;
 extern const FlWorkloadModel fl_workload_events;
+extern const FlWorkloadModel fl_workload_list_append;
+extern const FlWorkloadModel fl_workload_rw_register;
 
 static const FlWorkloadModel *const models[] = {
     &fl_workload_register,
@@ -24,6 +26,8 @@ static const FlWorkloadModel *const models[] = {
     &fl_workload_files,
     &fl_workload_stream,
     &fl_workload_events,
+    &fl_workload_list_append,
+    &fl_workload_rw_register,
     NULL,
 };
 

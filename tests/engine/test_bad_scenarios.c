@@ -84,6 +84,8 @@ static const Bad bad[] = {
     /* check and expect */
     { "check-unknown-consistency.json", ": /check/consistency: ", "got \"serializable-snapshot\"" },
     { "check-without-workload.json", ": /check/consistency: ", "workload" },
+    { "check-level-of-other-workload.json", ": /check/consistency: ", "serializable is a transactional level: it needs workload list-append or rw-register, not kv" },
+    { "check-txn-workload-not-level.json", ": /check/consistency: ", "workload list-append is checked at a transactional level" },
     { "expect-valid-without-check.json", ": /expect/valid: ", "check" },
     { "expect-unknown-key.json", ": /expect/max_latency: ", "unknown field" },
     { "expect-counter-unknown.json", ": /expect/counters/txn.audti_in_doubt: ",
