@@ -97,7 +97,7 @@ static uint64_t le(const uint8_t *p, uint8_t width)
 }
 
 /* Checks that @after differs from @before in the field @mu names only (and,
- * with @sealed, in the last 16 bytes, PBFT's signature and MAC), and that
+ * with @sealed, in the last bytes: a PBFT vote's signature and MAC), and that
  * the field went from mu->old_value to mu->new_value. */
 static void assert_one_field(const GByteArray *before, const GByteArray *after,
                              const FlMutation *mu, bool sealed)
@@ -109,7 +109,7 @@ static void assert_one_field(const GByteArray *before, const GByteArray *after,
     assert_true(mu->old_value != mu->new_value);
     for (guint i = 0; i < before->len; i++) {
         bool in_field = i >= f->offset && i < f->offset + f->width;
-        bool in_seal = sealed && i + 16 >= before->len;
+        bool in_seal = sealed && i + PBFT_SIG_BYTES + PBFT_MAC_BYTES >= before->len;
         if (!in_field && !in_seal && before->data[i] != after->data[i])
             fail_msg("byte %u changed outside field %s", i, f->name);
     }
