@@ -4,9 +4,10 @@
  * Design notes.
  * 1. n = 3f+1 replicas; quorums are n - f (2f+1), weak certificates f+1
  *    (pbft.h).  View v's primary is v mod n.  Every message is a statement
- *    signed by its author plus a per-link MAC (pbft.h): a corrupted
- *    message fails the MAC and is dropped, a relayed statement keeps its
- *    author's signature.
+ *    by its author plus a per-link MAC (pbft.h): a corrupted message fails
+ *    the MAC and is dropped, a relayed statement keeps its author's
+ *    Ed25519 signature (libsodium; keys from the run's seed, each node's
+ *    secret key only in its own state: mac.c, README.md).
  * 2. Clients send each request to every replica and accept f+1 matching
  *    replies (FL_CLIENT_BFT).  Requests are authenticated by their source
  *    (the engine delivers them from the client's own address), which stands
