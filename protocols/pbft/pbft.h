@@ -25,9 +25,12 @@
  * dealer); a node's secret key lives only in its own state (PbftKeys), and
  * every function that signs or MACs takes that state's keys, never a node
  * id, so a Byzantine replica (the `lie` and `reseal` hooks run on the
- * liar's own state) can sign only as itself.  A message whose MAC or
- * signature fails is dropped and counted (metrics `mac_rejected`,
- * `sig_rejected`).  Memory: PbftKeys is plain data the caller embeds;
+ * liar's own state) can sign only as itself.  A signature is verified
+ * only where a statement is relayed: one that comes from its signer over
+ * their link is authenticated by the MAC and remembered as authentic
+ * (pbft_note_authentic), so a certificate relaying it back costs a hash
+ * (pbft.c note 12, README.md).  A message whose MAC or signature fails is
+ * dropped and counted (metrics `mac_rejected`, `sig_rejected`).  Memory: PbftKeys is plain data the caller embeds;
  * statements are borrowed (PbftBytes point into the message). */
 #pragma once
 
@@ -56,15 +59,17 @@ uint32_t pbft_quorum(uint32_t n, bool bug);
 /* The shortest statement: type, signer, no body, no signature. */
 #define PBFT_STMT_MIN (1 + 4)
 
-/* Signatures already verified, so that a statement received again (votes
- * are resent every `resend`, certificates relay prepares we checked on
- * arrival) costs a hash instead of an Ed25519 verification (about 50 us,
- * which made fuzzing PBFT some 80 times slower).  Direct-mapped: slot =
+/* Statements known authentic: a signature already verified, or a
+ * statement its signer sent us itself (pbft_note_authentic), so that a
+ * statement received again (votes are resent every `resend`, certificates
+ * relay prepares their authors sent us) costs a hash instead of an
+ * Ed25519 verification (about 50 us, which made fuzzing PBFT some 80
+ * times slower).  Direct-mapped: slot =
  * low bits of BLAKE2b-128(signer, statement, signature); a slot holds the
  * whole 128-bit hash, so a hit is a statement verified before (up to a
  * BLAKE2b collision).  It only ever saves work: its contents depend on the
  * statements seen, never on addresses, and a miss just verifies. */
-#define PBFT_VERIFIED_SLOTS 2048
+#define PBFT_VERIFIED_SLOTS 8192
 typedef struct PbftVerified {
     uint8_t hash[PBFT_VERIFIED_SLOTS][16];
 } PbftVerified;
@@ -91,6 +96,14 @@ void pbft_sign(const PbftKeys *k, const void *data, size_t len, uint8_t sig[PBFT
 /* True when @sig (PBFT_SIG_BYTES, borrowed) is @signer's signature of @data. */
 bool pbft_verify(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
                  const uint8_t *sig);
+/* Records (@signer, @data, @sig) in @k's cache as authentic without
+ * verifying @sig: for a statement that @signer itself sent over its link
+ * (the MAC checked), so @signer said exactly these bytes.  Later
+ * pbft_verify calls on the same bytes (the statement relayed back to us in
+ * a certificate) return true without Ed25519.  See README.md, "Where
+ * signatures are verified", for why this is safe. */
+void pbft_note_authentic(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
+                         const uint8_t *sig);
 /* The MAC of @data on the link between @k's node and @peer (either way). */
 void pbft_mac(const PbftKeys *k, uint32_t peer, const void *data, size_t len,
               uint8_t mac[PBFT_MAC_BYTES]);
@@ -177,6 +190,13 @@ void pbft_stmt_end(FlWriter *w, size_t start, const PbftKeys *k);
  * located, not checked.  Returns false to drop. */
 bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, const PbftKeys *k, PbftStmt *st,
                      PbftScratch *sc);
+/* True when @st (parsed by pbft_stmt_parse) carries no signature or a
+ * valid one by its signer: the check pbft_stmt_parse makes with keys, for
+ * a statement parsed without them. */
+bool pbft_stmt_verify(const PbftKeys *k, const PbftStmt *st);
+/* Records @st, received from its signer over their link (MAC checked), as
+ * authentic in @k's cache (pbft_note_authentic). */
+void pbft_stmt_note_authentic(const PbftKeys *k, const PbftStmt *st);
 
 /* FlProtocol.fields: the view, sequence numbers and digests of a message
  * (a statement and its MAC) at their offsets; 0 unless the statement

@@ -127,7 +127,23 @@ bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, const PbftKeys *k
     if (!fl_reader_done(&r))
         return false;
     /* Last, since it costs the most: the parse above is cheap. */
-    return !k || !sig || pbft_verify(k, st->signer, p, len - sig, p + len - sig);
+    return !k || pbft_stmt_verify(k, st);
+}
+
+bool pbft_stmt_verify(const PbftKeys *k, const PbftStmt *st)
+{
+    if (!pbft_type_signed(st->type))
+        return true;
+    size_t body = st->raw.len - PBFT_SIG_BYTES;   /* parse checked the length */
+    return pbft_verify(k, st->signer, st->raw.p, body, st->raw.p + body);
+}
+
+void pbft_stmt_note_authentic(const PbftKeys *k, const PbftStmt *st)
+{
+    if (!pbft_type_signed(st->type))
+        return;
+    size_t body = st->raw.len - PBFT_SIG_BYTES;
+    pbft_note_authentic(k, st->signer, st->raw.p, body, st->raw.p + body);
 }
 
 /* The fields a Byzantine replica could change in its own statements, at

@@ -217,6 +217,69 @@ static void test_prepared_certificates(void **st)
     cert_free(&c);
 }
 
+/* A VIEW-CHANGE by @author for view 1 (stable checkpoint 0) carrying one
+ * prepared certificate of view 0 at sequence 1: the primary's pre-prepare
+ * and the prepares @prep (borrowed). */
+static void view_change(FlWriter *w, uint32_t author, const FlWriter *pp, const FlWriter *prep,
+                        uint32_t nprep)
+{
+    fl_writer_init(w, NULL, 0);
+    pbft_stmt_begin(w, PBFT_VIEW_CHANGE, &K[author]);
+    fl_put_u64(w, 1);
+    fl_put_u64(w, 0);
+    fl_put_u64(w, 0);
+    fl_put_u32(w, 0);   /* no checkpoint proof: stable is 0 */
+    fl_put_u32(w, 1);
+    fl_put_bytes(w, pp->data, pp->len);
+    fl_put_u32(w, nprep);
+    for (uint32_t i = 0; i < nprep; i++)
+        fl_put_bytes(w, prep[i].data, prep[i].len);
+    pbft_stmt_end(w, 0, &K[author]);
+}
+
+/* Statements from their authors are taken on the link MAC alone (README:
+ * "Where signatures are verified"); relayed ones are verified.  Replica 3
+ * relays, in its own validly signed VIEW-CHANGE, a prepare it claims for
+ * replica 2 but signed itself (the signer field rewritten): replica 0
+ * rejects the view change, even after 2's genuine prepare reached it
+ * directly (noted authentic), since the forged bytes differ. */
+static void test_view_change_forged_prepare_rejected(void **st)
+{
+    FlRequest r = req(9, 42);
+    uint64_t d = pbft_digest(&r);
+    FlWriter pp, prep[2], forged, vc;
+    pre_prepare(&pp, 0, 0, 1, &r);
+    vote(&prep[0], PBFT_PREPARE, 1, 0, 1, d);
+    vote(&prep[1], PBFT_PREPARE, 2, 0, 1, d);
+    PbftScratch sc = { .certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW) };
+    PbftVC out = { .prepared = g_new(PbftPrepared, PBFT_MAX_WINDOW) };
+    PbftStmt s;
+    /* The genuine certificate passes, and is what 2 sent 0 directly. */
+    view_change(&vc, 3, &pp, prep, 2);
+    assert_true(pbft_vc_check(vc.data, vc.len, 4, &K[0], 3, 4, &out, &sc));
+    assert_int_equal(out.nprepared, 1);
+    assert_true(pbft_stmt_parse(prep[1].data, prep[1].len, 4, NULL, &s, &sc));
+    pbft_stmt_note_authentic(&K[0], &s);
+    fl_writer_deinit(&vc);
+    /* 3 signs a prepare and makes it 2's. */
+    vote(&forged, PBFT_PREPARE, 3, 0, 1, d);
+    forged.data[1] = 2;   /* signer u32 at offset 1, little-endian */
+    FlWriter bad[2] = { prep[0], forged };
+    view_change(&vc, 3, &pp, bad, 2);
+    assert_true(pbft_stmt_parse(vc.data, vc.len, 4, &K[0], &s, &sc));   /* 3's own signature is fine */
+    for (uint32_t i = 0; i < 3; i++)
+        assert_false(pbft_vc_check(vc.data, vc.len, 4, &K[i], 3, 4, &out, &sc));
+    /* Only the forged signature fails: unchecked, the certificate passes. */
+    assert_true(pbft_vc_check(vc.data, vc.len, 4, NULL, 3, 4, &out, &sc));
+    fl_writer_deinit(&vc);
+    fl_writer_deinit(&forged);
+    fl_writer_deinit(&pp);
+    fl_writer_deinit(&prep[0]);
+    fl_writer_deinit(&prep[1]);
+    g_free(sc.certs);
+    g_free(out.prepared);
+}
+
 /* Section 4.4: per sequence number the certificate of the highest view;
  * null requests in the gaps; nothing at or below the highest stable
  * checkpoint. */
@@ -443,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_forged_signer_rejected),
         cmocka_unit_test(test_link_macs),
         cmocka_unit_test(test_prepared_certificates),
+        cmocka_unit_test(test_view_change_forged_prepare_rejected),
         cmocka_unit_test(test_new_view_ops),
         cmocka_unit_test(test_new_view_starts_at_min_s),
         cmocka_unit_test(test_torn_record_mutes),
