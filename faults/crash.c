@@ -1,7 +1,7 @@
 /* crash: a node stops.  Its volatile state and timers are gone and messages
  * to it are dropped; its disk keeps only what was synced.  With
  * `restart_after`, it comes back and `recover` rebuilds it from the disk. */
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 typedef struct Crash {
     FlSelector node;

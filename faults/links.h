@@ -8,7 +8,7 @@
  * matches any selector when client links count. */
 #pragma once
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 typedef struct FlLinks {
     FlSelector from, to;

@@ -35,7 +35,10 @@
  *    failures can survive, as TigerBeetle's simulator keeps every storage
  *    fault recoverable.  A plain crash (or lose-unsynced) loses only what
  *    was never promised, so it gets no window: a protocol must survive a
- *    second crash right after a restart.
+ *    second crash right after a restart.  Except for a protocol that keeps
+ *    nothing on disk (FlProtocol.volatile_state: VR), where every crash
+ *    loses promises and a restarted node recovers them from the others:
+ *    there a crash gets the same window.
  * 5. Targets.  Bugs live next to the roles a protocol gives its nodes:
  *    the leader that loses its lease, the new leader in its first
  *    heartbeat, the tail of a chain.  A uniformly drawn node id hits the
@@ -61,7 +64,12 @@
  *    slow: what it kept only in memory and reuses after a
  *    restart, request ids, sequence numbers, a lease, meets replies sent
  *    before the crash; needs "crash" among the scenario's kinds, and slows
- *    links only if "delay" is there too); and, only when the
+ *    links only if "delay" is there too); `churn` (3 to 5 partitions, each
+ *    cutting off the newest leader alone, overlapping: leaders are deposed
+ *    about when they are elected, before they replicate what they took,
+ *    and come back one by one with logs that end in different terms: the
+ *    divergent logs where log matching and commit rules are tested; needs
+ *    "partition"); and, only when the
  *    scenario lists them, `crash-majority` and `crash-all` (a majority drawn
  *    up front, or every node, crashed at once and restarted together, beyond max_down:
  *    only synced state survives, which a protocol that persists what it
@@ -118,9 +126,9 @@ static const char *const allowed_targets[] = {
 
 /* Note 6.  The last two only when the scenario names them. */
 static const char *const allowed_shapes[] = {
-    "single", "reform", "sequence", "bounce", "crash-majority", "crash-all", NULL,
+    "single", "reform", "sequence", "bounce", "churn", "crash-majority", "crash-all", NULL,
 };
-static const char *const default_shapes[] = { "single", "reform", "sequence", "bounce", NULL };
+static const char *const default_shapes[] = { "single", "reform", "sequence", "bounce", "churn", NULL };
 
 typedef struct Nemesis {
     GPtrArray *kinds;        /* of const char* (static strings), as given */
@@ -243,7 +251,7 @@ static bool nemesis_parse(FlFault *f, json_t *spec, const char *path, json_t *ou
                      "an array of target styles from node, leader, role, leader+k, "
                      "minority-with-leader, last-role-change", m->targets) ||
         !parse_names(jv, spec, path, "shapes", out, allowed_shapes, default_shapes,
-                     "an array of shapes from single, reform, sequence, bounce, crash-majority, crash-all",
+                     "an array of shapes from single, reform, sequence, bounce, churn, crash-majority, crash-all",
                      m->shapes))
         return false;
     /* Note 9. */
@@ -640,8 +648,10 @@ static bool place_one(Nemesis *m, Draw *dr, FlRng *rng, FlTime t, FlDuration d, 
     json_t *o = json_object();
     draw_fields(m, rng, k, is_aimable(k) ? target : NULL, node, d, o);
     const char *mode = json_string_value(json_object_get(o, "mode"));
-    if ((strcmp(k, "disk") == 0 || strcmp(k, "trigger") == 0) && mode &&
-        strcmp(mode, "lose-unsynced") != 0)
+    bool lost = ((strcmp(k, "disk") == 0 || strcmp(k, "trigger") == 0) && mode &&
+                 strcmp(mode, "lose-unsynced") != 0) ||
+                (strcmp(k, "crash") == 0 && m->sc->protocol->volatile_state);
+    if (lost)
         g_array_index(dr->downs, Down, dr->downs->len - 1).end += (FlTime)m->recover;   /* note 4 */
     append_fault(m, strcmp(k, "mutate") == 0 ? "byzantine" : k, t, o);
     if (target)
@@ -691,6 +701,32 @@ static FlTime draw_reform(Nemesis *m, Draw *dr, FlRng *rng, FlTime t)
         append_fault(m, "partition", t, o);
         last = t + (FlTime)d;
         t += (FlTime)(d + gap(m, rng));
+    }
+    return last;
+}
+
+/* Shape "churn" (note 6): 3 to 5 partitions, each cutting off the leader
+ * of the moment alone, started an eighth to a half of long_pause apart and
+ * lasting a quarter to a whole of it, so they overlap: a leader is cut
+ * off about when it has been elected, before it could replicate what it
+ * took, and deposed leaders come back one by one with logs that end in
+ * different terms.  Returns when the last one heals. */
+static FlTime draw_churn(Nemesis *m, FlRng *rng, FlTime t)
+{
+    FlDuration unit = m->long_pause > FL_MS(8) ? m->long_pause : FL_MS(8);
+    uint32_t rounds = 3 + (uint32_t)fl_rng_below(rng, 3);
+    FlTime last = t;
+    for (uint32_t r = 0; r < rounds; r++) {
+        FlDuration d = draw(rng, unit / 4, unit);
+        if (t + (FlTime)d > (FlTime)m->until)
+            break;
+        json_t *o = json_object();
+        json_object_set_new(o, "for", dur_json(d));
+        json_object_set_new(o, "isolate", json_string("leader"));
+        append_fault(m, "partition", t, o);
+        if (t + (FlTime)d > last)
+            last = t + (FlTime)d;
+        t += (FlTime)draw(rng, unit / 8, unit / 2);
     }
     return last;
 }
@@ -859,6 +895,10 @@ static void draw_schedule(Nemesis *m, FlRng *rng, FlTime now, GString *kept)
          * the scenario's kinds, not among those this seed kept. */
         if (strcmp(shape, "reform") == 0 && has(m->kinds, "partition")) {
             t = draw_reform(m, &dr, rng, t);
+            continue;
+        }
+        if (strcmp(shape, "churn") == 0 && has(m->kinds, "partition")) {
+            t = draw_churn(m, rng, t);
             continue;
         }
         if (strcmp(shape, "sequence") == 0) {
@@ -1032,7 +1072,7 @@ static const FlFaultField nemesis_fields[] = {
     { "every", "time between two faults' starts, a duration or a range (default [\"1s\",\"3s\"])" },
     { "for", "how long each fault lasts, a duration or a range (default [\"500ms\",\"2s\"])" },
     { "targets", "how a fault picks its node, each fault drawing one: node (an id drawn up front), leader, role (a role drawn among those held when the fault starts, then a holder: role:*), leader+k (the leader and k others), minority-with-leader (a partition cuts off the side holding the leader), last-role-change (the node whose role changed last); default all" },
-    { "shapes", "what a slot of the schedule holds, each slot drawing one: single (one fault), reform (a partition around the leader that heals and forms again around the next leader, 2-3 times), sequence (2-4 faults back to back, each aimed at a role), bounce (one node crashed and back within 10ms, 2-6 times, while links into it are slow), and only when listed: crash-majority, crash-all (a majority or every node crashed at once and restarted together, beyond max_down: for protocols that persist what they promise); default single, reform, sequence, bounce" },
+    { "shapes", "what a slot of the schedule holds, each slot drawing one: single (one fault), reform (a partition around the leader that heals and forms again around the next leader, 2-3 times), sequence (2-4 faults back to back, each aimed at a role), bounce (one node crashed and back within 10ms, 2-6 times, while links into it are slow), churn (3-5 overlapping partitions, each cutting off the newest leader alone, so leaders fall before they replicate), and only when listed: crash-majority, crash-all (a majority or every node crashed at once and restarted together, beyond max_down: for protocols that persist what they promise); default single, reform, sequence, bounce, churn" },
     { "swarm", "swarm testing (default true): each run keeps each kind, target and shape with probability 1/2 (at least one of each), so seeds differ in kind and not only in timing; the trace's start event says what was kept" },
     { "long_pause", "a pause aimed at a role lasts at least this (default twice the longest *timeout parameter of the protocol: a GC pause that outlasts an election)" },
     { "max_down", "most nodes crashed, paused or recovering from storage damage at once (default a minority, (n-1)/2); crash-majority and crash-all go beyond it" },

@@ -6,7 +6,7 @@
  * nemesis with them, shrink them and replay them. */
 #pragma once
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 /* The faults nemesis @f drew, as a JSON array of fault objects in the
  * scenario format, ordered by start time; NULL if @f is not a nemesis or has

@@ -1,7 +1,7 @@
 /* faults/registry: the table of fault kinds, one entry per file. */
 #pragma once
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 /* NULL-terminated list of every fault kind. */
 const FlFaultKind *const *fl_fault_kinds(void);

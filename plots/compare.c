@@ -59,9 +59,9 @@ FlPlotOutput *fl_plot_compare(const char *const *dirs, guint n, const FlPlotOpti
             g_autoptr(GArray) lat = g_array_new(FALSE, FALSE, sizeof(double));
             for (guint k = 0; k < runs[i]->ops->len; k++) {
                 const FlPlotOp *op = &g_array_index(runs[i]->ops, FlPlotOp, k);
-                if (op->outcome != FL_OUTCOME_OK || op->invoke < from || op->invoke > to)
+                if (op->outcome != FL_OUTCOME_OK || op->arrival < from || op->arrival > to)
                     continue;
-                double ms = (double)MAX(op->complete - op->invoke, 1) / 1e6;
+                double ms = (double)MAX(op->complete - op->arrival, 1) / 1e6;  /* from arrival, as latency.c */
                 g_array_append_val(lat, ms);
             }
             g_array_sort(lat, cmp_double);

@@ -1,9 +1,11 @@
 /* plots/latency: how long operations took.
  *
  * 1. Latency (Jepsen's latency-raw): one point per completed operation, at
- *    its invocation time and its latency, log scale; colour says ok / fail /
- *    info, shape says which operation.  Operations still open at the end
- *    have no latency and are left out.
+ *    its intended arrival and its latency from there (so queueing behind a
+ *    stall counts: no coordinated omission, sim/client.c), log scale; an
+ *    older history without "arrival" uses the invocation.  Colour says
+ *    ok / fail / info, shape says which operation.  Operations still open
+ *    at the end have no latency and are left out.
  * 2. Distribution: per operation, the latency of ok operations against the
  *    fraction of operations that were faster, on the x axis 1/(1-q), so
  *    p50, p90, p99, p99.9 are equally spaced (HdrHistogram's percentile
@@ -21,7 +23,7 @@ FlPlotOutput *fl_plot_latency(FlRunData *rd, const FlPlotOptions *opt, GError **
     g_autoptr(FlScript) s = fl_script_new("latency", opt, 1100, 620, rd->dir);
     g_autofree char *title = g_strdup_printf("%s: latency of every operation", rd->label);
     fl_script_title(s, title);
-    fl_script_set(s, "set xlabel \"time of invocation (s)\"");
+    fl_script_set(s, "set xlabel \"intended arrival (s)\"");
     fl_script_set(s, "set ylabel \"latency (ms)\"");
     fl_script_set(s, "set logscale y");
     fl_script_set(s, "set format y \"%%g\"");
@@ -43,12 +45,14 @@ FlPlotOutput *fl_plot_latency(FlRunData *rd, const FlPlotOptions *opt, GError **
     double lo = INFINITY, hi = 0;
     for (guint k = 0; k < rd->ops->len; k++) {
         const FlPlotOp *op = &g_array_index(rd->ops, FlPlotOp, k);
-        if (op->open || op->invoke < from || op->invoke > to)
+        if (op->open || op->arrival < from || op->arrival > to)
             continue;
-        /* A zero latency cannot sit on a log scale: a nanosecond stands in. */
-        double ms = (double)MAX(op->complete - op->invoke, 1) / 1e6;
+        /* From the intended arrival (note 1): a stall shows as a ramp of
+         * high latencies, not as a gap.  A zero latency cannot sit on a
+         * log scale: a nanosecond stands in. */
+        double ms = (double)MAX(op->complete - op->arrival, 1) / 1e6;
         fl_series_row(series[op->outcome * nf + fl_rundata_f_index(rd, op->f)], "%.9f %.6f",
-                      (double)op->invoke / 1e9, ms);
+                      (double)op->arrival / 1e9, ms);
         lo = MIN(lo, ms);
         hi = MAX(hi, ms);
         points++;
@@ -129,9 +133,9 @@ FlPlotOutput *fl_plot_distribution(FlRunData *rd, const FlPlotOptions *opt, GErr
         lat[i] = g_array_new(FALSE, FALSE, sizeof(double));
     for (guint k = 0; k < rd->ops->len; k++) {
         const FlPlotOp *op = &g_array_index(rd->ops, FlPlotOp, k);
-        if (op->outcome != FL_OUTCOME_OK || op->invoke < from || op->invoke > to)
+        if (op->outcome != FL_OUTCOME_OK || op->arrival < from || op->arrival > to)
             continue;
-        double ms = (double)MAX(op->complete - op->invoke, 1) / 1e6;
+        double ms = (double)MAX(op->complete - op->arrival, 1) / 1e6;
         g_array_append_val(lat[fl_rundata_f_index(rd, op->f)], ms);
         g_array_append_val(lat[nf], ms);
     }

@@ -144,6 +144,13 @@ static bool history_event(FlRunData *rd, GHashTable *open, GHashTable *fs, GHash
         op.key = k ? json_text(k) : NULL;
         op.value = json_text(json_object_get(ev, "value"));
         op.invoke = time;
+        /* Optional (an older history, or a final read, has none); an
+         * arrival after the invocation is not one. */
+        json_t *arr = json_object_get(ev, "arrival");
+        op.arrival = json_is_integer(arr) && json_integer_value(arr) >= 0 &&
+                             (FlTime)json_integer_value(arr) <= time
+                         ? (FlTime)json_integer_value(arr)
+                         : time;
         op.invoke_line = line;
         op.open = true;
         op.outcome = FL_OUTCOME_INFO;

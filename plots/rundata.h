@@ -30,6 +30,7 @@ typedef struct FlPlotOp {
     char *value;         /* invocation value, JSON text */
     char *result;        /* completion value, JSON text (NULL when open) */
     FlTime invoke, complete;   /* complete: end of run when open */
+    FlTime arrival;      /* intended arrival ("arrival" in the history); invoke when absent */
     FlOutcome outcome;   /* open operations count as info */
     bool open;           /* no completion in the history */
     guint invoke_line, complete_line;   /* 1-based lines of history.jsonl */

@@ -15,7 +15,13 @@
  *    and exit handlers are the parent's alone.
  * 4. Per grid point: the fraction of runs whose checker said invalid, the
  *    mean availability, and the means over the seeds of each run's p50 and
- *    p99 latency of ok operations. */
+ *    p99 latency of ok operations.
+ * 5. The knee (issue 22): along the first parameter, for each scenario and
+ *    each value of the others, the first point whose mean p50 passes
+ *    KNEE_FACTOR times the p50 at the parameter's first value (the base).
+ *    Swept over `workload.rate` with `resources` on, that is where the
+ *    offered load passes capacity and operations start to queue; the p50,
+ *    not the p99, so that one slow election does not mark a knee. */
 #include "plots/sweep.h"
 
 #include "plots/plot_impl.h"
@@ -651,6 +657,43 @@ static void print_table(const Sweep *sw, json_t **results, FILE *out)
         }
 }
 
+/* Note 5. */
+#define KNEE_FACTOR 2.0
+
+static void print_knees(const Sweep *sw, json_t **results, FILE *out)
+{
+    FlSweepParam *x = g_ptr_array_index(sw->params, 0);
+    guint nx = x->values->len;
+    if (nx < 2)
+        return;
+    for (guint s = 0; s < sw->nfiles; s++)
+        for (guint g = 0; g < sw->ncombo / nx; g++) {
+            Point base = aggregate(sw, results, s, g * nx);
+            g_autofree char *rest = point_text(sw, g * nx, 1);
+            g_autofree char *v0 = fl_sweep_param_text(x, 0);
+            char a[32], b[32];
+            fprintf(out, "knee      %s%s%s: ", sw->names[s], rest[0] ? " " : "", rest);
+            guint k = 1;
+            Point pt = { 0 };
+            for (; k < nx; k++) {
+                pt = aggregate(sw, results, s, g * nx + k);
+                if (pt.p50_ms > KNEE_FACTOR * base.p50_ms)
+                    break;
+            }
+            if (k == nx) {
+                fprintf(out, "none: p50 stays within %gx of its base %s (%s=%s)\n", KNEE_FACTOR,
+                        fl_plot_duration((FlTime)(base.p50_ms * 1e6), a), x->path, v0);
+                continue;
+            }
+            g_autofree char *vk = fl_sweep_param_text(x, k);
+            g_autofree char *vprev = fl_sweep_param_text(x, k - 1);
+            fprintf(out, "%s=%s, p50 %s = %.1fx the base %s (%s=%s); last point below: %s=%s\n",
+                    x->path, vk, fl_plot_duration((FlTime)(pt.p50_ms * 1e6), a),
+                    base.p50_ms > 0 ? pt.p50_ms / base.p50_ms : INFINITY,
+                    fl_plot_duration((FlTime)(base.p50_ms * 1e6), b), x->path, v0, x->path, vprev);
+        }
+}
+
 static FlPlotOutput *draw(const Sweep *sw, json_t **results, GError **err)
 {
     FlPlotOptions po = sw->opt->plot;
@@ -802,6 +845,7 @@ int fl_sweep_run(const char *const *files, guint nfiles, GPtrArray *params,
     if (!o)
         goto done;
     print_table(&sw, results, out);
+    print_knees(&sw, results, out);
     fprintf(out, "  files     %s/sweep.tsv, %s\n", opt->out_dir, o->image ? o->image : o->script);
     fl_plot_output_free(o);
     rc = 0;

@@ -22,12 +22,16 @@ extern const FlProtocol fl_proto_raft;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
 extern const FlProtocol fl_proto_pbft;
+extern const FlProtocol fl_proto_vr;
 extern const FlProtocol fl_proto_clocks;
 extern const FlProtocol fl_proto_election_bully;
 extern const FlProtocol fl_proto_election_ring;
 extern const FlProtocol fl_proto_snapshot;
 extern const FlProtocol fl_proto_broadcast;
 extern const FlProtocol fl_proto_mutex;
+#ifdef FL_HAVE_CANONICAL_RAFT
+extern const FlProtocol fl_proto_canonical_raft;   /* only when libraft is installed */
+#endif
 
 static const FlProtocol *const protocols[] = {
     &fl_proto_single,
@@ -49,12 +53,16 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
     &fl_proto_pbft,
+    &fl_proto_vr,
     &fl_proto_clocks,
     &fl_proto_election_bully,
     &fl_proto_election_ring,
     &fl_proto_snapshot,
     &fl_proto_broadcast,
     &fl_proto_mutex,
+#ifdef FL_HAVE_CANONICAL_RAFT
+    &fl_proto_canonical_raft,
+#endif
     NULL,
 };
 

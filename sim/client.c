@@ -17,6 +17,15 @@
  * slow one a queue (a closed loop with think times would instead give
  * clients / (think + latency), well under the rate).
  *
+ * Coordinated omission (Gil Tene, "How NOT to measure latency"; wrk2): the
+ * invocation in the history is when the request is sent, which is what the
+ * checkers need; but measured from there, an operation that queued behind
+ * a stalled one looks fast, and an election shows as a gap in the latency
+ * plot instead of the stall it is.  So each workload invocation also
+ * records its intended arrival ("arrival"), and latency figures count
+ * from it: latency = queueing (arrival to invocation) + service
+ * (invocation to completion).
+ *
  * Values are unique: every write, cas target, put and append uses a number
  * drawn from one counter, which is what lets checkers tell writes apart.
  *
@@ -25,6 +34,7 @@
  * every later request of its session, whichever node it goes to, as a
  * driver does with Cosmos DB's session tokens or COPS's client context. */
 #include "sim/world_impl.h"
+#include "sim/series.h"
 #include "sim/fmt.h"
 
 #include <inttypes.h>
@@ -123,7 +133,7 @@ static const char *const type_names[] = {
  * printf: this runs for every client event of every seed), byte for byte
  * what
  *   {"process":%PRIu64,"client":%u,"type":"%s","f":"%s","key":%u,"value":VALUE,
- *    "time":%PRIu64[,"node":%u][,"final":true]}\n
+ *    "time":%PRIu64[,"arrival":%PRIu64][,"node":%u][,"final":true]}\n
  * gives.  Its entry in the history's index (check.h, FlHistoryEvent) says
  * what the line holds, for the checker. */
 static void record(FlWorld *w, Client *cl, FlEventType type, uint32_t node,
@@ -163,6 +173,12 @@ static void record(FlWorld *w, Client *cl, FlEventType type, uint32_t node,
     p = tail;
     PUT_LIT(p, ",\"time\":");
     p += fl_fmt_u64(p, w->now);
+    /* The intended arrival (note on coordinated omission above): only on
+     * workload invocations, which have one; checkers ignore the field. */
+    if (type == FL_EVENT_INVOKE && !(cl->req.op.flags & FL_OP_F_LOCAL) && !w->ex) {
+        PUT_LIT(p, ",\"arrival\":");
+        p += fl_fmt_u64(p, cl->arrival);
+    }
     if (node != FL_NO_HINT) {
         PUT_LIT(p, ",\"node\":");
         p += fl_fmt_u64(p, node);
@@ -239,6 +255,14 @@ static uint32_t random_node(FlWorld *w, Client *cl)
     return (uint32_t)fl_rng_below(&cl->rng, w->nnodes);
 }
 
+/* When the current operation's latency counts from: its intended arrival,
+ * except for local reads and in explore mode (the same rule as
+ * fl_client_deliver's latency). */
+static FlTime op_from(const FlWorld *w, const Client *cl)
+{
+    return w->ex || (cl->req.op.flags & FL_OP_F_LOCAL) ? cl->invoked : cl->arrival;
+}
+
 static void start_op(FlWorld *w, uint32_t c, uint32_t target)
 {
     Client *cl = &w->clients[c];
@@ -250,6 +274,8 @@ static void start_op(FlWorld *w, uint32_t c, uint32_t target)
     cl->redirects = 0;
     cl->target = target;
     w->stats.invoked++;
+    if (w->series)
+        fl_series_offer(w->series, op_from(w, cl));
     record(w, cl, FL_EVENT_INVOKE, FL_NO_HINT, NULL);
     cl->deadline = w->now + (FlTime)wl->timeout;
     arm_timeout(w, c);
@@ -302,6 +328,10 @@ void fl_client_invoke(FlWorld *w, uint32_t c)
 static void finish(FlWorld *w, uint32_t c, FlEventType type, uint32_t node, const FlResult *res)
 {
     Client *cl = &w->clients[c];
+    if (w->series)
+        fl_series_end(w->series, op_from(w, cl), w->now,
+                      type == FL_EVENT_OK ? FL_SERIES_OK : type == FL_EVENT_FAIL ? FL_SERIES_FAIL
+                                                                                  : FL_SERIES_TIMEOUT);
     record(w, cl, type, node, res);
     fl_trace(&w->trace, FL_TR_COMPLETE, w->now, cl->addr, node == FL_NO_HINT ? 0 : node,
              cl->req.id, 0, type_names[type]);
@@ -416,8 +446,14 @@ void fl_client_deliver(FlWorld *w, uint32_t c, uint32_t from, const uint8_t *msg
             g_byte_array_append(cl->session, res.session, (guint)res.session_len);
         }
         {
-            FlDuration lat = (FlDuration)(w->now - cl->invoked);
+            /* Latency counts from the intended arrival, not from the
+             * invocation: an operation that waited behind a slow one
+             * waited for the system (coordinated omission, note above). */
+            FlTime from_t = w->ex || (cl->req.op.flags & FL_OP_F_LOCAL) ? cl->invoked : cl->arrival;
+            FlDuration lat = (FlDuration)(w->now - from_t);
+            FlDuration svc = (FlDuration)(w->now - cl->invoked);
             g_array_append_val(w->stats.latencies, lat);
+            g_array_append_val(w->stats.services, svc);
         }
         cl->leader_guess = from;
         if (cl->invoked >= w->heal_at &&

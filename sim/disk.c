@@ -17,6 +17,7 @@ struct FlDisk {
     bool synced;          /* a sync made bytes durable: last_file, last_from say where */
     guint last_file;
     size_t last_from;
+    uint64_t synced_bytes;   /* made durable by syncs, ever (time series) */
 };
 
 static void file_free(gpointer p)
@@ -93,11 +94,13 @@ void fl_disk_do_sync(FlDisk *d, const char *file)
     if (f->rewritten || f->durable->len > f->data->len) {
         g_byte_array_set_size(f->durable, 0);
         g_byte_array_append(f->durable, f->data->data, f->data->len);
+        d->synced_bytes += f->data->len;
         f->rewritten = false;
         d->last_from = 0;
     } else if (f->data->len > f->durable->len) {
         guint have = f->durable->len;
         g_byte_array_append(f->durable, f->data->data + have, f->data->len - have);
+        d->synced_bytes += f->data->len - have;
         d->last_from = have;
     } else {
         return;
@@ -143,6 +146,11 @@ bool fl_disk_last_sync(const FlDisk *d, guint *file, size_t *from)
     *file = d->last_file;
     *from = d->last_from;
     return true;
+}
+
+uint64_t fl_disk_synced_bytes(const FlDisk *d)
+{
+    return d->synced_bytes;
 }
 
 size_t fl_disk_unsynced(const FlDisk *d)

@@ -37,5 +37,8 @@ bool fl_disk_last_sync(const FlDisk *d, guint *file, size_t *from);
 /* The index (for fl_disk_durable) of the file named @file; false if there
  * is none.  For the `trigger` fault's torn writes. */
 bool fl_disk_find(const FlDisk *d, const char *file, guint *i);
+/* Bytes syncs made durable since the disk was made (a crash does not
+ * reset it): the time series' disk figure. */
+uint64_t fl_disk_synced_bytes(const FlDisk *d);
 /* Bytes written but not yet synced, summed over files. */
 size_t fl_disk_unsynced(const FlDisk *d);

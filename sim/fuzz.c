@@ -73,7 +73,7 @@
  *    faults and its seed, which `faultline replay` runs without a nemesis. */
 #include "sim/fuzz.h"
 
-#include "faults/nemesis.h"
+#include "sim/catalog.h"
 #include "sim/coverage.h"
 #include "sim/rng.h"
 #include "sim/run.h"
@@ -149,10 +149,11 @@ static json_t *figures_of(const FlRunResult *res)
     /* live_judged: whether this run weighed its liveness claim (a default
      * claim may find too little time after a late heal), so that `claims`
      * never counts an unweighed claim as met. */
-    return json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
+    return json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
                      "unmet", unmet, "ok", json_object_get(ops, "ok"), "info",
                      json_object_get(ops, "info"), "p99_ns",
-                     json_object_get(json_object_get(m, "latency_ns"), "p99"), "availability",
+                     json_object_get(json_object_get(m, "latency_ns"), "p99"), "p50_ns",
+                     json_object_get(json_object_get(m, "latency_ns"), "p50"), "availability",
                      json_object_get(m, "availability"), "live_judged",
                      json_object_get(json_object_get(m, "liveness"), "judged"));
 }
@@ -197,7 +198,7 @@ static char *run_seed(json_t *scenario, const char *file, uint64_t seed, double 
              * (issue 25). */
             if (strcmp(kind, "ok") != 0 || coverage) {
                 json_object_set(out, "resolved", sc->resolved);
-                json_object_set_new(out, "explicit_faults", fl_faults_explicit(sc));
+                json_object_set_new(out, "explicit_faults", fl_catalog()->faults_explicit(sc));
             }
             json_object_set_new(out, "figures", figures_of(&res));
             if (cov) {

@@ -19,6 +19,8 @@ typedef struct FlRunOptions {
     double check_timeout_s;
     struct FlCoverage *coverage;   /* guided fuzzing: the run's abstract behaviour is
                                     * added to it (sim/coverage.h); NULL: none. Borrowed. */
+    FlDuration series_window;      /* time series in windows this long (sim/series.h);
+                                    * 0: none */
 } FlRunOptions;
 
 typedef struct FlRunResult {
@@ -28,6 +30,8 @@ typedef struct FlRunResult {
     bool met;                /* every expectation held */
     GPtrArray *unmet;        /* of char*: one line per expectation missed */
     json_t *metrics;         /* metrics.json's content */
+    json_t *timeseries;      /* fl_series_json's array of windows, or NULL
+                              * without FlRunOptions.series_window */
     GString *history;        /* history.jsonl's content */
     GArray *history_index;   /* of FlHistoryEvent (check.h): the engine's
                               * index of @history, which the checker reads */

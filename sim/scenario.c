@@ -3,10 +3,11 @@
  * one file and one seed resolve to the same values everywhere. */
 #include "sim/scenario.h"
 
-#include "faults/registry.h"
-#include "protocols/registry.h"
+#include "sim/catalog.h"
+#include "sim/module.h"
 #include "sim/check/consistency.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *fl_model_name(const FlWorkloadModel *m)
@@ -84,7 +85,7 @@ FlScenario *fl_scenario_new(const FlProtocol *p, uint32_t nodes)
     default_net(&sc->net);
     default_workload(&sc->workload, NULL, sc->duration);
     sc->faults = g_ptr_array_new_with_free_func((GDestroyNotify)fl_fault_free);
-    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_availability = -1,
+    sc->expect = (FlExpect){ .valid = -1, .invariant = -1, .min_ok = -1, .max_p99 = -1, .min_p50 = -1, .min_availability = -1,
                              .max_info = -1, .max_false_suspicions = -1,
                              .min_false_suspicions = -1, .max_detection_time = -1,
                              .max_missed_detections = -1 };
@@ -264,19 +265,37 @@ static bool load_params(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
 static bool load_cluster(FlJv *jv, FlScenario **psc, json_t *in, json_t *root_out,
                          const char *file)
 {
-    static const char *const keys[] = { "protocol", "nodes", "params", NULL };
+    static const char *const keys[] = { "module", "protocol", "nodes", "params", NULL };
     if (!fl_jv_object(jv, in, "/cluster", keys))
         return false;
     json_t *out = json_object();
     json_object_set_new(root_out, "cluster", out);
+    const char *module;
+    if (!fl_jv_string(jv, in, "/cluster", "module", NULL, false, NULL, NULL, &module))
+        return false;
+    if (module) {
+        /* Relative to the scenario file; the scenario as run names it by
+         * its absolute path, so that a replay file written elsewhere still
+         * finds it. */
+        g_autofree char *dir = g_path_get_dirname(file ? file : ".");
+        g_autofree char *joined = g_path_is_absolute(module) ? g_strdup(module)
+                                                             : g_build_filename(dir, module, NULL);
+        g_autoptr(GError) merr = NULL;
+        if (!fl_module_load(joined, fl_catalog()->protocols, &merr))
+            return fl_jv_errorf(jv, "/cluster", "module", "%s", merr->message);
+        g_autofree char *abs = realpath(joined, NULL);
+        json_object_set_new(out, "module", json_string(abs ? abs : joined));
+    }
     const char *name;
     if (!fl_jv_string(jv, in, "/cluster", "protocol", out, true, NULL, NULL, &name))
         return false;
-    const FlProtocol *p = fl_protocol_find(name);
+    const FlProtocol *p = fl_catalog_protocol(name);
     if (!p) {
         g_autoptr(GString) names = g_string_new(NULL);
-        for (const FlProtocol *const *q = fl_protocols(); *q; q++)
+        for (const FlProtocol *const *q = fl_catalog()->protocols; *q; q++)
             g_string_append_printf(names, "%s%s", names->len ? ", " : "", (*q)->name);
+        for (size_t i = 0; fl_module_protocol(i); i++)
+            g_string_append_printf(names, ", %s", fl_module_protocol(i)->name);
         return fl_jv_errorf(jv, "/cluster", "protocol",
                             "unknown protocol \"%s\" (expected one of: %s)", name, names->str);
     }
@@ -465,6 +484,81 @@ static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return ok;
 }
 
+/* `resources` (issue 22, item 1): off unless given, and then written into
+ * the resolved scenario, so that a file without it resolves as before.
+ *   "resources": {"cpu": {"cost": DELAY, "per_kib": DURATION, "queue": N},
+ *                 "link": {"bytes_per_s": X}}
+ * DELAY is a duration or a distribution object, as network.delay. */
+static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "cpu", "link", NULL };
+    static const char *const cpu_keys[] = { "cost", "per_kib", "queue", NULL };
+    static const char *const link_keys[] = { "bytes_per_s", NULL };
+    FlResourceSpec *r = &sc->resources;
+    *r = (FlResourceSpec){ 0 };
+    if (!in)
+        return true;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "resources", out);
+    if (!fl_jv_object(jv, in, "/resources", keys))
+        return false;
+    json_t *cpu = json_object_get(in, "cpu"), *link = json_object_get(in, "link");
+    if (!cpu && !link)
+        return fl_jv_errorf(jv, "", "resources", "expected \"cpu\", \"link\" or both");
+    r->on = true;
+    if (cpu) {
+        json_t *cout = json_object();
+        json_object_set_new(out, "cpu", cout);
+        if (!fl_jv_object(jv, cpu, "/resources/cpu", cpu_keys))
+            return false;
+        if (!json_object_get(cpu, "cost"))
+            return fl_jv_errorf(jv, "/resources/cpu", "cost",
+                                "missing: the service time of one message (a duration such as "
+                                "\"200us\", or a distribution object as network.delay)");
+        /* load_delay names its result "delay": resolve into a scratch
+         * object and file it under "cost". */
+        json_t *tmp = json_object();
+        bool ok = load_delay(jv, json_object_get(cpu, "cost"), "/resources/cpu/cost", tmp,
+                             &r->cpu_cost);
+        if (ok)
+            json_object_set(cout, "cost", json_object_get(tmp, "delay"));
+        json_decref(tmp);
+        int64_t queue = 0;
+        ok = ok &&
+             fl_jv_duration(jv, cpu, "/resources/cpu", "per_kib", cout, false, 0, 0, &r->cpu_per_kib) &&
+             fl_jv_int(jv, cpu, "/resources/cpu", "queue", cout, false, 1000, 0, 1000000, &queue);
+        if (!ok)
+            return false;
+        r->cpu = true;
+        r->cpu_queue = (uint32_t)queue;
+    }
+    if (link) {
+        json_t *lout = json_object();
+        json_object_set_new(out, "link", lout);
+        if (!fl_jv_object(jv, link, "/resources/link", link_keys) ||
+            !fl_jv_double(jv, link, "/resources/link", "bytes_per_s", lout, true, 0, 1, 1e15,
+                          &r->link_bytes_per_s))
+            return false;
+    }
+    return true;
+}
+
+/* `timeseries` (issue 22, item 3): {"window": DURATION}, the windows of
+ * timeseries.jsonl and metrics.om.  Written into the resolved scenario
+ * only when given (scenario.json stays as before). */
+static bool load_timeseries(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
+{
+    static const char *const keys[] = { "window", NULL };
+    sc->series_window = 0;
+    if (!in)
+        return true;
+    json_t *out = json_object();
+    json_object_set_new(root_out, "timeseries", out);
+    return fl_jv_object(jv, in, "/timeseries", keys) &&
+           fl_jv_duration(jv, in, "/timeseries", "window", out, false, FL_MS(100), FL_US(1),
+                          &sc->series_window);
+}
+
 static bool load_workload(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "model", "clients", "keys", "rate", "mix", "timeout",
@@ -550,10 +644,10 @@ static bool load_faults(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         const char *kind_name;
         if (!fl_jv_string(jv, spec, path, "kind", fo, true, NULL, NULL, &kind_name))
             return false;
-        const FlFaultKind *kind = fl_fault_kind_find(kind_name);
+        const FlFaultKind *kind = fl_catalog_fault_kind(kind_name);
         if (!kind) {
             g_autoptr(GString) names = g_string_new(NULL);
-            for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++)
+            for (const FlFaultKind *const *k = fl_catalog()->fault_kinds; *k; k++)
                 g_string_append_printf(names, "%s%s", names->len ? ", " : "", (*k)->name);
             return fl_jv_errorf(jv, path, "kind", "unknown fault kind \"%s\" (expected one of: %s)",
                                 kind_name, names->str);
@@ -780,7 +874,7 @@ static bool load_expect_counters(FlJv *jv, const FlScenario *sc, FlExpect *e, js
 
 static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
-    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_availability",
+    static const char *const keys[] = { "valid", "min_ok", "max_p99", "min_p50", "min_availability",
                                         "max_info", "liveness", "trace_hash", "models",
                                         "max_false_suspicions", "min_false_suspicions",
                                         "max_detection_time", "max_missed_detections", "counters",
@@ -814,6 +908,8 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         ok = fl_jv_int(jv, in, "/expect", "max_info", out, true, 0, 0, INT64_MAX, &e->max_info);
     if (ok && json_object_get(in, "max_p99"))
         ok = fl_jv_duration(jv, in, "/expect", "max_p99", out, true, 0, 0, &e->max_p99);
+    if (ok && json_object_get(in, "min_p50"))
+        ok = fl_jv_duration(jv, in, "/expect", "min_p50", out, true, 0, 1, &e->min_p50);
     if (ok && json_object_get(in, "min_availability"))
         ok = fl_jv_double(jv, in, "/expect", "min_availability", out, true, 0, 0, 1,
                           &e->min_availability);
@@ -1020,7 +1116,7 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
     static const char *const keys[] = { "name", "description", "seed", "duration",
                                         "max_events", "cluster", "network", "workload",
                                         "faults", "check", "expect", "buggify", "explore",
-                                        "schedule", NULL };
+                                        "schedule", "resources", "timeseries", NULL };
     FlJv jv = { .file = file, .err = err };
     FlScenario *sc = NULL;
     json_t *out = json_object();
@@ -1070,6 +1166,8 @@ FlScenario *fl_scenario_from_json(json_t *root, const char *file, int64_t seed_o
         goto fail;
     if (!load_network(&jv, sc, json_object_get(root, "network"), out) ||
         !load_workload(&jv, sc, json_object_get(root, "workload"), out) ||
+        !load_resources(&jv, sc, json_object_get(root, "resources"), out) ||
+        !load_timeseries(&jv, sc, json_object_get(root, "timeseries"), out) ||
         !load_faults(&jv, sc, json_object_get(root, "faults"), out) ||
         !load_check(&jv, sc, json_object_get(root, "check"), out) ||
         !load_expect(&jv, sc, json_object_get(root, "expect"), out) ||

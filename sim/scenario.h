@@ -10,6 +10,7 @@
 #pragma once
 
 #include "sim/net.h"
+#include "sim/resource.h"
 #include "sim/jsonv.h"
 #include "sim/node.h"
 #include "sim/workload.h"
@@ -46,6 +47,7 @@ typedef struct FlExpect {
                                given (expected to hold), 0 broken, 1 holds */
     int64_t min_ok;         /* -1: not given */
     FlDuration max_p99;     /* -1: not given */
+    FlDuration min_p50;     /* -1: not given (a floor: "this load queues") */
     double min_availability;/* < 0: not given */
     int64_t max_info;       /* -1: not given */
     /* Liveness phase: at `after` every fault heals; then at least `min_ok`
@@ -168,6 +170,9 @@ typedef struct FlScenario {
     double *drift;          /* per node, or NULL */
 
     FlWorkloadSpec workload;
+    FlResourceSpec resources;   /* `resources`: off (on = false) unless the file gives it */
+    FlDuration series_window;   /* `timeseries.window`: the time series' window
+                                 * (sim/series.h); 0: not given (100 ms) */
     GPtrArray *faults;      /* of FlFault*, owned */
 
     char *consistency;      /* NULL: no check; else one model or a comma-separated list */

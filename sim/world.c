@@ -17,11 +17,37 @@
  *    right after sending a message sends nothing more, and a write it had
  *    not synced is lost with the crash even if the handler would have
  *    synced it next.  This is what a real crash at that instant does; the
- *    only liberty taken is that the handler's pure computation runs on. */
+ *    only liberty taken is that the handler's pure computation runs on.
+ * 5. Resources (a scenario's `resources`; sim/resource.h).  Off, w->res is
+ *    NULL and each path below costs one untaken branch.  On:
+ *    - a message occupies its link (from, to) for len / bytes_per_s after
+ *      the ones sent on it before (serialization, first come first
+ *      served), then travels with the network's delay;
+ *    - a message that reaches a live, running node joins its CPU's queue:
+ *      its service time (cost + per_kib) is drawn from the `resources`
+ *      stream at arrival and the handler runs when the service ends
+ *      (EV_SERVE), so its sends leave after it; a full queue drops the
+ *      message (counted, traced as "cpu queue full").  Timers and client
+ *      events do not queue: they are the node's own work, and charging
+ *      them would let a protocol's heartbeat starve its requests, which is
+ *      a different model (priorities) than this one.
+ *    Each resource keeps its own arithmetic (fl_server_admit), so nothing
+ *    is scheduled when a job ends.  A message waiting in a CPU's queue is
+ *    in the node's memory: a crash loses it (EV_SERVE carries the
+ *    incarnation it was queued in, as timers do, note 2), and the node
+ *    restarts with an idle CPU and an empty queue.
+ * 6. The time series (w->series, sim/series.h; NULL unless asked for) is
+ *    told of operations, CPU jobs and link bytes as they happen, and each
+ *    window's end is sampled by series_advance before the first event at
+ *    or after it: nothing is scheduled for it, so a run with a series has
+ *    the events, trace and hash of one without.  A CPU job lost in a crash
+ *    stays counted as busy time in its windows (as in the utilisation of
+ *    metrics.json). */
 #include "sim/world_impl.h"
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 #include "sim/coverage.h"
+#include "sim/series.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -79,6 +105,147 @@ void fl_world_buf_free(FlWorld *w, void *buf, size_t len)
 }
 
 static void free_event_data(FlWorld *w, FlEvent *ev);
+static void push(FlWorld *w, FlTime at, FlEvent *ev);
+
+/* Note 5: the runtime of a scenario's `resources`. */
+typedef struct Resources {
+    FlServer *cpu;          /* per node, or NULL */
+    FlServer *link;         /* endpoints x endpoints, or NULL */
+    uint32_t endpoints;
+    FlRng rng;              /* service times: a stream of its own */
+    uint64_t cpu_drops;
+    uint32_t *cpu_incarnation;  /* per node: the incarnation its CPU's queue belongs to */
+} Resources;
+
+static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t endpoints)
+{
+    const FlResourceSpec *r = &sc->resources;
+    Resources *res = g_new0(Resources, 1);
+    fl_rng_init(&res->rng, sc->seed, "resources");
+    res->endpoints = endpoints;
+    if (r->cpu) {
+        res->cpu = g_new0(FlServer, nnodes);
+        res->cpu_incarnation = g_new0(uint32_t, nnodes);
+        for (uint32_t i = 0; i < nnodes; i++)
+            fl_server_init(&res->cpu[i], true, r->cpu_queue);
+    }
+    if (r->link_bytes_per_s > 0) {
+        res->link = g_new0(FlServer, (size_t)endpoints * endpoints);
+        for (size_t i = 0; i < (size_t)endpoints * endpoints; i++)
+            fl_server_init(&res->link[i], false, 0);
+    }
+    return res;
+}
+
+static void resources_free(FlWorld *w)
+{
+    Resources *res = w->res;
+    if (!res)
+        return;
+    for (uint32_t i = 0; res->cpu && i < w->nnodes; i++)
+        fl_server_deinit(&res->cpu[i]);
+    g_free(res->cpu);
+    g_free(res->cpu_incarnation);
+    g_free(res->link);
+    g_free(res);
+    w->res = NULL;
+}
+
+json_t *fl_world_resource_metrics(const FlWorld *w)
+{
+    const Resources *res = w->res;
+    if (!res)
+        return NULL;
+    json_t *m = json_object();
+    if (res->cpu) {
+        json_t *nodes = json_array();
+        double sum = 0, most = 0;
+        for (uint32_t i = 0; i < w->nnodes; i++) {
+            const FlServer *c = &res->cpu[i];
+            double u = fl_server_utilisation(c, w->end);
+            sum += u;
+            most = MAX(most, u);
+            json_array_append_new(nodes, json_pack("{s:i,s:f,s:I,s:I,s:i}", "node", (int)i,
+                                                   "utilisation", u, "served", (json_int_t)c->admitted,
+                                                   "dropped", (json_int_t)c->dropped,
+                                                   "peak_queue", (int)c->peak));
+        }
+        json_object_set_new(m, "cpu", json_pack("{s:f,s:f,s:I,s:o}", "utilisation_mean",
+                                                 w->nnodes ? sum / w->nnodes : 0.0,
+                                                 "utilisation_max", most,
+                                                 "dropped", (json_int_t)res->cpu_drops, "nodes", nodes));
+    }
+    if (res->link) {
+        double sum = 0, most = 0;
+        uint32_t used = 0, from = 0, to = 0;
+        for (uint32_t a = 0; a < res->endpoints; a++)
+            for (uint32_t b = 0; b < res->endpoints; b++) {
+                const FlServer *l = &res->link[(size_t)a * res->endpoints + b];
+                if (l->admitted == 0)
+                    continue;
+                double u = fl_server_utilisation(l, w->end);
+                used++;
+                sum += u;
+                if (u > most) {
+                    most = u;
+                    from = a;
+                    to = b;
+                }
+            }
+        json_object_set_new(m, "links", json_pack("{s:i,s:f,s:f,s:[i,i]}", "used", (int)used,
+                                                   "utilisation_mean", used ? sum / used : 0.0,
+                                                   "utilisation_max", most, "busiest", (int)from,
+                                                   (int)to));
+    }
+    return m;
+}
+
+/* Note 5: the time a copy sent now on (from, to) leaves its link. */
+static FlTime link_serialize(FlWorld *w, uint32_t from, uint32_t to, size_t len)
+{
+    Resources *res = w->res;
+    double secs = (double)len / w->sc->resources.link_bytes_per_s;
+    FlDuration tx = (FlDuration)(secs * 1e9 + 0.5);
+    return fl_server_admit(&res->link[(size_t)from * res->endpoints + to], w->now, tx);
+}
+
+/* Note 5: queues the message of @ev (EV_DELIVER) at its node's CPU;
+ * returns false when the queue was full and the message is dropped (its
+ * bytes freed). */
+static bool cpu_enqueue(FlWorld *w, FlEvent *ev)
+{
+    const FlResourceSpec *r = &w->sc->resources;
+    Resources *res = w->res;
+    FlNode *n = &w->nodes[ev->node];
+    FlServer *cpu = &res->cpu[ev->node];
+    if (res->cpu_incarnation[ev->node] != n->incarnation) {
+        /* Restarted since its CPU last queued: the queue died with the
+         * old process (its messages are dropped when they come up). */
+        cpu->free_at = 0;
+        cpu->head = cpu->count = 0;
+        res->cpu_incarnation[ev->node] = n->incarnation;
+    }
+    FlDuration service = fl_delay_draw(&r->cpu_cost, &res->rng);
+    if (service < 0)
+        service = 0;
+    service += (FlDuration)(((double)ev->a / 1024.0) * (double)r->cpu_per_kib + 0.5);
+    FlTime done = fl_server_admit(cpu, w->now, service);
+    if (w->series && done != FL_TIME_NEVER)
+        fl_series_busy(w->series, ev->node, done - (FlTime)service, done);
+    if (done == FL_TIME_NEVER) {
+        res->cpu_drops++;
+        w->stats.dropped++;
+        fl_trace(&w->trace, FL_TR_DROP, w->now, ev->node, ev->peer, ev->a, ev->b, "cpu queue full");
+        free_event_data(w, ev);
+        return false;
+    }
+    FlEvent served = *ev;
+    served.kind = EV_SERVE;
+    g_assert(ev->a <= UINT32_MAX);
+    served.a = ev->a | (uint64_t)n->incarnation << 32;   /* see free_event_data */
+    push(w, done, &served);
+    return true;
+}
 
 /* A full queue ends the run with a message, not an abort: it is what a
  * scenario asking for a timer every nanosecond gets, and bad input must never
@@ -122,7 +289,12 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
         fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, h, why);
         return;
     }
+    if (w->series)
+        fl_series_link_bytes(w->series, from, to, (uint64_t)len * copies);
     /* Each copy owns its buffer: the queue frees each on delivery. */
+    if (G_UNLIKELY(w->res != NULL) && w->res->link)
+        for (uint32_t k = 0; k < copies; k++)
+            at[k] += link_serialize(w, from, to, len) - w->now;
     for (uint32_t k = 0; k < copies; k++) {
         uint8_t *buf = fl_world_buf_alloc(w, len);
         if (len)
@@ -266,6 +438,7 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
     w->history = g_string_sized_new(1 << 16);
     w->history_index = g_array_sized_new(FALSE, FALSE, sizeof(FlHistoryEvent), 1024);
     w->stats.latencies = g_array_new(FALSE, FALSE, sizeof(FlDuration));
+    w->stats.services = g_array_new(FALSE, FALSE, sizeof(FlDuration));
     w->intervals = g_array_new(FALSE, TRUE, sizeof(Interval));
     w->counters = g_tree_new_full(cmp_names, NULL, g_free, g_free);
     fl_rng_init(&w->workload_rng, sc->seed, "workload");
@@ -278,6 +451,11 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         g_tree_insert(w->counters, g_strdup("buggify.fired"), g_new0(double, 1));
     w->next_fault_index = sc->faults ? sc->faults->len : 0;
     w->hook_buf = g_byte_array_new();
+    if (sc->resources.on && !w->ex)
+        w->res = resources_new(sc, w->nnodes, w->nnodes + w->nclients);
+    if (opt && opt->series_window > 0 && !w->ex)
+        w->series = fl_series_new(fl_series_fit(opt->series_window, w->end), w->end, w->nnodes,
+                                  w->nnodes + w->nclients);
 
     if (opt && opt->trace_path && !fl_trace_open(&w->trace, opt->trace_path)) {
         g_set_error(err, FL_ERROR, FL_ERROR_RUN, "%s: cannot write: %s", opt->trace_path,
@@ -346,6 +524,8 @@ static void free_event_data(FlWorld *w, FlEvent *ev)
 {
     if (ev->kind == EV_DELIVER)
         fl_world_buf_free(w, ev->data, ev->a);
+    else if (ev->kind == EV_SERVE)   /* a: length, incarnation << 32 (note 5) */
+        fl_world_buf_free(w, ev->data, (uint32_t)ev->a);
     else if (ev->kind == EV_CALL)
         g_free(ev->data);
 }
@@ -397,6 +577,9 @@ void fl_world_free(FlWorld *w)
     g_array_free(w->intervals, TRUE);
     g_tree_destroy(w->counters);
     g_array_free(w->stats.latencies, TRUE);
+    g_array_free(w->stats.services, TRUE);
+    resources_free(w);
+    fl_series_free(w->series);
     g_string_free(w->history, TRUE);
     g_array_unref(w->history_index);
     g_byte_array_unref(w->hook_buf);
@@ -468,6 +651,53 @@ static int run_schedule(FlWorld *w, GError **err)
     return fl_world_finish(w, err);
 }
 
+/* Closes the series' windows that end by @at (all of them when @last):
+ * what the world holds at each window's end is sampled before the first
+ * event at or after it runs, so nothing is scheduled for it and the run's
+ * events and trace stay those of a run without a series. */
+static void series_advance(FlWorld *w, FlTime at, bool last)
+{
+    FlSeries *s = w->series;
+    FlDuration win = fl_series_window(s);
+    uint32_t n = fl_series_count(win, w->end);
+    FlTime t0, t1;
+    /* Called before every event: most find the current window still open. */
+    if (!last) {
+        uint32_t k = fl_series_closed(s);
+        if (k + 1 >= n)
+            return;
+        fl_series_bounds(win, w->end, k, &t0, &t1);
+        if (at < t1)
+            return;
+    }
+    g_autofree uint32_t *queue = w->res && w->res->cpu ? g_new0(uint32_t, w->nnodes) : NULL;
+    g_autofree uint64_t *synced = g_new0(uint64_t, w->nnodes ? w->nnodes : 1);
+    for (uint32_t k = fl_series_closed(s); k < n; k++) {
+        fl_series_bounds(win, w->end, k, &t0, &t1);
+        if (!last && (k + 1 == n || at < t1))
+            break;
+        for (uint32_t i = 0; i < w->nnodes; i++) {
+            FlNode *node = &w->nodes[i];
+            /* A node restarted since its CPU last queued has an empty
+             * queue (note 5), which its ring learns only at the next
+             * message. */
+            if (queue && node->up && w->res->cpu_incarnation[i] == node->incarnation)
+                queue[i] = fl_server_backlog(&w->res->cpu[i], t1);
+            else if (queue)
+                queue[i] = 0;
+            synced[i] = fl_disk_synced_bytes(node->disk);
+        }
+        fl_series_close(s, k, queue, synced, fl_world_counters(w));
+    }
+}
+
+struct FlSeries *fl_world_take_series(FlWorld *w)
+{
+    FlSeries *s = w->series;
+    w->series = NULL;
+    return s;
+}
+
 int fl_world_run(FlWorld *w, GError **err)
 {
     FlTime at;
@@ -482,6 +712,8 @@ int fl_world_run(FlWorld *w, GError **err)
             fl_sched_release(w->sched, id);
             break;
         }
+        if (G_UNLIKELY(w->series != NULL))
+            series_advance(w, at, false);
         w->now = at;
         if (w->stopping) {
             free_event_data(w, &ev);
@@ -525,6 +757,27 @@ int fl_world_run(FlWorld *w, GError **err)
                 hold(n, id, &ev);
                 continue;   /* parked: keeps its slot */
             }
+            if (G_UNLIKELY(w->res != NULL) && n && n->up && w->res->cpu) {
+                cpu_enqueue(w, &ev);   /* note 5: the handler runs when served */
+                break;
+            }
+            fl_world_deliver(w, &ev);
+            break;
+        case EV_SERVE:
+            if (n->up && n->paused) {
+                hold(n, id, &ev);
+                continue;
+            }
+            if (!n->up || ev.a >> 32 != n->incarnation) {
+                /* Queued in a process that crashed since (note 5). */
+                w->stats.dropped++;
+                fl_trace(&w->trace, FL_TR_DROP, w->now, ev.node, ev.peer, (uint32_t)ev.a, ev.b,
+                         "down");
+                free_event_data(w, &ev);
+                break;
+            }
+            ev.a = (uint32_t)ev.a;
+            ev.kind = EV_DELIVER;
             fl_world_deliver(w, &ev);
             break;
         case EV_TIMER:
@@ -552,6 +805,8 @@ int fl_world_run(FlWorld *w, GError **err)
     }
     if (w->now < w->end)
         w->now = w->end;
+    if (w->series)
+        series_advance(w, w->end, true);
     return fl_world_close(w, err);
 }
 

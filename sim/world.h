@@ -25,12 +25,16 @@ typedef struct FlWorldOptions {
     /* Explore mode (below): nothing happens by time; the caller chooses
      * each step.  A scenario with a `schedule` is always run so. */
     bool explore;
+    /* Time series (sim/series.h): windows of this length; 0: none.  Not in
+     * explore mode, where time does not pass by itself. */
+    FlDuration series_window;
 } FlWorldOptions;
 
 /* Counts and samples a run produces. */
 typedef struct FlRunStats {
     uint64_t invoked, ok, fail, info;
-    GArray *latencies;          /* of FlDuration, ok operations */
+    GArray *latencies;          /* of FlDuration, ok operations, from intended arrival */
+    GArray *services;           /* of FlDuration, the same operations from invocation */
     uint64_t sent, delivered, dropped;
     uint64_t events;
     FlTime end;
@@ -64,9 +68,17 @@ GString *fl_world_take_history(FlWorld *w);
 GArray *fl_world_take_history_index(FlWorld *w);
 /* Fault intervals as a JSON array (transfer full). */
 json_t *fl_world_fault_intervals(const FlWorld *w);
+/* The run's time series (transfer full: free with fl_series_free), or
+ * NULL without FlWorldOptions.series_window.  Call after fl_world_run. */
+struct FlSeries *fl_world_take_series(FlWorld *w);
 /* Protocol counters from fl_metric_add, as a JSON object sorted by name
  * (transfer full). */
 json_t *fl_world_counters(const FlWorld *w);
+/* The scenario's `resources` over the run (world.c note 5): per node CPU
+ * utilisation, messages served and dropped, peak queue; links' bytes-time
+ * utilisation (the busiest and the mean of the links used).  NULL when the
+ * scenario has no `resources` (transfer full). */
+json_t *fl_world_resource_metrics(const FlWorld *w);
 /* The failure detectors' figures (see sim/fd.h), or NULL when no node ran
  * a detector (transfer full). */
 json_t *fl_world_fd_metrics(const FlWorld *w);

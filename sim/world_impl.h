@@ -13,6 +13,7 @@ enum {
     EV_TIMER,         /* node, a = tag, b = incarnation */
     EV_CLIENT,        /* node = client index, a = what, b = request id */
     EV_CALL,          /* data = Call */
+    EV_SERVE,         /* as EV_DELIVER: a message its node's CPU has served (resources) */
     EV_END,
 };
 
@@ -167,6 +168,8 @@ struct FlWorld {
     uint64_t handler_calls; /* handler calls so far: FlProtoEvent.handler */
     GArray *event_hooks;    /* of EventHook (world.c): protocol-event hooks, or NULL */
     Explore *ex;            /* explore mode (choice.c), or NULL: a timed run */
+    struct FlSeries *series; /* time series (sim/series.h), or NULL: none */
+    struct Resources *res;  /* the scenario's `resources` (world.c note 5), or NULL: none */
 };
 
 

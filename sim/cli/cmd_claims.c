@@ -7,7 +7,7 @@
  *   - a model claimed to hold must hold on every seed;
  *   - a model claimed to fail must fail on at least one seed, and its rate
  *     is what a description may state ("violated on 37 of 200 seeds");
- *   - a bound (min_ok, max_info, max_p99, min_availability, liveness,
+ *   - a bound (min_ok, max_info, max_p99, min_p50, min_availability, liveness,
  *     counters, detectors) must be met on every seed; a bound that sits
  *     below 80% of the worst seed's figure (above 125% for maxima) is loose:
  *     a regression of that size would pass unnoticed.
@@ -104,6 +104,10 @@ static GPtrArray *claims_of(const FlScenario *sc)
     if (e->max_p99 >= 0) {
         g_snprintf(t, sizeof t, "max_p99 %s", fl_duration_format(e->max_p99, d));
         bound(claims, "max_p99", t, (double)e->max_p99, false, "p99_ns");
+    }
+    if (e->min_p50 >= 0) {
+        g_snprintf(t, sizeof t, "min_p50 %s", fl_duration_format(e->min_p50, d));
+        bound(claims, "min_p50", t, (double)e->min_p50, true, "p50_ns");
     }
     if (e->min_availability >= 0) {
         g_snprintf(t, sizeof t, "min_availability %.4g", e->min_availability);

@@ -1,7 +1,10 @@
 /* faultline run SCENARIO [--seed N] [--out DIR] [--plot] */
 #include "plots/plot.h"
 #include "sim/cli/cli.h"
+#include "sim/cli/export.h"
+#include "sim/jsonv.h"
 #include "sim/run.h"
+#include "sim/series.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +17,7 @@ int fl_cmd_run(int argc, char **argv)
     g_autofree char *out = NULL;
     gboolean no_trace = FALSE, quiet = FALSE, plot = FALSE;
     double timeout = 60;
+    g_autofree char *window = NULL;
     GOptionEntry entries[] = {
         { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (overrides the file's)", "N" },
         { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Folder for the run's files (default runs/NAME-SEED)", "DIR" },
@@ -21,13 +25,17 @@ int fl_cmd_run(int argc, char **argv)
         { "check-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds the checker may take (default 60)", "S" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the last line", NULL },
         { "plot", 0, 0, G_OPTION_ARG_NONE, &plot, "Draw every picture of `faultline plot` into DIR/plots after the run", NULL },
+        { "window", 0, 0, G_OPTION_ARG_STRING, &window,
+          "Window of timeseries.jsonl and metrics.om (default: the scenario's timeseries.window, else 100ms)", "DURATION" },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO");
     g_option_context_set_summary(ctx,
         "Runs a scenario file: the cluster, network, workload and faults it\n"
         "describes, with its seed.  Writes scenario.json, history.jsonl,\n"
-        "trace.jsonl and metrics.json into the run's folder, checks the history\n"
+        "trace.jsonl and metrics.json into the run's folder, and the same run in\n"
+        "windows of virtual time as timeseries.jsonl and metrics.om (OpenMetrics,\n"
+        "for `promtool tsdb create-blocks-from openmetrics`), checks the history\n"
         "and prints a summary ending with \"trace_hash=... verdict=...\".\n"
         "With --plot, also draws the pictures of `faultline plot` into DIR/plots.\n"
         "\n"
@@ -62,6 +70,20 @@ int fl_cmd_run(int argc, char **argv)
     if (plot && !fl_cli_have_gnuplot("run"))
         return 2;
     GError *err = NULL;
+    FlDuration window_ns = 0;
+    if (window) {
+        /* The scenario file's duration syntax ("250ms", or ns). */
+        g_autoptr(GError) werr = NULL;
+        FlJv jv = { .file = "--window", .err = &werr };
+        json_t *v = json_string(window);
+        bool ok = fl_jv_duration_value(&jv, v, "", FL_US(1), &window_ns);
+        json_decref(v);
+        if (!ok) {
+            fprintf(stderr, "faultline run: --window: expected a duration of at least 1us "
+                            "such as \"100ms\", got \"%s\"\n", window);
+            return 2;
+        }
+    }
     FlScenario *sc = fl_scenario_load(argv[1], seed, &err);
     if (!sc) {
         fprintf(stderr, "faultline run: %s\n", err->message);
@@ -75,9 +97,25 @@ int fl_cmd_run(int argc, char **argv)
         printf("faultline run %s seed=%" PRIu64 " protocol=%s nodes=%u duration=%s\n", argv[1],
                sc->seed, sc->protocol->name, sc->nodes, fl_duration_format(sc->duration, d));
     FlRunOptions opt = { .out_dir = dir, .write_trace = !no_trace, .check = true,
-                         .check_timeout_s = timeout };
+                         .check_timeout_s = timeout,
+                         .series_window = window_ns ? window_ns
+                                          : sc->series_window ? sc->series_window : FL_MS(100) };
+    if (!quiet && fl_series_fit(opt.series_window, sc->duration) != opt.series_window) {
+        char a[32], b[32];
+        fprintf(stderr, "faultline run: windows of %s would make more than %u of them: "
+                        "timeseries.jsonl and metrics.om use %s\n",
+                fl_duration_format(opt.series_window, a), FL_SERIES_MAX_WINDOWS,
+                fl_duration_format(fl_series_fit(opt.series_window, sc->duration), b));
+    }
     FlRunResult res;
     if (fl_run(sc, &opt, &res, &err) != 0) {
+        fprintf(stderr, "faultline run: %s\n", err->message);
+        g_error_free(err);
+        fl_run_result_clear(&res);
+        fl_scenario_free(sc);
+        return 2;
+    }
+    if (res.timeseries && !fl_export_timeseries(dir, res.timeseries, sc->nodes, &err)) {
         fprintf(stderr, "faultline run: %s\n", err->message);
         g_error_free(err);
         fl_run_result_clear(&res);

@@ -101,7 +101,10 @@ int fl_cmd_sweep(int argc, char **argv)
         "latency; one line per scenario and value of the other parameters.\n"
         "Example: faultline sweep scenarios/00-basics/primary-backup.json \\\n"
         "           --param /network/delay/median=1ms..10ms:4 --seeds 3\n"
-        "Writes sweep.tsv (one row per run) and sweep.png; prints one row per point.\n"
+        "Writes sweep.tsv (one row per run) and sweep.png; prints one row per point,\n"
+        "then the knee along the first parameter: the first value whose mean p50\n"
+        "passes twice the p50 at its first value (swept over /workload/rate with\n"
+        "`resources`, where the offered load passes capacity).\n"
         "The output is the same for any --jobs.\n"
         "Exit status: 0 done, 1 a run or gnuplot failed, 2 bad usage or input.");
     g_option_context_add_main_entries(ctx, entries, NULL);

@@ -1,6 +1,9 @@
 /* faultline: the command line. */
 #include "sim/check/check.h"
 #include "sim/cli/cli.h"
+#include "sim/cli/tables.h"
+#include "sim/module.h"
+#include "sim/catalog.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,22 +34,54 @@ static const char usage[] =
     "                                        failures, availability and latency plotted\n"
     "  help [COMMAND]                        this text, or a command's --help\n"
     "\n"
+    "run, fuzz, explore, claims, replay and sweep take --module PATH (repeatable):\n"
+    "a protocol module built against <faultline/node.h> (see faultline(1)).\n"
+    "\n"
     "Every command takes --help.  Exit status: 0 ok, 1 expectation not met or\n"
     "history invalid, 2 bad usage or input, 3 no verdict in time.\n";
 
-bool fl_cli_parse(GOptionContext *ctx, int *argc, char ***argv, const char *cmd)
+/* Takes every `--module PATH` and `--module=PATH` out of @argv (the
+ * command's own options never see them) and loads each module, so the
+ * scenarios the command loads may name its protocols.  Returns false after
+ * printing one line naming the module and the reason. */
+static bool load_modules(const char *cmd, int *argc, char **argv)
 {
-    GError *err = NULL;
-    if (!g_option_context_parse(ctx, argc, argv, &err)) {
-        fprintf(stderr, "faultline %s: %s (see faultline %s --help)\n", cmd, err->message, cmd);
-        g_error_free(err);
-        return false;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--module") == 0) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "faultline %s: --module needs a PATH (a protocol module)\n", cmd);
+                return false;
+            }
+            path = argv[++i];
+        } else if (strncmp(argv[i], "--module=", 9) == 0) {
+            path = argv[i] + 9;
+        }
+        if (!path) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        GError *err = NULL;
+        if (!fl_module_load(path, fl_catalog()->protocols, &err)) {
+            fprintf(stderr, "faultline %s: %s\n", cmd, err->message);
+            g_error_free(err);
+            return false;
+        }
     }
+    argv[out] = NULL;
+    *argc = out;
     return true;
 }
 
 int main(int argc, char **argv)
 {
+    fl_cli_tables_install();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -67,6 +102,17 @@ int main(int argc, char **argv)
         cmd = argv[2];
         argc = 3;
         argv = sub;   /* argv[1] is the command, as below */
+    }
+    static const char *const with_modules[] = {
+        "run", "fuzz", "explore", "claims", "replay", "sweep", NULL,
+    };
+    for (const char *const *c = with_modules; *c; c++) {
+        if (strcmp(cmd, *c) == 0) {
+            int sub_argc = argc - 1;
+            if (!load_modules(cmd, &sub_argc, argv + 1))
+                return 2;
+            argc = sub_argc + 1;
+        }
     }
     if (strcmp(cmd, "run") == 0)
         return fl_cmd_run(argc - 1, argv + 1);

@@ -44,6 +44,7 @@ static const Bug bugs[] = {
     { "f-equals-n-over-3", "scenarios/04-consensus/pbft-nemesis.json" },
     { "ignore-min-s", "scenarios/04-consensus/pbft-nemesis.json" },
     { "trust-disk", "scenarios/04-consensus/pbft-disk-crash.json" },
+    { "skip-recovery", "scenarios/04-consensus/vr-nemesis.json" },
     { "solo-reconfig", "scenarios/03-replication/chain-nemesis.json" },
     { "same-clock", "scenarios/03-replication/dynamo-nemesis.json" },
     { "volatile-ids", "scenarios/03-replication/dynamo-nemesis.json" },

@@ -95,6 +95,11 @@ static const Bad bad[] = {
     /* Valid JSON, extreme values (../shared/repro/inputs). */
     { "expect-valid-not-bool.json", ": /expect/valid: ", "true or false" },
     { "fd-interval-1ns.json", ": /cluster/params/fd_interval: ", "at least 1us" },
+    /* resources (issue 22) */
+    { "resources-cpu-without-cost.json", ": /resources/cpu/cost: ", "service time" },
+    { "resources-link-zero.json", ": /resources/link/bytes_per_s: ", "from 1 to" },
+    { "resources-queue-negative.json", ": /resources/cpu/queue: ", "from 0 to 1000000" },
+    { "resources-unknown.json", ": /resources/disk: ", "unknown field" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose

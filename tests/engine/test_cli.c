@@ -185,7 +185,7 @@ static json_t *load_json(const char *path)
     return v;
 }
 
-/* A real run: its four files, a summary whose last line carries the hash,
+/* A real run: its six files, a summary whose last line carries the hash,
  * and the same hash in metrics.json. */
 static void test_run_writes_files(void **state)
 {
@@ -206,20 +206,21 @@ static void test_run_writes_files(void **state)
     /* The first line names the scenario and its seed, to reproduce it. */
     assert_true(g_str_has_prefix(r.out, "faultline run " SCENARIO " seed="));
     static const char *const files[] = { "scenario.json", "history.jsonl", "trace.jsonl",
-                                         "metrics.json" };
+                                         "timeseries.jsonl", "metrics.json", "metrics.om" };
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *p = g_build_filename(out, files[i], NULL);
         if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
             fail_msg("%s was not written", p);
     }
-    assert_int_equal(cli_dir_entries(out), 4);
+    assert_int_equal(cli_dir_entries(out), 6);
     g_autofree char *mpath = g_build_filename(out, "metrics.json", NULL);
     json_t *m = load_json(mpath);
     assert_string_equal(json_string_value(json_object_get(m, "trace_hash")), hash);
     assert_true(json_integer_value(json_object_get(json_object_get(m, "ops"), "ok")) > 0);
     json_decref(m);
-    /* Every line of history.jsonl and trace.jsonl is a JSON object. */
-    for (int k = 1; k <= 2; k++) {
+    /* Every line of history.jsonl, trace.jsonl and timeseries.jsonl is a
+     * JSON object. */
+    for (int k = 1; k <= 3; k++) {
         g_autofree char *p = g_build_filename(out, files[k], NULL);
         g_autofree char *text = cli_read_file(p, NULL);
         assert_true(g_str_has_suffix(text, "\n"));

@@ -8,7 +8,7 @@
 #include "sim/disk.h"
 #include "sim/world.h"
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 #include <glib.h>
 #include <jansson.h>

@@ -9,7 +9,7 @@
  * `world` to compare it with the node's local clock. */
 #include "sim/world.h"
 
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 #include <glib.h>
 #include <jansson.h>

@@ -668,6 +668,51 @@ static void test_shape_reform(void **state)
     assert_true(moved >= 3);
 }
 
+/* churn: overlapping partitions, each cutting off the newest leader
+ * alone, so that a leader falls soon after it is elected. */
+static void test_shape_churn(void **state)
+{
+    int moved = 0, overlaps = 0;
+    for (int seed = 1; seed <= 6; seed++) {
+        FlScenario *sc = raft_scenario(seed,
+            "[{\"kind\":\"nemesis\",\"kinds\":[\"partition\"],\"shapes\":[\"churn\"],\"swarm\":false,"
+            "\"every\":[\"500ms\",\"1s\"],\"from\":\"1s\",\"until\":\"7s\"}]");
+        json_t *trace = fx_trace(sc);
+        uint64_t h;
+        json_t *s = schedule_of(sc, &h);
+        assert_true(json_array_size(s) >= 3);
+        size_t i;
+        json_t *o, *prev = NULL;
+        json_array_foreach(s, i, o) {
+            assert_string_equal(json_string_value(json_object_get(o, "kind")), "partition");
+            assert_string_equal(json_string_value(json_object_get(o, "isolate")), "leader");
+            assert_true(len_of(o) >= FL_MS(100) && len_of(o) <= FL_MS(600));
+            if (prev && at_of(o) < at_of(prev) + len_of(prev))
+                overlaps++;
+            prev = o;
+        }
+        /* In the run: each round cuts off one node, the leader of its moment. */
+        int last = -1;
+        json_array_foreach(trace, i, o) {
+            const char *text = json_string_value(json_object_get(o, "text"));
+            if (text && g_str_has_prefix(text, "start partition isolate ")) {
+                GArray *ids = ids_after(text, "start partition isolate ");
+                assert_true(ids->len <= 1);
+                if (ids->len == 1) {
+                    moved += last >= 0 && g_array_index(ids, int, 0) != last;
+                    last = g_array_index(ids, int, 0);
+                }
+                g_array_unref(ids);
+            }
+        }
+        json_decref(s);
+        json_decref(trace);
+        fl_scenario_free(sc);
+    }
+    assert_true(overlaps >= 6);
+    assert_true(moved >= 6);
+}
+
 /* sequence: faults back to back, each aimed by a selector, and the down
  * budget still holds. */
 static void test_shape_sequence(void **state)
@@ -841,9 +886,10 @@ static void test_swarm(void **state)
         dropped_crash += !crash;
         uint64_t h;
         json_t *s = schedule_of(sc, &h);
-        /* reform brings partitions of its own, bounce crashes and delays
-         * (nemesis.c notes 6, 7). */
-        bool reform = strstr(strstr(start, "; shapes "), "reform") != NULL;
+        /* reform and churn bring partitions of their own, bounce crashes
+         * and delays (nemesis.c notes 6, 7). */
+        bool reform = strstr(strstr(start, "; shapes "), "reform") != NULL ||
+                      strstr(strstr(start, "; shapes "), "churn") != NULL;
         bool bounce = strstr(strstr(start, "; shapes "), "bounce") != NULL;
         json_t *o;
         json_array_foreach(s, i, o) {
@@ -914,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_shape_leader_pause),
         cmocka_unit_test(test_shape_reform),
         cmocka_unit_test(test_shape_sequence),
+        cmocka_unit_test(test_shape_churn),
         cmocka_unit_test(test_shape_mass_crash),
         cmocka_unit_test(test_max_down_aimed),
         cmocka_unit_test(test_swarm),

@@ -138,8 +138,11 @@ static void test_tiny_grid(void **state)
     /* 2 scenarios x 2 x 2 points x 2 seeds, and a header. */
     assert_int_equal(fixture_count(tsv1, "\n"), 1 + 16);
     assert_string_equal(tsv1, tsv2);
-    /* The tables differ only in the last line, which names the folder. */
-    assert_int_equal(fixture_count(t1, "\n"), 1 + 8 + 1);
+    /* The tables differ only in the last line, which names the folder.
+     * Before it, one knee line per scenario and value of the second
+     * parameter (plots/sweep.c note 5). */
+    assert_int_equal(fixture_count(t1, "\n"), 1 + 8 + 4 + 1);
+    assert_int_equal(fixture_count(t1, "\nknee      "), 4);
     *strstr(t1, "  files ") = '\0';
     *strstr(t2, "  files ") = '\0';
     assert_string_equal(t1, t2);

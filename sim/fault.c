@@ -1,4 +1,4 @@
-#include "faults/fault.h"
+#include "sim/fault.h"
 
 void fl_fault_free(FlFault *f)
 {

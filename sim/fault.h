@@ -1,4 +1,5 @@
-/* faults/fault: the interface every fault kind implements.
+/* sim/fault: the interface every fault kind implements (the kinds live in
+ * faults/, one per file; the engine sees only this interface).
  *
  * A fault kind parses its own JSON fields, then starts and stops at the
  * times the scenario gives (`at`, and `for` or `until`).  It acts on the run
