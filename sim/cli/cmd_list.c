@@ -1,10 +1,10 @@
 /* faultline list protocols|faults|types|consistency */
-#include "faults/registry.h"
-#include "protocols/registry.h"
+#include "sim/catalog.h"
 #include "sim/check/check.h"
 #include "sim/check/consistency.h"
 #include "sim/check/elle.h"
 #include "sim/cli/cli.h"
+#include "sim/module.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,23 +22,30 @@ static const char *type_name(FlParamType t)
     return "?";
 }
 
+static void list_protocol(const FlProtocol *p)
+{
+    printf("%-16s %s\n", p->name, p->summary);
+    for (const FlParam *q = p->params; q && q->name; q++)
+        printf("  %-16s %s%s%s, default %s: %s\n", q->name, type_name(q->type),
+               q->choices ? " " : "", q->choices ? q->choices : "", q->def, q->doc);
+    /* What a `trigger` fault's "message" may name. */
+    if (p->kinds)
+        printf("  %-16s %s\n", "(message kinds)", p->kinds);
+}
+
+/* The built-ins, then what --module loaded (main.c loads them first). */
 static void list_protocols(void)
 {
-    for (const FlProtocol *const *p = fl_protocols(); *p; p++) {
-        printf("%-16s %s\n", (*p)->name, (*p)->summary);
-        for (const FlParam *q = (*p)->params; q && q->name; q++)
-            printf("  %-16s %s%s%s, default %s: %s\n", q->name, type_name(q->type),
-                   q->choices ? " " : "", q->choices ? q->choices : "", q->def, q->doc);
-        /* What a `trigger` fault's "message" may name. */
-        if ((*p)->kinds)
-            printf("  %-16s %s\n", "(message kinds)", (*p)->kinds);
-    }
+    for (const FlProtocol *const *p = fl_catalog()->protocols; *p; p++)
+        list_protocol(*p);
+    for (size_t i = 0; fl_module_protocol(i); i++)
+        list_protocol(fl_module_protocol(i));
 }
 
 static void list_faults(void)
 {
     printf("Every fault takes: kind, at (start, default 0), and for or until (default: to the end).\n\n");
-    for (const FlFaultKind *const *k = fl_fault_kinds(); *k; k++) {
+    for (const FlFaultKind *const *k = fl_catalog()->fault_kinds; *k; k++) {
         printf("%-12s %s\n", (*k)->name, (*k)->summary);
         if ((*k)->own_timing)
             printf("  %-14s (it has its own time fields: no at, for or until)\n", "");

@@ -34,8 +34,9 @@ static const char usage[] =
     "                                        failures, availability and latency plotted\n"
     "  help [COMMAND]                        this text, or a command's --help\n"
     "\n"
-    "run, fuzz, explore, claims, replay and sweep take --module PATH (repeatable):\n"
-    "a protocol module built against <faultline/node.h> (see faultline(1)).\n"
+    "run, fuzz, explore, claims, replay, sweep and list take --module PATH\n"
+    "(repeatable): a protocol module built against <faultline/node.h> (see\n"
+    "faultline(1)); `list protocols --module PATH` shows what it adds.\n"
     "\n"
     "Every command takes --help.  Exit status: 0 ok, 1 expectation not met or\n"
     "history invalid, 2 bad usage or input, 3 no verdict in time.\n";
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
         argv = sub;   /* argv[1] is the command, as below */
     }
     static const char *const with_modules[] = {
-        "run", "fuzz", "explore", "claims", "replay", "sweep", NULL,
+        "run", "fuzz", "explore", "claims", "replay", "sweep", "list", NULL,
     };
     for (const char *const *c = with_modules; *c; c++) {
         if (strcmp(cmd, *c) == 0) {

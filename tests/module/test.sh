@@ -52,6 +52,8 @@ cd "$work"
 # --module instead of the scenario's own "module" key.
 sed 's/"module": "solo.so", //' mod/solo.json > plain.json
 "$prog" run --module mod/solo.so plain.json --out run2 --quiet || fail "run --module"
+"$prog" list protocols --module mod/solo.so > list.txt || fail "list protocols --module"
+grep -q '^solo' list.txt || { cat list.txt; fail "list protocols --module does not show solo"; }
 # Replay: the same protocol without the sync before the reply loses
 # acknowledged writes at the crash; fuzz finds it, and the failure file
 # (which names the module by its absolute path) replays to the same hash.
