@@ -172,6 +172,13 @@ static bool lie(FlWorld *w, uint32_t from, uint32_t to, GByteArray *msg)
     return r != 0;
 }
 
+/* The sender's own keys reseal a mutated message: the hook runs on its
+ * state, never another node's. */
+static bool reseal_cb(void *ctx, uint32_t from, uint32_t to, uint8_t *msg, size_t len)
+{
+    return fl_world_reseal(ctx, from, to, msg, len);
+}
+
 /* Mutate: one small-scope change with probability p, within `count`. */
 static void mutate(Byzantine *b, FlWorld *w, FlRng *rng, uint32_t from, uint32_t to,
                    GByteArray *msg)
@@ -181,7 +188,7 @@ static void mutate(Byzantine *b, FlWorld *w, FlRng *rng, uint32_t from, uint32_t
     if ((b->count > 0 && b->done >= b->count) || !fl_rng_chance(rng, b->p))
         return;
     FlMutation mu;
-    if (!fl_mutator_apply(b->mutator, rng, b->enabled, from, to, msg, &mu))
+    if (!fl_mutator_apply(b->mutator, rng, b->enabled, from, to, msg, &mu, reseal_cb, w))
         return;
     b->done++;
     g_autofree char *what = fl_mutation_text(&mu);

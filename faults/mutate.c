@@ -201,7 +201,7 @@ static uint32_t candidates(const FlMutator *m, unsigned cls, const Seen *cur, in
 }
 
 bool fl_mutator_apply(FlMutator *m, FlRng *rng, unsigned classes, uint32_t from, uint32_t to,
-                      GByteArray *msg, FlMutation *out)
+                      GByteArray *msg, FlMutation *out, FlMutatorResealFn reseal_cb, void *ctx)
 {
     Seen cur;
     if (msg->len == 0 || !decode(m->proto, from, msg->data, msg->len, &cur))
@@ -243,7 +243,7 @@ bool fl_mutator_apply(FlMutator *m, FlRng *rng, unsigned classes, uint32_t from,
     }
     g_autofree uint8_t *saved = g_memdup2(msg->data, msg->len);
     put_le(msg->data + f->offset, f->width, value);
-    if (m->proto->reseal && !m->proto->reseal(from, to, msg->data, msg->len)) {
+    if (m->proto->reseal && !(reseal_cb && reseal_cb(ctx, from, to, msg->data, msg->len))) {
         memcpy(msg->data, saved, msg->len);
         return false;
     }

@@ -60,16 +60,23 @@ void fl_mutator_observe(FlMutator *m, uint32_t from, const uint8_t *msg, size_t 
  * REPLAY only takes a value from @from's own). */
 void fl_mutator_keep(FlMutator *m, uint32_t from, const uint8_t *msg, size_t len);
 
+/* Authenticates @msg (rewritten in place) as node @from sending it to @to,
+ * with @from's own keys only; false when it cannot (byzantine.c calls the
+ * protocol's reseal hook on @from's state through fl_world_reseal). */
+typedef bool (*FlMutatorResealFn)(void *ctx, uint32_t from, uint32_t to, uint8_t *msg,
+                                  size_t len);
+
 /* Changes one field of @msg, which node @from sends to @to, by one
  * mutation of a class in @classes, drawn from @rng: first a class among
  * those that can change some field of this message, then a field that
  * class can change, then the new value (REPLAY and STEAL never "change" a
- * field to the value it has).  Then the protocol's reseal hook, if any,
- * authenticates the result as @from.  Returns true and describes it in
- * @out; false, with @msg as it was, when no enabled class applies, the
- * message does not decode, or reseal refused. */
+ * field to the value it has).  Then, for a protocol with a reseal hook,
+ * @reseal_cb (with @ctx) authenticates the result as @from; a NULL
+ * @reseal_cb refuses.  Returns true and describes it in @out; false, with
+ * @msg as it was, when no enabled class applies, the message does not
+ * decode, or reseal refused. */
 bool fl_mutator_apply(FlMutator *m, FlRng *rng, unsigned classes, uint32_t from, uint32_t to,
-                      GByteArray *msg, FlMutation *out);
+                      GByteArray *msg, FlMutation *out, FlMutatorResealFn reseal_cb, void *ctx);
 
 /* "PREPARE seq 7 -> 8 (round)", "AppendEntries term 5 -> 7 (steal: node 2's
  * AppendEntriesReply)": the line the trace shows (caller frees). */

@@ -120,6 +120,7 @@ void fl_node_timer(FlWorld *w, FlNode *n, FlEventId id, uint64_t tag)
 
 uint32_t fl_self(const FlNode *n) { return n->id; }
 uint32_t fl_nodes(const FlNode *n) { return n->w->nnodes; }
+uint64_t fl_run_seed(const FlNode *n) { return n->w->sc->seed; }
 FlDuration fl_net_bound(const FlNode *n) { return fl_net_bound_at(n->w->net, n->w->now); }
 FlTime fl_now(const FlNode *n)
 {

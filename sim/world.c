@@ -1125,6 +1125,15 @@ size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t
     return r <= cap ? r : 0;
 }
 
+bool fl_world_reseal(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len)
+{
+    g_assert(node < w->nnodes);
+    FlNode *n = &w->nodes[node];
+    if (!n->up || !n->proto->reseal)
+        return false;
+    return n->proto->reseal(n, n->state, to, msg, len);
+}
+
 /* The stream the role selectors choose with: the faults' own, derived from
  * the seed, the instant and the selector rather than taken from the shared
  * fault stream.  A role selector is resolved when its fault starts, often

@@ -235,6 +235,10 @@ void fl_world_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, si
  * protocol has no hook, declines, or the node is down. */
 size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len,
                     size_t cap);
+/* Calls node @node's protocol reseal hook on its own state for @msg (@len
+ * bytes, rewritten in place) on its way to @to.  False when the node is
+ * down, its protocol has no reseal, or the hook refused. */
+bool fl_world_reseal(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len);
 
 /* ---- For faults aimed at protocol events (faults/trigger.c) ------------ */
 

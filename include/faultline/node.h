@@ -140,10 +140,12 @@ typedef struct FlProtocol {
     int (*fields)(const uint8_t *msg, size_t len, FlMsgField *out, int max);
     /* Optional, with `fields`, for protocols that authenticate messages:
      * after a field of @msg changed, recomputes in place what authenticates
-     * it as node @from would when sending it to @to (only with @from's own
-     * keys).  Returns false when @from could not have sealed it (a statement
-     * signed by another node); the fault then sends the message unchanged. */
-    bool (*reseal)(uint32_t from, uint32_t to, uint8_t *msg, size_t len);
+     * it as the sending node @n would when sending it to @to.  It runs on
+     * the sender's own @state (the engine calls it through
+     * fl_world_reseal), so it can only use that node's keys.  Returns false
+     * when the sender could not have sealed it (a statement signed by
+     * another node); the fault then sends the message unchanged. */
+    bool (*reseal)(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len);
     /* True when the protocol stays safe with up to f = (n-1)/3 Byzantine
      * nodes (PBFT); false (the default): its safety assumes every node
      * follows it, only crashing, pausing or losing messages.  The nemesis
@@ -183,6 +185,11 @@ typedef struct FlProtocol {
 uint32_t fl_self(const FlNode *n);
 /* Number of server nodes; they are 0 .. fl_nodes()-1. */
 uint32_t fl_nodes(const FlNode *n);
+/* The run's seed, for what a real deployment would provision once and a
+ * restart finds again: long-lived keys (PBFT derives its replicas' key
+ * pairs from it and the node id).  Not a source of randomness: draws come
+ * from fl_random. */
+uint64_t fl_run_seed(const FlNode *n);
 /* The network's delay bound under the `sync` timing model (and `partial`
  * after GST), or 0 when the model promises none. */
 FlDuration fl_net_bound(const FlNode *n);
@@ -317,7 +324,7 @@ double *fl_metric(FlNode *n, const char *name);
  * FlReader and FlRng, the inline functions of these headers, and the
  * meaning of the fl_ calls.  The loader refuses a module built with another
  * version (exit 2) rather than run it on a mismatched layout. */
-#define FL_ABI_VERSION 1
+#define FL_ABI_VERSION 2
 
 typedef struct FlModule {
     uint32_t abi_version;                /* FL_ABI_VERSION when it was built: read first */

@@ -31,6 +31,7 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
 uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq);
 bool pbft_own_request(void *state, uint64_t view, uint64_t seq, FlRequest *out);
 uint64_t pbft_peer_checkpoint(void *state, uint64_t seq, bool even);
+const PbftKeys *pbft_keys(void *state);
 
 static bool modifies(const FlRequest *r)
 {
@@ -73,14 +74,18 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
     uint32_t self = fl_self(n), nodes = fl_nodes(n);
     if (to >= nodes)
         return lie_reply(msg, len, cap);
-    if (len < 8 + 13)
+    if (len < PBFT_MAC_BYTES + PBFT_STMT_MIN)
         return 0;
+    /* The liar's own keys, from its own state: the only ones it can sign
+     * or MAC with. */
+    const PbftKeys *keys = pbft_keys(state);
     PbftStmt st;
     PbftScratch sc;
     /* Only a VIEW-CHANGE has certificates: don't allocate room otherwise. */
     sc.certs = msg[0] == PBFT_VIEW_CHANGE ? g_new(PbftCertRaw, PBFT_MAX_WINDOW) : NULL;
     size_t out = 0;
-    if (!pbft_stmt_parse(msg, len - 8, nodes, &st, &sc) || st.signer != self)
+    /* Our own outgoing statement: parsed, not verified. */
+    if (!pbft_stmt_parse(msg, len - PBFT_MAC_BYTES, nodes, NULL, &st, &sc) || st.signer != self)
         goto done;
     bool odd = to % 2 == 1;
     FlRequest null = pbft_null_request();
@@ -90,12 +95,12 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
     case PBFT_PRE_PREPARE:
         if (!odd || !modifies(&st.req))
             break;
-        pbft_stmt_begin(&w, st.type, self);
+        pbft_stmt_begin(&w, st.type, keys);
         fl_put_u64(&w, st.view);
         fl_put_u64(&w, st.seq);
         fl_put_u64(&w, pbft_digest(&null));
         fl_request_encode(&w, &null);
-        pbft_stmt_end(&w, 0, self);
+        pbft_stmt_end(&w, 0, keys);
         break;
     case PBFT_PREPARE:
     case PBFT_COMMIT: {
@@ -110,27 +115,27 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
             d = pbft_digest(&own);
         if (!d || d == st.digest)
             break;
-        pbft_stmt_begin(&w, st.type, self);
+        pbft_stmt_begin(&w, st.type, keys);
         fl_put_u64(&w, st.view);
         fl_put_u64(&w, st.seq);
         fl_put_u64(&w, d);
-        pbft_stmt_end(&w, 0, self);
+        pbft_stmt_end(&w, 0, keys);
         break;
     }
     case PBFT_CHECKPOINT: {
         uint64_t d = pbft_peer_checkpoint(state, st.seq, !odd);
         if (!d || d == st.digest)
             break;
-        pbft_stmt_begin(&w, st.type, self);
+        pbft_stmt_begin(&w, st.type, keys);
         fl_put_u64(&w, st.seq);
         fl_put_u64(&w, d);
-        pbft_stmt_end(&w, 0, self);
+        pbft_stmt_end(&w, 0, keys);
         break;
     }
     case PBFT_VIEW_CHANGE:
         if (st.ncert == 0)
             break;
-        pbft_stmt_begin(&w, st.type, self);
+        pbft_stmt_begin(&w, st.type, keys);
         fl_put_u64(&w, st.view);
         fl_put_u64(&w, st.seq);
         fl_put_u64(&w, st.digest);
@@ -138,13 +143,15 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
         for (uint32_t i = 0; i < st.nsub; i++)
             fl_put_bytes(&w, st.subs[i].p, st.subs[i].len);
         fl_put_u32(&w, 0);
-        pbft_stmt_end(&w, 0, self);
+        pbft_stmt_end(&w, 0, keys);
         break;
     default:
         break;
     }
-    if (w.len > 0 && w.len + 8 <= cap) {
-        fl_put_u64(&w, pbft_mac(self, to, w.data, w.len));
+    if (w.len > 0 && w.len + PBFT_MAC_BYTES <= cap) {
+        uint8_t mac[PBFT_MAC_BYTES];
+        pbft_mac(keys, to, w.data, w.len, mac);
+        fl_put_raw(&w, mac, sizeof mac);
         memcpy(msg, w.data, w.len);
         out = w.len;
     }

@@ -1,8 +1,12 @@
-/* PBFT authentication: SipHash-2-4 (Aumasson & Bernstein, 2012) keyed by
- * node ids.  See pbft.h for what stands for what. */
+/* PBFT authentication: Ed25519 signatures and keyed BLAKE2b link MACs
+ * (libsodium), and SipHash-2-4 (Aumasson & Bernstein, 2012) for request
+ * digests.  See pbft.h for what stands for what. */
 #include "protocols/pbft/pbft.h"
 
 #include "sim/rng.h"
+
+#include <sodium.h>
+#include <string.h>
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                              \
@@ -49,19 +53,160 @@ uint64_t pbft_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-uint64_t pbft_sign(uint32_t signer, const void *data, size_t len)
+/* ---- Keys ------------------------------------------------------------------
+ *
+ * The dealer.  A real deployment provisions each replica with its own
+ * Ed25519 key pair and everyone's public keys; here the run's seed stands
+ * for that setup, so a run replays.  dealer_keypair is the only code that
+ * turns a node id into a secret key: pbft_keys_init calls it for the
+ * node it initialises (the secret key stays in that node's state) and, for
+ * every other node, keeps the public half and wipes the secret one.  No
+ * function here takes a node id and signs: signing takes a PbftKeys, which
+ * only the node's own state holds. */
+
+_Static_assert(PBFT_SIG_BYTES == crypto_sign_BYTES, "Ed25519 signature size");
+_Static_assert(PBFT_PK_BYTES == crypto_sign_PUBLICKEYBYTES, "Ed25519 public key size");
+_Static_assert(PBFT_SK_BYTES == crypto_sign_SECRETKEYBYTES, "Ed25519 secret key size");
+_Static_assert(PBFT_MAC_BYTES == 16 && PBFT_MAC_BYTES >= crypto_generichash_BYTES_MIN,
+               "a BLAKE2b output that crypto_verify_16 compares");
+_Static_assert(PBFT_LINK_KEY_BYTES == crypto_generichash_KEYBYTES, "BLAKE2b key size");
+
+static void le_put(uint8_t *p, uint64_t v, int bytes)
 {
-    uint64_t k0 = fl_mix64(0x5167e7a1c0ffee01ULL ^ signer);
-    uint64_t k1 = fl_mix64(k0 ^ 0x9e3779b97f4a7c15ULL);
-    return pbft_siphash(k0, k1, data, len);
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
-uint64_t pbft_mac(uint32_t from, uint32_t to, const void *data, size_t len)
+static void dealer_keypair(uint64_t run_seed, uint32_t node, uint8_t pk[PBFT_PK_BYTES],
+                           uint8_t sk[PBFT_SK_BYTES])
 {
-    uint64_t lo = from < to ? from : to, hi = from < to ? to : from;
-    uint64_t k0 = fl_mix64(0x3a4b5c6d7e8f9011ULL ^ (lo << 32) ^ hi);
-    uint64_t k1 = fl_mix64(k0 ^ 0x2545f4914f6cdd1dULL);
-    return pbft_siphash(k0, k1, data, len);
+    /* seed = BLAKE2b-256("faultline pbft ed25519" || run seed || node id):
+     * a fixed function, so a restarted replica gets its own key back. */
+    static const char label[] = "faultline pbft ed25519";
+    uint8_t in[sizeof label + 12];
+    memcpy(in, label, sizeof label);
+    le_put(in + sizeof label, run_seed, 8);
+    le_put(in + sizeof label + 8, node, 4);
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    crypto_generichash(seed, sizeof seed, in, sizeof in, NULL, 0);
+    crypto_sign_seed_keypair(pk, sk, seed);
+    sodium_memzero(seed, sizeof seed);
+}
+
+static void sodium_once(void)
+{
+    /* Idempotent and thread-safe; it may read the OS's random source to
+     * seed randombytes, which we never call: every key and signature here
+     * comes from the run's seed (Ed25519 signing is deterministic). */
+    if (sodium_init() < 0)
+        g_error("pbft: libsodium failed to initialise");
+}
+
+void pbft_keys_init(PbftKeys *k, uint64_t run_seed, uint32_t self, uint32_t n)
+{
+    g_assert(self < n && n <= PBFT_MAX_NODES);
+    sodium_once();
+    memset(k, 0, sizeof *k);
+    k->self = self;
+    k->n = n;
+    for (uint32_t j = 0; j < n; j++) {
+        uint8_t sk[PBFT_SK_BYTES];
+        dealer_keypair(run_seed, j, k->pk[j], sk);
+        if (j == self)
+            memcpy(k->sk, sk, sizeof sk);
+        sodium_memzero(sk, sizeof sk);
+    }
+    /* Link keys: X25519 between our secret key and the peer's public one
+     * (both converted from Ed25519), hashed with the two public keys in
+     * id order.  Both ends get the same key, and computing it takes one of
+     * the two secret keys: a third replica cannot MAC on the link. */
+    uint8_t xsk[crypto_scalarmult_curve25519_BYTES];
+    crypto_sign_ed25519_sk_to_curve25519(xsk, k->sk);
+    for (uint32_t j = 0; j < n; j++) {
+        uint8_t xpk[crypto_scalarmult_curve25519_BYTES], shared[crypto_scalarmult_BYTES];
+        if (crypto_sign_ed25519_pk_to_curve25519(xpk, k->pk[j]) != 0 ||
+            crypto_scalarmult(shared, xsk, xpk) != 0)
+            g_error("pbft: X25519 failed for node %u", j);
+        uint32_t lo = self < j ? self : j, hi = self < j ? j : self;
+        crypto_generichash_state h;
+        crypto_generichash_init(&h, NULL, 0, PBFT_LINK_KEY_BYTES);
+        crypto_generichash_update(&h, shared, sizeof shared);
+        crypto_generichash_update(&h, k->pk[lo], PBFT_PK_BYTES);
+        crypto_generichash_update(&h, k->pk[hi], PBFT_PK_BYTES);
+        crypto_generichash_final(&h, k->link[j], PBFT_LINK_KEY_BYTES);
+        sodium_memzero(shared, sizeof shared);
+    }
+    sodium_memzero(xsk, sizeof xsk);
+    k->verified = g_new0(PbftVerified, 1);
+}
+
+void pbft_keys_deinit(PbftKeys *k)
+{
+    g_free(k->verified);
+    sodium_memzero(k, sizeof *k);
+}
+
+void pbft_sign(const PbftKeys *k, const void *data, size_t len, uint8_t sig[PBFT_SIG_BYTES])
+{
+    crypto_sign_detached(sig, NULL, data, len, k->sk);
+    /* Ours, so authentic: when others relay it back to us in their
+     * certificates, it costs a hash, not an Ed25519 verification. */
+    pbft_note_authentic(k, k->self, data, len, sig);
+}
+
+/* The cache slot of (@signer, @data, @sig) and its 128-bit key, in @h. */
+static uint8_t *verified_slot(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
+                              const uint8_t *sig, uint8_t h[16])
+{
+    uint8_t id[4];
+    le_put(id, signer, 4);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, id, sizeof id);
+    crypto_generichash_update(&st, data, len);
+    crypto_generichash_update(&st, sig, PBFT_SIG_BYTES);
+    crypto_generichash_final(&st, h, 16);
+    return k->verified->hash[(h[0] | (uint32_t)h[1] << 8) % PBFT_VERIFIED_SLOTS];
+}
+
+bool pbft_verify(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
+                 const uint8_t *sig)
+{
+    if (signer >= k->n)
+        return false;
+    uint8_t h[16];
+    uint8_t *slot = verified_slot(k, signer, data, len, sig, h);
+    if (memcmp(slot, h, sizeof h) == 0)
+        return true;
+    if (crypto_sign_verify_detached(sig, data, len, k->pk[signer]) != 0)
+        return false;
+    memcpy(slot, h, sizeof h);
+    return true;
+}
+
+void pbft_note_authentic(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
+                         const uint8_t *sig)
+{
+    g_assert(signer < k->n);
+    uint8_t h[16];
+    memcpy(verified_slot(k, signer, data, len, sig, h), h, sizeof h);
+}
+
+void pbft_mac(const PbftKeys *k, uint32_t peer, const void *data, size_t len,
+              uint8_t mac[PBFT_MAC_BYTES])
+{
+    g_assert(peer < k->n);
+    crypto_generichash(mac, PBFT_MAC_BYTES, data, len, k->link[peer], PBFT_LINK_KEY_BYTES);
+}
+
+bool pbft_mac_check(const PbftKeys *k, uint32_t peer, const void *data, size_t len,
+                    const uint8_t *mac)
+{
+    if (peer >= k->n)
+        return false;
+    uint8_t want[PBFT_MAC_BYTES];
+    pbft_mac(k, peer, data, len, want);
+    return crypto_verify_16(want, mac) == 0;
 }
 
 uint64_t pbft_digest(const FlRequest *req)

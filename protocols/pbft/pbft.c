@@ -4,9 +4,10 @@
  * Design notes.
  * 1. n = 3f+1 replicas; quorums are n - f (2f+1), weak certificates f+1
  *    (pbft.h).  View v's primary is v mod n.  Every message is a statement
- *    signed by its author plus a per-link MAC (pbft.h): a corrupted
- *    message fails the MAC and is dropped, a relayed statement keeps its
- *    author's signature.
+ *    by its author plus a per-link MAC (pbft.h): a corrupted message fails
+ *    the MAC and is dropped, a relayed statement keeps its author's
+ *    Ed25519 signature (libsodium; keys from the run's seed, each node's
+ *    secret key only in its own state: mac.c, README.md).
  * 2. Clients send each request to every replica and accept f+1 matching
  *    replies (FL_CLIENT_BFT).  Requests are authenticated by their source
  *    (the engine delivers them from the client's own address), which stands
@@ -115,7 +116,27 @@
  *                              view changes are for liveness only).
  *    pbft.resend-early         votes and STATUS resent before `resend` is
  *                              up: replicas see duplicates.
- *    pbft.resend-skipped       a resend round not sent, as if lost. */
+ *    pbft.resend-skipped       a resend round not sent, as if lost.
+ * 12. Where signatures are verified (README.md has the measurements).  A
+ *    statement that arrives from its signer is authenticated by the link
+ *    MAC, as in the paper's MAC-based protocol: its Ed25519 signature is
+ *    not checked, and (signer, bytes, signature) go into the node's cache
+ *    of authentic statements, as do the statements it signs itself.  A
+ *    statement relayed by another node (a catch-up resend, a NEW-VIEW
+ *    passed on) and every statement nested in a certificate (VIEW-CHANGE,
+ *    NEW-VIEW, STATE) is verified unless the cache has those exact bytes.
+ *    So everything a replica counts, alone or in a certificate, was said
+ *    by its signer (its MAC or its signature proves it): a Byzantine
+ *    relayer cannot slip in a forged statement of a correct replica.  A
+ *    VIEW-CHANGE is checked whole on arrival, its own signature too,
+ *    since the new primary relays it.  What a Byzantine author can do
+ *    that it could not before: send its own statement with a good MAC
+ *    and a bad signature; correct replicas take its word (as in the MAC
+ *    protocol) and a certificate that later relays it fails at replicas
+ *    that did not get it directly, which can stall view changes (a
+ *    liveness attack, not a safety one: nothing unsaid is counted).  No
+ *    fault model here sends that: `lie` and `reseal` sign with the liar's
+ *    key, the others break the MAC. */
 #include "protocols/pbft/pbft.h"
 
 #include <string.h>
@@ -207,6 +228,7 @@ typedef struct Pbft {
 
     PbftScratch scratch;
     PbftVC *vc_buf;            /* quorum-many checked view changes */
+    PbftKeys keys;             /* ours: the secret key never leaves this state */
 } Pbft;
 
 static const FlParam pbft_params[] = {
@@ -293,7 +315,9 @@ static void send_raw(FlNode *n, Pbft *pb, uint32_t to, const uint8_t *stmt, size
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
     fl_put_raw(&w, stmt, len);
-    fl_put_u64(&w, pbft_mac(pb->self, to, stmt, len));
+    uint8_t mac[PBFT_MAC_BYTES];
+    pbft_mac(&pb->keys, to, stmt, len, mac);
+    fl_put_raw(&w, mac, sizeof mac);
     fl_send(n, to, w.data, w.len);
     fl_writer_deinit(&w);
     fl_metric_add(n, "protocol_messages", 1);
@@ -312,9 +336,9 @@ static void multicast(FlNode *n, Pbft *pb, GBytes *b)
         send_bytes(n, pb, j, b);
 }
 
-static GBytes *finish(FlWriter *w, uint32_t signer)
+static GBytes *finish(FlWriter *w, const Pbft *pb)
 {
-    pbft_stmt_end(w, 0, signer);
+    pbft_stmt_end(w, 0, &pb->keys);
     GBytes *b = g_bytes_new(w->data, w->len);
     fl_writer_deinit(w);
     return b;
@@ -325,11 +349,11 @@ static GBytes *make_vote(Pbft *pb, uint8_t type, uint64_t view, uint64_t seq, ui
     uint8_t buf[64];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    pbft_stmt_begin(&w, type, pb->self);
+    pbft_stmt_begin(&w, type, &pb->keys);
     fl_put_u64(&w, view);
     fl_put_u64(&w, seq);
     fl_put_u64(&w, digest);
-    return finish(&w, pb->self);
+    return finish(&w, pb);
 }
 
 static GBytes *make_pp(Pbft *pb, uint64_t view, uint64_t seq, const FlRequest *req)
@@ -337,12 +361,12 @@ static GBytes *make_pp(Pbft *pb, uint64_t view, uint64_t seq, const FlRequest *r
     uint8_t buf[96];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    pbft_stmt_begin(&w, PBFT_PRE_PREPARE, pb->self);
+    pbft_stmt_begin(&w, PBFT_PRE_PREPARE, &pb->keys);
     fl_put_u64(&w, view);
     fl_put_u64(&w, seq);
     fl_put_u64(&w, pbft_digest(req));
     fl_request_encode(&w, req);
-    return finish(&w, pb->self);
+    return finish(&w, pb);
 }
 
 /* Note 7: after a restart, until a new view or until everything we may
@@ -514,10 +538,10 @@ static void take_checkpoint(FlNode *n, Pbft *pb)
     uint8_t buf[64];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    pbft_stmt_begin(&w, PBFT_CHECKPOINT, pb->self);
+    pbft_stmt_begin(&w, PBFT_CHECKPOINT, &pb->keys);
     fl_put_u64(&w, pb->last_exec);
     fl_put_u64(&w, d);
-    GBytes *st = finish(&w, pb->self);
+    GBytes *st = finish(&w, pb);
     c->digest[pb->self] = d;
     bytes_clear(&c->stmt[pb->self]);
     c->stmt[pb->self] = st;
@@ -696,7 +720,8 @@ static void try_waiting_pp(FlNode *n, Pbft *pb, Entry *e)
     const uint8_t *p = g_bytes_get_data(b, &len);
     PbftStmt st;
     PbftScratch sc = { .certs = NULL };
-    if (pbft_stmt_parse(p, len, pb->n, &st, &sc) && st.view == pb->view) {
+    /* Signature checked when it arrived. */
+    if (pbft_stmt_parse(p, len, pb->n, NULL, &st, &sc) && st.view == pb->view) {
         uint32_t count = 0;
         for (uint32_t i = 0; i < pb->n; i++)
             count += i != st.signer && i != pb->self && e->prep_d[i] == st.digest;
@@ -742,7 +767,7 @@ static gboolean propose_one(gpointer key, gpointer value, gpointer data)
     PbftStmt parsed;
     gsize len;
     const uint8_t *p = g_bytes_get_data(st, &len);
-    if (!pbft_stmt_parse(p, len, pb->n, &parsed, &pb->scratch))
+    if (!pbft_stmt_parse(p, len, pb->n, NULL, &parsed, &pb->scratch))   /* our own */
         g_assert_not_reached();
     accept_pp(n, pb, &parsed, false);
     multicast(n, pb, st);
@@ -810,7 +835,7 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
     fl_log(n, "view change to %" G_GUINT64_FORMAT, view);
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    pbft_stmt_begin(&w, PBFT_VIEW_CHANGE, pb->self);
+    pbft_stmt_begin(&w, PBFT_VIEW_CHANGE, &pb->keys);
     fl_put_u64(&w, view);
     fl_put_u64(&w, pb->stable);
     fl_put_u64(&w, pb->stable ? pb->stable_digest : 0);
@@ -832,7 +857,7 @@ static void start_view_change(FlNode *n, Pbft *pb, uint64_t view)
         const uint8_t *p = g_bytes_get_data(e->pc, &len);
         fl_put_raw(&w, p, len);
     }
-    GBytes *st = finish(&w, pb->self);
+    GBytes *st = finish(&w, pb);
     VcSet *vs = vcset(pb, view);
     bytes_clear(&vs->stmt[pb->self]);
     vs->stmt[pb->self] = st;
@@ -924,7 +949,7 @@ static void enter_view(FlNode *n, Pbft *pb, uint64_t view, const PbftPrepared *o
             PbftStmt parsed;
             gsize len;
             const uint8_t *p = g_bytes_get_data(st, &len);
-            if (!pbft_stmt_parse(p, len, pb->n, &parsed, &pb->scratch))
+            if (!pbft_stmt_parse(p, len, pb->n, NULL, &parsed, &pb->scratch))   /* our own */
                 g_assert_not_reached();
             accept_pp(n, pb, &parsed, false);
             multicast(n, pb, st);
@@ -943,7 +968,7 @@ static int check_new_view(Pbft *pb, const PbftStmt *st, PbftPrepared *ops, uint3
     uint32_t k = 0;
     for (uint32_t i = 0; i < st->nsub && k < pb->q; i++) {
         PbftVC *vc = &pb->vc_buf[k];
-        if (!pbft_vc_check(st->subs[i].p, st->subs[i].len, pb->n, pb->q, pb->L, vc, &pb->scratch) ||
+        if (!pbft_vc_check(st->subs[i].p, st->subs[i].len, pb->n, &pb->keys, pb->q, pb->L, vc, &pb->scratch) ||
             vc->view != st->view || (seen & paxos_bit(vc->signer)))
             return -1;
         seen |= paxos_bit(vc->signer);
@@ -958,7 +983,9 @@ static void process_new_view(FlNode *n, Pbft *pb, const uint8_t *p, size_t len)
 {
     PbftStmt st;
     PbftScratch sc = { .certs = NULL };
-    if (!pbft_stmt_parse(p, len, pb->n, &st, &sc) || st.type != PBFT_NEW_VIEW ||
+    /* Its signature was checked on arrival (or it is our own); the view
+     * changes inside are checked below. */
+    if (!pbft_stmt_parse(p, len, pb->n, NULL, &st, &sc) || st.type != PBFT_NEW_VIEW ||
         st.signer != pbft_primary(st.view, pb->n) || st.view <= pb->view ||
         (pb->in_vc && st.view < pb->vc_view))
         return;
@@ -975,7 +1002,7 @@ static void process_new_view(FlNode *n, Pbft *pb, const uint8_t *p, size_t len)
         uint64_t min_digest = pb->vc_buf[min_vc].stable_digest;
         g_autoptr(GPtrArray) proof = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
         PbftStmt vc;
-        if (!pbft_stmt_parse(subs[min_vc].p, subs[min_vc].len, pb->n, &vc, &pb->scratch))
+        if (!pbft_stmt_parse(subs[min_vc].p, subs[min_vc].len, pb->n, NULL, &vc, &pb->scratch))
             g_assert_not_reached();
         for (uint32_t i = 0; i < vc.nsub; i++)
             g_ptr_array_add(proof, bytes_of(&vc.subs[i]));
@@ -1000,7 +1027,7 @@ static void try_new_view(FlNode *n, Pbft *pb, uint64_t view)
         return;
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    pbft_stmt_begin(&w, PBFT_NEW_VIEW, pb->self);
+    pbft_stmt_begin(&w, PBFT_NEW_VIEW, &pb->keys);
     fl_put_u64(&w, view);
     fl_put_u32(&w, pb->q);
     uint32_t put = 0;
@@ -1012,7 +1039,7 @@ static void try_new_view(FlNode *n, Pbft *pb, uint64_t view)
         fl_put_bytes(&w, p, len);
         put++;
     }
-    g_autoptr(GBytes) nv = finish(&w, pb->self);
+    g_autoptr(GBytes) nv = finish(&w, pb);
     multicast(n, pb, nv);
     gsize len;
     const uint8_t *p = g_bytes_get_data(nv, &len);
@@ -1025,7 +1052,7 @@ static void on_view_change(FlNode *n, Pbft *pb, const PbftStmt *st)
     if (st->view <= pb->view || st->view > pb->view + 64 || st->signer == pb->self)
         return;
     PbftVC *vc = &pb->vc_buf[0];
-    if (!pbft_vc_check(st->raw.p, st->raw.len, pb->n, pb->q, pb->L, vc, &pb->scratch))
+    if (!pbft_vc_check(st->raw.p, st->raw.len, pb->n, &pb->keys, pb->q, pb->L, vc, &pb->scratch))
         return;
     VcSet *vs = vcset(pb, st->view);
     bytes_clear(&vs->stmt[st->signer]);
@@ -1058,14 +1085,14 @@ static void send_status(FlNode *n, Pbft *pb)
     uint8_t buf[96];
     FlWriter w;
     fl_writer_init(&w, buf, sizeof buf);
-    pbft_stmt_begin(&w, PBFT_STATUS, pb->self);
+    pbft_stmt_begin(&w, PBFT_STATUS, &pb->keys);
     fl_put_u64(&w, pb->view);
     fl_put_u8(&w, (uint8_t)((pb->in_vc ? PBFT_STATUS_IN_VC : 0) | (amnesiac(pb) ? PBFT_STATUS_AMNESIAC : 0)));
     fl_put_u64(&w, pb->last_exec);
     fl_put_u64(&w, pb->stable);
     fl_put_u64(&w, promised_view(pb));
     fl_put_u64(&w, pb->reach);
-    g_autoptr(GBytes) st = finish(&w, pb->self);
+    g_autoptr(GBytes) st = finish(&w, pb);
     multicast(n, pb, st);
 }
 
@@ -1073,7 +1100,7 @@ static void send_state(FlNode *n, Pbft *pb, uint32_t to)
 {
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    pbft_stmt_begin(&w, PBFT_STATE, pb->self);
+    pbft_stmt_begin(&w, PBFT_STATE, &pb->keys);
     fl_put_u64(&w, pb->stable);
     fl_put_u64(&w, pb->stable_digest);
     gsize len;
@@ -1084,7 +1111,7 @@ static void send_state(FlNode *n, Pbft *pb, uint32_t to)
         p = g_bytes_get_data(g_ptr_array_index(pb->stable_proof, i), &len);
         fl_put_bytes(&w, p, len);
     }
-    g_autoptr(GBytes) st = finish(&w, pb->self);
+    g_autoptr(GBytes) st = finish(&w, pb);
     send_bytes(n, pb, to, st);
 }
 
@@ -1145,7 +1172,7 @@ static void on_status(FlNode *n, Pbft *pb, const PbftStmt *st)
 static void on_state(FlNode *n, Pbft *pb, const PbftStmt *st)
 {
     if (st->seq <= pb->last_exec || st->seq < pb->stable ||
-        !pbft_proof_check(st->subs, st->nsub, pb->n, pb->q, st->seq, st->digest))
+        !pbft_proof_check(st->subs, st->nsub, pb->n, &pb->keys, pb->q, st->seq, st->digest))
         return;
     if (blob_digest(st->blob.p, st->blob.len) != st->digest)
         return;   /* not the certified state */
@@ -1221,6 +1248,7 @@ static void init_state(FlNode *n, Pbft *pb)
         pb->vc_buf[i].prepared = g_new(PbftPrepared, PBFT_MAX_WINDOW);
     pb->next_seq = 1;
     pb->vc_wait = pb->vc_timeout;
+    pbft_keys_init(&pb->keys, fl_run_seed(n), pb->self, pb->n);
     fl_role(n, pbft_primary(0, pb->n) == pb->self ? "primary" : "backup");
     fl_timer(n, pb->tick, TIMER_TICK);
 }
@@ -1289,20 +1317,33 @@ static void pbft_destroy(FlNode *n, void *state)
         g_free(pb->vc_buf[i].prepared);
     g_free(pb->vc_buf);
     fl_store_free(pb->store);
+    pbft_keys_deinit(&pb->keys);
 }
 
 static void pbft_on_message(FlNode *n, void *state, uint32_t from, const uint8_t *msg, size_t len)
 {
     Pbft *pb = state;
-    if (from >= pb->n || len < 8 + 13)
+    if (from >= pb->n || len < PBFT_MAC_BYTES + PBFT_STMT_MIN)
         return;
-    FlReader r;
-    fl_reader_init(&r, msg + len - 8, 8);
-    if (fl_get_u64(&r) != pbft_mac(from, pb->self, msg, len - 8))
-        return;   /* corrupted, or not meant for us: drop */
+    size_t slen = len - PBFT_MAC_BYTES;
+    if (!pbft_mac_check(&pb->keys, from, msg, slen, msg + slen)) {
+        /* Corrupted, misdelivered, or MACed by someone without our link
+         * key: drop. */
+        fl_metric_add(n, "mac_rejected", 1);
+        return;
+    }
     PbftStmt st;
-    if (!pbft_stmt_parse(msg, len - 8, pb->n, &st, &pb->scratch))
+    if (!pbft_stmt_parse(msg, slen, pb->n, NULL, &st, &pb->scratch))
         return;
+    /* Note 12: from its signer, the link MAC authenticates a statement
+     * (remembered as authentic below); relayed, its signature must hold.
+     * An unsigned one is only ever its sender's own word. */
+    if (st.signer != from && (!pbft_type_signed(st.type) || !pbft_stmt_verify(&pb->keys, &st))) {
+        fl_metric_add(n, "sig_rejected", 1);
+        return;
+    }
+    if (st.signer == from)
+        pbft_stmt_note_authentic(&pb->keys, &st);
     switch (st.type) {
     case PBFT_PRE_PREPARE: on_pre_prepare(n, pb, &st); break;
     case PBFT_PREPARE:
@@ -1414,7 +1455,8 @@ static void pbft_on_request(FlNode *n, void *state, const FlRequest *req)
         gsize len;
         const uint8_t *p = g_bytes_get_data(b, &len);
         PbftStmt st;
-        if (pbft_stmt_parse(p, len, pb->n, &st, &pb->scratch) && st.req.client == req->client)
+        /* Signature checked when it arrived. */
+        if (pbft_stmt_parse(p, len, pb->n, NULL, &st, &pb->scratch) && st.req.client == req->client)
             on_pre_prepare(n, pb, &st);
         g_bytes_unref(b);
     }
@@ -1425,6 +1467,20 @@ size_t pbft_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, s
 uint64_t pbft_peer_digest(void *state, uint64_t view, uint64_t seq);
 bool pbft_own_request(void *state, uint64_t view, uint64_t seq, FlRequest *out);
 uint64_t pbft_peer_checkpoint(void *state, uint64_t seq, bool even);
+const PbftKeys *pbft_keys(void *state);
+
+/* For lie.c: this replica's own keys (the liar signs only with these). */
+const PbftKeys *pbft_keys(void *state)
+{
+    return &((Pbft *)state)->keys;
+}
+
+/* FlProtocol.reseal: run on the sending node's state, so a `mutate`d
+ * message can only be signed and MACed with the sender's own keys. */
+static bool pbft_reseal(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len)
+{
+    return pbft_reseal_keys(&((Pbft *)state)->keys, to, msg, len);
+}
 
 /* For lie.c: the request we pre-prepared or accepted for @seq in @view. */
 bool pbft_own_request(void *state, uint64_t view, uint64_t seq, FlRequest *out)

@@ -7,17 +7,31 @@
  * Authentication.  Every protocol message is a *statement* signed by its
  * author, followed by a MAC of the link it travels on:
  *
- *   statement := type u8, signer u32, body, sig u64
- *   message   := statement, mac u64
+ *   statement := type u8, signer u32, body, sig[64] (signed types only)
+ *   message   := statement, mac[16]
  *
- * sig = SipHash(sign_key(signer), type..body) stands for a public-key
- * signature: any replica can check it, so statements can be relayed and
- * collected into certificates (view changes, checkpoint proofs).  mac =
- * SipHash(link_key(from, to), statement) is the per-pair MAC of the normal
- * case: a corrupted or misdelivered message fails it and is dropped.  Keys
- * derive from node ids; in simulation the crypto assumption is that a
- * Byzantine node never uses another node's key (the `lie` hook signs with
- * its own). */
+ * sig is an Ed25519 signature (libsodium) of type..body by the signer's
+ * secret key: any replica can check it with the public key table, so
+ * statements can be relayed and collected into certificates (view changes,
+ * checkpoint proofs).  Only the types that are relayed or certified carry
+ * one (PRE-PREPARE, PREPARE, CHECKPOINT, VIEW-CHANGE, NEW-VIEW); COMMIT,
+ * STATUS and STATE go only from their author to a peer and are never
+ * relayed, so the link MAC authenticates them, as the paper's
+ * authenticators do, and a receiver takes one only from its signer.
+ * (Signing those too made fuzzing about twice as slow again.)  mac is keyed BLAKE2b-128 of the statement under the
+ * key the two ends of the link share (X25519 of one's secret key and the
+ * other's public key): a corrupted or misdelivered message fails it and is
+ * dropped.  Keys derive from the run's seed and the node id (mac.c: the
+ * dealer); a node's secret key lives only in its own state (PbftKeys), and
+ * every function that signs or MACs takes that state's keys, never a node
+ * id, so a Byzantine replica (the `lie` and `reseal` hooks run on the
+ * liar's own state) can sign only as itself.  A signature is verified
+ * only where a statement is relayed: one that comes from its signer over
+ * their link is authenticated by the MAC and remembered as authentic
+ * (pbft_note_authentic), so a certificate relaying it back costs a hash
+ * (pbft.c note 12, README.md).  A message whose MAC or signature fails is
+ * dropped and counted (metrics `mac_rejected`, `sig_rejected`).  Memory: PbftKeys is plain data the caller embeds;
+ * statements are borrowed (PbftBytes point into the message). */
 #pragma once
 
 #include "protocols/paxos/ballot.h"
@@ -37,9 +51,68 @@ uint32_t pbft_quorum(uint32_t n, bool bug);
 
 /* ---- Authentication (mac.c) ------------------------------------------------ */
 
+#define PBFT_SIG_BYTES 64        /* Ed25519 signature */
+#define PBFT_PK_BYTES 32         /* Ed25519 public key */
+#define PBFT_SK_BYTES 64         /* Ed25519 secret key (seed and public key) */
+#define PBFT_MAC_BYTES 16        /* keyed BLAKE2b output */
+#define PBFT_LINK_KEY_BYTES 32   /* BLAKE2b key of one link */
+/* The shortest statement: type, signer, no body, no signature. */
+#define PBFT_STMT_MIN (1 + 4)
+
+/* Statements known authentic: a signature already verified, or a
+ * statement its signer sent us itself (pbft_note_authentic), so that a
+ * statement received again (votes are resent every `resend`, certificates
+ * relay prepares their authors sent us) costs a hash instead of an
+ * Ed25519 verification (about 50 us, which made fuzzing PBFT some 80
+ * times slower).  Direct-mapped: slot =
+ * low bits of BLAKE2b-128(signer, statement, signature); a slot holds the
+ * whole 128-bit hash, so a hit is a statement verified before (up to a
+ * BLAKE2b collision).  It only ever saves work: its contents depend on the
+ * statements seen, never on addresses, and a miss just verifies. */
+#define PBFT_VERIFIED_SLOTS 8192
+typedef struct PbftVerified {
+    uint8_t hash[PBFT_VERIFIED_SLOTS][16];
+} PbftVerified;
+
+/* One node's keys: its own secret key and link keys, and everyone's public
+ * keys.  Only that node's state holds it. */
+typedef struct PbftKeys {
+    uint32_t self, n;
+    uint8_t sk[PBFT_SK_BYTES];                          /* ours alone */
+    uint8_t pk[PBFT_MAX_NODES][PBFT_PK_BYTES];          /* pk[j]: node j's public key */
+    uint8_t link[PBFT_MAX_NODES][PBFT_LINK_KEY_BYTES];  /* link[j]: shared with node j */
+    PbftVerified *verified;   /* owned; written through const PbftKeys * (a cache) */
+} PbftKeys;
+
+/* Fills @k (caller-owned) with node @self's keys among @n nodes, derived
+ * from @run_seed: the same on every call, so a restart gets them back.
+ * Calls sodium_init() (idempotent).  Never draws randomness.  Release
+ * with pbft_keys_deinit. */
+void pbft_keys_init(PbftKeys *k, uint64_t run_seed, uint32_t self, uint32_t n);
+/* Frees what @k owns and wipes it. */
+void pbft_keys_deinit(PbftKeys *k);
+/* Ed25519 signature of @data by @k's own secret key, into @sig. */
+void pbft_sign(const PbftKeys *k, const void *data, size_t len, uint8_t sig[PBFT_SIG_BYTES]);
+/* True when @sig (PBFT_SIG_BYTES, borrowed) is @signer's signature of @data. */
+bool pbft_verify(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
+                 const uint8_t *sig);
+/* Records (@signer, @data, @sig) in @k's cache as authentic without
+ * verifying @sig: for a statement that @signer itself sent over its link
+ * (the MAC checked), so @signer said exactly these bytes.  Later
+ * pbft_verify calls on the same bytes (the statement relayed back to us in
+ * a certificate) return true without Ed25519.  See README.md, "Where
+ * signatures are verified", for why this is safe. */
+void pbft_note_authentic(const PbftKeys *k, uint32_t signer, const void *data, size_t len,
+                         const uint8_t *sig);
+/* The MAC of @data on the link between @k's node and @peer (either way). */
+void pbft_mac(const PbftKeys *k, uint32_t peer, const void *data, size_t len,
+              uint8_t mac[PBFT_MAC_BYTES]);
+/* True when @mac (PBFT_MAC_BYTES) is that MAC; compares in constant time. */
+bool pbft_mac_check(const PbftKeys *k, uint32_t peer, const void *data, size_t len,
+                    const uint8_t *mac);
+
+/* SipHash-2-4, for digests and disk record sums (not authentication). */
 uint64_t pbft_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
-uint64_t pbft_sign(uint32_t signer, const void *data, size_t len);
-uint64_t pbft_mac(uint32_t from, uint32_t to, const void *data, size_t len);
 /* The digest of a request (a collision-resistant hash in the paper). */
 uint64_t pbft_digest(const FlRequest *req);
 /* The null request that fills sequence numbers with no certificate. */
@@ -101,24 +174,40 @@ typedef struct PbftScratch {
     PbftCertRaw *certs;    /* PBFT_MAX_WINDOW of them */
 } PbftScratch;
 
-/* Starts a statement of @type by @signer in @w; the body follows; finish
- * with pbft_stmt_end, which appends the signature. */
-void pbft_stmt_begin(FlWriter *w, uint8_t type, uint32_t signer);
-void pbft_stmt_end(FlWriter *w, size_t start, uint32_t signer);
+/* True for the statement types that carry a signature (see above). */
+bool pbft_type_signed(uint8_t type);
 
-/* Parses one statement of exactly @len bytes and checks its signature and
- * fields (@n nodes: signer < n, counts bounded).  Nested statements are
- * only located, not checked.  Returns false to drop. */
-bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, PbftScratch *sc);
+/* Starts a statement of @type in @w, signed by @k's node (the signer field
+ * is always k->self); the body follows; finish with pbft_stmt_end, which
+ * appends the signature of the bytes from @start if the type has one. */
+void pbft_stmt_begin(FlWriter *w, uint8_t type, const PbftKeys *k);
+void pbft_stmt_end(FlWriter *w, size_t start, const PbftKeys *k);
+
+/* Parses one statement of exactly @len bytes and checks its fields (@n
+ * nodes: signer < n, counts bounded) and, with @k, its signature if its
+ * type has one (an unsigned one is authentic only from its signer, which
+ * the caller checks); @k NULL parses only (for hooks that see no keys).  Nested statements are only
+ * located, not checked.  Returns false to drop. */
+bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, const PbftKeys *k, PbftStmt *st,
+                     PbftScratch *sc);
+/* True when @st (parsed by pbft_stmt_parse) carries no signature or a
+ * valid one by its signer: the check pbft_stmt_parse makes with keys, for
+ * a statement parsed without them. */
+bool pbft_stmt_verify(const PbftKeys *k, const PbftStmt *st);
+/* Records @st, received from its signer over their link (MAC checked), as
+ * authentic in @k's cache (pbft_note_authentic). */
+void pbft_stmt_note_authentic(const PbftKeys *k, const PbftStmt *st);
 
 /* FlProtocol.fields: the view, sequence numbers and digests of a message
  * (a statement and its MAC) at their offsets; 0 unless the statement
- * parses with a valid signature.  The signer and relayed statements are
- * left out: a Byzantine replica has only its own key. */
+ * parses (its signature is not checked: the hook sees no keys).  The
+ * signer and relayed statements are left out: a Byzantine replica has
+ * only its own key. */
 int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max);
-/* FlProtocol.reseal: signs the statement in @msg again and recomputes the
- * MAC of the link @from -> @to; false unless @from is its signer. */
-bool pbft_reseal(uint32_t from, uint32_t to, uint8_t *msg, size_t len);
+/* What FlProtocol.reseal does with the sending node's keys @k: signs the
+ * statement in @msg again and recomputes the MAC of the link to @to;
+ * false unless k->self is its signer. */
+bool pbft_reseal_keys(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len);
 
 /* ---- Certificates (wire.c) -------------------------------------------- */
 
@@ -138,13 +227,14 @@ typedef struct PbftPrepared {
 /* Checks a prepared certificate (section 4.4: a pre-prepare signed by the
  * primary of its view and quorum-1 prepares from distinct other replicas,
  * matching view, sequence number and digest; the digest is the request's).
- * Fills @out. */
-bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, uint32_t quorum, PbftPrepared *out);
+ * Fills @out.  Signatures are checked with @k (every check below too). */
+bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, const PbftKeys *k, uint32_t quorum,
+                     PbftPrepared *out);
 
-/* Checks a checkpoint proof: @k statements, at least @quorum from distinct
+/* Checks a checkpoint proof: @count statements, at least @quorum from distinct
  * signers, all CHECKPOINT for (@seq, @digest).  @seq 0 needs none. */
-bool pbft_proof_check(const PbftBytes *subs, uint32_t k, uint32_t n, uint32_t quorum,
-                      uint64_t seq, uint64_t digest);
+bool pbft_proof_check(const PbftBytes *subs, uint32_t count, uint32_t n, const PbftKeys *k,
+                      uint32_t quorum, uint64_t seq, uint64_t digest);
 
 /* A checked view change: its signer, the stable checkpoint it proves and
  * the certificates it carries (at most PBFT_MAX_WINDOW). */
@@ -158,8 +248,8 @@ typedef struct PbftVC {
 /* Parses and checks a VIEW-CHANGE statement entirely (signature, proof,
  * every certificate below the new view and within @window of the stable
  * checkpoint).  @sc (with PBFT_MAX_WINDOW certs) is overwritten. */
-bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, uint64_t window,
-                   PbftVC *out, PbftScratch *sc);
+bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, const PbftKeys *k, uint32_t quorum,
+                   uint64_t window, PbftVC *out, PbftScratch *sc);
 
 /* The new primary's choice (section 4.4): from @k checked view changes,
  * min-s is the highest stable checkpoint, max-s the highest prepared

@@ -3,15 +3,25 @@
 
 #include <string.h>
 
-void pbft_stmt_begin(FlWriter *w, uint8_t type, uint32_t signer)
+void pbft_stmt_begin(FlWriter *w, uint8_t type, const PbftKeys *k)
 {
     fl_put_u8(w, type);
-    fl_put_u32(w, signer);
+    fl_put_u32(w, k->self);
 }
 
-void pbft_stmt_end(FlWriter *w, size_t start, uint32_t signer)
+bool pbft_type_signed(uint8_t type)
 {
-    fl_put_u64(w, pbft_sign(signer, w->data + start, w->len - start));
+    return type != PBFT_COMMIT && type != PBFT_STATUS && type != PBFT_STATE;
+}
+
+void pbft_stmt_end(FlWriter *w, size_t start, const PbftKeys *k)
+{
+    g_assert(w->len > start);
+    if (!pbft_type_signed(w->data[start]))
+        return;
+    uint8_t sig[PBFT_SIG_BYTES];
+    pbft_sign(k, w->data + start, w->len - start, sig);
+    fl_put_raw(w, sig, sizeof sig);
 }
 
 static bool get_subs(FlReader *r, PbftStmt *st, PbftScratch *sc, uint32_t cap)
@@ -28,12 +38,16 @@ static bool get_subs(FlReader *r, PbftStmt *st, PbftScratch *sc, uint32_t cap)
     return true;
 }
 
-bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, PbftScratch *sc)
+bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, const PbftKeys *k, PbftStmt *st,
+                     PbftScratch *sc)
 {
-    if (len < 13)
+    if (len < PBFT_STMT_MIN)
+        return false;
+    size_t sig = pbft_type_signed(p[0]) ? PBFT_SIG_BYTES : 0;
+    if (len < PBFT_STMT_MIN + sig)
         return false;
     FlReader r;
-    fl_reader_init(&r, p, len - 8);
+    fl_reader_init(&r, p, len - sig);
     memset(st, 0, sizeof *st);
     st->raw = (PbftBytes){ p, len };
     st->type = fl_get_u8(&r);
@@ -74,9 +88,9 @@ bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, Pbf
             c->nprep = fl_get_u32(&r);
             if (!c->pp.p || c->nprep > n || c->nprep > PBFT_MAX_NODES)
                 return false;
-            for (uint32_t k = 0; k < c->nprep; k++) {
-                c->prep[k].p = fl_get_bytes(&r, &c->prep[k].len);
-                if (!c->prep[k].p)
+            for (uint32_t j = 0; j < c->nprep; j++) {
+                c->prep[j].p = fl_get_bytes(&r, &c->prep[j].len);
+                if (!c->prep[j].p)
                     return false;
             }
         }
@@ -112,9 +126,24 @@ bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, Pbf
     }
     if (!fl_reader_done(&r))
         return false;
-    FlReader sr;
-    fl_reader_init(&sr, p + len - 8, 8);
-    return fl_get_u64(&sr) == pbft_sign(st->signer, p, len - 8);
+    /* Last, since it costs the most: the parse above is cheap. */
+    return !k || pbft_stmt_verify(k, st);
+}
+
+bool pbft_stmt_verify(const PbftKeys *k, const PbftStmt *st)
+{
+    if (!pbft_type_signed(st->type))
+        return true;
+    size_t body = st->raw.len - PBFT_SIG_BYTES;   /* parse checked the length */
+    return pbft_verify(k, st->signer, st->raw.p, body, st->raw.p + body);
+}
+
+void pbft_stmt_note_authentic(const PbftKeys *k, const PbftStmt *st)
+{
+    if (!pbft_type_signed(st->type))
+        return;
+    size_t body = st->raw.len - PBFT_SIG_BYTES;
+    pbft_note_authentic(k, st->signer, st->raw.p, body, st->raw.p + body);
 }
 
 /* The fields a Byzantine replica could change in its own statements, at
@@ -124,14 +153,14 @@ bool pbft_stmt_parse(const uint8_t *p, size_t len, uint32_t n, PbftStmt *st, Pbf
  * changes, state transfer) is named apart from a request's. */
 int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
 {
-    if (len < 8 + 13)
+    if (len < PBFT_MAC_BYTES + PBFT_STMT_MIN)
         return 0;
     PbftStmt st;
     PbftScratch sc = { 0 };
     /* Only a VIEW-CHANGE has certificates: room for them only then. */
     if (msg[0] == PBFT_VIEW_CHANGE)
         sc.certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW);
-    bool ok = pbft_stmt_parse(msg, len - 8, PBFT_MAX_NODES, &st, &sc);
+    bool ok = pbft_stmt_parse(msg, len - PBFT_MAC_BYTES, PBFT_MAX_NODES, NULL, &st, &sc);
     g_free(sc.certs);
     if (!ok)
         return 0;
@@ -173,32 +202,36 @@ int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
     return n;
 }
 
-bool pbft_reseal(uint32_t from, uint32_t to, uint8_t *msg, size_t len)
+bool pbft_reseal_keys(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len)
 {
-    if (len < 8 + 13)
+    if (len < PBFT_MAC_BYTES + PBFT_STMT_MIN || to >= k->n)
         return false;
     FlReader r;
     fl_reader_init(&r, msg + 1, 4);
-    if (fl_get_u32(&r) != from)
-        return false;
-    FlWriter w;
-    fl_writer_init(&w, msg + len - 16, 16);
-    fl_put_u64(&w, pbft_sign(from, msg, len - 16));
-    fl_put_u64(&w, pbft_mac(from, to, msg, len - 8));
-    g_assert(!w.heap);
+    if (fl_get_u32(&r) != k->self)
+        return false;   /* another's statement: we hold no key to sign it */
+    size_t stmt = len - PBFT_MAC_BYTES;
+    if (pbft_type_signed(msg[0])) {
+        if (stmt < PBFT_STMT_MIN + PBFT_SIG_BYTES)
+            return false;
+        size_t body = stmt - PBFT_SIG_BYTES;
+        pbft_sign(k, msg, body, msg + body);
+    }
+    pbft_mac(k, to, msg, stmt, msg + stmt);
     return true;
 }
 
-bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, uint32_t quorum, PbftPrepared *out)
+bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, const PbftKeys *k, uint32_t quorum,
+                     PbftPrepared *out)
 {
     PbftStmt pp, pr;
     PbftScratch sc = { 0 };
-    if (!pbft_stmt_parse(c->pp.p, c->pp.len, n, &pp, &sc) || pp.type != PBFT_PRE_PREPARE ||
+    if (!pbft_stmt_parse(c->pp.p, c->pp.len, n, k, &pp, &sc) || pp.type != PBFT_PRE_PREPARE ||
         pp.signer != pbft_primary(pp.view, n) || pp.digest != pbft_digest(&pp.req))
         return false;
     uint64_t seen = 0;
-    for (uint32_t k = 0; k < c->nprep; k++) {
-        if (!pbft_stmt_parse(c->prep[k].p, c->prep[k].len, n, &pr, &sc) || pr.type != PBFT_PREPARE ||
+    for (uint32_t i = 0; i < c->nprep; i++) {
+        if (!pbft_stmt_parse(c->prep[i].p, c->prep[i].len, n, k, &pr, &sc) || pr.type != PBFT_PREPARE ||
             pr.view != pp.view || pr.seq != pp.seq || pr.digest != pp.digest ||
             pr.signer == pp.signer)
             return false;
@@ -210,16 +243,16 @@ bool pbft_cert_check(const PbftCertRaw *c, uint32_t n, uint32_t quorum, PbftPrep
     return true;
 }
 
-bool pbft_proof_check(const PbftBytes *subs, uint32_t k, uint32_t n, uint32_t quorum,
-                      uint64_t seq, uint64_t digest)
+bool pbft_proof_check(const PbftBytes *subs, uint32_t count, uint32_t n, const PbftKeys *k,
+                      uint32_t quorum, uint64_t seq, uint64_t digest)
 {
     if (seq == 0)
         return true;
     uint64_t seen = 0;
     PbftStmt st;
     PbftScratch sc = { 0 };
-    for (uint32_t i = 0; i < k; i++) {
-        if (!pbft_stmt_parse(subs[i].p, subs[i].len, n, &st, &sc) || st.type != PBFT_CHECKPOINT ||
+    for (uint32_t i = 0; i < count; i++) {
+        if (!pbft_stmt_parse(subs[i].p, subs[i].len, n, k, &st, &sc) || st.type != PBFT_CHECKPOINT ||
             st.seq != seq || st.digest != digest)
             return false;
         seen |= paxos_bit(st.signer);
@@ -227,12 +260,12 @@ bool pbft_proof_check(const PbftBytes *subs, uint32_t k, uint32_t n, uint32_t qu
     return paxos_count(seen) >= quorum;
 }
 
-bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, uint64_t window,
-                   PbftVC *out, PbftScratch *sc)
+bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, const PbftKeys *k, uint32_t quorum,
+                   uint64_t window, PbftVC *out, PbftScratch *sc)
 {
     PbftStmt st;
-    bool ok = pbft_stmt_parse(p, len, n, &st, sc) && st.type == PBFT_VIEW_CHANGE &&
-              pbft_proof_check(st.subs, st.nsub, n, quorum, st.seq, st.digest) &&
+    bool ok = pbft_stmt_parse(p, len, n, k, &st, sc) && st.type == PBFT_VIEW_CHANGE &&
+              pbft_proof_check(st.subs, st.nsub, n, k, quorum, st.seq, st.digest) &&
               st.ncert <= window;
     out->signer = st.signer;
     out->view = st.view;
@@ -242,7 +275,7 @@ bool pbft_vc_check(const uint8_t *p, size_t len, uint32_t n, uint32_t quorum, ui
     uint64_t last = 0;
     for (uint32_t i = 0; ok && i < st.ncert; i++) {
         PbftPrepared pr;
-        ok = pbft_cert_check(&st.certs[i], n, quorum, &pr) && pr.view < st.view &&
+        ok = pbft_cert_check(&st.certs[i], n, k, quorum, &pr) && pr.view < st.view &&
              pr.seq > st.seq && pr.seq <= st.seq + window && pr.seq > last;
         last = pr.seq;   /* ascending: one certificate per sequence number */
         if (ok)

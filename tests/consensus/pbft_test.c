@@ -14,6 +14,24 @@
 #include <string.h>
 #include <cmocka.h>
 
+/* Four replicas' keys for the run seed 1 (setup); K[i] stands for the
+ * state of replica i, the only one that holds its secret key. */
+static PbftKeys K[4];
+
+static int keys_setup(void **st)
+{
+    for (uint32_t i = 0; i < 4; i++)
+        pbft_keys_init(&K[i], 1, i, 4);
+    return 0;
+}
+
+static int keys_teardown(void **st)
+{
+    for (uint32_t i = 0; i < 4; i++)
+        pbft_keys_deinit(&K[i]);
+    return 0;
+}
+
 static FlRequest req(uint32_t client, int64_t a)
 {
     return (FlRequest){ .client = client, .id = (uint64_t)a, .op = { .kind = FL_OP_PUT, .a = a } };
@@ -23,22 +41,22 @@ static void vote(FlWriter *w, uint8_t type, uint32_t signer, uint64_t view, uint
                  uint64_t digest)
 {
     fl_writer_init(w, NULL, 0);
-    pbft_stmt_begin(w, type, signer);
+    pbft_stmt_begin(w, type, &K[signer]);
     fl_put_u64(w, view);
     fl_put_u64(w, seq);
     fl_put_u64(w, digest);
-    pbft_stmt_end(w, 0, signer);
+    pbft_stmt_end(w, 0, &K[signer]);
 }
 
 static void pre_prepare(FlWriter *w, uint32_t signer, uint64_t view, uint64_t seq, const FlRequest *r)
 {
     fl_writer_init(w, NULL, 0);
-    pbft_stmt_begin(w, PBFT_PRE_PREPARE, signer);
+    pbft_stmt_begin(w, PBFT_PRE_PREPARE, &K[signer]);
     fl_put_u64(w, view);
     fl_put_u64(w, seq);
     fl_put_u64(w, pbft_digest(r));
     fl_request_encode(w, r);
-    pbft_stmt_end(w, 0, signer);
+    pbft_stmt_end(w, 0, &K[signer]);
 }
 
 static void test_quorums(void **st)
@@ -64,28 +82,78 @@ static void test_signatures_detect_corruption(void **st)
     vote(&w, PBFT_PREPARE, 2, 5, 7, 0x1234);
     PbftStmt s;
     PbftScratch sc = { 0 };
-    assert_true(pbft_stmt_parse(w.data, w.len, 4, &s, &sc));
+    assert_true(pbft_stmt_parse(w.data, w.len, 4, &K[0], &s, &sc));
     assert_int_equal(s.signer, 2);
     assert_int_equal(s.seq, 7);
     for (size_t i = 0; i < w.len; i++)
         for (int bit = 0; bit < 8; bit++) {
             w.data[i] ^= (uint8_t)(1u << bit);
-            assert_false(pbft_stmt_parse(w.data, w.len, 4, &s, &sc));
+            assert_false(pbft_stmt_parse(w.data, w.len, 4, &K[0], &s, &sc));
             w.data[i] ^= (uint8_t)(1u << bit);
         }
     /* Claiming another signer fails. */
     w.data[1] = 3;
-    assert_false(pbft_stmt_parse(w.data, w.len, 4, &s, &sc));
+    assert_false(pbft_stmt_parse(w.data, w.len, 4, &K[0], &s, &sc));
     fl_writer_deinit(&w);
 }
 
-/* A link MAC belongs to one pair: the same bytes do not verify elsewhere. */
+/* A statement signed by replica 1 and claimed as replica 2's (the signer
+ * field rewritten) fails every replica's check; 1 cannot make a valid one
+ * in 2's name either, since stmt_begin writes the key holder's id.  Keys
+ * come back the same after a restart, and differ with the run's seed. */
+static void test_forged_signer_rejected(void **st)
+{
+    FlWriter w;
+    vote(&w, PBFT_PREPARE, 1, 5, 7, 0x1234);
+    PbftStmt s;
+    PbftScratch sc = { 0 };
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(pbft_stmt_parse(w.data, w.len, 4, &K[i], &s, &sc));
+    assert_int_equal(s.signer, 1);
+    w.data[1] = 2;   /* signer u32 at offset 1, little-endian */
+    for (uint32_t i = 0; i < 4; i++)
+        assert_false(pbft_stmt_parse(w.data, w.len, 4, &K[i], &s, &sc));
+    /* Still well formed: only the signature is wrong. */
+    assert_true(pbft_stmt_parse(w.data, w.len, 4, NULL, &s, &sc));
+    fl_writer_deinit(&w);
+
+    PbftKeys again, other;
+    pbft_keys_init(&again, 1, 1, 4);
+    pbft_keys_init(&other, 2, 1, 4);
+    assert_memory_equal(again.sk, K[1].sk, sizeof again.sk);
+    assert_memory_equal(again.link[2], K[1].link[2], sizeof again.link[2]);
+    assert_memory_not_equal(other.sk, K[1].sk, sizeof other.sk);
+    assert_memory_not_equal(K[0].sk, K[1].sk, sizeof K[0].sk);
+    pbft_keys_deinit(&again);
+    pbft_keys_deinit(&other);
+}
+
+/* A link MAC belongs to one pair: both ends compute the same one, a third
+ * replica cannot, and changing any one byte breaks it. */
 static void test_link_macs(void **st)
 {
-    const char msg[] = "pre-prepare";
-    assert_int_equal(pbft_mac(1, 2, msg, sizeof msg), pbft_mac(2, 1, msg, sizeof msg));
-    assert_int_not_equal(pbft_mac(1, 2, msg, sizeof msg), pbft_mac(1, 3, msg, sizeof msg));
-    assert_int_not_equal(pbft_mac(1, 2, msg, sizeof msg), pbft_mac(1, 2, msg, sizeof msg - 1));
+    uint8_t msg[] = "pre-prepare";
+    uint8_t m12[PBFT_MAC_BYTES], m21[PBFT_MAC_BYTES], m13[PBFT_MAC_BYTES], m32[PBFT_MAC_BYTES];
+    pbft_mac(&K[1], 2, msg, sizeof msg, m12);
+    pbft_mac(&K[2], 1, msg, sizeof msg, m21);
+    pbft_mac(&K[1], 3, msg, sizeof msg, m13);
+    pbft_mac(&K[3], 2, msg, sizeof msg, m32);
+    assert_memory_equal(m12, m21, PBFT_MAC_BYTES);
+    assert_memory_not_equal(m12, m13, PBFT_MAC_BYTES);
+    assert_true(pbft_mac_check(&K[2], 1, msg, sizeof msg, m12));
+    /* Replica 3 MACing "as 1" to 2 uses its own link key with 2: refused. */
+    assert_false(pbft_mac_check(&K[2], 1, msg, sizeof msg, m32));
+    for (size_t i = 0; i < sizeof msg; i++) {
+        msg[i] ^= 0x01;
+        assert_false(pbft_mac_check(&K[2], 1, msg, sizeof msg, m12));
+        msg[i] ^= 0x01;
+    }
+    for (size_t i = 0; i < PBFT_MAC_BYTES; i++) {
+        m12[i] ^= 0x80;
+        assert_false(pbft_mac_check(&K[2], 1, msg, sizeof msg, m12));
+        m12[i] ^= 0x80;
+    }
+    assert_false(pbft_mac_check(&K[2], 1, msg, sizeof msg - 1, m12));
 }
 
 typedef struct Cert {
@@ -120,33 +188,96 @@ static void test_prepared_certificates(void **st)
     Cert c;
     uint32_t good[2] = { 1, 2 };
     cert_make(&c, 0, 3, &r, good, 2, d);
-    assert_true(pbft_cert_check(&c.raw, 4, 3, &out));
+    assert_true(pbft_cert_check(&c.raw, 4, &K[0], 3, &out));
     assert_int_equal(out.seq, 3);
     assert_int_equal(out.digest, d);
     assert_int_equal(out.req.op.a, 42);
     cert_free(&c);
     /* Too few prepares. */
     cert_make(&c, 0, 3, &r, good, 1, d);
-    assert_false(pbft_cert_check(&c.raw, 4, 3, &out));
+    assert_false(pbft_cert_check(&c.raw, 4, &K[0], 3, &out));
     cert_free(&c);
     /* The same backup twice does not count twice. */
     uint32_t twice[2] = { 1, 1 };
     cert_make(&c, 0, 3, &r, twice, 2, d);
-    assert_false(pbft_cert_check(&c.raw, 4, 3, &out));
+    assert_false(pbft_cert_check(&c.raw, 4, &K[0], 3, &out));
     cert_free(&c);
     /* The primary's own prepare is not a backup's. */
     uint32_t primary[2] = { 0, 1 };
     cert_make(&c, 0, 3, &r, primary, 2, d);
-    assert_false(pbft_cert_check(&c.raw, 4, 3, &out));
+    assert_false(pbft_cert_check(&c.raw, 4, &K[0], 3, &out));
     cert_free(&c);
     /* Prepares for another digest. */
     cert_make(&c, 0, 3, &r, good, 2, d ^ 1);
-    assert_false(pbft_cert_check(&c.raw, 4, 3, &out));
+    assert_false(pbft_cert_check(&c.raw, 4, &K[0], 3, &out));
     cert_free(&c);
     /* A pre-prepare not signed by its view's primary. */
     cert_make(&c, 1, 3, &r, good, 2, d);
-    assert_false(pbft_cert_check(&c.raw, 4, 3, &out));   /* primary of view 1 is 1, who also prepared */
+    assert_false(pbft_cert_check(&c.raw, 4, &K[0], 3, &out));   /* primary of view 1 is 1, who also prepared */
     cert_free(&c);
+}
+
+/* A VIEW-CHANGE by @author for view 1 (stable checkpoint 0) carrying one
+ * prepared certificate of view 0 at sequence 1: the primary's pre-prepare
+ * and the prepares @prep (borrowed). */
+static void view_change(FlWriter *w, uint32_t author, const FlWriter *pp, const FlWriter *prep,
+                        uint32_t nprep)
+{
+    fl_writer_init(w, NULL, 0);
+    pbft_stmt_begin(w, PBFT_VIEW_CHANGE, &K[author]);
+    fl_put_u64(w, 1);
+    fl_put_u64(w, 0);
+    fl_put_u64(w, 0);
+    fl_put_u32(w, 0);   /* no checkpoint proof: stable is 0 */
+    fl_put_u32(w, 1);
+    fl_put_bytes(w, pp->data, pp->len);
+    fl_put_u32(w, nprep);
+    for (uint32_t i = 0; i < nprep; i++)
+        fl_put_bytes(w, prep[i].data, prep[i].len);
+    pbft_stmt_end(w, 0, &K[author]);
+}
+
+/* Statements from their authors are taken on the link MAC alone (README:
+ * "Where signatures are verified"); relayed ones are verified.  Replica 3
+ * relays, in its own validly signed VIEW-CHANGE, a prepare it claims for
+ * replica 2 but signed itself (the signer field rewritten): replica 0
+ * rejects the view change, even after 2's genuine prepare reached it
+ * directly (noted authentic), since the forged bytes differ. */
+static void test_view_change_forged_prepare_rejected(void **st)
+{
+    FlRequest r = req(9, 42);
+    uint64_t d = pbft_digest(&r);
+    FlWriter pp, prep[2], forged, vc;
+    pre_prepare(&pp, 0, 0, 1, &r);
+    vote(&prep[0], PBFT_PREPARE, 1, 0, 1, d);
+    vote(&prep[1], PBFT_PREPARE, 2, 0, 1, d);
+    PbftScratch sc = { .certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW) };
+    PbftVC out = { .prepared = g_new(PbftPrepared, PBFT_MAX_WINDOW) };
+    PbftStmt s;
+    /* The genuine certificate passes, and is what 2 sent 0 directly. */
+    view_change(&vc, 3, &pp, prep, 2);
+    assert_true(pbft_vc_check(vc.data, vc.len, 4, &K[0], 3, 4, &out, &sc));
+    assert_int_equal(out.nprepared, 1);
+    assert_true(pbft_stmt_parse(prep[1].data, prep[1].len, 4, NULL, &s, &sc));
+    pbft_stmt_note_authentic(&K[0], &s);
+    fl_writer_deinit(&vc);
+    /* 3 signs a prepare and makes it 2's. */
+    vote(&forged, PBFT_PREPARE, 3, 0, 1, d);
+    forged.data[1] = 2;   /* signer u32 at offset 1, little-endian */
+    FlWriter bad[2] = { prep[0], forged };
+    view_change(&vc, 3, &pp, bad, 2);
+    assert_true(pbft_stmt_parse(vc.data, vc.len, 4, &K[0], &s, &sc));   /* 3's own signature is fine */
+    for (uint32_t i = 0; i < 3; i++)
+        assert_false(pbft_vc_check(vc.data, vc.len, 4, &K[i], 3, 4, &out, &sc));
+    /* Only the forged signature fails: unchecked, the certificate passes. */
+    assert_true(pbft_vc_check(vc.data, vc.len, 4, NULL, 3, 4, &out, &sc));
+    fl_writer_deinit(&vc);
+    fl_writer_deinit(&forged);
+    fl_writer_deinit(&pp);
+    fl_writer_deinit(&prep[0]);
+    fl_writer_deinit(&prep[1]);
+    g_free(sc.certs);
+    g_free(out.prepared);
 }
 
 /* Section 4.4: per sequence number the certificate of the highest view;
@@ -229,17 +360,17 @@ typedef struct Lag {
 static bool lag_cb(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GByteArray *msg)
 {
     Lag *lag = ctx;
-    if (from == 1 && msg->len > 8) {
+    if (from == 1 && msg->len > PBFT_MAC_BYTES) {
         PbftStmt st;
         PbftScratch sc = { .certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW) };
-        if (pbft_stmt_parse(msg->data, msg->len - 8, 4, &st, &sc)) {
+        if (pbft_stmt_parse(msg->data, msg->len - PBFT_MAC_BYTES, 4, NULL, &st, &sc)) {
             if (st.type == PBFT_NEW_VIEW && st.view == 1 && lag->min_s == UINT64_MAX) {
                 PbftBytes subs[PBFT_MAX_NODES];
                 memcpy(subs, st.subs, sizeof(PbftBytes) * st.nsub);
                 lag->min_s = 0;
                 PbftVC vc = { .prepared = g_new(PbftPrepared, PBFT_MAX_WINDOW) };
                 for (uint32_t i = 0; i < st.nsub; i++) {
-                    assert_true(pbft_vc_check(subs[i].p, subs[i].len, 4, 3, 4, &vc, &sc));
+                    assert_true(pbft_vc_check(subs[i].p, subs[i].len, 4, NULL, 3, 4, &vc, &sc));
                     if (vc.stable > lag->min_s)
                         lag->min_s = vc.stable;
                 }
@@ -318,11 +449,11 @@ static void tear_cb(FlWorld *w, void *ctx, uint64_t arg)
 static bool torn_cb(FlWorld *w, void *ctx, uint32_t from, uint32_t to, GByteArray *msg)
 {
     Torn *t = ctx;
-    if (from != 2 || fl_world_now(w) < FL_MS(1300) || msg->len <= 8)
+    if (from != 2 || fl_world_now(w) < FL_MS(1300) || msg->len <= PBFT_MAC_BYTES)
         return true;
     PbftStmt st;
     PbftScratch sc = { .certs = g_new(PbftCertRaw, PBFT_MAX_WINDOW) };
-    if (pbft_stmt_parse(msg->data, msg->len - 8, 4, &st, &sc)) {
+    if (pbft_stmt_parse(msg->data, msg->len - PBFT_MAC_BYTES, 4, NULL, &st, &sc)) {
         /* The role says "mute" from the restart until it may vote again. */
         t->recovered = strcmp(fl_world_role(w, 2), "mute") != 0;
         if (!t->sent_any)
@@ -372,11 +503,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quorums),
         cmocka_unit_test(test_signatures_detect_corruption),
+        cmocka_unit_test(test_forged_signer_rejected),
         cmocka_unit_test(test_link_macs),
         cmocka_unit_test(test_prepared_certificates),
+        cmocka_unit_test(test_view_change_forged_prepare_rejected),
         cmocka_unit_test(test_new_view_ops),
         cmocka_unit_test(test_new_view_starts_at_min_s),
         cmocka_unit_test(test_torn_record_mutes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, keys_setup, keys_teardown);
 }

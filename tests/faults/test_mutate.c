@@ -58,18 +58,30 @@ static GByteArray *raft_append_reply(uint64_t term, uint64_t index, uint64_t rea
     return b;
 }
 
+/* Four PBFT replicas' keys for run seed 1: K[i] stands for replica i's
+ * state (set up in main). */
+static PbftKeys K[4];
+
+/* As byzantine.c does through fl_world_reseal: the sender's own keys. */
+static bool reseal_cb(void *ctx, uint32_t from, uint32_t to, uint8_t *msg, size_t len)
+{
+    return pbft_reseal_keys(&K[from], to, msg, len);
+}
+
 /* A PREPARE or COMMIT signed by @signer, MACed for @from -> @to. */
 static GByteArray *pbft_vote(uint8_t type, uint32_t signer, uint32_t from, uint32_t to,
                              uint64_t view, uint64_t seq, uint64_t digest)
 {
     FlWriter w;
     fl_writer_init(&w, NULL, 0);
-    pbft_stmt_begin(&w, type, signer);
+    pbft_stmt_begin(&w, type, &K[signer]);
     fl_put_u64(&w, view);
     fl_put_u64(&w, seq);
     fl_put_u64(&w, digest);
-    pbft_stmt_end(&w, 0, signer);
-    fl_put_u64(&w, pbft_mac(from, to, w.data, w.len));
+    pbft_stmt_end(&w, 0, &K[signer]);
+    uint8_t mac[PBFT_MAC_BYTES];
+    pbft_mac(&K[from], to, w.data, w.len, mac);
+    fl_put_raw(&w, mac, sizeof mac);
     GByteArray *b = g_byte_array_new();
     g_byte_array_append(b, w.data, (guint)w.len);
     fl_writer_deinit(&w);
@@ -85,7 +97,7 @@ static uint64_t le(const uint8_t *p, uint8_t width)
 }
 
 /* Checks that @after differs from @before in the field @mu names only (and,
- * with @sealed, in the last 16 bytes, PBFT's signature and MAC), and that
+ * with @sealed, in the last bytes: a PBFT vote's signature and MAC), and that
  * the field went from mu->old_value to mu->new_value. */
 static void assert_one_field(const GByteArray *before, const GByteArray *after,
                              const FlMutation *mu, bool sealed)
@@ -97,7 +109,7 @@ static void assert_one_field(const GByteArray *before, const GByteArray *after,
     assert_true(mu->old_value != mu->new_value);
     for (guint i = 0; i < before->len; i++) {
         bool in_field = i >= f->offset && i < f->offset + f->width;
-        bool in_seal = sealed && i + 16 >= before->len;
+        bool in_seal = sealed && i + PBFT_SIG_BYTES + PBFT_MAC_BYTES >= before->len;
         if (!in_field && !in_seal && before->data[i] != after->data[i])
             fail_msg("byte %u changed outside field %s", i, f->name);
     }
@@ -129,7 +141,7 @@ static void test_raft_round(void **state)
         g_autoptr(GByteArray) before = raft_append(5, 10, 4, 8, 3);
         g_autoptr(GByteArray) msg = raft_append(5, 10, 4, 8, 3);
         FlMutation mu;
-        assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_ROUND, 1, 2, msg, &mu));
+        assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_ROUND, 1, 2, msg, &mu, NULL, NULL));
         assert_int_equal(mu.cls, FL_MUTATE_ROUND);
         assert_int_equal(mu.field.role, FL_FIELD_ROUND);
         assert_one_field(before, msg, &mu, false);
@@ -154,18 +166,18 @@ static void test_raft_replay(void **state)
     g_autoptr(GByteArray) msg = raft_append(5, 10, 4, 8, 3);
     FlMutation mu;
     /* Nothing kept yet: replay has nothing to say. */
-    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu));
+    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu, NULL, NULL));
     assert_memory_equal(before->data, msg->data, msg->len);
     /* Another node's AppendEntries and node 1's own reply: not candidates. */
     g_autoptr(GByteArray) other = raft_append(5, 12, 5, 9, 3);
     g_autoptr(GByteArray) reply = raft_append_reply(6, 99, 3);
     fl_mutator_keep(m, 2, other->data, other->len);
     fl_mutator_keep(m, 1, reply->data, reply->len);
-    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu));
+    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu, NULL, NULL));
     /* Node 1's earlier AppendEntries, differing in commit only. */
     g_autoptr(GByteArray) earlier = raft_append(5, 10, 4, 6, 3);
     fl_mutator_keep(m, 1, earlier->data, earlier->len);
-    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu));
+    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu, NULL, NULL));
     assert_int_equal(mu.cls, FL_MUTATE_REPLAY);
     assert_string_equal(mu.field.name, "commit");
     assert_int_equal(mu.old_value, 8);
@@ -189,7 +201,7 @@ static void test_raft_steal(void **state)
     g_autoptr(GByteArray) reply = raft_append_reply(7, 99, 3);
     fl_mutator_observe(m, 2, reply->data, reply->len);
     FlMutation mu;
-    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_STEAL, 1, 3, msg, &mu));
+    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_STEAL, 1, 3, msg, &mu, NULL, NULL));
     assert_int_equal(mu.cls, FL_MUTATE_STEAL);
     assert_string_equal(mu.field.name, "term");
     assert_int_equal(mu.new_value, 7);
@@ -216,7 +228,7 @@ static void test_raft_garbage(void **state)
     g_autoptr(GByteArray) msg = g_byte_array_new();
     g_byte_array_append(msg, (const guint8 *)"\x03garbage", 8);
     FlMutation mu;
-    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_ALL, 1, 2, msg, &mu));
+    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_ALL, 1, 2, msg, &mu, NULL, NULL));
     assert_memory_equal(msg->data, "\x03garbage", 8);
     fl_mutator_free(m);
 }
@@ -227,10 +239,9 @@ static void assert_pbft_valid(const GByteArray *msg, uint32_t from, uint32_t to)
 {
     PbftStmt st;
     PbftScratch sc = { 0 };
-    assert_true(pbft_stmt_parse(msg->data, msg->len - 8, 4, &st, &sc));
-    FlReader r;
-    fl_reader_init(&r, msg->data + msg->len - 8, 8);
-    assert_true(fl_get_u64(&r) == pbft_mac(from, to, msg->data, msg->len - 8));
+    size_t slen = msg->len - PBFT_MAC_BYTES;
+    assert_true(pbft_stmt_parse(msg->data, slen, 4, &K[to], &st, &sc));
+    assert_true(pbft_mac_check(&K[to], from, msg->data, slen, msg->data + slen));
 }
 
 /* round: the view or the sequence number moves by one, the statement is
@@ -246,7 +257,7 @@ static void test_pbft_round(void **state)
         g_autoptr(GByteArray) before = pbft_vote(PBFT_PREPARE, 1, 1, 2, 3, 40, 0xABCDEF);
         g_autoptr(GByteArray) msg = pbft_vote(PBFT_PREPARE, 1, 1, 2, 3, 40, 0xABCDEF);
         FlMutation mu;
-        assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_ROUND, 1, 2, msg, &mu));
+        assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_ROUND, 1, 2, msg, &mu, reseal_cb, NULL));
         assert_one_field(before, msg, &mu, true);
         assert_pbft_valid(msg, 1, 2);
         assert_int_equal(field_value(p, msg, "digest"), 0xABCDEF);
@@ -271,7 +282,7 @@ static void test_pbft_values(void **state)
     g_autoptr(GByteArray) before = pbft_vote(PBFT_PREPARE, 1, 1, 2, 3, 40, 0x2222);
     g_autoptr(GByteArray) msg = pbft_vote(PBFT_PREPARE, 1, 1, 2, 3, 40, 0x2222);
     FlMutation mu;
-    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu));
+    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_REPLAY, 1, 2, msg, &mu, reseal_cb, NULL));
     assert_string_equal(mu.field.name, "digest");
     assert_int_equal(mu.new_value, 0x1111);
     assert_one_field(before, msg, &mu, true);
@@ -281,7 +292,7 @@ static void test_pbft_values(void **state)
     fl_mutator_observe(m, 3, commit->data, commit->len);
     g_autoptr(GByteArray) before2 = pbft_vote(PBFT_PREPARE, 1, 1, 2, 3, 40, 0x2222);
     g_autoptr(GByteArray) msg2 = pbft_vote(PBFT_PREPARE, 1, 1, 2, 3, 40, 0x2222);
-    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_STEAL, 1, 2, msg2, &mu));
+    assert_true(fl_mutator_apply(m, &rng, FL_MUTATE_STEAL, 1, 2, msg2, &mu, reseal_cb, NULL));
     assert_string_equal(mu.field.name, "digest");
     assert_int_equal(mu.new_value, 0x3333);
     assert_int_equal(mu.source, 3);
@@ -301,7 +312,7 @@ static void test_pbft_foreign_key(void **state)
     g_autoptr(GByteArray) before = pbft_vote(PBFT_PREPARE, 3, 1, 2, 3, 40, 0x2222);
     g_autoptr(GByteArray) msg = pbft_vote(PBFT_PREPARE, 3, 1, 2, 3, 40, 0x2222);
     FlMutation mu;
-    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_ROUND, 1, 2, msg, &mu));
+    assert_false(fl_mutator_apply(m, &rng, FL_MUTATE_ROUND, 1, 2, msg, &mu, reseal_cb, NULL));
     assert_memory_equal(before->data, msg->data, msg->len);
     fl_mutator_free(m);
 }
@@ -492,6 +503,8 @@ static void test_fastpaxos_offsets(void **state)
 
 int main(void)
 {
+    for (uint32_t i = 0; i < 4; i++)
+        pbft_keys_init(&K[i], 1, i, 4);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raft_round),
         cmocka_unit_test(test_raft_replay),

@@ -89,7 +89,7 @@ bad "missing symbol" "nosym.so: no fl_module symbol" "$prog" run --module nosym.
 sed 's/FL_MODULE(&solo);/const FlModule fl_module = { FL_ABI_VERSION + 1, 0, NULL };/' \
     "$src/tests/module/solo.c" > oldabi.c
 cc -std=c11 -shared -fPIC -I"$inc" $(pkg-config --cflags glib-2.0) -o oldabi.so oldabi.c
-bad "wrong ABI version" "oldabi.so: built for faultline ABI version 2" "$prog" replay --module oldabi.so "$asrun"
+bad "wrong ABI version" "oldabi.so: built for faultline ABI version 3" "$prog" replay --module oldabi.so "$asrun"
 sed 's/\.name = "solo"/.name = "single"/' "$src/tests/module/solo.c" > dup.c
 cc -std=c11 -shared -fPIC -I"$inc" $(pkg-config --cflags glib-2.0) -o dup.so dup.c
 bad "duplicate protocol" 'dup.so: protocol "single" is already defined' "$prog" claims --module dup.so plain.json
