@@ -486,6 +486,26 @@ static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     return ok;
 }
 
+/* A required delay field @key of resource object @obj (at JSON path
+ * @path), resolved into @out under the same key: load_delay names its
+ * result "delay", so it resolves into a scratch object first.  @what says
+ * what the delay is, for the message when it is missing. */
+static bool load_resource_delay(FlJv *jv, json_t *obj, const char *path, const char *key,
+                                const char *what, json_t *out, FlDelaySpec *spec)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return fl_jv_errorf(jv, path, key, "missing: %s (a duration, or a distribution "
+                            "object as network.delay)", what);
+    g_autofree char *at = g_strdup_printf("%s/%s", path, key);
+    json_t *tmp = json_object();
+    bool ok = load_delay(jv, v, at, tmp, spec);
+    if (ok)
+        json_object_set(out, key, json_object_get(tmp, "delay"));
+    json_decref(tmp);
+    return ok;
+}
+
 /* `resources` (issue 22, item 1): off unless given, and then written into
  * the resolved scenario, so that a file without it resolves as before.
  *   "resources": {"cpu": {"cost": DELAY, "per_kib": DURATION, "queue": N},
@@ -516,18 +536,9 @@ static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_ou
         json_object_set_new(out, "cpu", cout);
         if (!fl_jv_object(jv, cpu, "/resources/cpu", cpu_keys))
             return false;
-        if (!json_object_get(cpu, "cost"))
-            return fl_jv_errorf(jv, "/resources/cpu", "cost",
-                                "missing: the service time of one message (a duration such as "
-                                "\"200us\", or a distribution object as network.delay)");
-        /* load_delay names its result "delay": resolve into a scratch
-         * object and file it under "cost". */
-        json_t *tmp = json_object();
-        bool ok = load_delay(jv, json_object_get(cpu, "cost"), "/resources/cpu/cost", tmp,
-                             &r->cpu_cost);
-        if (ok)
-            json_object_set(cout, "cost", json_object_get(tmp, "delay"));
-        json_decref(tmp);
+        bool ok = load_resource_delay(jv, cpu, "/resources/cpu", "cost",
+                                      "the service time of one message, such as \"200us\"",
+                                      cout, &r->cpu_cost);
         int64_t queue = 0;
         ok = ok &&
              fl_jv_duration(jv, cpu, "/resources/cpu", "per_kib", cout, false, 0, 0, &r->cpu_per_kib) &&
@@ -550,16 +561,9 @@ static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_ou
         json_object_set_new(out, "disk", dout);
         if (!fl_jv_object(jv, disk, "/resources/disk", disk_keys))
             return false;
-        if (!json_object_get(disk, "sync"))
-            return fl_jv_errorf(jv, "/resources/disk", "sync",
-                                "missing: the latency of one sync (a duration such as \"2ms\", "
-                                "or a distribution object as network.delay)");
-        json_t *tmp = json_object();
-        bool ok = load_delay(jv, json_object_get(disk, "sync"), "/resources/disk/sync", tmp,
-                             &r->disk_sync);
-        if (ok)
-            json_object_set(dout, "sync", json_object_get(tmp, "delay"));
-        json_decref(tmp);
+        bool ok = load_resource_delay(jv, disk, "/resources/disk", "sync",
+                                      "the latency of one sync, such as \"2ms\"", dout,
+                                      &r->disk_sync);
         if (!ok || !fl_jv_double(jv, disk, "/resources/disk", "bytes_per_s", dout, false, 0, 0,
                                  1e15, &r->disk_bytes_per_s))
             return false;
