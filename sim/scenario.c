@@ -261,6 +261,12 @@ static bool load_params(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
         }
     }
     json_decref(empty);
+    if (!jv->failed && p->check_params) {
+        const char *bad = NULL;
+        g_autoptr(GString) why = g_string_new(NULL);
+        if (!p->check_params(sc->params, sc->nodes, &bad, why))
+            return fl_jv_errorf(jv, path, bad ? bad : "", "%s", why->str);
+    }
     return !jv->failed;
 }
 

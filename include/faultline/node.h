@@ -178,6 +178,16 @@ typedef struct FlProtocol {
      * with one line in @why saying what broke, naming nodes, terms and
      * indexes.  It must only read. */
     bool (*invariant)(const void *const *states, uint32_t nodes, GString *why);
+    /* Optional: checks what each parameter's bounds cannot, a combination
+     * of them with the node count (Raft's membership needs at most 64
+     * nodes).  @values holds one value per `params` entry, in order, as
+     * loaded; returns true when the protocol can run them, or false with
+     * @bad set to the offending parameter's name (a static string) and one
+     * line in @why saying what is expected.  The loader then refuses the
+     * scenario (exit 2, naming $.cluster.params.<bad>).  It must only
+     * read. */
+    bool (*check_params)(const FlParamValue *values, uint32_t nodes, const char **bad,
+                         GString *why);
 } FlProtocol;
 
 /* ---- Identity and parameters ---------------------------------------- */

@@ -1842,6 +1842,36 @@ static const char *raft_msg_kind(const uint8_t *msg, size_t len)
     return names[msg[0]];
 }
 
+/* FlProtocol.check_params: note 14's configurations are bitmaps of 64
+ * nodes, and `voters` names the first k of the cluster's nodes. */
+static const FlParamValue *param_value(const FlParamValue *values, const char *name)
+{
+    for (size_t i = 0; raft_params[i].name; i++)
+        if (strcmp(raft_params[i].name, name) == 0)
+            return &values[i];
+    g_assert_not_reached();
+}
+
+static bool raft_check_params(const FlParamValue *values, uint32_t nodes, const char **bad,
+                              GString *why)
+{
+    int64_t voters = param_value(values, "voters")->i;
+    int64_t every = param_value(values, "reconfigure_every")->i;
+    if (voters > (int64_t)nodes) {
+        *bad = "voters";
+        g_string_printf(why, "expected at most the %u nodes of the cluster, got %" PRId64,
+                        nodes, voters);
+        return false;
+    }
+    if (nodes > RAFT_CONF_MAX_NODES && ((voters > 0 && voters < (int64_t)nodes) || every > 0)) {
+        *bad = voters > 0 && voters < (int64_t)nodes ? "voters" : "reconfigure_every";
+        g_string_printf(why, "membership changes need at most %d nodes (the cluster has %u); "
+                        "leave out voters and reconfigure_every", RAFT_CONF_MAX_NODES, nodes);
+        return false;
+    }
+    return true;
+}
+
 const FlProtocol fl_proto_raft = {
     .name = "raft",
     .summary = "Raft: leader election with pre-vote, log replication, snapshots, ReadIndex reads",
@@ -1858,4 +1888,5 @@ const FlProtocol fl_proto_raft = {
     .fields = raft_msg_fields,
     .digest = raft_digest,
     .invariant = raft_invariant,
+    .check_params = raft_check_params,
 };

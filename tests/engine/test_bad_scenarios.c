@@ -102,6 +102,8 @@ static const Bad bad[] = {
     { "resources-link-zero.json", ": /resources/link/bytes_per_s: ", "from 1 to" },
     { "resources-queue-negative.json", ": /resources/cpu/queue: ", "from 0 to 1000000" },
     { "resources-unknown.json", ": /resources/gpu: ", "unknown field" },
+    { "raft-voters-too-many.json", ": /cluster/params/voters: ", "at most the 3 nodes" },
+    { "raft-membership-too-large.json", ": /cluster/params/reconfigure_every: ", "at most 64 nodes" },
     { "resources-disk-without-sync.json", ": /resources/disk/sync: ", "latency of one sync" },
     { "resources-disk-negative-bandwidth.json", ": /resources/disk/bytes_per_s: ", "from 0 to" },
     { "expect-sla-target-one.json", ": /expect/sla/target: ", "strictly between 0 and 1" },
