@@ -120,7 +120,8 @@ json_t *fl_sla_json(const FlSlaInput *in)
 
     /* Recovery (note 3): ok operations by invocation, each with the
      * earliest ok end among it and those invoked later. */
-    qsort(oks->data, oks->len, sizeof(OkOp), cmp_ok_invoke);
+    if (oks->len > 1)   /* an empty GArray's data may be NULL, which qsort must not get */
+        qsort(oks->data, oks->len, sizeof(OkOp), cmp_ok_invoke);
     g_autofree FlTime *suffix_end = g_new(FlTime, (gsize)oks->len + 1);
     suffix_end[oks->len] = FL_TIME_NEVER;
     for (guint i = oks->len; i-- > 0;) {
