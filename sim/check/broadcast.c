@@ -184,7 +184,9 @@ static void name_msg(const Bc *B, guint32 x, char *buf, size_t cap)
 static void check_all(Bc *B)
 {
     guint32 M = B->msgs->len;
-    guint32 *count = g_new(guint32, M);
+    /* One more than needed: with no message at all g_new would give NULL,
+     * which memset must not get, even for zero bytes. */
+    guint32 *count = g_new(guint32, M + 1);
     /* integrity */
     for (guint32 i = 0; i < B->n; i++) {
         memset(count, 0, M * sizeof *count);
@@ -227,7 +229,7 @@ static void check_all(Bc *B)
                 }
     }
     /* fifo and causal order, on correct nodes */
-    guint64 *seen = g_new0(guint64, B->words);
+    guint64 *seen = g_new0(guint64, B->words + 1);   /* + 1: never NULL (see count) */
     for (guint32 i = 0; i < B->n; i++) {
         if (!B->correct[i])
             continue;
