@@ -57,7 +57,15 @@
  *    trouble (any role change, any detector suspicion: the earliest
  *    signal a fault was detected) and each change of w->leader (a crash
  *    of the leader clears it).  Like the series, they are measurements:
- *    no event, trace line or random draw depends on them. */
+ *    no event, trace line or random draw depends on them.
+ * 8. The selectors aimed at the leader ("leader", "leader+K",
+ *    "minority-with-leader") need one; while there is none they select
+ *    nobody, which is right mid-election.  But a leaderless protocol
+ *    (ABD, Dynamo, the causal store) never has one, and the nemesis's
+ *    shapes aim at the leader by default: each such fault would be lost.
+ *    So until some node has held a leader or primary role in the run,
+ *    they pivot on a live node drawn like "role:*" instead (the draw of
+ *    select_role, on the selector's own stream). */
 #include "sim/world_impl.h"
 
 #include "sim/fault.h"
@@ -77,6 +85,7 @@ void fl_world_set_leader(FlWorld *w, uint32_t node)
     if (w->leader == node)
         return;
     w->leader = node;
+    w->leader_seen |= node != FL_NO_HINT;
     FlSlaLeader l = { w->now, node == FL_NO_HINT ? -1 : (int32_t)node };
     /* Two changes at one instant: the later one is what held after it. */
     if (w->sla_leaders->len && g_array_index(w->sla_leaders, FlSlaLeader, w->sla_leaders->len - 1).at == w->now)
@@ -1205,17 +1214,28 @@ void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
 {
     uint32_t n = w->nnodes, k;
     bool has_leader = w->leader != FL_NO_HINT && w->nodes[w->leader].up;
+    uint32_t leader = w->leader;
     FlRng rng;
-    if (sel->kind == FL_SEL_ROLE || sel->kind == FL_SEL_LEADER_PLUS ||
-        sel->kind == FL_SEL_MINORITY_LEADER)
+    bool aims_leader = sel->kind == FL_SEL_LEADER || sel->kind == FL_SEL_LEADER_PLUS ||
+                       sel->kind == FL_SEL_MINORITY_LEADER;
+    if (sel->kind == FL_SEL_ROLE || aims_leader)
         select_rng(w, sel, &rng);
+    if (aims_leader && !w->leader_seen) {
+        /* Note 8: a leaderless protocol; a stand-in pivot. */
+        g_autoptr(GArray) pivot = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+        select_role(w, &rng, "*", pivot);
+        if (pivot->len) {
+            leader = g_array_index(pivot, uint32_t, 0);
+            has_leader = true;
+        }
+    }
     switch (sel->kind) {
     case FL_SEL_ID:
         g_array_append_val(ids, sel->id);
         break;
     case FL_SEL_LEADER:
         if (has_leader)
-            g_array_append_val(ids, w->leader);
+            g_array_append_val(ids, leader);
         break;
     case FL_SEL_RANDOM:
         k = (uint32_t)fl_rng_below(&w->fault_rng, n);
@@ -1264,9 +1284,9 @@ void fl_world_select(FlWorld *w, const FlSelector *sel, GArray *ids)
         g_autofree bool *in = g_new0(bool, n);
         uint32_t len = 0;
         for (k = 0; k < n; k++)
-            if (k != w->leader)
+            if (k != leader)
                 pool[len++] = k;
-        in[w->leader] = true;
+        in[leader] = true;
         draw_some(&rng, pool, len, others, in);
         for (k = 0; k < n; k++)
             if (in[k])

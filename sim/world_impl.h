@@ -154,6 +154,7 @@ struct FlWorld {
     FlWorkloadGen gen;      /* unique values and recent ones per key */
     FlTime final_at;        /* when the final read phase starts, or FL_TIME_NEVER */
     uint32_t leader;        /* FL_NO_HINT if none */
+    bool leader_seen;       /* a node has held a leader or primary role (world.c note 8) */
     uint64_t role_changes;  /* fl_role calls that changed a role: orders them */
     bool record_history;
     GString *history;

@@ -591,6 +591,61 @@ static void test_selectors(void **state)
     fl_scenario_free(sc);
 }
 
+static void replica_init(FlNode *n, Probe *p)
+{
+    if (fl_self(n) != 4)
+        fl_role(n, "replica");
+}
+
+/* World note 8: a leaderless protocol (no node ever held a leader or
+ * primary role): the leader selectors pivot on a live role holder instead
+ * of selecting nobody; once a leader has been seen they never do. */
+static void test_selectors_leaderless(void **state)
+{
+    hooks.init = replica_init;
+    FlScenario *sc = scenario(5, FL_SEC(1));
+    FlWorld *w = start(sc);
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    static const struct { FlSelKind kind; uint32_t arg; guint n; } sels[] = {
+        { FL_SEL_LEADER, 0, 1 }, { FL_SEL_LEADER_PLUS, 2, 3 }, { FL_SEL_MINORITY_LEADER, 0, 2 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(sels); i++) {
+        FlSelector sel = { sels[i].kind, sels[i].arg };
+        g_array_set_size(ids, 0);
+        fl_world_select(w, &sel, ids);
+        assert_int_equal(ids->len, sels[i].n);
+        /* The same selector at the same instant picks the same nodes. */
+        GArray *again = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+        fl_world_select(w, &sel, again);
+        assert_int_equal(again->len, ids->len);
+        assert_memory_equal(ids->data, again->data, ids->len * sizeof(uint32_t));
+        g_array_free(again, TRUE);
+    }
+    /* The pivot holds a role: node 4 declared none, so "leader" alone
+     * never picks it. */
+    FlSelector leader = { FL_SEL_LEADER, 0 };
+    g_array_set_size(ids, 0);
+    fl_world_select(w, &leader, ids);
+    assert_true(g_array_index(ids, uint32_t, 0) < 4);
+    fl_world_free(w);
+    fl_scenario_free(sc);
+
+    /* A leader seen once: after its crash, nobody (mid-election). */
+    hooks.init = leader_init;
+    sc = scenario(5, FL_SEC(1));
+    w = start(sc);
+    fl_world_crash(w, 2);
+    for (size_t i = 0; i < G_N_ELEMENTS(sels); i++) {
+        FlSelector sel = { sels[i].kind, sels[i].arg };
+        g_array_set_size(ids, 0);
+        fl_world_select(w, &sel, ids);
+        assert_int_equal(ids->len, 0);
+    }
+    g_array_free(ids, TRUE);
+    fl_world_free(w);
+    fl_scenario_free(sc);
+}
+
 /* ---- the partition fault ---------------------------------------------- */
 
 static void ping_init(FlNode *n, Probe *p)
@@ -757,6 +812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pause_then_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_net_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selectors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_selectors_leaderless, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_tokens, setup, teardown),
     };
