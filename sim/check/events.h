@@ -13,7 +13,9 @@
  * (election.c: one leader per epoch, agreement on the highest id once
  * stable), `consistent-cut` (snapshot.c: every complete snapshot is a
  * consistent global state holding all the money), `mutual-exclusion`
- * (mutex.c: no two critical sections concurrent, every request granted), and the broadcast
+ * (mutex.c: no two critical sections concurrent, every request granted),
+ * `membership` (membership.c: every crashed member declared dead by every
+ * live one within a bound, no live member declared dead), and the broadcast
  * properties validity, agreement, integrity, fifo-order, causal-order and
  * total-order (broadcast.c), which a scenario lists, each with its own
  * verdict. */
@@ -74,6 +76,10 @@ FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **j
 
 /* mutex.c: decides `mutual-exclusion` over @logs. */
 FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json_out, GError **err);
+
+/* membership.c: decides `membership` over @logs. */
+FlVerdict fl_check_membership(const FlEventLogs *logs, GString *report, json_t **json_out,
+                              GError **err);
 
 /* broadcast.c: decides the broadcast properties named in @props (NULL-
  * terminated) over @logs; the JSON result has "verdicts", one per
