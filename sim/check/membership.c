@@ -165,7 +165,7 @@ FlVerdict fl_check_membership(const FlEventLogs *logs, GString *report, json_t *
             const View *v = view(&S, i, j);
             pairs++;
             if (v->status != S_DEAD) {
-                fl_findings_add(&S.f, V_UNDETECTED, "node %u crashed (last heard at %.3fs) but node %u still holds it %s at the end",
+                fl_findings_add(&S.f, V_UNDETECTED, "node %u gave no final read, so is taken as crashed (last heard at %.3fs), but node %u still holds it %s at the end",
                                 j, crash / 1e9, i, v->status == S_SUSPECT ? "suspect" : v->status == S_ALIVE ? "alive" : "unknown");
                 continue;
             }
