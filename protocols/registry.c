@@ -31,6 +31,8 @@ extern const FlProtocol fl_proto_snapshot;
 extern const FlProtocol fl_proto_broadcast;
 extern const FlProtocol fl_proto_lease;
 extern const FlProtocol fl_proto_mutex;
+extern const FlProtocol fl_proto_swim;
+extern const FlProtocol fl_proto_clocksync;
 #ifdef FL_HAVE_CANONICAL_RAFT
 extern const FlProtocol fl_proto_canonical_raft;   /* only when libraft is installed */
 #endif
@@ -64,6 +66,8 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_broadcast,
     &fl_proto_mutex,
     &fl_proto_lease,
+    &fl_proto_swim,
+    &fl_proto_clocksync,
 #ifdef FL_HAVE_CANONICAL_RAFT
     &fl_proto_canonical_raft,
 #endif

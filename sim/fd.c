@@ -39,6 +39,7 @@ struct FlFdPeer {
 
 static void book_register(FlWorld *w, uint32_t observer, FlFdKind kind);
 static void book_report(FlWorld *w, uint32_t observer, uint32_t target, bool suspect);
+static void book_observe(FlWorld *w, uint32_t observer);
 
 const char *fl_fd_kind_name(FlFdKind kind)
 {
@@ -309,6 +310,7 @@ struct FdBook {
     Pair *pairs;      /* n x n, observer-major */
     bool *observing;  /* the node runs a detector in its current life */
     int kinds;        /* bit set of FlFdKind */
+    const char *own;  /* the kind of a protocol's own detector, or NULL */
     uint64_t suspicions, detections, missed, false_count;
     FlDuration false_total, false_max;
     GArray *det_times;   /* of FlDuration */
@@ -357,8 +359,26 @@ static bool crashed(const FlWorld *w, uint32_t node)
 static void book_register(FlWorld *w, uint32_t observer, FlFdKind kind)
 {
     struct FdBook *b = book(w);
-    b->observing[observer] = true;
     b->kinds |= 1 << kind;
+    book_observe(w, observer);
+}
+
+void fl_fd_own_start(FlNode *n, const char *name)
+{
+    book(n->w)->own = name;
+    book_observe(n->w, fl_self(n));
+}
+
+void fl_fd_own_report(FlNode *n, uint32_t target, bool suspect)
+{
+    if (target < n->w->nnodes && target != fl_self(n))
+        book_report(n->w, fl_self(n), target, suspect);
+}
+
+static void book_observe(FlWorld *w, uint32_t observer)
+{
+    struct FdBook *b = book(w);
+    b->observing[observer] = true;
     for (uint32_t t = 0; t < b->n; t++) {
         bool down = crashed(w, t);
         *pair(b, observer, t) = (Pair){ .since = w->now, .state = TRUSTS, .pending = down };
@@ -503,6 +523,8 @@ json_t *fl_world_fd_metrics(const FlWorld *w)
     for (int k = FL_FD_PERFECT; k <= FL_FD_PHI_ACCRUAL; k++)
         if (b->kinds & (1 << k))
             json_array_append_new(kinds, json_string(fl_fd_kind_name((FlFdKind)k)));
+    if (b->own)
+        json_array_append_new(kinds, json_string(b->own));
     g_autoptr(GArray) d = g_array_sized_new(FALSE, FALSE, sizeof(FlDuration), b->det_times->len);
     g_array_append_vals(d, b->det_times->data, b->det_times->len);
     g_array_sort(d, cmp_dur);

@@ -98,6 +98,17 @@ bool fl_fd_on_message(FlFd *fd, FlNode *n, uint32_t from, const uint8_t *msg, si
 /* Feeds a timer.  Returns true if @tag was the detector's. */
 bool fl_fd_on_timer(FlFd *fd, FlNode *n, uint64_t tag);
 
+/* A protocol that runs a detector of its own (SWIM's probes and
+ * suspicions, protocols/swim.c) instead of an FlFd still gets the engine's
+ * measurement: it calls fl_fd_own_start from init (and recover), then
+ * fl_fd_own_report each time it starts (@suspect true) or stops holding
+ * @target failed.  metrics.json "detectors" then counts its detections and
+ * false suspicions as it does an FlFd's, and lists @name (a static string,
+ * borrowed for the run) among the kinds.  Reports of the node itself or
+ * of a node out of range are ignored. */
+void fl_fd_own_start(FlNode *n, const char *name);
+void fl_fd_own_report(FlNode *n, uint32_t target, bool suspect);
+
 /* Whether @peer is suspected now (never the node itself). */
 bool fl_fd_suspects(const FlFd *fd, uint32_t peer);
 /* phi-accrual's suspicion level of @peer at local time @now (0 for the

@@ -449,6 +449,29 @@ void fl_metric_add(FlNode *n, const char *name, double v)
     *fl_metric(n, name) += v;
 }
 
+void fl_clock_report(FlNode *n, const char *prefix, FlTime believed)
+{
+    FlWorld *w = n->w;
+    int64_t err = (int64_t)believed - (int64_t)w->now;
+    n->sync_reported = true;
+    n->sync_error = err;
+    g_autofree char *emax = g_strdup_printf("%s.error_max_us", prefix);
+    g_autofree char *spread = g_strdup_printf("%s.spread_us", prefix);
+    double *c = fl_metric(n, emax);
+    double abs_us = (double)(err < 0 ? -err : err) / 1e3;
+    if (abs_us > *c)
+        *c = abs_us;
+    int64_t lo = err, hi = err;
+    for (uint32_t i = 0; i < w->nnodes; i++)
+        if (w->nodes[i].sync_reported) {
+            lo = MIN(lo, w->nodes[i].sync_error);
+            hi = MAX(hi, w->nodes[i].sync_error);
+        }
+    *fl_metric(n, spread) = (double)(hi - lo) / 1e3;
+    g_autofree char *text = g_strdup_printf("clock error %+.3fms", (double)err / 1e6);
+    fl_trace(&w->trace, FL_TR_LOG, w->now, n->id, 0, 0, 0, text);
+}
+
 /* ---- BUGGIFY ------------------------------------------------------------ */
 
 /* Share of seeds on which one site is enabled, and how often an enabled

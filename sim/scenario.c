@@ -764,7 +764,7 @@ static bool load_check(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
      * these, by model, before the others. */
     static const char *const storage_checks[] = { "durable", "exact", "exactly-once",
                                                   "at-least-once", "happens-before", "one-leader",
-                                                  "consistent-cut", "mutual-exclusion", "serial-resource", "validity", "agreement",
+                                                  "consistent-cut", "mutual-exclusion", "serial-resource", "membership", "validity", "agreement",
                                                   "integrity", "fifo-order", "causal-order",
                                                   "total-order", NULL };
     g_autoptr(GString) names = g_string_new("none");

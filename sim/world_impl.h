@@ -36,6 +36,9 @@ struct FlNode {
     FlDisk *disk;
     int64_t clock_offset;   /* local = global * (1 + drift) + offset */
     double drift;
+    /* fl_clock_report: this node's last reported error (believed - true). */
+    bool sync_reported;
+    int64_t sync_error;
     char role[FL_ROLE_MAX];
     uint64_t role_seq;      /* w->role_changes when its role last changed; 0: never */
     GArray *held;           /* events waiting for a paused node (of Held) */

@@ -316,6 +316,17 @@ void fl_metric_add(FlNode *n, const char *name, double v);
  * first adding to it, not ahead of time. */
 double *fl_metric(FlNode *n, const char *name);
 
+/* Measurement only, for clock synchronisation protocols: tells the engine
+ * that this node now believes the true time is @believed (its synchronised
+ * clock).  The engine, which knows true time, keeps the error (believed -
+ * true) in counters the protocol need not read: @prefix.error_max_us, the
+ * largest |error| reported by any node in the run, and @prefix.spread_us,
+ * the largest minus the smallest of the nodes' last reported errors (how
+ * far apart the synchronised clocks are, whatever true time is); both in
+ * microseconds, and the error is shown in the trace.  @prefix is borrowed
+ * for the call; list the two counters in the protocol's `counters`. */
+void fl_clock_report(FlNode *n, const char *prefix, FlTime believed);
+
 /* ---- Out-of-tree modules -------------------------------------------- */
 /* A protocol built outside faultline's tree is a shared object that the
  * `faultline` program loads (a scenario's "cluster": {"module": PATH} or

@@ -446,8 +446,8 @@ int fl_check_main(int argc, char **argv)
           "causal-memory, causal-convergence, session, read-your-writes, monotonic-reads, "
           "monotonic-writes, writes-follow-reads, eventual; or a comma-separated list of them; "
           "durable (files), exact (mapreduce), exactly-once or at-least-once (stream), "
-          "happens-before, one-leader, consistent-cut, mutual-exclusion or serial-resource (events: the "
-          "clocks, election, snapshot, mutex and lease protocols' logs); for list-append and rw-register: read-uncommitted, read-committed, "
+          "happens-before, one-leader, consistent-cut, mutual-exclusion, serial-resource or membership "
+          "(events: the clocks, election, snapshot, mutex, lease and swim protocols' logs); for list-append and rw-register: read-uncommitted, read-committed, "
           "repeatable-read, snapshot-isolation, serializable (default), each also with a strict- "
           "or session- prefix", "C" },
         { "picture", 0, 0, G_OPTION_ARG_FILENAME, &picture,

@@ -51,7 +51,7 @@ static const FlModel events_model = {
     .parse = events_parse,
 };
 
-static const char *const consistencies[] = { "happens-before", "one-leader", "consistent-cut", "mutual-exclusion", "serial-resource", "validity",
+static const char *const consistencies[] = { "happens-before", "one-leader", "consistent-cut", "mutual-exclusion", "serial-resource", "membership", "validity",
                                               "agreement", "integrity", "fifo-order", "causal-order",
                                               "total-order", NULL };
 
@@ -114,6 +114,7 @@ FlVerdict fl_check_events(const FlHistorySource *source, const char *consistency
     gboolean snapshot = consistency && strcmp(consistency, "consistent-cut") == 0;
     gboolean mutex = consistency && strcmp(consistency, "mutual-exclusion") == 0;
     gboolean lease = consistency && strcmp(consistency, "serial-resource") == 0;
+    gboolean membership = consistency && strcmp(consistency, "membership") == 0;
     /* The broadcast properties come alone or as a list of them. */
     g_auto(GStrv) props = g_strsplit(consistency ? consistency : "", ",", -1);
     gboolean broadcast = consistency != NULL;
@@ -121,10 +122,10 @@ FlVerdict fl_check_events(const FlHistorySource *source, const char *consistency
         g_strstrip(props[k]);
         broadcast &= g_strv_contains(fl_broadcast_properties(), props[k]);
     }
-    if (consistency && !election && !snapshot && !mutex && !lease && !broadcast && strcmp(consistency, "happens-before") != 0) {
+    if (consistency && !election && !snapshot && !mutex && !lease && !membership && !broadcast && strcmp(consistency, "happens-before") != 0) {
         g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "unknown consistency \"%s\" for model events (expected happens-before, one-leader, "
-                    "consistent-cut, mutual-exclusion, serial-resource, or a list of validity, agreement, integrity, fifo-order, "
+                    "consistent-cut, mutual-exclusion, serial-resource, membership, or a list of validity, agreement, integrity, fifo-order, "
                     "causal-order, total-order)", consistency);
         return FL_VERDICT_ERROR;
     }
@@ -173,6 +174,7 @@ FlVerdict fl_check_events(const FlHistorySource *source, const char *consistency
               : snapshot  ? fl_check_snapshot(&logs, report, json_out, err)
               : mutex     ? fl_check_mutex(&logs, report, json_out, err)
               : lease     ? fl_check_lease(&logs, report, json_out, err)
+              : membership ? fl_check_membership(&logs, report, json_out, err)
               : broadcast ? fl_check_broadcast(&logs, (const char *const *)props, report, json_out, err)
                          : fl_check_clocks(&logs, report, json_out, err);
 out:

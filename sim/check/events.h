@@ -15,7 +15,8 @@
  * consistent global state holding all the money), `mutual-exclusion`
  * (mutex.c: no two critical sections concurrent, every request granted),
  * `serial-resource` (lease.c: the updates of a resource guarded by a lease
- * were serial), and the broadcast
+ * were serial), `membership` (membership.c: every crashed member declared dead by every
+ * live one within a bound, no live member declared dead), and the broadcast
  * properties validity, agreement, integrity, fifo-order, causal-order and
  * total-order (broadcast.c), which a scenario lists, each with its own
  * verdict. */
@@ -79,6 +80,10 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
 
 /* lease.c: decides `serial-resource` over @logs. */
 FlVerdict fl_check_lease(const FlEventLogs *logs, GString *report, json_t **json_out, GError **err);
+
+/* membership.c: decides `membership` over @logs. */
+FlVerdict fl_check_membership(const FlEventLogs *logs, GString *report, json_t **json_out,
+                              GError **err);
 
 /* broadcast.c: decides the broadcast properties named in @props (NULL-
  * terminated) over @logs; the JSON result has "verdicts", one per

@@ -74,6 +74,7 @@ static void list_consistency(void)
     printf("%-20s %s\n", "consistent-cut", "every snapshot a consistent cut that holds all the money (events type: snapshot)");
     printf("%-20s %s\n", "mutual-exclusion", "no two critical sections concurrent, every request granted (events type: mutex)");
     printf("%-20s %s\n", "serial-resource", "the updates of a resource under a lease were serial: no lost update, no stale or ungranted write (events type: lease)");
+    printf("%-20s %s\n", "membership", "every crashed member declared dead by every live one within a bound, no live one declared dead (events type: swim)");
     printf("%-20s %s\n", "validity", "broadcast: a correct node delivers what it broadcast (events type: broadcast)");
     printf("%-20s %s\n", "agreement", "broadcast: what one correct node delivers, every correct node delivers");
     printf("%-20s %s\n", "integrity", "broadcast: nothing delivered twice, nothing delivered that was not broadcast");
