@@ -26,13 +26,14 @@
  *    - a message that reaches a live, running node joins its CPU's queue:
  *      its service time (cost + per_kib) is drawn from the `resources`
  *      stream at arrival and the handler runs when the service ends
- *      (with `per_kind`, the cost of the message's kind replaces `cost`:
- *      the protocol's msg_kind names the kind, as a static string, and a
- *      small table maps each such pointer to its index in `kinds`, filled
- *      the first time the pointer is seen, so serving compares pointers,
- *      never strings; the table is a cache, so addresses decide nothing)
  *      (EV_SERVE), so its sends leave after it; a full queue drops the
- *      message (counted, traced as "cpu queue full").  Timers and client
+ *      message (counted, traced as "cpu queue full").  With `per_kind`,
+ *      the cost of a protocol message's kind replaces `cost` (a client's
+ *      request always costs `cost`): the protocol's msg_kind names the
+ *      kind, as a static string, and a small table maps each such pointer
+ *      to its index in `kinds`, filled the first time the pointer is
+ *      seen, so serving compares pointers, never strings; the table is a
+ *      cache, so addresses decide nothing.  Timers and client
  *      events do not queue: they are the node's own work, and charging
  *      them would let a protocol's heartbeat starve its requests, which is
  *      a different model (priorities) than this one.
@@ -387,7 +388,11 @@ static bool cpu_enqueue(FlWorld *w, FlEvent *ev)
         cpu->head = cpu->count = 0;
         res->cpu_incarnation[ev->node] = n->incarnation;
     }
-    const FlDelaySpec *cost = r->cpu_kinds ? kind_cost(w, ev->node, ev->data, ev->a) : &r->cpu_cost;
+    /* A client's request is the engine's encoding, not one of the
+     * protocol's messages: msg_kind cannot name it, and it costs `cost`. */
+    const FlDelaySpec *cost = r->cpu_kinds && ev->peer < w->nnodes
+                                  ? kind_cost(w, ev->node, ev->data, ev->a)
+                                  : &r->cpu_cost;
     FlDuration service = fl_delay_draw(cost, &res->rng);
     if (service < 0)
         service = 0;
