@@ -112,6 +112,7 @@ void fl_scenario_free(FlScenario *sc)
     if (sc->expect.models)
         json_decref(sc->expect.models);
     g_free(sc->expect.live_why);
+    g_free(sc->expect.alerts_rules);
     for (guint i = 0; sc->expect.counters && i < sc->expect.counters->len; i++)
         g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
     if (sc->expect.counters)
@@ -1116,11 +1117,15 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     }
     json_t *alerts = json_object_get(in, "alerts");
     if (ok && alerts) {
-        /* {"fire": [{"alert": NAME, "within": DURATION}], "quiet": bool}:
-         * judged by `faultline alerts` against its rules file, which is
-         * not part of the scenario; checked here so that a typo is caught
-         * when the scenario loads, and kept in scenario.json for it. */
-        static const char *const akeys[] = { "fire", "quiet", NULL };
+        /* {"fire": [{"alert": NAME, "within": DURATION}], "quiet": bool,
+         * "rules": FILE}: judged against the rules file by promtool, in
+         * `run`, `fuzz` and `claims` when the scenario names it (relative
+         * to its own folder, written absolute into the resolved scenario,
+         * as cluster.module, so that a replay file elsewhere finds it),
+         * and by `faultline alerts --rules` in any case; checked here so
+         * that a typo is caught when the scenario loads, and kept in
+         * scenario.json for `faultline alerts`. */
+        static const char *const akeys[] = { "fire", "quiet", "rules", NULL };
         static const char *const fkeys[] = { "alert", "within", NULL };
         json_t *ao = json_object();
         json_object_set_new(out, "alerts", ao);
@@ -1148,6 +1153,22 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         if (ok && quiet && json_array_size(fire))
             return fl_jv_errorf(jv, "/expect", "alerts",
                                 "\"quiet\": true and \"fire\" contradict each other");
+        const char *rules = NULL;
+        ok = ok && fl_jv_string(jv, alerts, "/expect/alerts", "rules", NULL, false, NULL, NULL, &rules);
+        if (ok && rules) {
+            g_autofree char *dir = g_path_get_dirname(jv->file ? jv->file : ".");
+            g_autofree char *joined = g_path_is_absolute(rules) ? g_strdup(rules)
+                                                                : g_build_filename(dir, rules, NULL);
+            if (!g_file_test(joined, G_FILE_TEST_IS_REGULAR))
+                return fl_jv_errorf(jv, "/expect/alerts", "rules",
+                                    "%s: no such file (expected Prometheus alerting rules, "
+                                    "a path relative to the scenario's folder)", joined);
+            char *abs = realpath(joined, NULL);
+            e->alerts_rules = g_strdup(abs ? abs : joined);
+            free(abs);
+            json_object_set_new(ao, "rules", json_string(e->alerts_rules));
+        }
+        e->has_alerts = ok;
     }
     if (ok && json_object_get(in, "max_false_suspicions"))
         ok = fl_jv_int(jv, in, "/expect", "max_false_suspicions", out, true, 0, 0, INT64_MAX,

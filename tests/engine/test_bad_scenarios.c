@@ -112,6 +112,7 @@ static const Bad bad[] = {
     { "expect-sla-target-one.json", ": /expect/sla/target: ", "strictly between 0 and 1" },
     { "expect-sla-window-bad.json", ": /expect/sla/window: ", "a duration with a unit" },
     { "expect-alerts-within-missing.json", ": /expect/alerts/fire/0/within: ", "missing" },
+    { "expect-alerts-rules-missing.json", ": /expect/alerts/rules: ", "no-such-rules.yml: no such file" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose
