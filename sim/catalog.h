@@ -24,6 +24,19 @@ typedef struct FlCatalog {
      * what `faultline fuzz` shrinks and replays.  Transfer full.
      * Required. */
     json_t *(*faults_explicit)(const FlScenario *sc);
+    /* Optional: judges the scenario's expect.alerts after a run (fl_run),
+     * which takes Prometheus' promtool, a program the engine does not run
+     * itself (sim/cli/cmd_alerts.c).  @windows is the run's time series
+     * and @metrics its metrics.json (both borrowed); the generated test
+     * file and alerts.json go into @dir (NULL: a temporary folder,
+     * removed after).  Returns what metrics.json shows as "alerts"
+     * (transfer full): {"judged": true, "fired": N, "expect": "met" or
+     * "not-met", ...}, with one line per unmet expectation, "alerts: ...",
+     * appended to @unmet; or {"judged": false, "why": TEXT} when it could
+     * not be judged (no rules file named, no promtool); or NULL with @err
+     * set when promtool refused the rules.  NULL hook: never judged. */
+    json_t *(*judge_alerts)(const FlScenario *sc, json_t *windows, json_t *metrics,
+                            const char *dir, GPtrArray *unmet, GError **err);
 } FlCatalog;
 
 /* Sets the catalog (borrowed until exit); a later call replaces it. */

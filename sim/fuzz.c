@@ -149,7 +149,9 @@ static json_t *figures_of(const FlRunResult *res)
     /* live_judged: whether this run weighed its liveness claim (a default
      * claim may find too little time after a late heal), so that `claims`
      * never counts an unweighed claim as met. */
-    return json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
+    /* alerts_judged: whether promtool judged expect.alerts on this run
+     * (sim/catalog.h judge_alerts); absent without expect.alerts. */
+    json_t *fig = json_pack("{s:O?,s:o,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "verdicts", verdicts,
                      "unmet", unmet, "ok", json_object_get(ops, "ok"), "info",
                      json_object_get(ops, "info"), "p99_ns",
                      json_object_get(json_object_get(m, "latency_ns"), "p99"), "p50_ns",
@@ -157,6 +159,10 @@ static json_t *figures_of(const FlRunResult *res)
                      json_object_get(m, "availability"), "live_judged",
                      json_object_get(json_object_get(m, "liveness"), "judged"), "sla_availability",
                      json_object_get(json_object_get(m, "sla"), "availability"));
+    json_t *alerts = json_object_get(m, "alerts");
+    if (alerts)
+        json_object_set(fig, "alerts_judged", json_object_get(alerts, "judged"));
+    return fig;
 }
 
 /* One run of @seed, as the JSON text a worker sends back (free with free()). */

@@ -10,7 +10,8 @@
  *
  * Memory: an FlServer owns its ring of completion times (fl_server_init
  * allocates it, fl_server_deinit frees it); the struct itself is the
- * caller's. */
+ * caller's.  An FlResourceSpec lives in its FlScenario, which owns its
+ * per-kind arrays (fl_scenario_free frees them). */
 #pragma once
 
 #include "sim/net.h"
@@ -27,6 +28,14 @@ typedef struct FlResourceSpec {
     FlDelaySpec cpu_cost;       /* service time per message, drawn per message */
     FlDuration cpu_per_kib;     /* plus this per 1024 bytes of the message */
     uint32_t cpu_queue;         /* messages that may wait (besides the one served) */
+    /* `per_kind`: a message whose kind (the protocol's msg_kind hook) is
+     * the i-th name of its `kinds` list costs cpu_kind_cost[i] instead of
+     * cpu_cost when cpu_kind_set[i] (per_kib still adds).  Indexes, not
+     * names, so that serving a message compares no strings.  NULL and 0
+     * unless the scenario gives per_kind. */
+    FlDelaySpec *cpu_kind_cost;
+    bool *cpu_kind_set;
+    uint32_t cpu_kinds;         /* entries of both arrays: the protocol's kinds */
     double link_bytes_per_s;    /* bandwidth of every link; 0: unlimited */
     bool disk;                  /* a disk per node: fl_disk_sync takes time */
     FlDelaySpec disk_sync;      /* the latency of one sync, drawn per sync */

@@ -1,4 +1,5 @@
 #include "sim/run.h"
+#include "sim/catalog.h"
 
 #include "sim/series.h"
 #include "sim/sla.h"
@@ -484,8 +485,14 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
         g_autofree char *stale = g_build_filename(opt->out_dir, "trace.jsonl", NULL);
         g_unlink(stale);
     }
+    /* expect.alerts is judged over the time series: a run that asked for
+     * none (fuzz, claims) gets the scenario's windows.  The series
+     * schedules nothing, so the run is the same (sim/world.c note 6). */
+    FlDuration window = opt->series_window;
+    if (!window && sc->expect.has_alerts)
+        window = fl_series_fit(sc->series_window ? sc->series_window : FL_MS(100), sc->duration);
     FlWorldOptions wo = { .trace_path = trace_path, .record_history = true,
-                          .coverage = opt->coverage, .series_window = opt->series_window };
+                          .coverage = opt->coverage, .series_window = window };
     gint64 t0 = g_get_monotonic_time();
     FlWorld *w = fl_world_new(sc, &wo, err);
     if (w && fl_world_run(w, err) != 0) {
@@ -569,6 +576,19 @@ int fl_run(const FlScenario *sc, const FlRunOptions *opt, FlRunResult *res, GErr
     json_object_set_new(res->metrics, "verdict",
                         json_string(res->checked ? fl_verdict_name(res->verdict) : "unchecked"));
     weigh_expectations(sc, res);
+    if (sc->expect.has_alerts) {
+        /* After the engine's own expectations, so their lines come first. */
+        const FlCatalog *cat = fl_catalog();
+        json_t *alerts = cat->judge_alerts
+                             ? cat->judge_alerts(sc, res->timeseries, res->metrics, opt->out_dir,
+                                                 res->unmet, err)
+                             : json_pack("{s:b,s:s}", "judged", false, "why",
+                                         "this program judges no alert rules");
+        if (!alerts)
+            return -1;
+        json_object_set_new(res->metrics, "alerts", alerts);
+        res->met = res->unmet->len == 0;
+    }
     json_t *unmet_j = json_array();
     for (guint i = 0; i < res->unmet->len; i++)
         json_array_append_new(unmet_j, json_string(g_ptr_array_index(res->unmet, i)));
@@ -891,12 +911,22 @@ void fl_run_print_summary(const FlScenario *sc, const FlRunResult *res, FILE *ou
     else
         fprintf(out, "  check     unchecked: the scenario names no consistency check (verdict=unknown below)\n");
     print_liveness(sc, json_object_get(m, "liveness"), out);
+    json_t *alerts = json_object_get(m, "alerts");
+    if (json_is_true(json_object_get(alerts, "judged")))
+        fprintf(out, "  alerts    %" JSON_INTEGER_FORMAT " fired (%s, by promtool): expect.alerts %s\n",
+                I(alerts, "fired"), json_string_value(json_object_get(alerts, "rules")),
+                json_string_value(json_object_get(alerts, "expect")));
+    else if (alerts)
+        fprintf(out, "  alerts    expect.alerts NOT JUDGED: %s\n",
+                json_string_value(json_object_get(alerts, "why")));
     json_t *inv = json_object_get(m, "invariant");
     if (inv)
         fprintf(out, "  invariant BROKEN after choice %" JSON_INTEGER_FORMAT ": %s\n",
                 json_integer_value(json_object_get(inv, "at")),
                 json_string_value(json_object_get(inv, "what")));
-    if (res->met)
+    if (res->met && alerts && !json_is_true(json_object_get(alerts, "judged")))
+        fprintf(out, "  expect    met, but for expect.alerts, not judged (see above)\n");
+    else if (res->met)
         fprintf(out, "  expect    met\n");
     for (guint i = 0; i < res->unmet->len; i++)
         fprintf(out, "  expect    NOT MET: %s\n", (char *)g_ptr_array_index(res->unmet, i));

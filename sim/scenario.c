@@ -104,12 +104,15 @@ void fl_scenario_free(FlScenario *sc)
     g_free(sc->params);
     g_free(sc->skew);
     g_free(sc->drift);
+    g_free(sc->resources.cpu_kind_cost);
+    g_free(sc->resources.cpu_kind_set);
     if (sc->faults)
         g_ptr_array_unref(sc->faults);
     g_free(sc->consistency);
     if (sc->expect.models)
         json_decref(sc->expect.models);
     g_free(sc->expect.live_why);
+    g_free(sc->expect.alerts_rules);
     for (guint i = 0; sc->expect.counters && i < sc->expect.counters->len; i++)
         g_free(g_array_index(sc->expect.counters, FlExpectCounter, i).name);
     if (sc->expect.counters)
@@ -512,16 +515,62 @@ static bool load_resource_delay(FlJv *jv, json_t *obj, const char *path, const c
     return ok;
 }
 
+/* `resources.cpu.per_kind` ({"KIND": DELAY, ...}): each KIND must be one
+ * of the protocol's message kinds (its msg_kind hook and `kinds` list),
+ * resolved into @cout in the order of that list.  The entries are loaded
+ * in that order too, not the file's, so that a range among them draws
+ * the same value whatever order the file lists them in. */
+static bool load_cpu_per_kind(FlJv *jv, FlScenario *sc, json_t *in, json_t *cout)
+{
+    const char *path = "/resources/cpu/per_kind";
+    const FlProtocol *p = sc->protocol;
+    FlResourceSpec *r = &sc->resources;
+    if (!json_is_object(in))
+        return fl_jv_error(jv, "/resources/cpu", "per_kind", in,
+                           "an object: message kind -> service time");
+    if (!p->msg_kind || !p->kinds)
+        return fl_jv_errorf(jv, "/resources/cpu", "per_kind",
+                            "protocol %s does not name its message kinds (it has no msg_kind "
+                            "hook): give its messages one \"cost\"", p->name);
+    g_auto(GStrv) kinds = g_strsplit(p->kinds, "|", -1);
+    /* The unknown kind that sorts first, so that the message does not
+     * depend on the order of the file. */
+    const char *key, *worst = NULL;
+    json_t *val;
+    json_object_foreach(in, key, val) {
+        if (!g_strv_contains((const char *const *)kinds, key) && (!worst || strcmp(key, worst) < 0))
+            worst = key;
+    }
+    if (worst)
+        return fl_jv_errorf(jv, path, worst, "protocol %s has no message kind \"%s\" (expected "
+                            "one of: %s)", p->name, worst, p->kinds);
+    r->cpu_kinds = g_strv_length(kinds);
+    r->cpu_kind_cost = g_new0(FlDelaySpec, r->cpu_kinds);
+    r->cpu_kind_set = g_new0(bool, r->cpu_kinds);
+    json_t *kout = json_object();
+    json_object_set_new(cout, "per_kind", kout);
+    for (uint32_t i = 0; i < r->cpu_kinds; i++) {
+        if (!json_object_get(in, kinds[i]))
+            continue;
+        if (!load_resource_delay(jv, in, path, kinds[i], "the service time of one such message",
+                                 kout, &r->cpu_kind_cost[i]))
+            return false;
+        r->cpu_kind_set[i] = true;
+    }
+    return true;
+}
+
 /* `resources` (issue 22, item 1): off unless given, and then written into
  * the resolved scenario, so that a file without it resolves as before.
- *   "resources": {"cpu": {"cost": DELAY, "per_kib": DURATION, "queue": N},
+ *   "resources": {"cpu": {"cost": DELAY, "per_kib": DURATION, "queue": N,
+ *                         "per_kind": {"KIND": DELAY, ...}},
  *                 "link": {"bytes_per_s": X},
  *                 "disk": {"sync": DELAY, "bytes_per_s": X}}
  * DELAY is a duration or a distribution object, as network.delay. */
 static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "cpu", "link", "disk", NULL };
-    static const char *const cpu_keys[] = { "cost", "per_kib", "queue", NULL };
+    static const char *const cpu_keys[] = { "cost", "per_kib", "queue", "per_kind", NULL };
     static const char *const link_keys[] = { "bytes_per_s", NULL };
     static const char *const disk_keys[] = { "sync", "bytes_per_s", NULL };
     FlResourceSpec *r = &sc->resources;
@@ -549,6 +598,8 @@ static bool load_resources(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_ou
         ok = ok &&
              fl_jv_duration(jv, cpu, "/resources/cpu", "per_kib", cout, false, 0, 0, &r->cpu_per_kib) &&
              fl_jv_int(jv, cpu, "/resources/cpu", "queue", cout, false, 1000, 0, 1000000, &queue);
+        json_t *per_kind = json_object_get(cpu, "per_kind");
+        ok = ok && (!per_kind || load_cpu_per_kind(jv, sc, per_kind, cout));
         if (!ok)
             return false;
         r->cpu = true;
@@ -1066,11 +1117,15 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     }
     json_t *alerts = json_object_get(in, "alerts");
     if (ok && alerts) {
-        /* {"fire": [{"alert": NAME, "within": DURATION}], "quiet": bool}:
-         * judged by `faultline alerts` against its rules file, which is
-         * not part of the scenario; checked here so that a typo is caught
-         * when the scenario loads, and kept in scenario.json for it. */
-        static const char *const akeys[] = { "fire", "quiet", NULL };
+        /* {"fire": [{"alert": NAME, "within": DURATION}], "quiet": bool,
+         * "rules": FILE}: judged against the rules file by promtool, in
+         * `run`, `fuzz` and `claims` when the scenario names it (relative
+         * to its own folder, written absolute into the resolved scenario,
+         * as cluster.module, so that a replay file elsewhere finds it),
+         * and by `faultline alerts --rules` in any case; checked here so
+         * that a typo is caught when the scenario loads, and kept in
+         * scenario.json for `faultline alerts`. */
+        static const char *const akeys[] = { "fire", "quiet", "rules", NULL };
         static const char *const fkeys[] = { "alert", "within", NULL };
         json_t *ao = json_object();
         json_object_set_new(out, "alerts", ao);
@@ -1098,6 +1153,22 @@ static bool load_expect(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
         if (ok && quiet && json_array_size(fire))
             return fl_jv_errorf(jv, "/expect", "alerts",
                                 "\"quiet\": true and \"fire\" contradict each other");
+        const char *rules = NULL;
+        ok = ok && fl_jv_string(jv, alerts, "/expect/alerts", "rules", NULL, false, NULL, NULL, &rules);
+        if (ok && rules) {
+            g_autofree char *dir = g_path_get_dirname(jv->file ? jv->file : ".");
+            g_autofree char *joined = g_path_is_absolute(rules) ? g_strdup(rules)
+                                                                : g_build_filename(dir, rules, NULL);
+            if (!g_file_test(joined, G_FILE_TEST_IS_REGULAR))
+                return fl_jv_errorf(jv, "/expect/alerts", "rules",
+                                    "%s: no such file (expected Prometheus alerting rules, "
+                                    "a path relative to the scenario's folder)", joined);
+            char *abs = realpath(joined, NULL);
+            e->alerts_rules = g_strdup(abs ? abs : joined);
+            free(abs);
+            json_object_set_new(ao, "rules", json_string(e->alerts_rules));
+        }
+        e->has_alerts = ok;
     }
     if (ok && json_object_get(in, "max_false_suspicions"))
         ok = fl_jv_int(jv, in, "/expect", "max_false_suspicions", out, true, 0, 0, INT64_MAX,

@@ -86,6 +86,14 @@ typedef struct FlExpect {
     bool has_sla;
     double sla_target;
     FlDuration sla_window;
+    /* `alerts` {fire, quiet, rules}: judged by Prometheus' promtool
+     * (sim/cli/cmd_alerts.c, through FlCatalog.judge_alerts) against the
+     * rules file @alerts_rules (the scenario's `rules`, joined to its
+     * folder; NULL when it names none, and then only `faultline alerts
+     * --rules` can judge it).  The expectations themselves stay in the
+     * resolved scenario's expect.alerts. */
+    bool has_alerts;
+    char *alerts_rules;
 } FlExpect;
 
 #define FL_SLA_DEFAULT_TARGET 0.999

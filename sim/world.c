@@ -27,7 +27,13 @@
  *      its service time (cost + per_kib) is drawn from the `resources`
  *      stream at arrival and the handler runs when the service ends
  *      (EV_SERVE), so its sends leave after it; a full queue drops the
- *      message (counted, traced as "cpu queue full").  Timers and client
+ *      message (counted, traced as "cpu queue full").  With `per_kind`,
+ *      the cost of a protocol message's kind replaces `cost` (a client's
+ *      request always costs `cost`): the protocol's msg_kind names the
+ *      kind, as a static string, and a small table maps each such pointer
+ *      to its index in `kinds`, filled the first time the pointer is
+ *      seen, so serving compares pointers, never strings; the table is a
+ *      cache, so addresses decide nothing.  Timers and client
  *      events do not queue: they are the node's own work, and charging
  *      them would let a protocol's heartbeat starve its requests, which is
  *      a different model (priorities) than this one.
@@ -172,7 +178,16 @@ typedef struct Resources {
     FlServer *disk;         /* per node, or NULL */
     uint32_t *disk_incarnation; /* per node: the incarnation its disk's queue belongs to */
     uint64_t disk_syncs, disk_held;
+    GArray *kind_seen;      /* of KindSeen: msg_kind's strings met so far (per_kind only) */
+    char **kinds;           /* the protocol's kinds, split (per_kind only) */
 } Resources;
+
+/* Note 5: a string msg_kind returned, and its index in the protocol's
+ * kinds (-1: none of them). */
+typedef struct KindSeen {
+    const char *name;
+    int index;
+} KindSeen;
 
 static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t endpoints)
 {
@@ -185,6 +200,11 @@ static Resources *resources_new(const FlScenario *sc, uint32_t nnodes, uint32_t 
         res->cpu_incarnation = g_new0(uint32_t, nnodes);
         for (uint32_t i = 0; i < nnodes; i++)
             fl_server_init(&res->cpu[i], true, r->cpu_queue);
+        if (r->cpu_kinds) {
+            res->kind_seen = g_array_new(FALSE, FALSE, sizeof(KindSeen));
+            res->kinds = g_strsplit(sc->protocol->kinds, "|", -1);
+            g_assert(g_strv_length(res->kinds) == r->cpu_kinds);
+        }
     }
     if (r->disk) {
         res->disk = g_new0(FlServer, nnodes);
@@ -209,6 +229,9 @@ static void resources_free(FlWorld *w)
         fl_server_deinit(&res->cpu[i]);
     g_free(res->cpu);
     g_free(res->cpu_incarnation);
+    if (res->kind_seen)
+        g_array_free(res->kind_seen, TRUE);
+    g_strfreev(res->kinds);
     g_free(res->disk);
     g_free(res->disk_incarnation);
     g_free(res->link);
@@ -330,6 +353,34 @@ static FlTime departure(FlWorld *w, uint32_t from)
     return d->free_at > w->now ? d->free_at : w->now;
 }
 
+/* Note 5: the cost of serving @msg under `per_kind`: its kind's entry,
+ * or `cost` when its kind has none or msg_kind cannot name it. */
+static const FlDelaySpec *kind_cost(FlWorld *w, uint32_t node, const uint8_t *msg, size_t len)
+{
+    const FlResourceSpec *r = &w->sc->resources;
+    Resources *res = w->res;
+    const char *name = fl_world_msg_kind(w, node, msg, len);
+    if (!name)
+        return &r->cpu_cost;
+    int index = -1;
+    guint i = 0;
+    for (; i < res->kind_seen->len; i++) {
+        const KindSeen *k = &g_array_index(res->kind_seen, KindSeen, i);
+        if (k->name == name) {
+            index = k->index;
+            break;
+        }
+    }
+    if (i == res->kind_seen->len) {
+        /* First time this string: once per return statement of msg_kind. */
+        for (uint32_t j = 0; j < r->cpu_kinds; j++)
+            if (strcmp(res->kinds[j], name) == 0)
+                index = (int)j;
+        g_array_append_val(res->kind_seen, ((KindSeen){ name, index }));
+    }
+    return index >= 0 && r->cpu_kind_set[index] ? &r->cpu_kind_cost[index] : &r->cpu_cost;
+}
+
 /* Note 5: queues the message of @ev (EV_DELIVER) at its node's CPU;
  * returns false when the queue was full and the message is dropped (its
  * bytes freed). */
@@ -346,7 +397,12 @@ static bool cpu_enqueue(FlWorld *w, FlEvent *ev)
         cpu->head = cpu->count = 0;
         res->cpu_incarnation[ev->node] = n->incarnation;
     }
-    FlDuration service = fl_delay_draw(&r->cpu_cost, &res->rng);
+    /* A client's request is the engine's encoding, not one of the
+     * protocol's messages: msg_kind cannot name it, and it costs `cost`. */
+    const FlDelaySpec *cost = r->cpu_kinds && ev->peer < w->nnodes
+                                  ? kind_cost(w, ev->node, ev->data, ev->a)
+                                  : &r->cpu_cost;
+    FlDuration service = fl_delay_draw(cost, &res->rng);
     if (service < 0)
         service = 0;
     service += (FlDuration)(((double)ev->a / 1024.0) * (double)r->cpu_per_kib + 0.5);

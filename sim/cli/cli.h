@@ -3,7 +3,10 @@
  * the process exit status. */
 #pragma once
 
+#include "sim/scenario.h"
+
 #include <glib.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -17,6 +20,12 @@ int fl_cmd_report(int argc, char **argv);
 int fl_cmd_sweep(int argc, char **argv);
 int fl_cmd_explore(int argc, char **argv);
 int fl_cmd_alerts(int argc, char **argv);
+
+/* FlCatalog.judge_alerts (sim/catalog.h), set by fl_cli_tables_install:
+ * expect.alerts judged inside fl_run with the evaluation of `faultline
+ * alerts` (sim/cli/cmd_alerts.c). */
+json_t *fl_alerts_judge(const FlScenario *sc, json_t *windows, json_t *metrics, const char *dir,
+                        GPtrArray *unmet, GError **err);
 
 /* Parses options with GOption; on a usage error prints one line and
  * returns false.  @summary is shown by --help.  *help_exit is set when

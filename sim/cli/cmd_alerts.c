@@ -22,6 +22,8 @@
  * 4. The alert names come from the rules file's `alert:` lines (promtool
  *    checks the file first, so they are a valid rule set's). */
 #include "sim/cli/cli.h"
+#include "sim/cli/export.h"
+#include "sim/scenario.h"
 #include "sim/jsonv.h"
 #include "sim/time.h"
 
@@ -60,9 +62,10 @@ static void firing_free(gpointer p)
 }
 
 /* Reads metrics.om into @series (in order of first appearance) with the
- * grid of @interval_ns.  Returns the last grid index, or -1 with a message
- * printed. */
-static int64_t read_om(const char *path, const char *text, int64_t interval_ns, GPtrArray *series)
+ * grid of @interval_ns.  Returns the last grid index, or -1 with @err
+ * set. */
+static int64_t read_om(const char *path, const char *text, int64_t interval_ns, GPtrArray *series,
+                       GError **err)
 {
     g_autoptr(GHashTable) by_name = g_hash_table_new(g_str_hash, g_str_equal);
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -73,21 +76,23 @@ static int64_t read_om(const char *path, const char *text, int64_t interval_ns, 
             continue;
         char *ts = strrchr(l, ' ');
         if (!ts || ts == l) {
-            fprintf(stderr, "faultline alerts: %s:%d: expected \"name value timestamp\"\n", path, i + 1);
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s:%d: expected \"name value timestamp\"",
+                        path, i + 1);
             return -1;
         }
         *ts++ = '\0';
         char *val = strrchr(l, ' ');
         if (!val) {
-            fprintf(stderr, "faultline alerts: %s:%d: expected \"name value timestamp\"\n", path, i + 1);
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s:%d: expected \"name value timestamp\"",
+                        path, i + 1);
             return -1;
         }
         *val++ = '\0';
         char *end = NULL;
         double t = g_ascii_strtod(ts, &end);
         if (*end || t < 0 || !isfinite(t)) {
-            fprintf(stderr, "faultline alerts: %s:%d: expected a timestamp in seconds, got \"%s\"\n",
-                    path, i + 1, ts);
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s:%d: expected a timestamp in seconds, got \"%s\"",
+                        path, i + 1, ts);
             return -1;
         }
         int64_t t_ns = (int64_t)llround(t * 1e9);
@@ -208,13 +213,13 @@ static int cmp_firing(gconstpointer a, gconstpointer b)
     return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms;
 }
 
-static char *read_text(const char *dir, const char *name, const char *hint)
+static char *read_text(const char *dir, const char *name, const char *hint, GError **err)
 {
     g_autofree char *path = dir ? g_build_filename(dir, name, NULL) : g_strdup(name);
     char *text = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &err)) {
-        fprintf(stderr, "faultline alerts: %s: cannot read it%s: %s\n", path, hint, err->message);
+    g_autoptr(GError) e = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &e)) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s: cannot read it%s: %s", path, hint, e->message);
         return NULL;
     }
     return text;
@@ -227,126 +232,72 @@ static const char *ms_text(int64_t ns, char *buf)
 }
 
 /* Runs promtool with @args; its output in *@out (stdout then stderr). */
-static bool spawn(char **args, char **out, int *status)
+static bool spawn(char **args, char **out, int *status, GError **err)
 {
     g_autofree char *o = NULL, *e = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!g_spawn_sync(NULL, args, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &o, &e, status, &err)) {
-        fprintf(stderr, "faultline alerts: cannot run %s: %s\n", args[0], err->message);
+    g_autoptr(GError) serr = NULL;
+    if (!g_spawn_sync(NULL, args, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &o, &e, status, &serr)) {
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "cannot run %s: %s", args[0], serr->message);
         return false;
     }
     *out = g_strconcat(o ? o : "", e ? e : "", NULL);
     return true;
 }
 
-int fl_cmd_alerts(int argc, char **argv)
+/* Evaluates the rules file @rules over a run: @om, its metrics.om text
+ * (@om_path names it in the test file and in messages), with windows of
+ * @interval_ns, and the faults of @metrics' "sla" (borrowed); judges @ea,
+ * the resolved expect.alerts (borrowed; NULL: none).  Writes
+ * DIR/alerts-test.yml and DIR/alerts.json, prints the report on @out
+ * (NULL: nothing).  Returns alerts.json's content (transfer full), or
+ * NULL with @err set: promtool missing, failing or refusing the rules,
+ * or a run it cannot read.  `faultline alerts` and the judge fl_run calls
+ * (fl_alerts_judge) share it: one copy of the evaluation. */
+static json_t *evaluate(const char *dir, const char *rules, const char *om, const char *om_path,
+                        json_t *metrics, int64_t interval_ns, json_t *ea, FILE *out, GError **err)
 {
-    g_autofree char *rules = NULL;
-    gboolean quiet = FALSE;
-    GOptionEntry entries[] = {
-        { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules, "Prometheus alerting rules (YAML, as for rule_files)", "FILE" },
-        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the last line", NULL },
-        { NULL },
-    };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("RUN_DIR");
-    g_option_context_set_summary(ctx,
-        "Evaluates Prometheus alerting rules against a run's time series with\n"
-        "Prometheus' own engine: RUN_DIR/metrics.om (written by `faultline run`)\n"
-        "becomes the input_series of a `promtool test rules` file (virtual time\n"
-        "from the Unix epoch, one sample per window, the window as interval and\n"
-        "evaluation_interval), promtool evaluates every rule at every window's\n"
-        "end, and faultline reports which alerts fired, from when to when, how\n"
-        "long after the fault before them, and per fault the first alert after\n"
-        "it.  Writes RUN_DIR/alerts.json and RUN_DIR/alerts-test.yml (the test\n"
-        "file, to rerun with promtool by hand).\n"
-        "\n"
-        "When the run's scenario has expect.alerts, it is judged here:\n"
-        "  \"fire\": [{\"alert\": NAME, \"within\": DURATION}]  NAME fires within\n"
-        "    DURATION of every fault's start (a run without faults: not judged);\n"
-        "  \"quiet\": true  no alert fires at all (a calm run).\n"
-        "\n"
-        "Needs promtool, from the Debian package `prometheus`.  The last line is\n"
-        "\"alerts=N expect=met|not-met|none\".\n"
-        "\n"
-        "Exit status: 0 (expectations met, or none), 1 expect.alerts not met,\n"
-        "2 bad usage or input, promtool missing or refusing the rules.");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    if (!fl_cli_parse(ctx, &argc, &argv, "alerts"))
-        return 2;
-    if (argc != 2 || !rules) {
-        fprintf(stderr, "faultline alerts: expected a run's folder and --rules FILE "
-                        "(see faultline alerts --help)\n");
-        return 2;
-    }
-    const char *dir = argv[1];
     g_autofree char *promtool = g_find_program_in_path("promtool");
     if (!promtool) {
-        fprintf(stderr, "faultline alerts: promtool not found: install the Debian package "
-                        "`prometheus` (apt-get install prometheus), which provides it\n");
-        return 2;
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "promtool not found: install the Debian package "
+                    "`prometheus` (apt-get install prometheus), which provides it");
+        return NULL;
     }
-    g_autofree char *rules_text = read_text(NULL, rules, "");
+    g_autofree char *rules_text = read_text(NULL, rules, "", err);
     if (!rules_text)
-        return 2;
-    const char *hint = " (a folder `faultline run` wrote)";
-    g_autofree char *om = read_text(dir, "metrics.om", hint);
-    g_autofree char *mj = om ? read_text(dir, "metrics.json", hint) : NULL;
-    g_autofree char *tsl = mj ? read_text(dir, "timeseries.jsonl", hint) : NULL;
-    g_autofree char *scj = tsl ? read_text(dir, "scenario.json", hint) : NULL;
-    if (!scj)
-        return 2;
+        return NULL;
     g_autofree char *rules_abs = g_canonicalize_filename(rules, NULL);
     {
         char *args[] = { promtool, "check", "rules", rules_abs, NULL };
-        g_autofree char *out = NULL;
+        g_autofree char *pout = NULL;
         int st;
-        if (!spawn(args, &out, &st))
-            return 2;
+        if (!spawn(args, &pout, &st, err))
+            return NULL;
         if (!g_spawn_check_wait_status(st, NULL)) {
-            fprintf(stderr, "faultline alerts: %s: promtool check rules refused it:\n%s", rules, out);
-            return 2;
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s: promtool check rules refused it:\n%s",
+                        rules, pout);
+            return NULL;
         }
     }
     g_autoptr(GPtrArray) names = alert_names(rules_text);
     if (names->len == 0) {
-        fprintf(stderr, "faultline alerts: %s: expected at least one alerting rule (\"alert: NAME\")\n",
-                rules);
-        return 2;
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT,
+                    "%s: expected at least one alerting rule (\"alert: NAME\")", rules);
+        return NULL;
     }
-    json_error_t jerr;
-    json_t *metrics = json_loads(mj, 0, &jerr), *scenario = json_loads(scj, 0, &jerr);
-    /* The window: the first line of timeseries.jsonl is window 0. */
-    char *nl = strchr(tsl, '\n');
-    if (nl)
-        *nl = '\0';
-    json_t *w0 = json_loads(tsl, 0, &jerr);
-    int64_t interval_ns = json_integer_value(json_object_get(w0, "t1_ns")) -
-                          json_integer_value(json_object_get(w0, "t0_ns"));
-    json_decref(w0);
-    if (!metrics || !scenario || interval_ns <= 0) {
-        fprintf(stderr, "faultline alerts: %s: expected metrics.json, scenario.json and "
-                        "timeseries.jsonl as `faultline run` writes them\n", dir);
-        json_decref(metrics);
-        json_decref(scenario);
-        return 2;
+    if (interval_ns % 1000000 != 0) {
+        char a[32];
+        g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s: windows of %s: promtool's times are whole "
+                    "milliseconds; run again with --window in whole ms", dir,
+                    fl_duration_format((FlDuration)interval_ns, a));
+        return NULL;
     }
-    int status = 2;
     g_autoptr(GPtrArray) series = g_ptr_array_new_with_free_func(series_free);
     g_autoptr(GPtrArray) firings = g_ptr_array_new_with_free_func(firing_free);
     g_autoptr(GString) y = g_string_new(NULL);
-    g_autofree char *om_path = g_build_filename(dir, "metrics.om", NULL);
     g_autofree char *test_path = g_build_filename(dir, "alerts-test.yml", NULL);
-    json_t *report = NULL;
-    if (interval_ns % 1000000 != 0) {
-        char a[32];
-        fprintf(stderr, "faultline alerts: %s: windows of %s: promtool's times are whole "
-                        "milliseconds; run again with --window in whole ms\n",
-                dir, fl_duration_format((FlDuration)interval_ns, a));
-        goto done;
-    }
-    int64_t last = read_om(om_path, om, interval_ns, series);
+    int64_t last = read_om(om_path, om, interval_ns, series, err);
     if (last < 0)
-        goto done;
+        return NULL;
     int64_t iv_ms = interval_ns / 1000000;
     /* Note 1: no alert expected at any window's end. */
     g_string_append_printf(y, "# Generated by faultline alerts from %s: promtool test rules %s\n"
@@ -371,20 +322,18 @@ int fl_cmd_alerts(int argc, char **argv)
             g_string_append_printf(y, "      - { eval_time: %" PRId64 "ms, alertname: '%s', exp_alerts: [] }\n",
                                    k * iv_ms, (char *)g_ptr_array_index(names, a));
     {
-        g_autoptr(GError) err = NULL;
-        if (!g_file_set_contents(test_path, y->str, (gssize)y->len, &err)) {
-            fprintf(stderr, "faultline alerts: %s\n", err->message);
-            goto done;
-        }
+        if (!g_file_set_contents(test_path, y->str, (gssize)y->len, err))
+            return NULL;
         char *args[] = { promtool, "test", "rules", test_path, NULL };
-        g_autofree char *out = NULL;
+        g_autofree char *pout = NULL;
         int st;
-        if (!spawn(args, &out, &st))
-            goto done;
+        if (!spawn(args, &pout, &st, err))
+            return NULL;
         bool passed = g_spawn_check_wait_status(st, NULL);
-        if (!passed && (!strstr(out, "FAILED:") || !parse_report(out, firings) || firings->len == 0)) {
-            fprintf(stderr, "faultline alerts: promtool test rules %s failed:\n%s", test_path, out);
-            goto done;
+        if (!passed && (!strstr(pout, "FAILED:") || !parse_report(pout, firings) || firings->len == 0)) {
+            g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "promtool test rules %s failed:\n%s",
+                        test_path, pout);
+            return NULL;
         }
     }
     g_ptr_array_sort(firings, cmp_firing);
@@ -458,8 +407,7 @@ int fl_cmd_alerts(int argc, char **argv)
     }
     json_decref(faults);
 
-    /* expect.alerts (judged here: the rules are not part of the scenario). */
-    json_t *ea = json_object_get(json_object_get(scenario, "expect"), "alerts");
+    /* expect.alerts. */
     json_t *unmet = json_array();
     if (ea) {
         if (json_is_true(json_object_get(ea, "quiet")) && ne)
@@ -477,12 +425,12 @@ int fl_cmd_alerts(int argc, char **argv)
             FlJv jv = { .file = "scenario.json", .err = &werr };
             if (!name || !fl_jv_duration_value(&jv, json_object_get(want, "within"),
                                                "/expect/alerts/fire", 0, &within)) {
-                fprintf(stderr, "faultline alerts: %s/scenario.json: /expect/alerts/fire/%zu: expected "
-                                "{\"alert\": NAME, \"within\": DURATION}\n", dir, k);
+                g_set_error(err, FL_ERROR, FL_ERROR_INPUT, "%s/scenario.json: /expect/alerts/fire/%zu: "
+                            "expected {\"alert\": NAME, \"within\": DURATION}", dir, k);
                 json_decref(unmet);
                 json_decref(episodes);
                 json_decref(per_fault);
-                goto done;
+                return NULL;
             }
             json_array_foreach(per_fault, fi, ft) {
                 int64_t s = json_integer_value(json_object_get(ft, "start_ns"));
@@ -509,7 +457,7 @@ int fl_cmd_alerts(int argc, char **argv)
             }
         }
     }
-    report = json_pack("{s:s,s:I,s:o,s:o,s:s,s:o}", "rules", rules_abs, "interval_ns",
+    json_t *report = json_pack("{s:s,s:I,s:o,s:o,s:s,s:o}", "rules", rules_abs, "interval_ns",
                        (json_int_t)interval_ns, "alerts", episodes, "faults", per_fault, "expect",
                        !ea ? "none" : json_array_size(unmet) ? "not-met" : "met", "unmet", unmet);
     {
@@ -517,51 +465,193 @@ int fl_cmd_alerts(int argc, char **argv)
         char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         g_autofree char *text = g_strdup_printf("%s\n", s);
         free(s);
-        g_autoptr(GError) err = NULL;
-        if (!g_file_set_contents(path, text, -1, &err)) {
-            fprintf(stderr, "faultline alerts: %s\n", err->message);
-            goto done;
+        if (!g_file_set_contents(path, text, -1, err)) {
+            json_decref(report);
+            return NULL;
         }
     }
-    if (!quiet) {
+    if (out) {
         char a[32], b[32], c[32];
-        printf("faultline alerts %s --rules %s: %u rule%s evaluated every %s by promtool\n", dir, rules,
+        fprintf(out, "faultline alerts %s --rules %s: %u rule%s evaluated every %s by promtool\n", dir, rules,
                names->len, names->len == 1 ? "" : "s", fl_duration_format((FlDuration)interval_ns, a));
         size_t k;
         json_t *ep;
         json_array_foreach(episodes, k, ep) {
             json_t *af = json_object_get(ep, "after_fault");
-            printf("  fired     %s %s from %s to %s", json_string_value(json_object_get(ep, "alert")),
+            fprintf(out, "  fired     %s %s from %s to %s", json_string_value(json_object_get(ep, "alert")),
                    json_string_value(json_object_get(ep, "labels")),
                    ms_text(json_integer_value(json_object_get(ep, "from_ns")), a),
                    ms_text(json_integer_value(json_object_get(ep, "to_ns")), b));
             if (json_is_integer(af))
-                printf(", %s after fault %" JSON_INTEGER_FORMAT "\n",
+                fprintf(out, ", %s after fault %" JSON_INTEGER_FORMAT "\n",
                        ms_text(json_integer_value(json_object_get(ep, "after_ns")), c), json_integer_value(af));
             else
-                printf(", before any fault\n");
+                fprintf(out, ", before any fault\n");
         }
         if (!ne)
-            printf("  fired     none\n");
+            fprintf(out, "  fired     none\n");
         json_array_foreach(per_fault, k, ep) {
             json_t *fa = json_object_get(ep, "first_alert");
-            printf("  fault %" JSON_INTEGER_FORMAT "   %s %s at %s: ", json_integer_value(json_object_get(ep, "fault")),
+            fprintf(out, "  fault %" JSON_INTEGER_FORMAT "   %s %s at %s: ", json_integer_value(json_object_get(ep, "fault")),
                    json_string_value(json_object_get(ep, "kind")), json_string_value(json_object_get(ep, "what")),
                    ms_text(json_integer_value(json_object_get(ep, "start_ns")), a));
             if (json_is_string(fa))
-                printf("first alert %s after %s\n", json_string_value(fa),
+                fprintf(out, "first alert %s after %s\n", json_string_value(fa),
                        ms_text(json_integer_value(json_object_get(ep, "first_alert_ns")), b));
             else
-                printf("no alert after it\n");
+                fprintf(out, "no alert after it\n");
         }
         json_array_foreach(unmet, k, ep)
-            printf("  expect    NOT MET: %s\n", json_string_value(ep));
+            fprintf(out, "  expect    NOT MET: %s\n", json_string_value(ep));
     }
-    printf("alerts=%zu expect=%s\n", ne, json_string_value(json_object_get(report, "expect")));
-    status = json_array_size(unmet) ? 1 : 0;
+    return report;
+}
+
+int fl_cmd_alerts(int argc, char **argv)
+{
+    g_autofree char *rules = NULL;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        { "rules", 'r', 0, G_OPTION_ARG_FILENAME, &rules, "Prometheus alerting rules (YAML, as for rule_files)", "FILE" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the last line", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("RUN_DIR");
+    g_option_context_set_summary(ctx,
+        "Evaluates Prometheus alerting rules against a run's time series with\n"
+        "Prometheus' own engine: RUN_DIR/metrics.om (written by `faultline run`)\n"
+        "becomes the input_series of a `promtool test rules` file (virtual time\n"
+        "from the Unix epoch, one sample per window, the window as interval and\n"
+        "evaluation_interval), promtool evaluates every rule at every window's\n"
+        "end, and faultline reports which alerts fired, from when to when, how\n"
+        "long after the fault before them, and per fault the first alert after\n"
+        "it.  Writes RUN_DIR/alerts.json and RUN_DIR/alerts-test.yml (the test\n"
+        "file, to rerun with promtool by hand).\n"
+        "\n"
+        "When the run's scenario has expect.alerts, it is judged here:\n"
+        "  \"fire\": [{\"alert\": NAME, \"within\": DURATION}]  NAME fires within\n"
+        "    DURATION of every fault's start (a run without faults: not judged);\n"
+        "  \"quiet\": true  no alert fires at all (a calm run).\n"
+        "A scenario whose expect.alerts names its \"rules\" file is judged by\n"
+        "`run`, `fuzz` and `claims` too, when promtool is installed.\n"
+        "\n"
+        "Needs promtool, from the Debian package `prometheus`.  The last line is\n"
+        "\"alerts=N expect=met|not-met|none\".\n"
+        "\n"
+        "Exit status: 0 (expectations met, or none), 1 expect.alerts not met,\n"
+        "2 bad usage or input, promtool missing or refusing the rules.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!fl_cli_parse(ctx, &argc, &argv, "alerts"))
+        return 2;
+    if (argc != 2 || !rules) {
+        fprintf(stderr, "faultline alerts: expected a run's folder and --rules FILE "
+                        "(see faultline alerts --help)\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    /* promtool first: the likelier mistake, and the message says how to
+     * install it. */
+    g_autofree char *promtool = g_find_program_in_path("promtool");
+    if (!promtool) {
+        fprintf(stderr, "faultline alerts: promtool not found: install the Debian package "
+                        "`prometheus` (apt-get install prometheus), which provides it\n");
+        return 2;
+    }
+    g_autoptr(GError) err = NULL;
+    const char *hint = " (a folder `faultline run` wrote)";
+    g_autofree char *om = NULL, *mj = NULL, *tsl = NULL, *scj = NULL;
+    if (!(om = read_text(dir, "metrics.om", hint, &err)) ||
+        !(mj = read_text(dir, "metrics.json", hint, &err)) ||
+        !(tsl = read_text(dir, "timeseries.jsonl", hint, &err)) ||
+        !(scj = read_text(dir, "scenario.json", hint, &err))) {
+        fprintf(stderr, "faultline alerts: %s\n", err->message);
+        return 2;
+    }
+    json_error_t jerr;
+    json_t *metrics = json_loads(mj, 0, &jerr), *scenario = json_loads(scj, 0, &jerr);
+    /* The window: the first line of timeseries.jsonl is window 0. */
+    char *nl = strchr(tsl, '\n');
+    if (nl)
+        *nl = '\0';
+    json_t *w0 = json_loads(tsl, 0, &jerr);
+    int64_t interval_ns = json_integer_value(json_object_get(w0, "t1_ns")) -
+                          json_integer_value(json_object_get(w0, "t0_ns"));
+    json_decref(w0);
+    int status = 2;
+    g_autofree char *om_path = g_build_filename(dir, "metrics.om", NULL);
+    json_t *report = NULL;
+    if (!metrics || !scenario || interval_ns <= 0) {
+        fprintf(stderr, "faultline alerts: %s: expected metrics.json, scenario.json and "
+                        "timeseries.jsonl as `faultline run` writes them\n", dir);
+        goto done;
+    }
+    report = evaluate(dir, rules, om, om_path, metrics, interval_ns,
+                      json_object_get(json_object_get(scenario, "expect"), "alerts"),
+                      quiet ? NULL : stdout, &err);
+    if (!report) {
+        fprintf(stderr, "faultline alerts: %s\n", err->message);
+        goto done;
+    }
+    printf("alerts=%zu expect=%s\n", json_array_size(json_object_get(report, "alerts")),
+           json_string_value(json_object_get(report, "expect")));
+    status = json_array_size(json_object_get(report, "unmet")) ? 1 : 0;
 done:
     json_decref(report);
     json_decref(metrics);
     json_decref(scenario);
     return status;
+}
+
+json_t *fl_alerts_judge(const FlScenario *sc, json_t *windows, json_t *metrics, const char *dir,
+                        GPtrArray *unmet, GError **err)
+{
+    const char *why = NULL;
+    g_autofree char *promtool = g_find_program_in_path("promtool");
+    if (!sc->expect.alerts_rules)
+        why = "the scenario names no rules file (expect.alerts.rules): judge a run with "
+              "`faultline alerts RUN_DIR --rules FILE`";
+    else if (!promtool)
+        why = "promtool not found (Debian package `prometheus`)";
+    else if (!json_array_size(windows))
+        why = "the run has no time series (explore mode)";
+    if (why)
+        return json_pack("{s:b,s:s}", "judged", false, "why", why);
+    g_autofree char *tmp = NULL;
+    if (!dir) {
+        tmp = g_dir_make_tmp("faultline-alerts-XXXXXX", err);
+        if (!tmp)
+            return NULL;
+        dir = tmp;
+    }
+    json_t *w0 = json_array_get(windows, 0);
+    int64_t interval_ns = json_integer_value(json_object_get(w0, "t1_ns")) -
+                          json_integer_value(json_object_get(w0, "t0_ns"));
+    /* The metrics.om text `run` writes beside it (sim/cli/export.h). */
+    g_autofree char *om = fl_export_openmetrics(windows, sc->nodes);
+    g_autofree char *om_path = g_build_filename(dir, "metrics.om", NULL);
+    json_t *ea = json_object_get(json_object_get(sc->resolved, "expect"), "alerts");
+    json_t *report = evaluate(dir, sc->expect.alerts_rules, om, om_path, metrics, interval_ns, ea,
+                              NULL, err);
+    if (tmp) {
+        /* A fuzz or claims run keeps no files. */
+        const char *const files[] = { "alerts-test.yml", "alerts.json" };
+        for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+            g_autofree char *f = g_build_filename(tmp, files[i], NULL);
+            g_unlink(f);
+        }
+        g_rmdir(tmp);
+    }
+    if (!report)
+        return NULL;
+    size_t i;
+    json_t *line;
+    json_array_foreach(json_object_get(report, "unmet"), i, line)
+        g_ptr_array_add(unmet, g_strdup_printf("alerts: %s", json_string_value(line)));
+    json_t *summary = json_pack("{s:b,s:s,s:I,s:O,s:O}", "judged", true, "rules",
+                                sc->expect.alerts_rules, "fired",
+                                (json_int_t)json_array_size(json_object_get(report, "alerts")),
+                                "expect", json_object_get(report, "expect"), "unmet",
+                                json_object_get(report, "unmet"));
+    json_decref(report);
+    return summary;
 }

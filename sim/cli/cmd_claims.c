@@ -8,13 +8,16 @@
  *   - a model claimed to fail must fail on at least one seed, and its rate
  *     is what a description may state ("violated on 37 of 200 seeds");
  *   - a bound (min_ok, max_info, max_p99, min_p50, min_availability, sla,
- *     liveness, counters, detectors) must be met on every seed; a bound that sits
+ *     liveness, counters, detectors, alerts) must be met on every seed; a bound that sits
  *     below 80% of the worst seed's figure (above 125% for maxima) is loose:
  *     a regression of that size would pass unnoticed.
  * A model the scenario checks and says nothing of is claimed to hold (the
  * default expectation, spec/scenario.md), and so is liveness when every
  * fault heals: a seed whose run could not weigh it (too little time after
- * the heal) is counted apart, as not judged, never as met.  A run that
+ * the heal) is counted apart, as not judged, never as met.  expect.alerts
+ * is judged by promtool on every seed (sim/cli/cmd_alerts.c, about half a
+ * second each) when the scenario names its rules and promtool is
+ * installed; otherwise the claim says it was not judged.  A run that
  * crashed or passed its time limit breaks every claim of its seed. */
 #include "sim/cli/cli.h"
 #include "sim/fuzz.h"
@@ -44,6 +47,7 @@ typedef struct Claim {
     uint64_t worst_seed;
     const char *figure;  /* key in FlOutcome.figures, or NULL */
     bool liveness;       /* the liveness claim: seeds that did not weigh it are not judged */
+    bool alerts;         /* the expect.alerts claim: likewise, seeds promtool did not judge */
     uint64_t unjudged;
     char *note;          /* shown instead of the seed counts (a claim not made), or NULL */
 } Claim;
@@ -132,6 +136,28 @@ static GPtrArray *claims_of(const FlScenario *sc)
     }
     if (e->counters && e->counters->len)
         bound(claims, "counters", "counters", 0, true, NULL);
+    if (e->has_alerts) {
+        json_t *ea = json_object_get(json_object_get(sc->resolved, "expect"), "alerts");
+        g_autoptr(GString) text = g_string_new("alerts");
+        if (json_is_true(json_object_get(ea, "quiet")))
+            g_string_append(text, " quiet");
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(ea, "fire"), i, f)
+            g_string_append_printf(text, "%s %s within %s", i ? "," : "",
+                                   json_string_value(json_object_get(f, "alert")),
+                                   json_string_value(json_object_get(f, "within")));
+        g_autofree char *promtool = g_find_program_in_path("promtool");
+        if (e->alerts_rules && promtool) {
+            bound(claims, "alerts", text->str, 0, true, NULL);
+            ((Claim *)g_ptr_array_index(claims, claims->len - 1))->alerts = true;
+        } else {
+            Claim *c = claim_new(claims, text->str, false, WANT_NOTHING);
+            c->note = g_strdup_printf("not judged: %s", e->alerts_rules
+                                      ? "promtool not found (Debian package `prometheus`)"
+                                      : "the scenario names no rules file (expect.alerts.rules)");
+        }
+    }
     if (e->max_false_suspicions >= 0 || e->min_false_suspicions >= 0 ||
         e->max_detection_time >= 0 || e->max_missed_detections >= 0)
         bound(claims, "detectors", "detectors", 0, true, NULL);
@@ -183,6 +209,8 @@ static void weigh(GPtrArray *claims, const FlOutcome *o)
             continue;
         } else if (c->liveness && fig && json_is_false(json_object_get(fig, "live_judged"))) {
             c->unjudged++;
+        } else if (c->alerts && fig && !json_is_true(json_object_get(fig, "alerts_judged"))) {
+            c->unjudged++;
         } else {
             if (fig && !unmet_has(unmet, c->name))
                 note(&c->yes, &c->first_yes, o->seed);
@@ -206,8 +234,11 @@ static bool claim_true(const Claim *c, uint64_t n)
 {
     switch (c->want) {
     case WANT_HOLD:
-        /* A liveness claim that no seed could weigh is not shown true. */
-        return c->liveness ? c->yes + c->unjudged == n && c->yes > 0 : c->yes == n;
+        /* A liveness claim that no seed could weigh is not shown true;
+         * an alerts claim is true only where promtool judged every seed. */
+        return c->liveness ? c->yes + c->unjudged == n && c->yes > 0
+               : c->alerts ? c->yes == n && c->unjudged == 0
+                           : c->yes == n;
     case WANT_FAIL: return c->no >= 1;
     case WANT_SOME_FAIL: return c->no >= 1;
     case WANT_NOTHING: return true;
@@ -266,7 +297,8 @@ static void print_claim(const Claim *c, uint64_t n, bool strict, FILE *out)
         g_snprintf(what, sizeof what, "%s", c->note);
     else if (c->unjudged)
         g_snprintf(what, sizeof what, "met on %" PRIu64 " of %" PRIu64 " seeds (not judged on %"
-                   PRIu64 ": too little time after the last heal)", c->yes, n, c->unjudged);
+                   PRIu64 ": %s)", c->yes, n, c->unjudged,
+                   c->alerts ? "promtool could not judge them" : "too little time after the last heal");
     else
         g_snprintf(what, sizeof what, "met on %" PRIu64 " of %" PRIu64 " seeds", c->yes, n);
     if (c->has_worst)

@@ -385,6 +385,16 @@ int fl_cmd_fuzz(int argc, char **argv)
         return 2;
     }
     g_autofree char *name = g_strdup(sc->name);
+    /* Each run judges expect.alerts with promtool (fl_run, through the
+     * catalog); when it cannot, every seed would say so: say it once. */
+    g_autofree char *alerts_note = NULL;
+    if (sc->expect.has_alerts) {
+        g_autofree char *promtool = g_find_program_in_path("promtool");
+        if (!sc->expect.alerts_rules)
+            alerts_note = g_strdup("the scenario names no rules file (expect.alerts.rules)");
+        else if (!promtool)
+            alerts_note = g_strdup("promtool not found (Debian package `prometheus`)");
+    }
     fl_scenario_free(sc);
     json_object_del(json_object_get(root, "expect"), "trace_hash");
     fl_scenario_fuzz_defaults(root);
@@ -396,6 +406,8 @@ int fl_cmd_fuzz(int argc, char **argv)
 
     fprintf(stderr, "fuzz %s: seeds %" PRIu64 "..%" PRIu64 "%s%s, %u job%s\n", file, opt.first, opt.last,
             shard ? " shard " : "", shard ? shard : "", opt.jobs, opt.jobs == 1 ? "" : "s");
+    if (alerts_note)
+        fprintf(stderr, "fuzz %s: expect.alerts not judged: %s\n", file, alerts_note);
     FlFuzzReport *r = fl_fuzz(root, file, &opt);
 
     json_t *fails = json_array();

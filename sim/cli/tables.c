@@ -5,6 +5,7 @@
 #include "faults/registry.h"
 #include "protocols/registry.h"
 #include "sim/catalog.h"
+#include "sim/cli/cli.h"
 
 void fl_cli_tables_install(void)
 {
@@ -13,5 +14,6 @@ void fl_cli_tables_install(void)
     builtins.protocols = fl_protocols();
     builtins.fault_kinds = fl_fault_kinds();
     builtins.faults_explicit = fl_faults_explicit;
+    builtins.judge_alerts = fl_alerts_judge;
     fl_catalog_set(&builtins);
 }

@@ -105,10 +105,14 @@ static const Bad bad[] = {
     { "raft-voters-too-many.json", ": /cluster/params/voters: ", "at most the 3 nodes" },
     { "raft-membership-too-large.json", ": /cluster/params/reconfigure_every: ", "at most 64 nodes" },
     { "resources-disk-without-sync.json", ": /resources/disk/sync: ", "latency of one sync" },
+    { "resources-per-kind-unknown.json", ": /resources/cpu/per_kind/Vote: ",
+      "no message kind \"Vote\" (expected one of: RequestVote|" },
+    { "resources-per-kind-no-hook.json", ": /resources/cpu/per_kind: ", "does not name its message kinds" },
     { "resources-disk-negative-bandwidth.json", ": /resources/disk/bytes_per_s: ", "from 0 to" },
     { "expect-sla-target-one.json", ": /expect/sla/target: ", "strictly between 0 and 1" },
     { "expect-sla-window-bad.json", ": /expect/sla/window: ", "a duration with a unit" },
     { "expect-alerts-within-missing.json", ": /expect/alerts/fire/0/within: ", "missing" },
+    { "expect-alerts-rules-missing.json", ": /expect/alerts/rules: ", "no-such-rules.yml: no such file" },
 };
 
 /* The table and the folder agree: a file nobody checks, or an entry whose

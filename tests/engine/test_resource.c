@@ -225,6 +225,52 @@ static void test_disk_sync(void **state)
     json_decref(b);
 }
 
+#define UTIL(m, i)                                                                               \
+    json_real_value(json_object_get(                                                             \
+        json_array_get(json_object_get(json_object_get(json_object_get(m, "resources"), "cpu"),  \
+                                       "nodes"),                                                  \
+                       i),                                                                        \
+        "utilisation"))
+
+/* `per_kind` (world.c note 5): a kind's cost replaces `cost` for its
+ * messages only.  Raft's leader receives the followers' replies and each
+ * follower the leader's AppendEntries, so making one kind dear loads one
+ * side: dear replies load the leader alone, dear AppendEntries the
+ * followers.  Giving every kind the cost itself changes nothing, not even
+ * the trace: the lookup draws from the same stream as `cost` does. */
+static void test_cpu_per_kind(void **state)
+{
+    json_t *base = run_metrics("\"resources\":{\"cpu\":{\"cost\":\"200us\"}},", 100);
+    json_t *same = run_metrics(
+        "\"resources\":{\"cpu\":{\"cost\":\"200us\",\"per_kind\":{\"AppendEntries\":\"200us\","
+        "\"AppendEntriesReply\":\"200us\",\"RequestVote\":\"200us\"}}},",
+        100);
+    assert_string_equal(json_string_value(json_object_get(base, "trace_hash")),
+                        json_string_value(json_object_get(same, "trace_hash")));
+    json_t *replies = run_metrics(
+        "\"resources\":{\"cpu\":{\"cost\":\"50us\",\"per_kind\":{\"AppendEntriesReply\":\"3ms\"}}},",
+        100);
+    json_t *appends = run_metrics(
+        "\"resources\":{\"cpu\":{\"cost\":\"50us\",\"per_kind\":{\"AppendEntries\":\"3ms\"}}},",
+        100);
+    /* The busiest node under dear replies (the leader) is the idlest under
+     * dear AppendEntries, and the gap is wide both ways. */
+    int leader = 0;
+    for (int i = 1; i < 3; i++)
+        if (UTIL(replies, i) > UTIL(replies, leader))
+            leader = i;
+    for (int i = 0; i < 3; i++) {
+        if (i == leader)
+            continue;
+        assert_true(UTIL(replies, leader) > 4 * UTIL(replies, i));
+        assert_true(UTIL(appends, i) > 4 * UTIL(appends, leader));
+    }
+    json_decref(base);
+    json_decref(same);
+    json_decref(replies);
+    json_decref(appends);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_saturation_end_to_end),
         cmocka_unit_test(test_crash_with_queue),
         cmocka_unit_test(test_disk_sync),
+        cmocka_unit_test(test_cpu_per_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
