@@ -41,7 +41,7 @@
  *    request whose view lasts longer than the view timeout moves to the
  *    first view of the next leader and sends NEW-VIEW(v', highQC) to it; the timeout doubles with each
  *    view that ends this way (up to 2^max_backoff times the base) and goes
- *    back to the base once a block executes: correct replicas come to
+ *    back to the base once a block executes or a view made its QC: correct replicas come to
  *    overlap in a view long enough for a leader to finish it (the paper's
  *    exponential back-off).  A leader proposes in view v once it holds a
  *    QC of view v-1 (made from the votes) or 2f+1 NEW-VIEWs of view v (it
@@ -153,6 +153,7 @@ typedef struct Hs {
     GTree *waiting;            /* client -> FlRequest* */
     GHashTable *exec_id;       /* client -> last executed id (lookups only) */
     GHashTable *made_at;       /* block hash -> FlTime proposed, our own (lookups only) */
+    bool rebuilding;           /* note 8: executing again, not counted as commits */
 } Hs;
 
 static const FlParam hs_params[] = {
@@ -354,7 +355,7 @@ static void execute_block(FlNode *n, Hs *hs, const HsBlock *b)
 {
     g_array_append_val(hs->executed, b->hash);
     FlTime *made = g_hash_table_lookup(hs->made_at, &b->hash);
-    if (made && b->ncmd > 0) {
+    if (made && b->ncmd > 0 && !hs->rebuilding) {
         /* Counted once, by the block's proposer: proposal to execution. */
         fl_metric_add(n, "commits", b->ncmd);
         fl_metric_add(n, "commit_latency_ns", (double)b->ncmd * (double)paxos_elapsed(fl_now(n), *made));
@@ -388,8 +389,10 @@ static void rebuild(FlNode *n, Hs *hs, HsBlock *b)
     GPtrArray *path = g_ptr_array_new();
     for (HsBlock *x = b; x && x->view > 0; x = hs_tree_get(&hs->tree, x->parent))
         g_ptr_array_add(path, x);
+    hs->rebuilding = true;
     for (guint i = path->len; i-- > 0;)
         execute_block(n, hs, g_ptr_array_index(path, i));
+    hs->rebuilding = false;
     g_ptr_array_free(path, TRUE);
 }
 
@@ -481,6 +484,8 @@ static void process_block(FlNode *n, Hs *hs, HsBlock *b, uint32_t from)
         return;
     }
     hs->vheight = b->view;
+    if (b->justify_view + 1 == b->view)
+        hs->fails = 0;   /* note 5: the last view made its QC: views succeed again */
     persist(n, hs);   /* note 7: before the vote leaves */
     enter_view(n, hs, b->view);
     hs->view_since = fl_now(n);

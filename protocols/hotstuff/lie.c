@@ -5,9 +5,9 @@
  *
  * 1. A proposal forks behind the last committed block.  The liar, leader
  *    of its view, proposes the same commands on the QC of the parent of
- *    the block it executed last (the QC sits in that block's justify), a
- *    fork that leaves out a block every replica that executed it
- *    committed.  Correct replicas are locked at least on that block's
+ *    the last block with a write it executed (the QC sits in that
+ *    block's justify), a fork that leaves out a block every replica that
+ *    executed it committed.  Correct replicas are locked at least on that block's
  *    child (they committed it on a three-chain, so they locked on the
  *    two-chain above it): the fork neither extends their lock nor carries
  *    a newer QC, and safeNode refuses it.  With the bug no-lock-check
@@ -30,6 +30,14 @@ const HsTree *hs_lie_tree(void *state);
 uint64_t hs_lie_exec_tip(void *state);
 size_t hs_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap);
 
+static bool writes(const HsBlock *b)
+{
+    for (uint32_t i = 0; i < b->ncmd; i++)
+        if (b->cmds[i].op.kind != FL_OP_NOOP && !fl_op_is_read(b->cmds[i].op.kind))
+            return true;
+    return false;
+}
+
 size_t hs_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, size_t cap)
 {
     uint32_t self = fl_self(n), nodes = fl_nodes(n);
@@ -45,8 +53,12 @@ size_t hs_lie(FlNode *n, void *state, uint32_t to, uint8_t *msg, size_t len, siz
     truth = hs_block_decode(st->body.p, st->body.len, nodes, HS_MAX_BATCH);
     if (!truth)
         goto done;
-    /* Rule 1: the QC of the executed tip's parent, found in the tip. */
+    /* Rule 1: the QC of the parent of the last executed block with a
+     * write (found in that block's justify): forking behind an empty block
+     * or one of reads would lose nothing a client could see. */
     const HsBlock *tip = hs_tree_get(tree, hs_lie_exec_tip(state));
+    while (tip && tip->view > 0 && !writes(tip))
+        tip = hs_tree_get(tree, tip->parent);
     HsQC *qc = g_new(HsQC, 1);
     bool fork = false;
     if (tip && tip->qc && tip->justify_view > 0) {
