@@ -252,8 +252,12 @@ static void send_stmt(FlNode *n, Hs *hs, uint32_t to, const uint8_t *stmt, size_
     pbft_mac(&hs->keys, to, stmt, len, mac);
     fl_put_raw(&w, mac, sizeof mac);
     fl_send(n, to, w.data, w.len);
-    fl_writer_deinit(&w);
     fl_metric_add(n, "protocol_messages", 1);
+    if (stmt[0] == HS_NEW_VIEW) {
+        fl_metric_add(n, "view_change_messages", 1);
+        fl_metric_add(n, "view_change_bytes", (double)w.len);
+    }
+    fl_writer_deinit(&w);
 }
 
 static void enter_view(FlNode *n, Hs *hs, uint64_t v)
