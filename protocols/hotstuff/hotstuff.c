@@ -8,8 +8,8 @@
  *    justify QC; its parent is the block that QC certifies (so a block
  *    always extends its justify node, the check of Algorithm 2).  Blocks
  *    are named by their BLAKE2b hash (wire.c).
- * 2. Authentication as PBFT's (hotstuff.h): PROPOSAL and VOTE are signed
- *    statements, everything travels with a link MAC.  A QC is the set of
+ * 2. Authentication as PBFT's (hotstuff.h): votes are signed (a QC relays
+ *    them), everything travels with a link MAC.  A QC is the set of
  *    2f+1 signed votes (the paper's threshold signature); a replica checks
  *    every vote of the QC in a proposal or a NEW-VIEW (hs_qc_verify; the
  *    key cache makes a vote it saw before cost a hash).  A vote or a

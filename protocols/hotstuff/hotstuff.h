@@ -9,15 +9,15 @@
  * Authentication is PBFT's (protocols/pbft/mac.c, pbft.h): every message is
  * a statement by its author plus a link MAC,
  *
- *   statement := type u8, signer u32, body, sig[64] (PROPOSAL and VOTE only)
+ *   statement := type u8, signer u32, body, sig[64] (VOTE only)
  *   message   := statement, mac[16]
  *
- * A VOTE is signed because 2f+1 of them, relayed inside the next proposal,
- * are its quorum certificate (the paper's threshold signature, modelled as
- * the set of signed votes); a PROPOSAL is signed because a NEW-VIEW and a
- * fetch can relay the blocks in it.  NEW-VIEW, FETCH and BLOCKS go only
- * from their author to one peer: the link MAC authenticates them, and what
- * they carry proves itself (a QC by its signatures, a block by its hash).
+ * A VOTE is signed because 2f+1 of them, relayed inside the next proposal
+ * or a NEW-VIEW, are a quorum certificate (the paper's threshold
+ * signature, modelled as the set of signed votes).  Every other message
+ * goes only from its author to one peer, so the link MAC authenticates it
+ * (as PBFT's COMMIT), and what it relays proves itself: a QC by its
+ * votes' signatures, a block by its hash.
  *
  * Memory: HsQC and HsBlock are plain data; HsBlock.cmds and HsBlock.raw are
  * owned by the block (hs_block_free).  Decoded parts of a message that
@@ -101,7 +101,9 @@ void hs_qc_encode(FlWriter *w, const HsQC *qc);
 bool hs_qc_decode(FlReader *r, uint32_t n, HsQC *qc);
 /* True when @qc is the genesis QC, or holds at least @quorum votes whose
  * signatures are valid for (VOTE, signer, view, block) (@k: the checking
- * node's keys, whose cache makes a vote seen before cost a hash). */
+ * node's keys, whose cache makes a vote seen before cost a hash; a
+ * process-wide memo does the same for a vote another node verified: see
+ * wire.c for why that cannot change an answer). */
 bool hs_qc_verify(const PbftKeys *k, const HsQC *qc, uint32_t quorum);
 /* The signed part of a vote by @signer for (@view, @block), into @buf (21
  * bytes), as hs_stmt_end signs it; returns its length. */
