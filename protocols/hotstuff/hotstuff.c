@@ -77,7 +77,11 @@
  *                   Byzantine leader that forks behind the last committed
  *                   block (lie.c) then gets 2f+1 votes, the honest leaders
  *                   after it extend the fork (its QC is the newest), and
- *                   the fork commits: acknowledged writes vanish.
+ *                   the fork commits: acknowledged writes vanish.  An
+ *                   honest leader gets there too, more rarely: one that
+ *                   collected 2f+1 NEW-VIEWs for view v, was cut off,
+ *                   and proposes in v on their QC after the others
+ *                   finished lower views and locked above it (README.md).
  * 10. BUGGIFY sites (sim/node.h fl_buggify): choices the paper leaves to
  *    the implementation.
  *    hotstuff.propose-one    a leader proposes one waiting request and
