@@ -23,6 +23,7 @@ extern const FlProtocol fl_proto_raft;
 extern const FlProtocol fl_proto_paxos;
 extern const FlProtocol fl_proto_fastpaxos;
 extern const FlProtocol fl_proto_pbft;
+extern const FlProtocol fl_proto_hotstuff;
 extern const FlProtocol fl_proto_vr;
 extern const FlProtocol fl_proto_clocks;
 extern const FlProtocol fl_proto_election_bully;
@@ -58,6 +59,7 @@ static const FlProtocol *const protocols[] = {
     &fl_proto_paxos,
     &fl_proto_fastpaxos,
     &fl_proto_pbft,
+    &fl_proto_hotstuff,
     &fl_proto_vr,
     &fl_proto_clocks,
     &fl_proto_election_bully,

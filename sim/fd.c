@@ -185,8 +185,8 @@ int fl_fd_init(FlFd *fd, FlNode *n, const FlFdConfig *cfg)
         return -1;
     }
     if (fl_nodes(n) > FL_FD_MAX_NODES) {
-        fl_world_refuse(w, "failure detectors support at most %u nodes (this cluster has %u)",
-                        FL_FD_MAX_NODES, fl_nodes(n));
+        fl_world_refuse(w, "%s: failure detectors support at most %u nodes (/cluster/nodes is %u)",
+                        w->sc->file ? w->sc->file : w->sc->name, FL_FD_MAX_NODES, fl_nodes(n));
         return -1;
     }
     fd->cfg = *cfg;
