@@ -19,6 +19,7 @@ extern const FlFaultKind fl_fault_pct;
 extern const FlFaultKind fl_fault_slow_link;
 extern const FlFaultKind fl_fault_slow_node;
 extern const FlFaultKind fl_fault_trigger;
+extern const FlFaultKind fl_fault_attacker;
 
 static const FlFaultKind *const kinds[] = {
     &fl_fault_crash,
@@ -37,6 +38,7 @@ static const FlFaultKind *const kinds[] = {
     &fl_fault_slow_link,
     &fl_fault_slow_node,
     &fl_fault_trigger,
+    &fl_fault_attacker,
     NULL,
 };
 

@@ -52,6 +52,10 @@ struct FlFaultKind {
      * the nemesis does): the engine reads none and allows none; parse sets
      * `at` and `dur`. */
     bool own_timing;
+    /* The counters of metrics.json this kind may create (fl_world_count),
+     * NULL-terminated, or NULL: a scenario with this fault may bound them
+     * in `expect.counters`, and one the run never created reads as 0. */
+    const char *const *counters;
 };
 
 void fl_fault_free(FlFault *f);

@@ -422,7 +422,7 @@ static void weigh_expectations(const FlScenario *sc, FlRunResult *res)
     for (guint i = 0; e->counters && i < e->counters->len; i++) {
         const FlExpectCounter *c = &g_array_index(e->counters, FlExpectCounter, i);
         json_t *v = json_object_get(counters, c->name);
-        if (!v && !sc->protocol->counters) {
+        if (!v && !sc->protocol->counters && !fl_scenario_counter_engine(sc, c->name)) {
             /* Not declared (FlProtocol.counters), never created: reading 0
              * would pass a misspelt name silently. */
             unmet_counter(res, c->name, counters);

@@ -453,10 +453,39 @@ static bool load_clock(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
     return true;
 }
 
+/* The network's defences (sim/channel.h).  Each is resolved into @out only
+ * when given, so the resolved form of every scenario without them stays
+ * what it was. */
+static bool load_channel(FlJv *jv, FlScenario *sc, json_t *in, json_t *out)
+{
+    FlChannelSpec *ch = &sc->channel;
+    const char *auth = NULL;
+    bool encrypt = false;
+    int64_t window = 0;
+    if (json_object_get(in, "auth")) {
+        if (!fl_jv_string(jv, in, "/network", "auth", out, true, NULL, "none|mac", &auth))
+            return false;
+        ch->auth = strcmp(auth, "mac") == 0 ? FL_AUTH_MAC : FL_AUTH_NONE;
+    }
+    if (json_object_get(in, "encrypt")) {
+        if (!fl_jv_bool(jv, in, "/network", "encrypt", out, true, false, &encrypt))
+            return false;
+        ch->encrypt = encrypt;
+    }
+    if (json_object_get(in, "replay_window")) {
+        if (!fl_jv_int(jv, in, "/network", "replay_window", out, true, 0, 0,
+                       FL_REPLAY_WINDOW_MAX, &window))
+            return false;
+        ch->replay_window = (uint32_t)window;
+    }
+    return true;
+}
+
 static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
 {
     static const char *const keys[] = { "timing", "bound", "gst", "delay", "fifo", "drop",
-                                        "skew", "drift", NULL };
+                                        "skew", "drift", "auth", "encrypt", "replay_window",
+                                        NULL };
     json_t *out = json_object();
     json_object_set_new(root_out, "network", out);
     json_t *empty = NULL;
@@ -490,6 +519,7 @@ static bool load_network(FlJv *jv, FlScenario *sc, json_t *in, json_t *root_out)
     ok = ok && fl_jv_bool(jv, in, "/network", "fifo", out, false, false, &net->fifo);
     ok = ok && fl_jv_double(jv, in, "/network", "drop", out, false, 0, 0, 1, &net->drop);
     ok = ok && load_clock(jv, sc, in, out);
+    ok = ok && load_channel(jv, sc, in, out);
     if (empty)
         json_decref(empty);
     return ok;
@@ -932,10 +962,28 @@ static int cmp_hint(const void *x, const void *y)
 /* A bound on a counter the protocol does not declare (FlProtocol.counters)
  * would read as 0 and pass whatever happens: refuse it, naming the
  * declared counters, closest first. */
-static bool check_counter_declared(FlJv *jv, const FlProtocol *p, const char *name,
+static const char *const net_counters[] = { "net.auth_dropped", "net.replay_dropped",
+                                             "net.malformed_dropped", NULL };
+
+bool fl_scenario_counter_engine(const FlScenario *sc, const char *name)
+{
+    for (const char *const *c = net_counters; *c; c++)
+        if (strcmp(*c, name) == 0)
+            return true;
+    for (guint i = 0; sc->faults && i < sc->faults->len; i++) {
+        const FlFault *f = g_ptr_array_index(sc->faults, i);
+        for (const char *const *c = f->kind->counters; c && *c; c++)
+            if (strcmp(*c, name) == 0)
+                return true;
+    }
+    return false;
+}
+
+static bool check_counter_declared(FlJv *jv, const FlScenario *sc, const char *name,
                                    const char *path)
 {
-    if (!p || !p->counters)
+    const FlProtocol *p = sc->protocol;
+    if (!p || !p->counters || fl_scenario_counter_engine(sc, name))
         return true;
     guint n = 0;
     for (const char *const *c = p->counters; *c; c++, n++)
@@ -966,7 +1014,7 @@ static bool load_expect_counters(FlJv *jv, const FlScenario *sc, FlExpect *e, js
     json_t *b;
     json_object_foreach(in, name, b) {
         g_autofree char *path = g_strdup_printf("/expect/counters/%s", name);
-        if (!check_counter_declared(jv, sc->protocol, name, path))
+        if (!check_counter_declared(jv, sc, name, path))
             return false;
         json_t *bo = json_object();
         json_object_set_new(co, name, bo);

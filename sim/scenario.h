@@ -9,6 +9,7 @@
  * fl_scenario_free. */
 #pragma once
 
+#include "sim/channel.h"
 #include "sim/net.h"
 #include "sim/resource.h"
 #include "sim/jsonv.h"
@@ -186,6 +187,9 @@ typedef struct FlScenario {
     FlNetSpec net;
     FlDuration *skew;       /* per node, or NULL */
     double *drift;          /* per node, or NULL */
+    /* `network.auth`, `network.encrypt`, `network.replay_window`
+     * (sim/channel.h): all off unless the file turns them on. */
+    FlChannelSpec channel;
 
     FlWorkloadSpec workload;
     FlResourceSpec resources;   /* `resources`: off (on = false) unless the file gives it */
@@ -253,6 +257,11 @@ const char *fl_model_name(const FlWorkloadModel *m);
 /* Parses a node selector (an id, "leader", "random", "minority", "majority",
  * "*", "role:NAME", "role:*", "leader+K", "minority-with-leader",
  * "last-role-change") at @path. */
+/* True when @name is a counter of the engine (the network's defences:
+ * net.auth_dropped, net.replay_dropped, net.malformed_dropped) or of one
+ * of @sc's fault kinds (FlFaultKind.counters): `expect.counters` may bound
+ * it whatever the protocol declares, and it reads 0 when never created. */
+bool fl_scenario_counter_engine(const FlScenario *sc, const char *name);
 bool fl_scenario_selector(FlJv *jv, json_t *v, const char *path, uint32_t nodes,
                           FlSelector *sel);
 /* The selector as a scenario names it, in @buf (FL_SELECTOR_TEXT bytes) or

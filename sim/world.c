@@ -71,9 +71,23 @@
  *    shapes aim at the leader by default: each such fault would be lost.
  *    So until some node has held a leader or primary role in the run,
  *    they pivot on a live node drawn like "role:*" instead (the draw of
- *    select_role, on the selector's own stream). */
+ *    select_role, on the selector's own stream).
+ * 9. The wire (sim/channel.h; faults/attacker.c).  With a defence on, a
+ *    message is sealed in fl_world_send, before anything else sees it
+ *    (trace, network, resources, explore), so every later step handles
+ *    wire bytes and the trace's lengths and hashes are the wire's; it is
+ *    opened in fl_world_deliver, after the CPU queue (checking a tag costs
+ *    the receiver as much as any message), and a message that fails is
+ *    dropped there (traced with the reason, counted as net.*_dropped)
+ *    before any handler runs.  Wire hooks (attackers) see each message
+ *    after sealing and before the network: they may rewrite or drop it,
+ *    and put bytes of their own on the wire (fl_world_wire_inject), which
+ *    nothing seals and no wire hook sees.  A Byzantine node's send hook
+ *    runs before sealing: it holds its own keys.  With neither, the send
+ *    and delivery paths are those of a run without this note. */
 #include "sim/world_impl.h"
 
+#include "sim/channel.h"
 #include "sim/fault.h"
 #include "sim/coverage.h"
 #include "sim/series.h"
@@ -446,8 +460,12 @@ static void push(FlWorld *w, FlTime at, FlEvent *ev)
 
 static void route(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len, uint64_t h);
 
+static bool wire(FlWorld *w, uint32_t from, uint32_t to, const void **msg, size_t *len);
+
 void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
 {
+    if (G_UNLIKELY(w->chan != NULL || w->wire_hooks != NULL) && !wire(w, from, to, &msg, &len))
+        return;
     uint64_t h = fl_trace_bytes_hash(msg, len);
     w->stats.sent++;
     if (w->trace.out)
@@ -479,6 +497,107 @@ void fl_world_send(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size
     route(w, from, to, msg, len, h);
 }
 
+typedef struct WireHook {
+    FlWorldWireHook fn;
+    void *ctx;
+} WireHook;
+
+/* Note 8: seals the message into w->wire_buf and shows it to the wire
+ * hooks; *@msg and *@len become the wire bytes.  False when a hook
+ * dropped it (traced as sent and dropped, as a Byzantine drop is). */
+static bool wire(FlWorld *w, uint32_t from, uint32_t to, const void **msg, size_t *len)
+{
+    GByteArray *b = w->wire_buf;
+    if (!b)
+        b = w->wire_buf = g_byte_array_new();
+    if (w->chan) {
+        fl_channel_seal(w->chan, from, to, *msg, *len, b);
+    } else {
+        g_byte_array_set_size(b, 0);
+        g_byte_array_append(b, *msg, (guint)*len);
+    }
+    /* By index, re-reading the length: a hook never adds or removes hooks
+     * here, but the loop does not rely on it. */
+    for (guint i = 0; w->wire_hooks && i < w->wire_hooks->len; i++) {
+        WireHook hk = g_array_index(w->wire_hooks, WireHook, i);
+        if (!hk.fn(w, hk.ctx, from, to, b)) {
+            uint64_t h = fl_trace_bytes_hash(b->data, b->len);
+            w->stats.sent++;
+            w->stats.dropped++;
+            fl_trace(&w->trace, FL_TR_SEND, w->now, from, to, b->len, h, NULL);
+            fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, b->len, h, "attacker");
+            return false;
+        }
+    }
+    *msg = b->data;
+    *len = b->len;
+    return true;
+}
+
+void fl_world_add_wire_hook(FlWorld *w, FlWorldWireHook fn, void *ctx)
+{
+    if (!w->wire_hooks)
+        w->wire_hooks = g_array_new(FALSE, FALSE, sizeof(WireHook));
+    WireHook h = { fn, ctx };
+    g_array_append_val(w->wire_hooks, h);
+}
+
+void fl_world_remove_wire_hook(FlWorld *w, FlWorldWireHook fn, void *ctx)
+{
+    for (guint i = 0; w->wire_hooks && i < w->wire_hooks->len; i++) {
+        WireHook *h = &g_array_index(w->wire_hooks, WireHook, i);
+        if (h->fn == fn && h->ctx == ctx) {
+            g_array_remove_index(w->wire_hooks, i);
+            break;
+        }
+    }
+    if (w->wire_hooks && w->wire_hooks->len == 0) {
+        g_array_free(w->wire_hooks, TRUE);
+        w->wire_hooks = NULL;
+    }
+}
+
+void fl_world_wire_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len)
+{
+    g_assert(to < w->nnodes + w->nclients);
+    if (len > FL_MAX_MESSAGE + FL_CHANNEL_SEQ_BYTES + FL_CHANNEL_TAG_BYTES || w->ex)
+        return;
+    uint64_t h = fl_trace_bytes_hash(msg, len);
+    w->stats.sent++;
+    fl_trace(&w->trace, FL_TR_SEND, w->now, from, to, len, h, NULL);
+    route(w, from, to, msg, len, h);
+}
+
+bool fl_world_wire_clear(const FlWorld *w, size_t len, size_t *off, size_t *plen)
+{
+    if (!w->chan) {
+        *off = 0;
+        *plen = len;
+        return true;
+    }
+    return fl_channel_clear(w->chan, len, off, plen);
+}
+
+uint32_t fl_world_outsider(const FlWorld *w)
+{
+    return w->nnodes + w->nclients;
+}
+
+int64_t fl_world_values_written(const FlWorld *w)
+{
+    return w->gen.next_value;
+}
+
+void fl_world_count(FlWorld *w, const char *name, double v)
+{
+    double *cur = g_tree_lookup(w->counters, name);
+    if (!cur) {
+        cur = g_new0(double, 1);
+        g_tree_insert(w->counters, g_strdup(name), cur);
+    }
+    *cur += v;
+}
+
 /* The network's part of a send at w->now: copies, drops, delays, links. */
 static void route(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len, uint64_t h)
 {
@@ -490,10 +609,13 @@ static void route(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_
         fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, h, why);
         return;
     }
-    if (w->series)
+    /* A sender outside the cluster (an attacker's flood) has no link of
+     * its own to account. */
+    bool inside = from < w->nnodes + w->nclients;
+    if (w->series && inside)
         fl_series_link_bytes(w->series, from, to, (uint64_t)len * copies);
     /* Each copy owns its buffer: the queue frees each on delivery. */
-    if (G_UNLIKELY(w->res != NULL) && w->res->link)
+    if (G_UNLIKELY(w->res != NULL) && w->res->link && inside)
         for (uint32_t k = 0; k < copies; k++)
             at[k] += link_serialize(w, from, to, len) - w->now;
     for (uint32_t k = 0; k < copies; k++) {
@@ -654,6 +776,16 @@ FlWorld *fl_world_new(const FlScenario *sc, const FlWorldOptions *opt, GError **
         g_tree_insert(w->counters, g_strdup("buggify.fired"), g_new0(double, 1));
     w->next_fault_index = sc->faults ? sc->faults->len : 0;
     w->hook_buf = g_byte_array_new();
+    if (fl_channel_spec_on(&sc->channel)) {
+        w->chan = fl_channel_new(&sc->channel, w->nnodes + w->nclients, sc->seed);
+        w->wire_buf = g_byte_array_new();
+        w->open_buf = g_byte_array_new();
+        /* In metrics.json even at 0, so bounds on them read what the run did. */
+        static const char *const names[] = { "net.auth_dropped", "net.replay_dropped",
+                                             "net.malformed_dropped" };
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+            g_tree_insert(w->counters, g_strdup(names[i]), g_new0(double, 1));
+    }
     if (sc->resources.on && !w->ex)
         w->res = resources_new(sc, w->nnodes, w->nnodes + w->nclients);
     if (opt && opt->series_window > 0 && !w->ex)
@@ -788,6 +920,13 @@ void fl_world_free(FlWorld *w)
     g_string_free(w->history, TRUE);
     g_array_unref(w->history_index);
     g_byte_array_unref(w->hook_buf);
+    fl_channel_free(w->chan);
+    if (w->wire_buf)
+        g_byte_array_unref(w->wire_buf);
+    if (w->open_buf)
+        g_byte_array_unref(w->open_buf);
+    if (w->wire_hooks)
+        g_array_free(w->wire_hooks, TRUE);
     if (w->event_hooks)
         g_array_free(w->event_hooks, TRUE);
     g_free(w->refusal);
@@ -802,29 +941,51 @@ void fl_world_free(FlWorld *w)
     g_free(w);
 }
 
+/* Note 8: opens the wire bytes of @ev into w->open_buf; false (the
+ * message dropped, traced and counted) when the channel refuses them. */
+static bool unwire(FlWorld *w, const FlEvent *ev, const uint8_t **msg, size_t *len)
+{
+    FlChannelVerdict v = fl_channel_open(w->chan, ev->peer, ev->node, ev->data, ev->a, w->open_buf);
+    if (v == FL_CHANNEL_OK) {
+        *msg = w->open_buf->data;
+        *len = w->open_buf->len;
+        return true;
+    }
+    const char *why = v == FL_CHANNEL_AUTH ? "auth" : v == FL_CHANNEL_REPLAY ? "replay" : "malformed";
+    char counter[32];
+    g_snprintf(counter, sizeof counter, "net.%s_dropped", why);
+    fl_world_count(w, counter, 1);
+    w->stats.dropped++;
+    fl_trace(&w->trace, FL_TR_DROP, w->now, ev->node, ev->peer, ev->a, ev->b, why);
+    return false;
+}
+
 void fl_world_deliver(FlWorld *w, FlEvent *ev)
 {
     uint32_t to = ev->node, from = ev->peer;
     const uint8_t *msg = ev->data;
     size_t len = ev->a;
-    if (to >= w->nnodes) {
+    if (G_UNLIKELY(w->chan != NULL) && (to >= w->nnodes || w->nodes[to].up) &&
+        !unwire(w, ev, &msg, &len)) {
+        /* fall through to the free below */
+    } else if (to >= w->nnodes) {
         w->stats.delivered++;
-        fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b, NULL);
+        fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, ev->a, ev->b, NULL);
         fl_client_deliver(w, to - w->nnodes, from, msg, len);
     } else if (!w->nodes[to].up) {
         w->stats.dropped++;
-        fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, len, ev->b, "down");
+        fl_trace(&w->trace, FL_TR_DROP, w->now, to, from, ev->a, ev->b, "down");
     } else {
         w->stats.delivered++;
         if (w->trace.out)
-            fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b, NULL);
+            fl_trace(&w->trace, FL_TR_DELIVER, w->now, to, from, ev->a, ev->b, NULL);
         else
-            fl_trace_fast(&w->trace, FL_TR_DELIVER, w->now, to, from, len, ev->b);
+            fl_trace_fast(&w->trace, FL_TR_DELIVER, w->now, to, from, ev->a, ev->b);
         if (w->trace.cov)
             fl_coverage_message(w->trace.cov, FL_TR_DELIVER, to, from, msg, len);
         fl_node_deliver(w, &w->nodes[to], from, msg, len);
     }
-    fl_world_buf_free(w, ev->data, len);
+    fl_world_buf_free(w, ev->data, ev->a);
 }
 
 /* A world in explore mode runs the scenario's explicit schedule, choice

@@ -240,6 +240,37 @@ size_t fl_world_lie(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t
  * down, its protocol has no reseal, or the hook refused. */
 bool fl_world_reseal(FlWorld *w, uint32_t node, uint32_t to, uint8_t *msg, size_t len);
 
+/* ---- For attackers on the wire (faults/attacker.c; world.c note 9) ----- */
+
+/* Sees each message between any two endpoints as it goes on the wire:
+ * after the network's defences sealed it (sim/channel.h), before the
+ * network routes it.  It may rewrite @wire (content and length) and returns
+ * true to send it, false to drop it.  Must be deterministic (the faults'
+ * stream only) and must not add or remove wire hooks. */
+typedef bool (*FlWorldWireHook)(FlWorld *w, void *ctx, uint32_t from, uint32_t to,
+                                GByteArray *wire);
+/* Adds a hook (called in the order added); @ctx is borrowed until removed
+ * or the world is freed.  Removing one that is not there is a no-op. */
+void fl_world_add_wire_hook(FlWorld *w, FlWorldWireHook fn, void *ctx);
+void fl_world_remove_wire_hook(FlWorld *w, FlWorldWireHook fn, void *ctx);
+/* Puts @len wire bytes (copied) on the network from endpoint @from to
+ * endpoint @to: as if @from had sent them, but nothing seals them and no
+ * wire hook sees them.  @from may be fl_world_outsider.  No-op in explore
+ * mode. */
+void fl_world_wire_inject(FlWorld *w, uint32_t from, uint32_t to, const void *msg, size_t len);
+/* Where the body of a wire message of @len bytes lies (*@off, *@plen: the
+ * protocol's bytes, or their ciphertext; all of it without defences), and
+ * whether it is in clear (false when encrypted: see fl_channel_clear). */
+bool fl_world_wire_clear(const FlWorld *w, size_t len, size_t *off, size_t *plen);
+/* An endpoint outside the cluster (neither a server nor a client): it holds
+ * no key, and servers take what it sends as a client's. */
+uint32_t fl_world_outsider(const FlWorld *w);
+/* Values clients were given to write so far: the workloads draw unique
+ * values 1, 2, ... (sim/workload.h), so these are 1 .. the result. */
+int64_t fl_world_values_written(const FlWorld *w);
+/* Adds @v to the counter @name of metrics.json (made at 0 first). */
+void fl_world_count(FlWorld *w, const char *name, double v);
+
 /* ---- For faults aimed at protocol events (faults/trigger.c) ------------ */
 
 typedef enum {

@@ -172,6 +172,12 @@ struct FlWorld {
     char *refusal;
     uint32_t next_fault_index;  /* for faults made at run time */
     GByteArray *hook_buf;   /* scratch for send hooks */
+    /* The network's defences (sim/channel.h, world.c note 9), or NULL:
+     * off, and every path below costs one untaken branch. */
+    struct FlChannel *chan;
+    GArray *wire_hooks;     /* of WireHook (world.c): attackers on the wire, or NULL */
+    GByteArray *wire_buf;   /* a message's wire bytes while it is sent */
+    GByteArray *open_buf;   /* a message's payload while it is delivered */
     struct FdBook *fd;      /* failure detectors' accounting (fd.c), or NULL */
     bool buggify;           /* the scenario's "buggify" (node.c fl_buggify) */
     FlRng buggify_rng;      /* whether an enabled BUGGIFY site fires: a stream of

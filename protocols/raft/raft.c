@@ -1132,12 +1132,14 @@ static void on_append(FlNode *n, Raft *r, uint32_t from, const RaftMsg *m)
         refresh_conf(n, r);
     }
     /* A correct cluster never cuts a committed entry here (Leader
-     * Completeness); the commit-old-term and no-log-check bugs can.  Like
-     * an implementation without a check for it (etcd panics instead), the
-     * node forgets its commit point past the new end and later applies the
-     * new entries over a state machine that already holds the old ones. */
+     * Completeness); the commit-old-term and no-log-check bugs can, and so
+     * can a message changed on the wire (the `attacker` fault: Raft has no
+     * integrity check of its own, so a tampered prevLogIndex is believed).
+     * Peer data, so no assertion: like an implementation without a check
+     * for it (etcd panics instead), the node forgets its commit point past
+     * the new end and later applies the new entries over a state machine
+     * that already holds the old ones. */
     if (r->commit > last_index(r)) {
-        g_assert(r->bug != BUG_NONE);
         r->commit = last_index(r);
         if (r->applied > r->commit)
             r->applied = r->commit;

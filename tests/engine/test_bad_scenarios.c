@@ -61,6 +61,12 @@ static const Bad bad[] = {
     { "drop-above-one.json", ": /network/drop: ", "got 1.5" },
     { "skew-wrong-length.json", ": /network/skew: ", "3 durations" },
     { "drift-out-of-range.json", ": /network/drift/2: ", "got 2" },
+    /* the network's defences (sim/channel.h) */
+    { "network-auth-unknown.json", ": /network/auth: ", "got \"hmac-md5\"" },
+    { "network-encrypt-not-bool.json", ": /network/encrypt: ", "got \"aes\"" },
+    { "network-replay-window-too-wide.json", ": /network/replay_window: ", "from 0 to 64, got 65" },
+    { "network-replay-window-negative.json", ": /network/replay_window: ", "got -1" },
+    { "expect-attack-counter-unknown.json", ": /expect/counters/attack.secret_seen: ", "no counter \"attack.secret_seen\"" },
     /* workload */
     { "unknown-model.json", ": /workload/model: ", "got \"queue\"" },
     { "rate-negative.json", ": /workload/rate: ", "got -5" },

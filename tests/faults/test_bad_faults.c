@@ -73,6 +73,23 @@ static const Bad bad[] = {
     { "raft", 3, "{\"kind\":\"byzantine\",\"node\":1,\"behaviour\":\"mutate\",\"count\":-1}", "/faults/0/count" },
     { "raft", 3, "{\"kind\":\"nemesis\",\"kinds\":[\"crash\",\"mutate\"]}", "/faults/0/kinds/1" },
     { "paxos", 3, "{\"kind\":\"nemesis\",\"kinds\":[\"mutate\"]}", "/faults/0/kinds/0" },
+    /* attacker: each action takes its own fields, and what it names must
+     * exist in the protocol. */
+    { "raft", 3, "{\"kind\":\"attacker\"}", "/faults/0/action" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"eavesdrop\"}", "/faults/0/action" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"sniff\",\"p\":0.5}", "/faults/0/p" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"tamper\",\"p\":2}", "/faults/0/p" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"tamper\",\"mode\":\"rewrite\"}", "/faults/0/mode" },
+    { "lww", 3, "{\"kind\":\"attacker\",\"action\":\"tamper\",\"mode\":\"field\"}", "/faults/0/mode" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"replay\",\"mode\":\"field\"}", "/faults/0/mode" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"drop-selective\"}", "/faults/0/msg_kind" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"drop-selective\",\"msg_kind\":\"Gossip\"}", "/faults/0/msg_kind" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"inject\",\"msg_kind\":\"AppendEntries\"}", "/faults/0/msg_kind" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"flood\",\"rate\":100}", "/faults/0/node" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"flood\",\"node\":0}", "/faults/0/rate" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"flood\",\"node\":0,\"rate\":0}", "/faults/0/rate" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"flood\",\"node\":0,\"rate\":10,\"from\":1}", "/faults/0/from" },
+    { "raft", 3, "{\"kind\":\"attacker\",\"action\":\"sniff\",\"rate\":10}", "/faults/0/rate" },
 };
 
 static char *scenario_text(const Bad *b)
