@@ -69,6 +69,7 @@ static const Bug bugs[] = {
     { "volatile-ids", "scenarios/03-replication/abd-nemesis.json" },
     { "newer-satisfies", "scenarios/03-replication/causal-nemesis.json" },
     { "stale-failover", "scenarios/03-replication/pb-failover-crash-restart.json" },
+    { "no-lock-check", "scenarios/04-consensus/hotstuff-nemesis.json" },
 };
 
 typedef struct Hunt {
