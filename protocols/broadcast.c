@@ -38,6 +38,7 @@
  *  8. Messages: u8 type (DATA, ORDERED), u32 origin, u64 seq, u64 global
  *     number (ORDERED), u8 n, n x u64 dependencies (causal).  One that does
  *     not decode is dropped (broadcast.dropped). */
+#include "protocols/eventlog.h"
 #include "sim/node.h"
 
 #include <inttypes.h>
@@ -355,11 +356,7 @@ static void broadcast_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Broadcast *b = state;
     if (req->op.kind == FL_OP_EVENT_READ) {
-        size_t len = 0;
-        const uint8_t *data = fl_disk_view(n, "log", &len);
-        FlResult res = { .status = FL_RESULT_OK, .hint = FL_NO_HINT, .has_value = data != NULL,
-                         .text = (const char *)data, .text_len = len };
-        fl_reply(n, req, &res);
+        fl_eventlog_reply(n, req);
         return;
     }
     if (req->op.kind != FL_OP_EVENT_STEP || b->full || b->n > BC_MAX_NODES) {

@@ -37,6 +37,7 @@
  *     a local event) has smaller clocks than its last one before the crash.
  *  6. Messages that do not decode (wrong type, length or vector size) are
  *     dropped and counted (clocks.dropped), never trusted. */
+#include "protocols/eventlog.h"
 #include "sim/node.h"
 
 #include <inttypes.h>
@@ -301,11 +302,7 @@ static void clocks_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Clocks *c = state;
     if (req->op.kind == FL_OP_EVENT_READ) {
-        size_t len = 0;
-        const uint8_t *data = fl_disk_view(n, "log", &len);
-        FlResult res = { .status = FL_RESULT_OK, .hint = FL_NO_HINT, .has_value = data != NULL,
-                         .text = (const char *)data, .text_len = len };
-        fl_reply(n, req, &res);
+        fl_eventlog_reply(n, req);
         return;
     }
     if (req->op.kind != FL_OP_EVENT_STEP || c->full) {

@@ -392,11 +392,7 @@ static void lease_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Lease *s = state;
     if (req->op.kind == FL_OP_EVENT_READ) {
-        size_t len = 0;
-        const uint8_t *data = fl_disk_view(n, "log", &len);
-        FlResult res = { .status = FL_RESULT_OK, .hint = FL_NO_HINT, .has_value = data != NULL,
-                         .text = (const char *)data, .text_len = len };
-        fl_reply(n, req, &res);
+        fl_eventlog_reply(n, req);
         return;
     }
     if (req->op.kind != FL_OP_EVENT_STEP || s->n < 3) {

@@ -263,7 +263,7 @@ static void bully_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Bully *b = state;
     if (req->op.kind == FL_OP_EVENT_READ) {
-        el_log_reply(n, req);
+        fl_eventlog_reply(n, req);
         return;
     }
     /* A step asks who leads: the answer is the leader's id, or a failure. */

@@ -61,15 +61,6 @@ uint64_t el_log_max_epoch(FlNode *n)
     return max;
 }
 
-void el_log_reply(FlNode *n, const FlRequest *req)
-{
-    size_t len = 0;
-    const uint8_t *data = fl_disk_view(n, "log", &len);
-    FlResult res = { .status = FL_RESULT_OK, .hint = FL_NO_HINT, .has_value = data != NULL,
-                     .text = (const char *)data, .text_len = len };
-    fl_reply(n, req, &res);
-}
-
 size_t el_encode(const ElMsg *m, uint8_t *buf, size_t cap)
 {
     FlWriter w;

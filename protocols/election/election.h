@@ -13,6 +13,7 @@
  *   "full"                  the log reached its bound; nothing follows */
 #pragma once
 
+#include "protocols/eventlog.h"
 #include "sim/node.h"
 
 #include <stdint.h>
@@ -26,8 +27,6 @@ void el_log_view(FlNode *n, uint64_t epoch, int64_t leader);
 /* The largest epoch the log names (0 when none): a restarted node never
  * reuses an epoch it saw. */
 uint64_t el_log_max_epoch(FlNode *n);
-/* Answers the final read with the log. */
-void el_log_reply(FlNode *n, const FlRequest *req);
 
 /* Every message: u8 type, u64 epoch, u32 id (a candidate or leader). */
 typedef struct ElMsg {

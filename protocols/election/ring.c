@@ -415,7 +415,7 @@ static void ring_on_request(FlNode *n, void *state, const FlRequest *req)
 {
     Ring *r = state;
     if (req->op.kind == FL_OP_EVENT_READ) {
-        el_log_reply(n, req);
+        fl_eventlog_reply(n, req);
         return;
     }
     if (r->leader < 0) {

@@ -314,19 +314,5 @@ int hs_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
 
 bool hs_reseal_keys(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len)
 {
-    if (len < PBFT_MAC_BYTES + HS_STMT_MIN || to >= k->n)
-        return false;
-    FlReader r;
-    fl_reader_init(&r, msg + 1, 4);
-    if (fl_get_u32(&r) != k->self)
-        return false;   /* another's statement: we hold no key to sign it */
-    size_t stmt = len - PBFT_MAC_BYTES;
-    if (hs_type_signed(msg[0])) {
-        if (stmt < HS_STMT_MIN + PBFT_SIG_BYTES)
-            return false;
-        size_t body = stmt - PBFT_SIG_BYTES;
-        pbft_sign(k, msg, body, msg + body);
-    }
-    pbft_mac(k, to, msg, stmt, msg + stmt);
-    return true;
+    return pbft_reseal_with(k, to, msg, len, HS_STMT_MIN, hs_type_signed);
 }

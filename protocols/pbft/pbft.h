@@ -208,6 +208,12 @@ int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max);
  * statement in @msg again and recomputes the MAC of the link to @to;
  * false unless k->self is its signer. */
 bool pbft_reseal_keys(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len);
+/* The same for any protocol sealing as PBFT does (a statement whose bytes 1-4
+ * name the sender, a signature when @is_signed says its type is signed,
+ * then the link MAC), with statements of at least @stmt_min bytes: HotStuff
+ * shares it. */
+bool pbft_reseal_with(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len, size_t stmt_min,
+                      bool (*is_signed)(uint8_t type));
 
 /* ---- Certificates (wire.c) -------------------------------------------- */
 

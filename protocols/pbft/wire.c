@@ -204,15 +204,21 @@ int pbft_fields(const uint8_t *msg, size_t len, FlMsgField *out, int max)
 
 bool pbft_reseal_keys(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len)
 {
-    if (len < PBFT_MAC_BYTES + PBFT_STMT_MIN || to >= k->n)
+    return pbft_reseal_with(k, to, msg, len, PBFT_STMT_MIN, pbft_type_signed);
+}
+
+bool pbft_reseal_with(const PbftKeys *k, uint32_t to, uint8_t *msg, size_t len, size_t stmt_min,
+                      bool (*is_signed)(uint8_t type))
+{
+    if (len < PBFT_MAC_BYTES + stmt_min || to >= k->n)
         return false;
     FlReader r;
     fl_reader_init(&r, msg + 1, 4);
     if (fl_get_u32(&r) != k->self)
         return false;   /* another's statement: we hold no key to sign it */
     size_t stmt = len - PBFT_MAC_BYTES;
-    if (pbft_type_signed(msg[0])) {
-        if (stmt < PBFT_STMT_MIN + PBFT_SIG_BYTES)
+    if (is_signed(msg[0])) {
+        if (stmt < stmt_min + PBFT_SIG_BYTES)
             return false;
         size_t body = stmt - PBFT_SIG_BYTES;
         pbft_sign(k, msg, body, msg + body);

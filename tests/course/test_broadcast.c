@@ -15,24 +15,11 @@
 
 #define ALL "validity,agreement,integrity,fifo-order,causal-order,total-order"
 
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 /* Checks @logs against every property; returns the "verdicts" as a
  * string "validity=valid,agreement=invalid,...". */
 static char *verdicts(const char *const *logs, int n)
 {
-    g_autofree char *h = history(logs, n);
+    g_autofree char *h = sx_logs_history(logs, n);
     json_t *j = NULL;
     sx_check(h, "events", ALL, &j, NULL);
     json_t *v = json_object_get(j, "verdicts");
@@ -88,7 +75,7 @@ static void test_properties(void **state)
 static void test_errors(void **state)
 {
     const char *const bad[] = { H(0) "b 0\nb 0\n", H(1), H(2) };
-    g_autofree char *h = history(bad, 3);
+    g_autofree char *h = sx_logs_history(bad, 3);
     g_autofree char *e = sx_check_error(h, "events", ALL);
     assert_non_null(strstr(e, "line 3"));
     g_autofree char *e2 = sx_check_error(h, "events", "validity,linearizable");

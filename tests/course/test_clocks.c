@@ -16,21 +16,6 @@
 #include <cmocka.h>
 
 /* A history of final reads only, one per log. */
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        if (!logs[i])
-            continue;
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 static json_t *get(json_t *j, const char *a, const char *b)
 {
     json_t *x = json_object_get(j, a);
@@ -47,7 +32,7 @@ static const char *const good[] = {
 
 static void test_valid(void **state)
 {
-    g_autofree char *h = history(good, 3);
+    g_autofree char *h = sx_logs_history(good, 3);
     json_t *j = NULL;
     char *report = NULL;
     assert_int_equal(sx_check(h, "events", "happens-before", &j, &report), FL_VERDICT_VALID);
@@ -72,7 +57,7 @@ static void test_no_max(void **state)
         "clocks node=1 nodes=3\nr 0 0 1 0,1,0\ns 0 0 2 0,2,0\n",
         good[2],
     };
-    g_autofree char *h = history(logs, 3);
+    g_autofree char *h = sx_logs_history(logs, 3);
     json_t *j = NULL;
     char *report = NULL;
     assert_int_equal(sx_check(h, "events", "happens-before", &j, &report), FL_VERDICT_INVALID);
@@ -90,7 +75,7 @@ static void test_spurious(void **state)
     /* Node 2's second event claims to know node 0's first: its vector is
      * larger, though nothing connects them. */
     const char *const logs[] = { good[0], good[1], "clocks node=2 nodes=3\nl 1 0,0,1\nl 2 1,0,2\n" };
-    g_autofree char *h = history(logs, 3);
+    g_autofree char *h = sx_logs_history(logs, 3);
     json_t *j = NULL;
     assert_int_equal(sx_check(h, "events", "happens-before", &j, NULL), FL_VERDICT_INVALID);
     assert_true(json_is_true(get(j, "clock_condition", "holds")));
@@ -102,7 +87,7 @@ static void test_phantom_cycle_missing(void **state)
 {
     /* A receipt of 1:5, which node 1 never sent. */
     const char *const phantom[] = { "clocks node=0 nodes=2\nr 1 5 1 1,0\n", "clocks node=1 nodes=2\nl 1 0,1\n" };
-    g_autofree char *h1 = history(phantom, 2);
+    g_autofree char *h1 = sx_logs_history(phantom, 2);
     json_t *j = NULL;
     assert_int_equal(sx_check(h1, "events", "happens-before", &j, NULL), FL_VERDICT_INVALID);
     assert_int_equal(json_integer_value(get(j, "received_never_sent", NULL)), 1);
@@ -110,29 +95,29 @@ static void test_phantom_cycle_missing(void **state)
     /* Each node receives the other's message before sending its own. */
     const char *const cycle[] = { "clocks node=0 nodes=2\nr 1 0 1 1,0\ns 0 1 2 2,0\n",
                                   "clocks node=1 nodes=2\nr 0 0 1 0,1\ns 0 0 2 0,2\n" };
-    g_autofree char *h2 = history(cycle, 2);
+    g_autofree char *h2 = sx_logs_history(cycle, 2);
     char *report = NULL;
     assert_int_equal(sx_check(h2, "events", "happens-before", NULL, &report), FL_VERDICT_INVALID);
     assert_non_null(strstr(report, "contradict"));
     g_free(report);
     /* Node 2's log is missing: no verdict. */
     const char *const missing[] = { good[0], good[1], NULL };
-    g_autofree char *h3 = history(missing, 3);
+    g_autofree char *h3 = sx_logs_history(missing, 3);
     assert_int_equal(sx_check(h3, "events", "happens-before", NULL, NULL), FL_VERDICT_UNKNOWN);
 }
 
 static void test_errors(void **state)
 {
     const char *const bad[] = { "clocks node=0 nodes=2\nl 1 1\n" };
-    g_autofree char *h1 = history(bad, 1);
+    g_autofree char *h1 = sx_logs_history(bad, 1);
     g_autofree char *e1 = sx_check_error(h1, "events", "happens-before");
     assert_non_null(strstr(e1, "line 2"));
     const char *const twice[] = { "clocks node=0 nodes=1\n", "clocks node=0 nodes=1\n" };
-    g_autofree char *h2 = history(twice, 2);
+    g_autofree char *h2 = sx_logs_history(twice, 2);
     g_autofree char *e2 = sx_check_error(h2, "events", "happens-before");
     assert_non_null(strstr(e2, "second log"));
     const char *const header[] = { "clocks node=3 nodes=2\n" };
-    g_autofree char *h3 = history(header, 1);
+    g_autofree char *h3 = sx_logs_history(header, 1);
     g_autofree char *e3 = sx_check_error(h3, "events", "happens-before");
     assert_non_null(strstr(e3, "node=I nodes=N"));
     g_autofree char *e4 = sx_check_error("", "events", "linearizable");

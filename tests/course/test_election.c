@@ -19,21 +19,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        if (!logs[i])
-            continue;
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 static const char *const good[] = {
     "election node=0 nodes=3 algo=bully\nv 10 1 2\nn 20\nv 30 2 1\nv 40 3 2\n",
     "election node=1 nodes=3 algo=bully\nv 10 1 2\nv 25 2 1\nv 41 3 2\n",
@@ -42,7 +27,7 @@ static const char *const good[] = {
 
 static void test_valid(void **state)
 {
-    g_autofree char *h = history(good, 3);
+    g_autofree char *h = sx_logs_history(good, 3);
     json_t *j = NULL;
     char *report = NULL;
     assert_int_equal(sx_check(h, "events", "one-leader", &j, &report), FL_VERDICT_VALID);
@@ -62,7 +47,7 @@ static void test_split_and_disagreement(void **state)
         "election node=1 nodes=3 algo=bully\nv 25 2 1\nv 50 2 2\n",
         "election node=2 nodes=3 algo=bully\nv 20 2 2\n",
     };
-    g_autofree char *h1 = history(split, 3);
+    g_autofree char *h1 = sx_logs_history(split, 3);
     json_t *j = NULL;
     char *report = NULL;
     assert_int_equal(sx_check(h1, "events", "one-leader", &j, &report), FL_VERDICT_INVALID);
@@ -77,7 +62,7 @@ static void test_split_and_disagreement(void **state)
         "election node=1 nodes=3 algo=ring\nv 10 1 2\nv 30 2 1\n",
         "election node=2 nodes=3 algo=ring\nv 10 1 2\n",
     };
-    g_autofree char *h2 = history(apart, 3);
+    g_autofree char *h2 = sx_logs_history(apart, 3);
     assert_int_equal(sx_check(h2, "events", "one-leader", &j, &report), FL_VERDICT_INVALID);
     assert_true(json_is_false(json_object_get(j, "agreement")));
     assert_int_equal(json_integer_value(json_object_get(j, "split_epochs")), 0);
@@ -89,21 +74,21 @@ static void test_split_and_disagreement(void **state)
         "election node=0 nodes=2 algo=ring\nv 10 1 0\n",
         "election node=1 nodes=2 algo=ring\nv 10 1 0\n",
     };
-    g_autofree char *h3 = history(low, 2);
+    g_autofree char *h3 = sx_logs_history(low, 2);
     assert_int_equal(sx_check(h3, "events", "one-leader", NULL, NULL), FL_VERDICT_INVALID);
 }
 
 static void test_unknown_and_errors(void **state)
 {
     const char *const missing[] = { good[0], good[1], NULL };
-    g_autofree char *h1 = history(missing, 3);
+    g_autofree char *h1 = sx_logs_history(missing, 3);
     assert_int_equal(sx_check(h1, "events", "one-leader", NULL, NULL), FL_VERDICT_UNKNOWN);
     const char *const bad[] = { "election node=0 nodes=1 algo=bully\nv 10 1 5\n" };
-    g_autofree char *h2 = history(bad, 1);
+    g_autofree char *h2 = sx_logs_history(bad, 1);
     g_autofree char *e2 = sx_check_error(h2, "events", "one-leader");
     assert_non_null(strstr(e2, "line 2"));
     const char *const clocks[] = { "clocks node=0 nodes=1\n" };
-    g_autofree char *h3 = history(clocks, 1);
+    g_autofree char *h3 = sx_logs_history(clocks, 1);
     g_autofree char *e3 = sx_check_error(h3, "events", "one-leader");
     assert_non_null(strstr(e3, "not an election log"));
 }

@@ -17,24 +17,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        if (!logs[i])
-            continue;
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 static json_t *check(const char *const *logs, int n, FlVerdict want, char **report)
 {
-    g_autofree char *h = history(logs, n);
+    g_autofree char *h = sx_logs_history(logs, n);
     json_t *j = NULL;
     assert_int_equal(sx_check(h, "events", "serial-resource", &j, report), want);
     return j;
@@ -106,12 +91,12 @@ static void test_other_violations_and_errors(void **state)
         { LOCK, "lease node=1 nodes=4 role=storage fencing=1\na 9 1 1\n", WORKER2, WORKER3 },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *h = history(bad[i], 4);
+        g_autofree char *h = sx_logs_history(bad[i], 4);
         g_autofree char *e = sx_check_error(h, "events", "serial-resource");
         assert_non_null(strstr(e, "'s log, line 2: expected"));
     }
     const char *const other[] = { "mutex node=0 nodes=2\n", "mutex node=1 nodes=2\n" };
-    g_autofree char *h = history(other, 2);
+    g_autofree char *h = sx_logs_history(other, 2);
     g_autofree char *e = sx_check_error(h, "events", "serial-resource");
     assert_non_null(strstr(e, "node 0's log is not a lease log"));
 }

@@ -15,24 +15,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        if (!logs[i])
-            continue;
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 static json_t *check(const char *const *logs, int n, FlVerdict want, char **report)
 {
-    g_autofree char *h = history(logs, n);
+    g_autofree char *h = sx_logs_history(logs, n);
     json_t *j = NULL;
     assert_int_equal(sx_check(h, "events", "mutual-exclusion", &j, report), want);
     return j;
@@ -110,14 +95,14 @@ static void test_starved_and_errors(void **state)
         { "mutex node=0 nodes=2\ns 0 0\n", "mutex node=1 nodes=2\n" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *h = history(bad[i], 2);
+        g_autofree char *h = sx_logs_history(bad[i], 2);
         g_autofree char *e = sx_check_error(h, "events", "mutual-exclusion");
         assert_non_null(strstr(e, "node 0's log, line"));
     }
     /* A receipt of a message no log shows sent, though its sender logged
      * later ones. */
     const char *const unsent[] = { "mutex node=0 nodes=2\nr 1 7\n", "mutex node=1 nodes=2\ns 0 6\ns 0 8\n" };
-    g_autofree char *h = history(unsent, 2);
+    g_autofree char *h = sx_logs_history(unsent, 2);
     g_autofree char *e = sx_check_error(h, "events", "mutual-exclusion");
     assert_non_null(strstr(e, "node 0 received message 1:7, which no log shows sent"));
 }

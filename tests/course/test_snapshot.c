@@ -15,24 +15,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        if (!logs[i])
-            continue;
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 static json_t *check(const char *const *logs, int n, FlVerdict want, char **report)
 {
-    g_autofree char *h = history(logs, n);
+    g_autofree char *h = sx_logs_history(logs, n);
     json_t *j = NULL;
     assert_int_equal(sx_check(h, "events", "consistent-cut", &j, report), want);
     return j;
@@ -102,7 +87,7 @@ static void test_incomplete_and_errors(void **state)
     assert_int_equal(num(j, "snapshots_cut_short"), 1);
     json_decref(j);
     const char *const bad[] = { "snapshot node=0 nodes=2 initial=100\ns 0 0 5\n", "snapshot node=1 nodes=2 initial=100\n" };
-    g_autofree char *h = history(bad, 2);
+    g_autofree char *h = sx_logs_history(bad, 2);
     g_autofree char *e = sx_check_error(h, "events", "consistent-cut");
     assert_non_null(strstr(e, "line 2"));
 }

@@ -102,24 +102,9 @@ static void test_order(void **state)
     assert_int_equal(wins(SWIM_S_ALIVE, 4, SWIM_SUSPECT, 3, false), SWIM_S_NONE);
 }
 
-static char *history(const char *const *logs, int n)
-{
-    GString *h = g_string_new(NULL);
-    for (int i = 0; i < n; i++) {
-        if (!logs[i])
-            continue;
-        json_t *v = json_string(logs[i]);
-        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
-        json_decref(v);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
-        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
-    }
-    return g_string_free(h, FALSE);
-}
-
 static json_t *check(const char *const *logs, int n, FlVerdict want, char **report)
 {
-    g_autofree char *h = history(logs, n);
+    g_autofree char *h = sx_logs_history(logs, n);
     json_t *j = NULL;
     assert_int_equal(sx_check(h, "events", "membership", &j, report), want);
     return j;
@@ -185,12 +170,12 @@ static void test_checker(void **state)
         { H(0) "d 1 0 0\n", H(1) },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
-        g_autofree char *h = history(lines[i], 2);
+        g_autofree char *h = sx_logs_history(lines[i], 2);
         g_autofree char *e = sx_check_error(h, "events", "membership");
         assert_non_null(strstr(e, "node 0's log, line 2"));
     }
     const char *const nobound[] = { "swim node=0 nodes=2 boot=0\n", "swim node=1 nodes=2 bound=1 boot=0\n" };
-    g_autofree char *h = history(nobound, 2);
+    g_autofree char *h = sx_logs_history(nobound, 2);
     g_autofree char *e = sx_check_error(h, "events", "membership");
     assert_non_null(strstr(e, "not a swim log"));
 }

@@ -80,3 +80,18 @@ int64_t sx_check_int(const FlRunResult *res, const char *key)
     json_t *v = json_object_get(r, key);
     return v ? json_integer_value(v) : -1;
 }
+
+char *sx_logs_history(const char *const *logs, int n)
+{
+    GString *h = g_string_new(NULL);
+    for (int i = 0; i < n; i++) {
+        if (!logs[i])
+            continue;
+        json_t *v = json_string(logs[i]);
+        g_autofree char *text = json_dumps(v, JSON_ENCODE_ANY);
+        json_decref(v);
+        g_string_append_printf(h, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":%d}\n", i, 10 * i);
+        g_string_append_printf(h, "{\"process\":%d,\"type\":\"ok\",\"f\":\"read\",\"value\":%s,\"time\":%d}\n", i, text, 10 * i + 5);
+    }
+    return g_string_free(h, FALSE);
+}

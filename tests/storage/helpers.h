@@ -18,6 +18,11 @@ FlVerdict sx_check(const char *history, const char *model, const char *consisten
 /* Same, expecting FL_VERDICT_ERROR; returns the error message (caller frees). */
 char *sx_check_error(const char *history, const char *model, const char *consistency);
 
+/* A history of final reads, one per node, whose values are the node logs
+ * @logs[0..@n) (NULL: that node's read is left out), for the node-log
+ * checkers (sim/check/events.h).  Caller frees. */
+char *sx_logs_history(const char *const *logs, int n);
+
 /* Loads @path (seed @seed, or the file's with -1), runs it with the check,
  * and fills @res (clear it with fl_run_result_clear). */
 void sx_run_file(const char *path, int64_t seed, FlRunResult *res);
