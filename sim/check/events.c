@@ -79,6 +79,19 @@ void fl_findings_add(FlFindings *f, int kind, const char *fmt, ...)
         json_array_append_new(f->listed, json_pack("{s:s,s:s}", "kind", f->names[kind], "text", text));
 }
 
+json_t *fl_events_verdict_json(FlVerdict verdict, const char *consistency)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "valid", verdict == FL_VERDICT_UNKNOWN ? json_string("unknown")
+                                                                  : json_boolean(verdict == FL_VERDICT_VALID));
+    json_object_set_new(j, "model", json_string("events"));
+    json_object_set_new(j, "consistency", json_string(consistency));
+    json_object_set_new(j, "verdict", json_string(verdict == FL_VERDICT_VALID     ? "valid"
+                                                  : verdict == FL_VERDICT_INVALID ? "invalid"
+                                                                                  : "unknown"));
+    return j;
+}
+
 const char *const *fl_events_consistencies(void)
 {
     return consistencies;

@@ -46,6 +46,11 @@ typedef struct FlFindings {
 
 void fl_findings_add(FlFindings *f, int kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* The JSON result every node-log checker starts from: "valid" (true, false
+ * or "unknown"), "model": "events", @consistency and "verdict".  Caller
+ * owns it. */
+json_t *fl_events_verdict_json(FlVerdict verdict, const char *consistency);
+
 /* What the loader hands a checker: borrowed until the checker returns. */
 typedef struct FlEventLogs {
     const char *name;                       /* the history's name, for messages */

@@ -188,14 +188,7 @@ FlVerdict fl_check_lease(const FlEventLogs *logs, GString *report, json_t **json
         }
     }
     if (json_out) {
-        json_t *j = json_object();
-        json_object_set_new(j, "valid", verdict == FL_VERDICT_UNKNOWN ? json_string("unknown")
-                                                                      : json_boolean(verdict == FL_VERDICT_VALID));
-        json_object_set_new(j, "model", json_string("events"));
-        json_object_set_new(j, "consistency", json_string("serial-resource"));
-        json_object_set_new(j, "verdict", json_string(verdict == FL_VERDICT_VALID     ? "valid"
-                                                      : verdict == FL_VERDICT_INVALID ? "invalid"
-                                                                                      : "unknown"));
+        json_t *j = fl_events_verdict_json(verdict, "serial-resource");
         json_object_set_new(j, "grants", json_integer(g_hash_table_size(grants)));
         json_object_set_new(j, "reads", json_integer(seen.reads));
         json_object_set_new(j, "writes", json_integer(seen.writes));

@@ -196,14 +196,7 @@ FlVerdict fl_check_membership(const FlEventLogs *logs, GString *report, json_t *
         }
     }
     if (json_out) {
-        json_t *j = json_object();
-        json_object_set_new(j, "valid", verdict == FL_VERDICT_UNKNOWN ? json_string("unknown")
-                                                                      : json_boolean(verdict == FL_VERDICT_VALID));
-        json_object_set_new(j, "model", json_string("events"));
-        json_object_set_new(j, "consistency", json_string("membership"));
-        json_object_set_new(j, "verdict", json_string(verdict == FL_VERDICT_VALID     ? "valid"
-                                                      : verdict == FL_VERDICT_INVALID ? "invalid"
-                                                                                      : "unknown"));
+        json_t *j = fl_events_verdict_json(verdict, "membership");
         json_object_set_new(j, "nodes", json_integer(S.n));
         json_object_set_new(j, "crashed", json_integer(crashed));
         json_object_set_new(j, "pairs", json_integer(pairs));

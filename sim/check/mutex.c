@@ -284,14 +284,7 @@ FlVerdict fl_check_mutex(const FlEventLogs *logs, GString *report, json_t **json
         }
     }
     if (json_out) {
-        json_t *j = json_object();
-        json_object_set_new(j, "valid", verdict == FL_VERDICT_UNKNOWN ? json_string("unknown")
-                                                                      : json_boolean(verdict == FL_VERDICT_VALID));
-        json_object_set_new(j, "model", json_string("events"));
-        json_object_set_new(j, "consistency", json_string("mutual-exclusion"));
-        json_object_set_new(j, "verdict", json_string(verdict == FL_VERDICT_VALID     ? "valid"
-                                                      : verdict == FL_VERDICT_INVALID ? "invalid"
-                                                                                      : "unknown"));
+        json_t *j = fl_events_verdict_json(verdict, "mutual-exclusion");
         json_object_set_new(j, "nodes", json_integer(S.n));
         json_object_set_new(j, "logs_missing", json_integer(missing));
         json_object_set_new(j, "requests", json_integer(S.requests));

@@ -289,14 +289,7 @@ FlVerdict fl_check_snapshot(const FlEventLogs *logs, GString *report, json_t **j
         }
     }
     if (json_out) {
-        json_t *j = json_object();
-        json_object_set_new(j, "valid", verdict == FL_VERDICT_UNKNOWN ? json_string("unknown")
-                                                                      : json_boolean(verdict == FL_VERDICT_VALID));
-        json_object_set_new(j, "model", json_string("events"));
-        json_object_set_new(j, "consistency", json_string("consistent-cut"));
-        json_object_set_new(j, "verdict", json_string(verdict == FL_VERDICT_VALID     ? "valid"
-                                                      : verdict == FL_VERDICT_INVALID ? "invalid"
-                                                                                      : "unknown"));
+        json_t *j = fl_events_verdict_json(verdict, "consistent-cut");
         json_object_set_new(j, "nodes", json_integer(S.n));
         json_object_set_new(j, "logs_missing", json_integer(missing));
         json_object_set_new(j, "transfers", json_integer(g_hash_table_size(S.xfers)));
