@@ -48,6 +48,10 @@ int fl_cmd_run(int argc, char **argv)
         "the summary's `liveness` line says so.  \"liveness\": false in expect\n"
         "turns it off.\n"
         "\n"
+        "expect.alerts (alert rules that must fire, or stay silent, around the\n"
+        "faults) is judged with promtool (Debian `prometheus`), as `faultline\n"
+        "alerts` does; without promtool the summary says it was not judged.\n"
+        "\n"
         "Exit status: 0 expectations met, 1 not met (or gnuplot failed), 2 bad usage\n"
         "or input (or --plot without gnuplot).");
     g_option_context_add_main_entries(ctx, entries, NULL);
